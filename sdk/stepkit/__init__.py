@@ -1,0 +1,1 @@
+"""stepkit: serverless ML workflows on your machine."""

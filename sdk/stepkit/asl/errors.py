@@ -1,0 +1,37 @@
+"""Step Functions' error names and the exception that carries one through an execution."""
+
+from __future__ import annotations
+
+ALL = "States.ALL"
+HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
+TIMEOUT = "States.Timeout"
+TASK_FAILED = "States.TaskFailed"
+PERMISSIONS = "States.Permissions"
+RESULT_PATH_MATCH_FAILURE = "States.ResultPathMatchFailure"
+PARAMETER_PATH_FAILURE = "States.ParameterPathFailure"
+BRANCH_FAILED = "States.BranchFailed"
+NO_CHOICE_MATCHED = "States.NoChoiceMatched"
+INTRINSIC_FAILURE = "States.IntrinsicFailure"
+EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
+ITEM_READER_FAILED = "States.ItemReaderFailed"
+RESULT_WRITER_FAILED = "States.ResultWriterFailed"
+RUNTIME = "States.Runtime"
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
+
+#: Errors that ``States.ALL`` does not catch or retry (AWS: "States.ALL ... matches any
+#: known error name except States.DataLimitExceeded and States.Runtime").
+TERMINAL_ERRORS = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
+
+
+class StatesError(Exception):
+    """A failure inside an execution, named as Step Functions names it.
+
+    ``error`` and ``cause`` are exactly what AWS records in the history
+    (``cause`` may be ``None`` where AWS records none).
+    """
+
+    def __init__(self, error: str | None, cause: str | None = None) -> None:
+        super().__init__(f"{error}: {cause}" if cause else str(error))
+        self.error = error
+        self.cause = cause
