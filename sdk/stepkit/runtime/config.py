@@ -1,0 +1,63 @@
+"""What the runtime needs to know about one function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stepkit.stack.functions import HANDLER_PATTERN, Architecture
+from stepkit.stack.model import FUNCTION_NAME
+from stepkit.stack.project import ProjectFunction
+
+
+class FunctionConfig(BaseModel):
+    """A function as the runtime runs it.
+
+    Mirrors :class:`stepkit.stack.FunctionSettings` with the code folder resolved. ``timeout``
+    accepts fractions of a second (Lambda takes whole seconds) so tests of the timeout
+    path stay short.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(pattern=FUNCTION_NAME.pattern)]
+    code_dir: Path
+    handler: Annotated[str, Field(pattern=HANDLER_PATTERN)] = "app.handler"
+    runtime: str = "python3.11"
+    memory_size: Annotated[int, Field(ge=128, le=10240)] = 128
+    timeout: Annotated[float, Field(gt=0, le=900)] = 3
+    environment: dict[str, str] = Field(default_factory=dict)
+    reserved_concurrency: Annotated[int, Field(ge=0)] | None = None
+    architecture: Architecture = "x86_64"
+    max_retry_attempts: Annotated[int, Field(ge=0, le=2)] = 2
+    deps_dir: Path | None = None
+    """A folder of already installed dependencies; when unset they come from ``requirements.txt``."""
+
+    @field_validator("code_dir", "deps_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Workers run in the code folder, so a relative path would mean something else there.
+        return value.resolve() if value is not None else None
+
+    @classmethod
+    def from_project(cls, function: ProjectFunction) -> FunctionConfig:
+        s = function.settings
+        return cls(
+            name=function.name,
+            code_dir=function.code_dir,
+            handler=s.handler,
+            runtime=s.runtime,
+            memory_size=s.memory_size,
+            timeout=s.timeout,
+            environment=dict(s.environment),
+            reserved_concurrency=s.reserved_concurrency,
+            architecture=s.architecture,
+            max_retry_attempts=s.max_retry_attempts,
+        )
+
+    @property
+    def requirements_file(self) -> Path | None:
+        path = self.code_dir / "requirements.txt"
+        return path if path.is_file() else None

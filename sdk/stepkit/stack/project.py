@@ -1,0 +1,83 @@
+"""A stepkit project on disk: its root, its stack file and its function folders.
+
+A project root holds ``infra/stack.yaml`` and ``functions/<name>/``. A folder under
+``functions/`` that the stack file does not mention is still a function, with defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from stepkit.stack.functions import FunctionSettings
+from stepkit.stack.loader import StackError, load_stack
+from stepkit.stack.model import FUNCTION_NAME, Stack
+
+STACK_FILE = Path("infra") / "stack.yaml"
+FUNCTIONS_DIR = "functions"
+
+
+@dataclass(frozen=True)
+class ProjectFunction:
+    name: str
+    settings: FunctionSettings
+    code_dir: Path
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    stack: Stack
+    stack_path: Path | None
+
+    @classmethod
+    def load(cls, stack_path: Path | str) -> Project:
+        """The project of a stack file: its root is the folder above ``infra/`` when the file
+        sits in one, else the file's own folder."""
+        stack_path = Path(stack_path).resolve()
+        parent = stack_path.parent
+        root = parent.parent if parent.name == "infra" else parent
+        return cls(root=root, stack=load_stack(stack_path), stack_path=stack_path)
+
+    @classmethod
+    def discover(cls, start: Path | str | None = None) -> Project:
+        """The nearest project at or above ``start`` (default: the working directory).
+
+        Without any ``infra/stack.yaml`` above, ``start`` itself is the root and every
+        folder of its ``functions/`` is a function with default settings.
+        """
+        here = Path(start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / STACK_FILE).is_file():
+                return cls.load(folder / STACK_FILE)
+        return cls(root=here, stack=Stack(), stack_path=None)
+
+    def functions(self) -> list[ProjectFunction]:
+        """Every function, declared or found under ``functions/``, sorted by name."""
+        found: dict[str, ProjectFunction] = {}
+        for name, settings in self.stack.functions.items():
+            code = Path(settings.code) if settings.code else Path(FUNCTIONS_DIR) / name
+            found[name] = ProjectFunction(name, settings, (self.root / code).resolve())
+        folder = self.root / FUNCTIONS_DIR
+        if folder.is_dir():
+            for child in folder.iterdir():
+                name = child.name
+                if child.is_dir() and FUNCTION_NAME.match(name) and name not in found and name[0] != "_":
+                    found[name] = ProjectFunction(name, FunctionSettings(), child.resolve())
+        return [found[name] for name in sorted(found)]
+
+    def function(self, name: str) -> ProjectFunction:
+        for fn in self.functions():
+            if fn.name == name:
+                return fn
+        raise KeyError(name)
+
+    def check_code_dirs(self) -> None:
+        """Raise :class:`StackError` for a declared function whose folder does not exist."""
+        missing = [
+            (None, f"functions.{fn.name}.code", f"folder {fn.code_dir} does not exist")
+            for fn in self.functions()
+            if not fn.code_dir.is_dir()
+        ]
+        if missing:
+            raise StackError(self.stack_path or self.root, missing)
