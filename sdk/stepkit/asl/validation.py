@@ -443,7 +443,7 @@ class _Checker:
     def check_machine(self, machine: Mapping[str, Any], loc: Location, *, top: bool) -> None:
         """The states of the top level, a branch or an item processor, and their graph."""
         states = machine.get("States")
-        if not isinstance(states, Mapping):
+        if not isinstance(states, Mapping) or not states:
             return
         for name in getattr(states, "duplicate_keys", ()):
             self.add(DUPLICATE_STATE_NAME, f"Duplicate State name: {name}", (*loc, "States", name))
@@ -503,7 +503,7 @@ class _Checker:
         if not isinstance(state, Mapping):
             self.schema(f"The value for the field '{name}' must be an OBJECT", loc)
             return
-        kind = state.get("Type")
+        kind = state["Type"] if isinstance(state.get("Type"), str) else None
         language = self.language_of(state, loc)
         schema_input = self.strip_other_language(state, kind, language, loc)
         try:
@@ -724,7 +724,7 @@ class _Checker:
                 self.schema(_required(["Condition"]), loc)
             return
         operators = [k for k in rule if k in model.COMPARISON_OPERATORS or k in model.BOOLEAN_OPERATORS]
-        if not operators:
+        if not operators and "Condition" not in rule:  # a Condition is reported as JSONata-only
             self.schema(
                 "One of these fields is required: [a comparison operator, And, Or, Not]",
                 loc,
