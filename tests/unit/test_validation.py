@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import random
 from pathlib import Path
@@ -1098,8 +1097,6 @@ def test_warnings_do_not_make_a_definition_invalid() -> None:
 
 
 def test_jsonata_expressions_must_parse() -> None:
-    if importlib.util.find_spec("stepkit.asl.jsonata") is None:
-        pytest.skip("stepkit.asl.jsonata (the JSONata parser) is not in this tree yet")
     states = {
         "P": {"Type": "Pass", "Output": {"v": "{% a[1,2) %}", "ok": "{% $states.input.a %}"}, "Next": "C"},
         "C": {"Type": "Choice", "Choices": [{"Condition": "{% 1 + %}", "Next": "P"}], "Default": "E"},

@@ -18,10 +18,8 @@ these values: [...]"); :mod:`stepkit.asl.validation` only adds the field name an
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
-from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -88,21 +86,6 @@ def _deferred(value: Any, info: ValidationInfo) -> bool:
 # --- syntax of paths, intrinsic functions and JSONata -------------------------------------
 
 
-def _sibling(name: str) -> ModuleType | None:
-    """``stepkit.asl.<name>``, imported on first use; None while that module does not exist.
-
-    The JSONPath, intrinsic-function and JSONata modules are written separately; until one
-    is present only the checks that need no parser (prefixes, wrapping) run.
-    """
-    qualified = f"stepkit.asl.{name}"
-    try:
-        return importlib.import_module(qualified)
-    except ModuleNotFoundError as exc:
-        if exc.name != qualified:
-            raise
-        return None
-
-
 def split_root(text: str) -> tuple[str, str] | None:
     """A path's root (``$``, ``$$`` or ``$name``) and the rest, or None if it has no root."""
     if text.startswith("$$"):
@@ -117,11 +100,12 @@ def split_root(text: str) -> tuple[str, str] | None:
 
 def is_valid_path(text: str) -> bool:
     """A JSONPath rooted at the input (``$``), the context object (``$$``) or a variable."""
+    # The parsers are imported on first use (here and below), so that loading the models
+    # stays cheap: the JSONata one brings in a whole expression engine.
+    from stepkit.asl.jsonpath import is_valid_path as is_valid_input_path
+
     parts = split_root(text)
-    if parts is None:
-        return False
-    jsonpath = _sibling("jsonpath")
-    return jsonpath is None or bool(jsonpath.is_valid_path("$" + parts[1]))
+    return parts is not None and is_valid_input_path("$" + parts[1])
 
 
 def is_reference_path(text: str, *, input_only: bool = False) -> bool:
@@ -139,51 +123,35 @@ def is_reference_path(text: str, *, input_only: bool = False) -> bool:
     return is_valid_path(text)
 
 
-def looks_like_intrinsic(text: str) -> bool:
-    intrinsics = _sibling("intrinsics")
-    if intrinsics is None:
-        return text.startswith("States.")
-    return bool(intrinsics.is_intrinsic(text))
+def is_path_or_intrinsic(value: Any) -> bool:
+    """What a ``.$`` field, ``ErrorPath`` or ``CausePath`` may hold."""
+    from stepkit.asl.intrinsics import IntrinsicSyntaxError, compile_intrinsic, is_intrinsic
 
-
-def is_valid_intrinsic(text: str) -> bool:
-    intrinsics = _sibling("intrinsics")
-    if intrinsics is None:
-        return text.startswith("States.") and text.endswith(")")
+    if not isinstance(value, str):
+        return False
+    if not is_intrinsic(value):
+        return is_valid_path(value)
     try:
-        intrinsics.compile_intrinsic(text)
-    except intrinsics.IntrinsicSyntaxError:
+        compile_intrinsic(value)
+    except IntrinsicSyntaxError:
         return False
     return True
 
 
-def is_path_or_intrinsic(value: Any) -> bool:
-    """What a ``.$`` field, ``ErrorPath`` or ``CausePath`` may hold."""
-    if not isinstance(value, str):
-        return False
-    if looks_like_intrinsic(value):
-        return is_valid_intrinsic(value)
-    return is_valid_path(value)
-
-
 def is_jsonata(value: Any) -> bool:
     """A ``{% ... %}`` string: a JSONata expression in a JSONata state."""
-    if not isinstance(value, str):
-        return False
-    jsonata = _sibling("jsonata")
-    if jsonata is None:
-        return value.startswith("{%") and value.endswith("%}") and len(value) >= 4
-    return bool(jsonata.is_expression(value))
+    from stepkit.asl.jsonata import is_expression
+
+    return is_expression(value)
 
 
 def jsonata_syntax_error(text: str) -> str | None:
-    """Why a ``{% ... %}`` expression does not parse, or None when it does (or no parser)."""
-    jsonata = _sibling("jsonata")
-    if jsonata is None:
-        return None
+    """Why a ``{% ... %}`` expression does not parse, or None when it does."""
+    from stepkit.asl.jsonata import JsonataSyntaxError, compile_expression
+
     try:
-        jsonata.compile_expression(text)
-    except jsonata.JsonataSyntaxError as exc:
+        compile_expression(text)
+    except JsonataSyntaxError as exc:
         return str(exc)
     return None
 
