@@ -107,6 +107,54 @@ def test_syntax_errors_carry_jsonatas_code_and_message(text: str, code: str, mes
     assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("body", "reference"),
+    [
+        ("phone", "phone"),
+        ("a.b", "a"),
+        ("$count(items)", "items"),
+        ("{'k': v}", "v"),
+        ("$exists($states.input.a) ? a : 1", "a"),
+        ("'a' & b", "b"),
+        ("$", "$"),
+        ("$.a", "$"),
+        ("$[0]", "$"),
+        ("$$", "$$"),
+        ("$states.input.items[price > $$.min]", "$$"),
+        ("$map($states.input, function($v){ $$ })", "$$"),
+    ],
+)
+def test_reading_the_top_level_context_is_refused_as_aws_refuses_it(body: str, reference: str) -> None:
+    with pytest.raises(JsonataSyntaxError) as caught:
+        compile_expression("{% " + body + " %}")
+    assert caught.value.diagnostic == JsonataSyntaxError.UNSUPPORTED
+    assert str(caught.value) == f"Reference to '{reference}' at the top level is not supported."
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "$states.input.items[price > 1].name",
+        "$states.input.items[$.price > 1]",
+        "$states.input.(a + b)",
+        "$states.input{type: price}",
+        "$states.input^(name)",
+        "$map($states.input.items, function($v){ $v.name & name })",
+        "$states.input ~> |a|{'b': c}|",
+        "$x.$",
+        "{'k': 1, 'j': $states.input}",
+    ],
+)
+def test_names_in_nested_contexts_are_allowed(body: str) -> None:
+    assert isinstance(compile_expression("{% " + body + " %}"), Expression)
+
+
+def test_a_syntax_error_is_an_invalid_expression() -> None:
+    with pytest.raises(JsonataSyntaxError) as caught:
+        compile_expression("{% 1 + %}")
+    assert caught.value.diagnostic == JsonataSyntaxError.INVALID == "INVALID_JSONATA_EXPRESSION"
+
+
 def test_compiling_a_plain_string_is_refused() -> None:
     with pytest.raises(JsonataSyntaxError, match="must start with"):
         compile_expression("$states.input")

@@ -89,17 +89,29 @@ def is_expression(value: Any) -> bool:
 
 
 class JsonataSyntaxError(ValueError):
-    """An expression that does not parse.
+    """An expression AWS refuses when the definition is created.
 
-    ``str(error)`` is JSONata's message (``Unexpected end of expression``), which AWS reports as
-    ``INVALID_JSONATA_EXPRESSION: <message>`` when the definition is created. ``code`` is the
-    JSONata code (``S0207``), ``position`` the character offset in ``source`` (the text between
-    the delimiters) and ``path`` where the expression sits inside a template (``/a/b[0]``,
-    empty for a field that is the expression itself).
+    ``str(error)`` is the message AWS reports after ``diagnostic``: for an expression that does
+    not parse, ``INVALID_JSONATA_EXPRESSION: Unexpected end of expression``; for one that reads
+    the (non-existent) context at its top level, ``UNSUPPORTED_JSONATA_EXPRESSION: Reference to
+    'phone' at the top level is not supported.`` ``code`` is the JSONata code (``S0207``) when
+    there is one, ``position`` the character offset in ``source`` (the text between the
+    delimiters) and ``path`` where the expression sits inside a template (``/a/b[0]``, empty for
+    a field that is the expression itself).
     """
 
+    INVALID: Final = "INVALID_JSONATA_EXPRESSION"
+    UNSUPPORTED: Final = "UNSUPPORTED_JSONATA_EXPRESSION"
+
     def __init__(
-        self, message: str, *, source: str, code: str | None = None, position: int = -1, path: str = ""
+        self,
+        message: str,
+        *,
+        source: str,
+        code: str | None = None,
+        position: int = -1,
+        path: str = "",
+        diagnostic: str = INVALID,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -107,6 +119,7 @@ class JsonataSyntaxError(ValueError):
         self.code = code
         self.position = position
         self.path = path
+        self.diagnostic = diagnostic
 
 
 class JsonataEvaluationError(Exception):
@@ -735,11 +748,88 @@ def _syntax_error(error: Exception, source: str) -> JsonataSyntaxError:
     return JsonataSyntaxError(str(error), source=source)
 
 
+# Where an expression's context is still the top level: the context AWS does not provide.
+_TOP_LEVEL_SLOTS: Final = (
+    "lhs",
+    "rhs",
+    "expressions",
+    "arguments",
+    "procedure",
+    "condition",
+    "then",
+    "_else",
+    "expression",
+    "lhs_object",
+)
+# Every child, for the ``$$`` rule, which holds at any depth.
+_ALL_SLOTS: Final = (*_TOP_LEVEL_SLOTS, "steps", "predicate", "stages", "group", "terms", "body", "expr")
+
+
+def _children(node: Any, slots: tuple[str, ...]) -> list[Any]:
+    found: list[Any] = []
+    for slot in slots:
+        value = getattr(node, slot, None)
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, Parser.Symbol):
+                found.append(item)
+            elif isinstance(item, (list, tuple)):
+                stack.extend(reversed(item))
+    return found
+
+
+def _top_level_reference(node: Any) -> str | None:
+    """The first ``$``, ``$$`` or field name an expression reads from the top-level context.
+
+    AWS evaluates with no context item and refuses such an expression when the definition is
+    created (ASL: "a JSONata expression MUST NOT reference "$" or unqualified field names at the
+    top level", nor "$$" at all). Nested contexts, where a name is legitimate, are the steps of
+    a path after its first, predicates, group-by and order-by clauses, function bodies and
+    transforms.
+    """
+    kind = node.type
+    if kind == "variable" and node.value == "$":
+        return "$$"
+    if kind in ("lambda", "transform"):
+        return _nested_double_dollar(node)
+    if kind == "name":
+        return str(node.value)
+    if kind == "variable" and node.value == "":
+        return "$"
+    if kind == "path":
+        steps = node.steps or []
+        head = _top_level_reference(steps[0]) if steps else None
+        if head is not None:
+            return head
+        return _nested_double_dollar(node, skip_first_step=True)
+    for child in _children(node, _TOP_LEVEL_SLOTS):
+        found = _top_level_reference(child)
+        if found is not None:
+            return found
+    return _nested_double_dollar(node, slots=("predicate", "stages", "group", "terms"))
+
+
+def _nested_double_dollar(
+    node: Any, *, skip_first_step: bool = False, slots: tuple[str, ...] = _ALL_SLOTS
+) -> str | None:
+    children = _children(node, slots)
+    if skip_first_step and node.steps:
+        children = [child for child in children if child is not node.steps[0]]
+    for child in children:
+        if child.type == "variable" and child.value == "$":
+            return "$$"
+        if _nested_double_dollar(child) is not None:
+            return "$$"
+    return None
+
+
 @lru_cache(maxsize=8192)
 def compile_expression(text: str) -> Expression:
     """Parse a ``{% ... %}`` string once; the same text returns the same :class:`Expression`.
 
-    Raises :class:`JsonataSyntaxError` when the text is not an expression or does not parse.
+    Raises :class:`JsonataSyntaxError` when the text is not an expression, does not parse, or
+    reads the top-level context, all of which AWS refuses when the definition is created.
     """
     if not is_expression(text):
         raise JsonataSyntaxError(
@@ -753,6 +843,13 @@ def compile_expression(text: str) -> Expression:
     errors = getattr(ast, "errors", None)
     if errors:
         raise _syntax_error(errors[0], source)
+    reference = _top_level_reference(ast)
+    if reference is not None:
+        raise JsonataSyntaxError(
+            f"Reference to '{reference}' at the top level is not supported.",
+            source=source,
+            diagnostic=JsonataSyntaxError.UNSUPPORTED,
+        )
     return Expression(text, source, ast)
 
 
@@ -789,7 +886,12 @@ def _compile_node(value: Any, path: str) -> Any:
             return _Leaf(compile_expression(value), path)
         except JsonataSyntaxError as error:
             raise JsonataSyntaxError(
-                error.message, source=error.source, code=error.code, position=error.position, path=path
+                error.message,
+                source=error.source,
+                code=error.code,
+                position=error.position,
+                path=path,
+                diagnostic=error.diagnostic,
             ) from error
     if isinstance(value, dict):
         return _Object([(key, _compile_node(item, f"{path}/{key}")) for key, item in value.items()])
