@@ -35,3 +35,17 @@ class StatesError(Exception):
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+
+
+class StateEvaluationError(StatesError):
+    """A failure of the engine evaluating a state's fields (a path that matches nothing,
+    a value of the wrong type...).
+
+    The execution records it with AWS's prefix naming the state and the event that
+    entered it: "An error occurred while executing the state 'X' (entered at the event
+    id #N). <detail>". ``detail`` is the part after that prefix.
+    """
+
+    def __init__(self, detail: str, error: str = RUNTIME) -> None:
+        super().__init__(error, detail)
+        self.detail = detail

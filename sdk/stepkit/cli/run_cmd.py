@@ -1,0 +1,135 @@
+"""``stepkit run``: run a state machine definition locally."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from stepkit.cli.inputs import read_json_argument
+
+_STATUS_STYLE = {"SUCCEEDED": "bold green", "FAILED": "bold red", "ABORTED": "bold yellow"}
+
+
+class _Progress:
+    """A one-line live view: the state being run, Map iterations done, events so far."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.current = ""
+        self.events = 0
+        self.iterations = 0
+        self.started = time.monotonic()
+        self.live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
+
+    def _render(self) -> Text:
+        elapsed = time.monotonic() - self.started
+        text = Text.assemble(
+            ("running ", "cyan"),
+            (self.current or "…", "bold"),
+            f"  events {self.events}",
+            f"  map items done {self.iterations}" if self.iterations else "",
+            f"  {elapsed:.1f}s",
+        )
+        return text
+
+    def __call__(self, event: Any) -> None:
+        self.events += 1
+        kind = event.event_type
+        if kind.endswith("StateEntered"):
+            self.current = event.details["name"]
+            if self.events < 200:
+                self.console.print(f"  [dim]→[/dim] {self.current} [dim]({kind[:-12]})[/dim]")
+        elif kind == "MapIterationSucceeded":
+            self.iterations += 1
+        if self.events % 50 == 0 or kind.endswith("StateEntered"):
+            self.live.update(self._render())
+
+
+@click.command("run")
+@click.argument("definition", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input (default {}).")
+@click.option("--name", help="Execution name (default: a UUID).")
+@click.option("--mock-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="A Step Functions Local MockConfigFile answering Task states.")
+@click.option("--test-case", help="The test case of the mock config to use.")
+@click.option("--skip-waits", is_flag=True, help="Do not really wait in Wait states and retries.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON.")
+def run_command(
+    definition: Path,
+    input_: str | None,
+    name: str | None,
+    mock_config: Path | None,
+    test_case: str | None,
+    skip_waits: bool,
+    as_json: bool,
+) -> None:
+    """Run the state machine DEFINITION (an ASL JSON file) locally.
+
+    Exit code: 0 when the execution succeeded, 1 when it failed or the definition is
+    invalid, 2 for bad arguments.
+    """
+    from stepkit.runner import InvalidDefinition, StateMachine
+
+    payload = read_json_argument(input_, "--input", default={})
+    if mock_config is not None and test_case is None:
+        raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
+    console = Console(stderr=True)
+    try:
+        machine = StateMachine(definition, name=definition.name.split(".")[0])
+    except OSError as e:
+        raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
+    except json.JSONDecodeError as e:
+        _fail_definition(console, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+    except InvalidDefinition as e:
+        _fail_definition(console, as_json, str(e), e.diagnostics)
+    try:
+        progress = None if as_json or not console.is_terminal else _Progress(console)
+        run = machine.prepare(payload, name=name, mock_config=mock_config, test_case=test_case,
+                              skip_waits=skip_waits, listener=progress)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--mock-config") from None
+    if progress is not None:
+        with progress.live:
+            execution = run.start()
+    else:
+        execution = run.start()
+    result = {
+        "executionArn": execution.execution_arn,
+        "status": execution.status,
+        "output": execution.output,
+        "error": execution.error,
+        "cause": execution.cause,
+        "durationSeconds": round((execution.stop_date or 0) - execution.start_date, 3),
+    }
+    if as_json:
+        click.echo(json.dumps(result, default=str))
+    else:
+        out = Console()
+        out.print(f"[{_STATUS_STYLE.get(execution.status, 'bold')}]{execution.status}[/] "
+                  f"{execution.execution_arn} in {result['durationSeconds']}s, {len(execution.history)} events")
+        if execution.status == "SUCCEEDED":
+            out.print_json(json.dumps(execution.output))
+        else:
+            out.print(f"[red]error:[/red] {execution.error}")
+            out.print(f"[red]cause:[/red] {execution.cause}")
+    sys.exit(0 if execution.status == "SUCCEEDED" else 1)
+
+
+def _fail_definition(console: Console, as_json: bool, message: str, diagnostics: list | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": message,
+                               "diagnostics": [d.__dict__ for d in diagnostics or []]}))
+    else:
+        console.print(f"[bold red]invalid definition[/bold red]: {message}")
+    sys.exit(1)
+
+
+COMMANDS = [run_command]

@@ -1,0 +1,88 @@
+"""Task tokens for ``.waitForTaskToken``: a task waits until someone calls
+SendTaskSuccess / SendTaskFailure (or its heartbeat or timeout runs out)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from stepkit.asl import errors
+from stepkit.asl.errors import StatesError
+
+
+class InvalidToken(KeyError):
+    """The token names no waiting task (AWS: TaskDoesNotExist / InvalidToken)."""
+
+
+class _Waiter:
+    __slots__ = ("done", "error", "heartbeat_at", "output")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.output: Any = None
+        self.error: StatesError | None = None
+        self.heartbeat_at = time.monotonic()
+
+
+class TaskTokens:
+    """The tokens of tasks waiting for a callback; shared by the executions of one engine."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, _Waiter] = {}
+        self._lock = threading.Lock()
+
+    def new_token(self) -> str:
+        token = uuid.uuid4().hex + uuid.uuid4().hex
+        with self._lock:
+            self._waiters[token] = _Waiter()
+        return token
+
+    def _get(self, token: str) -> _Waiter:
+        with self._lock:
+            waiter = self._waiters.get(token)
+        if waiter is None or waiter.done.is_set():
+            raise InvalidToken(token)
+        return waiter
+
+    def send_success(self, token: str, output: Any) -> None:
+        waiter = self._get(token)
+        waiter.output = output
+        waiter.done.set()
+
+    def send_failure(self, token: str, error: str | None, cause: str | None) -> None:
+        waiter = self._get(token)
+        waiter.error = StatesError(error, cause)
+        waiter.done.set()
+
+    def send_heartbeat(self, token: str) -> None:
+        self._get(token).heartbeat_at = time.monotonic()
+
+    def wait(self, token: str, timeout: float | None, heartbeat: float | None) -> Any:
+        """Block until the callback arrives; raises the sent failure, ``States.Timeout`` or
+        ``States.HeartbeatTimeout``."""
+        with self._lock:
+            waiter = self._waiters[token]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                now = time.monotonic()
+                limits = [t for t in (deadline, heartbeat and waiter.heartbeat_at + heartbeat) if t]
+                step = min(limits) - now if limits else None
+                if waiter.done.wait(None if step is None else max(step, 0.0)):
+                    if waiter.error is not None:
+                        raise waiter.error
+                    return waiter.output
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise StatesError(errors.TIMEOUT, None)
+                if heartbeat is not None and now >= waiter.heartbeat_at + heartbeat:
+                    raise StatesError(errors.HEARTBEAT_TIMEOUT, None)
+        finally:
+            with self._lock:
+                self._waiters.pop(token, None)
+
+    def cancel(self, token: str) -> None:
+        with self._lock:
+            self._waiters.pop(token, None)

@@ -1,0 +1,42 @@
+"""Time for executions. Wait states, retries and timeouts ask a clock, so a test or a local
+run can skip waits (``VirtualClock``) without changing the definition."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+
+class Clock:
+    """Real time: ``sleep`` really sleeps."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def utcnow(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
+
+
+class VirtualClock(Clock):
+    """A clock whose ``sleep`` returns at once and moves this clock's time forward.
+
+    It starts at real time, so timestamps in histories stay plausible.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._offset += seconds

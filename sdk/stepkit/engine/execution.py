@@ -1,0 +1,205 @@
+"""One execution: the transition loop, the history, the integrations it may call."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stepkit.asl import errors
+from stepkit.asl.errors import StateEvaluationError, StatesError
+from stepkit.engine.callbacks import TaskTokens
+from stepkit.engine.clock import Clock
+from stepkit.engine.compiler import Program
+from stepkit.engine.frame import Frame, iso_millis
+from stepkit.engine.history import HistoryEvent
+from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
+from stepkit.integrations.arns import Resource
+from stepkit.integrations.mock_config import MockedTasks
+from stepkit.integrations.registry import Integration, IntegrationRegistry
+
+EventListener = Callable[[HistoryEvent], None]
+
+
+class ExecutionAborted(StatesError):
+    """The execution was stopped from outside (StopExecution)."""
+
+
+@dataclass
+class Execution:
+    """The result of an execution, as DescribeExecution and GetExecutionHistory show it."""
+
+    execution_arn: str
+    name: str
+    state_machine_arn: str
+    status: str
+    input: Any
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    start_date: float = 0.0
+    stop_date: float | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+
+    @property
+    def event_types(self) -> list[str]:
+        return [e.event_type for e in self.history]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The history in AWS's GetExecutionHistory shape."""
+        return [e.to_aws() for e in self.history]
+
+
+class ExecutionRun:
+    def __init__(
+        self,
+        program: Program,
+        *,
+        input: Any,
+        name: str,
+        state_machine_arn: str,
+        registry: IntegrationRegistry,
+        clock: Clock,
+        tokens: TaskTokens,
+        mocks: MockedTasks | None = None,
+        role_arn: str = "arn:aws:iam::123456789012:role/stepkit",
+        listener: EventListener | None = None,
+        express: bool = False,
+    ) -> None:
+        self.program = program
+        self.input = input
+        self.name = name
+        self.state_machine_arn = state_machine_arn
+        sm_name = state_machine_arn.rsplit(":", 1)[-1]
+        if express:  # arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:ID
+            prefix = state_machine_arn.replace(":stateMachine:", ":express:", 1)
+            self.execution_arn = f"{prefix}:{name}:{uuid.uuid4()}"
+        else:
+            prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+            self.execution_arn = f"{prefix}:{name}"
+        self.registry = registry
+        self.clock = clock
+        self.tokens = tokens
+        self.mocks = mocks
+        self.listener = listener
+        self.history: list[HistoryEvent] = []
+        self._ids = itertools.count(1)
+        self._stop = threading.Event()
+        self._stop_reason: tuple[str | None, str | None] = (None, None)
+        self.start_time = clock.now()
+        self.execution_context = {
+            "Id": self.execution_arn,
+            "Input": input,
+            "StartTime": iso_millis(self.start_time),
+            "Name": name,
+            "RoleArn": role_arn,
+        }
+        if not express:  # Express workflows cannot be redriven
+            self.execution_context["RedriveCount"] = 0
+        self.state_machine_context = {"Id": state_machine_arn, "Name": sm_name}
+        self.role_arn = role_arn
+
+    # -- history -----------------------------------------------------------------------
+    def record(self, event_type: str, frame: Frame | None, details: dict | None) -> int:
+        if frame is not None and frame.silent:
+            return frame.prev
+        event_id = next(self._ids)
+        prev = frame.prev if frame is not None else 0
+        event = HistoryEvent(event_id, prev, event_type, self.clock.now(), details)
+        self.history.append(event)
+        if frame is not None:
+            frame.prev = event_id
+        if self.listener is not None:
+            self.listener(event)
+        return event_id
+
+    # -- integrations ------------------------------------------------------------------
+    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+        """The handler of a Task; ``mocked`` is true when a MockConfigFile answers it."""
+        if self.mocks is not None:
+            mocked = self.mocks.wrap(state_name, None)  # type: ignore[arg-type]
+            if mocked is not None:
+                return mocked, True
+        return self.registry.resolve(resource), False
+
+    def map_run_arn(self, state_name: str, label: str | None) -> str:
+        sm = self.state_machine_arn.replace(":stateMachine:", ":mapRun:", 1)
+        return f"{sm}/{label or state_name}:{uuid.uuid4()}"
+
+    # -- control -----------------------------------------------------------------------
+    def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        self._stop_reason = (error, cause)
+        self._stop.set()
+
+    def abort_children(self, futures: list) -> None:
+        for fut in futures:
+            fut.cancel()
+
+    # -- the loop ----------------------------------------------------------------------
+    def run_program(self, program: Program, data: Any, frame: Frame, *, record: bool = True) -> Any:
+        """Run a (sub-)machine from its StartAt to an end; returns its output."""
+        if not record:
+            frame.silent = True
+        states = program.states
+        name: str | None = program.start_at
+        clock = self.clock
+        stop = self._stop
+        while name is not None:
+            if stop.is_set():
+                raise ExecutionAborted(*self._stop_reason)
+            state = states[name]
+            frame.state_name = name
+            frame.retry_count = state.initial_retry_count
+            frame.entered_time = clock.now()
+            frame.entered_id = self.record(state.entered_event, frame, {"name": name, "input": data})
+            try:
+                data, next_name = state.execute(frame, data)
+            except StateEvaluationError as e:
+                raise qualify(e, frame) from None
+            if state.exited_event:
+                self.record(state.exited_event, frame, {"name": name, "output": data})
+            name = next_name
+        return data
+
+    def start(self) -> Execution:
+        """Run the execution to its end (in this thread) and return its result."""
+        result = Execution(
+            execution_arn=self.execution_arn,
+            name=self.name,
+            state_machine_arn=self.state_machine_arn,
+            status="RUNNING",
+            input=self.input,
+            start_date=self.start_time,
+            history=self.history,
+        )
+        self.record(
+            "ExecutionStarted",
+            None,
+            {"input": self.input, "roleArn": self.role_arn, "stateMachineArn": self.state_machine_arn},
+        )
+        frame = Frame(self, {}, 1)
+        try:
+            output = self.run_program(self.program, self.input, frame)
+            if payload_size(output) > MAX_PAYLOAD_BYTES:
+                raise StatesError(
+                    errors.DATA_LIMIT_EXCEEDED,
+                    "The state/task 'execution' returned a result with a size exceeding the maximum "
+                    "number of bytes service limit.",
+                )
+        except ExecutionAborted as stopped:
+            result.status = "ABORTED"
+            result.error, result.cause = stopped.error, stopped.cause
+            self.record("ExecutionAborted", frame, {"error": stopped.error, "cause": stopped.cause})
+        except StatesError as err:
+            result.status = "FAILED"
+            result.error, result.cause = err.error, err.cause
+            self.record("ExecutionFailed", frame, {"error": err.error, "cause": err.cause})
+        else:
+            result.status = "SUCCEEDED"
+            result.output = output
+            self.record("ExecutionSucceeded", frame, {"output": output})
+        result.stop_date = self.clock.now()
+        return result

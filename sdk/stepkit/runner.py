@@ -1,0 +1,150 @@
+"""The library entry points: ``stepkit.run`` and ``StateMachine``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from stepkit.engine.callbacks import TaskTokens
+from stepkit.engine.clock import Clock, VirtualClock
+from stepkit.engine.compiler import Program, compile_definition
+from stepkit.engine.execution import EventListener, Execution, ExecutionRun
+from stepkit.integrations.mock_config import MockConfig, MockedTasks
+from stepkit.integrations.registry import IntegrationRegistry
+
+
+class InvalidDefinition(ValueError):
+    """The definition does not validate; ``diagnostics`` lists every problem with its place."""
+
+    def __init__(self, message: str, diagnostics: list) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+
+def load_definition(definition: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    """A definition from a dict, JSON text, or a path to a JSON file."""
+    if isinstance(definition, Mapping):
+        return dict(definition)
+    if isinstance(definition, Path) or (isinstance(definition, str) and not definition.lstrip().startswith("{")):
+        definition = Path(definition).read_text()
+    loaded = json.loads(definition)
+    if not isinstance(loaded, dict):
+        raise InvalidDefinition("the definition must be a JSON object", [])
+    return loaded
+
+
+def check_definition(definition: dict[str, Any]) -> None:
+    """Raise InvalidDefinition (with AWS's message) when the definition has errors."""
+    from stepkit.asl.validation import invalid_definition_message, validate_definition
+
+    problems = [d for d in validate_definition(definition) if d.severity == "ERROR"]
+    if problems:
+        raise InvalidDefinition(invalid_definition_message(problems), problems)
+
+
+class StateMachine:
+    """A definition validated and compiled once, to run many executions.
+
+    ``functions`` maps Lambda function names (or ARNs) to Python callables that stand in
+    for them; ``registry`` gives full control over Task resources.
+    """
+
+    def __init__(
+        self,
+        definition: str | Path | Mapping[str, Any],
+        *,
+        name: str = "StateMachine",
+        region: str = "us-east-1",
+        account_id: str = "123456789012",
+        functions: Mapping[str, Callable[[Any], Any]] | None = None,
+        registry: IntegrationRegistry | None = None,
+        validate: bool = True,
+        type: str = "STANDARD",
+    ) -> None:
+        if type not in ("STANDARD", "EXPRESS"):
+            raise ValueError(f"a state machine's type is STANDARD or EXPRESS, not {type!r}")
+        self.type = type
+        self.definition = load_definition(definition)
+        if validate:
+            check_definition(self.definition)
+        self.name = name
+        self.arn = f"arn:aws:states:{region}:{account_id}:stateMachine:{name}"
+        self.program: Program = compile_definition(self.definition, region)
+        self.registry = registry or IntegrationRegistry()
+        for fn_name, fn in (functions or {}).items():
+            self.registry.register_function(fn_name, fn)
+        self.tokens = TaskTokens()
+
+    def prepare(
+        self,
+        input: Any = None,
+        *,
+        name: str | None = None,
+        mock_config: MockConfig | dict | str | Path | None = None,
+        test_case: str | None = None,
+        clock: Clock | None = None,
+        skip_waits: bool = False,
+        listener: EventListener | None = None,
+    ) -> ExecutionRun:
+        """An execution ready to ``start()`` (or to be started on another thread)."""
+        mocks = None
+        if mock_config is not None:
+            config = mock_config if isinstance(mock_config, MockConfig) else MockConfig.load(mock_config)
+            if test_case is None:
+                raise ValueError("a mock config needs a test case name")
+            mocks = MockedTasks(config, test_case, self.name)
+        return ExecutionRun(
+            self.program,
+            input={} if input is None else input,
+            name=name or str(uuid.uuid4()),
+            state_machine_arn=self.arn,
+            registry=self.registry,
+            clock=clock or (VirtualClock() if skip_waits else Clock()),
+            tokens=self.tokens,
+            mocks=mocks,
+            listener=listener,
+            express=self.type == "EXPRESS",
+        )
+
+    def run(self, input: Any = None, **options: Any) -> Execution:
+        """Run one execution to its end and return it (status, output, error, history)."""
+        return self.prepare(input, **options).start()
+
+
+def run(
+    definition: str | Path | Mapping[str, Any],
+    input: Any = None,
+    *,
+    mock_config: MockConfig | dict | str | Path | None = None,
+    test_case: str | None = None,
+    functions: Mapping[str, Callable[[Any], Any]] | None = None,
+    registry: IntegrationRegistry | None = None,
+    name: str | None = None,
+    state_machine_name: str = "StateMachine",
+    state_machine_type: str = "STANDARD",
+    skip_waits: bool = False,
+    clock: Clock | None = None,
+    listener: EventListener | None = None,
+    validate: bool = True,
+) -> Execution:
+    """Run ``definition`` once on ``input`` and return the finished execution."""
+    machine = StateMachine(
+        definition,
+        name=state_machine_name,
+        functions=functions,
+        registry=registry,
+        validate=validate,
+        type=state_machine_type,
+    )
+    return machine.run(
+        input,
+        name=name,
+        mock_config=mock_config,
+        test_case=test_case,
+        skip_waits=skip_waits,
+        clock=clock,
+        listener=listener,
+    )
