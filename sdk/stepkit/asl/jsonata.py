@@ -474,6 +474,14 @@ class _Runner(Jsonata):
             return int(result)
         return result
 
+    def evaluate_path(self, expr: Any, input: Any, environment: Any) -> Any:
+        simple = getattr(expr, _SIMPLE_PATH, None)
+        if simple is not None:
+            value = _walk(environment, *simple)
+            if value is not _MAP_OVER_ARRAY:
+                return array_with_nulls(value) if isinstance(value, list) else value
+        return Jsonata.evaluate_path(self, expr, input, environment)
+
     def evaluate_name(self, expr: Any, input: Any, environment: Any) -> Any:
         result = Functions.lookup(input, str(expr.value))
         return array_with_nulls(result) if isinstance(result, list) else result
@@ -661,11 +669,25 @@ def _simple_path(ast: Any) -> tuple[str, tuple[str, ...]] | None:
 
 
 _MAP_OVER_ARRAY: Final = object()
+# The attribute that marks a simple path inside a compiled AST with its ``(variable, names)``.
+_SIMPLE_PATH: Final = "stepkit_simple_path"
 
 
-def _walk(scope: _Scope, variable: str, names: tuple[str, ...]) -> Any:
+def _mark_simple_paths(ast: Any) -> None:
+    """Mark every simple path in an AST, so the evaluator walks it without the general machinery."""
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.type == "path":
+            simple = _simple_path(node)
+            if simple is not None:
+                setattr(node, _SIMPLE_PATH, simple)
+        stack.extend(_children(node, _EVERY_SLOT))
+
+
+def _walk(frame: Jsonata.Frame, variable: str, names: tuple[str, ...]) -> Any:
     """The value of a simple path, or :data:`_MAP_OVER_ARRAY` when it steps over an array."""
-    value = scope.lookup(variable)
+    value = frame.lookup(variable)
     for name in names:
         if isinstance(value, dict):
             member = value.get(name, _ABSENT)
@@ -763,6 +785,7 @@ _TOP_LEVEL_SLOTS: Final = (
 )
 # Every child, for the ``$$`` rule, which holds at any depth.
 _ALL_SLOTS: Final = (*_TOP_LEVEL_SLOTS, "steps", "predicate", "stages", "group", "terms", "body", "expr")
+_EVERY_SLOT: Final = (*_ALL_SLOTS, "pattern", "update", "delete")
 
 
 def _children(node: Any, slots: tuple[str, ...]) -> list[Any]:
@@ -850,6 +873,7 @@ def compile_expression(text: str) -> Expression:
             source=source,
             diagnostic=JsonataSyntaxError.UNSUPPORTED,
         )
+    _mark_simple_paths(ast)
     return Expression(text, source, ast)
 
 

@@ -15,10 +15,12 @@ their errors and the seeded ``$random`` value were recorded against AWS by the F
 shapes ``$range`` and ``$partition`` return are confirmed by this repository's conformance
 corpus (``intrinsic_functions/test_array_jsonata.*``, ``test_parse_*``).
 
-Besides those, this module replaces jsonata-python built-ins whose answers differ from JSONata
+Besides those, this module corrects jsonata-python where it answers differently from JSONata
 2.0.6 (the version AWS documents): ``$string`` (and with it the ``&`` operator) and ``$number``
-on values Step Functions users see every day, and ``$lookup``, ``$each`` and ``$sift`` on JSON
-nulls (see :func:`array_with_nulls`).
+on values Step Functions users see every day; ``$lookup``, ``$each`` and ``$sift`` on JSON nulls
+(see :func:`array_with_nulls`); and every built-in's argument check on a null argument (see
+:class:`NullAwareSignature`). The corrections are bindings seen only by stepkit's evaluations;
+jsonata-python itself is left as it is.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import random as _random
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from jsonata.functions import Functions
 from jsonata.jexception import JException
@@ -385,6 +387,7 @@ def uuid_(arguments: Sequence[Any]) -> Any:
 
 
 def _reject_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity``, which Python's JSON reader accepts and JSON does not."""
     raise ValueError(name)
 
 
@@ -406,9 +409,7 @@ def array_with_nulls(items: list[Any]) -> list[Any]:
     """
     if None not in items and list not in map(type, items):
         return items
-    converted = [
-        NULL if item is None else array_with_nulls(item) if type(item) is list else item for item in items
-    ]
+    converted = [NULL if item is None else array_with_nulls(item) if type(item) is list else item for item in items]
     if type(items) is list:
         return converted
     items[:] = converted
@@ -465,15 +466,35 @@ def parse(arguments: Sequence[Any]) -> Any:
     return with_nulls(value)
 
 
+_SYMBOLS: Final = {str: "s", bool: "b", int: "n", float: "n"}
+
+
 class NullAwareSignature(Signature):
     """A function signature that tells a JSON null from a missing argument, as jsonata-js does.
 
     jsonata-python gives null the symbol of a missing argument, so ``$count(null)`` is 0
-    where JSONata answers 1 (a null is a value, counted as a one-item array).
+    where JSONata answers 1 (a null is a value, counted as a one-item array). The symbol is
+    also computed without the library's per-call imports: checking ``$sum`` of an array calls
+    this once per item.
     """
 
     def get_symbol(self, value: Any) -> str:
-        return "l" if value is NULL else super().get_symbol(value)
+        symbol = _SYMBOLS.get(type(value))
+        if symbol is not None:
+            return symbol
+        if value is None:
+            return "m"
+        if value is NULL:
+            return "l"
+        if isinstance(value, list):
+            return "a"
+        if isinstance(value, dict):
+            return "o"
+        if isinstance(value, (Jsonata.JFunctionCallable, re.Pattern)) or (
+            isinstance(value, Parser.Symbol) and value._jsonata_lambda
+        ):
+            return "f"
+        return "m"
 
 
 def null_aware(function: Jsonata.JFunction) -> Jsonata.JFunction:
