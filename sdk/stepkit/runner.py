@@ -63,6 +63,8 @@ class StateMachine:
         registry: IntegrationRegistry | None = None,
         validate: bool = True,
         type: str = "STANDARD",
+        tokens: TaskTokens | None = None,
+        role_arn: str | None = None,
     ) -> None:
         if type not in ("STANDARD", "EXPRESS"):
             raise ValueError(f"a state machine's type is STANDARD or EXPRESS, not {type!r}")
@@ -76,7 +78,8 @@ class StateMachine:
         self.registry = registry or IntegrationRegistry()
         for fn_name, fn in (functions or {}).items():
             self.registry.register_function(fn_name, fn)
-        self.tokens = TaskTokens()
+        self.tokens = tokens or TaskTokens()
+        self.role_arn = role_arn or f"arn:aws:iam::{account_id}:role/stepkit-{name}"
 
     def prepare(
         self,
@@ -107,6 +110,7 @@ class StateMachine:
             mocks=mocks,
             listener=listener,
             express=self.type == "EXPRESS",
+            role_arn=self.role_arn,
         )
 
     def run(self, input: Any = None, **options: Any) -> Execution:

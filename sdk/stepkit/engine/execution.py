@@ -108,7 +108,9 @@ class ExecutionRun:
             return frame.prev
         event_id = next(self._ids)
         prev = frame.prev if frame is not None else 0
-        event = HistoryEvent(event_id, prev, event_type, self.clock.now(), details)
+        event = HistoryEvent(
+            event_id, prev, event_type, self.clock.now(), details, frame.depth if frame is not None else 0
+        )
         self.history.append(event)
         if frame is not None:
             frame.prev = event_id
@@ -139,12 +141,14 @@ class ExecutionRun:
             fut.cancel()
 
     # -- the loop ----------------------------------------------------------------------
-    def run_program(self, program: Program, data: Any, frame: Frame, *, record: bool = True) -> Any:
-        """Run a (sub-)machine from its StartAt to an end; returns its output."""
+    def run_program(
+        self, program: Program, data: Any, frame: Frame, *, record: bool = True, start_at: str | None = None
+    ) -> Any:
+        """Run a (sub-)machine from its StartAt (or ``start_at``) to an end; returns its output."""
         if not record:
             frame.silent = True
         states = program.states
-        name: str | None = program.start_at
+        name: str | None = start_at or program.start_at
         clock = self.clock
         stop = self._stop
         while name is not None:
@@ -160,12 +164,76 @@ class ExecutionRun:
             except StateEvaluationError as e:
                 raise qualify(e, frame) from None
             if state.exited_event:
-                self.record(state.exited_event, frame, {"name": name, "output": data})
+                details = {"name": name, "output": data, "_next": next_name}
+                if frame.assigned is not None:
+                    details["assignedVariables"] = frame.assigned
+                    frame.assigned = None
+                self.record(state.exited_event, frame, details)
             name = next_name
         return data
 
     def start(self) -> Execution:
         """Run the execution to its end (in this thread) and return its result."""
+        self.record(
+            "ExecutionStarted",
+            None,
+            {"input": self.input, "roleArn": self.role_arn, "stateMachineArn": self.state_machine_arn},
+        )
+        return self._finish(Frame(self, {}, 1), None, self.input)
+
+    def resume(self, events: list[HistoryEvent]) -> Execution:
+        """Go on with an execution recorded earlier (by a process that died) from its last
+        top-level transition: a state that was entered but not exited runs again from its
+        input, as AWS re-runs an in-flight task; variables come back from the recorded
+        assignments. An execution whose history already ended is returned as it ended."""
+        if not events or events[0].event_type != "ExecutionStarted":
+            raise ValueError("a history to resume starts with ExecutionStarted")
+        self.history[:] = events
+        self._ids = itertools.count(max(e.event_id for e in events) + 1)
+        self.start_time = events[0].timestamp
+        self.execution_context["StartTime"] = iso_millis(self.start_time)
+        variables: dict[str, Any] = {}
+        last = None
+        for event in events:
+            if event.depth != 0:
+                continue
+            kind = event.event_type
+            if kind.endswith("StateExited"):
+                variables.update((event.details or {}).get("assignedVariables") or {})
+                last = event
+            elif kind.endswith("StateEntered"):
+                last = event
+            elif kind.startswith("Execution") and kind != "ExecutionStarted":
+                return self._ended(event)
+        frame = Frame(self, variables, events[-1].event_id)
+        if last is None:
+            return self._finish(frame, None, self.input)
+        details = last.details or {}
+        if last.event_type.endswith("StateEntered"):
+            return self._finish(frame, details["name"], details["input"])
+        if details.get("_next") is None:
+            return self._finish(frame, "", details["output"])
+        return self._finish(frame, details["_next"], details["output"])
+
+    def _ended(self, event: HistoryEvent) -> Execution:
+        details = event.details or {}
+        status = {"ExecutionSucceeded": "SUCCEEDED", "ExecutionAborted": "ABORTED", "ExecutionTimedOut": "TIMED_OUT"}
+        return Execution(
+            execution_arn=self.execution_arn,
+            name=self.name,
+            state_machine_arn=self.state_machine_arn,
+            status=status.get(event.event_type, "FAILED"),
+            input=self.input,
+            output=details.get("output"),
+            error=details.get("error"),
+            cause=details.get("cause"),
+            start_date=self.start_time,
+            stop_date=event.timestamp,
+            history=self.history,
+        )
+
+    def _finish(self, frame: Frame, start_at: str | None, data: Any) -> Execution:
+        """Run from ``start_at`` (None: StartAt; "": nothing left to run) to the end."""
         result = Execution(
             execution_arn=self.execution_arn,
             name=self.name,
@@ -175,14 +243,8 @@ class ExecutionRun:
             start_date=self.start_time,
             history=self.history,
         )
-        self.record(
-            "ExecutionStarted",
-            None,
-            {"input": self.input, "roleArn": self.role_arn, "stateMachineArn": self.state_machine_arn},
-        )
-        frame = Frame(self, {}, 1)
         try:
-            output = self.run_program(self.program, self.input, frame)
+            output = data if start_at == "" else self.run_program(self.program, data, frame, start_at=start_at)
             if payload_size(output) > MAX_PAYLOAD_BYTES:
                 raise StatesError(
                     errors.DATA_LIMIT_EXCEEDED,

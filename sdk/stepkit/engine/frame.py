@@ -18,6 +18,8 @@ def iso_millis(ts: float) -> str:
 
 class Frame:
     __slots__ = (
+        "assigned",
+        "depth",
         "entered_id",
         "entered_time",
         "map_item",
@@ -41,6 +43,8 @@ class Frame:
         self.map_item: dict[str, Any] | None = None
         self.task_token: str | None = None
         self.silent = False
+        self.depth = 0
+        self.assigned: dict[str, Any] | None = None  # what the current state assigned
 
     def child(self, prev: int, map_item: dict[str, Any] | None = None) -> Frame:
         """A frame for a Map iteration or Parallel branch: a new inner variable scope that
@@ -50,6 +54,7 @@ class Frame:
         frame = Frame(self.run, scope, prev)
         frame.map_item = map_item
         frame.silent = self.silent
+        frame.depth = self.depth + 1
         return frame
 
     def context(self) -> dict[str, Any]:
@@ -73,3 +78,7 @@ class Frame:
         """Set variables in this frame's own scope (all at once, after evaluation)."""
         target = self.variables.maps[0] if isinstance(self.variables, ChainMap) else self.variables
         target.update(values)
+        if self.assigned is None:
+            self.assigned = dict(values)
+        else:
+            self.assigned.update(values)

@@ -40,6 +40,7 @@ _DETAILS_KEY = {
     "EvaluationFailed": "evaluationFailedEventDetails",
 }
 _SERIALISED = {"input", "output", "parameters"}
+_SERIALISED_MAPS = {"assignedVariables"}
 
 
 def _details_key(event_type: str) -> str | None:
@@ -54,16 +55,40 @@ def _details_key(event_type: str) -> str | None:
 class HistoryEvent:
     """One event. ``details`` holds raw values; ``to_aws`` serialises them as AWS does."""
 
-    __slots__ = ("details", "event_id", "event_type", "previous_id", "timestamp")
+    __slots__ = ("depth", "details", "event_id", "event_type", "previous_id", "timestamp")
 
     def __init__(
-        self, event_id: int, previous_id: int, event_type: str, timestamp: float, details: dict | None
+        self,
+        event_id: int,
+        previous_id: int,
+        event_type: str,
+        timestamp: float,
+        details: dict | None,
+        depth: int = 0,
     ) -> None:
         self.event_id = event_id
         self.previous_id = previous_id
         self.event_type = event_type
         self.timestamp = timestamp
         self.details = details
+        self.depth = depth  # 0 for the top level, +1 per Map iteration / Parallel branch
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable record for a durable store (``from_record`` reads it back)."""
+        return {
+            "id": self.event_id,
+            "previous_id": self.previous_id,
+            "type": self.event_type,
+            "timestamp": self.timestamp,
+            "details": self.details,
+            "depth": self.depth,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> HistoryEvent:
+        return cls(
+            record["id"], record["previous_id"], record["type"], record["timestamp"], record["details"], record["depth"]
+        )
 
     def to_aws(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -76,7 +101,12 @@ class HistoryEvent:
         if key is not None and self.details is not None:
             details: dict[str, Any] = {}
             for name, value in self.details.items():
-                if name in _SERIALISED:
+                if name.startswith("_"):  # stepkit's own bookkeeping (e.g. the next state)
+                    continue
+                if name in _SERIALISED_MAPS:
+                    details[name] = {k: json.dumps(v, separators=(",", ":")) for k, v in value.items()}
+                    details[f"{name}Details"] = {"truncated": False}
+                elif name in _SERIALISED:
                     details[name] = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
                     details[f"{name}Details"] = {"truncated": False}
                 elif value is not None:
