@@ -489,6 +489,8 @@ def test_now_and_millis_describe_the_same_instant() -> None:
             "{% $substring('abc', 'x') %}",
             'T0410: Argument 2 of function "substring" does not match function signature',
         ),
+        ("{% $substring() %}", 'T0410: Argument 1 of function "substring" does not match function signature'),
+        ("{% $count(1, 2) %}", 'T0410: Argument 2 of function "count" does not match function signature'),
         ("{% 'a' + 1 %}", 'T2001: The left side of the "+" operator must evaluate to a number'),
         ("{% 1 - 'a' %}", 'T2002: The right side of the "-" operator must evaluate to a number'),
         (

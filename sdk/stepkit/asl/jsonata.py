@@ -237,8 +237,7 @@ _MESSAGES: Final[dict[str, str]] = {
     "T1007": "Attempted to partially apply a non-function. Did you mean ${{{token}}}?",
     "T1008": "Attempted to partially apply a non-function",
     "D1009": "Multiple key definitions evaluate to same key: {{value}}",
-    "T1010": "The matcher function argument passed to function {{token}} does not return the correct "
-    "object structure",
+    "T1010": "The matcher function argument passed to function {{token}} does not return the correct object structure",
     "T2001": "The left side of the {{token}} operator must evaluate to a number",
     "T2002": "The right side of the {{token}} operator must evaluate to a number",
     "T2003": "The left side of the range operator (..) must evaluate to an integer",
@@ -247,12 +246,10 @@ _MESSAGES: Final[dict[str, str]] = {
     "T2006": "The right side of the function application operator ~> must be a function",
     "T2007": "Type mismatch when comparing values {{value}} and {{value2}} in order-by clause",
     "T2008": "The expressions within an order-by clause must evaluate to numeric or string values",
-    "T2009": "The values {{value}} and {{value2}} either side of operator {{token}} must be of the same "
-    "data type",
+    "T2009": "The values {{value}} and {{value2}} either side of operator {{token}} must be of the same data type",
     "T2010": "The expressions either side of operator {{token}} must evaluate to numeric or string values",
     "T2011": "The insert/update clause of the transform expression must evaluate to an object: {{value}}",
-    "T2012": "The delete clause of the transform expression must evaluate to a string or array of "
-    "strings: {{value}}",
+    "T2012": "The delete clause of the transform expression must evaluate to a string or array of strings: {{value}}",
     "T2013": "The transform expression clones the input object using the $clone() function.  This has "
     "been overridden in the current scope by a non-function.",
     "D2014": "The size of the sequence allocated by the range operator (..) must not exceed 1e6.  "
@@ -508,8 +505,9 @@ class _Runner(Jsonata):
         try:
             return Jsonata.validate_arguments(self, signature, args, context)
         except JException as error:
-            if error.error == "T0410":
-                error.current = _mismatched_argument(signature, args)
+            argument = _mismatched_argument(signature, args) if error.error == "T0410" else None
+            if argument is not None:
+                error.current = argument
             raise
 
     def apply_inner(self, proc: Any, args: Any, input: Any, environment: Any) -> Any:
@@ -526,9 +524,9 @@ def _mismatched_argument(function: Any, args: Any) -> int | None:
     it blames argument 1 whatever the culprit; jsonata-js matches it against their start.
     """
     signature = function.signature if isinstance(function, (Jsonata.JFunction, Parser.Symbol)) else None
-    if signature is None or not args:
+    if signature is None:
         return None
-    supplied = "".join(signature.get_symbol(arg) for arg in args)
+    supplied = "".join(signature.get_symbol(arg) for arg in args or ())
     pattern, matched = "^", 0
     for parameter in signature._params:
         pattern += parameter.regex
@@ -640,11 +638,7 @@ _STEP_EXTRAS: Final = (
 
 
 def _plain(node: Any) -> bool:
-    return (
-        not node.keep_array
-        and not node.consarray
-        and all(getattr(node, name) is None for name in _STEP_EXTRAS)
-    )
+    return not node.keep_array and not node.consarray and all(getattr(node, name) is None for name in _STEP_EXTRAS)
 
 
 def _simple_path(ast: Any) -> tuple[str, tuple[str, ...]] | None:
@@ -855,9 +849,7 @@ def compile_expression(text: str) -> Expression:
     reads the top-level context, all of which AWS refuses when the definition is created.
     """
     if not is_expression(text):
-        raise JsonataSyntaxError(
-            "A JSONata expression must start with '{%' and end with '%}'", source=str(text)
-        )
+        raise JsonataSyntaxError("A JSONata expression must start with '{%' and end with '%}'", source=str(text))
     source = text[2:-2].strip()
     try:
         ast = Jsonata.get_parser().parse(source, default_regex_engine)
@@ -929,9 +921,7 @@ def _build(node: Any, scope: _Scope) -> Any:
     if kind is _Leaf:
         value = node.expression._run(scope, node.path)
         if value is UNDEFINED:
-            raise JsonataEvaluationError(
-                node.expression.source, JsonataEvaluationError.UNDEFINED, path=node.path
-            )
+            raise JsonataEvaluationError(node.expression.source, JsonataEvaluationError.UNDEFINED, path=node.path)
         return value
     if kind is _Object:
         return {key: _build(child, scope) for key, child in node.members}
