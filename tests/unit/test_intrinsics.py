@@ -263,9 +263,7 @@ def test_json_merge_is_shallow_and_later_wins() -> None:
 
 def test_json_merge_failures() -> None:
     assert "deep merging is not supported" in failure("States.JsonMerge($.a, $.a, true)", {"a": {}})
-    assert "first argument must be an object" in failure(
-        "States.JsonMerge($.l, $.a, false)", {"a": {}, "l": []}
-    )
+    assert "first argument must be an object" in failure("States.JsonMerge($.l, $.a, false)", {"a": {}, "l": []})
     assert "second argument must be an object" in failure("States.JsonMerge($.a, 'x', false)", {"a": {}})
     assert "third argument must be a boolean" in failure("States.JsonMerge($.a, $.a, 'false')", {"a": {}})
     assert "expected 3 arguments but received 2" in failure("States.JsonMerge($.a, $.a)", {"a": {}})
@@ -301,9 +299,7 @@ def test_array_contains_uses_json_equality() -> None:
         ("2.0", False),  # a double is not an integer
         ('"2"', False),
     ]:
-        assert run("States.ArrayContains($.a, States.StringToJson($.v))", {**data, "v": value}) is expected, (
-            value
-        )
+        assert run("States.ArrayContains($.a, States.StringToJson($.v))", {**data, "v": value}) is expected, value
 
 
 def test_array_range() -> None:
@@ -483,9 +479,7 @@ def test_uuid_is_a_random_version_4_uuid() -> None:
 
 # -- the AWS-recorded corpus ----------------------------------------------------------------
 
-CORPUS = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
-)
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
 _PASS_FIELDS = {"Type", "Parameters", "InputPath", "ResultPath", "OutputPath", "End", "Comment"}
 
 
@@ -532,16 +526,12 @@ def _uninterpretable(case: dict[str, Any]) -> str | None:
 
 def _intrinsic_cases() -> list[Any]:
     if not CORPUS.is_dir():
-        return [
-            pytest.param(None, marks=pytest.mark.skip(reason=f"conformance corpus not found at {CORPUS}"))
-        ]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance corpus not found at {CORPUS}"))]
     params = []
     for file in sorted(CORPUS.glob("*.json")):
         case = json.loads(file.read_text())
         reason = _uninterpretable(case)
-        marks = (
-            [pytest.mark.skip(reason=f"harness cannot interpret {case['id']}: {reason}")] if reason else []
-        )
+        marks = [pytest.mark.skip(reason=f"harness cannot interpret {case['id']}: {reason}")] if reason else []
         params.append(pytest.param(case, id=case["id"], marks=marks))
     return params
 

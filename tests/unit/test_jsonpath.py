@@ -294,9 +294,7 @@ def test_set_that_cannot_be_applied_is_a_result_path_match_failure(path: str, da
     assert info.value.cause == f"Unable to apply ReferencePath {path} to input {java_json_dumps(data)}"
 
 
-@pytest.mark.parametrize(
-    "path", ["$..a", "$.a[*]", "$.a.*", "$['a','b']", "$.a[0,1]", "$.a[1:]", "$.a[?(@.b)]"]
-)
+@pytest.mark.parametrize("path", ["$..a", "$.a[*]", "$.a.*", "$['a','b']", "$.a[0,1]", "$.a[1:]", "$.a[?(@.b)]"])
 def test_reference_paths_must_name_a_single_node(path: str) -> None:
     with pytest.raises(JSONPathSyntaxError, match="not a reference path"):
         compile_reference_path(path)
@@ -339,8 +337,7 @@ def test_java_double_to_string(value: float, text: str) -> None:
 def test_java_json_dumps_is_jackson_compact_json() -> None:
     value = {"a": [1, 2.0, "x"], "b": None, "c": True, "d": {"e": 1e20}, "f": 'q"\\/\n\t\x01é'}
     assert (
-        java_json_dumps(value)
-        == '{"a":[1,2.0,"x"],"b":null,"c":true,"d":{"e":1.0E20},"f":"q\\"\\\\/\\n\\t\\u0001é"}'
+        java_json_dumps(value) == '{"a":[1,2.0,"x"],"b":null,"c":true,"d":{"e":1.0E20},"f":"q\\"\\\\/\\n\\t\\u0001é"}'
     )
     assert json.loads(java_json_dumps({"k": [1, {"z": "\x1f"}]})) == {"k": [1, {"z": "\x1f"}]}
     with pytest.raises(TypeError):
@@ -365,9 +362,7 @@ _PASS_FIELDS = {"Type", "Parameters", "InputPath", "OutputPath", "End", "Comment
 def _path_cases() -> list[Any]:
     """Single-Pass-state cases whose only data handling is JSONPath on the input."""
     if not CORPUS.is_dir():
-        return [
-            pytest.param(None, marks=pytest.mark.skip(reason=f"conformance corpus not found at {CORPUS}"))
-        ]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"conformance corpus not found at {CORPUS}"))]
     cases = []
     for file in sorted(CORPUS.glob("*/*.json")):
         case = json.loads(file.read_text())
@@ -380,9 +375,7 @@ def _path_cases() -> list[Any]:
         paths = [state.get("InputPath"), state.get("OutputPath"), *state.get("Parameters", {}).values()]
         paths = [p for p in paths if p is not None]
         keys = state.get("Parameters", {}).keys()
-        if not paths or not all(
-            isinstance(p, str) and p.startswith("$") and not p.startswith("$$") for p in paths
-        ):
+        if not paths or not all(isinstance(p, str) and p.startswith("$") and not p.startswith("$$") for p in paths):
             continue
         if not all(k.endswith(".$") for k in keys):
             continue
@@ -397,9 +390,7 @@ def _strict_equal(a: Any, b: Any) -> bool:
         return a.keys() == b.keys() and all(_strict_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_strict_equal(x, y) for x, y in zip(a, b, strict=True))
-    return (type(a) is type(b) and a == b) or (
-        isinstance(a, int | float) and isinstance(b, int | float) and a == b
-    )
+    return (type(a) is type(b) and a == b) or (isinstance(a, int | float) and isinstance(b, int | float) and a == b)
 
 
 def _run_pass(state: dict[str, Any], data: Any) -> Any:

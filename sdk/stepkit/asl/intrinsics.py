@@ -256,9 +256,7 @@ class _Parser:
             if char == "\\":
                 escaped = self.text[self.pos + 1 : self.pos + 2]
                 if escaped == "" or escaped not in _ESCAPABLE:
-                    raise self.error(
-                        "Invalid escape in string literal (only \\', \\{, \\}, \\\\ are allowed)"
-                    )
+                    raise self.error("Invalid escape in string literal (only \\', \\{, \\}, \\\\ are allowed)")
                 value.append(escaped)
                 chunk.append(escaped)
                 self.pos += 2
@@ -389,8 +387,7 @@ def _format(intrinsic: Intrinsic, values: list[Any]) -> str:
     if len(chunks) - 1 != len(arguments):
         raise _failure(
             name,
-            f"the format string has {len(chunks) - 1} placeholder(s) '{{}}' "
-            f"but {len(arguments)} value(s) were given",
+            f"the format string has {len(chunks) - 1} placeholder(s) '{{}}' but {len(arguments)} value(s) were given",
         )
     parts = [chunks[0]]
     for argument, chunk in zip(arguments, chunks[1:], strict=True):
@@ -471,9 +468,7 @@ def _array_range(intrinsic: Intrinsic, values: list[Any]) -> list[int]:
         raise _failure(name, "the step must not be 0")
     items = range(start, end + (1 if step > 0 else -1), step)
     if len(items) > MAX_RANGE_ITEMS:
-        raise _failure(
-            name, f"the range would have {len(items)} items, more than the {MAX_RANGE_ITEMS} allowed"
-        )
+        raise _failure(name, f"the range would have {len(items)} items, more than the {MAX_RANGE_ITEMS} allowed")
     return list(items)
 
 
@@ -611,9 +606,7 @@ def _math_random(intrinsic: Intrinsic, values: list[Any]) -> int:
 def _math_add(intrinsic: Intrinsic, values: list[Any]) -> int:
     name = intrinsic.name
     _expect_arity(name, values, 2, 2)
-    return _java_round(values[0], name, "the first argument") + _java_round(
-        values[1], name, "the second argument"
-    )
+    return _java_round(values[0], name, "the first argument") + _java_round(values[1], name, "the second argument")
 
 
 def _string_split(intrinsic: Intrinsic, values: list[Any]) -> list[str]:

@@ -371,8 +371,7 @@ def _parse_dot_property(path: str, pos: int, tokens: list[_Token]) -> int:
     while end < len(path) and path[end] not in ".[":
         if path[end] == " ":
             raise JSONPathSyntaxError(
-                "Use bracket notion ['my prop'] if your property contains blank characters. "
-                f"position: {pos}: {path!r}"
+                f"Use bracket notion ['my prop'] if your property contains blank characters. position: {pos}: {path!r}"
             )
         end += 1
     tokens.append(_Property((path[pos:end],)))
@@ -391,16 +390,12 @@ def _parse_bracket(path: str, pos: int, tokens: list[_Token]) -> int:
     if char == "*":
         close = _skip_ws(path, inner + 1)
         if close >= len(path) or path[close] != "]":
-            raise JSONPathSyntaxError(
-                f"Expected wildcard token to end with ']' on position {inner + 1}: {path!r}"
-            )
+            raise JSONPathSyntaxError(f"Expected wildcard token to end with ']' on position {inner + 1}: {path!r}")
         tokens.append(_Wildcard())
         return close + 1
     if char.isdigit() or char in "-:":
         return _parse_array_operation(path, pos, tokens)
-    raise JSONPathSyntaxError(
-        f"Could not parse token starting at position {pos}. Expected ?, ', 0-9, * : {path!r}"
-    )
+    raise JSONPathSyntaxError(f"Could not parse token starting at position {pos}. Expected ?, ', 0-9, * : {path!r}")
 
 
 def _parse_bracket_properties(path: str, pos: int, inner: int, tokens: list[_Token]) -> int:
