@@ -28,8 +28,10 @@ def load_definition(definition: str | Path | Mapping[str, Any]) -> dict[str, Any
     """A definition from a dict, JSON text, or a path to a JSON file."""
     if isinstance(definition, Mapping):
         return dict(definition)
-    if isinstance(definition, Path) or (isinstance(definition, str) and not definition.lstrip().startswith("{")):
-        definition = Path(definition).read_text()
+    if isinstance(definition, Path):
+        definition = definition.read_text()
+    elif not isinstance(definition, str):
+        raise InvalidDefinition(f"a definition is a JSON object, not {type(definition).__name__}", [])
     loaded = json.loads(definition)
     if not isinstance(loaded, dict):
         raise InvalidDefinition("the definition must be a JSON object", [])

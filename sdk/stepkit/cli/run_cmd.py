@@ -61,6 +61,11 @@ class _Progress:
               help="A Step Functions Local MockConfigFile answering Task states.")
 @click.option("--test-case", help="The test case of the mock config to use.")
 @click.option("--skip-waits", is_flag=True, help="Do not really wait in Wait states and retries.")
+@click.option("--sub", "subs", multiple=True, metavar="NAME=VALUE",
+              help="A definition substitution for ${NAME} (repeatable). ${XxxFunctionArn} of the "
+                   "project's functions are filled in automatically.")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path),
+              help="The project whose functions/ run Lambda tasks (default: found from the working directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON.")
 def run_command(
     definition: Path,
@@ -69,23 +74,47 @@ def run_command(
     mock_config: Path | None,
     test_case: str | None,
     skip_waits: bool,
+    subs: tuple[str, ...],
+    project: Path | None,
     as_json: bool,
 ) -> None:
     """Run the state machine DEFINITION (an ASL JSON file) locally.
 
-    Exit code: 0 when the execution succeeded, 1 when it failed or the definition is
-    invalid, 2 for bad arguments.
+    Lambda tasks run the project's functions in local worker processes. Exit code: 0
+    when the execution succeeded, 1 when it failed or the definition is invalid, 2 for
+    bad arguments.
     """
+    from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
+    from stepkit.integrations.local_functions import ProjectLambdaBackend
+    from stepkit.integrations.registry import IntegrationRegistry
     from stepkit.runner import InvalidDefinition, StateMachine
+    from stepkit.stack.loader import StackError
+    from stepkit.stack.project import Project
 
     payload = read_json_argument(input_, "--input", default={})
     if mock_config is not None and test_case is None:
         raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
     console = Console(stderr=True)
     try:
-        machine = StateMachine(definition, name=definition.name.split(".")[0])
+        text = definition.read_text()
     except OSError as e:
         raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
+    try:
+        backend = ProjectLambdaBackend(Project.discover(project))
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    values = function_arn_substitutions(
+        backend.function_names(), lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}"
+    )
+    values.update(_parse_subs(subs))
+    try:
+        text = substitute(text, values)
+    except UnresolvedSubstitution as e:
+        raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
+    registry = IntegrationRegistry()
+    registry.set_lambda_backend(backend)
+    try:
+        machine = StateMachine(json.loads(text), name=definition.name.split(".")[0], registry=registry)
     except json.JSONDecodeError as e:
         _fail_definition(console, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
     except InvalidDefinition as e:
@@ -96,11 +125,14 @@ def run_command(
                               skip_waits=skip_waits, listener=progress)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--mock-config") from None
-    if progress is not None:
-        with progress.live:
+    try:
+        if progress is not None:
+            with progress.live:
+                execution = run.start()
+        else:
             execution = run.start()
-    else:
-        execution = run.start()
+    finally:
+        backend.close()
     result = {
         "executionArn": execution.execution_arn,
         "status": execution.status,
@@ -123,10 +155,20 @@ def run_command(
     sys.exit(0 if execution.status == "SUCCEEDED" else 1)
 
 
+def _parse_subs(subs: tuple[str, ...]) -> dict[str, str]:
+    values = {}
+    for item in subs:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--sub")
+        values[key] = value
+    return values
+
+
 def _fail_definition(console: Console, as_json: bool, message: str, diagnostics: list | None = None) -> None:
     if as_json:
         click.echo(json.dumps({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": message,
-                               "diagnostics": [d.__dict__ for d in diagnostics or []]}))
+                               "diagnostics": [d.to_dict() for d in diagnostics or []]}))
     else:
         console.print(f"[bold red]invalid definition[/bold red]: {message}")
     sys.exit(1)

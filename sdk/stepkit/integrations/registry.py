@@ -7,12 +7,15 @@ task's result (a JSON value) or raise ``StatesError`` with the error AWS would r
 from __future__ import annotations
 
 import fnmatch
+import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stepkit.asl.errors import StatesError
 from stepkit.integrations.arns import Resource, function_name_from
+from stepkit.integrations.lambda_response import invoke_envelope
 
 
 @dataclass(slots=True)
@@ -102,9 +105,5 @@ class IntegrationRegistry:
         result = fn(payload)
         if resource.is_lambda_function:
             return result
-        return {
-            "ExecutedVersion": "$LATEST",
-            "Payload": result,
-            "SdkHttpMetadata": {"HttpStatusCode": 200},
-            "StatusCode": 200,
-        }
+        size = len(json.dumps(result, separators=(",", ":")))
+        return invoke_envelope(result, str(uuid.uuid4()), size)

@@ -1,0 +1,5 @@
+"""``python -m stepkit.cli``: the same as the ``stepkit`` command."""
+
+from stepkit.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""Task states: timeouts, callbacks with task tokens, payload limits, unknown resources."""
+
+import threading
+import time
+
+from stepkit import StateMachine, run
+from stepkit.asl.errors import StatesError
+from stepkit.integrations.registry import IntegrationRegistry
+
+
+def single_task(resource: str, **fields) -> dict:
+    return {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "End": True, **fields}}}
+
+
+def test_python_callable_stands_in_for_a_lambda_function():
+    ex = run(
+        single_task("arn:aws:lambda:us-east-1:123456789012:function:double"),
+        {"n": 21},
+        functions={"double": lambda event: {"n": event["n"] * 2}},
+    )
+    assert ex.output == {"n": 42}
+    assert ex.event_types[2:5] == ["LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded"]
+
+
+def test_lambda_invoke_returns_the_response_envelope():
+    definition = single_task(
+        "arn:aws:states:::lambda:invoke",
+        Parameters={"FunctionName": "double", "Payload.$": "$"},
+        ResultSelector={"value.$": "$.Payload.n", "status.$": "$.StatusCode"},
+    )
+    ex = run(definition, {"n": 2}, functions={"double": lambda e: {"n": e["n"] * 2}})
+    assert ex.output == {"value": 4, "status": 200}
+
+
+def test_unknown_lambda_function_fails_as_lambda_does():
+    ex = run(single_task("arn:aws:lambda:us-east-1:123456789012:function:nope"), {})
+    assert ex.status == "FAILED"
+    assert ex.error == "Lambda.ResourceNotFoundException"
+    assert ex.cause.startswith("Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope")
+
+
+def test_unknown_service_resource_names_the_resource():
+    ex = run(single_task("arn:aws:states:::nothing:here"), {})
+    assert (ex.status, ex.error) == ("FAILED", "States.Runtime")
+    assert "arn:aws:states:::nothing:here" in ex.cause
+
+
+def test_task_timeout_is_states_timeout():
+    registry = IntegrationRegistry()
+    release = threading.Event()
+    registry.register("arn:aws:states:::slow:work", lambda inv: release.wait(30))
+    machine = StateMachine(single_task("arn:aws:states:::slow:work", TimeoutSeconds=1), registry=registry)
+    ex = machine.run({})
+    release.set()
+    assert (ex.status, ex.error) == ("FAILED", "States.Timeout")
+    assert "TaskTimedOut" in ex.event_types
+
+
+def test_result_over_256_kib_is_data_limit_exceeded():
+    big = "x" * (256 * 1024)
+    ex = run(single_task("arn:aws:lambda:us-east-1:123456789012:function:big"), {}, functions={"big": lambda e: big})
+    assert ex.error == "States.DataLimitExceeded"
+    assert "'T' returned a result with a size exceeding" in ex.cause
+
+
+def _callback_machine(**fields):
+    registry = IntegrationRegistry()
+    tokens: list[str] = []
+    registry.register(
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken", lambda inv: tokens.append(inv.task_token) or {}
+    )
+    definition = single_task(
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        Parameters={"MessageBody": {"token.$": "$$.Task.Token"}},
+        **fields,
+    )
+    return StateMachine(definition, registry=registry), tokens
+
+
+def _when_token(tokens, action):
+    def worker():
+        while not tokens:
+            time.sleep(0.01)
+        action(tokens[0])
+
+    threading.Thread(target=worker, daemon=True).start()
+
+
+def test_wait_for_task_token_succeeds_when_the_token_comes_back():
+    machine, tokens = _callback_machine()
+    _when_token(tokens, lambda t: machine.tokens.send_success(t, {"answer": 42}))
+    ex = machine.run({})
+    assert (ex.status, ex.output) == ("SUCCEEDED", {"answer": 42})
+    assert ex.event_types[2:6] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"]
+
+
+def test_wait_for_task_token_failure_is_the_sent_error():
+    machine, tokens = _callback_machine()
+    _when_token(tokens, lambda t: machine.tokens.send_failure(t, "Rejected", "no"))
+    ex = machine.run({})
+    assert (ex.status, ex.error, ex.cause) == ("FAILED", "Rejected", "no")
+
+
+def test_heartbeat_timeout_without_heartbeats():
+    machine, _ = _callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30)
+    ex = machine.run({})
+    assert (ex.status, ex.error) == ("FAILED", "States.HeartbeatTimeout")
+
+
+def test_a_sent_token_cannot_be_used_twice():
+    from stepkit.engine.callbacks import InvalidToken
+
+    machine, tokens = _callback_machine()
+    _when_token(tokens, lambda t: machine.tokens.send_success(t, {}))
+    machine.run({})
+    try:
+        machine.tokens.send_success(tokens[0], {})
+    except InvalidToken:
+        pass
+    else:
+        raise AssertionError("a used token was accepted")
+
+
+def test_handler_errors_propagate_with_their_names():
+    registry = IntegrationRegistry()
+
+    def fail(inv):
+        raise StatesError("Custom.Error", "details")
+
+    registry.register("arn:aws:states:::x:y", fail)
+    ex = StateMachine(single_task("arn:aws:states:::x:y"), registry=registry).run({})
+    assert (ex.error, ex.cause) == ("Custom.Error", "details")
