@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from stepkit.asl.validation import validate_definition
 from stepkit.cli import main
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from stepkit.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "functions"

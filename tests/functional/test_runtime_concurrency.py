@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from stepkit.runtime import FunctionConfig, LambdaRuntime, TooManyRequests
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "functions"

@@ -6,6 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from stepkit.runtime import DependencyInstallError, FunctionConfig, LambdaRuntime
 
 HANDLER = "import tinydep\n\ndef handler(event, context):\n    return [tinydep.VERSION, tinydep.__file__]\n"

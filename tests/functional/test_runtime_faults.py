@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "functions"

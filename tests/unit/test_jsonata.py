@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from jsonata import Jsonata
 from jsonata.jexception import JException
+
 from stepkit.asl.jsonata import (
     UNDEFINED,
     Expression,

@@ -1,6 +1,7 @@
 """Function names and ARNs in every form Lambda's FunctionName accepts."""
 
 import pytest
+
 from stepkit.runtime import FunctionNotFound, InvalidParameterValue
 from stepkit.runtime.arn import FunctionRef, function_arn, parse_function_ref
 

@@ -5,6 +5,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from stepkit.runtime import FunctionConfig
 from stepkit.runtime import bundle as bundle_module
 from stepkit.runtime.bundle import BundleError, build_bundle, pip_platform_args

@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from stepkit.runtime import RuntimeClosed
 from stepkit.runtime.pool import WorkerPool
 

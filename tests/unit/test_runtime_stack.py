@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from stepkit.runtime import FunctionConfig
 from stepkit.stack import FunctionSettings, Project, StackError, load_stack, parse_stack
 

@@ -6,6 +6,7 @@ import sys
 import time
 
 import pytest
+
 from stepkit.runtime.worker import context, faults, logsink
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stepkit.asl import definition_model
 from stepkit.asl.validation import (
     Diagnostic,
