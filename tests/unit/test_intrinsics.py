@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stepkit.asl.errors import INTRINSIC_FAILURE, RUNTIME, StatesError
+
+from stepkit.asl.errors import INTRINSIC_FAILURE, RUNTIME, StateEvaluationError
 from stepkit.asl.intrinsics import (
     FUNCTION_NAMES,
     ArgumentPathNotFound,
@@ -35,13 +36,13 @@ def run(text: str, data: Any = None, variables: dict[str, Any] | None = None) ->
 
 
 def failure(text: str, data: Any = None, variables: dict[str, Any] | None = None) -> str:
-    with pytest.raises(StatesError) as info:
+    with pytest.raises(StateEvaluationError) as info:
         run(text, data, variables)
     assert info.value.error == INTRINSIC_FAILURE
-    assert info.value.cause is not None
+    assert info.value.cause == info.value.detail  # the engine adds the state's prefix
     name = text[: text.index("(")]
-    assert info.value.cause.startswith(f"Invalid arguments in {name}: ")
-    return info.value.cause
+    assert info.value.detail.startswith(f"Invalid arguments in {name}: ")
+    return info.value.detail
 
 
 # -- syntax -----------------------------------------------------------------------------
@@ -157,11 +158,11 @@ def test_argument_path_that_matches_nothing_is_a_runtime_error() -> None:
     with pytest.raises(ArgumentPathNotFound) as info:
         run("States.Format('{}', $.missing.deeper)", {"a": 1})
     error = info.value
-    assert isinstance(error, StatesError)
+    assert isinstance(error, StateEvaluationError)
     assert error.error == RUNTIME
     assert error.path == "$.missing.deeper"
-    assert error.detail == "Missing property in path $['missing']"
-    assert error.cause == "The JSONPath '$.missing.deeper' could not be found in the input '{\"a\":1}'"
+    assert error.reason == "Missing property in path $['missing']"
+    assert error.detail == "The JSONPath '$.missing.deeper' could not be found in the input '{\"a\":1}'"
 
 
 def test_context_and_variable_paths_that_match_nothing() -> None:
@@ -170,7 +171,7 @@ def test_context_and_variable_paths_that_match_nothing() -> None:
     assert info.value.path == "$$.Execution.Nope"
     with pytest.raises(ArgumentPathNotFound) as info:
         run("States.Array($undefinedVar)", {}, {"other": 1})
-    assert info.value.detail == "The variable 'undefinedVar' is not defined"
+    assert info.value.reason == "The variable 'undefinedVar' is not defined"
     with pytest.raises(ArgumentPathNotFound):
         run("States.Array($v.x)", {}, None)
 

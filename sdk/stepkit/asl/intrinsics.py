@@ -10,7 +10,8 @@ other backslash is an error, as AWS documents), JSON numbers, ``true``, ``false`
 
 Failures are ``States.IntrinsicFailure`` (bad argument count, type or value), except an
 argument path that matches nothing, which is ``States.Runtime`` like every other path
-that matches nothing (:class:`ArgumentPathNotFound` says which path).
+that matches nothing (:class:`ArgumentPathNotFound` says which path). Both are
+``StateEvaluationError``s, so the engine gives them AWS's prefix naming the state.
 
 Values print as AWS's Java runtime prints them: ``States.JsonToString`` writes Jackson's
 compact JSON (``1.0E20``), ``States.Format`` writes Java ``toString()`` (``{a=1}``).
@@ -32,7 +33,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stepkit.asl.errors import INTRINSIC_FAILURE, RUNTIME, StatesError
+from stepkit.asl.errors import INTRINSIC_FAILURE, StateEvaluationError, StatesError
 from stepkit.asl.jsonpath import (
     CompiledPath,
     JSONPathSyntaxError,
@@ -71,17 +72,18 @@ class IntrinsicSyntaxError(ValueError):
     """The text is not a valid intrinsic function invocation."""
 
 
-class ArgumentPathNotFound(StatesError):
+class ArgumentPathNotFound(StateEvaluationError):
     """An argument's path matched nothing (``States.Runtime``).
 
     ``path`` is the argument as written (``$.x``, ``$$.Execution.Input.x``, ``$var.x``)
-    so the engine can name it in its own cause text; ``detail`` is Jayway's message.
+    so that the engine can name it, with the field, in its own cause text; ``reason`` is
+    Jayway's message for the miss.
     """
 
-    def __init__(self, path: str, detail: str, input_text: str) -> None:
-        super().__init__(RUNTIME, f"The JSONPath '{path}' could not be found in the input '{input_text}'")
+    def __init__(self, path: str, reason: str, input_text: str) -> None:
+        super().__init__(f"The JSONPath '{path}' could not be found in the input '{input_text}'")
         self.path = path
-        self.detail = detail
+        self.reason = reason
 
 
 def is_intrinsic(text: str) -> bool:
@@ -303,7 +305,8 @@ class _Parser:
 
 
 def _failure(name: str, problem: str) -> StatesError:
-    return StatesError(INTRINSIC_FAILURE, f"Invalid arguments in {name}: {problem}")
+    # An evaluation error of the state's field: the engine prefixes the state's name.
+    return StateEvaluationError(f"Invalid arguments in {name}: {problem}", INTRINSIC_FAILURE)
 
 
 def _type_name(value: Any) -> str:
