@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stepkit.asl.errors import RESULT_PATH_MATCH_FAILURE, StatesError
 from stepkit.asl.jsonpath import (
     JSONPathSyntaxError,
