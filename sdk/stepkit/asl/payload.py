@@ -7,28 +7,39 @@ evaluate are kept as the literal value and returned as-is (values are immutable)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from stepkit.asl.errors import StateEvaluationError
-from stepkit.asl.intrinsics import compile_intrinsic, is_intrinsic
-from stepkit.asl.jsonpath import PathNotFoundError
+from stepkit.asl.intrinsics import ArgumentPathNotFound, compile_intrinsic, is_intrinsic
+from stepkit.asl.jsonpath import PathNotFoundError, java_json_dumps
 from stepkit.asl.references import compile_reference
 
 Evaluator = Callable[[Any, Any, Mapping[str, Any] | None], Any]
 
 
 def to_json(value: Any) -> str:
-    """JSON text as AWS prints it in messages: compact, key order kept."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON text as AWS prints it in messages: compact, key order kept, numbers as
+    Jackson writes them (AWS runs on the JVM)."""
+    return java_json_dumps(value)
 
 
 def _dynamic_value(field: str, text: Any) -> Evaluator:
     if not isinstance(text, str):
         raise ValueError(f"the value of '{field}' must be a string holding a path or an intrinsic function")
     if is_intrinsic(text):
-        return compile_intrinsic(text).evaluate
+        intrinsic = compile_intrinsic(text)
+
+        def evaluate_intrinsic(data: Any, context: Any, variables: Mapping[str, Any] | None) -> Any:
+            try:
+                return intrinsic.evaluate(data, context, variables)
+            except ArgumentPathNotFound as e:  # AWS names the field holding the call
+                raise StateEvaluationError(
+                    f"The JSONPath '{e.path}' specified for the field '{field}' could not be found "
+                    f"in the input '{to_json(data)}'"
+                ) from None
+
+        return evaluate_intrinsic
     ref = compile_reference(text)
 
     def evaluate(data: Any, context: Any, variables: Mapping[str, Any] | None) -> Any:
