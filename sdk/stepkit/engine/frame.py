@@ -3,12 +3,45 @@ Parallel branch) with its variable scope and its place in the history."""
 
 from __future__ import annotations
 
+import json
 from collections import ChainMap
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from stepkit.asl.errors import StateEvaluationError
+
 if TYPE_CHECKING:
     from stepkit.engine.execution import ExecutionRun
+
+
+MAX_VARIABLE_BYTES = 256 * 1024
+MAX_ASSIGN_BYTES = 256 * 1024
+MAX_VARIABLES_BYTES = 10 * 1024 * 1024
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _check_sizes(values: dict[str, Any], scope: dict[str, Any]) -> None:
+    sizes = {name: _size(value) for name, value in values.items()}
+    for name, size in sizes.items():
+        if size > MAX_VARIABLE_BYTES:
+            raise StateEvaluationError(
+                f"The value assigned to the variable '{name}' is {size} bytes, over the limit of "
+                f"{MAX_VARIABLE_BYTES} bytes for one variable."
+            )
+    total = sum(sizes.values())
+    if total > MAX_ASSIGN_BYTES:
+        raise StateEvaluationError(
+            f"The variables assigned by this state are {total} bytes together, over the limit of "
+            f"{MAX_ASSIGN_BYTES} bytes for one Assign."
+        )
+    kept = sum(_size(v) for k, v in scope.items() if k not in values) if total else 0
+    if kept + total > MAX_VARIABLES_BYTES:
+        raise StateEvaluationError(
+            f"The execution's variables would hold {kept + total} bytes, over the limit of {MAX_VARIABLES_BYTES} bytes."
+        )
 
 
 def iso_millis(ts: float) -> str:
@@ -75,8 +108,24 @@ class Frame:
         return ctx
 
     def assign(self, values: dict[str, Any]) -> None:
-        """Set variables in this frame's own scope (all at once, after evaluation)."""
-        target = self.variables.maps[0] if isinstance(self.variables, ChainMap) else self.variables
+        """Set variables in this frame's own scope (all at once, after evaluation).
+
+        AWS's rules: an inner scope (a Map iteration, a Parallel branch) reads the outer
+        variables but may not assign them; one variable, and one state's assignments
+        together, hold at most 256 KiB; an execution's variables at most 10 MiB.
+        """
+        variables = self.variables
+        if isinstance(variables, ChainMap):
+            target = variables.maps[0]
+            for name in values:
+                if name not in target and any(name in outer for outer in variables.maps[1:]):
+                    raise StateEvaluationError(
+                        f"Cannot assign the variable '{name}' here: it belongs to an outer scope, which a "
+                        "Map iteration or a Parallel branch can read but not change."
+                    )
+        else:
+            target = variables
+        _check_sizes(values, target)
         target.update(values)
         if self.assigned is None:
             self.assigned = dict(values)
