@@ -82,6 +82,7 @@ class ExecutionRun:
             self.execution_arn = f"{prefix}:{name}"
         self.registry = registry
         self.clock = clock
+        self._now = clock.now
         self.tokens = tokens
         self.mocks = mocks
         self.listener = listener
@@ -104,19 +105,18 @@ class ExecutionRun:
 
     # -- history -----------------------------------------------------------------------
     def record(self, event_type: str, frame: Frame | None, details: dict | None) -> int:
-        if frame is not None and frame.silent:
-            return frame.prev
-        event_id = next(self._ids)
-        prev = frame.prev if frame is not None else 0
-        event = HistoryEvent(
-            event_id, prev, event_type, self.clock.now(), details, frame.depth if frame is not None else 0
-        )
+        """Append one event (the hot path of every transition: kept lean)."""
+        if frame is None:
+            event = HistoryEvent(next(self._ids), 0, event_type, self._now(), details, 0)
+        else:
+            if frame.silent:
+                return frame.prev
+            event = HistoryEvent(next(self._ids), frame.prev, event_type, self._now(), details, frame.depth)
+            frame.prev = event.event_id
         self.history.append(event)
-        if frame is not None:
-            frame.prev = event_id
         if self.listener is not None:
             self.listener(event)
-        return event_id
+        return event.event_id
 
     # -- integrations ------------------------------------------------------------------
     def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:

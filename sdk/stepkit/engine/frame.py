@@ -44,9 +44,20 @@ def _check_sizes(values: dict[str, Any], scope: dict[str, Any]) -> None:
         )
 
 
+_last_iso: tuple[float, str] = (-1.0, "")
+
+
 def iso_millis(ts: float) -> str:
-    """A timestamp as the context object shows it: ``2024-01-01T00:00:00.123Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """A timestamp as the context object shows it: ``2024-01-01T00:00:00.123Z``.
+
+    The last answer is kept: every iteration of a Map shows the Map's entered time.
+    """
+    global _last_iso
+    last_ts, text = _last_iso
+    if ts != last_ts:
+        text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        _last_iso = (ts, text)
+    return text
 
 
 class Frame:
