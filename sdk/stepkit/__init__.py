@@ -6,12 +6,12 @@ returns the finished ``Execution``; ``stepkit.StateMachine`` compiles once for m
 
 from typing import Any
 
-__all__ = ["Execution", "InvalidDefinition", "StateMachine", "run"]
+__all__ = ["Execution", "InvalidDefinition", "InvalidExecutionInput", "StateMachine", "run"]
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily so that `import stepkit` (and the CLI's start-up) stays cheap.
-    if name in ("run", "StateMachine", "InvalidDefinition"):
+    if name in ("run", "StateMachine", "InvalidDefinition", "InvalidExecutionInput"):
         from stepkit import runner
 
         return getattr(runner, name)

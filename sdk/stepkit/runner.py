@@ -12,6 +12,7 @@ from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock, VirtualClock
 from stepkit.engine.compiler import Program, compile_definition
 from stepkit.engine.execution import EventListener, Execution, ExecutionRun
+from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size
 from stepkit.integrations.mock_config import MockConfig, MockedTasks
 from stepkit.integrations.registry import IntegrationRegistry
 
@@ -22,6 +23,10 @@ class InvalidDefinition(ValueError):
     def __init__(self, message: str, diagnostics: list) -> None:
         super().__init__(message)
         self.diagnostics = diagnostics
+
+
+class InvalidExecutionInput(ValueError):
+    """The execution input is not acceptable (AWS: InvalidExecutionInput)."""
 
 
 def load_definition(definition: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +99,16 @@ class StateMachine:
         skip_waits: bool = False,
         listener: EventListener | None = None,
     ) -> ExecutionRun:
-        """An execution ready to ``start()`` (or to be started on another thread)."""
+        """An execution ready to ``start()`` (or to be started on another thread).
+
+        Raises ``InvalidExecutionInput`` for input over Step Functions' 256 KiB limit (as
+        StartExecution refuses it) and ValueError for a bad mock config.
+        """
+        size = payload_size(input)
+        if size > MAX_PAYLOAD_BYTES:
+            raise InvalidExecutionInput(
+                f"The execution input is {size} bytes, over the maximum of {MAX_PAYLOAD_BYTES} bytes."
+            )
         mocks = None
         if mock_config is not None:
             config = mock_config if isinstance(mock_config, MockConfig) else MockConfig.load(mock_config)

@@ -87,7 +87,7 @@ def run_command(
     from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
     from stepkit.integrations.local_functions import ProjectLambdaBackend
     from stepkit.integrations.registry import IntegrationRegistry
-    from stepkit.runner import InvalidDefinition, StateMachine
+    from stepkit.runner import InvalidDefinition, InvalidExecutionInput, StateMachine
     from stepkit.stack.loader import StackError
     from stepkit.stack.project import Project
 
@@ -123,6 +123,8 @@ def run_command(
         progress = None if as_json or not console.is_terminal else _Progress(console)
         run = machine.prepare(payload, name=name, mock_config=mock_config, test_case=test_case,
                               skip_waits=skip_waits, listener=progress)
+    except InvalidExecutionInput as e:
+        raise click.BadParameter(str(e), param_hint="--input") from None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--mock-config") from None
     try:
@@ -131,6 +133,9 @@ def run_command(
                 execution = run.start()
         else:
             execution = run.start()
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: the execution was not finished[/yellow]")
+        sys.exit(130)
     finally:
         backend.close()
     result = {

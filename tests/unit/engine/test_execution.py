@@ -151,3 +151,18 @@ def test_express_execution_arn_and_context():
     ex = run(definition, {}, state_machine_type="EXPRESS")
     assert ":express:" in ex.execution_arn
     assert "RedriveCount" not in ex.output["e"]
+
+
+def test_input_over_the_limit_is_refused_before_running():
+    from stepkit import InvalidExecutionInput
+
+    with pytest.raises(InvalidExecutionInput, match="over the maximum"):
+        run(CHAIN, {"blob": "x" * (256 * 1024)})
+
+
+def test_intrinsic_with_wrong_arguments_fails_with_intrinsic_failure():
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.a, 'x')"},
+                                                   "End": True}}}
+    ex = run(definition, {"a": 1})
+    assert ex.error == "States.IntrinsicFailure"
+    assert ex.cause.startswith("An error occurred while executing the state 'P' (entered at the event id #2).")
