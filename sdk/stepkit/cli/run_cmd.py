@@ -45,7 +45,7 @@ class _Progress:
         kind = event.event_type
         if kind.endswith("StateEntered"):
             self.current = event.details["name"]
-            if self.events < 200:
+            if event.depth == 0:  # a line per top-level state; inner ones show in the status line
                 self.console.print(f"  [dim]→[/dim] {self.current} [dim]({kind[:-12]})[/dim]")
         elif kind == "MapIterationSucceeded":
             self.iterations += 1
