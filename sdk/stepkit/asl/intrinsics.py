@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stepkit.asl.errors import INTRINSIC_FAILURE, StateEvaluationError, StatesError
+from stepkit.asl.json_types import json_type_name
 from stepkit.asl.jsonpath import (
     CompiledPath,
     JSONPathSyntaxError,
@@ -309,22 +310,8 @@ def _failure(name: str, problem: str) -> StatesError:
     return StateEvaluationError(f"Invalid arguments in {name}: {problem}", INTRINSIC_FAILURE)
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "object"
-    return "array"
-
-
 def _describe(value: Any) -> str:
-    return f"{_type_name(value)} {java_json_dumps(value)}"
+    return f"{json_type_name(value)} {java_json_dumps(value)}"
 
 
 def _expect_arity(name: str, values: list[Any], low: int, high: int | None) -> None:

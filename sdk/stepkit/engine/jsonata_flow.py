@@ -13,6 +13,7 @@ from typing import Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
+from stepkit.asl.json_types import json_type_name
 from stepkit.asl.jsonata import (
     UNDEFINED,
     JsonataEvaluationError,
@@ -57,20 +58,6 @@ class _Assign:
 
     def evaluate(self, states: dict, frame: Frame) -> dict[str, Any]:
         return {name: f.evaluate(states, frame) for name, f in self.fields.items()}
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 class JsonataFlow:
@@ -143,7 +130,7 @@ class JsonataFlow:
                 raise StateEvaluationError(
                     f"The JSONata expression '{compile_expression(state.seconds).source}' specified for the "
                     f"field 'Seconds' returned an unexpected result type. Expected 'integer', but was "
-                    f"'{_type_name(seconds)}' for value: {to_json(seconds)}",
+                    f"'{json_type_name(seconds)}' for value: {to_json(seconds)}",
                     errors.QUERY_EVALUATION_ERROR,
                 )
             delay = float(seconds)
@@ -182,7 +169,7 @@ class JsonataFlow:
             source = compile_expression(template).source if is_expression(template) else to_json(template)
             raise StateEvaluationError(
                 f"The JSONata expression '{source}' specified for the field 'Items' returned an unexpected "
-                f"result type. Expected 'array', but was '{_type_name(items)}' for value: {to_json(items)}",
+                f"result type. Expected 'array', but was '{json_type_name(items)}' for value: {to_json(items)}",
                 errors.QUERY_EVALUATION_ERROR,
             )
         return items
@@ -220,7 +207,7 @@ class JsonataChoiceRule:
             source = self.condition.source if self.condition is not None else to_json(self.source)
             raise StateEvaluationError(
                 f"The JSONata expression '{source}' specified for the field 'Condition' returned an unexpected "
-                f"result type. Expected 'boolean', but was '{_type_name(value)}' for value: "
+                f"result type. Expected 'boolean', but was '{json_type_name(value)}' for value: "
                 f"{'null' if value is UNDEFINED else to_json(value)}",
                 errors.QUERY_EVALUATION_ERROR,
             )
