@@ -102,6 +102,10 @@ class ExecutionRun:
             self.execution_context["RedriveCount"] = 0
         self.state_machine_context = {"Id": state_machine_arn, "Name": sm_name}
         self.role_arn = role_arn
+        # Distributed Map: the Map Runs this execution started, by ARN (``map_run.MapRun``),
+        # and those of the execution it redrives that are still to redrive.
+        self.map_runs: dict[str, Any] = {}
+        self.redrive_map_runs: list[Any] = []
 
     # -- history -----------------------------------------------------------------------
     def record(self, event_type: str, frame: Frame | None, details: dict | None) -> int:
@@ -181,17 +185,23 @@ class ExecutionRun:
         )
         return self._finish(Frame(self, {}, 1), None, self.input)
 
-    def resume(self, events: list[HistoryEvent]) -> Execution:
+    def resume(self, events: list[HistoryEvent], *, redrive_count: int | None = None) -> Execution:
         """Go on with an execution recorded earlier (by a process that died) from its last
         top-level transition: a state that was entered but not exited runs again from its
         input, as AWS re-runs an in-flight task; variables come back from the recorded
-        assignments. An execution whose history already ended is returned as it ended."""
+        assignments. An execution whose history already ended is returned as it ended.
+
+        ``redrive_count``: redrive a failed execution (RedriveExecution, or a Map Run
+        redriving a child): the ends of earlier runs are passed over, ExecutionRedriven is
+        recorded first and ``$$.Execution.RedriveCount`` is ``redrive_count``."""
         if not events or events[0].event_type != "ExecutionStarted":
             raise ValueError("a history to resume starts with ExecutionStarted")
         self.history[:] = events
         self._ids = itertools.count(max(e.event_id for e in events) + 1)
         self.start_time = events[0].timestamp
         self.execution_context["StartTime"] = iso_millis(self.start_time)
+        if redrive_count is not None:
+            events = [e for i, e in enumerate(events) if i == 0 or not e.event_type.startswith("Execution")]
         variables: dict[str, Any] = {}
         last = None
         for event in events:
@@ -205,7 +215,10 @@ class ExecutionRun:
                 last = event
             elif kind.startswith("Execution") and kind != "ExecutionStarted":
                 return self._ended(event)
-        frame = Frame(self, variables, events[-1].event_id)
+        frame = Frame(self, variables, self.history[-1].event_id)
+        if redrive_count is not None:
+            self.execution_context["RedriveCount"] = redrive_count
+            frame.prev = self.record("ExecutionRedriven", None, {"redriveCount": redrive_count})
         if last is None:
             return self._finish(frame, None, self.input)
         details = last.details or {}

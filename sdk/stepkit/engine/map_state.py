@@ -4,17 +4,31 @@ the item processor per item (or batch), bounded concurrency, tolerated failures.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
-import math
+import uuid
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
 from stepkit.asl.jsonpath import PathNotFoundError
-from stepkit.asl.payload import to_json
+from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.engine.frame import Frame
-from stepkit.engine.states import Outcome, RecoverableState, mark_state_failed
+from stepkit.engine.item_reader import ReaderConfig, S3ItemSource, limited
+from stepkit.engine.map_run import (
+    _FAILED,
+    MAX_BATCH_BYTES,
+    ChildExecution,
+    MapRun,
+    MapRunner,
+    Unit,
+    map_label,
+    take_redrive,
+)
+from stepkit.engine.result_writer import WriterConfig
+from stepkit.engine.states import Outcome, RecoverableState, check_result_size, mark_state_failed
 
 if TYPE_CHECKING:
     from stepkit.engine.compiler import Compiler
@@ -91,15 +105,33 @@ class MapState(RecoverableState):
         self.processor = compiler.program(processor_def, self.query_language)
         config = (processor_def or {}).get("ProcessorConfig") or {}
         self.distributed = config.get("Mode") == "DISTRIBUTED"
+        self.execution_type = config.get("ExecutionType", "STANDARD")
         self.blocking = self.processor.blocking
         self.max_concurrency = _Setting(definition, "MaxConcurrency", 0, integer=True)
         self.tolerated_count = _Setting(definition, "ToleratedFailureCount", 0, integer=True)
         self.tolerated_percentage = _Setting(definition, "ToleratedFailurePercentage", 0, integer=False)
+        self.tolerance_given = (
+            any(k in definition for k in ("ToleratedFailureCount", "ToleratedFailureCountPath")),
+            any(k in definition for k in ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath")),
+        )
         self.batcher = definition.get("ItemBatcher")
         self.item_reader = definition.get("ItemReader")
         self.label = definition.get("Label")
+        self.reader_config = ReaderConfig((self.item_reader or {}).get("ReaderConfig"))
+        reader_settings = (self.item_reader or {}).get("ReaderConfig") or {}
+        self.max_items = _Setting(reader_settings, "MaxItems", 0, integer=True)
+        self.reader_parameters = _template(self.item_reader, self.query_language, "ItemReader")
+        self.result_writer = definition.get("ResultWriter")
+        self.writer = WriterConfig(self.result_writer) if self.result_writer is not None else None
+        self.writer_parameters = _template(self.result_writer, self.query_language, "ResultWriter")
+        if self.batcher is not None:
+            self.batch_items = _Setting(self.batcher, "MaxItemsPerBatch", 0, integer=True)
+            self.batch_bytes = _Setting(self.batcher, "MaxInputBytesPerBatch", 0, integer=True)
 
     def execute(self, frame: Frame, raw: Any) -> Outcome:
+        if self.distributed:
+            return self.recover(frame, raw, lambda: self._distributed(frame, raw))
+
         def attempt() -> Outcome:
             # AWS's order, as its histories show: the items (a failure here is a
             # MapStateFailed), MaxConcurrency, MapStateStarted, then the tolerated
@@ -114,12 +146,9 @@ class MapState(RecoverableState):
             if self.batcher is not None:
                 items = self._batches(frame, data, items)
             run.record("MapStateStarted", frame, {"length": len(items)})
-            tolerated = self._tolerance(frame, data)
+            self._tolerance(frame, data)
             try:
-                if self.distributed:
-                    results = self._run_distributed(frame, data, items, concurrency, tolerated)
-                else:
-                    results = self._run_inline(frame, data, items, concurrency)
+                results = self._run_inline(frame, data, items, concurrency)
             except StatesError as err:
                 raise mark_state_failed(err, "MapStateFailed") from None
             run.record("MapStateSucceeded", frame, None)
@@ -219,40 +248,185 @@ class MapState(RecoverableState):
                 raise
         return results
 
-    def _run_distributed(
-        self, frame: Frame, data: Any, items: list[Any], concurrency: int, tolerated: tuple[int, float]
-    ) -> list[Any]:
-        """Each item (or batch) runs as a child execution: its events stay out of this
-        history, failures up to the tolerated threshold are kept as failed results."""
+    # -- distributed -------------------------------------------------------------------------
+    def _distributed(self, frame: Frame, raw: Any) -> Outcome:
+        """A Map Run: items from the input or the ItemReader, each item (or batch) a child
+        execution; then the results in the output or written by the ResultWriter."""
         run = frame.run
-        run.record("MapRunStarted", frame, {"mapRunArn": run.map_run_arn(self.name, self.label)})
-        count, percentage = tolerated
-        failures = 0
-        results: list[Any] = []
+        try:
+            data = self.flow.map_input(frame, raw)
+            if self.item_reader is None:
+                items: list[Any] | None = self.flow.items(frame, raw, data, self)
+                reader_params = None
+                max_items = 0
+            else:
+                items = None
+                reader_params = self.reader_parameters(frame, raw, data)
+                max_items = int(self.max_items.value(frame, data, self.flow))
+                if max_items < 0:
+                    raise StateEvaluationError(f"The MaxItems field must not be negative, but was {max_items}.")
+        except StatesError as err:
+            raise mark_state_failed(err, "MapStateFailed") from None
+        concurrency = int(self.max_concurrency.value(frame, data, self.flow))
+        batching = self._batching(frame, data) if self.batcher is not None else None
+        known_total = len(items) if items is not None else None
+        run.record("MapStateStarted", frame, {"length": known_total or 0})
+        count, percentage = self._tolerance(frame, data)
+        writer_params = self.writer_parameters(frame, raw, data) if self.writer and self.writer.exports else None
 
-        def child(index: int, item: Any) -> tuple[bool, Any]:
-            try:
-                return True, self._iteration(frame, data, index, item, events=False)
-            except StatesError as err:
-                return False, {"Error": err.error, "Cause": err.cause}
+        def source() -> Iterator[Any]:
+            if items is not None:
+                return iter(items)
+            action = str(self.item_reader.get("Resource", "")).rsplit(":", 1)[-1]
+            reader = S3ItemSource(run.registry.client("s3"), action, reader_params, self.reader_config)
+            return limited(reader.items(), max_items)
 
-        workers = min(len(items), concurrency or DEFAULT_CONCURRENCY) if self.blocking else 1
-        if workers <= 1:
-            outcomes = [child(i, item) for i, item in enumerate(items)]
-        else:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-                outcomes = list(pool.map(lambda p: child(*p), enumerate(items)))
-        for ok, value in outcomes:
-            if not ok:
-                failures += 1
-            results.append(value)
-        total = len(items)
-        allowed = max(count, math.floor(total * percentage / 100)) if total else 0
-        if failures > allowed or (failures and total and failures / total * 100 > percentage and failures > count):
-            run.record("MapRunFailed", frame, {"error": errors.EXCEED_TOLERATED_FAILURE_THRESHOLD})
-            raise StatesError(
-                errors.EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                "The specified tolerated failure threshold was exceeded",
+        map_run = take_redrive(run, self.name)
+        redrive: list[ChildExecution] = []
+        if map_run is None:
+            sm_arn = run.state_machine_arn
+            label = map_label(sm_arn, self.name, self.label)
+            map_run = MapRun(
+                arn=f"{sm_arn.replace(':stateMachine:', ':mapRun:', 1)}/{label}:{uuid.uuid4()}",
+                execution_arn=run.execution_arn,
+                state_machine_arn=f"{sm_arn}/{label}",
+                state_name=self.name,
+                max_concurrency=concurrency,
+                tolerated_failure_count=count if self.tolerance_given[0] else None,
+                tolerated_failure_percentage=percentage if self.tolerance_given[1] else None,
+                start_date=run.clock.now(),
             )
+            run.map_runs[map_run.arn] = map_run
+            run.record("MapRunStarted", frame, {"mapRunArn": map_run.arn})
+            units = self._units(frame, data, source, batching)
+        else:
+            map_run.redrive_count += 1
+            map_run.redrive_date = run.clock.now()
+            map_run.status, map_run.stop_date, map_run.error, map_run.cause = "RUNNING", None, None, None
+            run.map_runs[map_run.arn] = map_run
+            run.record("MapRunRedriven", frame, {"mapRunArn": map_run.arn, "redriveCount": map_run.redrive_count})
+            redrive = [c for c in map_run.children if c.redrivable or (c.express and c.status in _FAILED)]
+            pending, map_run.pending = map_run.pending, []
+            units = iter(pending)
+            if not map_run.read_complete:
+                next_index = 1 + max([c.index for c in map_run.children] + [u.index for u in pending], default=-1)
+                rest = (u for u in self._units(frame, data, source, batching) if u.index >= next_index)
+                units = itertools.chain(units, rest)
+        from stepkit.engine.execution import ExecutionAborted  # (execution imports the compiler)
+
+        runner = MapRunner(self, frame, units, map_run, known_total=known_total, redrive=redrive)
+        try:
+            runner.execute()
+        except ExecutionAborted:
+            map_run.status, map_run.stop_date = "ABORTED", run.clock.now()
+            raise
+        except StatesError as err:
+            map_run.status, map_run.stop_date = "FAILED", run.clock.now()
+            map_run.error, map_run.cause = err.error, err.cause
+            if writer_params is not None:  # what ran keeps its results, exported as for a success
+                with contextlib.suppress(StatesError):
+                    self._write(run, writer_params, map_run)
+            run.record("MapRunFailed", frame, {"error": err.error, "cause": err.cause})
+            raise mark_state_failed(err, "MapStateFailed") from None
+        try:
+            if writer_params is not None:
+                result: Any = self._write(run, writer_params, map_run)
+            else:
+                children = sorted(map_run.children, key=lambda c: c.index)
+                result = list((self.writer or WriterConfig(None)).transform(children))
+        except StatesError as err:
+            map_run.status, map_run.stop_date = "FAILED", run.clock.now()
+            map_run.error, map_run.cause = err.error, err.cause
+            run.record("MapRunFailed", frame, {"error": err.error, "cause": err.cause})
+            raise mark_state_failed(err, "MapStateFailed") from None
+        map_run.status, map_run.stop_date = "SUCCEEDED", run.clock.now()
         run.record("MapRunSucceeded", frame, None)
-        return results
+        try:
+            check_result_size(result, self.name)
+        except StatesError as err:
+            raise mark_state_failed(err, "MapStateFailed") from None
+        run.record("MapStateSucceeded", frame, None)
+        return self.flow.output(frame, raw, result), self.next
+
+    def _write(self, run: Any, params: Any, map_run: MapRun) -> dict[str, Any]:
+        assert self.writer is not None
+        if not isinstance(params, dict):
+            raise StatesError(errors.RESULT_WRITER_FAILED, "The ResultWriter's Parameters must be an object.")
+        map_run.children.sort(key=lambda c: c.index)
+        return self.writer.write(run.registry.client("s3"), params.get("Bucket"), params.get("Prefix"), map_run)
+
+    def _batching(self, frame: Frame, data: Any) -> tuple[int, int, Any]:
+        max_items = int(self.batch_items.value(frame, data, self.flow))
+        max_bytes = int(self.batch_bytes.value(frame, data, self.flow))
+        if max_items < 0 or max_bytes < 0:
+            raise StateEvaluationError("MaxItemsPerBatch and MaxInputBytesPerBatch must not be negative.")
+        if max_bytes > MAX_BATCH_BYTES:
+            raise StateEvaluationError(
+                f"MaxInputBytesPerBatch must be at most {MAX_BATCH_BYTES} bytes, but was {max_bytes}."
+            )
+        return max_items, max_bytes or MAX_BATCH_BYTES, self.flow.batch_input(frame, data, self.batcher)
+
+    def _units(
+        self, frame: Frame, data: Any, source: Callable[[], Iterator[Any]], batching: tuple[int, int, Any] | None
+    ) -> Iterator[Unit]:
+        """The children's inputs, lazily: each item through the ItemSelector (which sees
+        ``$$.Map.Item`` and the parent's variables), then grouped by the ItemBatcher."""
+        selector = self.flow.item_selector is not None
+
+        def selected() -> Iterator[tuple[int, Any]]:
+            for index, item in enumerate(source()):
+                if selector:
+                    child = frame.child(frame.prev, {"Index": index, "Value": item})
+                    child.state_name = self.name
+                    child.entered_id = frame.entered_id
+                    child.entered_time = frame.entered_time
+                    item = self.flow.item_input(child, data, item, self)
+                yield index, item
+
+        if batching is None:
+            for index, item in selected():
+                yield Unit(index, item, 1)
+            return
+        max_items, max_bytes, batch_input = batching
+        envelope: dict[str, Any] = {} if batch_input is None else {"BatchInput": batch_input}
+        overhead = len(to_json({**envelope, "Items": []}).encode())
+        batch: list[Any] = []
+        size = overhead
+        number = 0
+
+        def unit() -> Unit:
+            return Unit(number, {**envelope, "Items": batch}, len(batch))
+
+        for index, item in selected():
+            item_size = len(to_json(item).encode())
+            if overhead + item_size > max_bytes:
+                raise StatesError(
+                    errors.ITEM_READER_FAILED,
+                    f"The item at index {index} is {item_size} bytes: a batch holding it would exceed "
+                    f"MaxInputBytesPerBatch ({max_bytes} bytes).",
+                )
+            if batch and (len(batch) >= (max_items or len(batch) + 1) or size + item_size + 1 > max_bytes):
+                yield unit()
+                number += 1
+                batch, size = [], overhead
+            size += item_size + (1 if batch else 0)
+            batch.append(item)
+        if batch:
+            yield unit()
+
+
+def _template(definition: dict | None, query_language: str, field: str) -> Callable[[Frame, Any, Any], Any]:
+    """An ItemReader's or ResultWriter's ``Parameters`` (JSONPath, over the effective input)
+    or ``Arguments`` (JSONata, over ``$states.input``), evaluated when the Map starts."""
+    definition = definition or {}
+    if query_language == "JSONata":
+        from stepkit.engine.jsonata_flow import _Field
+
+        if "Arguments" not in definition:
+            return lambda frame, raw, data: {}
+        args = _Field(f"{field}/Arguments", definition["Arguments"])
+        return lambda frame, raw, data: args.evaluate({"input": raw, "context": frame.context()}, frame)
+    if "Parameters" not in definition:
+        return lambda frame, raw, data: {}
+    params = compile_payload(definition["Parameters"])
+    return lambda frame, raw, data: params.evaluate(data, frame.context(), frame.variables)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +56,35 @@ class IntegrationRegistry:
         self._patterns: list[tuple[str, Integration]] = []
         self._functions: dict[str, Callable[[Any], Any]] = {}
         self._lambda_backend: Integration | None = None
+        self._client_factory: Callable[..., Any] | None = None
+        self._clients: dict[tuple[str, str | None], Any] = {}
+        self._clients_lock = threading.Lock()
+
+    # -- AWS clients (Distributed Map's ItemReader and ResultWriter use S3) --------------------
+    def set_client_factory(self, factory: Callable[..., Any] | None) -> None:
+        """Make ``client()`` call ``factory(service_name, region_name=...)`` (None: boto3's
+        default); tests and the local endpoint point S3 at their own server this way."""
+        with self._clients_lock:
+            self._client_factory = factory
+            self._clients.clear()
+
+    def client(self, service_name: str, region_name: str | None = None) -> Any:
+        """A boto3 client for ``service_name``, made once per service and region and shared
+        (boto3 clients are thread-safe). By default ``boto3.client(service, region_name=...)``,
+        which honours ``AWS_ENDPOINT_URL`` and the usual credential chain."""
+        region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        key = (service_name, region)
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                if self._client_factory is not None:
+                    client = self._client_factory(service_name, region_name=region)
+                else:
+                    import boto3
+
+                    client = boto3.client(service_name, region_name=region)
+                self._clients[key] = client
+            return client
 
     def register(self, resource: str, handler: Integration) -> None:
         """Handle a resource ARN, or every ARN matching a glob pattern (``*`` wildcards)."""

@@ -1,0 +1,600 @@
+"""Map Runs: a Distributed Map's items (or batches) run as child executions.
+
+Each child is an execution of its own (``ExecutionRun`` of the item processor) with its own
+history (ExecutionStarted ... ExecutionSucceeded/Failed), its own ARN
+(``arn:aws:states:REGION:ACCOUNT:execution:MACHINE/LABEL:NAME``, or ``...:express:...`` for
+EXPRESS children) and a fresh variable scope: as AWS documents, a Distributed Map's child
+workflows do not see the parent's variables (pass values in with ItemSelector).
+
+For the local endpoint (DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecutions with a
+``mapRunArn``, DescribeExecution/GetExecutionHistory of a child):
+
+- ``ExecutionRun.map_runs`` maps each Map Run ARN started by an execution (at any depth of
+  inline Map/Parallel; a child's own Distributed Maps are on the child's run) to its ``MapRun``;
+- ``MapRun.describe()`` is DescribeMapRun's dict, ``MapRun.summary()`` a ListMapRuns entry,
+  ``MapRun.update(...)`` is UpdateMapRun (it takes effect on a running Map Run);
+- ``MapRun.executions(status)`` lists the children; ``ChildExecution.describe()``,
+  ``.summary()`` and ``.events()`` are DescribeExecution, a ListExecutions entry and
+  GetExecutionHistory; ``MapRun.find(arn)`` finds a child by ARN;
+- ``MapRun.listener`` (settable) is called with ``(child, event)`` for every child event,
+  and ``ExecutionRun``'s listener sees none of them: child histories are their own.
+
+Dates are epoch seconds (floats). Redrive: ``adopt_map_runs(run, previous_map_runs)`` before
+``run.resume(history, redrive_count=n)`` makes each failed Map Run of the previous run
+re-run only its failed (and never started) children; ``redrive_execution`` does it all
+in-process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from stepkit.asl import errors
+from stepkit.asl.errors import StatesError
+from stepkit.engine.frame import iso_millis
+from stepkit.engine.history import HistoryEvent
+
+if TYPE_CHECKING:
+    from stepkit.engine.execution import Execution, ExecutionRun
+
+#: Children run at most this many at once when MaxConcurrency is 0 (AWS allows 10,000
+#: concurrent children; locally each is a thread).
+DEFAULT_CONCURRENCY = 40
+#: How often a waiting Map Run looks again at UpdateMapRun changes and StopExecution.
+POLL_SECONDS = 0.05
+#: A batch's input (BatchInput plus Items) stays within Step Functions' payload limit.
+MAX_BATCH_BYTES = 256 * 1024
+
+THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
+_FAILED = ("FAILED", "ABORTED", "TIMED_OUT")
+
+ChildListener = Callable[["ChildExecution", HistoryEvent], None]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def map_label(state_machine_arn: str, state_name: str, label: str | None) -> str:
+    """The Map's label in its Map Run and child ARNs: ``Label``, or the name-based UUID
+    Step Functions generates for a Map state without one."""
+    if label:
+        return label
+    return str(uuid.uuid3(uuid.NAMESPACE_URL, f"{state_machine_arn}#{state_name}"))
+
+
+@dataclass
+class Unit:
+    """One child's worth of work: an item, or a batch of them."""
+
+    index: int
+    input: Any
+    items: int
+
+    def result_record(self) -> dict[str, Any]:
+        """A PENDING result file record: the input no child execution was started for."""
+        return {"Input": _dumps(self.input), "InputDetails": {"Included": True}, "Status": "PENDING"}
+
+
+@dataclass
+class ChildExecution:
+    """A child execution of a Map Run, as DescribeExecution and the result files show it."""
+
+    map_run: MapRun
+    index: int
+    name: str
+    arn: str
+    input: Any
+    items: int
+    express: bool
+    status: str = "PENDING"
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    start_date: float = 0.0
+    stop_date: float | None = None
+    history: list[HistoryEvent] = field(default_factory=list)
+    redrive_count: int = 0
+    redrive_date: float | None = None
+    result_written: bool = False
+    run: ExecutionRun | None = field(default=None, repr=False)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.map_run.state_machine_arn
+
+    @property
+    def redrivable(self) -> bool:
+        return not self.express and self.status in _FAILED
+
+    def _redrive_status(self) -> tuple[str, str | None]:
+        if self.express:
+            return "NOT_REDRIVABLE", "Execution is of an EXPRESS state machine and cannot be redriven"
+        if self.status in _FAILED:
+            return "REDRIVABLE_BY_MAP_RUN", "Execution was started by a Map Run and can be redriven by the Map Run"
+        return "NOT_REDRIVABLE", f"Execution is {self.status} and cannot be redriven"
+
+    def result_record(self) -> dict[str, Any]:
+        """The record ResultWriter writes for this child (``Transformation: NONE``)."""
+        record: dict[str, Any] = {"ExecutionArn": self.arn, "Input": _dumps(self.input)}
+        record["InputDetails"] = {"Included": True}
+        record["Name"] = self.name
+        if self.status == "SUCCEEDED":
+            record["Output"] = _dumps(self.output)
+            record["OutputDetails"] = {"Included": True}
+        else:
+            if self.error is not None:
+                record["Error"] = self.error
+            if self.cause is not None:
+                record["Cause"] = self.cause
+        status, reason = self._redrive_status()
+        record["RedriveCount"] = self.redrive_count
+        record["RedriveStatus"] = status
+        if reason:
+            record["RedriveStatusReason"] = reason
+        record["StartDate"] = iso_millis(self.start_date)
+        record["StateMachineArn"] = self.state_machine_arn
+        record["Status"] = self.status
+        if self.stop_date is not None:
+            record["StopDate"] = iso_millis(self.stop_date)
+        return record
+
+    def describe(self) -> dict[str, Any]:
+        """DescribeExecution's dict (dates as epoch seconds)."""
+        out: dict[str, Any] = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_date,
+            "input": _dumps(self.input),
+            "inputDetails": {"included": True},
+            "mapRunArn": self.map_run.arn,
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = self.stop_date
+        if self.status == "SUCCEEDED":
+            out["output"] = _dumps(self.output)
+            out["outputDetails"] = {"included": True}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.cause is not None:
+            out["cause"] = self.cause
+        status, reason = self._redrive_status()
+        out["redriveCount"] = self.redrive_count
+        out["redriveStatus"] = status
+        if reason:
+            out["redriveStatusReason"] = reason
+        if self.redrive_date is not None:
+            out["redriveDate"] = self.redrive_date
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """A ListExecutions entry (``mapRunArn`` and ``itemCount`` as AWS gives them for children)."""
+        out: dict[str, Any] = {
+            "executionArn": self.arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
+            "status": self.status,
+            "startDate": self.start_date,
+            "mapRunArn": self.map_run.arn,
+            "itemCount": self.items,
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = self.stop_date
+        if self.redrive_count:
+            out["redriveCount"] = self.redrive_count
+            out["redriveDate"] = self.redrive_date
+        return out
+
+    def events(self) -> list[dict[str, Any]]:
+        """The child's history in GetExecutionHistory's shape."""
+        return [e.to_aws() for e in self.history]
+
+
+class MapRun:
+    """One Map Run: its settings (changeable while it runs), its children and its counts."""
+
+    def __init__(
+        self,
+        *,
+        arn: str,
+        execution_arn: str,
+        state_machine_arn: str,
+        state_name: str,
+        max_concurrency: int,
+        tolerated_failure_count: int | None,
+        tolerated_failure_percentage: float | None,
+        start_date: float,
+    ) -> None:
+        self.arn = arn
+        self.execution_arn = execution_arn
+        self.state_machine_arn = state_machine_arn  # the children's: MACHINE/LABEL
+        self.state_name = state_name
+        self.status = "RUNNING"
+        self.start_date = start_date
+        self.stop_date: float | None = None
+        self.max_concurrency = max_concurrency
+        # None: not set in the definition (nor by UpdateMapRun); AWS shows 0.
+        self.tolerated_failure_count = tolerated_failure_count
+        self.tolerated_failure_percentage = tolerated_failure_percentage
+        self.children: list[ChildExecution] = []
+        self.pending: list[Unit] = []
+        self.redrive_count = 0
+        self.redrive_date: float | None = None
+        self.read_complete = False  # every item was read (a reader failure leaves it False)
+        self.total_items: int | None = None  # known once every item was read
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.listener: ChildListener | None = None
+        self.changed = threading.Condition()
+        self._by_arn: dict[str, ChildExecution] = {}
+
+    # -- the endpoint's views ---------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """DescribeMapRun's dict (dates as epoch seconds)."""
+        out: dict[str, Any] = {
+            "mapRunArn": self.arn,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "startDate": self.start_date,
+            "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": float(self.tolerated_failure_percentage or 0),
+            "toleratedFailureCount": int(self.tolerated_failure_count or 0),
+            "itemCounts": self._counts(by_items=True),
+            "executionCounts": self._counts(by_items=False),
+            "redriveCount": self.redrive_count,
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = self.stop_date
+        if self.redrive_date is not None:
+            out["redriveDate"] = self.redrive_date
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """A ListMapRuns entry."""
+        out: dict[str, Any] = {
+            "executionArn": self.execution_arn,
+            "mapRunArn": self.arn,
+            "stateMachineArn": self.state_machine_arn,
+            "startDate": self.start_date,
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = self.stop_date
+        return out
+
+    def executions(self, status: str | None = None) -> list[ChildExecution]:
+        """The children, in item order; only those with ``status`` when given."""
+        children = list(self.children)
+        return children if status is None else [c for c in children if c.status == status]
+
+    def find(self, execution_arn: str) -> ChildExecution | None:
+        return self._by_arn.get(execution_arn)
+
+    def update(
+        self,
+        *,
+        max_concurrency: int | None = None,
+        tolerated_failure_count: int | None = None,
+        tolerated_failure_percentage: float | None = None,
+    ) -> None:
+        """UpdateMapRun: new settings, seen by a running Map Run at its next dispatch."""
+        if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 0):
+            raise ValueError("maxConcurrency must be a non-negative integer")
+        if tolerated_failure_count is not None and (
+            not isinstance(tolerated_failure_count, int) or tolerated_failure_count < 0
+        ):
+            raise ValueError("toleratedFailureCount must be a non-negative integer")
+        if tolerated_failure_percentage is not None and not 0 <= tolerated_failure_percentage <= 100:
+            raise ValueError("toleratedFailurePercentage must be between 0 and 100")
+        with self.changed:
+            if max_concurrency is not None:
+                self.max_concurrency = max_concurrency
+            if tolerated_failure_count is not None:
+                self.tolerated_failure_count = tolerated_failure_count
+            if tolerated_failure_percentage is not None:
+                self.tolerated_failure_percentage = float(tolerated_failure_percentage)
+            self.changed.notify_all()
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def _counts(self, *, by_items: bool) -> dict[str, int]:
+        counts = dict.fromkeys(
+            ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
+             "failuresNotRedrivable", "pendingRedrive"),
+            0,
+        )
+        key = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut",
+               "ABORTED": "aborted", "PENDING": "pending", "PENDING_REDRIVE": "pendingRedrive"}
+        for child in list(self.children):
+            n = child.items if by_items else 1
+            counts[key.get(child.status, "pending")] += n
+            counts["total"] += n
+            if child.result_written:
+                counts["resultsWritten"] += n
+            if child.status in _FAILED and child.express:
+                counts["failuresNotRedrivable"] += n
+        for unit in list(self.pending):
+            n = unit.items if by_items else 1
+            counts["pending"] += n
+            counts["total"] += n
+        return counts
+
+    def failed_items(self) -> int:
+        return sum(c.items for c in self.children if c.status in _FAILED)
+
+    def threshold_exceeded(self, *, total: int | None) -> bool:
+        """Whether the failures so far exceed a tolerated threshold. The percentage is of
+        all items, so it is judged only once their number is known (``total``)."""
+        failed = self.failed_items()
+        if not failed:
+            return False
+        count, percentage = self.tolerated_failure_count, self.tolerated_failure_percentage
+        if count is None and percentage is None:
+            return True
+        if count is not None and failed > count:
+            return True
+        return bool(percentage is not None and total and failed * 100 / total > percentage)
+
+    def _add(self, child: ChildExecution) -> None:
+        self.children.append(child)
+        self._by_arn[child.arn] = child
+
+
+class MapRunAborted(StatesError):
+    """The parent execution was stopped while the Map Run ran."""
+
+
+class MapRunner:
+    """Runs one Map Run of ``state`` (a DISTRIBUTED MapState) for one attempt of the state."""
+
+    def __init__(
+        self,
+        state: Any,
+        frame: Any,
+        units: Iterator[Unit],
+        map_run: MapRun,
+        *,
+        known_total: int | None,
+        redrive: list[ChildExecution] | None = None,
+    ) -> None:
+        self.state = state
+        self.frame = frame
+        self.run = frame.run
+        self.units = units
+        self.map_run = map_run
+        self.known_total = known_total
+        self.redrive = redrive or []
+        self.items_seen = 0
+
+    # -- one child ----------------------------------------------------------------------------
+    def _child_run(self, child: ChildExecution) -> ExecutionRun:
+        from stepkit.engine.execution import ExecutionRun
+
+        parent = self.run
+        map_run = self.map_run
+        listener = None
+        if map_run.listener is not None:
+            on_event = map_run.listener
+
+            def listener(event: HistoryEvent) -> None:
+                on_event(child, event)
+
+        run = ExecutionRun(
+            self.state.processor,
+            input=child.input,
+            name=child.name,
+            state_machine_arn=map_run.state_machine_arn,
+            registry=parent.registry,
+            clock=parent.clock,
+            tokens=parent.tokens,
+            mocks=parent.mocks,
+            role_arn=parent.role_arn,
+            listener=listener,
+            express=child.express,
+        )
+        if child.express:
+            run.execution_arn = child.arn
+            run.execution_context["Id"] = child.arn
+        return run
+
+    def _execute(self, child: ChildExecution, *, resume: bool = False) -> None:
+        run = self._child_run(child)
+        child.run = run
+        child.status = "RUNNING"
+        try:
+            if resume:
+                child.redrive_count += 1
+                child.redrive_date = self.run.clock.now()
+                result: Execution = run.resume(child.history, redrive_count=child.redrive_count)
+            else:
+                child.start_date = run.start_time
+                child.history = run.history
+                result = run.start()
+        except Exception as exc:  # an engine fault fails this child, not the Map Run's thread
+            child.status, child.error, child.cause = "FAILED", errors.RUNTIME, f"stepkit: {exc!r}"
+            child.stop_date = self.run.clock.now()
+            return
+        finally:
+            child.run = None
+        child.history = result.history
+        child.output, child.error, child.cause = result.output, result.error, result.cause
+        child.stop_date = result.stop_date
+        child.status = result.status
+
+    def _new_child(self, unit: Unit) -> ChildExecution:
+        express = self.state.execution_type == "EXPRESS"
+        name = str(uuid.uuid4())
+        sm = self.map_run.state_machine_arn
+        if express:
+            arn = f"{sm.replace(':stateMachine:', ':express:', 1)}:{name}:{uuid.uuid4()}"
+        else:
+            arn = f"{sm.replace(':stateMachine:', ':execution:', 1)}:{name}"
+        child = ChildExecution(self.map_run, unit.index, name, arn, unit.input, unit.items, express)
+        child.start_date = self.run.clock.now()
+        self.map_run._add(child)
+        return child
+
+    # -- the run ------------------------------------------------------------------------------
+    def _limit(self) -> int:
+        if not self.state.blocking:
+            return 1
+        return self.map_run.max_concurrency or DEFAULT_CONCURRENCY
+
+    def _total(self) -> int | None:
+        if self.known_total is not None:
+            return self.known_total
+        return self.map_run.total_items
+
+    def _stopped(self) -> bool:
+        return self.run._stop.is_set()
+
+    def execute(self) -> None:
+        """Dispatch every unit (redriven children first) within the concurrency limit;
+        returns when all ended, raises when the Map Run fails (after stopping the children
+        still running and recording which units never started)."""
+        map_run = self.map_run
+        work: Iterator[tuple[ChildExecution | Unit, bool]] = itertools.chain(
+            ((c, True) for c in self.redrive), ((u, False) for u in self.units)
+        )
+        in_flight: dict[concurrent.futures.Future, ChildExecution] = {}
+        failure: StatesError | None = None
+        exhausted = False
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1024, thread_name_prefix="maprun") \
+            if self.state.blocking else None
+        try:
+            while True:
+                while not exhausted and failure is None and len(in_flight) < self._limit():
+                    if self._stopped():
+                        failure = MapRunAborted(*self.run._stop_reason)
+                        break
+                    try:
+                        entry, is_redrive = next(work)
+                    except StopIteration:
+                        exhausted = True
+                        map_run.read_complete = True
+                        if map_run.total_items is None or self.known_total is None:
+                            map_run.total_items = self.items_seen + sum(c.items for c in self.redrive)
+                        break
+                    except StatesError as err:  # the reader failed: what ran keeps its results
+                        failure = err
+                        break
+                    if is_redrive:
+                        child = entry  # type: ignore[assignment]
+                        if child.express:  # an EXPRESS child cannot be redriven: a new one runs
+                            map_run.children.remove(child)
+                            child = self._new_child(Unit(child.index, child.input, child.items))
+                            resume = False
+                        else:
+                            resume = True
+                            child.status = "PENDING_REDRIVE"
+                    else:
+                        unit: Unit = entry  # type: ignore[assignment]
+                        self.items_seen += unit.items
+                        child, resume = self._new_child(unit), False
+                    if pool is None:
+                        self._execute(child, resume=resume)
+                        if map_run.threshold_exceeded(total=self._total() if exhausted else self.known_total):
+                            failure = StatesError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, THRESHOLD_CAUSE)
+                    else:
+                        in_flight[pool.submit(self._execute, child, resume=resume)] = child
+                if not in_flight:
+                    break
+                done, _ = concurrent.futures.wait(
+                    in_flight, timeout=POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+                )
+                for fut in done:
+                    in_flight.pop(fut)
+                    fut.result()
+                if failure is None:
+                    if self._stopped():
+                        failure = MapRunAborted(*self.run._stop_reason)
+                    elif map_run.threshold_exceeded(total=self._total() if exhausted else self.known_total):
+                        failure = StatesError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, THRESHOLD_CAUSE)
+                if failure is not None and in_flight:
+                    self._abort(in_flight)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        if failure is None and map_run.threshold_exceeded(total=self._total()):
+            failure = StatesError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, THRESHOLD_CAUSE)
+        if failure is not None:
+            if not exhausted and failure.error != errors.ITEM_READER_FAILED:
+                self._keep_pending(work)
+            raise failure
+
+    def _abort(self, in_flight: dict[concurrent.futures.Future, ChildExecution]) -> None:
+        """Stop the children still running (their executions end ABORTED) and wait for them."""
+        for child in in_flight.values():
+            run = child.run
+            if run is not None:
+                run.stop("States.Aborted", "The Map Run failed")
+        concurrent.futures.wait(in_flight)
+        for fut in list(in_flight):
+            in_flight.pop(fut).result()
+
+    def _keep_pending(self, work: Iterator[tuple[ChildExecution | Unit, bool]]) -> None:
+        """After a failure: what never started, for PENDING results and a later redrive."""
+        try:
+            for entry, is_redrive in work:
+                if is_redrive:
+                    continue  # still FAILED: the next redrive takes it again
+                self.map_run.pending.append(entry)  # type: ignore[arg-type]
+        except StatesError:
+            return
+        self.map_run.read_complete = True
+
+
+# -- redrive ------------------------------------------------------------------------------------
+def adopt_map_runs(run: ExecutionRun, map_runs: Iterable[MapRun]) -> None:
+    """Before ``run.resume(history, redrive_count=n)`` of a redriven execution: hand it the
+    Map Runs of the execution it redrives. A Distributed Map state that runs again then
+    redrives its failed Map Run (same ARN, MapRunRedriven event, redriveCount + 1): the
+    children that succeeded keep their results and do not run again; failed STANDARD
+    children are redriven (same ARN, their history goes on after ExecutionRedriven),
+    failed EXPRESS ones and items that never started get new children."""
+    for map_run in map_runs:
+        run.map_runs[map_run.arn] = map_run
+        if map_run.status in ("FAILED", "ABORTED"):
+            run.redrive_map_runs.append(map_run)
+
+
+def take_redrive(run: ExecutionRun, state_name: str) -> MapRun | None:
+    """The failed Map Run of ``state_name`` this (redriven) run should redrive, if any."""
+    for i, map_run in enumerate(run.redrive_map_runs):
+        if map_run.state_name == state_name:
+            return run.redrive_map_runs.pop(i)
+    return None
+
+
+def redrive_execution(previous: ExecutionRun, *, listener: Callable[[HistoryEvent], None] | None = None) -> Execution:
+    """RedriveExecution in-process: a new run of ``previous`` (same ARN) resumed from its
+    failed state, with ExecutionRedriven in its history, Distributed Map runs re-running
+    only their failed children. Returns the redriven execution's result."""
+    from stepkit.engine.execution import ExecutionRun
+
+    express = ":express:" in previous.execution_arn
+    if express:
+        raise ValueError("an execution of an EXPRESS state machine cannot be redriven")
+    run = ExecutionRun(
+        previous.program,
+        input=previous.input,
+        name=previous.name,
+        state_machine_arn=previous.state_machine_arn,
+        registry=previous.registry,
+        clock=previous.clock,
+        tokens=previous.tokens,
+        mocks=previous.mocks,
+        role_arn=previous.role_arn,
+        listener=listener if listener is not None else previous.listener,
+    )
+    adopt_map_runs(run, previous.map_runs.values())
+    count = int(previous.execution_context.get("RedriveCount", 0)) + 1
+    return run.resume(list(previous.history), redrive_count=count)
+
