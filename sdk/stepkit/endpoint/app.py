@@ -1,0 +1,87 @@
+"""The endpoint's WSGI app: a router by AWS protocol.
+
+- ``X-Amz-Target: AWSStepFunctions.*``  → the Step Functions service (the stepkit engine)
+- a path of Lambda's REST API, or a request signed for ``lambda`` → the Lambda service (the
+  stepkit runtime)
+- ``/_stepkit/health`` (and LocalStack's ``/_localstack/health``) → what is served
+- everything else → moto, in this process
+
+No request can crash the server: an exception anywhere answers 500 in the AWS JSON error
+shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from stepkit.endpoint.protocol import respond
+
+log = logging.getLogger(__name__)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+_SIGNED_FOR = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+
+#: What moto answers here (the services of issue 4; moto serves many more).
+MOTO_SERVICES = ("s3", "sqs", "sns", "iam", "sts", "events", "logs", "dynamodb", "secretsmanager", "ssm")
+
+
+class EndpointApp:
+    def __init__(
+        self, stepfunctions: WsgiApp, lambda_app: Any, moto: WsgiApp, code_zip: Callable[[str], Any] | None = None
+    ) -> None:
+        self.stepfunctions = stepfunctions
+        self.lambda_app = lambda_app
+        self.moto = moto
+        self.code_zip = code_zip
+
+    def services(self) -> dict[str, str]:
+        out = {"stepfunctions": "stepkit engine", "lambda": "stepkit runtime"}
+        out.update({name: "moto" for name in MOTO_SERVICES})
+        return out
+
+    def route(self, environ: dict[str, Any]) -> WsgiApp:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("AWSStepFunctions."):
+            return self.stepfunctions
+        path = environ.get("PATH_INFO", "/")
+        signed = _SIGNED_FOR.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = signed["service"] if signed else None
+        if service == "states":
+            return self.stepfunctions
+        if service == "lambda" or (service is None and self.lambda_app.handles(path)):
+            return self.lambda_app
+        if path in ("/_stepkit/health", "/_localstack/health"):
+            return self.health
+        if path.startswith("/_stepkit/lambda-code/"):
+            return self.lambda_code
+        return self.moto
+
+    def health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = json.dumps({"services": {k: "running" for k in self.services()}, "edition": "stepkit"}).encode()
+        return respond(start_response, 200, body, [("Content-Type", "application/json")])
+
+    def lambda_code(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """The zip of a function's code: where GetFunction's ``Code.Location`` points."""
+        sha = environ.get("PATH_INFO", "").rsplit("/", 1)[-1].removesuffix(".zip")
+        path = self.code_zip(sha) if self.code_zip is not None else None
+        if path is None:
+            return respond(start_response, 404, b"", [("Content-Type", "application/zip")])
+        return respond(start_response, 200, path.read_bytes(), [("Content-Type", "application/zip")])
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self.route(environ)(environ, start_response)
+        except Exception as exc:  # never let a request take the server down
+            log.error("request failed: %s", traceback.format_exc())
+            body = json.dumps({"__type": "InternalFailure", "message": f"stepkit endpoint error: {exc!r}"}).encode()
+            try:
+                return respond(start_response, 500, body, [("Content-Type", "application/x-amz-json-1.0")],
+                               sys.exc_info())
+            except Exception:  # headers already sent: nothing more can be said
+                return [b""]

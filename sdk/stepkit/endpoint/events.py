@@ -1,0 +1,470 @@
+"""Event delivery: S3 notifications, EventBridge rules, SQS event source mappings.
+
+moto already matches S3 notification configurations and EventBridge event patterns, and
+delivers to SQS (and SNS, CloudWatch Logs) itself. Two of its delivery functions are
+pointed at stepkit, because the functions and state machines live here, not in moto:
+
+- ``moto.s3.notifications._invoke_awslambda``: an S3 event for a Lambda function;
+- ``moto.events.models.Rule.send_to_targets``: targets that are Lambda functions or state
+  machines (moto raises NotImplementedError for them) are delivered by stepkit; the
+  others still go to moto. Disabled rules deliver nothing.
+
+Delivery is at least once and accounted: a delivery is written to the store (the outbox)
+inside the request that caused it, before the request is answered, and deleted when its
+target accepted it; a failed delivery is retried with back-off and, when its retries are
+used up or the failure is final, sent to the target's dead-letter queue
+(``DeadLetterConfig``); the outbox is replayed at start-up. A state machine target is
+started with an execution name derived from the event, rule and target, so a delivery
+repeated after a crash finds the execution it already started instead of a second one.
+
+SQS event source mappings are polled by ``SqsPollers``: batches of up to ``BatchSize``
+messages gathered for up to ``MaximumBatchingWindowInSeconds``, the function invoked
+synchronously, the processed messages deleted; failed ones (the whole batch on a function
+error, or the ``batchItemFailures`` with ``ReportBatchItemFailures``) are left to come back
+after their visibility timeout, and SQS moves them to the dead-letter queue after
+``maxReceiveCount`` receives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from stepkit.endpoint.protocol import AwsError, RequestContext
+from stepkit.endpoint.store import Store
+
+log = logging.getLogger(__name__)
+
+#: Failures no retry can mend: straight to the dead-letter queue.
+_FINAL = {"StateMachineDoesNotExist", "InvalidArn", "ResourceNotFoundException", "InvalidExecutionInput",
+          "InvalidParameterValueException", "InvalidRequestContentException", "RequestEntityTooLargeException"}
+_MAX_BACKOFF = 2.0
+
+
+class Deliveries:
+    """The durable outbox of deliveries to Lambda functions and state machines."""
+
+    def __init__(
+        self,
+        store: Store,
+        start_execution: Callable[[dict[str, Any], RequestContext], dict[str, Any]],
+        invoke_async: Callable[[str, bytes], Any],
+        send_to_queue: Callable[[str, str, dict[str, Any]], None],
+        workers: int = 8,
+    ) -> None:
+        self.store = store
+        self.start_execution = start_execution
+        self.invoke_async = invoke_async
+        self.send_to_queue = send_to_queue
+        self.counts: Counter[str] = Counter()
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, name=f"delivery-{i}", daemon=True)
+                         for i in range(workers)]
+        self._pending = 0
+        self._cond = threading.Condition()
+
+    def start(self) -> None:
+        for record in self.store.all("outbox"):
+            self._enqueue(record)
+        for t in self._threads:
+            t.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(2)
+
+    def submit(self, kind: str, target: str, payload: Any, *, name: str | None = None,
+               dead_letter: str | None = None, retries: int = 185, max_age: float = 86400.0,
+               source: dict[str, str] | None = None) -> None:
+        record = {
+            "id": str(uuid.uuid4()), "kind": kind, "target": target, "payload": payload, "name": name,
+            "dead_letter": dead_letter, "retries": retries, "max_age": max_age, "attempts": 0,
+            "created": time.time(), "source": source or {},
+        }
+        self.store.put("outbox", record["id"], record)
+        self.counts["submitted"] += 1
+        self._enqueue(record)
+
+    def _enqueue(self, record: dict[str, Any]) -> None:
+        with self._cond:
+            self._pending += 1
+        self._queue.put(record)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def _done(self, record: dict[str, Any], outcome: str) -> None:
+        self.store.delete("outbox", record["id"])
+        self.counts[outcome] += 1
+        with self._cond:
+            self._pending -= 1
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            record = self._queue.get()
+            if record is None:
+                return
+            try:
+                self._deliver(record)
+            except Exception as exc:  # a bug here must not stop the worker
+                log.error("delivery %s failed unexpectedly: %r", record.get("id"), exc)
+                self._done(record, "dropped")
+
+    def _deliver(self, record: dict[str, Any]) -> None:
+        try:
+            if record["kind"] == "states":
+                params = {"stateMachineArn": record["target"], "input": json.dumps(record["payload"])}
+                if record.get("name"):
+                    params["name"] = record["name"]
+                try:
+                    self.start_execution(params, RequestContext())
+                except AwsError as err:
+                    if err.code != "ExecutionAlreadyExists":  # already started by an earlier attempt
+                        raise
+            else:
+                self.invoke_async(record["target"], json.dumps(record["payload"]).encode())
+        except Exception as exc:
+            code = getattr(exc, "code", None) or getattr(exc, "error_code", None) or type(exc).__name__
+            message = getattr(exc, "message", None) or str(exc)
+            record["attempts"] += 1
+            final = code in _FINAL
+            too_old = time.time() - record["created"] > record["max_age"]
+            if final or too_old or record["attempts"] > record["retries"] or self._stop.is_set():
+                self._dead_letter(record, code, message)
+                return
+            self.store.put("outbox", record["id"], record)
+            delay = min(0.05 * 2 ** (record["attempts"] - 1), _MAX_BACKOFF)
+            threading.Timer(delay, self._queue.put, args=(record,)).start()
+            return
+        self._done(record, "delivered")
+
+    def _dead_letter(self, record: dict[str, Any], code: str, message: str) -> None:
+        dlq = record.get("dead_letter")
+        if not dlq:
+            log.warning("delivery to %s failed (%s: %s) and has no dead-letter queue", record["target"], code, message)
+            self._done(record, "dropped")
+            return
+        attributes = {
+            "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
+            **record.get("source", {}),
+        }
+        try:
+            self.send_to_queue(dlq, json.dumps(record["payload"]), attributes)
+        except Exception as exc:
+            log.warning("dead-letter queue %s refused a message: %s", dlq, exc)
+            self._done(record, "dropped")
+            return
+        self._done(record, "dead_lettered")
+
+
+# -- moto hooks ----------------------------------------------------------------------------
+
+_router: dict[str, Any] = {}
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
+    """Point moto's Lambda/state-machine deliveries at ``deliveries`` (the latest endpoint wins)."""
+    global _installed
+    _router["deliveries"] = deliveries
+    _router["account"] = account
+    with _install_lock:
+        if _installed:
+            return
+        import moto.s3.notifications as s3_notifications
+        from moto.events.models import Rule
+
+        s3_notifications._invoke_awslambda = _s3_to_lambda
+        original = Rule.send_to_targets
+
+        def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+            _rule_to_targets(rule, event, transform_input, original)
+
+        Rule.send_to_targets = send_to_targets
+        _installed = True
+
+
+def uninstall_moto_hooks(deliveries: Deliveries) -> None:
+    if _router.get("deliveries") is deliveries:
+        _router.pop("deliveries", None)
+
+
+def _s3_to_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    deliveries: Deliveries | None = _router.get("deliveries")
+    if deliveries is None:
+        return
+    deliveries.submit("lambda", fn_arn, event_body, source={"SOURCE": "aws.s3"})
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any], transform: bool) -> Any:
+    if target.get("Input") is not None:
+        return json.loads(target["Input"])
+    if target.get("InputPath"):
+        from jsonpath_ng.ext import parse
+
+        matches = parse(target["InputPath"]).find(event)
+        return matches[0].value if matches else None
+    transformer = target.get("InputTransformer")
+    if transform and transformer:
+        from moto.events.utils import EventTemplateParser
+
+        return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}), event)
+    return event
+
+
+def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, original: Callable[..., Any]) -> None:
+    if getattr(rule, "state", "ENABLED") != "ENABLED":
+        return
+    if not rule.event_pattern.matches_event(event):
+        return
+    deliveries: Deliveries | None = _router.get("deliveries")
+    own = [t for t in rule.targets if t.get("Arn", "").split(":")[2:3] in (["lambda"], ["states"])]
+    others = [t for t in rule.targets if t not in own]
+    if others:
+        subset = copy.copy(rule)
+        subset.targets = others
+        original(subset, copy.deepcopy(event), transform_input)
+    if not own or deliveries is None:
+        return
+    event = copy.deepcopy(event)
+    from moto.events.utils import _BASE_EVENT_MESSAGE
+
+    if event.get("id") == _BASE_EVENT_MESSAGE["id"]:  # moto's S3 events all carry one fixed id
+        event["id"] = str(uuid.uuid4())
+    event["time"] = _iso(event.get("time"))
+    event.pop("ingestion-time", None)
+    for target in own:
+        payload = _target_input(target, event, transform_input)
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        policy = target.get("RetryPolicy") or {}
+        kind = "states" if target["Arn"].split(":")[2] == "states" else "lambda"
+        name = None
+        if kind == "states":
+            seed = f"{event.get('id')}|{rule.arn}|{target.get('Id')}"
+            name = str(uuid.UUID(hashlib.sha256(seed.encode()).hexdigest()[:32]))
+        deliveries.submit(
+            kind, target["Arn"], payload, name=name, dead_letter=dlq,
+            retries=int(policy.get("MaximumRetryAttempts", 185)),
+            max_age=float(policy.get("MaximumEventAgeInSeconds", 86400)),
+            source={"RULE_ARN": rule.arn},
+        )
+
+
+# -- SQS event source mappings ---------------------------------------------------------------
+
+
+class SqsPollers:
+    """One poller group per enabled SQS event source mapping."""
+
+    def __init__(
+        self,
+        sqs_client: Callable[[], Any],
+        invoke: Callable[[str, bytes], Any],
+        region: str,
+    ) -> None:
+        self.sqs_client = sqs_client
+        self.invoke = invoke
+        self.region = region
+        self._pollers: dict[str, tuple[threading.Event, list[threading.Thread]]] = {}
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def visibility_timeout(self, queue_arn: str) -> int | None:
+        try:
+            client = self.sqs_client()
+            url = self._queue_url(client, queue_arn)
+            attrs = client.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            return int(attrs["Attributes"]["VisibilityTimeout"])
+        except Exception:
+            return None
+
+    @staticmethod
+    def _queue_url(client: Any, queue_arn: str) -> str:
+        parts = queue_arn.split(":")
+        return client.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+
+    def start(self, mapping: dict[str, Any]) -> None:
+        uid = mapping["UUID"]
+        self.stop(uid)
+        stop = threading.Event()
+        concurrency = int((mapping.get("ScalingConfig") or {}).get("MaximumConcurrency", 2))
+        threads = [threading.Thread(target=self._poll, args=(mapping, stop), name=f"esm-{uid[:8]}-{i}", daemon=True)
+                   for i in range(max(1, min(concurrency, 8)))]
+        with self._lock:
+            self._pollers[uid] = (stop, threads)
+        for t in threads:
+            t.start()
+
+    def stop(self, uid: str) -> None:
+        with self._lock:
+            entry = self._pollers.pop(uid, None)
+        if entry is not None:
+            entry[0].set()
+
+    def close(self) -> None:
+        with self._lock:
+            entries = list(self._pollers.values())
+            self._pollers.clear()
+        for stop, _ in entries:
+            stop.set()
+        for _, threads in entries:
+            for t in threads:
+                t.join(2)
+
+    def _poll(self, mapping: dict[str, Any], stop: threading.Event) -> None:
+        client = None
+        url = None
+        idle = 0.02
+        while not stop.is_set():
+            try:
+                if client is None:
+                    client = self.sqs_client()
+                    url = self._queue_url(client, mapping["EventSourceArn"])
+                batch = self._gather(client, url, mapping, stop)
+                if not batch:
+                    stop.wait(idle)
+                    idle = min(idle * 2, 0.5)
+                    continue
+                idle = 0.02
+                self._process(client, url, mapping, batch)
+            except Exception as exc:  # the queue is gone, the endpoint is stopping...
+                log.debug("poller of %s: %r", mapping["UUID"], exc)
+                client = None
+                stop.wait(0.5)
+
+    def _gather(self, client: Any, url: str | None, mapping: dict[str, Any], stop: threading.Event) -> list[dict]:
+        size = int(mapping.get("BatchSize", 10))
+        window = float(mapping.get("MaximumBatchingWindowInSeconds", 0))
+        deadline = time.monotonic() + window
+        batch: list[dict] = []
+        while len(batch) < size and not stop.is_set():
+            response = client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=min(10, size - len(batch)), WaitTimeSeconds=0,
+                AttributeNames=["All"], MessageAttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            batch.extend(messages)
+            if not messages:
+                if not batch or time.monotonic() >= deadline:
+                    break
+                stop.wait(min(0.05, max(deadline - time.monotonic(), 0)))
+            elif time.monotonic() >= deadline and window == 0:
+                break
+        return batch
+
+    def _record(self, message: dict[str, Any], mapping: dict[str, Any]) -> dict[str, Any]:
+        attributes = {}
+        for name, value in (message.get("MessageAttributes") or {}).items():
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value.get("DataType"),
+            }
+            attributes[name] = {k: v for k, v in attributes[name].items() if v is not None}
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": attributes,
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": mapping["EventSourceArn"],
+            "awsRegion": mapping["EventSourceArn"].split(":")[3],
+        }
+
+    def _process(self, client: Any, url: str | None, mapping: dict[str, Any], batch: list[dict]) -> None:
+        records = [self._record(m, mapping) for m in batch]
+        keep, drop = _filter(records, mapping.get("FilterCriteria"))
+        if drop:  # messages no filter matches are deleted without an invocation, as Lambda does
+            self._delete(client, url, drop)
+        if not keep:
+            return
+        try:
+            result = self.invoke(mapping["FunctionArn"], json.dumps({"Records": keep}).encode())
+        except Exception as exc:
+            log.info("event source mapping %s: invoke failed: %s", mapping["UUID"], exc)
+            self.counts["batches_failed"] += 1
+            return
+        failed: set[str] = set()
+        if result.function_error:
+            failed = {r["messageId"] for r in keep}
+        elif "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []):
+            failed = _batch_item_failures(result.payload, {r["messageId"] for r in keep})
+        done = [r for r in keep if r["messageId"] not in failed]
+        self.counts["messages_processed"] += len(done)
+        self.counts["messages_failed"] += len(failed)
+        if done:
+            self._delete(client, url, done)
+
+    @staticmethod
+    def _delete(client: Any, url: str | None, records: list[dict]) -> None:
+        for start in range(0, len(records), 10):
+            chunk = records[start: start + 10]
+            client.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(chunk)],
+            )
+
+
+def _batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
+    """Lambda's rules: an empty or null answer means all succeeded; an entry naming no
+    message of the batch fails the whole batch."""
+    try:
+        answer = json.loads(payload) if payload and payload.strip() else None
+    except ValueError:
+        return set()
+    if not isinstance(answer, dict):
+        return set()
+    failures = answer.get("batchItemFailures")
+    if not failures:
+        return set()
+    failed = set()
+    for item in failures:
+        ident = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not ident or ident not in ids:
+            return set(ids)
+        failed.add(ident)
+    return failed
+
+
+def _filter(records: list[dict], criteria: dict[str, Any] | None) -> tuple[list[dict], list[dict]]:
+    filters = (criteria or {}).get("Filters") or []
+    if not filters:
+        return records, []
+    from moto.events.models import EventPattern
+
+    patterns = [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
+    keep, drop = [], []
+    for record in records:
+        candidate = dict(record)
+        with contextlib.suppress(ValueError):
+            candidate["body"] = json.loads(record["body"])
+        (keep if any(p.matches_event(candidate) for p in patterns) else drop).append(record)
+    return keep, drop

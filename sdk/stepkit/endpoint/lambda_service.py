@@ -1,0 +1,892 @@
+"""The Lambda API (REST-JSON), served by the stepkit runtime.
+
+A function's zip is kept under ``<state dir>/lambda/zips/<sha256>.zip`` and unpacked once
+into ``<state dir>/lambda/code/<sha256>/``; the runtime runs that folder. Functions,
+versions, aliases, policies and event source mappings are records in the store, so they
+survive a restart. A new or updated function is ``Pending`` (``InProgress``) until the
+runtime has it, then ``Active`` (``Successful``).
+
+Versions and aliases: a version is a snapshot of the function's code and configuration;
+when it differs from ``$LATEST`` the runtime runs it as a function of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
+from stepkit.endpoint.store import Store
+from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
+from stepkit.runtime.arn import parse_function_ref
+from stepkit.runtime.errors import FunctionNotFound
+
+log = logging.getLogger(__name__)
+
+LATEST = "$LATEST"
+_ROLE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_QUEUE_ARN = re.compile(r"arn:aws[\w-]*:sqs:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<name>[\w.-]+)")
+_DEFAULTS = {"Timeout": 3, "MemorySize": 128, "Description": ""}
+
+
+def _now_text() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class LambdaService:
+    def __init__(
+        self,
+        store: Store,
+        state_dir: Path,
+        runtime: LambdaRuntime,
+        *,
+        region: str,
+        account: str,
+        code_url: Callable[[str], str],
+        s3_object: Callable[[str, str, str | None], bytes] | None = None,
+        send_to_queue: Callable[[str, str], None] | None = None,
+        write_logs: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.dir = state_dir / "lambda"
+        self.runtime = runtime
+        self.region = region
+        self.account = account
+        self.code_url = code_url
+        self.s3_object = s3_object
+        self.send_to_queue = send_to_queue
+        self.write_logs = write_logs
+        self._lock = threading.RLock()
+        self.functions: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, dict[str, dict[str, Any]]] = {}
+        self.aliases: dict[str, dict[str, dict[str, Any]]] = {}
+        self.mappings: dict[str, dict[str, Any]] = {}
+        self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
+        self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
+        handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        self.app = RestJsonService("lambda", handlers)
+
+    def handles(self, path: str) -> bool:
+        return self.app.handles(path)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+    # -- start-up ---------------------------------------------------------------------------
+    def load(self) -> None:
+        for rec in self.store.all("lambda_function"):
+            self.functions[rec["FunctionName"]] = rec
+            self._activate(rec, background=False)
+        for rec in self.store.all("lambda_version"):
+            self.versions.setdefault(rec["FunctionName"], {})[rec["Version"]] = rec
+        for rec in self.store.all("lambda_alias"):
+            self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
+        for rec in self.store.all("lambda_esm"):
+            self.mappings[rec["UUID"]] = rec
+
+    def on_async_complete(self, invocation: Any) -> None:
+        """The runtime's callback after an Event invocation and its retries: failures go to the
+        function's dead-letter queue or on-failure destination."""
+        if self.write_logs is not None:
+            for attempt in invocation.attempts:
+                with contextlib.suppress(Exception):
+                    self.write_logs(invocation.function_name.split("--v")[0], attempt.logs)
+        saved = self._async_payloads.pop(invocation.request_id, None)
+        if saved is None or invocation.succeeded:
+            return
+        name, payload, _qualifier = saved
+        fn = self.functions.get(name)
+        if fn is None or self.send_to_queue is None:
+            return
+        dlq = (fn.get("DeadLetterConfig") or {}).get("TargetArn")
+        on_failure = ((fn.get("_event_invoke") or {}).get("DestinationConfig") or {}).get("OnFailure", {})
+        try:
+            if on_failure.get("Destination", "").startswith("arn:aws:sqs:"):
+                last = invocation.attempts[-1] if invocation.attempts else None
+                record = {
+                    "version": "1.0",
+                    "timestamp": _now_text(),
+                    "requestContext": {
+                        "requestId": invocation.request_id,
+                        "functionArn": f"{fn['FunctionArn']}:{LATEST}",
+                        "condition": "RetriesExhausted" if last is not None else "EventAgeExceeded",
+                        "approximateInvokeCount": len(invocation.attempts),
+                    },
+                    "requestPayload": json.loads(payload or b"{}"),
+                    "responseContext": {"statusCode": 200, "executedVersion": LATEST,
+                                        "functionError": last.function_error if last else None},
+                    "responsePayload": json.loads(last.payload) if last and last.payload else None,
+                }
+                self.send_to_queue(on_failure["Destination"], json.dumps(record))
+            elif dlq and dlq.startswith("arn:aws:sqs:"):
+                self.send_to_queue(dlq, payload.decode() or "{}")
+        except Exception as exc:
+            log.warning("could not deliver a failed event of %s: %s", name, exc)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def arn(self, name: str, qualifier: str | None = None) -> str:
+        base = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+        return f"{base}:{qualifier}" if qualifier else base
+
+    def _ref(self, name_or_arn: str, qualifier: str | None = None) -> tuple[str, str | None]:
+        try:
+            ref = parse_function_ref(name_or_arn, qualifier, region=self.region, account_id=self.account)
+        except LambdaServiceError as exc:
+            raise AwsError(exc.error_code, exc.message, exc.status_code) from None
+        return ref.name, ref.qualifier
+
+    def _not_found(self, name: str, qualifier: str | None = None) -> AwsError:
+        return AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, qualifier)}")
+
+    def _function(self, name: str) -> dict[str, Any]:
+        fn = self.functions.get(name)
+        if fn is None:
+            raise self._not_found(name)
+        return fn
+
+    def _resolve(self, name_or_arn: str, qualifier: str | None = None) -> tuple[dict[str, Any], str]:
+        """The configuration a name (and qualifier: version or alias) designates, and its version."""
+        name, qualifier = self._ref(name_or_arn, qualifier)
+        fn = self._function(name)
+        if qualifier in (None, LATEST):
+            return fn, LATEST
+        alias = self.aliases.get(name, {}).get(qualifier)
+        version = alias["FunctionVersion"] if alias else qualifier
+        if version == LATEST:
+            return fn, LATEST
+        rec = self.versions.get(name, {}).get(version)
+        if rec is None:
+            raise self._not_found(name, qualifier)
+        return rec, version
+
+    def _store_code(self, params: dict[str, Any]) -> tuple[str, int, Path]:
+        code = params.get("Code", params)
+        if code.get("ImageUri"):
+            raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
+        if code.get("ZipFile") is not None:
+            raw = code["ZipFile"]
+            data = raw if isinstance(raw, bytes) else base64.b64decode(raw)
+        elif code.get("S3Bucket") and code.get("S3Key"):
+            if self.s3_object is None:
+                raise AwsError("InvalidParameterValueException", "S3 code locations are not available here.")
+            try:
+                data = self.s3_object(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
+            except KeyError:
+                raise AwsError("InvalidParameterValueException", "Error occurred while GetObject. S3 Error Code: "
+                               f"NoSuchKey. S3 Error Message: The specified key does not exist. ({code['S3Key']})") \
+                    from None
+        else:
+            raise AwsError("InvalidParameterValueException", "Please provide a source for function code.")
+        digest = hashlib.sha256(data)
+        sha_hex = digest.hexdigest()
+        target = self.dir / "code" / sha_hex
+        if not target.exists():
+            try:
+                archive = zipfile.ZipFile(io.BytesIO(data))
+                tmp = self.dir / "code" / f".{sha_hex}.{uuid.uuid4().hex}"
+                tmp.mkdir(parents=True)
+                for member in archive.infolist():  # refuse paths that leave the folder
+                    path = (tmp / member.filename).resolve()
+                    if not str(path).startswith(str(tmp.resolve())):
+                        raise zipfile.BadZipFile(member.filename)
+                archive.extractall(tmp)
+                try:
+                    tmp.rename(target)
+                except OSError:  # another request unpacked the same code meanwhile
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except (zipfile.BadZipFile, ValueError, OSError):
+                raise AwsError("InvalidParameterValueException", "Could not unzip uploaded file. Please check your "
+                               "file, then try to upload again.") from None
+        zips = self.dir / "zips"
+        zips.mkdir(parents=True, exist_ok=True)
+        zip_path = zips / f"{sha_hex}.zip"
+        if not zip_path.exists():
+            zip_path.write_bytes(data)
+        return base64.b64encode(digest.digest()).decode(), len(data), target
+
+    def _config(self, fn: dict[str, Any], runtime_name: str) -> FunctionConfig:
+        retries = (fn.get("_event_invoke") or {}).get("MaximumRetryAttempts", 2)
+        return FunctionConfig(
+            name=runtime_name,
+            code_dir=Path(fn["_code_dir"]),
+            handler=fn["Handler"],
+            runtime=fn["Runtime"],
+            memory_size=fn["MemorySize"],
+            timeout=fn["Timeout"],
+            environment=(fn.get("Environment") or {}).get("Variables") or {},
+            reserved_concurrency=fn.get("_reserved_concurrency"),
+            architecture=(fn.get("Architectures") or ["x86_64"])[0],
+            max_retry_attempts=retries,
+        )
+
+    def _runtime_name(self, fn: dict[str, Any], version: str) -> str:
+        name = fn["FunctionName"]
+        if version == LATEST:
+            return name
+        latest = self.functions.get(name)
+        if latest is not None and self._config(latest, name) == self._config(fn, name):
+            return name
+        suffix = f"--v{version}"
+        base = name if len(name) + len(suffix) <= 64 else name[: 55 - len(suffix)] + hashlib.sha1(
+            name.encode()).hexdigest()[:8]
+        internal = base + suffix
+        if internal not in self.runtime.function_names():
+            self.runtime.add_function(self._config(fn, internal))
+        return internal
+
+    def _activate(self, fn: dict[str, Any], background: bool = True) -> None:
+        """Give the runtime the function, then mark it Active."""
+
+        def work() -> None:
+            try:
+                self.runtime.add_function(self._config(fn, fn["FunctionName"]))
+            except Exception as exc:  # a configuration the runtime refuses
+                with self._lock:
+                    fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
+                              LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
+                    self._save(fn)
+                return
+            with self._lock:
+                fn.update(State="Active", LastUpdateStatus="Successful")
+                for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
+                    fn.pop(key, None)
+                self._save(fn)
+
+        if background:
+            threading.Thread(target=work, name=f"lambda-activate-{fn['FunctionName']}", daemon=True).start()
+        else:
+            work()
+
+    def _save(self, fn: dict[str, Any]) -> None:
+        if self.functions.get(fn["FunctionName"]) is fn:
+            self.store.put("lambda_function", fn["FunctionName"], fn)
+
+    def _check_role(self, role: str) -> None:
+        if not _ROLE.fullmatch(role):
+            raise AwsError("ValidationException", f"1 validation error detected: Value '{role}' at 'role' failed to "
+                           "satisfy constraint: Member must satisfy regular expression pattern: "
+                           r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
+
+    @staticmethod
+    def _check_runtime(runtime: str | None, handler: str | None) -> None:
+        if not runtime or not handler:
+            raise AwsError("InvalidParameterValueException", "Runtime and Handler are mandatory parameters for "
+                           "functions created with deployment packages.")
+        if not runtime.startswith("python3"):
+            raise AwsError("InvalidParameterValueException", f"The runtime parameter of {runtime} is not supported "
+                           "by the stepkit endpoint: its local Lambda runs Python functions only.")
+
+    def _publish(self, fn: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+        name = fn["FunctionName"]
+        versions = self.versions.setdefault(name, {})
+        if versions:
+            last = versions[str(max(int(v) for v in versions))]
+            if self._config(last, name) == self._config(fn, name) and last["CodeSha256"] == fn["CodeSha256"]:
+                return last
+        number = str(max((int(v) for v in versions), default=0) + 1)
+        rec = {k: v for k, v in fn.items() if k not in ("_tags", "_policy")}
+        rec.update(Version=number, FunctionArn=self.arn(name, number), RevisionId=str(uuid.uuid4()),
+                   LastModified=_now_text(), State="Active", LastUpdateStatus="Successful")
+        if description is not None:
+            rec["Description"] = description
+        versions[number] = rec
+        self.store.put("lambda_version", f"{name}:{number}", rec)
+        return rec
+
+    # -- functions --------------------------------------------------------------------------
+    def CreateFunction(self, p: dict, ctx: RequestContext) -> dict:
+        name = p["FunctionName"]
+        if not _NAME.fullmatch(name):
+            name, _ = self._ref(name)
+        if p.get("PackageType", "Zip") != "Zip":
+            raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
+        self._check_role(p["Role"])
+        self._check_runtime(p.get("Runtime"), p.get("Handler"))
+        with self._lock:
+            if name in self.functions:
+                raise AwsError("ResourceConflictException", f"Function already exist: {name}")
+        sha, size, code_dir = self._store_code(p)
+        fn: dict[str, Any] = {
+            "FunctionName": name,
+            "FunctionArn": self.arn(name),
+            "Runtime": p["Runtime"],
+            "Role": p["Role"],
+            "Handler": p["Handler"],
+            "CodeSize": size,
+            "Description": p.get("Description", ""),
+            "Timeout": p.get("Timeout", _DEFAULTS["Timeout"]),
+            "MemorySize": p.get("MemorySize", _DEFAULTS["MemorySize"]),
+            "LastModified": _now_text(),
+            "CodeSha256": sha,
+            "Version": LATEST,
+            "TracingConfig": p.get("TracingConfig") or {"Mode": "PassThrough"},
+            "RevisionId": str(uuid.uuid4()),
+            "State": "Pending",
+            "StateReason": "The function is being created.",
+            "StateReasonCode": "Creating",
+            "LastUpdateStatus": "InProgress",
+            "PackageType": "Zip",
+            "Architectures": p.get("Architectures") or ["x86_64"],
+            "EphemeralStorage": p.get("EphemeralStorage") or {"Size": 512},
+            "LoggingConfig": p.get("LoggingConfig") or {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "_code_dir": str(code_dir),
+            "_tags": p.get("Tags") or {},
+        }
+        if p.get("Environment"):
+            fn["Environment"] = {"Variables": p["Environment"].get("Variables") or {}}
+        if p.get("DeadLetterConfig"):
+            fn["DeadLetterConfig"] = p["DeadLetterConfig"]
+        try:  # the runtime's own checks (memory, timeout, handler) answer as Lambda does
+            self._config(fn, name)
+        except ValueError as exc:
+            raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
+        with self._lock:
+            if name in self.functions:
+                raise AwsError("ResourceConflictException", f"Function already exist: {name}")
+            self.functions[name] = fn
+            self._save(fn)
+            response = _public(fn)
+        self._activate(fn)
+        if p.get("Publish"):
+            threading.Thread(target=self._publish_when_active, args=(fn,), daemon=True).start()
+        return response
+
+    def _publish_when_active(self, fn: dict[str, Any]) -> None:
+        for _ in range(200):
+            if fn.get("State") != "Pending":
+                break
+            time.sleep(0.01)
+        with self._lock:
+            self._publish(fn)
+
+    def UpdateFunctionCode(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
+            raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                           "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        sha, size, code_dir = self._store_code(p)
+        if p.get("DryRun"):
+            return {**_public(fn), "CodeSha256": sha, "CodeSize": size}
+        with self._lock:
+            fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir), LastModified=_now_text(),
+                      RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress",
+                      LastUpdateStatusReason="The function is being created.",
+                      LastUpdateStatusReasonCode="Creating")
+            if p.get("Architectures"):
+                fn["Architectures"] = p["Architectures"]
+            self._save(fn)
+            response = _public(fn)
+        self._activate(fn)
+        if p.get("Publish"):
+            with self._lock:
+                self._config(fn, name)
+                return _public(self._publish(fn))
+        return response
+
+    def UpdateFunctionConfiguration(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
+            raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                           "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        if "Role" in p:
+            self._check_role(p["Role"])
+        if "Runtime" in p or "Handler" in p:
+            self._check_runtime(p.get("Runtime", fn["Runtime"]), p.get("Handler", fn["Handler"]))
+        candidate = dict(fn)
+        for key in ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "DeadLetterConfig",
+                    "TracingConfig", "EphemeralStorage", "LoggingConfig"):
+            if key in p:
+                candidate[key] = p[key]
+        if "Environment" in p:
+            candidate["Environment"] = {"Variables": (p["Environment"] or {}).get("Variables") or {}}
+        try:
+            self._config(candidate, name)
+        except ValueError as exc:
+            raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
+        with self._lock:
+            fn.update(candidate)
+            fn.update(LastModified=_now_text(), RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress")
+            self._save(fn)
+            response = _public(fn)
+        self._activate(fn)
+        return response
+
+    def GetFunctionConfiguration(self, p: dict, ctx: RequestContext) -> dict:
+        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
+        return _public(rec)
+
+    def GetFunction(self, p: dict, ctx: RequestContext) -> dict:
+        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
+        fn = self.functions[rec["FunctionName"]]
+        sha_hex = Path(rec["_code_dir"]).name
+        out: dict[str, Any] = {
+            "Configuration": _public(rec),
+            "Code": {"RepositoryType": "S3", "Location": self.code_url(sha_hex)},
+        }
+        if fn.get("_tags"):
+            out["Tags"] = fn["_tags"]
+        if fn.get("_reserved_concurrency") is not None:
+            out["Concurrency"] = {"ReservedConcurrentExecutions": fn["_reserved_concurrency"]}
+        return out
+
+    def code_zip(self, sha_hex: str) -> Path | None:
+        """The zip GetFunction's ``Code.Location`` points at."""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha_hex):
+            return None
+        path = self.dir / "zips" / f"{sha_hex}.zip"
+        return path if path.exists() else None
+
+    def ListFunctions(self, p: dict, ctx: RequestContext) -> dict:
+        with self._lock:
+            rows = [_public(fn) for _, fn in sorted(self.functions.items())]
+            if p.get("FunctionVersion") == "ALL":
+                for name in sorted(self.versions):
+                    rows.extend(_public(v) for _, v in sorted(self.versions[name].items(), key=lambda x: int(x[0])))
+        return _marker_page(rows, p, "Functions")
+
+    def DeleteFunction(self, p: dict, ctx: RequestContext) -> dict:
+        name, qualifier = self._ref(p["FunctionName"], p.get("Qualifier"))
+        with self._lock:
+            self._function(name)
+            if qualifier not in (None, LATEST):
+                if self.versions.get(name, {}).pop(qualifier, None) is None:
+                    raise self._not_found(name, qualifier)
+                self.store.delete("lambda_version", f"{name}:{qualifier}")
+                return {}
+            self.functions.pop(name)
+            self.store.delete("lambda_function", name)
+            for version in self.versions.pop(name, {}):
+                self.store.delete("lambda_version", f"{name}:{version}")
+            for alias in self.aliases.pop(name, {}):
+                self.store.delete("lambda_alias", f"{name}:{alias}")
+            doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+        for uid in doomed:
+            self._delete_mapping(uid)
+        for internal in self.runtime.function_names():
+            if internal == name or internal.startswith(f"{name}--v"):
+                with contextlib.suppress(FunctionNotFound):
+                    self.runtime.remove_function(internal)
+        return {}
+
+    # -- invoke -----------------------------------------------------------------------------
+    def invoke(
+        self, name_or_arn: str, payload: bytes, *, invocation_type: str = "RequestResponse",
+        log_type: str | None = None, qualifier: str | None = None,
+    ) -> InvokeResult:
+        """Invoke as Lambda's Invoke does; raises the runtime's ``LambdaServiceError``s."""
+        try:
+            rec, version = self._resolve(name_or_arn, qualifier)
+        except AwsError as err:
+            if err.code == "ResourceNotFoundException":
+                raise FunctionNotFound(err.message) from None
+            raise
+        state = self.functions[rec["FunctionName"]].get("State")
+        if state != "Active":
+            raise _Conflict(f"The operation cannot be performed at this time. The function is currently in the "
+                            f"following state: {state}")
+        runtime_name = self._runtime_name(rec, version)
+        result = self.runtime.invoke(runtime_name, payload, invocation_type=invocation_type, log_type=log_type)
+        if self.write_logs is not None and result.logs:
+            try:
+                self.write_logs(rec["FunctionName"], result.logs)
+            except Exception as exc:  # logs are a convenience: never fail the invocation for them
+                log.debug("logs of %s not written: %s", rec["FunctionName"], exc)
+        if version != LATEST:
+            result = _with_version(result, version)
+        if invocation_type == "Event":
+            self._async_payloads[result.request_id] = (rec["FunctionName"], payload, version)
+        return result
+
+    def Invoke(self, p: dict, ctx: RequestContext) -> dict:
+        try:
+            result = self.invoke(
+                p["FunctionName"], p.get("Payload") or b"", invocation_type=p.get("InvocationType", "RequestResponse"),
+                log_type=p.get("LogType"), qualifier=p.get("Qualifier"),
+            )
+        except LambdaServiceError as exc:
+            raise AwsError(exc.error_code, exc.message, exc.status_code) from None
+        out: dict[str, Any] = {"StatusCode": result.status_code, "ExecutedVersion": result.executed_version,
+                               "Payload": result.payload}
+        if result.function_error:
+            out["FunctionError"] = result.function_error
+        if result.log_result:
+            out["LogResult"] = result.log_result
+        return out
+
+    # -- versions and aliases ---------------------------------------------------------------
+    def PublishVersion(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        if p.get("CodeSha256") and p["CodeSha256"] != fn["CodeSha256"]:
+            raise AwsError("InvalidParameterValueException", f"CodeSHA256 ({p['CodeSha256']}) is different from "
+                           f"current CodeSHA256 in $LATEST ({fn['CodeSha256']}). Please try again with the CodeSHA256 "
+                           "in $LATEST.")
+        if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
+            raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                           "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        if fn.get("State") != "Active":
+            raise AwsError("ResourceConflictException", "The operation cannot be performed at this time. An update "
+                           "is in progress for resource: " + fn["FunctionArn"])
+        with self._lock:
+            return _public(self._publish(fn, p.get("Description")))
+
+    def ListVersionsByFunction(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        rows = [_public(fn)] + [_public(v) for _, v in sorted(self.versions.get(name, {}).items(),
+                                                               key=lambda x: int(x[0]))]
+        return _marker_page(rows, p, "Versions")
+
+    def _alias_out(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return _public(rec)
+
+    def CreateAlias(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        self._function(name)
+        version = p["FunctionVersion"]
+        if version != LATEST and version not in self.versions.get(name, {}):
+            raise AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, version)}")
+        with self._lock:
+            aliases = self.aliases.setdefault(name, {})
+            if p["Name"] in aliases:
+                raise AwsError("ResourceConflictException", f"Alias already exists: {self.arn(name, p['Name'])}")
+            rec = {"AliasArn": self.arn(name, p["Name"]), "Name": p["Name"], "FunctionVersion": version,
+                   "Description": p.get("Description", ""), "RevisionId": str(uuid.uuid4()), "_function": name}
+            if p.get("RoutingConfig"):
+                rec["RoutingConfig"] = p["RoutingConfig"]
+            aliases[p["Name"]] = rec
+            self.store.put("lambda_alias", f"{name}:{p['Name']}", rec)
+        return self._alias_out(rec)
+
+    def _alias(self, p: dict) -> tuple[str, dict[str, Any]]:
+        name, _ = self._ref(p["FunctionName"])
+        self._function(name)
+        rec = self.aliases.get(name, {}).get(p["Name"])
+        if rec is None:
+            raise AwsError("ResourceNotFoundException", f"Cannot find alias arn: {self.arn(name, p['Name'])}")
+        return name, rec
+
+    def GetAlias(self, p: dict, ctx: RequestContext) -> dict:
+        return self._alias_out(self._alias(p)[1])
+
+    def UpdateAlias(self, p: dict, ctx: RequestContext) -> dict:
+        name, rec = self._alias(p)
+        version = p.get("FunctionVersion", rec["FunctionVersion"])
+        if version != LATEST and version not in self.versions.get(name, {}):
+            raise AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, version)}")
+        with self._lock:
+            rec.update(FunctionVersion=version, RevisionId=str(uuid.uuid4()))
+            if "Description" in p:
+                rec["Description"] = p["Description"]
+            if "RoutingConfig" in p:
+                rec["RoutingConfig"] = p["RoutingConfig"]
+            self.store.put("lambda_alias", f"{name}:{rec['Name']}", rec)
+        return self._alias_out(rec)
+
+    def DeleteAlias(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        with self._lock:
+            self.aliases.get(name, {}).pop(p["Name"], None)
+            self.store.delete("lambda_alias", f"{name}:{p['Name']}")
+        return {}
+
+    def ListAliases(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        self._function(name)
+        rows = [self._alias_out(a) for _, a in sorted(self.aliases.get(name, {}).items())
+                if not p.get("FunctionVersion") or a["FunctionVersion"] == p["FunctionVersion"]]
+        return _marker_page(rows, p, "Aliases")
+
+    # -- permissions, concurrency, event invoke config, tags --------------------------------
+    def AddPermission(self, p: dict, ctx: RequestContext) -> dict:
+        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
+        fn = self.functions[rec["FunctionName"]]
+        with self._lock:
+            policy = fn.setdefault("_policy", [])
+            if any(s["Sid"] == p["StatementId"] for s in policy):
+                raise AwsError("ResourceConflictException", f"The statement id ({p['StatementId']}) provided already "
+                               "exists. Please provide a new statement id, or remove the existing statement.")
+            principal = p["Principal"]
+            statement: dict[str, Any] = {
+                "Sid": p["StatementId"],
+                "Effect": "Allow",
+                "Principal": {"Service": principal} if "." in principal else {"AWS": principal},
+                "Action": p["Action"],
+                "Resource": rec["FunctionArn"],
+            }
+            condition: dict[str, Any] = {}
+            if p.get("SourceArn"):
+                condition["ArnLike"] = {"AWS:SourceArn": p["SourceArn"]}
+            if p.get("SourceAccount"):
+                condition["StringEquals"] = {"AWS:SourceAccount": p["SourceAccount"]}
+            if condition:
+                statement["Condition"] = condition
+            policy.append(statement)
+            fn["RevisionId"] = str(uuid.uuid4())
+            self._save(fn)
+        return {"Statement": json.dumps(statement)}
+
+    def GetPolicy(self, p: dict, ctx: RequestContext) -> dict:
+        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
+        fn = self.functions[rec["FunctionName"]]
+        if not fn.get("_policy"):
+            raise AwsError("ResourceNotFoundException", "The resource you requested does not exist.")
+        policy = {"Version": "2012-10-17", "Id": "default", "Statement": fn["_policy"]}
+        return {"Policy": json.dumps(policy), "RevisionId": fn["RevisionId"]}
+
+    def RemovePermission(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        with self._lock:
+            before = fn.get("_policy") or []
+            after = [s for s in before if s["Sid"] != p["StatementId"]]
+            if len(after) == len(before):
+                raise AwsError("ResourceNotFoundException", "Statement not found.")
+            fn["_policy"] = after
+            self._save(fn)
+        return {}
+
+    def _set_concurrency(self, name: str, value: int | None) -> None:
+        fn = self._function(name)
+        with self._lock:
+            fn["_reserved_concurrency"] = value
+            self._save(fn)
+        self.runtime.add_function(self._config(fn, name))
+
+    def PutFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        self._set_concurrency(name, p["ReservedConcurrentExecutions"])
+        return {"ReservedConcurrentExecutions": p["ReservedConcurrentExecutions"]}
+
+    def GetFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        value = self._function(name).get("_reserved_concurrency")
+        return {} if value is None else {"ReservedConcurrentExecutions": value}
+
+    def DeleteFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        self._set_concurrency(name, None)
+        return {}
+
+    def PutFunctionEventInvokeConfig(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        config = {k: p[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in p}
+        with self._lock:
+            fn["_event_invoke"] = config
+            self._save(fn)
+        self.runtime.add_function(self._config(fn, name))
+        return {"FunctionArn": fn["FunctionArn"], "LastModified": datetime.now(UTC), **config}
+
+    UpdateFunctionEventInvokeConfig = PutFunctionEventInvokeConfig
+
+    def GetFunctionEventInvokeConfig(self, p: dict, ctx: RequestContext) -> dict:
+        name, _ = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        if "_event_invoke" not in fn:
+            raise AwsError("ResourceNotFoundException", f"The function {fn['FunctionArn']} doesn't have an "
+                           "EventInvokeConfig")
+        return {"FunctionArn": fn["FunctionArn"], **fn["_event_invoke"]}
+
+    def _tag_target(self, arn: str) -> dict[str, Any]:
+        name, _ = self._ref(arn)
+        return self._function(name)
+
+    def TagResource(self, p: dict, ctx: RequestContext) -> dict:
+        fn = self._tag_target(p["Resource"])
+        with self._lock:
+            fn.setdefault("_tags", {}).update(p["Tags"])
+            self._save(fn)
+        return {}
+
+    def UntagResource(self, p: dict, ctx: RequestContext) -> dict:
+        fn = self._tag_target(p["Resource"])
+        with self._lock:
+            for key in p["TagKeys"]:
+                fn.get("_tags", {}).pop(key, None)
+            self._save(fn)
+        return {}
+
+    def ListTags(self, p: dict, ctx: RequestContext) -> dict:
+        return {"Tags": self._tag_target(p["Resource"]).get("_tags", {})}
+
+    def GetAccountSettings(self, p: dict, ctx: RequestContext) -> dict:
+        return {
+            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
+                             "CodeSizeZipped": 52428800, "ConcurrentExecutions": 1000,
+                             "UnreservedConcurrentExecutions": 1000},
+            "AccountUsage": {"TotalCodeSize": sum(f["CodeSize"] for f in self.functions.values()),
+                             "FunctionCount": len(self.functions)},
+        }
+
+    # -- event source mappings --------------------------------------------------------------
+    def _mapping_out(self, rec: dict[str, Any]) -> dict[str, Any]:
+        out = _public(rec)
+        out["LastModified"] = datetime.fromtimestamp(rec["_modified"], UTC)
+        return out
+
+    def CreateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
+        source = p.get("EventSourceArn")
+        m = _QUEUE_ARN.fullmatch(source or "")
+        if m is None:
+            raise AwsError("InvalidParameterValueException", "stepkit's event source mappings read SQS queues: "
+                           f"EventSourceArn must be an SQS queue ARN, not {source!r}")
+        name, qualifier = self._ref(p["FunctionName"])
+        fn = self._function(name)
+        batch = p.get("BatchSize", 10)
+        window = p.get("MaximumBatchingWindowInSeconds", 0)
+        _check_batching(batch, window)
+        timeout = self.pollers.visibility_timeout(source) if self.pollers is not None else None
+        if timeout is not None and timeout < fn["Timeout"]:
+            raise AwsError("InvalidParameterValueException", f"Queue visibility timeout: {timeout} seconds is less "
+                           f"than Function timeout: {fn['Timeout']} seconds")
+        rec: dict[str, Any] = {
+            "UUID": str(uuid.uuid4()),
+            "BatchSize": batch,
+            "MaximumBatchingWindowInSeconds": window,
+            "EventSourceArn": source,
+            "FunctionArn": self.arn(name, qualifier),
+            "State": "Creating" if p.get("Enabled", True) else "Disabled",
+            "StateTransitionReason": "USER_INITIATED",
+            "FunctionResponseTypes": p.get("FunctionResponseTypes") or [],
+            "_modified": time.time(),
+        }
+        for key in ("ScalingConfig", "FilterCriteria"):
+            if p.get(key):
+                rec[key] = p[key]
+        rec["EventSourceMappingArn"] = f"arn:aws:lambda:{self.region}:{self.account}:event-source-mapping:{rec['UUID']}"
+        with self._lock:
+            self.mappings[rec["UUID"]] = rec
+            self.store.put("lambda_esm", rec["UUID"], rec)
+        out = self._mapping_out(rec)
+        if rec["State"] == "Creating":
+            self._enable(rec)
+        return out
+
+    def _enable(self, rec: dict[str, Any]) -> None:
+        with self._lock:
+            rec["State"] = "Enabled"
+            self.store.put("lambda_esm", rec["UUID"], rec)
+        if self.pollers is not None:
+            self.pollers.start(rec)
+
+    def start_mappings(self) -> None:
+        for rec in list(self.mappings.values()):
+            if rec["State"] in ("Enabled", "Creating", "Enabling"):
+                self._enable(rec)
+
+    def _mapping(self, uid: str) -> dict[str, Any]:
+        rec = self.mappings.get(uid)
+        if rec is None:
+            raise AwsError("ResourceNotFoundException", f"The resource you requested does not exist. (Service: "
+                           f"Lambda, Status Code: 404, Request ID: {uuid.uuid4()})")
+        return rec
+
+    def GetEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
+        return self._mapping_out(self._mapping(p["UUID"]))
+
+    def ListEventSourceMappings(self, p: dict, ctx: RequestContext) -> dict:
+        rows = []
+        for rec in list(self.mappings.values()):
+            if p.get("EventSourceArn") and rec["EventSourceArn"] != p["EventSourceArn"]:
+                continue
+            if p.get("FunctionName") and rec["FunctionArn"] != self.arn(*self._ref(p["FunctionName"])):
+                continue
+            rows.append(self._mapping_out(rec))
+        return _marker_page(rows, p, "EventSourceMappings")
+
+    def UpdateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
+        rec = self._mapping(p["UUID"])
+        batch = p.get("BatchSize", rec["BatchSize"])
+        window = p.get("MaximumBatchingWindowInSeconds", rec["MaximumBatchingWindowInSeconds"])
+        _check_batching(batch, window)
+        with self._lock:
+            rec.update(BatchSize=batch, MaximumBatchingWindowInSeconds=window, _modified=time.time())
+            for key in ("FunctionResponseTypes", "ScalingConfig", "FilterCriteria"):
+                if key in p:
+                    rec[key] = p[key]
+            if "FunctionName" in p:
+                rec["FunctionArn"] = self.arn(*self._ref(p["FunctionName"]))
+            enabled = p.get("Enabled")
+            self.store.put("lambda_esm", rec["UUID"], rec)
+        if self.pollers is not None:
+            self.pollers.stop(rec["UUID"])
+        if enabled is False:
+            rec["State"] = "Disabled"
+            self.store.put("lambda_esm", rec["UUID"], rec)
+        elif enabled is True or rec["State"] == "Enabled":
+            self._enable(rec)
+        return self._mapping_out(rec)
+
+    def _delete_mapping(self, uid: str) -> dict[str, Any] | None:
+        with self._lock:
+            rec = self.mappings.pop(uid, None)
+            self.store.delete("lambda_esm", uid)
+        if self.pollers is not None:
+            self.pollers.stop(uid)
+        return rec
+
+    def DeleteEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
+        rec = self._mapping(p["UUID"])
+        self._delete_mapping(p["UUID"])
+        out = self._mapping_out(rec)
+        out["State"] = "Deleting"
+        return out
+
+
+class _Conflict(LambdaServiceError):
+    error_code = "ResourceConflictException"
+    status_code = 409
+
+
+def _check_batching(batch: int, window: int) -> None:
+    if batch > 10 and window < 1:
+        raise AwsError("InvalidParameterValueException", "Maximum batch window in seconds must be greater than 0 if "
+                       "maximum batch size is greater than 10")
+    if batch > 10000:
+        raise AwsError("InvalidParameterValueException", "BatchSize must be between 1 and 10000 for SQS queues.")
+
+
+def _with_version(result: InvokeResult, version: str) -> InvokeResult:
+    from dataclasses import replace
+
+    return replace(result, executed_version=version)
+
+
+def _marker_page(rows: list[dict], p: dict, key: str) -> dict:
+    limit = min(p.get("MaxItems") or 50, 10000)
+    start = 0
+    marker = p.get("Marker")
+    if marker:
+        try:
+            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise AwsError("InvalidParameterValueException", f"Invalid marker: {marker}") from None
+    page = rows[start: start + limit]
+    out: dict[str, Any] = {key: page}
+    if start + limit < len(rows):
+        out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
+    return out

@@ -1,0 +1,98 @@
+"""The endpoint's durable records: SQLite under the state dir.
+
+Two tables: ``records`` (kind, key → JSON: state machines, executions, functions, event
+source mappings, ...) and ``history`` (an execution's events, one row each, written by the
+engine's listener before the transition goes on, so a killed process loses at most the
+task that was in flight). WAL mode with ``synchronous=NORMAL``: a committed row survives
+the process being killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from stepkit.engine.history import HistoryEvent
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE TABLE IF NOT EXISTS history (
+    arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (arn, id)
+);
+"""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """Thread-safe: one connection, one lock, a commit per write."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- records --------------------------------------------------------------------------
+    def put(self, kind: str, key: str, data: Any) -> None:
+        text = _dumps(data)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO records (kind, key, data) VALUES (?, ?, ?)", (kind, key, text))
+
+    def get(self, kind: str, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM records WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def delete(self, kind: str, key: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM records WHERE kind = ? AND key = ?", (kind, key))
+
+    def all(self, kind: str) -> list[Any]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # -- history --------------------------------------------------------------------------
+    def add_event(self, arn: str, event: HistoryEvent) -> None:
+        text = _dumps(event.to_record())
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO history (arn, id, data) VALUES (?, ?, ?)",
+                             (arn, event.event_id, text))
+
+    def add_events(self, arn: str, events: Iterable[HistoryEvent]) -> None:
+        rows = [(arn, e.event_id, _dumps(e.to_record())) for e in events]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO history (arn, id, data) VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def events(self, arn: str) -> list[HistoryEvent]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM history WHERE arn = ? ORDER BY id", (arn,)).fetchall()
+        return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
+
+    def delete_events(self, arn: str, after: int = 0) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM history WHERE arn = ? AND id > ?", (arn, after))

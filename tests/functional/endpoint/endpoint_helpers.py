@@ -1,0 +1,89 @@
+"""Helpers of the endpoint tests (imported by the test modules and conftest)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::123456789012:role/stepkit-test"
+
+
+def make_client(url: str, service: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}, read_timeout=120),
+    )
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def create_machine(sfn: Any, definition: dict, *, name: str | None = None, type: str = "STANDARD") -> str:
+    return sfn.create_state_machine(
+        name=name or unique("sm"), definition=json.dumps(definition), roleArn=ROLE, type=type
+    )["stateMachineArn"]
+
+
+def wait_execution(sfn: Any, arn: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING" or time.monotonic() > deadline:
+            return described
+        time.sleep(0.02)
+
+
+def run_machine(sfn: Any, definition: dict, input: Any = None, **kwargs: Any) -> dict:
+    arn = create_machine(sfn, definition, **kwargs)
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({} if input is None else input))
+    return wait_execution(sfn, execution["executionArn"])
+
+
+def zip_code(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def create_function(lam: Any, code: str, *, name: str | None = None, **options: Any) -> str:
+    """A Python function (``app.handler``) created from source text, waited until Active."""
+    name = name or unique("fn")
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler=options.pop("Handler", "app.handler"),
+        Code={"ZipFile": zip_code({"app.py": code})}, **options,
+    )
+    wait_active(lam, name)
+    return name
+
+
+def wait_active(lam: Any, name: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        config = lam.get_function_configuration(FunctionName=name)
+        if (config["State"], config.get("LastUpdateStatus")) == ("Active", "Successful"):
+            return config
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} stayed {config['State']}")
+        time.sleep(0.02)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy (events are delivered asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
