@@ -70,7 +70,8 @@ class ReaderConfig:
 
     def __init__(self, config: dict | None) -> None:
         config = config or {}
-        self.input_type: str | None = config.get("InputType")
+        # Without a ReaderConfig, s3:getObject reads a JSON array (as AWS's first form did).
+        self.input_type: str | None = config.get("InputType", "JSON" if not config else None)
         self.header_location: str = config.get("CSVHeaderLocation", "FIRST_ROW")
         self.headers: list[str] | None = config.get("CSVHeaders")
         self.delimiter_name: str = config.get("CSVDelimiter", "COMMA")
@@ -182,15 +183,15 @@ class S3ItemSource:
         headers = config.headers if config.header_location == "GIVEN" else None
         try:
             while True:
+                line = reader.line_num + 1  # where the next row starts
                 try:
                     row = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    raise reader_failed(f"Malformed CSV in {where} at line {reader.line_num}: {exc}") from None
+                    raise reader_failed(f"Malformed CSV in {where} at line {line}: {exc}") from None
                 except (UnicodeDecodeError, EOFError, OSError) as exc:
-                    raise reader_failed(f"Cannot read {where} as UTF-8 text near line {reader.line_num + 1}: "
-                                        f"{exc}") from None
+                    raise reader_failed(f"Cannot read {where} as UTF-8 text near line {line}: {exc}") from None
                 if headers is None:
                     headers = row
                     _check_headers(headers, f"the first row of {where}")

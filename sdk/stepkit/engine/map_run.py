@@ -347,8 +347,11 @@ class MapRun:
         self._by_arn[child.arn] = child
 
 
-class MapRunAborted(StatesError):
-    """The parent execution was stopped while the Map Run ran."""
+def _aborted(run: ExecutionRun) -> StatesError:
+    """The parent execution was stopped (StopExecution) while its Map Run ran."""
+    from stepkit.engine.execution import ExecutionAborted
+
+    return ExecutionAborted(*run._stop_reason)
 
 
 class MapRunner:
@@ -472,7 +475,7 @@ class MapRunner:
             while True:
                 while not exhausted and failure is None and len(in_flight) < self._limit():
                     if self._stopped():
-                        failure = MapRunAborted(*self.run._stop_reason)
+                        failure = _aborted(self.run)
                         break
                     try:
                         entry, is_redrive = next(work)
@@ -514,7 +517,7 @@ class MapRunner:
                     fut.result()
                 if failure is None:
                     if self._stopped():
-                        failure = MapRunAborted(*self.run._stop_reason)
+                        failure = _aborted(self.run)
                     elif map_run.threshold_exceeded(total=self._total() if exhausted else self.known_total):
                         failure = StatesError(errors.EXCEED_TOLERATED_FAILURE_THRESHOLD, THRESHOLD_CAUSE)
                 if failure is not None and in_flight:
@@ -537,7 +540,8 @@ class MapRunner:
                 run.stop("States.Aborted", "The Map Run failed")
         concurrent.futures.wait(in_flight)
         for fut in list(in_flight):
-            in_flight.pop(fut).result()
+            in_flight.pop(fut)
+            fut.result()
 
     def _keep_pending(self, work: Iterator[tuple[ChildExecution | Unit, bool]]) -> None:
         """After a failure: what never started, for PENDING results and a later redrive."""
