@@ -1,22 +1,43 @@
 """The project's one declaration of what it deploys: ``infra/stack.yaml``.
 
 The model is validated with pydantic at the boundary; errors name the file, the line and
-the field. Today the file declares functions; the deploy issue adds further sections
-(state machines, buckets, queues, triggers, stages) as new fields of :class:`Stack`.
+the field. The file declares functions, state machines, buckets, queues (with dead-letter
+queues), the triggers between them, the access each needs, and stages that override values.
 """
 
 from stepkit.stack.functions import Architecture, FunctionSettings
 from stepkit.stack.loader import StackError, load_stack, parse_stack
 from stepkit.stack.model import Stack
-from stepkit.stack.project import Project, ProjectFunction
+from stepkit.stack.project import Project, ProjectFunction, ProjectStateMachine
+from stepkit.stack.resources import (
+    BucketSettings,
+    DeadLetter,
+    Grant,
+    Logging,
+    QueueSettings,
+    S3Trigger,
+    SqsTrigger,
+    StateMachineSettings,
+    Trigger,
+)
 
 __all__ = [
     "Architecture",
+    "BucketSettings",
+    "DeadLetter",
     "FunctionSettings",
+    "Grant",
+    "Logging",
     "Project",
     "ProjectFunction",
+    "ProjectStateMachine",
+    "QueueSettings",
+    "S3Trigger",
+    "SqsTrigger",
     "Stack",
     "StackError",
+    "StateMachineSettings",
+    "Trigger",
     "load_stack",
     "parse_stack",
 ]

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stepkit.stack.resources import Grant, Trigger
+
 Architecture = Literal["x86_64", "arm64"]
 
 #: Python runtimes a function may declare; the local workers run on the host interpreter.
@@ -66,6 +68,10 @@ class FunctionSettings(BaseModel):
     max_retry_attempts: Annotated[int, Field(ge=0, le=2)] = 2
     """Retries of a failed asynchronous (``Event``) invocation."""
     description: str = ""
+    triggers: list[Trigger] = Field(default_factory=list)
+    """What starts the function once deployed: ``s3`` prefixes and ``sqs`` queues."""
+    access: list[Grant] = Field(default_factory=list)
+    """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -60,9 +60,48 @@ def parse_stack(text: str, path: Path | str = "stack.yaml") -> Stack:
     if not isinstance(data, dict):
         raise StackError(path, [(node.start_mark.line + 1, "", "the stack file must be a mapping")])
     try:
-        return Stack.model_validate(data)
+        stack = Stack.model_validate(data)
     except ValidationError as exc:
         raise StackError(path, [_locate(err, lines) for err in exc.errors()]) from exc
+    problems = [_located(loc, message, lines) for loc, message in stack.reference_problems()]
+    for stage in stack.stages:
+        problems.extend(_stage_problems(stack, stage, lines))
+    if problems:
+        raise StackError(path, list(dict.fromkeys(problems)))
+    return stack
+
+
+def _located(loc: Location, message: str, lines: dict[Location, int]) -> tuple[int | None, str, str]:
+    line = None
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            line = lines[loc[:end]]
+            break
+    return line, ".".join(loc), message
+
+
+def _stage_problems(stack: Stack, stage: str, lines: dict[Location, int]) -> list[tuple[int | None, str, str]]:
+    """Problems of the stack as ``stage`` makes it, located at the stage's override when it set
+    the field, else at the base field."""
+    overridden = stack.stage_override_locations(stage)
+
+    def where(loc: Location) -> Location:
+        for end in range(len(loc), 0, -1):
+            if loc[:end] in overridden:
+                return ("stages", stage, *loc)
+        return loc
+
+    try:
+        staged = stack.for_stage(stage)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            loc = tuple(str(part) for part in err["loc"])
+            line, _, message = _locate({**err, "loc": where(loc)}, lines)
+            out.append((line, ".".join(where(loc)), message))
+        return out
+    return [_located(where(loc), message, lines) for loc, message in staged.reference_problems()
+            if where(loc)[0] == "stages"]
 
 
 def _index_lines(

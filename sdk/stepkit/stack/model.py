@@ -1,27 +1,97 @@
 """The root of ``infra/stack.yaml``.
 
-To add a section (state machines, buckets, queues, triggers, stages), add a field here
-with its own model in a module of this package; ``extra="forbid"`` keeps typos such as
-``fucntions:`` from being silently ignored.
+To add a section, add a field here with its own model in a module of this package;
+``extra="forbid"`` keeps typos such as ``fucntions:`` from being silently ignored.
+
+Checks that span sections (a trigger naming an undeclared bucket, a queue whose visibility
+timeout is shorter than its function's timeout) are :meth:`Stack.reference_problems`, which
+the loader reports with the line of the offending field.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepkit.stack.functions import FunctionSettings
+from stepkit.stack.resources import (
+    RESOURCE_NAME,
+    BucketSettings,
+    Grant,
+    QueueSettings,
+    StateMachineSettings,
+    Trigger,
+)
 
 #: Lambda's rule for function names.
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+DEFAULT_STAGE = "dev"
+
+Location = tuple[str, ...]
+
+
+class StageOverrides(BaseModel):
+    """What one stage changes: partial entries of the sections, merged over the base."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    functions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    state_machines: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    buckets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    queues: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    region: str | None = None
+
+    @field_validator("functions", "state_machines", "buckets", "queues", mode="before")
+    @classmethod
+    def _empty(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return {} if value is None else value
+
+
+class UnknownStage(ValueError):
+    pass
+
+
+def _names_check(kind: str, pattern: re.Pattern[str], rule: str) -> Any:
+    def check(cls: type, value: object) -> object:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for name in value:
+                if not pattern.match(str(name)):
+                    raise ValueError(f"{kind} name {name!r} must be {rule}")
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    return classmethod(check)
 
 
 class Stack(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    name: str | None = None
+    """Prefix of every deployed resource's name: ``<name>-<stage>-<resource>``. Default: the
+    project folder's name."""
+    region: str | None = None
+    """Region used when neither ``--region`` nor the AWS configuration gives one."""
     functions: Annotated[dict[str, FunctionSettings], Field(default_factory=dict)]
+    state_machines: Annotated[dict[str, StateMachineSettings], Field(default_factory=dict)]
+    buckets: Annotated[dict[str, BucketSettings], Field(default_factory=dict)]
+    queues: Annotated[dict[str, QueueSettings], Field(default_factory=dict)]
+    stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
+
+    @field_validator("name")
+    @classmethod
+    def _stack_name(cls, value: str | None) -> str | None:
+        if value is not None and not STACK_NAME.match(value):
+            raise ValueError("the stack name is 1-24 lowercase letters, digits or '-', starting with a letter")
+        return value
 
     @field_validator("functions", mode="before")
     @classmethod
@@ -36,3 +106,180 @@ class Stack(BaseModel):
                     raise ValueError(f"function name {name!r} must be 1-64 letters, digits, '-' or '_'")
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
+
+    _sm_names = field_validator("state_machines", mode="before")(
+        _names_check("state machine", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _bucket_names = field_validator("buckets", mode="before")(
+        _names_check("bucket", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _queue_names = field_validator("queues", mode="before")(
+        _names_check("queue", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stage_names(cls, value: object) -> object:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for name in value:
+                if not STAGE_NAME.match(str(name)):
+                    raise ValueError(f"stage name {name!r} must be 1-12 lowercase letters or digits")
+            return {k: ({} if v is None else v) for k, v in value.items()}
+        return value
+
+    # --- stages -------------------------------------------------------------------------
+
+    def stage_names(self) -> list[str]:
+        return list(self.stages) or [DEFAULT_STAGE]
+
+    def for_stage(self, stage: str) -> Stack:
+        """This stack with the overrides of ``stage`` merged in (dicts merge, lists replace).
+
+        Raises :class:`UnknownStage` for a stage the file does not declare (when it declares
+        any), ``pydantic.ValidationError`` when the merged result is invalid."""
+        if not self.stages:
+            if not STAGE_NAME.match(stage):
+                raise UnknownStage(f"stage name {stage!r} must be 1-12 lowercase letters or digits")
+            return self
+        if stage not in self.stages:
+            raise UnknownStage(f"unknown stage {stage!r}; the stack declares: {', '.join(self.stages)}")
+        base = self.model_dump(exclude={"stages"}, exclude_unset=True)
+        overrides = self.stages[stage].model_dump(exclude_unset=True, exclude_defaults=True)
+        merged = _merge(base, overrides)
+        return Stack.model_validate(merged)
+
+    def stage_override_locations(self, stage: str) -> set[Location]:
+        """Locations (in the merged stack) that the stage sets, for error reporting."""
+        if stage not in self.stages:
+            return set()
+        data = self.stages[stage].model_dump(exclude_unset=True, exclude_defaults=True)
+        return set(_locations(data, ()))
+
+    # --- cross-section checks -------------------------------------------------------------
+
+    def reference_problems(self) -> list[tuple[Location, str]]:
+        """Every reference to an undeclared resource, and the rules that span sections."""
+        problems: list[tuple[Location, str]] = []
+        known = {
+            "bucket": set(self.buckets),
+            "queue": set(self.queues),
+            "state_machine": set(self.state_machines),
+            "function": set(self.functions),
+        }
+        section = {"bucket": "buckets", "queue": "queues", "state_machine": "state_machines",
+                   "function": "functions"}
+
+        def undeclared(kind: str, name: str) -> str:
+            names = ", ".join(sorted(known[kind])) or "none"
+            return f"{kind.replace('_', ' ')} {name!r} is not declared under `{section[kind]}:` (declared: {names})"
+
+        def triggers(loc: Location, items: list[Trigger]) -> None:
+            for i, trigger in enumerate(items):
+                here = (*loc, "triggers", str(i))
+                if trigger.s3 is not None and trigger.s3.bucket not in known["bucket"]:
+                    problems.append(((*here, "s3", "bucket"), undeclared("bucket", trigger.s3.bucket)))
+                if trigger.sqs is not None and trigger.sqs.queue not in known["queue"]:
+                    problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
+
+        def grants(loc: Location, items: list[Grant]) -> None:
+            for i, grant in enumerate(items):
+                if grant.target not in known[grant.kind]:
+                    problems.append(((*loc, "access", str(i), grant.kind), undeclared(grant.kind, grant.target)))
+
+        for name, fn in self.functions.items():
+            triggers(("functions", name), fn.triggers)
+            grants(("functions", name), fn.access)
+            for i, trigger in enumerate(fn.triggers):
+                queue = self.queues.get(trigger.sqs.queue) if trigger.sqs else None
+                if queue is not None and queue.visibility_timeout < fn.timeout:
+                    problems.append((
+                        ("functions", name, "triggers", str(i), "sqs", "queue"),
+                        f"queue {trigger.sqs.queue!r} has a visibility_timeout of {queue.visibility_timeout}s, "  # type: ignore[union-attr]
+                        f"shorter than the function's timeout of {fn.timeout}s (Lambda refuses the mapping); "
+                        f"set queues.{trigger.sqs.queue}.visibility_timeout to at least {fn.timeout}",  # type: ignore[union-attr]
+                    ))
+        for name, sm in self.state_machines.items():
+            triggers(("state_machines", name), sm.triggers)
+            grants(("state_machines", name), sm.access)
+        for name, queue in self.queues.items():
+            dlq = queue.dead_letter.queue if queue.dead_letter else None
+            if dlq is not None and dlq not in known["queue"]:
+                problems.append((("queues", name, "dead_letter", "queue"), undeclared("queue", dlq)))
+            elif dlq == name:
+                problems.append((("queues", name, "dead_letter", "queue"), "a queue cannot be its own dead-letter"))
+            if queue.dead_letter and queue.dead_letter.queue is None and f"{name}-dlq" in self.queues:
+                problems.append((("queues", name, "dead_letter"),
+                                 f"stepkit would create {name}-dlq, which is already declared; name it: "
+                                 f"`dead_letter: {{queue: {name}-dlq}}`"))
+        problems.extend(self._overlapping_notifications())
+        problems.extend(self._substitution_collisions())
+        return problems
+
+    def _overlapping_notifications(self) -> Iterator[tuple[Location, str]]:
+        # S3 refuses two Lambda notifications of one bucket whose prefixes and suffixes overlap.
+        seen: dict[str, list[tuple[str, str, str]]] = {}
+        for name, fn in self.functions.items():
+            for i, trigger in enumerate(fn.triggers):
+                if trigger.s3 is None:
+                    continue
+                s3 = trigger.s3
+                for other, prefix, suffix in seen.get(s3.bucket, []):
+                    if _overlap(prefix, s3.prefix, True) and _overlap(suffix, s3.suffix, False):
+                        yield (("functions", name, "triggers", str(i), "s3", "prefix"),
+                               f"bucket {s3.bucket!r}: prefix {s3.prefix!r} overlaps the trigger of {other} "
+                               f"(prefix {prefix!r}); S3 refuses overlapping notifications, use distinct prefixes")
+                seen.setdefault(s3.bucket, []).append((name, s3.prefix, s3.suffix))
+
+    def _substitution_collisions(self) -> Iterator[tuple[Location, str]]:
+        from stepkit.stack.references import camel
+
+        sections = {"functions": self.functions, "state_machines": self.state_machines,
+                    "buckets": self.buckets, "queues": self.queues}
+        for section, entries in sections.items():
+            seen: dict[str, str] = {}
+            for name in entries:
+                key = camel(name)
+                if key in seen:
+                    yield ((section, name),
+                           f"{name!r} and {seen[key]!r} give the same ${{{key}...}} substitutions; rename one")
+                seen.setdefault(key, name)
+
+    def _overlapping_notifications(self) -> Iterator[tuple[Location, str]]:
+        # S3 refuses two Lambda notifications of one bucket whose prefixes and suffixes overlap.
+        seen: dict[str, list[tuple[str, str, str]]] = {}
+        for name, fn in self.functions.items():
+            for i, trigger in enumerate(fn.triggers):
+                if trigger.s3 is None:
+                    continue
+                s3 = trigger.s3
+                for other, prefix, suffix in seen.get(s3.bucket, []):
+                    if _overlap(prefix, s3.prefix, True) and _overlap(suffix, s3.suffix, False):
+                        yield (("functions", name, "triggers", str(i), "s3", "prefix"),
+                               f"bucket {s3.bucket!r}: prefix {s3.prefix!r} overlaps the trigger of {other} "
+                               f"(prefix {prefix!r}); S3 refuses overlapping notifications, use distinct prefixes")
+                seen.setdefault(s3.bucket, []).append((name, s3.prefix, s3.suffix))
+
+
+def _overlap(a: str, b: str, prefix: bool) -> bool:
+    if prefix:
+        return a.startswith(b) or b.startswith(a)
+    return a.endswith(b) or b.endswith(a)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _locations(data: Any, loc: Location) -> Iterator[Location]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield (*loc, str(key))
+            yield from _locations(value, (*loc, str(key)))

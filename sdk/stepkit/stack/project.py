@@ -6,12 +6,14 @@ A project root holds ``infra/stack.yaml`` and ``functions/<name>/``. A folder un
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from stepkit.stack.functions import FunctionSettings
 from stepkit.stack.loader import StackError, load_stack
-from stepkit.stack.model import FUNCTION_NAME, Stack
+from stepkit.stack.model import FUNCTION_NAME, STACK_NAME, Stack
+from stepkit.stack.resources import StateMachineSettings
 
 STACK_FILE = Path("infra") / "stack.yaml"
 FUNCTIONS_DIR = "functions"
@@ -22,6 +24,13 @@ class ProjectFunction:
     name: str
     settings: FunctionSettings
     code_dir: Path
+
+
+@dataclass(frozen=True)
+class ProjectStateMachine:
+    name: str
+    settings: StateMachineSettings
+    definition_path: Path
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,25 @@ class Project:
                 if child.is_dir() and FUNCTION_NAME.match(name) and name not in found and name[0] != "_":
                     found[name] = ProjectFunction(name, FunctionSettings(), child.resolve())
         return [found[name] for name in sorted(found)]
+
+    def state_machines(self) -> list[ProjectStateMachine]:
+        return [ProjectStateMachine(name, settings, (self.root / settings.definition).resolve())
+                for name, settings in self.stack.state_machines.items()]
+
+    @property
+    def name(self) -> str:
+        """The stack's name: ``name:`` of the stack file, else the project folder's name made
+        lowercase with '-' for anything else (``My_Project`` -> ``my-project``)."""
+        if self.stack.name:
+            return self.stack.name
+        cleaned = re.sub(r"[^a-z0-9]+", "-", self.root.name.lower()).strip("-")[:24].strip("-")
+        if not cleaned or not cleaned[0].isalpha():
+            cleaned = f"stack-{cleaned}"[:24].strip("-")
+        return cleaned if STACK_NAME.match(cleaned) else "stepkit"
+
+    def for_stage(self, stage: str) -> Project:
+        """The project as ``stage`` sees it (its overrides merged into the stack)."""
+        return Project(root=self.root, stack=self.stack.for_stage(stage), stack_path=self.stack_path)
 
     def function(self, name: str) -> ProjectFunction:
         for fn in self.functions():

@@ -1,0 +1,246 @@
+"""``stepkit package --format cloudformation``: the same stack as a CloudFormation template.
+
+The resources are the very dataclasses deploy creates, built with the region, account and
+partition left as ``${AWS::Region}``-style pseudo parameters, so names, ARNs and the IAM
+policies are identical to a stepkit deploy. Function code is referred to in an S3 bucket
+given as the ``CodeBucket`` parameter (the zips are written beside the template, named by
+their digest); environment values read with ``${env:NAME}`` become ``NoEcho`` parameters,
+so no secret is written into the template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from stepkit.deploy.desired import build_desired
+from stepkit.deploy.iam import trust_policy
+from stepkit.deploy.naming import Names
+from stepkit.deploy.resources import (
+    Bucket,
+    BucketNotifications,
+    EventRule,
+    EventSourceMapping,
+    Function,
+    LogGroup,
+    Permission,
+    Queue,
+    Resource,
+    Role,
+    StateMachine,
+)
+from stepkit.runtime.bundle import build_bundle
+from stepkit.runtime.config import FunctionConfig
+from stepkit.stack.project import Project
+from stepkit.stack.references import camel
+
+_SECRET = re.compile(r"\x00secret:([A-Za-z_][A-Za-z0-9_]*)\x00")
+
+
+class _SecretMarkers(Mapping[str, str]):
+    """Stands for the deploying shell's environment: every ``${env:NAME}`` becomes a marker
+    that the template turns into a NoEcho parameter."""
+
+    def __getitem__(self, key: str) -> str:
+        return f"\x00secret:{key}\x00"
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def logical_id(resource_key: str) -> str:
+    kind, _, logical = resource_key.partition(":")
+    return re.sub(r"[^A-Za-z0-9]", "", camel(kind) + camel(logical))
+
+
+def _sub(value: Any) -> Any:
+    """Strings holding a pseudo parameter become ``Fn::Sub``; the rest is left as is."""
+    if isinstance(value, str):
+        return {"Fn::Sub": value} if "${AWS::" in value else value
+    if isinstance(value, list):
+        return [_sub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _sub(v) for k, v in value.items()}
+    return value
+
+
+def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[Function]]:
+    names = Names(project.name, stage, "${AWS::Region}", "${AWS::AccountId}", "${AWS::Partition}")
+    desired = build_desired(project, stage, names, _SecretMarkers())
+    keys = {r.key for r in desired.resources}
+    parameters: dict[str, Any] = {
+        "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the function zips of code/"},
+        "CodePrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the zips in CodeBucket"},
+    }
+    resources: dict[str, Any] = {}
+    notifications = {r.logical: r for r in desired.resources if isinstance(r, BucketNotifications)}
+    functions: list[Function] = []
+
+    def add(resource: Resource, cfn_type: str, properties: dict[str, Any], extra_deps: tuple[str, ...] = ()) -> None:
+        referenced = set(_references(properties))
+        deps = sorted({logical_id(d) for d in (*resource.depends_on, *extra_deps) if d in keys}
+                      - referenced - {logical_id(resource.key)})
+        body: dict[str, Any] = {"Type": cfn_type, "Properties": properties}
+        if deps:
+            body["DependsOn"] = deps
+        if cfn_type in ("AWS::S3::Bucket", "AWS::Logs::LogGroup"):
+            body["DeletionPolicy"] = "Retain" if cfn_type == "AWS::S3::Bucket" else "Delete"
+            body["UpdateReplacePolicy"] = body["DeletionPolicy"]
+        resources[logical_id(resource.key)] = body
+
+    def ref_function(logical: str) -> dict[str, Any]:
+        return {"Ref": logical_id(f"function:{logical}")}
+
+    for r in desired.resources:
+        if isinstance(r, Role):
+            add(r, "AWS::IAM::Role", {
+                "RoleName": r.name, "AssumeRolePolicyDocument": trust_policy(r.service),
+                "Policies": [{"PolicyName": "stepkit", "PolicyDocument": _sub(r.policy)}]})
+        elif isinstance(r, LogGroup):
+            add(r, "AWS::Logs::LogGroup", {"LogGroupName": r.name, "RetentionInDays": r.retention_days})
+        elif isinstance(r, Bucket):
+            properties: dict[str, Any] = {
+                "BucketName": _sub(r.name),
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                                   "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+            }
+            if r.versioning:
+                properties["VersioningConfiguration"] = {"Status": "Enabled"}
+            extra: tuple[str, ...] = ()
+            note = notifications.get(r.logical)
+            if note is not None:
+                config: dict[str, Any] = {}
+                if note.eventbridge:
+                    config["EventBridgeConfiguration"] = {"EventBridgeEnabled": True}
+                if note.lambdas:
+                    config["LambdaConfigurations"] = [
+                        {"Event": "s3:ObjectCreated:*",
+                         "Function": {"Fn::GetAtt": [logical_id(f"function:{n.function}"), "Arn"]},
+                         **({"Filter": {"S3Key": {"Rules": [
+                             *([{"Name": "prefix", "Value": n.prefix}] if n.prefix else []),
+                             *([{"Name": "suffix", "Value": n.suffix}] if n.suffix else [])]}}}
+                            if n.prefix or n.suffix else {})}
+                        for n in note.lambdas]
+                properties["NotificationConfiguration"] = config
+                extra = note.depends_on
+            add(r, "AWS::S3::Bucket", properties, extra)
+        elif isinstance(r, Queue):
+            properties = {"QueueName": r.name, "VisibilityTimeout": r.visibility_timeout,
+                          "MessageRetentionPeriod": r.retention, "DelaySeconds": r.delay}
+            if r.dead_letter_queue:
+                properties["RedrivePolicy"] = {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter_queue}"), "Arn"]},
+                    "maxReceiveCount": r.max_receive_count}
+            add(r, "AWS::SQS::Queue", properties)
+        elif isinstance(r, Function):
+            functions.append(r)
+            variables: dict[str, Any] = {}
+            for key, value in r.environment.items():
+                secret = _SECRET.fullmatch(value)
+                if secret:
+                    parameter = f"Secret{camel(secret.group(1).lower())}"
+                    parameters[parameter] = {"Type": "String", "NoEcho": True,
+                                             "Description": f"environment {key} of {r.logical}"}
+                    variables[key] = {"Ref": parameter}
+                else:
+                    variables[key] = _sub(_SECRET.sub("", value))
+            properties = {
+                "FunctionName": r.name, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
+                "Timeout": r.timeout, "Architectures": [r.architecture],
+                "Role": {"Fn::GetAtt": [logical_id(f"role:function-{r.logical}"), "Arn"]},
+                "Code": {"S3Bucket": {"Ref": "CodeBucket"},
+                         "S3Key": {"Fn::Sub": f"${{CodePrefix}}{zip_name(r)}"}},
+                "LoggingConfig": {"LogGroup": {"Ref": logical_id(f"log_group:function-{r.logical}")}},
+            }
+            if r.description:
+                properties["Description"] = r.description
+            if variables:
+                properties["Environment"] = {"Variables": variables}
+            if r.reserved_concurrency is not None:
+                properties["ReservedConcurrentExecutions"] = r.reserved_concurrency
+            add(r, "AWS::Lambda::Function", properties)
+        elif isinstance(r, StateMachine):
+            properties = {
+                "StateMachineName": r.name, "StateMachineType": r.type,
+                "RoleArn": {"Fn::GetAtt": [logical_id(f"role:state_machine-{r.logical}"), "Arn"]},
+                "DefinitionString": _sub(r.definition),
+                "TracingConfiguration": {"Enabled": r.tracing},
+            }
+            if r.log_group:
+                properties["LoggingConfiguration"] = {
+                    "Level": r.log_level, "IncludeExecutionData": r.include_execution_data,
+                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {
+                        "Fn::GetAtt": [logical_id(f"log_group:state_machine-{r.logical}"), "Arn"]}}}]}
+            add(r, "AWS::StepFunctions::StateMachine", properties)
+        elif isinstance(r, Permission):
+            add(r, "AWS::Lambda::Permission", {
+                "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
+                "Principal": r.principal, "SourceArn": _sub(r.source_arn), "SourceAccount": {"Ref": "AWS::AccountId"}})
+        elif isinstance(r, EventRule):
+            add(r, "AWS::Events::Rule", {
+                "Name": r.name, "EventPattern": r.pattern, "State": "ENABLED",
+                "Targets": [{"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
+                             "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}]})
+        elif isinstance(r, EventSourceMapping):
+            properties = {
+                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]},
+                "FunctionName": ref_function(r.function), "BatchSize": r.batch_size, "Enabled": r.enabled,
+                "MaximumBatchingWindowInSeconds": r.batching_window,
+            }
+            if r.partial_failures:
+                properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+            add(r, "AWS::Lambda::EventSourceMapping", properties)
+    outputs = {}
+    for r in desired.resources:
+        if isinstance(r, Function | StateMachine | Bucket | Queue):
+            attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
+            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"stepkit stack {project.name}, stage {stage} (generated by `stepkit package`)",
+        "Parameters": parameters,
+        "Resources": resources,
+        "Outputs": outputs,
+    }
+    return template, functions
+
+
+def zip_name(function: Function) -> str:
+    return f"{function.logical}-{function.code_digest[:16]}.zip"
+
+
+def _references(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            yield value["Ref"]
+        if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
+            yield value["Fn::GetAtt"][0]
+        for v in value.values():
+            yield from _references(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _references(v)
+
+
+def write_package(project: Project, stage: str, out_dir: Path) -> dict[str, Any]:
+    """Write ``template.json`` and ``code/<function>-<digest>.zip`` under ``out_dir``."""
+    template, functions = build_template(project, stage)
+    code = out_dir / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    for function in functions:
+        result = build_bundle(FunctionConfig.from_project(project.function(function.logical)),
+                              project.root / ".stepkit" / "build")
+        shutil.copyfile(result.path, code / zip_name(function))
+    path = out_dir / "template.json"
+    path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
+    return {"template": path, "code": code, "zips": len(functions)}

@@ -1,0 +1,346 @@
+"""From a project (one stage of it) and the target's names to the resources it declares.
+
+Everything that can be known wrong without the target is found here, all at once, before
+anything is touched: definition files that are missing or invalid, ``${Name}`` placeholders
+that name nothing, environment variables read from an unset ``${env:NAME}``, names over a
+service's length limit, files that look like secrets in a function's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stepkit.asl.substitutions import PLACEHOLDER, placeholders
+from stepkit.asl.validation import ERROR, validate_definition
+from stepkit.deploy.errors import DeployInputError
+from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
+from stepkit.deploy.naming import NAME_LIMITS, Names
+from stepkit.deploy.resources import (
+    Bucket,
+    BucketNotifications,
+    EventRule,
+    EventSourceMapping,
+    Function,
+    LambdaNotification,
+    LogGroup,
+    Permission,
+    Queue,
+    Resource,
+    Role,
+    StateMachine,
+)
+from stepkit.runtime.bundle import bundle_digest, source_files
+from stepkit.runtime.config import FunctionConfig
+from stepkit.stack.project import Project
+from stepkit.stack.references import closest, substitution_names
+
+#: Files that must never be uploaded in a bundle.
+SECRET_FILES = re.compile(
+    r"(^|/)(\.env(\..+)?|.*\.pem|.*\.key|.*\.p12|.*\.pfx|id_rsa.*|id_ed25519.*|\.aws/.*|credentials(\.json)?|"
+    r"\.netrc|\.npmrc|\.pypirc|secrets?\.(json|ya?ml|toml))$"
+)
+#: Environment variable names that suggest a secret; their literal values are masked and warned about.
+SECRET_NAMES = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.IGNORECASE)
+ENV_PLACEHOLDER = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+@dataclass(frozen=True)
+class DesiredStack:
+    stack: str
+    stage: str
+    names: Names
+    resources: list[Resource]
+    values: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """Per role key: why a statement is as wide as it is."""
+
+    def by_key(self) -> dict[str, Resource]:
+        return {r.key: r for r in self.resources}
+
+
+def substitution_values(project: Project, names: Names) -> dict[str, str]:
+    """The value of every placeholder the stack defines, on the target ``names`` describes."""
+    stack = project.stack
+    vocabulary = substitution_names(stack, [fn.name for fn in project.functions()])
+    out: dict[str, str] = {}
+    for placeholder, (kind, name, attribute) in vocabulary.items():
+        if kind == "stack":
+            out[placeholder] = {"Region": names.region, "AccountId": names.account, "Partition": names.partition,
+                                "Stage": names.stage, "StackName": names.stack}[attribute]
+        elif kind == "function":
+            out[placeholder] = names.function_arn(name) if attribute == "arn" else names.function(name)
+        elif kind == "state_machine":
+            out[placeholder] = names.state_machine_arn(name) if attribute == "arn" else names.state_machine(name)
+        elif kind == "bucket":
+            physical = names.bucket(name, stack.buckets[name].name)
+            out[placeholder] = names.bucket_arn(physical) if attribute == "arn" else physical
+        elif kind == "queue":
+            out[placeholder] = {"url": names.queue_url, "arn": names.queue_arn, "name": names.queue}[attribute](name)
+    return out
+
+
+def _line_of(text: str, needle: str) -> int:
+    index = text.find(needle)
+    return text.count("\n", 0, index) + 1 if index >= 0 else 1
+
+
+def _rel(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def build_desired(project: Project, stage: str, names: Names, environ: Mapping[str, str] | None = None,
+                  *, compute_digests: bool = True) -> DesiredStack:
+    """The resources of ``project`` (already staged) on ``names``'s target, in dependency
+    order; raises :class:`DeployInputError` listing every problem found."""
+    environ = os.environ if environ is None else environ
+    stack = project.stack
+    where = _rel(project.stack_path, project.root) if project.stack_path else "infra/stack.yaml"
+    problems: list[str] = []
+    warnings: list[str] = []
+    notes: dict[str, list[str]] = {}
+    values = substitution_values(project, names)
+    functions = project.functions()
+    function_names = tuple(fn.name for fn in functions)
+    bucket_names = {b: names.bucket(b, s.name) for b, s in stack.buckets.items()}
+    arns = StackArns(names=names, bucket_names=bucket_names,
+                     state_machine_types={n: s.type for n, s in stack.state_machines.items()},
+                     functions=function_names,
+                     queues=(*stack.queues, *(f"{q}-dlq" for q, s in stack.queues.items()
+                                              if s.dead_letter is not None and s.dead_letter.queue is None)))
+
+    def resolve(text: str, known: Mapping[str, str], place: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            env = ENV_PLACEHOLDER.match(name)
+            if env:
+                if env.group(1) not in environ:
+                    problems.append(f"{place}: ${{{name}}} reads the environment variable {env.group(1)}, "
+                                    "which is not set; export it before deploying")
+                    return ""
+                return environ[env.group(1)]
+            if name in known:
+                return known[name]
+            hint = closest(name, list(known))
+            problems.append(f"{place}: ${{{name}}} names nothing in the stack"
+                            + (f"; did you mean ${{{hint}}}?" if hint else "")
+                            + f" (known: {', '.join('${' + k + '}' for k in sorted(known) if k not in _STACK)})")
+            return match.group(0)
+
+        return PLACEHOLDER.sub(one, text)
+
+    resources: list[Resource] = []
+
+    # --- names over the limits --------------------------------------------------------------
+    def check_length(kind: str, physical: str, place: str) -> None:
+        if len(physical) > NAME_LIMITS[kind]:
+            problems.append(f"{where}: {place}: the {kind.replace('_', ' ')} name {physical!r} is {len(physical)} "
+                            f"characters, over the limit of {NAME_LIMITS[kind]}; shorten the stack, stage or "
+                            "resource name")
+
+    # --- buckets and queues -------------------------------------------------------------------
+    for logical, settings in stack.buckets.items():
+        physical = bucket_names[logical]
+        check_length("bucket", physical, f"buckets.{logical}")
+        resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
+    for logical, settings in stack.queues.items():
+        dead = settings.dead_letter
+        dlq = None
+        if dead is not None:
+            dlq = dead.queue or f"{logical}-dlq"
+            if dead.queue is None:
+                resources.append(Queue(logical=dlq, name=names.queue(dlq), retention=1209600))
+                check_length("queue", names.queue(dlq), f"queues.{logical}.dead_letter")
+        check_length("queue", names.queue(logical), f"queues.{logical}")
+        resources.append(Queue(
+            logical=logical, name=names.queue(logical), visibility_timeout=settings.visibility_timeout,
+            retention=settings.retention, delay=settings.delay, dead_letter_queue=dlq,
+            dead_letter_arn=names.queue_arn(dlq) if dlq else None,
+            max_receive_count=dead.max_receive_count if dead else 5,
+        ))
+
+    # --- functions -------------------------------------------------------------------------------
+    notifications: dict[str, list[LambdaNotification]] = {}
+    for fn in functions:
+        s = fn.settings
+        place = f"functions.{fn.name}"
+        check_length("function", names.function(fn.name), place)
+        check_length("role", names.role("function", fn.name), place)
+        if not fn.code_dir.is_dir():
+            problems.append(f"{where}: {place}.code: folder {fn.code_dir} does not exist")
+            continue
+        for name, _path in source_files(fn.code_dir):
+            if SECRET_FILES.search(name):
+                problems.append(f"{_rel(fn.code_dir, project.root)}/{name}: looks like a secret and would be "
+                                "uploaded in the bundle; move it out of the function's folder and pass the value "
+                                "with `environment: {NAME: ${env:NAME}}`")
+        environment: dict[str, str] = {}
+        secret_keys: set[str] = set()
+        for key, raw in s.environment.items():
+            used = placeholders(raw)
+            if any(ENV_PLACEHOLDER.match(u) for u in used):
+                secret_keys.add(key)
+            elif SECRET_NAMES.search(key) and raw and not used:
+                secret_keys.add(key)
+                warnings.append(f"{where}: {place}.environment.{key} looks like a secret written in the stack "
+                                f"file; use `{key}: ${{env:{key}}}` to read it from the deploying shell instead")
+            environment[key] = resolve(raw, values, f"{where}: {place}.environment.{key}")
+        role = names.role("function", fn.name)
+        policy = function_policy(fn.name, s, arns)
+        resources.append(Role(logical=f"function-{fn.name}", name=role, service="lambda.amazonaws.com",
+                              policy=policy.document(), notes=tuple(policy.notes)))
+        resources.append(LogGroup(logical=f"function-{fn.name}", name=names.function_log_group(fn.name)))
+        digest = bundle_digest(FunctionConfig.from_project(fn)) if compute_digests else ""
+        resources.append(Function(
+            logical=fn.name, name=names.function(fn.name), role=role, role_arn=names.role_arn(role),
+            handler=s.handler, runtime=s.runtime, memory_size=s.memory_size, timeout=s.timeout,
+            environment=environment, secret_keys=frozenset(secret_keys),
+            reserved_concurrency=s.reserved_concurrency, architecture=s.architecture, description=s.description,
+            code_dir=fn.code_dir, code_digest=digest, log_group=names.function_log_group(fn.name),
+        ))
+        for i, trigger in enumerate(s.triggers):
+            if trigger.s3 is not None and trigger.s3.bucket in bucket_names:
+                bucket = trigger.s3.bucket
+                notifications.setdefault(bucket, []).append(LambdaNotification(
+                    id=f"stepkit-{fn.name}-{i}", function=fn.name, function_arn=names.function_arn(fn.name),
+                    prefix=trigger.s3.prefix, suffix=trigger.s3.suffix))
+                permission = f"{fn.name}-s3-{bucket}"
+                if not any(r.key == f"permission:{permission}" for r in resources):
+                    resources.append(Permission(
+                        logical=permission, name=f"stepkit-{permission}", function=fn.name,
+                        function_name=names.function(fn.name), principal="s3.amazonaws.com",
+                        source_arn=names.bucket_arn(bucket_names[bucket]), source_account=names.account))
+            if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
+                q = trigger.sqs
+                resources.append(EventSourceMapping(
+                    logical=f"{fn.name}-sqs-{q.queue}", name=f"{names.function(fn.name)}<-{names.queue(q.queue)}",
+                    function=fn.name, function_name=names.function(fn.name), queue=q.queue,
+                    queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
+                    partial_failures=q.partial_failures, enabled=q.enabled))
+
+    # --- state machines ---------------------------------------------------------------------------
+    eventbridge_buckets: set[str] = set()
+    for machine in project.state_machines():
+        s = machine.settings
+        place = f"state_machines.{machine.name}"
+        file = _rel(machine.definition_path, project.root)
+        check_length("state_machine", names.state_machine(machine.name), place)
+        check_length("role", names.role("state_machine", machine.name), place)
+        try:
+            source = machine.definition_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"{where}: {place}.definition: cannot read {file}: {exc.strerror or exc}")
+            continue
+        extra = {k: resolve(v, values, f"{where}: {place}.substitutions.{k}") for k, v in s.substitutions.items()}
+        known = {**values, **extra}
+        before = len(problems)
+        for name in placeholders(source):
+            if name not in known and not ENV_PLACEHOLDER.match(name):
+                hint = closest(name, list(known))
+                problems.append(
+                    f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}} names nothing in the stack"
+                    + (f"; did you mean ${{{hint}}}?" if hint else "")
+                    + f" (declare it under {place}.substitutions, or use one of: "
+                    + ", ".join("${" + k + "}" for k in sorted(known) if k not in _STACK) + ")")
+            elif ENV_PLACEHOLDER.match(name):
+                problems.append(f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}}: a definition cannot "
+                                "read the deploying shell's environment (it would be stored in the definition)")
+        if len(problems) > before:
+            continue
+        text = PLACEHOLDER.sub(lambda m, known=known: known[m.group(1)], source)
+        diagnostics = [d for d in validate_definition(text, state_machine_type=s.type) if d.severity == ERROR]
+        if diagnostics:
+            problems.extend(f"{file}: invalid definition: {d.code}"
+                            + (f" at {d.location}" if d.location else "") + f": {d.message}" for d in diagnostics)
+            continue
+        definition: dict[str, Any] = json.loads(text)
+        log_group = names.state_machine_log_group(machine.name) if s.logging and s.logging.level != "OFF" else None
+        role = names.role("state_machine", machine.name)
+        policy, invoked = state_machine_policy(machine.name, s, definition, arns, log_group)
+        resources.append(Role(logical=f"state_machine-{machine.name}", name=role, service="states.amazonaws.com",
+                              policy=policy.document(), notes=tuple(policy.notes)))
+        if log_group is not None and s.logging is not None:
+            resources.append(LogGroup(logical=f"state_machine-{machine.name}", name=log_group,
+                                      retention_days=s.logging.retention_days))
+        resources.append(StateMachine(
+            logical=machine.name, name=names.state_machine(machine.name), type=s.type, role=role,
+            role_arn=names.role_arn(role), definition=json.dumps(definition, indent=2), source=source,
+            substitutions={k: v for k, v in known.items() if k in placeholders(source)},
+            log_group=log_group, log_level=s.logging.level if s.logging else "OFF",
+            include_execution_data=s.logging.include_execution_data if s.logging else False,
+            tracing=s.tracing, functions=tuple(f for f in invoked if f in function_names),
+        ))
+        if s.triggers:
+            events_role = names.role("events", machine.name)
+            check_length("role", events_role, f"{place}.triggers")
+            resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
+                                  policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
+        for i, trigger in enumerate(s.triggers):
+            if trigger.s3 is None or trigger.s3.bucket not in bucket_names:
+                continue
+            eventbridge_buckets.add(trigger.s3.bucket)
+            rule = names.rule(machine.name, i)
+            check_length("rule", rule, f"{place}.triggers.{i}")
+            resources.append(EventRule(
+                logical=f"{machine.name}-s3-{i}", name=rule, state_machine=machine.name,
+                target_arn=names.state_machine_arn(machine.name), role=events_role,
+                role_arn=names.role_arn(events_role), bucket=trigger.s3.bucket,
+                pattern=s3_event_pattern(bucket_names[trigger.s3.bucket], trigger.s3.prefix, trigger.s3.suffix)))
+
+    for bucket in bucket_names:
+        lambdas = tuple(notifications.get(bucket, ()))
+        if lambdas or bucket in eventbridge_buckets:
+            resources.append(BucketNotifications(logical=bucket, name=bucket_names[bucket],
+                                                 eventbridge=bucket in eventbridge_buckets, lambdas=lambdas))
+    for r in resources:
+        if isinstance(r, Role) and r.notes:
+            notes[r.key] = list(r.notes)
+    if problems:
+        raise DeployInputError(list(dict.fromkeys(problems)))
+    return DesiredStack(stack=names.stack, stage=stage, names=names, resources=dependency_order(resources),
+                        values=values, warnings=warnings, notes=notes)
+
+
+_STACK = {"Region", "AccountId", "Partition", "Stage", "StackName"}
+
+
+def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:
+    detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
+    if prefix and suffix:
+        detail["object"] = {"key": [{"wildcard": f"{_escape(prefix)}*{_escape(suffix)}"}]}
+    elif prefix:
+        detail["object"] = {"key": [{"prefix": prefix}]}
+    elif suffix:
+        detail["object"] = {"key": [{"suffix": suffix}]}
+    return {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": detail}
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("*", "\\*")
+
+
+def dependency_order(resources: list[Resource]) -> list[Resource]:
+    """Kinds in their order, names sorted within a kind, then anything that depends on a
+    resource placed later moved after it (a queue after its dead-letter queue)."""
+    ordered = sorted(resources, key=lambda r: (r.order, r.logical))
+    keys = {r.key for r in ordered}
+    placed: list[Resource] = []
+    done: set[str] = set()
+    pending = list(ordered)
+    while pending:
+        for index, resource in enumerate(pending):
+            if all(d in done or d not in keys for d in resource.depends_on):
+                placed.append(resource)
+                done.add(resource.key)
+                del pending[index]
+                break
+        else:  # a cycle: keep the kind order for the rest
+            placed.extend(pending)
+            break
+    return placed

@@ -1,0 +1,326 @@
+"""What a stack deploys, as plain dataclasses: one per AWS resource, holding every value
+deploy sets and nothing that needs the target to know (ARNs are computed from names).
+
+The planner compares these with what was recorded; the executor turns them into API calls;
+the CloudFormation writer turns them into a template. ``key`` is the stable identity of a
+resource in the stack (``function:train``) and survives a change of physical name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+MASK = "****"
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: ClassVar[str] = ""
+    #: Deploy creates kinds in this order and deletes in the reverse.
+    order: ClassVar[int] = 0
+
+    logical: str
+    """The stack's own name for it: the key under its section, or a derived name."""
+    name: str
+    """The physical name on the target."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.logical}"
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return ()
+
+    def properties(self) -> dict[str, Any]:
+        """Every value deploy sets: what is compared to decide an update."""
+        skip = {"logical", "name", *self._not_compared()}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+    def display(self) -> dict[str, Any]:
+        """:meth:`properties` fit to print or record: secrets masked."""
+        return self.properties()
+
+    def digest(self) -> str:
+        text = json.dumps({"name": self.name, **self.properties()}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, frozenset | set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class Role(Resource):
+    kind: ClassVar[str] = "role"
+    order: ClassVar[int] = 10
+
+    service: str = "lambda.amazonaws.com"
+    policy: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """Why a statement is wider than one resource (shown by plan, not compared)."""
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ("notes",)
+
+
+@dataclass(frozen=True)
+class LogGroup(Resource):
+    kind: ClassVar[str] = "log_group"
+    order: ClassVar[int] = 20
+
+    retention_days: int = 14
+
+
+@dataclass(frozen=True)
+class Bucket(Resource):
+    kind: ClassVar[str] = "bucket"
+    order: ClassVar[int] = 30
+
+    versioning: bool = False
+
+
+@dataclass(frozen=True)
+class Queue(Resource):
+    kind: ClassVar[str] = "queue"
+    order: ClassVar[int] = 40
+
+    visibility_timeout: int = 30
+    retention: int = 345600
+    delay: int = 0
+    dead_letter_queue: str | None = None
+    """Logical name of the dead-letter queue."""
+    dead_letter_arn: str | None = None
+    max_receive_count: int = 5
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"queue:{self.dead_letter_queue}",) if self.dead_letter_queue else ()
+
+    def attributes(self) -> dict[str, str]:
+        out = {
+            "VisibilityTimeout": str(self.visibility_timeout),
+            "MessageRetentionPeriod": str(self.retention),
+            "DelaySeconds": str(self.delay),
+        }
+        if self.dead_letter_arn:
+            out["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": self.max_receive_count}
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class Function(Resource):
+    kind: ClassVar[str] = "function"
+    order: ClassVar[int] = 50
+
+    role: str = ""
+    """Physical name of its role."""
+    role_arn: str = ""
+    handler: str = "app.handler"
+    runtime: str = "python3.11"
+    memory_size: int = 128
+    timeout: int = 3
+    environment: dict[str, str] = field(default_factory=dict)
+    secret_keys: frozenset[str] = frozenset()
+    """Environment variables whose values are secrets: never printed nor recorded."""
+    reserved_concurrency: int | None = None
+    architecture: str = "x86_64"
+    description: str = ""
+    code_dir: Path = Path()
+    code_digest: str = ""
+    """The bundle's digest (sources, requirements, platform): a new digest means new code."""
+    log_group: str = ""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"role:function-{self.logical}", f"log_group:function-{self.logical}")
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ("code_dir", "secret_keys", "log_group")
+
+    def display(self) -> dict[str, Any]:
+        out = self.properties()
+        out["environment"] = {k: (MASK if k in self.secret_keys else v) for k, v in self.environment.items()}
+        out["code_digest"] = self.code_digest[:12]
+        return out
+
+
+@dataclass(frozen=True)
+class StateMachine(Resource):
+    kind: ClassVar[str] = "state_machine"
+    order: ClassVar[int] = 60
+
+    type: str = "STANDARD"
+    role: str = ""
+    role_arn: str = ""
+    definition: str = ""
+    """The definition with every substitution made: what Step Functions gets."""
+    source: str = ""
+    """The definition as written (placeholders kept), for the CloudFormation template."""
+    substitutions: dict[str, str] = field(default_factory=dict)
+    log_group: str | None = None
+    log_level: str = "OFF"
+    include_execution_data: bool = False
+    tracing: bool = False
+    functions: tuple[str, ...] = ()
+    """Logical names of the functions the definition invokes (deploy order)."""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        deps = [f"role:state_machine-{self.logical}", *(f"function:{f}" for f in self.functions)]
+        if self.log_group:
+            deps.append(f"log_group:state_machine-{self.logical}")
+        return tuple(deps)
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ("source", "substitutions", "functions")
+
+    def display(self) -> dict[str, Any]:
+        out = self.properties()
+        out["definition"] = f"{len(self.definition)} characters, sha256 {_sha(self.definition)[:12]}"
+        return out
+
+
+@dataclass(frozen=True)
+class Permission(Resource):
+    """A statement of a function's resource policy letting S3 invoke it."""
+
+    kind: ClassVar[str] = "permission"
+    order: ClassVar[int] = 70
+
+    function: str = ""
+    """Logical name of the function."""
+    function_name: str = ""
+    principal: str = "s3.amazonaws.com"
+    source_arn: str = ""
+    source_account: str = ""
+
+    @property
+    def statement_id(self) -> str:
+        return f"stepkit-{self.logical}"[:100]
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"function:{self.function}",)
+
+
+@dataclass(frozen=True)
+class EventRule(Resource):
+    """An EventBridge rule for S3 ``Object Created`` events under a prefix, starting a state machine."""
+
+    kind: ClassVar[str] = "event_rule"
+    order: ClassVar[int] = 80
+
+    state_machine: str = ""
+    target_arn: str = ""
+    role: str = ""
+    role_arn: str = ""
+    pattern: dict[str, Any] = field(default_factory=dict)
+    bucket: str = ""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
+
+
+@dataclass(frozen=True)
+class EventSourceMapping(Resource):
+    kind: ClassVar[str] = "event_source_mapping"
+    order: ClassVar[int] = 90
+
+    function: str = ""
+    function_name: str = ""
+    queue: str = ""
+    queue_arn: str = ""
+    batch_size: int = 10
+    batching_window: int = 0
+    partial_failures: bool = True
+    enabled: bool = True
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"function:{self.function}", f"queue:{self.queue}")
+
+
+@dataclass(frozen=True)
+class LambdaNotification:
+    id: str
+    function: str
+    function_arn: str
+    prefix: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class BucketNotifications(Resource):
+    """A bucket's notification configuration (one document per bucket): events to
+    EventBridge, and Lambda functions for prefixes."""
+
+    kind: ClassVar[str] = "bucket_notifications"
+    order: ClassVar[int] = 100
+
+    eventbridge: bool = False
+    lambdas: tuple[LambdaNotification, ...] = ()
+
+    def properties(self) -> dict[str, Any]:
+        return {"eventbridge": self.eventbridge,
+                "lambdas": [{"id": n.id, "function_arn": n.function_arn, "prefix": n.prefix, "suffix": n.suffix}
+                            for n in self.lambdas]}
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"bucket:{self.logical}",
+                *(f"permission:{n.function}-s3-{self.logical}" for n in self.lambdas))
+
+    def configuration(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.eventbridge:
+            out["EventBridgeConfiguration"] = {}
+        if self.lambdas:
+            out["LambdaFunctionConfigurations"] = [
+                {
+                    "Id": n.id,
+                    "LambdaFunctionArn": n.function_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    **({"Filter": {"Key": {"FilterRules": _filter_rules(n)}}} if n.prefix or n.suffix else {}),
+                }
+                for n in self.lambdas
+            ]
+        return out
+
+
+def _filter_rules(n: LambdaNotification) -> list[dict[str, str]]:
+    rules = []
+    if n.prefix:
+        rules.append({"Name": "prefix", "Value": n.prefix})
+    if n.suffix:
+        rules.append({"Name": "suffix", "Value": n.suffix})
+    return rules
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+KINDS: dict[str, type[Resource]] = {
+    cls.kind: cls
+    for cls in (Role, LogGroup, Bucket, Queue, Function, StateMachine, Permission, EventRule,
+                EventSourceMapping, BucketNotifications)
+}

@@ -1,0 +1,130 @@
+"""One deployment: a project's stage on a target. Ties the parts together in the order that
+keeps bad input from touching anything: the stack file, then the project's files, then the
+target (credentials, endpoint, the recorded account and region), then the plan.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from stepkit.deploy.aws import Api
+from stepkit.deploy.desired import DesiredStack, build_desired
+from stepkit.deploy.errors import DeployInputError, TargetError
+from stepkit.deploy.executor import Outcome, Progress, apply_plan, destroy_all
+from stepkit.deploy.naming import Names
+from stepkit.deploy.planner import Plan, destroy_plan, make_plan
+from stepkit.deploy.resources import Function
+from stepkit.deploy.state import DeployState, Recorded, locked
+from stepkit.deploy.target import Connection, Target, connect
+from stepkit.runtime.bundle import build_bundle
+from stepkit.runtime.config import FunctionConfig
+from stepkit.stack.model import DEFAULT_STAGE, UnknownStage
+from stepkit.stack.project import Project
+
+
+def load_project(stack_path: Path | None, stage: str) -> tuple[Project, Project]:
+    """``(project, project as the stage sees it)``; raises StackError or DeployInputError."""
+    project = Project.load(stack_path) if stack_path else Project.discover()
+    if project.stack_path is None:
+        raise DeployInputError([f"no infra/stack.yaml found in {project.root} or above; create one "
+                                "(`stepkit init DIR` makes a new project) or pass --stack"])
+    try:
+        staged = project.for_stage(stage)
+    except UnknownStage as exc:
+        raise DeployInputError([f"{project.stack_path}: {exc}"]) from None
+    except ValidationError as exc:  # the loader checks every stage, so this is a safety net
+        raise DeployInputError([f"{project.stack_path}: stage {stage}: {exc}"]) from None
+    return project, staged
+
+
+@dataclass
+class Deployment:
+    project: Project
+    stage: str
+    target: Target
+    conn: Connection
+    names: Names
+    state: DeployState
+    api: Api
+    built: dict[str, bool]
+
+    @classmethod
+    def open(cls, stack_path: Path | None = None, *, stage: str = DEFAULT_STAGE, target: str = "local",
+             region: str | None = None, profile: str | None = None,
+             environ: Mapping[str, str] | None = None) -> Deployment:
+        _, project = load_project(stack_path, stage)
+        chosen = Target.resolve(target, region=region, profile=profile, stack_region=project.stack.region,
+                                environ=environ)
+        # Offline checks first: a bad definition is reported even with no endpoint running.
+        offline = Names(project.name, stage, chosen.region, "000000000000", endpoint_url=chosen.endpoint_url)
+        build_desired(project, stage, offline, environ, compute_digests=False)
+        conn = connect(chosen)
+        state = DeployState.load(project.root, project.name, stage, target)
+        if state.resources and state.account and state.account != conn.account:
+            raise TargetError(f"the {stage} deploy on {target} is recorded in account {state.account}, but these "
+                              f"credentials are for account {conn.account}: use the profile of {state.account}")
+        if state.resources and state.region and state.region != chosen.region:
+            raise TargetError(f"the {stage} deploy on {target} is recorded in region {state.region}, not "
+                              f"{chosen.region}: pass --region {state.region} (or destroy it there first)")
+        names = Names(project.name, stage, chosen.region, conn.account, conn.partition,
+                      endpoint_url=chosen.endpoint_url)
+        built: dict[str, bool] = {}
+        deployment = cls(project=project, stage=stage, target=chosen, conn=conn, names=names, state=state,
+                         api=Api(conn, project.name, stage), built=built)
+        deployment.api.code = deployment._bundle
+        return deployment
+
+    def _bundle(self, function: Function) -> bytes:
+        config = FunctionConfig.from_project(self.project.function(function.logical))
+        result = build_bundle(config, self.project.root / ".stepkit" / "build")
+        self.built[function.logical] = not result.skipped
+        return result.path.read_bytes()
+
+    def desired(self, environ: Mapping[str, str] | None = None) -> DesiredStack:
+        return build_desired(self.project, self.stage, self.names, environ)
+
+    def plan(self, environ: Mapping[str, str] | None = None) -> Plan:
+        return make_plan(self.desired(environ), self.state, self.api, target=self.target.name,
+                         endpoint=self.target.endpoint_url, region=self.target.region, account=self.conn.account)
+
+    def deploy(self, plan: Plan | None = None, progress: Progress | None = None,
+               environ: Mapping[str, str] | None = None) -> tuple[Plan, Outcome]:
+        with locked(self.project.root, self.stage, self.target.name):
+            plan = plan or self.plan(environ)
+            if not plan.changes:
+                return plan, Outcome()
+            return plan, apply_plan(plan, self.state, self.api, progress)
+
+    def to_destroy(self) -> list[Recorded]:
+        return destroy_plan(self.state)
+
+    def non_empty_buckets(self) -> list[str]:
+        return [r.name for r in self.state.resources.values()
+                if r.kind == "bucket" and not self.api.bucket_is_empty(r.name)]
+
+    def destroy(self, progress: Progress | None = None, *, delete_data: bool = False) -> list[Recorded]:
+        with locked(self.project.root, self.stage, self.target.name):
+            if not delete_data:
+                full = self.non_empty_buckets()
+                if full:
+                    raise DeployInputError([
+                        f"bucket {name} still holds objects; nothing was deleted. Empty it, or run "
+                        "`stepkit destroy --delete-data` to delete its objects with the stack" for name in full])
+            return destroy_all(self.to_destroy(), self.state, self.api, progress, delete_data=delete_data)
+
+    def status(self) -> list[dict[str, Any]]:
+        rows = []
+        for rec in destroy_plan(self.state)[::-1]:
+            rows.append({"kind": rec.kind, "key": rec.key, "name": rec.name, "recorded": rec.status,
+                         "state": self.api.describe(rec), "arn": rec.outputs.get("arn", "")})
+        return rows
+
+
+def env_default_stage() -> str:
+    return os.environ.get("STEPKIT_STAGE", DEFAULT_STAGE)

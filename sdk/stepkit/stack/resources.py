@@ -1,0 +1,204 @@
+"""The sections of ``infra/stack.yaml`` beyond functions: state machines, buckets, queues,
+the triggers that connect them, and the grants a function or state machine declares.
+
+Triggers live on what they start (a function or a state machine), as SAM's ``Events`` do::
+
+    functions:
+      score:
+        triggers:
+          - s3: {bucket: data, prefix: incoming/, suffix: .csv}
+          - sqs: {queue: jobs, batch_size: 10, partial_failures: true}
+    state_machines:
+      training:
+        definition: statemachines/training.asl.json
+        triggers:
+          - s3: {bucket: data, prefix: training/}
+
+Names of other resources are the keys of their sections; whether they exist is checked by
+:meth:`stepkit.stack.model.Stack.reference_problems` so the error points at the line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Names of state machines, buckets and queues: what a key of their section may be.
+RESOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+
+BucketAction = Literal["read", "write", "delete", "list"]
+QueueAction = Literal["send", "receive"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class S3Trigger(_Model):
+    """Objects created in ``bucket`` under ``prefix`` (and ending in ``suffix``)."""
+
+    bucket: str
+    prefix: str = ""
+    suffix: str = ""
+
+
+class SqsTrigger(_Model):
+    """Messages of ``queue``, delivered by a Lambda event source mapping."""
+
+    queue: str
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
+    batching_window: Annotated[int, Field(ge=0, le=300)] = 0
+    """Seconds to gather a batch (``MaximumBatchingWindowInSeconds``)."""
+    partial_failures: bool = True
+    """The function reports failed items (``batchItemFailures``) so only those are retried."""
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _window_for_big_batches(self) -> SqsTrigger:
+        if self.batch_size > 10 and self.batching_window == 0:
+            raise ValueError("a batch_size over 10 needs a batching_window of at least 1 second (an SQS rule)")
+        return self
+
+
+class Trigger(_Model):
+    """One item of a ``triggers`` list: exactly one of ``s3`` or ``sqs``."""
+
+    s3: S3Trigger | None = None
+    sqs: SqsTrigger | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        if (self.s3 is None) == (self.sqs is None):
+            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}` or `sqs: {queue}`")
+        return self
+
+
+class Grant(_Model):
+    """Access a function or state machine needs beyond what stepkit infers.
+
+    Exactly one of ``bucket``, ``queue``, ``state_machine`` or ``function``; ``actions``
+    default to the narrowest useful one (read a bucket, send to a queue, start a state
+    machine, invoke a function)."""
+
+    bucket: str | None = None
+    prefix: str = ""
+    """Only objects under this prefix of ``bucket``."""
+    queue: str | None = None
+    state_machine: str | None = None
+    function: str | None = None
+    actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke"]] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Grant:
+        targets = [k for k in ("bucket", "queue", "state_machine", "function") if getattr(self, k) is not None]
+        if len(targets) != 1:
+            raise ValueError("a grant names exactly one of bucket, queue, state_machine or function")
+        allowed = _GRANT_ACTIONS[targets[0]]
+        wrong = [a for a in self.actions or () if a not in allowed]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} is not an action on a {targets[0]} (use {', '.join(allowed)})")
+        if self.prefix and targets[0] != "bucket":
+            raise ValueError("prefix applies to a bucket grant only")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("bucket", "queue", "state_machine", "function") if getattr(self, k) is not None)
+
+    @property
+    def target(self) -> str:
+        return str(getattr(self, self.kind))
+
+    @property
+    def effective_actions(self) -> list[str]:
+        return list(self.actions) if self.actions else [_GRANT_ACTIONS[self.kind][0]]
+
+
+_GRANT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "bucket": ("read", "write", "delete", "list"),
+    "queue": ("send", "receive"),
+    "state_machine": ("start",),
+    "function": ("invoke",),
+}
+
+
+class Logging(_Model):
+    """Execution logs of a state machine, to a CloudWatch log group stepkit creates."""
+
+    level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
+    include_execution_data: bool = False
+    retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 14
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class StateMachineSettings(_Model):
+    """One entry of ``state_machines``; the key is the state machine's name."""
+
+    definition: str
+    """The ASL file, relative to the project root."""
+    type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
+    substitutions: dict[str, str] = Field(default_factory=dict)
+    """Extra ``${Name}`` values; those of the stack's own resources are filled in by deploy."""
+    logging: Logging | None = None
+    tracing: bool = False
+    triggers: list[Trigger] = Field(default_factory=list)
+    access: list[Grant] = Field(default_factory=list)
+    description: str = ""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("substitutions", mode="before")
+    @classmethod
+    def _stringify(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: str(v).lower() if isinstance(v, bool) else (str(v) if isinstance(v, int | float) else v)
+                    for k, v in value.items()}
+        return value
+
+    @field_validator("triggers")
+    @classmethod
+    def _s3_only(cls, value: list[Trigger]) -> list[Trigger]:
+        if any(t.sqs is not None for t in value):
+            raise ValueError("a state machine is started by `s3` triggers; an SQS queue triggers a function")
+        return value
+
+
+class DeadLetter(_Model):
+    """Where messages go after ``max_receive_count`` failed receives."""
+
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    queue: str | None = None
+    """A declared queue; unset: stepkit creates ``<name>-dlq`` for this queue."""
+
+
+class QueueSettings(_Model):
+    visibility_timeout: Annotated[int, Field(ge=0, le=43200)] = 30
+    retention: Annotated[int, Field(ge=60, le=1209600)] = 345600
+    """Seconds a message is kept (``MessageRetentionPeriod``)."""
+    delay: Annotated[int, Field(ge=0, le=900)] = 0
+    dead_letter: DeadLetter | None = None
+
+
+class BucketSettings(_Model):
+    versioning: bool = False
+    name: str | None = None
+    """The bucket's physical name, if the default ``<stack>-<stage>-<key>`` will not do (S3
+    names are global); may use ``${AccountId}``, ``${Region}`` and ``${Stage}``."""
+
+    @field_validator("name")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            probe = re.sub(r"\$\{(AccountId|Region|Stage)\}", "x", value)
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", probe):
+                raise ValueError("an S3 bucket name is 3-63 lowercase letters, digits, '.' or '-'")
+        return value
