@@ -4,7 +4,8 @@ moto already matches S3 notification configurations and EventBridge event patter
 delivers to SQS (and SNS, CloudWatch Logs) itself. Two of its delivery functions are
 pointed at stepkit, because the functions and state machines live here, not in moto:
 
-- ``moto.s3.notifications._invoke_awslambda``: an S3 event for a Lambda function;
+- ``moto.s3.notifications._invoke_awslambda``: an S3 event for a Lambda function (and
+  ``_get_s3_event``, so that the key keeps its slashes, as AWS writes it);
 - ``moto.events.models.Rule.send_to_targets``: targets that are Lambda functions or state
   machines (moto raises NotImplementedError for them) are delivered by stepkit; the
   others still go to moto. Disabled rules deliver nothing.
@@ -40,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 from stepkit.endpoint.protocol import AwsError, RequestContext
 from stepkit.endpoint.store import Store
@@ -193,6 +195,16 @@ def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
         from moto.events.models import Rule
 
         s3_notifications._invoke_awslambda = _s3_to_lambda
+        original_event = s3_notifications._get_s3_event
+
+        def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+            # AWS URL-encodes the key as a form value but keeps its slashes (moto encodes them too)
+            event = original_event(event_name, bucket, key, notification_id)
+            for record in event["Records"]:
+                record["s3"]["object"]["key"] = quote_plus(key.name, safe="/")
+            return event
+
+        s3_notifications._get_s3_event = s3_event
         original = Rule.send_to_targets
 
         def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
@@ -242,7 +254,7 @@ def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, or
     if not rule.event_pattern.matches_event(event):
         return
     deliveries: Deliveries | None = _router.get("deliveries")
-    own = [t for t in rule.targets if t.get("Arn", "").split(":")[2:3] in (["lambda"], ["states"])]
+    own = [t for t in rule.targets if t.get("Arn", "").split(":")[2:3] in (["lambda"], ["states"], ["sqs"])]
     others = [t for t in rule.targets if t not in own]
     if others:
         subset = copy.copy(rule)
@@ -259,6 +271,9 @@ def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, or
     event.pop("ingestion-time", None)
     for target in own:
         payload = _target_input(target, event, transform_input)
+        if target["Arn"].split(":")[2] == "sqs":
+            _to_queue(rule, target, payload)
+            continue
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         policy = target.get("RetryPolicy") or {}
         kind = "states" if target["Arn"].split(":")[2] == "states" else "lambda"
@@ -272,6 +287,20 @@ def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, or
             max_age=float(policy.get("MaximumEventAgeInSeconds", 86400)),
             source={"RULE_ARN": rule.arn},
         )
+
+
+def _to_queue(rule: Any, target: dict[str, Any], payload: Any) -> None:
+    """An SQS target, with Input/InputPath/InputTransformer applied (moto's own delivery reshapes
+    the event and ignores InputPath). Runs inside the moto request that raised the event."""
+    from moto.sqs.models import sqs_backends
+
+    parts = target["Arn"].split(":")
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+    try:
+        sqs_backends[parts[4]][parts[3]].send_message(queue_name=parts[5], message_body=body, group_id=group)
+    except Exception as exc:  # a missing queue: EventBridge drops it (its DLQ is for the target's own errors)
+        log.warning("rule %s: SQS target %s refused the event: %s", rule.name, target["Arn"], exc)
 
 
 # -- SQS event source mappings ---------------------------------------------------------------

@@ -51,7 +51,7 @@ _V1 = {
     "sns": ("SNS", "AmazonSNS", "AmazonSNSException"),
     "dynamodb": ("DynamoDB", "AmazonDynamoDBv2", "AmazonDynamoDBException"),
     "events": ("EventBridge", "AmazonEventBridge", "AmazonEventBridgeException"),
-    "states": ("StepFunctions", "AWSStepFunctions", "AWSStepFunctionsException"),
+    "stepfunctions": ("StepFunctions", "AWSStepFunctions", "AWSStepFunctionsException"),
 }
 _SYNC_POLL_S = 0.05
 
@@ -169,12 +169,18 @@ def _iso(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _from_model(value: Any) -> Any:
-    """A botocore result as Step Functions shows it: PascalCase members, text for streams and dates."""
+def _from_model(value: Any, shape: Shape | None = None) -> Any:
+    """A botocore result as Step Functions shows it: members of structures PascalCase (map keys
+    as they are), text for streams and dates."""
     if isinstance(value, dict):
-        return {(k[:1].upper() + k[1:]): _from_model(v) for k, v in value.items()}
+        kind = shape.type_name if shape is not None else None
+        if kind == "map":
+            return {k: _from_model(v, shape.value) for k, v in value.items()}  # type: ignore[union-attr]
+        members = shape.members if kind == "structure" else {}  # type: ignore[union-attr]
+        return {(k[:1].upper() + k[1:]): _from_model(v, members.get(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_model(v) for v in value]
+        member = shape.member if shape is not None and shape.type_name == "list" else None
+        return [_from_model(v, member) for v in value]
     if isinstance(value, datetime):
         return _iso(value)
     if hasattr(value, "read"):  # StreamingBody
@@ -281,7 +287,7 @@ class AwsIntegrations:
             raise StatesError(f"{prefix}.{prefix}Exception", f"{exc} (Service: {prefix}, Status Code: 400, "
                               "Request ID: null)") from None
         response.pop("ResponseMetadata", None)
-        return _from_model(response)
+        return _from_model(response, operation.output_shape)
 
     @staticmethod
     def _v2_error(exc: ClientError, model: ServiceModel, prefix: str) -> StatesError:
@@ -306,7 +312,9 @@ class AwsIntegrations:
         op = operation_for(model, operation)
         client = self.client(service, region)
         try:
-            return getattr(client, botocore.xform_name(op.name))(**params)
+            response = getattr(client, botocore.xform_name(op.name))(**params)
+            response["_shape"] = op.output_shape
+            return response
         except ClientError as exc:
             raise self._v1_error(exc, model, service) from None
         except ParamValidationError as exc:
@@ -343,7 +351,8 @@ class AwsIntegrations:
         response = self._v1_call("sqs", "SendMessage", params, invocation.resource.region)
         meta = _sdk_metadata(response)
         response.pop("ResponseMetadata", None)
-        return {**_from_model(response), **meta}
+        shape = response.pop("_shape")
+        return {**_from_model(response, shape), **meta}
 
     def sns_publish(self, invocation: TaskInvocation) -> Any:
         params = self._params(invocation)
@@ -352,14 +361,16 @@ class AwsIntegrations:
         response = self._v1_call("sns", "Publish", params, invocation.resource.region)
         meta = _sdk_metadata(response)
         response.pop("ResponseMetadata", None)
-        return {**_from_model(response), **meta}
+        shape = response.pop("_shape")
+        return {**_from_model(response, shape), **meta}
 
     def dynamodb(self, invocation: TaskInvocation) -> Any:
         params = self._params(invocation)
         response = self._v1_call("dynamodb", invocation.resource.action, params, invocation.resource.region)
         meta = _sdk_metadata(response)
         response.pop("ResponseMetadata", None)
-        return {**_from_model(response), **meta}
+        shape = response.pop("_shape")
+        return {**_from_model(response, shape), **meta}
 
     def events_put_events(self, invocation: TaskInvocation) -> Any:
         params = self._params(invocation)
@@ -372,7 +383,7 @@ class AwsIntegrations:
         params["Entries"] = entries
         response = self._v1_call("events", "PutEvents", params, invocation.resource.region)
         response.pop("ResponseMetadata", None)
-        result = _from_model(response)
+        result = _from_model(response, response.pop("_shape"))
         if result.get("FailedEntryCount"):
             raise StatesError("EventBridge.FailedEntry", _json_text(result))
         return result
@@ -384,6 +395,7 @@ class AwsIntegrations:
         call = {_lower(k): v for k, v in params.items()}
         region = invocation.resource.region
         response = self._v1_call("stepfunctions", "StartExecution", call, region)
+        response.pop("_shape")
         pattern = invocation.resource.pattern
         if pattern not in (".sync", ".sync:2"):
             meta = _sdk_metadata(response)
