@@ -59,7 +59,7 @@ def _fail(as_json: bool, code: int, kind: str, messages: list[str]) -> None:
         err.print(f"[bold red]{title}[/bold red] [dim](nothing was changed)[/dim]" if code != EXIT_FAILED
                   else f"[bold red]{title}[/bold red]")
         for message in messages:
-            err.print(f"  {message}", markup=False)
+            err.print(f"  {message}", markup=False, soft_wrap=True)
     sys.exit(code)
 
 

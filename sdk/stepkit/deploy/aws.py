@@ -267,8 +267,11 @@ class Api:
     # --- bucket notifications ----------------------------------------------------------------------
 
     def _lookup_bucket_notifications(self, name: str, _r: Resource | None) -> str:
-        found = self._lookup_bucket(name, None)
-        return found
+        if self._lookup_bucket(name, None) != OURS:
+            return MISSING  # the bucket's own lookup reports a foreign bucket
+        config = self.c("s3").get_bucket_notification_configuration(Bucket=name)
+        wired = config.get("LambdaFunctionConfigurations") or "EventBridgeConfiguration" in config
+        return OURS if wired else MISSING
 
     def _put_bucket_notifications(self, r: BucketNotifications, _rec: Recorded | None,
                                   existing: bool) -> dict[str, Any]:

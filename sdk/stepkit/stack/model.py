@@ -279,7 +279,9 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _locations(data: Any, loc: Location) -> Iterator[Location]:
-    if isinstance(data, dict):
+    """The locations of the values ``data`` sets (not the mappings that hold them)."""
+    if isinstance(data, dict) and data:
         for key, value in data.items():
-            yield (*loc, str(key))
             yield from _locations(value, (*loc, str(key)))
+    elif loc:
+        yield loc
