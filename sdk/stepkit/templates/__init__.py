@@ -16,6 +16,7 @@ name: {name}
 
 functions:
   greet:                     # code in functions/greet/, handler app.handler
+    runtime: python3.12
     timeout: 10
     memory_size: 128
     environment:

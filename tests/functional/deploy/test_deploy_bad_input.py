@@ -31,7 +31,7 @@ def test_an_invalid_stack_file_names_file_line_and_field(endpoint, pipeline, aws
     _edit(pipeline, "    memory_size: 512\n", "    memory_size: lots\n")
     result = invoke("deploy")
     assert result.exit_code == 2
-    assert "infra/stack.yaml:21: functions.train.memory_size: Input should be a valid integer" in result.output
+    assert "infra/stack.yaml:24: functions.train.memory_size: Input should be a valid integer" in result.output
     _untouched(aws)
 
 
@@ -115,8 +115,9 @@ def test_a_resource_of_the_same_name_not_created_by_the_stack(endpoint, pipeline
 
 def test_a_queue_shorter_than_its_function_and_overlapping_prefixes(endpoint, pipeline, aws) -> None:
     _edit(pipeline, "visibility_timeout: 120", "visibility_timeout: 10")
-    _edit(pipeline, "  train:\n    memory_size: 512\n",
-          "  train:\n    triggers:\n      - s3: {bucket: data, prefix: uploads/csv/}\n    memory_size: 512\n")
+    _edit(pipeline, "  train:\n    runtime: python3.12\n    memory_size: 512\n",
+          "  train:\n    triggers:\n      - s3: {bucket: data, prefix: uploads/csv/}\n"
+          "    runtime: python3.12\n    memory_size: 512\n")
     result = invoke("plan")
     assert result.exit_code == 2
     assert "queue 'jobs' has a visibility_timeout of 10s, shorter than the function's timeout of 20s" in result.output
