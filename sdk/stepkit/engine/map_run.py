@@ -33,7 +33,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
@@ -77,34 +77,70 @@ class Unit:
     index: int
     input: Any
     items: int
+    value: Any = None  # $$.Map.Item.Value in the child: the item (before ItemSelector), or the batch
 
     def result_record(self) -> dict[str, Any]:
         """A PENDING result file record: the input no child execution was started for."""
         return {"Input": _dumps(self.input), "InputDetails": {"Included": True}, "Status": "PENDING"}
 
 
-@dataclass
 class ChildExecution:
-    """A child execution of a Map Run, as DescribeExecution and the result files show it."""
+    """A child execution of a Map Run, as DescribeExecution and the result files show it.
 
-    map_run: MapRun
-    index: int
-    name: str
-    arn: str
-    input: Any
-    items: int
-    express: bool
-    status: str = "PENDING"
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-    start_date: float = 0.0
-    stop_date: float | None = None
-    history: list[HistoryEvent] = field(default_factory=list)
-    redrive_count: int = 0
-    redrive_date: float | None = None
-    result_written: bool = False
-    run: ExecutionRun | None = field(default=None, repr=False)
+    Once it ended, its input and output are kept as compact JSON text (parsed again on
+    access), and its history only when the parent keeps child histories (the default; a
+    run with ``retain_child_histories = False`` keeps only failed children's, which a redrive
+    needs, e.g. when the endpoint persists them through ``MapRun.listener``)."""
+
+    def __init__(
+        self, map_run: MapRun, index: int, name: str, arn: str, input: Any, items: int, express: bool
+    ) -> None:
+        self.map_run = map_run
+        self.index = index
+        self.name = name
+        self.arn = arn
+        self._input: Any = input
+        self._input_text: str | None = None
+        self._output: Any = None
+        self._output_text: str | None = None
+        self.items = items
+        self.express = express
+        self.status = "PENDING"
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.start_date = 0.0
+        self.stop_date: float | None = None
+        self.history: list[HistoryEvent] = []
+        self.redrive_count = 0
+        self.redrive_date: float | None = None
+        self.result_written = False
+        self.run: ExecutionRun | None = None
+        self.map_value: Any = input
+
+    @property
+    def input(self) -> Any:
+        return json.loads(self._input_text) if self._input_text is not None else self._input
+
+    @property
+    def output(self) -> Any:
+        return json.loads(self._output_text) if self._output_text is not None else self._output
+
+    @property
+    def input_text(self) -> str:
+        return self._input_text if self._input_text is not None else _dumps(self._input)
+
+    @property
+    def output_text(self) -> str:
+        return self._output_text if self._output_text is not None else _dumps(self._output)
+
+    def _ended(self, output: Any, keep_history: bool) -> None:
+        self._input_text, self._input, self.map_value = _dumps(self._input), None, None
+        self._output_text, self._output = (_dumps(output), None) if self.status == "SUCCEEDED" else (None, None)
+        if not keep_history and self.status == "SUCCEEDED":
+            self.history = []
+
+    def __repr__(self) -> str:
+        return f"ChildExecution({self.index}, {self.status}, {self.arn})"
 
     @property
     def state_machine_arn(self) -> str:
@@ -123,11 +159,11 @@ class ChildExecution:
 
     def result_record(self) -> dict[str, Any]:
         """The record ResultWriter writes for this child (``Transformation: NONE``)."""
-        record: dict[str, Any] = {"ExecutionArn": self.arn, "Input": _dumps(self.input)}
+        record: dict[str, Any] = {"ExecutionArn": self.arn, "Input": self.input_text}
         record["InputDetails"] = {"Included": True}
         record["Name"] = self.name
         if self.status == "SUCCEEDED":
-            record["Output"] = _dumps(self.output)
+            record["Output"] = self.output_text
             record["OutputDetails"] = {"Included": True}
         else:
             if self.error is not None:
@@ -154,14 +190,14 @@ class ChildExecution:
             "name": self.name,
             "status": self.status,
             "startDate": self.start_date,
-            "input": _dumps(self.input),
+            "input": self.input_text,
             "inputDetails": {"included": True},
             "mapRunArn": self.map_run.arn,
         }
         if self.stop_date is not None:
             out["stopDate"] = self.stop_date
         if self.status == "SUCCEEDED":
-            out["output"] = _dumps(self.output)
+            out["output"] = self.output_text
             out["outputDetails"] = {"included": True}
         if self.error is not None:
             out["error"] = self.error
@@ -407,6 +443,22 @@ class MapRunner:
             run.execution_context["Id"] = child.arn
         return run
 
+    @staticmethod
+    def _start(run: ExecutionRun, child: ChildExecution) -> Execution:
+        """``run.start()`` with ``$$.Map.Item`` (the item's index and value, or the batch's)
+        in the child's context object, as the item processor's states saw it before
+        Distributed Map children were executions of their own."""
+        from stepkit.engine.frame import Frame
+
+        run.record(
+            "ExecutionStarted",
+            None,
+            {"input": run.input, "roleArn": run.role_arn, "stateMachineArn": run.state_machine_arn},
+        )
+        frame = Frame(run, {}, 1)
+        frame.map_item = {"Index": child.index, "Value": child.map_value}
+        return run._finish(frame, None, run.input)
+
     def _execute(self, child: ChildExecution, *, resume: bool = False) -> None:
         run = self._child_run(child)
         child.run = run
@@ -419,17 +471,19 @@ class MapRunner:
             else:
                 child.start_date = run.start_time
                 child.history = run.history
-                result = run.start()
+                result = self._start(run, child)
         except Exception as exc:  # an engine fault fails this child, not the Map Run's thread
             child.status, child.error, child.cause = "FAILED", errors.RUNTIME, f"stepkit: {exc!r}"
             child.stop_date = self.run.clock.now()
+            child._ended(None, True)
             return
         finally:
             child.run = None
         child.history = result.history
-        child.output, child.error, child.cause = result.output, result.error, result.cause
+        child.error, child.cause = result.error, result.cause
         child.stop_date = result.stop_date
         child.status = result.status
+        child._ended(result.output, getattr(self.run, "retain_child_histories", True))
 
     def _new_child(self, unit: Unit) -> ChildExecution:
         express = self.state.execution_type == "EXPRESS"
@@ -440,6 +494,8 @@ class MapRunner:
         else:
             arn = f"{sm.replace(':stateMachine:', ':execution:', 1)}:{name}"
         child = ChildExecution(self.map_run, unit.index, name, arn, unit.input, unit.items, express)
+        if unit.value is not None:
+            child.map_value = unit.value
         child.start_date = self.run.clock.now()
         self.map_run._add(child)
         return child

@@ -341,12 +341,13 @@ class MapState(RecoverableState):
             raise mark_state_failed(err, "MapStateFailed") from None
         map_run.status, map_run.stop_date = "SUCCEEDED", run.clock.now()
         run.record("MapRunSucceeded", frame, None)
-        try:
-            check_result_size(result, self.name)
+        output = self.flow.output(frame, raw, result)
+        try:  # the results stay in the state output: within Step Functions' payload limit
+            check_result_size(output, self.name)
         except StatesError as err:
             raise mark_state_failed(err, "MapStateFailed") from None
         run.record("MapStateSucceeded", frame, None)
-        return self.flow.output(frame, raw, result), self.next
+        return output, self.next
 
     def _write(self, run: Any, params: Any, map_run: MapRun) -> dict[str, Any]:
         assert self.writer is not None
@@ -373,19 +374,20 @@ class MapState(RecoverableState):
         ``$$.Map.Item`` and the parent's variables), then grouped by the ItemBatcher."""
         selector = self.flow.item_selector is not None
 
-        def selected() -> Iterator[tuple[int, Any]]:
+        def selected() -> Iterator[tuple[int, Any, Any]]:
             for index, item in enumerate(source()):
+                value = item
                 if selector:
                     child = frame.child(frame.prev, {"Index": index, "Value": item})
                     child.state_name = self.name
                     child.entered_id = frame.entered_id
                     child.entered_time = frame.entered_time
                     item = self.flow.item_input(child, data, item, self)
-                yield index, item
+                yield index, item, value
 
         if batching is None:
-            for index, item in selected():
-                yield Unit(index, item, 1)
+            for index, item, value in selected():
+                yield Unit(index, item, 1, value if selector else None)
             return
         max_items, max_bytes, batch_input = batching
         envelope: dict[str, Any] = {} if batch_input is None else {"BatchInput": batch_input}
@@ -397,7 +399,7 @@ class MapState(RecoverableState):
         def unit() -> Unit:
             return Unit(number, {**envelope, "Items": batch}, len(batch))
 
-        for index, item in selected():
+        for index, item, _ in selected():
             item_size = len(to_json(item).encode())
             if overhead + item_size > max_bytes:
                 raise StatesError(
