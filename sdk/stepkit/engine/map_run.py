@@ -272,6 +272,8 @@ class MapRun:
         self.listener: ChildListener | None = None
         self.changed = threading.Condition()
         self._by_arn: dict[str, ChildExecution] = {}
+        self._lock = threading.Lock()
+        self._failed_items = 0  # items of the children that ended FAILED, ABORTED or TIMED_OUT
 
     # -- the endpoint's views ---------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
@@ -363,7 +365,11 @@ class MapRun:
         return counts
 
     def failed_items(self) -> int:
-        return sum(c.items for c in self.children if c.status in _FAILED)
+        return self._failed_items
+
+    def _count_failed(self, items: int) -> None:
+        with self._lock:
+            self._failed_items += items
 
     def threshold_exceeded(self, *, total: int | None) -> bool:
         """Whether the failures so far exceed a tolerated threshold. The percentage is of
@@ -476,6 +482,7 @@ class MapRunner:
             child.status, child.error, child.cause = "FAILED", errors.RUNTIME, f"stepkit: {exc!r}"
             child.stop_date = self.run.clock.now()
             child._ended(None, True)
+            self.map_run._count_failed(child.items)
             return
         finally:
             child.run = None
@@ -484,6 +491,8 @@ class MapRunner:
         child.stop_date = result.stop_date
         child.status = result.status
         child._ended(result.output, getattr(self.run, "retain_child_histories", True))
+        if child.status in _FAILED:
+            self.map_run._count_failed(child.items)
 
     def _new_child(self, unit: Unit) -> ChildExecution:
         express = self.state.execution_type == "EXPRESS"
@@ -546,6 +555,7 @@ class MapRunner:
                         break
                     if is_redrive:
                         child = entry  # type: ignore[assignment]
+                        map_run._count_failed(-child.items)
                         if child.express:  # an EXPRESS child cannot be redriven: a new one runs
                             map_run.children.remove(child)
                             child = self._new_child(Unit(child.index, child.input, child.items))
