@@ -92,6 +92,31 @@ class ChildExecution:
     run with ``retain_child_histories = False`` keeps only failed children's, which a redrive
     needs, e.g. when the endpoint persists them through ``MapRun.listener``)."""
 
+    __slots__ = (
+        "_history",
+        "_history_text",
+        "_input",
+        "_input_text",
+        "_output",
+        "_output_text",
+        "arn",
+        "cause",
+        "error",
+        "express",
+        "index",
+        "items",
+        "map_run",
+        "map_value",
+        "name",
+        "redrive_count",
+        "redrive_date",
+        "result_written",
+        "run",
+        "start_date",
+        "status",
+        "stop_date",
+    )
+
     def __init__(
         self, map_run: MapRun, index: int, name: str, arn: str, input: Any, items: int, express: bool
     ) -> None:
@@ -110,7 +135,8 @@ class ChildExecution:
         self.cause: str | None = None
         self.start_date = 0.0
         self.stop_date: float | None = None
-        self.history: list[HistoryEvent] = []
+        self._history: list[HistoryEvent] = []
+        self._history_text: str | None = None
         self.redrive_count = 0
         self.redrive_date: float | None = None
         self.result_written = False
@@ -126,6 +152,17 @@ class ChildExecution:
         return json.loads(self._output_text) if self._output_text is not None else self._output
 
     @property
+    def history(self) -> list[HistoryEvent]:
+        """The child's events (kept as compact JSON once the child ended, rebuilt here)."""
+        if self._history_text is not None:
+            return [HistoryEvent.from_record(r) for r in json.loads(self._history_text)]
+        return self._history
+
+    @history.setter
+    def history(self, events: list[HistoryEvent]) -> None:
+        self._history, self._history_text = events, None
+
+    @property
     def input_text(self) -> str:
         return self._input_text if self._input_text is not None else _dumps(self._input)
 
@@ -137,7 +174,10 @@ class ChildExecution:
         self._input_text, self._input, self.map_value = _dumps(self._input), None, None
         self._output_text, self._output = (_dumps(output), None) if self.status == "SUCCEEDED" else (None, None)
         if not keep_history and self.status == "SUCCEEDED":
-            self.history = []
+            self._history = []
+        else:
+            self._history_text = _dumps([e.to_record() for e in self._history])
+            self._history = []
 
     def __repr__(self) -> str:
         return f"ChildExecution({self.index}, {self.status}, {self.arn})"
