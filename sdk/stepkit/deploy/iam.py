@@ -157,7 +157,9 @@ def state_machine_policy(name: str, settings: Any, definition: Mapping[str, Any]
         _item_reader_permissions(policy, reader, stack)
     if _has_distributed_map(definition):
         policy.allow(["states:StartExecution"], names.state_machine_arn(name))
-        policy.allow(["states:DescribeExecution", "states:StopExecution"], names.execution_arns(name) + "/*")
+        # A Distributed Map's child executions: execution:<machine>/<map run>:<id>
+        policy.allow(["states:DescribeExecution", "states:StopExecution"],
+                     names._arn("states", f"execution:{names.state_machine(name)}/*"))
     for grant in settings.access:
         add_grant(policy, grant, stack)
     if log_group is not None:
@@ -242,13 +244,16 @@ def _item_reader_permissions(policy: PolicyBuilder, reader: Mapping[str, Any], s
     params = _params(reader)
     bucket = _static(params, "Bucket")
     bucket_arn = _bucket_arn_of(bucket, stack)
+    buckets = sorted(stack.bucket_arn(b) for b in stack.bucket_names)
+    objects = [f"{b}/*" for b in buckets]
     if resource.endswith(":s3:getObject"):
-        policy.allow(["s3:GetObject"], f"{bucket_arn}/*" if bucket_arn else _wide(policy, "ItemReader", "Bucket"))
+        policy.allow(["s3:GetObject"], f"{bucket_arn}/*" if bucket_arn else _wide(policy, "ItemReader", "Bucket",
+                                                                                  objects))
     elif resource.endswith(":s3:listObjectsV2"):
-        policy.allow(["s3:ListBucket"], bucket_arn or _wide(policy, "ItemReader", "Bucket"))
+        policy.allow(["s3:ListBucket"], bucket_arn or _wide(policy, "ItemReader", "Bucket", buckets))
     elif resource.endswith(":s3:putObject"):
         policy.allow(["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
-                     f"{bucket_arn}/*" if bucket_arn else _wide(policy, "ResultWriter", "Bucket"))
+                     f"{bucket_arn}/*" if bucket_arn else _wide(policy, "ResultWriter", "Bucket", objects))
 
 
 def _bucket_arn_of(bucket: str | None, stack: StackArns) -> str | None:

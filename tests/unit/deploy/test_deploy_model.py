@@ -1,0 +1,150 @@
+"""The stack's deploy sections, stages, and the resources and policies derived from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stepkit.deploy.desired import build_desired, dependency_order, s3_event_pattern
+from stepkit.deploy.errors import DeployInputError
+from stepkit.deploy.naming import Names
+from stepkit.stack import Project, StackError, parse_stack
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "stacks"
+NAMES = Names("pipe", "dev", "us-east-1", "123456789012")
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(StackError) as caught:
+        parse_stack(text, "infra/stack.yaml")
+    return str(caught.value).splitlines()
+
+
+def test_sections_parse_with_defaults() -> None:
+    stack = parse_stack(
+        "functions:\n  f:\n    triggers:\n      - sqs: {queue: q}\n"
+        "state_machines:\n  m: {definition: m.asl.json, type: express}\n"
+        "buckets:\n  b:\nqueues:\n  q: {dead_letter: {}}\n"
+    )
+    assert stack.state_machines["m"].type == "EXPRESS"
+    assert stack.functions["f"].triggers[0].sqs.batch_size == 10  # type: ignore[union-attr]
+    assert stack.functions["f"].triggers[0].sqs.partial_failures is True  # type: ignore[union-attr]
+    assert stack.queues["q"].dead_letter.max_receive_count == 5  # type: ignore[union-attr]
+    assert stack.buckets["b"].versioning is False
+
+
+def test_stages_override_values_and_report_errors_at_the_override() -> None:
+    text = ("functions:\n  f: {memory_size: 256}\nstages:\n  dev: {}\n  prod:\n    functions:\n"
+            "      f: {memory_size: 4096}\n")
+    stack = parse_stack(text)
+    assert stack.for_stage("dev").functions["f"].memory_size == 256
+    assert stack.for_stage("prod").functions["f"].memory_size == 4096
+    assert _problems(text.replace("4096", "20000"))[0].startswith(
+        "infra/stack.yaml:7: stages.prod.functions.f.memory_size: Input should be less than or equal to 10240")
+    assert _problems("stages:\n  Prod: {}\n")[0].endswith("stage name 'Prod' must be 1-12 lowercase letters or digits")
+    assert "unknown field" in _problems("stages:\n  prod:\n    fucntions: {}\n")[0]
+
+
+def test_references_to_undeclared_resources_name_the_line() -> None:
+    text = ("functions:\n  f:\n    access:\n      - {bucket: nope}\n      - {state_machine: m}\n"
+            "queues:\n  q: {dead_letter: {queue: gone}}\n")
+    assert _problems(text) == [
+        "infra/stack.yaml:4: functions.f.access.0.bucket: bucket 'nope' is not declared under `buckets:` "
+        "(declared: none)",
+        "infra/stack.yaml:5: functions.f.access.1.state_machine: state machine 'm' is not declared under "
+        "`state_machines:` (declared: none)",
+        "infra/stack.yaml:7: queues.q.dead_letter.queue: queue 'gone' is not declared under `queues:` "
+        "(declared: q)",
+    ]
+
+
+def test_shapes_that_aws_would_refuse() -> None:
+    assert "exactly one of" in _problems("functions:\n  f:\n    triggers:\n      - {}\n")[0]
+    assert "state machine is started by `s3` triggers" in _problems(
+        "state_machines:\n  m:\n    definition: x\n    triggers:\n      - sqs: {queue: q}\nqueues:\n  q: {}\n")[0]
+    assert "batching_window" in _problems("functions:\n  f:\n    triggers:\n      - sqs: {queue: q, batch_size: 50}\n"
+                                          "queues:\n  q: {}\n")[0]
+    assert "send is not an action on a bucket" in _problems(
+        "functions:\n  f:\n    access:\n      - {bucket: b, actions: [send]}\nbuckets:\n  b: {}\n")[0]
+    assert "same ${MyModel" in _problems("functions:\n  my_model: {}\n  my-model: {}\n")[0]
+
+
+def test_the_pipeline_resources_in_dependency_order() -> None:
+    project = Project.load(FIXTURES / "pipeline" / "infra" / "stack.yaml")
+    desired = build_desired(project.for_stage("dev"), "dev", NAMES, {"PIPE_API_TOKEN": "x"})
+    keys = [r.key for r in desired.resources]
+    assert keys.index("queue:jobs-dlq") < keys.index("queue:jobs")
+    assert keys.index("role:function-train") < keys.index("function:train") < keys.index("state_machine:training")
+    assert keys.index("permission:ingest-s3-data") < keys.index("bucket_notifications:data")
+    assert keys[-1] == "bucket_notifications:data"
+    ingest = desired.by_key()["function:ingest"]
+    assert ingest.display()["environment"]["API_TOKEN"] == "****"  # type: ignore[attr-defined]
+    assert "x" not in json.dumps(ingest.display()["environment"]["API_TOKEN"])
+    assert dependency_order(list(reversed(desired.resources))) == desired.resources
+
+
+def test_policies_are_least_privilege() -> None:
+    project = Project.load(FIXTURES / "pipeline" / "infra" / "stack.yaml")
+    policies = {r.name: r.policy for r in build_desired(project, "dev", NAMES, {"PIPE_API_TOKEN": "x"}).resources
+                if r.kind == "role"}
+
+    def statements(role: str) -> dict[str, object]:
+        out = {}
+        for s in policies[role]["Statement"]:
+            for action in [s["Action"]] if isinstance(s["Action"], str) else s["Action"]:
+                out[action] = s["Resource"]
+        return out
+
+    worker = statements("pipe-dev-worker-fn")
+    assert worker["sqs:ReceiveMessage"] == "arn:aws:sqs:us-east-1:123456789012:pipe-dev-jobs"
+    assert worker["s3:PutObject"] == "arn:aws:s3:::pipe-dev-artifacts/results/*"
+    assert worker["logs:PutLogEvents"] == "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/pipe-dev-worker:*"
+    assert "s3:GetObject" not in worker
+    ingest = statements("pipe-dev-ingest-fn")
+    assert ingest["s3:GetObject"] == "arn:aws:s3:::pipe-dev-data/uploads/*"  # what its trigger reads
+    assert ingest["sqs:SendMessage"] == "arn:aws:sqs:us-east-1:123456789012:pipe-dev-jobs"
+    machine = statements("pipe-dev-training-sm")
+    assert machine["lambda:InvokeFunction"] == ["arn:aws:lambda:us-east-1:123456789012:function:pipe-dev-train",
+                                                "arn:aws:lambda:us-east-1:123456789012:function:pipe-dev-train:*"]
+    assert machine["sqs:SendMessage"] == "arn:aws:sqs:us-east-1:123456789012:pipe-dev-jobs"
+    assert machine["logs:CreateLogDelivery"] == "*"  # AWS has no narrower resource for log delivery
+    events = statements("pipe-dev-training-events")
+    assert events == {"states:StartExecution": "arn:aws:states:us-east-1:123456789012:stateMachine:pipe-dev-training"}
+    wildcards = [(role, action) for role in policies for action, resource in statements(role).items()
+                 if resource == "*" and not action.startswith("logs:")]
+    assert wildcards == []
+
+
+def test_event_patterns_for_prefixes_and_suffixes() -> None:
+    assert s3_event_pattern("b", "in/", "")["detail"]["object"] == {"key": [{"prefix": "in/"}]}
+    assert s3_event_pattern("b", "in/", ".csv")["detail"]["object"] == {"key": [{"wildcard": "in/*.csv"}]}
+    assert "object" not in s3_event_pattern("b", "", "")["detail"]
+
+
+def test_names_over_the_service_limits(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "functions" / ("f" * 60)).mkdir(parents=True)
+    (tmp_path / "functions" / ("f" * 60) / "app.py").write_text("def handler(e, c):\n    return e\n")
+    (tmp_path / "infra" / "stack.yaml").write_text(f"name: longstack\nfunctions:\n  {'f' * 60}: {{}}\n")
+    with pytest.raises(DeployInputError) as caught:
+        build_desired(Project.load(tmp_path / "infra" / "stack.yaml"), "dev", NAMES)
+    assert "over the limit of 64" in str(caught.value)
+
+
+@pytest.mark.skipif(not (FIXTURES.parents[2] / "statemachines" / "training.asl.json").is_file()
+                    or not (FIXTURES.parents[2] / "functions" / "train").is_dir(),
+                    reason="the repository's ML pipeline is not there")
+def test_the_ml_pipeline_stack_example_builds() -> None:
+    project = Project.load(FIXTURES / "ml" / "infra" / "stack.yaml").for_stage("prod")
+    desired = build_desired(project, "prod", Names("stepkit-ml", "prod", "us-east-1", "123456789012"))
+    by_key = desired.by_key()
+    assert by_key["function:train"].memory_size == 4096  # type: ignore[attr-defined]
+    training = by_key["role:state_machine-training"].policy  # type: ignore[attr-defined]
+    invoked = {r.rsplit(":", 1)[-1] for s in training["Statement"] if s["Action"] == "lambda:InvokeFunction"
+               for r in s["Resource"] if not r.endswith(":*")}
+    assert invoked == {"stepkit-ml-prod-preprocess", "stepkit-ml-prod-train", "stepkit-ml-prod-select_model",
+                       "stepkit-ml-prod-register_model"}
+    assert {r.key for r in desired.resources} >= {"event_rule:training-s3-0", "event_rule:batch_inference-s3-0",
+                                                   "bucket_notifications:artifacts"}
