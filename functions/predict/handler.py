@@ -1,0 +1,497 @@
+"""predict: class predictions and probabilities from a registered model, chosen by alias or version.
+
+Actions (``"action"``, default ``"predict"``):
+
+``predict``: exactly one of ``record`` (one feature mapping or list of values),
+``records`` (a list of them; ``record_ids`` optionally tags each) or ``s3_object``
+(``{"bucket", "key"}`` of a CSV with a header; results go to ``output`` or next to it
+under ``predictions/``)::
+
+    {"model_name": "breast-cancer", "alias": "champion", "records": [{"mean_radius": 14.1, ...}]}
+    -> {"model_name": ..., "model_version": 3, "alias": "champion", "count": 1, "classes": [...],
+        "predictions": [{"prediction": "benign", "probabilities": {"benign": 0.97, "malignant": 0.03}}]}
+
+``describe``: the version an alias points at, its features and classes (loads and checks
+the model, so a missing or damaged model fails here, before any batch runs).
+
+``summarize``: after a Distributed Map with a ``ResultWriter``, reads the Map Run's
+manifest and result files (``result_writer``: the state's ``ResultWriterDetails``), writes
+``<output_prefix>/predictions.csv`` (one line per input row, in input order) and
+``<output_prefix>/summary.json``, and returns the summary.
+
+The model is cached across warm invocations. Each invocation asks S3 whether the
+registry's ``index.json`` changed (a conditional GET with the cached ETag; at most every
+``ALIAS_CHECK_SECONDS``, default 0 = always), so when an alias moves the next invocation
+loads the new version. Errors: :class:`ModelNotFoundError` (no registry, no such alias or
+version, artifact gone), :class:`ModelIntegrityError` (artifact hash differs from the
+registry's), :class:`InvalidRecordError` (the message names the record and the column).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import time
+from collections import Counter, OrderedDict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import boto3
+import joblib
+import numpy as np
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+SERVICE = "predict"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepkitML"), service=SERVICE)
+
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$"
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+MAX_RECORDS_RETURNED = 10_000
+
+
+class InvalidEventError(ValueError):
+    """The event does not have the fields this function needs."""
+
+
+class ModelNotFoundError(Exception):
+    """No such model, alias or version in the registry, or its artifact is gone."""
+
+
+class ModelIntegrityError(Exception):
+    """The artifact's content hash differs from the one the registry recorded."""
+
+
+class InvalidRecordError(ValueError):
+    """A record cannot be scored; the message names the record and the column."""
+
+
+class ResultsNotFoundError(Exception):
+    """The Map Run's result manifest or one of its files does not exist."""
+
+
+class S3Location(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: str | None = None
+    key: str | None = None
+
+
+class ResultWriterDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    Bucket: str
+    Key: str
+
+
+class PredictEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["predict", "describe", "summarize"] = "predict"
+    bucket: str | None = None
+    registry_prefix: str = "registry"
+    model_name: str = Field(pattern=SAFE_NAME)
+    alias: str | None = Field(None, pattern=SAFE_NAME)
+    version: int | None = Field(None, ge=1)
+    record: dict[str, Any] | list[Any] | None = None
+    records: list[dict[str, Any] | list[Any]] | None = None
+    record_ids: list[Any] | None = None
+    s3_object: S3Location | None = None
+    output: S3Location | None = None
+    label_column: str | None = None
+    result_writer: ResultWriterDetails | None = None
+    source: S3Location | None = None
+    output_prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PredictEvent:
+        self.bucket = self.bucket or os.environ.get("ARTIFACTS_BUCKET")
+        if not self.bucket:
+            raise ValueError("no bucket: give `bucket` or set ARTIFACTS_BUCKET")
+        self.registry_prefix = self.registry_prefix.strip("/")
+        if self.alias is not None and self.version is not None:
+            raise ValueError("give `alias` or `version`, not both")
+        if self.alias is None and self.version is None:
+            self.alias = "champion"
+        if self.action == "predict":
+            given = [n for n in ("record", "records", "s3_object") if getattr(self, n) is not None]
+            if len(given) != 1:
+                raise ValueError(f"give exactly one of record, records, s3_object (got {', '.join(given) or 'none'})")
+            if self.record_ids is not None and (self.records is None or len(self.record_ids) != len(self.records)):
+                raise ValueError("record_ids must go with records, one id per record")
+            if self.s3_object is not None and not self.s3_object.key:
+                raise ValueError("s3_object needs a key")
+        if self.action == "summarize" and (self.result_writer is None or not self.output_prefix):
+            raise ValueError("summarize needs result_writer (the Map's ResultWriterDetails) and output_prefix")
+        return self
+
+
+_s3_client: Any = None
+#: index.json per registry: (bucket, key) -> {"etag", "doc", "checked"}
+_indexes: dict[tuple[str, str], dict[str, Any]] = {}
+#: loaded model bundles: (bucket, artifact key, sha256) -> bundle; a small LRU.
+_models: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+
+
+def s3() -> Any:
+    global _s3_client
+    if _s3_client is None:
+        _s3_client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return _s3_client
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return run(event, context)
+    except Exception as exc:
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        logger.error("invocation failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:1000]})
+        raise
+
+
+def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = _parse_event(event)
+    if request.action == "summarize":
+        return summarize(request)
+    model = resolve_model(request)
+    metrics.add_metric(name="ModelLoads" if model["loaded"] else "ModelCacheHits", unit=MetricUnit.Count, value=1)
+    bundle = model["bundle"]
+    info = {
+        "model_name": request.model_name,
+        "alias": request.alias,
+        "model_version": model["version"],
+        "model_loaded": model["loaded"],
+        "classes": list(bundle["classes"]),
+    }
+    if request.action == "describe":
+        entry = model["entry"]
+        return {**info, "family": bundle.get("family"), "candidate_id": bundle.get("candidate_id"),
+                "feature_columns": list(bundle["feature_columns"]), "metric": entry.get("metric"),
+                "test_score": entry.get("test_score"), "artifact_key": entry["artifact_key"]}
+
+    started = time.perf_counter()
+    if request.record is not None:
+        result = score(bundle, [request.record], None, request.label_column)[0]
+        out = {**info, "count": 1, **result}
+    elif request.records is not None:
+        if len(request.records) > MAX_RECORDS_RETURNED:
+            raise InvalidEventError(f"{len(request.records)} records in one call; at most {MAX_RECORDS_RETURNED} "
+                                    "(use s3_object for more)")
+        predictions = score(bundle, request.records, request.record_ids, request.label_column)
+        out = {**info, "count": len(predictions), "predictions": predictions}
+    else:
+        out = {**info, **predict_object(request, bundle)}
+    metrics.add_metric(name="RecordsPredicted", unit=MetricUnit.Count, value=out["count"])
+    metrics.add_metric(name="PredictMilliseconds", unit=MetricUnit.Milliseconds,
+                       value=1000 * (time.perf_counter() - started))
+    return out
+
+
+# -- the registry and the model cache -----------------------------------------------------------
+
+
+def resolve_model(request: PredictEvent) -> dict[str, Any]:
+    """The bundle for the requested alias or version, from the cache when it is current."""
+    root = f"{request.registry_prefix}/{request.model_name}"
+    index = _current_index(request.bucket, f"{root}/index.json", request.model_name)
+    if request.version is not None:
+        version = request.version
+    else:
+        version = (index.get("aliases") or {}).get(request.alias)
+        if version is None:
+            known = ", ".join(sorted(index.get("aliases") or {})) or "none"
+            raise ModelNotFoundError(f"model '{request.model_name}' has no alias '{request.alias}' (aliases: {known})")
+    entry = (index.get("versions") or {}).get(str(version))
+    if entry is None:
+        raise ModelNotFoundError(f"model '{request.model_name}' has no version {version} in the registry")
+    cache_key = (request.bucket, entry["artifact_key"], entry["artifact_sha256"])
+    bundle = _models.get(cache_key)
+    loaded = bundle is None
+    if bundle is None:
+        bundle = _load_bundle(request.bucket, entry["artifact_key"], entry["artifact_sha256"])
+        _models[cache_key] = bundle
+        while len(_models) > max(1, int(os.environ.get("MODEL_CACHE_SIZE", "2"))):
+            _models.popitem(last=False)
+        logger.info("model loaded", extra={"model_name": request.model_name, "version": version})
+    else:
+        _models.move_to_end(cache_key)
+    return {"version": int(version), "entry": entry, "bundle": bundle, "loaded": loaded}
+
+
+def _current_index(bucket: str, key: str, model_name: str) -> dict[str, Any]:
+    cached = _indexes.get((bucket, key))
+    ttl = float(os.environ.get("ALIAS_CHECK_SECONDS", "0"))
+    now = time.monotonic()
+    if cached and ttl > 0 and now - cached["checked"] < ttl:
+        return cached["doc"]
+    extra = {"IfNoneMatch": cached["etag"]} if cached else {}
+    try:
+        response = s3().get_object(Bucket=bucket, Key=key, **extra)
+    except ClientError as exc:
+        code = _code(exc)
+        if cached and code in ("304", "NotModified"):
+            cached["checked"] = now
+            return cached["doc"]
+        if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+            _indexes.pop((bucket, key), None)
+            raise ModelNotFoundError(f"model '{model_name}' is not in the registry (no s3://{bucket}/{key})") from None
+        raise
+    doc = json.loads(response["Body"].read())
+    _indexes[(bucket, key)] = {"etag": response["ETag"], "doc": doc, "checked": now}
+    return doc
+
+
+def _load_bundle(bucket: str, key: str, sha256: str) -> dict[str, Any]:
+    try:
+        body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+            raise ModelNotFoundError(f"the registry names s3://{bucket}/{key}, which does not exist") from None
+        raise
+    digest = hashlib.sha256(body).hexdigest()
+    if digest != sha256:
+        raise ModelIntegrityError(f"s3://{bucket}/{key} has SHA-256 {digest[:12]}..., "
+                                  f"the registry recorded {sha256[:12]}...")
+    return joblib.load(io.BytesIO(body))
+
+
+# -- scoring ------------------------------------------------------------------------------------
+
+
+def score(bundle: dict[str, Any], records: list[Any], ids: list[Any] | None,
+          label_column: str | None) -> list[dict[str, Any]]:
+    """Predictions for raw records: the bundle's own imputation and scaling, then the estimator."""
+    features = bundle["feature_columns"]
+    x = np.empty((len(records), len(features)), dtype=np.float64)
+    for i, record in enumerate(records):
+        where = f"record {i}" + (f" (id {ids[i]!r})" if ids is not None else "")
+        if isinstance(record, dict):
+            for j, column in enumerate(features):
+                if column not in record:
+                    raise InvalidRecordError(f"{where}: missing feature '{column}'")
+                x[i, j] = _number(record[column], where, column)
+        else:
+            if len(record) != len(features):
+                raise InvalidRecordError(f"{where}: {len(record)} values, the model takes {len(features)} "
+                                         f"({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})")
+            for j, value in enumerate(record):
+                x[i, j] = _number(value, where, features[j])
+    prep = bundle["preprocessing"]
+    x = np.where(np.isnan(x), np.asarray(prep["medians"]), x)
+    x = (x - np.asarray(prep["means"])) / np.asarray(prep["scales"])
+    estimator = bundle["estimator"]
+    labels = [str(v) for v in estimator.predict(x)] if len(records) else []
+    proba = estimator.predict_proba(x) if hasattr(estimator, "predict_proba") and len(records) else None
+    classes = [str(c) for c in estimator.classes_]
+    out = []
+    for i, label in enumerate(labels):
+        item: dict[str, Any] = {}
+        if ids is not None:
+            item["id"] = ids[i]
+        item["prediction"] = label
+        item["probabilities"] = (
+            {c: round(float(p), 6) for c, p in zip(classes, proba[i], strict=True)} if proba is not None else None
+        )
+        if label_column and isinstance(records[i], dict) and label_column in records[i]:
+            item["label"] = _label_text(records[i][label_column])
+        out.append(item)
+    return out
+
+
+def _number(value: Any, where: str, column: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        raise InvalidRecordError(f"{where}: feature '{column}': {value!r} is not a number")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() in MISSING_MARKERS:
+            return math.nan
+        try:
+            number = float(text)
+        except ValueError:
+            raise InvalidRecordError(f"{where}: feature '{column}': {text[:40]!r} is not a number") from None
+    else:
+        raise InvalidRecordError(f"{where}: feature '{column}': a {type(value).__name__} is not a number")
+    if not math.isfinite(number):
+        raise InvalidRecordError(f"{where}: feature '{column}': {value!r} is not finite")
+    return number
+
+
+def _label_text(value: Any) -> str:
+    """Labels as preprocess wrote them: numeric labels normalised (``1.0`` -> ``1``)."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if math.isfinite(number) and number == int(number) else text
+
+
+def predict_object(request: PredictEvent, bundle: dict[str, Any]) -> dict[str, Any]:
+    location = request.s3_object
+    bucket = location.bucket or request.bucket
+    try:
+        body = s3().get_object(Bucket=bucket, Key=location.key)["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+            raise InvalidEventError(f"s3://{bucket}/{location.key} does not exist") from None
+        raise
+    try:
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidRecordError(f"s3://{bucket}/{location.key} is not a UTF-8 CSV file: {exc}") from None
+    ids = list(range(len(rows)))
+    predictions = score(bundle, rows, ids, request.label_column)
+    out_bucket = (request.output.bucket if request.output else None) or request.bucket
+    out_key = (request.output.key if request.output else None) or default_output_key(location.key)
+    body = predictions_csv(predictions, [str(c) for c in bundle["classes"]])
+    s3().put_object(Bucket=out_bucket, Key=out_key, Body=body, ContentType="text/csv")
+    return {"count": len(predictions), "source": {"bucket": bucket, "key": location.key},
+            "output": {"bucket": out_bucket, "key": out_key}, **tally(predictions)}
+
+
+def default_output_key(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    stem = name[: -len(".csv")] if name.lower().endswith(".csv") else name
+    return f"predictions/{stem}.predictions.csv"
+
+
+def predictions_csv(predictions: list[dict[str, Any]], classes: list[str]) -> bytes:
+    has_labels = any("label" in p for p in predictions)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["row", "prediction", *(f"probability_{c}" for c in classes), *(["label"] if has_labels else [])])
+    for p in predictions:
+        probabilities = p.get("probabilities") or {}
+        writer.writerow([p.get("id", ""), p["prediction"], *(probabilities.get(c, "") for c in classes),
+                         *([p.get("label", "")] if has_labels else [])])
+    return out.getvalue().encode("utf-8")
+
+
+def tally(predictions: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = Counter(p["prediction"] for p in predictions)
+    labelled = [p for p in predictions if "label" in p]
+    accuracy = (round(sum(p["label"] == p["prediction"] for p in labelled) / len(labelled), 6)
+                if labelled else None)
+    return {"class_counts": dict(sorted(counts.items())), "labelled_rows": len(labelled), "accuracy": accuracy}
+
+
+# -- summarising a Distributed Map's results ----------------------------------------------------
+
+
+def summarize(request: PredictEvent) -> dict[str, Any]:
+    writer = request.result_writer
+    manifest = json.loads(_read_result(writer.Bucket, writer.Key))
+    files = manifest.get("ResultFiles") or {}
+    bucket = manifest.get("DestinationBucket") or writer.Bucket
+    predictions: list[dict[str, Any]] = []
+    versions: set[int] = set()
+    batches = {"succeeded": 0, "failed": 0, "pending": 0}
+    failed_rows = 0
+    failures: list[dict[str, Any]] = []
+    for status in ("SUCCEEDED", "FAILED", "PENDING"):
+        for file in files.get(status) or []:
+            for entry in _result_entries(_read_result(bucket, file["Key"])):
+                batches[status.lower()] += 1
+                if status == "SUCCEEDED":
+                    output = _decoded(entry.get("Output")) if isinstance(entry, dict) and "Output" in entry else entry
+                    if isinstance(output, dict):
+                        predictions.extend(output.get("predictions") or [])
+                        if output.get("model_version") is not None:
+                            versions.add(int(output["model_version"]))
+                    elif isinstance(output, list):
+                        predictions.extend(output)
+                else:
+                    items = (_decoded(entry.get("Input")) or {}).get("Items") if isinstance(entry, dict) else None
+                    failed_rows += len(items) if isinstance(items, list) else 0
+                    if len(failures) < 5 and isinstance(entry, dict):
+                        failures.append({"error": entry.get("Error"), "cause": str(entry.get("Cause"))[:300]})
+    if predictions and all(isinstance(p.get("id"), int) for p in predictions):
+        predictions.sort(key=lambda p: p["id"])
+    classes = sorted({c for p in predictions for c in (p.get("probabilities") or {})})
+    prefix = request.output_prefix.strip("/")
+    predictions_key = f"{prefix}/predictions.csv"
+    s3().put_object(Bucket=request.bucket, Key=predictions_key, Body=predictions_csv(predictions, classes),
+                    ContentType="text/csv")
+    summary = {
+        "source": request.source.model_dump() if request.source else None,
+        "model_name": request.model_name,
+        "alias": request.alias,
+        "model_versions": sorted(versions),
+        "rows": len(predictions),
+        "failed_rows": failed_rows,
+        "batches": batches,
+        "failures": failures,
+        **tally(predictions),
+        "map_run_arn": manifest.get("MapRunArn"),
+        "result_writer": {"bucket": writer.Bucket, "key": writer.Key},
+        "predictions": {"bucket": request.bucket, "key": predictions_key},
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    summary_key = f"{prefix}/summary.json"
+    s3().put_object(Bucket=request.bucket, Key=summary_key, ContentType="application/json",
+                    Body=(json.dumps(summary, indent=2) + "\n").encode())
+    metrics.add_metric(name="BatchRowsPredicted", unit=MetricUnit.Count, value=len(predictions))
+    metrics.add_metric(name="BatchesFailed", unit=MetricUnit.Count, value=batches["failed"])
+    logger.info("batch inference summarised", extra={"rows": len(predictions), "batches": batches})
+    return {**summary, "summary": {"bucket": request.bucket, "key": summary_key}}
+
+
+def _read_result(bucket: str, key: str) -> bytes:
+    try:
+        return s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
+            raise ResultsNotFoundError(f"s3://{bucket}/{key} does not exist") from None
+        raise
+
+
+def _result_entries(body: bytes) -> list[Any]:
+    """A result file: a JSON array (AWS's default layout) or JSON Lines (WriterConfig JSONL)."""
+    text = body.decode("utf-8").strip()
+    if not text:
+        return []
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return document if isinstance(document, list) else [document]
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _parse_event(event: Any) -> PredictEvent:
+    try:
+        return parse(event=event, model=PredictEvent)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())
+        raise InvalidEventError(f"bad predict event: {problems}") from None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
