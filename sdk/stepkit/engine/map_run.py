@@ -9,8 +9,9 @@ workflows do not see the parent's variables (pass values in with ItemSelector).
 For the local endpoint (DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecutions with a
 ``mapRunArn``, DescribeExecution/GetExecutionHistory of a child):
 
-- ``ExecutionRun.map_runs`` maps each Map Run ARN started by an execution (at any depth of
-  inline Map/Parallel; a child's own Distributed Maps are on the child's run) to its ``MapRun``;
+- ``ExecutionRun.map_runs`` maps each Map Run ARN started by an execution to its ``MapRun``
+  (at any depth: inside inline Map/Parallel, and inside the children, whose nested Map Runs
+  have the child's ARN as ``executionArn``);
 - ``MapRun.describe()`` is DescribeMapRun's dict, ``MapRun.summary()`` a ListMapRuns entry,
   ``MapRun.update(...)`` is UpdateMapRun (it takes effect on a running Map Run);
 - ``MapRun.executions(status)`` lists the children; ``ChildExecution.describe()``,
@@ -487,6 +488,10 @@ class MapRunner:
         if child.express:
             run.execution_arn = child.arn
             run.execution_context["Id"] = child.arn
+        # A child's own Distributed Maps are listed with the top execution's Map Runs (their
+        # executionArn is the child's), so that they can be found while they run.
+        run.map_runs = parent.map_runs
+        run.retain_child_histories = getattr(parent, "retain_child_histories", True)  # type: ignore[attr-defined]
         return run
 
     @staticmethod

@@ -403,3 +403,27 @@ def test_execution_run_resume_with_redrive_count_sets_the_context():
     again = machine.prepare({}, name=first.name)
     result = again.resume(list(first.history), redrive_count=1)
     assert result.status == "SUCCEEDED"  # an ended history is returned as it ended
+
+
+def test_nested_map_runs_are_listed_with_the_top_execution():
+    inner = {"Type": "Map", "ItemsPath": "$.xs", "ItemProcessor": {"ProcessorConfig": DISTRIBUTED, "StartAt": "P",
+                                                                   "States": PASS}, "End": True}
+    execution_run, ex = prepared(dmap({"Inner": inner}, "Inner", Label="Outer"), [{"xs": [1, 2]}, {"xs": [3]}])
+    assert ex.status == "SUCCEEDED" and ex.output == [[1, 2], [3]]
+    runs = list(execution_run.map_runs.values())
+    assert len(runs) == 3
+    outer = runs[0]
+    assert outer.execution_arn == execution_run.execution_arn
+    children = {c.arn for c in outer.executions()}
+    assert {r.execution_arn for r in runs[1:]} == children
+    assert sorted(len(r.executions()) for r in runs[1:]) == [1, 2]
+
+
+def test_without_retained_histories_only_failed_children_keep_theirs():
+    machine = StateMachine(dmap(FAIL_ON_ZERO, "C", ToleratedFailureCount=1))
+    execution_run = machine.prepare([0, 1])
+    execution_run.retain_child_histories = False
+    assert execution_run.start().status == "SUCCEEDED"
+    failed, ok = next(iter(execution_run.map_runs.values())).executions()
+    assert failed.status == "FAILED" and failed.history[-1].event_type == "ExecutionFailed"
+    assert ok.status == "SUCCEEDED" and ok.history == [] and ok.output == 1 and ok.input == 1
