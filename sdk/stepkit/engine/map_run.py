@@ -18,7 +18,9 @@ For the local endpoint (DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecution
   ``.summary()`` and ``.events()`` are DescribeExecution, a ListExecutions entry and
   GetExecutionHistory; ``MapRun.find(arn)`` finds a child by ARN;
 - ``MapRun.listener`` (settable) is called with ``(child, event)`` for every child event,
-  and ``ExecutionRun``'s listener sees none of them: child histories are their own.
+  and ``ExecutionRun``'s listener sees none of them: child histories are their own;
+- ``MapRun.to_record()`` / ``MapRun.from_record()``: a JSON record (with the children and
+  their histories) for a durable store, read back for Describe*/List* and for a redrive.
 
 Dates are epoch seconds (floats). Redrive: ``adopt_map_runs(run, previous_map_runs)`` before
 ``run.resume(history, redrive_count=n)`` makes each failed Map Run of the previous run
@@ -424,6 +426,52 @@ class MapRun:
         if count is not None and failed > count:
             return True
         return bool(percentage is not None and total and failed * 100 / total > percentage)
+
+    # -- durable records ----------------------------------------------------------------------
+    _FIELDS = ("arn", "execution_arn", "state_machine_arn", "state_name", "status", "start_date", "stop_date",
+               "max_concurrency", "tolerated_failure_count", "tolerated_failure_percentage", "redrive_count",
+               "redrive_date", "read_complete", "total_items", "error", "cause")
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable record of this Map Run and its children (``from_record``
+        reads it back), for a durable store; histories are included as compact JSON."""
+        record: dict[str, Any] = {name: getattr(self, name) for name in self._FIELDS}
+        record["children"] = [
+            {
+                "index": c.index, "name": c.name, "arn": c.arn, "items": c.items, "express": c.express,
+                "status": c.status, "input": c.input_text,
+                "output": c.output_text if c.status == "SUCCEEDED" else None,
+                "error": c.error, "cause": c.cause, "start_date": c.start_date, "stop_date": c.stop_date,
+                "history": _dumps([e.to_record() for e in c.history]), "redrive_count": c.redrive_count,
+                "redrive_date": c.redrive_date, "result_written": c.result_written,
+            }
+            for c in list(self.children)
+        ]
+        record["pending"] = [{"index": u.index, "input": _dumps(u.input), "items": u.items} for u in self.pending]
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> MapRun:
+        map_run = cls(
+            arn=record["arn"], execution_arn=record["execution_arn"], state_machine_arn=record["state_machine_arn"],
+            state_name=record["state_name"], max_concurrency=record["max_concurrency"],
+            tolerated_failure_count=record["tolerated_failure_count"],
+            tolerated_failure_percentage=record["tolerated_failure_percentage"], start_date=record["start_date"],
+        )
+        for name in cls._FIELDS:
+            setattr(map_run, name, record[name])
+        for r in record["children"]:
+            child = ChildExecution(map_run, r["index"], r["name"], r["arn"], None, r["items"], r["express"])
+            child._input_text, child._output_text = r["input"], r["output"]
+            child._history_text = r["history"]
+            for name in ("status", "error", "cause", "start_date", "stop_date", "redrive_count", "redrive_date",
+                         "result_written"):
+                setattr(child, name, r[name])
+            map_run._add(child)
+            if child.status in _FAILED:
+                map_run._failed_items += child.items
+        map_run.pending = [Unit(u["index"], json.loads(u["input"]), u["items"]) for u in record["pending"]]
+        return map_run
 
     def _add(self, child: ChildExecution) -> None:
         self.children.append(child)

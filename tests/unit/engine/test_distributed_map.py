@@ -427,3 +427,39 @@ def test_without_retained_histories_only_failed_children_keep_theirs():
     failed, ok = next(iter(execution_run.map_runs.values())).executions()
     assert failed.status == "FAILED" and failed.history[-1].event_type == "ExecutionFailed"
     assert ok.status == "SUCCEEDED" and ok.history == [] and ok.output == 1 and ok.input == 1
+
+
+def test_map_run_records_round_trip_and_a_read_back_map_run_can_be_redriven():
+    import json as _json
+
+    from stepkit.engine.map_run import MapRun, adopt_map_runs
+
+    registry = IntegrationRegistry()
+    broken = {1}
+
+    def task(invocation):
+        if invocation.parameters in broken:
+            from stepkit.asl.errors import StatesError
+
+            raise StatesError("Flaky", "once")
+        return invocation.parameters
+
+    registry.register("arn:aws:states:::f", task)
+    states = {"T": {"Type": "Task", "Resource": "arn:aws:states:::f", "End": True}}
+    machine = StateMachine(dmap(states, "T", MaxConcurrency=1), registry=registry, name="Sweep")
+    first = machine.prepare([0, 1, 2])
+    assert first.start().status == "FAILED"
+    (original,) = first.map_runs.values()
+    record = _json.loads(_json.dumps(original.to_record()))
+    restored = MapRun.from_record(record)
+    assert restored.describe() == original.describe()
+    assert [c.describe() for c in restored.executions()] == [c.describe() for c in original.executions()]
+    assert [e.event_type for e in restored.executions()[1].history] == [
+        e.event_type for e in original.executions()[1].history
+    ]
+    broken.clear()
+    again = machine.prepare([0, 1, 2], name=first.name)
+    adopt_map_runs(again, [restored])
+    result = again.resume(list(first.history), redrive_count=1)
+    assert result.status == "SUCCEEDED" and result.output == [0, 1, 2]
+    assert restored.status == "SUCCEEDED" and restored.redrive_count == 1
