@@ -27,11 +27,19 @@ it exits; its workers then see their request pipe close and end too.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import glob
+import importlib.util
 import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import traceback
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,6 +50,7 @@ from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import host_site_dirs
 from stepkit.runtime.errors import LambdaServiceError
 from stepkit.runtime.function import LocalFunction
+from stepkit.runtime.process import WorkerSpec
 from stepkit.runtime.service import default_cache_dir
 
 #: LocalStack's platform variables a worker gets on top of stepkit's own: the credentials of
@@ -72,6 +81,22 @@ RESERVED = frozenset(
 )
 
 
+#: What Lambda's Python runtime itself provides to every function (boto3 and what it needs).
+PLATFORM_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+
+
+class _Function(LocalFunction):
+    """A stepkit function whose workers run on a chosen interpreter."""
+
+    def __init__(self, *args: Any, python: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._python = python
+
+    def worker_spec(self) -> WorkerSpec:
+        spec = super().worker_spec()
+        return spec if spec.python == self._python else dataclasses.replace(spec, python=self._python)
+
+
 class Environments:
     """LocalStack's execution environments, by id, each a one-worker stepkit function."""
 
@@ -80,6 +105,8 @@ class Environments:
         self._functions: dict[str, LocalFunction] = {}
         self._last_logs: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._platform_site: Path | None = None
+        self._platform_lock = threading.Lock()
 
     def ensure(self, spec: dict[str, Any]) -> LocalFunction:
         env_id = spec["id"]
@@ -117,25 +144,53 @@ class Environments:
             functions, self._functions = list(self._functions.values()), {}
         for function in functions:
             function.close()
+        if self._platform_site is not None:
+            shutil.rmtree(self._platform_site, ignore_errors=True)
 
     def _build(self, spec: dict[str, Any]) -> LocalFunction:
-        config = function_config(spec)
-        layer_sites = [str(p) for p in layer_site_dirs(spec.get("layers", []))]
+        runtime = str(spec.get("runtime") or "")
+        python = interpreter_for(runtime) or sys.executable
+        same_python = python == sys.executable
+        config = function_config(spec, install_requirements=same_python)
+        # On this Python, the host's packages stand for the platform, as in stepkit's local
+        # runtime. On another version, the package's own (binary) wheels are for that version
+        # and only what Lambda's runtime provides (boto3, pure Python) is lent from here.
+        platform_sites = host_site_dirs() if same_python else [str(self.platform_site())]
+        layer_sites = [str(p) for p in layer_site_dirs(spec.get("layers", []), python_tag(config.runtime))]
         overrides = platform_overrides(spec.get("platform_env", {}), config.environment)
-        if layer_sites:
-            # Layers come before what the platform provides, as /opt/python does in Lambda.
-            overrides["_STEPKIT_HOST_SITE"] = os.pathsep.join([*layer_sites, *host_site_dirs()])
-        return LocalFunction(
+        # Layers come before what the platform provides, as /opt/python does in Lambda.
+        overrides["_STEPKIT_HOST_SITE"] = os.pathsep.join([*layer_sites, *platform_sites])
+        return _Function(
             config,
             region=spec["region"],
             env_overrides=overrides,
             deps=self._deps,
             default_concurrency=1,
+            python=python,
         )
 
+    def platform_site(self) -> Path:
+        """A folder with only boto3 and its dependencies (links into this environment)."""
+        with self._platform_lock:
+            if self._platform_site is None:
+                folder = Path(tempfile.mkdtemp(prefix="stepkit-lambda-platform-"))
+                for name in PLATFORM_MODULES:
+                    found = importlib.util.find_spec(name)
+                    if found is None or found.origin is None:
+                        continue
+                    origin = Path(found.origin)
+                    source = origin.parent if found.submodule_search_locations else origin
+                    (folder / source.name).symlink_to(source)
+                self._platform_site = folder
+            return self._platform_site
 
-def function_config(spec: dict[str, Any]) -> FunctionConfig:
+
+def function_config(spec: dict[str, Any], *, install_requirements: bool = True) -> FunctionConfig:
+    """The stepkit function for a LocalStack function version; its ``requirements.txt`` is
+    installed (as stepkit's local runtime does) only when ``install_requirements`` and the
+    package does not carry its dependencies already."""
     code_dir = Path(spec["code_dir"]).resolve()
+    vendored = carries_dependencies(code_dir) or not install_requirements
     fields: dict[str, Any] = {
         "name": spec["function_name"],
         "code_dir": code_dir,
@@ -147,7 +202,7 @@ def function_config(spec: dict[str, Any]) -> FunctionConfig:
         "reserved_concurrency": 1,  # one LocalStack environment runs one invocation at a time
         "architecture": spec.get("architecture") or "x86_64",
         "max_retry_attempts": 0,  # LocalStack retries Event invocations itself
-        "deps_dir": code_dir if carries_dependencies(code_dir) else None,
+        "deps_dir": code_dir if vendored else None,  # the code folder itself: nothing to install
     }
     try:
         return FunctionConfig(**fields)
@@ -169,11 +224,59 @@ def carries_dependencies(code_dir: Path) -> bool:
         return False
 
 
-def layer_site_dirs(layer_dirs: list[str]) -> list[Path]:
+def python_tag(runtime: str) -> str:
+    """``python3.12`` for runtime ``python3.12``; the host's for anything else."""
+    if re.fullmatch(r"python3\.\d+", runtime):
+        return runtime
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@cache
+def interpreter_for(runtime: str) -> str | None:
+    """A Python of the runtime's version on this machine, or ``None``.
+
+    A deployment package carries wheels for its runtime's Python (``stepkit package`` builds
+    ``cp312`` wheels for ``python3.12``), so its workers must run on that version to import
+    them. Workers need only the standard library, so any installation of it will do: this
+    one, ``pythonX.Y`` on the PATH, or one of pyenv's versions.
+    """
+    tag = python_tag(runtime)
+    version = tag.removeprefix("python")
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    candidates = [
+        shutil.which(tag),
+        *sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", tag)), reverse=True),
+        f"/usr/local/bin/{tag}",
+        f"/usr/bin/{tag}",
+    ]
+    for candidate in candidates:
+        if candidate and _reports_version(candidate, version):
+            return candidate
+    print(f"stepkit: no {tag} here; functions of runtime {runtime} run on {sys.executable}", file=sys.stderr)
+    return None
+
+
+def _reports_version(python: str, version: str) -> bool:
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == version
+
+
+def layer_site_dirs(layer_dirs: list[str], tag: str) -> list[Path]:
     """Where Lambda's Python runtime finds a layer's modules: ``python/`` and
     ``python/lib/pythonX.Y/site-packages`` of each layer, in the function's order."""
     found = []
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    version = tag
     for layer in layer_dirs:
         for sub in (f"python/lib/{version}/site-packages", "python"):
             path = Path(layer) / sub

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import sys
 import time
 import uuid
 import zipfile
@@ -21,6 +22,7 @@ ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 APP = '''
 import json
 import os
+import sys
 import time
 
 import boto3
@@ -42,6 +44,7 @@ def handler(event, context):
         "region": os.environ["AWS_REGION"],
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
         "greeting": os.environ.get("GREETING"),
+        "python": "%d.%d" % sys.version_info[:2],
     }
 
 
@@ -155,6 +158,18 @@ def test_timeout_is_lambdas_sandbox_timeout(aws) -> None:  # type: ignore[no-unt
     # A fresh worker takes the next invocation.
     _, body = _invoke(aws, name, {"after": "timeout"})
     assert body["event"] == {"after": "timeout"}
+
+
+def test_a_function_runs_on_its_runtimes_python_where_this_machine_has_it(aws) -> None:  # type: ignore[no-untyped-def]
+    from stepkit.localstack_plugin.helper import interpreter_for
+
+    runtime = "python3.12" if sys.version_info[:2] != (3, 12) else "python3.13"
+    name = _name("py")
+    _create(aws, name, Runtime=runtime, Timeout=30)
+    response, body = _invoke(aws, name, {"which": "python"})
+    assert "FunctionError" not in response, body
+    expected = runtime.removeprefix("python") if interpreter_for(runtime) else "{}.{}".format(*sys.version_info[:2])
+    assert body["python"] == expected
 
 
 def test_a_function_that_is_not_python_fails_with_the_reason(aws) -> None:  # type: ignore[no-untyped-def]
