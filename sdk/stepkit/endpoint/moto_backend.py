@@ -11,8 +11,9 @@ moto's own server machinery does the work (``DomainDispatcherApplication`` with
   into the same ``BackendDict`` objects at start-up. A ``kill -9`` loses at most the last
   fraction of a second of changes to moto's resources; buckets, queues, tables, rules
   and their contents survive.
-- a gate: snapshots are taken while no moto request is running, so the pickled state is
-  consistent.
+- one lock: moto's models are not made for concurrent changes, so its requests run one at a
+  time (they take a few milliseconds); snapshots are taken under the same lock, so they are
+  consistent. SQS long polls are done here, between short receives, so none holds the lock.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import json
 import logging
 import os
 import pickle
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,41 +57,14 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-class _Gate:
-    """Many requests at once, or one snapshot alone."""
+def _call(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    captured: list[Any] = []
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active = 0
-        self._exclusive = False
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        captured[:] = [status, headers]
 
-    @contextlib.contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            while self._exclusive:
-                self._cond.wait()
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
-
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            while self._exclusive:
-                self._cond.wait()
-            self._exclusive = True
-            while self._active:
-                self._cond.wait()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._exclusive = False
-                self._cond.notify_all()
+    body = b"".join(app(environ, start_response))
+    return captured[0], captured[1], body
 
 
 def _backend_key(bd: BackendDict) -> str:
@@ -114,7 +90,9 @@ class MotoBackend:
     def __init__(self, snapshot: Path | None = None, debounce: float = 0.05) -> None:
         self.app = DomainDispatcherApplication(create_backend_app)
         self.snapshot = snapshot
-        self.gate = _Gate()
+        #: moto's models are not made for concurrent changes (two SQS receives can move the same
+        #: message to a dead-letter queue, and one of them fails): one request at a time.
+        self.lock = threading.RLock()
         self._debounce = debounce
         self._dirty = threading.Event()
         self._stop = threading.Event()
@@ -124,20 +102,62 @@ class MotoBackend:
     # -- requests -------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
-            # A long poll may wait 20 s: it must not hold snapshots (and so every request) back.
+            return self._receive(environ, start_response)
+        with self.lock:
+            # The whole response is built inside the lock: moto builds it eagerly anyway.
             body = b"".join(self.app(environ, start_response))
-        else:
-            with self.gate.shared():
-                # Read the whole response inside the gate: moto builds it eagerly anyway.
-                body = b"".join(self.app(environ, start_response))
         if environ.get("REQUEST_METHOD", "GET") not in _READ_ONLY:
             self.mark_dirty()
         return [body]
 
+    def _receive(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """SQS ReceiveMessage with long polling done here: moto's own long poll would hold the
+        lock (and so every other request) for up to 20 s. Each try asks moto with
+        ``WaitTimeSeconds=0``; between tries the lock is free."""
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            request = json.loads(raw or b"{}")
+            wait = request.get("WaitTimeSeconds")
+            if wait is None:
+                wait = self._queue_wait_seconds(request.get("QueueUrl", ""))
+            request["WaitTimeSeconds"] = 0
+            body_bytes = json.dumps(request).encode()
+        except (ValueError, AttributeError):  # let moto answer the malformed request
+            wait, body_bytes = 0, raw
+        deadline = time.monotonic() + float(wait or 0)
+        while True:
+            sub = dict(environ)
+            sub["wsgi.input"] = io.BytesIO(body_bytes)
+            sub["CONTENT_LENGTH"] = str(len(body_bytes))
+            with self.lock:
+                status, headers, body = _call(self.app, sub)
+            self.mark_dirty()
+            if time.monotonic() >= deadline or not status.startswith("200") or b'"Messages"' in body:
+                start_response(status, headers)
+                return [body]
+            if self._stop.wait(min(0.1, max(deadline - time.monotonic(), 0))):
+                start_response(status, headers)
+                return [body]
+
+    def _queue_wait_seconds(self, url: str) -> float:
+        """A queue's ReceiveMessageWaitTimeSeconds (the default of its receives)."""
+        try:
+            from moto.sqs.models import sqs_backends
+
+            parts = url.rstrip("/").split("/")
+            account, name = parts[-2], parts[-1]
+            with self.lock:
+                for backend in sqs_backends[account].values():
+                    if name in backend.queues:
+                        return float(backend.queues[name].receive_message_wait_time_seconds or 0)
+        except Exception:
+            pass
+        return 0.0
+
     @contextlib.contextmanager
     def direct(self) -> Iterator[None]:
         """Hold this while calling moto's models directly (not through a request)."""
-        with self.gate.shared():
+        with self.lock:
             yield
         self.mark_dirty()
 
@@ -175,7 +195,7 @@ class MotoBackend:
     def save(self) -> None:
         if self.snapshot is None:
             return
-        with self.gate.exclusive():
+        with self.lock:
             blobs: dict[str, bytes] = {}
             for bd in list(BackendDict._instances):
                 if bd.service_name in _OWN:
@@ -196,7 +216,7 @@ class MotoBackend:
             try:
                 _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(accounts)
                 return buffer.getvalue()
-            except RuntimeError:  # changed by a request outside the gate (an SQS receive): again
+            except RuntimeError:  # changed while pickled (should not happen under the lock): again
                 if attempt == 4:
                     raise
             except Exception as exc:  # a model moto cannot pickle: keep serving, say so once
