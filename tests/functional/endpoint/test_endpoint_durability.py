@@ -1,0 +1,136 @@
+"""Fault injection: the endpoint runs in a subprocess, is killed with SIGKILL while executions
+are in Wait states and Lambda tasks, and is started again on the same state dir. Every
+execution must reach its end with the right output; the finished ones keep their history;
+functions, state machines, buckets, objects and queued messages are still there."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from endpoint_helpers import ROLE, make_client, wait_active, wait_execution, zip_code
+
+SLOW_DOUBLE = """
+import time
+def handler(event, context):
+    time.sleep(0.3)
+    return {"doubled": event["x"] * 2}
+"""
+
+DEFINITION = {
+    "StartAt": "Prepare",
+    "States": {
+        "Prepare": {"Type": "Pass", "Parameters": {"x.$": "$.x", "tag.$": "States.Format('run-{}', $.x)"},
+                    "Next": "FirstWait"},
+        "FirstWait": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "Double": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow-double",
+                   "ResultPath": "$.result", "Next": "SecondWait"},
+        "SecondWait": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "Done": {"Type": "Pass", "Parameters": {"tag.$": "$.tag", "value.$": "$.result.doubled"}, "End": True},
+    },
+}
+
+
+class Server:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.process: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stepkit.endpoint", "--port", "0", "--state-dir", str(self.state_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the endpoint did not start"
+        self.info = json.loads(line)
+        return self.info
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    server = Server(tmp_path / "state")
+    yield server
+    server.stop()
+
+
+def _history_types(sfn: Any, arn: str) -> list[str]:
+    return [e["type"] for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]]
+
+
+@pytest.mark.slow
+def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
+    url = server.start()["url"]
+    sfn, lam, s3, sqs = (make_client(url, s) for s in ("stepfunctions", "lambda", "s3", "sqs"))
+    lam.create_function(FunctionName="slow-double", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_code({"app.py": SLOW_DOUBLE})}, Timeout=10)
+    wait_active(lam, "slow-double")
+    s3.create_bucket(Bucket="durable-bucket")
+    s3.put_object(Bucket="durable-bucket", Key="incoming/model.bin", Body=b"weights")
+    queue = sqs.create_queue(QueueName="durable-queue")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="still here")
+    machine = sfn.create_state_machine(name="train", definition=json.dumps(DEFINITION), roleArn=ROLE)[
+        "stateMachineArn"]
+    quick = sfn.create_state_machine(name="quick", definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "done", "End": True}}}), roleArn=ROLE)[
+        "stateMachineArn"]
+    finished = sfn.start_execution(stateMachineArn=quick, name="before-the-crash")["executionArn"]
+    assert wait_execution(sfn, finished)["status"] == "SUCCEEDED"
+    finished_history = sfn.get_execution_history(executionArn=finished)["events"]
+
+    executions = {x: sfn.start_execution(stateMachineArn=machine, name=f"run-{x}", input=json.dumps({"x": x}))[
+        "executionArn"] for x in range(1, 9)}
+    # kill once every execution is under way (in a Wait or the Lambda task), none finished
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        histories = [_history_types(sfn, arn) for arn in executions.values()]
+        if all("WaitStateEntered" in h for h in histories):
+            break
+        time.sleep(0.02)
+    assert not any("ExecutionSucceeded" in h for h in histories)
+    time.sleep(0.3)  # let moto's debounced snapshot of the bucket and queue reach the disk
+    server.kill()
+
+    url = server.start()["url"]
+    assert server.info["resumed_executions"] == len(executions)
+    sfn, lam, s3, sqs = (make_client(url, s) for s in ("stepfunctions", "lambda", "s3", "sqs"))
+    for x, arn in executions.items():
+        described = wait_execution(sfn, arn, timeout=120)
+        assert described["status"] == "SUCCEEDED", described
+        assert json.loads(described["output"]) == {"tag": f"run-{x}", "value": 2 * x}
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+        assert [e["type"] for e in events].count("ExecutionStarted") == 1
+        assert events[-1]["type"] == "ExecutionSucceeded"
+
+    assert sfn.get_execution_history(executionArn=finished)["events"] == finished_history
+    assert sfn.describe_execution(executionArn=finished)["status"] == "SUCCEEDED"
+    assert {m["name"] for m in sfn.list_state_machines()["stateMachines"]} == {"train", "quick"}
+    assert lam.get_function_configuration(FunctionName="slow-double")["State"] == "Active"
+    assert s3.get_object(Bucket="durable-bucket", Key="incoming/model.bin")["Body"].read() == b"weights"
+    queue = sqs.get_queue_url(QueueName="durable-queue")["QueueUrl"]
+    assert sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"] == "still here"
