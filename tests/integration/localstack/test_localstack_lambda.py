@@ -134,6 +134,18 @@ def test_create_function_becomes_active_and_invoke_runs_the_handler(aws) -> None
     assert body["event"] == {"rows": 4}
     assert "Init Duration" not in base64.b64decode(response["LogResult"]).decode()
 
+    # LocalStack files the log in CloudWatch Logs, as Lambda does.
+    logs = aws("logs")
+
+    def filed() -> bool:
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return False
+        return any(f"START RequestId: {request_id}" in e["message"] for e in events)
+
+    _wait(filed, what="the invocation's log in CloudWatch Logs")
+
 
 def test_handler_error_comes_back_as_lambda_reports_it(aws) -> None:  # type: ignore[no-untyped-def]
     name = _name("fails")
@@ -257,3 +269,26 @@ def test_sqs_event_source_mapping_and_s3_notification_run_the_handler(aws) -> No
     assert record["bucket"]["name"] == in_bucket
     assert record["object"]["key"] == "data/train.csv"
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_a_lost_helper_is_replaced_on_the_next_invocation(aws, localstack) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import signal
+    from pathlib import Path
+
+    from stepkit.localstack_plugin import host
+
+    name = _name("phoenix")
+    _create(aws, name)
+    assert _invoke(aws, name, {"n": 1})[1]["event"] == {"n": 1}
+    helpers = [
+        pid
+        for pid in host.descendants(localstack.pid)
+        if b"stepkit.localstack_plugin.helper" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(helpers) == 1
+    os.kill(helpers[0], signal.SIGKILL)
+    _wait(lambda: not host.alive(helpers[0]), what="the helper to die")
+    response, body = _invoke(aws, name, {"n": 2})
+    assert "FunctionError" not in response, body
+    assert body["event"] == {"n": 2}
