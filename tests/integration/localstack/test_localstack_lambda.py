@@ -11,6 +11,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,7 +191,7 @@ def test_a_function_that_is_not_python_fails_with_the_reason(aws) -> None:  # ty
     assert "Python functions only" in config["StateReason"]
 
 
-def test_step_functions_lambda_task_runs_the_handler(aws) -> None:  # type: ignore[no-untyped-def]
+def test_step_functions_lambda_task_runs_the_handler(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     name = _name("task")
     arn = _create(aws, name)["FunctionArn"]
     sfn = aws("stepfunctions")
@@ -230,6 +231,31 @@ def test_step_functions_lambda_task_runs_the_handler(aws) -> None:  # type: igno
     assert failed["error"] == "ValueError"
     cause = json.loads(failed["cause"])
     assert (cause["errorType"], cause["errorMessage"]) == ("ValueError", "boom: x")
+
+    # The same definition and handler on stepkit's own engine and runtime fail the same way.
+    local = _run_locally(definition, name, {"fail": "x"}, tmp_path)
+    assert (local.status, local.error) == ("FAILED", "ValueError")
+    local_cause = json.loads(local.cause)
+    assert sorted(local_cause) == sorted(cause)
+    assert {k: local_cause[k] for k in ("errorType", "errorMessage")} == {
+        k: cause[k] for k in ("errorType", "errorMessage")
+    }
+
+
+def _run_locally(definition: dict, name: str, event: dict, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from stepkit import StateMachine
+    from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
+    from stepkit.integrations.registry import IntegrationRegistry
+    from stepkit.runtime import FunctionConfig, LambdaRuntime
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(APP)
+    config = FunctionConfig(name=name, code_dir=code, handler="app.handler")
+    with LambdaRuntime([config], account_id="000000000000") as runtime:
+        registry = IntegrationRegistry()
+        registry.set_lambda_backend(LambdaRuntimeIntegration(runtime))
+        return StateMachine(definition, registry=registry).run(event)
 
 
 def _object(s3, bucket: str, key: str) -> bytes | None:  # type: ignore[no-untyped-def]
