@@ -90,6 +90,18 @@ def _call(fn: Any, **kwargs: Any) -> Any:
         raise SystemExit(1) from None
 
 
+def _pages(fn: Any, key: str, **kwargs: Any) -> list[Any]:
+    """Every item of a paginated call, through ``_call`` (so its errors read as the others)."""
+    items: list[Any] = []
+    token = None
+    while True:
+        page = _call(fn, **kwargs, **({"nextToken": token} if token else {}))
+        items.extend(page[key])
+        token = page.get("nextToken")
+        if not token:
+            return items
+
+
 def _when(value: Any) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else ""
 
@@ -108,8 +120,8 @@ def executions_command(state_machine: str | None, status: str | None, endpoint_u
                        as_json: bool) -> None:
     """List the executions of a state machine (name or ARN), or of every state machine."""
     sfn = _client("stepfunctions", endpoint_url, region)
-    machines = [m for page in sfn.get_paginator("list_state_machines").paginate()
-                for m in page["stateMachines"]] if state_machine is None or ":" not in state_machine else []
+    machines = _pages(sfn.list_state_machines, "stateMachines") if state_machine is None or ":" not in \
+        state_machine else []
     if state_machine is None:
         arns = [m["stateMachineArn"] for m in machines if m["type"] == "STANDARD"]
     elif ":" in state_machine:
@@ -123,13 +135,7 @@ def executions_command(state_machine: str | None, status: str | None, endpoint_u
         kwargs: dict[str, Any] = {"stateMachineArn": arn}
         if status:
             kwargs["statusFilter"] = status
-        token = None
-        while True:
-            page = _call(sfn.list_executions, **kwargs, **({"nextToken": token} if token else {}))
-            rows.extend(page["executions"])
-            token = page.get("nextToken")
-            if not token:
-                break
+        rows.extend(_pages(sfn.list_executions, "executions", **kwargs))
     if as_json:
         click.echo(json.dumps(rows, default=str, indent=2))
         return
@@ -149,15 +155,7 @@ def executions_command(state_machine: str | None, status: str | None, endpoint_u
 def history_command(execution_arn: str, endpoint_url: str, region: str, as_json: bool) -> None:
     """Print the event history of one execution."""
     sfn = _client("stepfunctions", endpoint_url, region)
-    events = []
-    token = None
-    while True:
-        page = _call(sfn.get_execution_history, executionArn=execution_arn, maxResults=1000,
-                     **({"nextToken": token} if token else {}))
-        events.extend(page["events"])
-        token = page.get("nextToken")
-        if not token:
-            break
+    events = _pages(sfn.get_execution_history, "events", executionArn=execution_arn, maxResults=1000)
     if as_json:
         click.echo(json.dumps(events, default=str, indent=2))
         return

@@ -11,6 +11,7 @@ SQS queues (their Step Functions and Lambda records are their own).
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import tempfile
@@ -84,13 +85,16 @@ class LocalEndpoint:
         if self.state_dir is None:
             self.state_dir = Path(tempfile.mkdtemp(prefix="stepkit-endpoint-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._server = make_server(HOST, self.port, self._not_ready, threaded=True,
+                                       request_handler=_QuietHandler)
+        except SystemExit:  # werkzeug's answer to a port in use (it has printed why)
+            raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
+        self.port = self._server.server_port
+        self.url = f"http://{HOST}:{self.port}"
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
         self.moto_restored = self.moto.restore()
-
-        self._server = make_server(HOST, self.port, self._not_ready, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self.url = f"http://{HOST}:{self.port}"
 
         service_holder: list[LambdaService] = []
         self.runtime = LambdaRuntime(
