@@ -278,7 +278,7 @@ class MapState(RecoverableState):
             if items is not None:
                 return iter(items)
             action = str(self.item_reader.get("Resource", "")).rsplit(":", 1)[-1]
-            reader = S3ItemSource(run.registry.client("s3"), action, reader_params, self.reader_config)
+            reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params, self.reader_config)
             return limited(reader.items(), max_items)
 
         map_run = take_redrive(run, self.name)
@@ -354,7 +354,8 @@ class MapState(RecoverableState):
         if not isinstance(params, dict):
             raise StatesError(errors.RESULT_WRITER_FAILED, "The ResultWriter's Parameters must be an object.")
         map_run.children.sort(key=lambda c: c.index)
-        return self.writer.write(run.registry.client("s3"), params.get("Bucket"), params.get("Prefix"), map_run)
+        client = _s3(run, errors.RESULT_WRITER_FAILED)
+        return self.writer.write(client, params.get("Bucket"), params.get("Prefix"), map_run)
 
     def _batching(self, frame: Frame, data: Any) -> tuple[int, int, Any]:
         max_items = int(self.batch_items.value(frame, data, self.flow))
@@ -415,6 +416,14 @@ class MapState(RecoverableState):
             batch.append(item)
         if batch:
             yield unit()
+
+
+def _s3(run: Any, error: str) -> Any:
+    """The registry's S3 client; failing to make one fails the reader or the writer."""
+    try:
+        return run.registry.client("s3")
+    except Exception as exc:
+        raise StatesError(error, f"Cannot make an S3 client: {type(exc).__name__}: {exc}") from None
 
 
 def _template(definition: dict | None, query_language: str, field: str) -> Callable[[Frame, Any, Any], Any]:
