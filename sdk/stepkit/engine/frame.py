@@ -45,18 +45,28 @@ def _check_sizes(values: dict[str, Any], scope: dict[str, Any]) -> None:
 
 
 _last_iso: tuple[float, str] = (-1.0, "")
+_second_prefix: dict[int, str] = {}
 
 
 def iso_millis(ts: float) -> str:
     """A timestamp as the context object shows it: ``2024-01-01T00:00:00.123Z``.
 
-    The last answer is kept: every iteration of a Map shows the Map's entered time.
+    strftime costs more than a Map iteration, so the text up to the second is cached per
+    second and the last answer is kept (every iteration shows the Map's entered time).
     """
     global _last_iso
     last_ts, text = _last_iso
-    if ts != last_ts:
-        text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        _last_iso = (ts, text)
+    if ts == last_ts:
+        return text
+    millis = round(ts * 1000)
+    second, ms = divmod(millis, 1000)
+    prefix = _second_prefix.get(second)
+    if prefix is None:
+        if len(_second_prefix) > 4096:
+            _second_prefix.clear()
+        prefix = _second_prefix[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+    text = f"{prefix}{ms:03d}Z"
+    _last_iso = (ts, text)
     return text
 
 

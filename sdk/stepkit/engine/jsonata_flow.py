@@ -70,11 +70,14 @@ class JsonataFlow:
         self.items_field = _optional(definition, "Items")
         self.item_selector = _optional(definition, "ItemSelector")
         self.is_identity = self.output_field is None and self.assign is None and self.arguments is None
+        self.uses_context = "context" in repr(definition)
 
     # -- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def states(frame: Frame, raw: Any, **extra: Any) -> dict[str, Any]:
-        return {"input": raw, "context": frame.context(), **extra}
+    def states(self, frame: Frame, raw: Any, **extra: Any) -> dict[str, Any]:
+        """``$states``; the context object is built only for states that read it."""
+        if self.uses_context:
+            return {"input": raw, "context": frame.context(), **extra}
+        return {"input": raw, **extra}
 
     def _finish(self, frame: Frame, states: dict, default: Any) -> Any:
         output = default if self.output_field is None else self.output_field.evaluate(states, frame)
