@@ -43,15 +43,19 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
 
     console = Console(stderr=False, highlight=False)
 
-    def announce(endpoint: Any) -> None:
+    def listening(endpoint: Any) -> None:
+        if not as_json:
+            console.print(f"[bold green]stepkit endpoint[/] on [bold]{endpoint.url}[/] "
+                          f"(listening after {endpoint.listening_in * 1000:.0f} ms; state in {endpoint.state_dir})")
+
+    def ready(endpoint: Any) -> None:
         info = endpoint.describe()
         if as_json:
             click.echo(json.dumps(info))
             return
-        console.print(f"[bold green]stepkit endpoint[/] on [bold]{info['url']}[/] "
-                      f"(ready in {info['started_in_s'] * 1000:.0f} ms; state in {info['state_dir']})")
         stepkit_side = [k for k, v in info["services"].items() if v.startswith("stepkit")]
         moto_side = [k for k, v in info["services"].items() if v == "moto"]
+        console.print(f"  ready after {info['started_in_s'] * 1000:.0f} ms")
         console.print(f"  served by stepkit: {', '.join(stepkit_side)}")
         console.print(f"  served by moto:    {', '.join(moto_side)}")
         if info["resumed_executions"]:
@@ -61,7 +65,7 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
         console.print("  (StartSyncExecution: also AWS_DISABLE_HOST_PREFIX_INJECTION=true, as with any local "
                       "endpoint)  [dim]Ctrl-C stops[/]")
 
-    serve(port, state_dir, announce=announce)
+    serve(port, state_dir, on_listening=listening, on_ready=ready)
 
 
 def _client(service: str, url: str, region: str) -> Any:

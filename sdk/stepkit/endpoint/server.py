@@ -20,25 +20,13 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-from moto.moto_server.werkzeug_app import MotoRequestHandler
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from stepkit.endpoint.app import EndpointApp
-from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks, uninstall_moto_hooks
-from stepkit.endpoint.lambda_service import LambdaService
-from stepkit.endpoint.moto_backend import MotoBackend
-from stepkit.endpoint.protocol import DEFAULT_ACCOUNT, DEFAULT_REGION
-from stepkit.endpoint.stepfunctions import StepFunctionsService
-from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import TaskTokens
-from stepkit.integrations.aws import register_aws_integrations
-from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
-from stepkit.integrations.registry import IntegrationRegistry
-from stepkit.runtime import LambdaRuntime
+if TYPE_CHECKING:
+    from stepkit.endpoint.app import EndpointApp
+    from stepkit.integrations.registry import IntegrationRegistry
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +34,24 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 
 
-class _QuietHandler(MotoRequestHandler):
-    """moto's request handler (it keeps S3 metadata headers with underscores), without a log line per request."""
+class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without a log line per request. Once moto is loaded, its
+    handler (which keeps S3 metadata headers with underscores) takes over."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         if log.isEnabledFor(logging.DEBUG):
             super().log_request(*args, **kwargs)
+
+
+def _moto_handler() -> type[WSGIRequestHandler]:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class QuietMotoHandler(MotoRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            if log.isEnabledFor(logging.DEBUG):
+                super().log_request(*args, **kwargs)
+
+    return QuietMotoHandler
 
 
 class LocalEndpoint:
@@ -62,8 +62,8 @@ class LocalEndpoint:
         port: int = 0,
         state_dir: Path | str | None = None,
         *,
-        region: str = DEFAULT_REGION,
-        account: str = DEFAULT_ACCOUNT,
+        region: str = "us-east-1",
+        account: str = "123456789012",
         persist_moto: bool | None = None,
     ) -> None:
         self.port = port
@@ -78,23 +78,84 @@ class LocalEndpoint:
         self._thread: threading.Thread | None = None
         self._started = False
         self._stream_id = uuid.uuid4().hex
+        self._ready = threading.Event()
+        self._serving = threading.Event()
+        self._failure: BaseException | None = None
+        self.app: EndpointApp | None = None
+        self.listening_in: float | None = None
+        self.resumed = 0
+        self.moto_restored = 0
 
     # -- life cycle ---------------------------------------------------------------------------
-    def start(self) -> LocalEndpoint:
+    def start(self, wait: bool = True) -> LocalEndpoint:
+        """Bind 127.0.0.1 and serve. The port answers at once; the services are built right
+        after (``wait=False``: on a thread, requests meanwhile wait for them; ``wait_ready``)."""
         began = time.perf_counter()
         if self.state_dir is None:
             self.state_dir = Path(tempfile.mkdtemp(prefix="stepkit-endpoint-"))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = make_server(HOST, self.port, self._not_ready, threaded=True,
-                                       request_handler=_QuietHandler)
+            self._server = make_server(HOST, self.port, self._dispatch, threaded=True, request_handler=_QuietHandler)
         except SystemExit:  # werkzeug's answer to a port in use (it has printed why)
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
+        self._thread.start()
+        self._started = True
+        self.listening_in = time.perf_counter() - began
+        if wait:
+            self._build(began)
+            if self._failure is not None:
+                self.stop()
+                raise self._failure
+        else:
+            threading.Thread(target=self._build, args=(began,), name="stepkit-endpoint-build", daemon=True).start()
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """True once the services are built (raises what stopped them from being built)."""
+        ready = self._ready.wait(timeout)
+        if self._failure is not None:
+            raise self._failure
+        return ready
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not self._serving.is_set():
+            self._serving.wait(120)
+        if self.app is None:
+            body = b'{"__type":"ServiceUnavailable","message":"the stepkit endpoint could not start"}'
+            start_response("503 Service Unavailable", [("Content-Type", "application/x-amz-json-1.0"),
+                                                       ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
+
+    def _build(self, began: float) -> None:
+        try:
+            self._assemble()
+        except BaseException as exc:  # the port stays up, answering 503 with the reason logged
+            log.exception("the stepkit endpoint could not start")
+            self._failure = exc
+        finally:
+            self.started_in = time.perf_counter() - began
+            self._serving.set()
+            self._ready.set()
+
+    def _assemble(self) -> None:
+        from stepkit.endpoint.app import EndpointApp
+        from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks
+        from stepkit.endpoint.lambda_service import LambdaService
+        from stepkit.endpoint.moto_backend import MotoBackend
+        from stepkit.endpoint.stepfunctions import StepFunctionsService
+        from stepkit.endpoint.store import Store
+        from stepkit.engine.callbacks import TaskTokens
+        from stepkit.runtime import LambdaRuntime
+
+        assert self.state_dir is not None and self._server is not None
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
         self.moto_restored = self.moto.restore()
+        self._server.RequestHandlerClass = _moto_handler()
 
         service_holder: list[LambdaService] = []
         self.runtime = LambdaRuntime(
@@ -124,37 +185,37 @@ class LocalEndpoint:
         self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
                                   self.region)
         self.lambda_service.pollers = self.pollers
-        self.app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         install_moto_hooks(self.deliveries, self.account)
-
         self.lambda_service.load()
         running = self.stepfunctions.load()
-        self._server.app = self.app
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
-        self._thread.start()
-        self._started = True
+        self.app = app
+        self._serving.set()  # requests go through from here; resumed executions may call the endpoint
         self.stepfunctions.resume_all(running)
         self.resumed = len(running)
         self.lambda_service.start_mappings()
         self.deliveries.start()
         self.moto.start_writer()
-        self.started_in = time.perf_counter() - began
-        return self
 
     def stop(self) -> None:
         if not self._started:
             return
         self._started = False
-        self.pollers.close()
-        self.deliveries.close()
-        self.stepfunctions.close()
-        uninstall_moto_hooks(self.deliveries)
+        self._ready.wait(120)
+        if self.app is not None:
+            from stepkit.endpoint.events import uninstall_moto_hooks
+
+            self.pollers.close()
+            self.deliveries.close()
+            self.stepfunctions.close()
+            uninstall_moto_hooks(self.deliveries)
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
-        self.runtime.close()
-        self.moto.close()
-        self.store.close()
+        if self.app is not None:
+            self.runtime.close()
+            self.moto.close()
+            self.store.close()
         if self._temp and self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
@@ -176,19 +237,21 @@ class LocalEndpoint:
         return self.deliveries.wait_idle(left()) and self.stepfunctions.wait_idle(left())
 
     # -- helpers ------------------------------------------------------------------------------
-    @staticmethod
-    def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
-        return [b'{"__type":"ServiceUnavailable","message":"starting"}']
-
     def client(self, service: str, region: str | None = None) -> Any:
         """A boto3 client on this endpoint (test credentials)."""
+        import boto3
+        from botocore.config import Config
+
         return boto3.client(
             service, endpoint_url=self.url, region_name=region or self.region, aws_access_key_id="test",
             aws_secret_access_key="test", config=Config(inject_host_prefix=False, retries={"max_attempts": 2}),
         )
 
     def _registry(self) -> IntegrationRegistry:
+        from stepkit.integrations.aws import register_aws_integrations
+        from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
+        from stepkit.integrations.registry import IntegrationRegistry
+
         registry = IntegrationRegistry()
         register_aws_integrations(registry, self.url, region=self.region)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
@@ -230,28 +293,39 @@ class LocalEndpoint:
         return {
             "url": self.url,
             "state_dir": str(self.state_dir),
-            "services": self.app.services(),
+            "services": self.app.services() if self.app is not None else {},
             "resumed_executions": self.resumed,
             "moto_backends_restored": self.moto_restored,
+            "listening_in_s": round(self.listening_in or 0.0, 3),
             "started_in_s": round(self.started_in or 0.0, 3),
         }
 
 
-def serve(port: int = DEFAULT_PORT, state_dir: Path | str = ".stepkit", *, announce: Any = None) -> int:
-    """Run an endpoint in the foreground until SIGINT/SIGTERM; ``announce(endpoint)`` once it serves."""
+def serve(
+    port: int = DEFAULT_PORT,
+    state_dir: Path | str = ".stepkit",
+    *,
+    on_listening: Any = None,
+    on_ready: Any = None,
+) -> int:
+    """Run an endpoint in the foreground until SIGINT/SIGTERM. ``on_listening(endpoint)`` is
+    called as soon as the port answers, ``on_ready(endpoint)`` once every service is built."""
     import signal
 
     endpoint = LocalEndpoint(port, state_dir)
     try:
-        endpoint.start()
+        endpoint.start(wait=False)
     except OSError as exc:
         raise SystemExit(f"stepkit: cannot serve on {HOST}:{port}: {exc.strerror or exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    if announce is not None:
-        announce(endpoint)
+    if on_listening is not None:
+        on_listening(endpoint)
     try:
+        endpoint.wait_ready()
+        if on_ready is not None:
+            on_ready(endpoint)
         while not stop.wait(0.5):
             pass
     finally:
