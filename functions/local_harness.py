@@ -85,7 +85,9 @@ class LocalFunction:
         settings = stack_settings(name)
         self.memory_mb = int(settings.get("memory_size", 128))
         self.timeout_s = int(settings.get("timeout", 3))
-        self.environment = {k: str(v) for k, v in (settings.get("environment") or {}).items()}
+        # A value with a deploy-time substitution (``${ArtifactsBucket}``) means nothing here.
+        self.environment = {k: str(v) for k, v in (settings.get("environment") or {}).items()
+                            if "${" not in str(v)}
         self.environment.update(environment or {})
 
     def __call__(self, event: Any) -> Any:

@@ -77,11 +77,14 @@ def test_architecture_is_part_of_the_digest(tmp_path: Path) -> None:
     assert bundle_module.bundle_digest(x86) != bundle_module.bundle_digest(arm)
 
 
-def test_over_lambdas_zipped_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_over_the_direct_upload_limit_the_zip_is_built_for_an_upload_through_s3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _function(tmp_path)
+    assert build_bundle(config, tmp_path / "out").direct_upload
     monkeypatch.setattr(bundle_module, "MAX_ZIPPED_BYTES", 100)
-    with pytest.raises(BundleError, match=r"train: the zip is .* over Lambda's limit of 0.0 MB"):
-        build_bundle(_function(tmp_path), tmp_path / "out")
-    assert not (tmp_path / "out" / "train.zip").exists()
+    big = build_bundle(config, tmp_path / "out", force=True)
+    assert big.path.is_file() and big.zipped_bytes > 100
+    assert not big.direct_upload  # the deployer sends it through S3 (up to 250 MB unzipped)
 
 
 def test_over_lambdas_unzipped_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

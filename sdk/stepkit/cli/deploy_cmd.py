@@ -23,6 +23,7 @@ from rich.text import Text
 from stepkit.deploy.errors import DeployError, DeployInputError, TargetError
 from stepkit.deploy.planner import CREATE, DELETE, REPLACE, UNCHANGED, UPDATE, Plan
 from stepkit.deploy.target import TARGETS
+from stepkit.runtime.bundle import PLATFORMS
 from stepkit.stack import StackError
 from stepkit.stack.model import DEFAULT_STAGE
 
@@ -39,6 +40,11 @@ def _target_options(function: Callable[..., Any]) -> Callable[..., Any]:
                           "http://localhost:4566; aws: the boto3 credential chain."),
         click.option("--stage", "-s", default=DEFAULT_STAGE, show_default=True, envvar="STEPKIT_STAGE",
                      help="The stage whose overrides apply; deployments of stages are separate."),
+        click.option("--code-platform", type=click.Choice(PLATFORMS), envvar="STEPKIT_CODE_PLATFORM",
+                     help="Where the target runs the functions, so what their bundles hold. host: stepkit's "
+                          "runtime on this machine (default for local and localstack): the code, and only the "
+                          "requirements this environment lacks. lambda: Lambda's platform (default for aws): "
+                          "every requirement as wheels for the declared runtime."),
         click.option("--profile", help="AWS profile (for --target aws)."),
         click.option("--region", help="AWS region (default: AWS_REGION, the profile's, the stack's, us-east-1)."),
         click.option("--stack", type=click.Path(dir_okay=False, path_type=Path),
@@ -64,11 +70,12 @@ def _fail(as_json: bool, code: int, kind: str, messages: list[str]) -> None:
 
 
 def _open(stack: Path | None, stage: str, target: str, region: str | None, profile: str | None,
-          as_json: bool) -> Any:
+          as_json: bool, code_platform: str | None = None) -> Any:
     from stepkit.deploy.service import Deployment
 
     try:
-        return Deployment.open(stack, stage=stage, target=target, region=region, profile=profile)
+        return Deployment.open(stack, stage=stage, target=target, region=region, profile=profile,
+                               code_platform=code_platform)
     except StackError as exc:
         _fail(as_json, EXIT_INPUT, "StackError", str(exc).splitlines())
     except DeployInputError as exc:
@@ -89,8 +96,9 @@ def _plan(deployment: Any, as_json: bool) -> Plan:
 
 def _where(plan: Plan) -> str:
     endpoint = f"{plan.endpoint}, " if plan.endpoint else ""
+    code = f", code for {plan.code_platform}" if plan.code_platform else ""
     return f"stack [bold]{plan.stack}[/bold], stage [bold]{plan.stage}[/bold] on [bold]{plan.target}[/bold] " \
-           f"({endpoint}{plan.region}, account {plan.account})"
+           f"({endpoint}{plan.region}, account {plan.account}{code})"
 
 
 def _value(value: Any) -> str:
@@ -129,11 +137,11 @@ def render_plan(console: Console, plan: Plan, *, show_unchanged: bool = False, p
 @_target_options
 @click.option("--show-unchanged", is_flag=True, help="List the resources that would not change too.")
 @click.option("--no-policies", is_flag=True, help="Do not print the IAM policies of new or changed roles.")
-def plan_command(target: str, stage: str, profile: str | None, region: str | None, stack: Path | None,
-                 as_json: bool, show_unchanged: bool, no_policies: bool) -> None:
+def plan_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
+                 stack: Path | None, as_json: bool, show_unchanged: bool, no_policies: bool) -> None:
     """Show what `stepkit deploy` would create, update or delete, with the IAM policies it
     would give each function and state machine. Changes nothing."""
-    deployment = _open(stack, stage, target, region, profile, as_json)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
     plan = _plan(deployment, as_json)
     if as_json:
         click.echo(json.dumps(plan.to_dict(), indent=2, default=str))
@@ -144,8 +152,8 @@ def plan_command(target: str, stage: str, profile: str | None, region: str | Non
 @click.command("deploy")
 @_target_options
 @click.option("--no-policies", is_flag=True, help="Do not print the IAM policies of new or changed roles.")
-def deploy_command(target: str, stage: str, profile: str | None, region: str | None, stack: Path | None,
-                   as_json: bool, no_policies: bool) -> None:
+def deploy_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
+                   stack: Path | None, as_json: bool, no_policies: bool) -> None:
     """Build changed bundles and create or update every resource of the stack, in dependency
     order; wait for functions to be Active; wire triggers and permissions.
 
@@ -153,7 +161,7 @@ def deploy_command(target: str, stage: str, profile: str | None, region: str | N
     deleted. Running it again after an interruption converges; running it with nothing
     changed changes nothing."""
     started = time.monotonic()
-    deployment = _open(stack, stage, target, region, profile, as_json)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
     plan = _plan(deployment, as_json)
     console, err = Console(highlight=False), Console(stderr=True, highlight=False)
     if not plan.changes:
@@ -201,13 +209,13 @@ def deploy_command(target: str, stage: str, profile: str | None, region: str | N
 @_target_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--delete-data", is_flag=True, help="Delete the objects of the stack's buckets too.")
-def destroy_command(target: str, stage: str, profile: str | None, region: str | None, stack: Path | None,
-                    as_json: bool, yes: bool, delete_data: bool) -> None:
+def destroy_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
+                    stack: Path | None, as_json: bool, yes: bool, delete_data: bool) -> None:
     """Delete what this stack created on the target for the stage, and nothing else.
 
     A bucket that still holds objects stops the destroy before anything is deleted, unless
     --delete-data is given."""
-    deployment = _open(stack, stage, target, region, profile, as_json)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
     recorded = deployment.to_destroy()
     if not recorded:
         if as_json:
@@ -240,12 +248,12 @@ def destroy_command(target: str, stage: str, profile: str | None, region: str | 
 
 @click.command("status")
 @_target_options
-def status_command(target: str, stage: str, profile: str | None, region: str | None, stack: Path | None,
-                   as_json: bool) -> None:
+def status_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
+                   stack: Path | None, as_json: bool) -> None:
     """Show what is deployed for the stage on the target, and the state of each resource.
 
     Exit code 1 when a recorded resource is missing on the target."""
-    deployment = _open(stack, stage, target, region, profile, as_json)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
     rows = deployment.status()
     missing = [r for r in rows if r["state"] == "missing" or r["recorded"] != "done"]
     if as_json:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
+    DeploymentBucket,
     EventRule,
     EventSourceMapping,
     Function,
@@ -35,7 +37,9 @@ from stepkit.deploy.target import Connection
 MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 
-CodeProvider = Callable[[Function], bytes]
+CodeProvider = Callable[[Function], dict[str, Any]]
+"""A function's code as CreateFunction's ``Code`` takes it: ``{"ZipFile": bytes}`` or
+``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
 def error_code(exc: ClientError) -> str:
@@ -264,6 +268,42 @@ class Api:
         self.c("s3").head_bucket(Bucket=rec.name)
         return "present"
 
+    # --- the deployment bucket ------------------------------------------------------------------
+
+    def _lookup_deployment_bucket(self, name: str, r: Resource | None) -> str:
+        return self._lookup_bucket(name, r)
+
+    def _put_deployment_bucket(self, r: DeploymentBucket, rec: Recorded | None, existing: bool) -> dict[str, Any]:
+        return self._put_bucket(Bucket(logical=r.logical, name=r.name), rec, existing)
+
+    def _delete_deployment_bucket(self, rec: Recorded) -> None:
+        try:
+            self.empty_bucket(rec.name)  # only deploy's copies of function zips
+        except ClientError as exc:
+            if not _not_found(exc) and error_code(exc) != "NoSuchBucket":
+                raise
+        self._delete_bucket(rec)
+
+    def _describe_deployment_bucket(self, rec: Recorded) -> str:
+        return self._describe_bucket(rec)
+
+    def upload_code(self, bucket: str, key: str, path: Path) -> dict[str, str]:
+        """Put a zip at ``s3://bucket/key`` (unless it is there already: keys are digests) and
+        remove the function's older zips beside it (Lambda keeps its own copy of the code)."""
+        s3 = self.c("s3")
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if not _not_found(exc) and error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+                raise
+            s3.upload_file(str(path), bucket, key)
+        folder = key.rsplit("/", 1)[0] + "/"
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
+        stale = [{"Key": o["Key"]} for page in pages for o in page.get("Contents", []) if o["Key"] != key]
+        if stale:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale, "Quiet": True})
+        return {"S3Bucket": bucket, "S3Key": key}
+
     # --- bucket notifications ----------------------------------------------------------------------
 
     def _lookup_bucket_notifications(self, name: str, _r: Resource | None) -> str:
@@ -360,7 +400,7 @@ class Api:
             code = self.code(r)
             try:
                 self._retry_iam(lambda: lam.create_function(
-                    FunctionName=r.name, Code={"ZipFile": code}, Architectures=[r.architecture],
+                    FunctionName=r.name, Code=code, Architectures=[r.architecture],
                     Tags=self.tags, **self._function_config(r)))
             except ClientError as exc:
                 if error_code(exc) != "ResourceConflictException":
@@ -370,7 +410,7 @@ class Api:
             self.wait_function(r.name)
             old = rec.properties if rec is not None and rec.status == "done" else {}
             if old.get("code_digest") != r.code_digest[:12] or old.get("architecture") != r.architecture:
-                lam.update_function_code(FunctionName=r.name, ZipFile=self.code(r), Architectures=[r.architecture])
+                lam.update_function_code(FunctionName=r.name, Architectures=[r.architecture], **self.code(r))
                 self.wait_function(r.name)
             self._retry_iam(lambda: lam.update_function_configuration(FunctionName=r.name,
                                                                       **self._function_config(r)))

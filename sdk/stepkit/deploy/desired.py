@@ -24,6 +24,7 @@ from stepkit.deploy.naming import NAME_LIMITS, Names
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
+    DeploymentBucket,
     EventRule,
     EventSourceMapping,
     Function,
@@ -35,7 +36,7 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
 )
-from stepkit.runtime.bundle import bundle_digest, source_files
+from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
 from stepkit.stack.references import closest, substitution_names
@@ -96,9 +97,14 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def build_desired(project: Project, stage: str, names: Names, environ: Mapping[str, str] | None = None,
-                  *, compute_digests: bool = True) -> DesiredStack:
+                  *, compute_digests: bool = True, code_platform: str = LAMBDA,
+                  deployment_bucket: bool = False) -> DesiredStack:
     """The resources of ``project`` (already staged) on ``names``'s target, in dependency
-    order; raises :class:`DeployInputError` listing every problem found."""
+    order; raises :class:`DeployInputError` listing every problem found.
+
+    ``code_platform``: where the functions will run, which their bundles (and so their code
+    digests) depend on. ``deployment_bucket``: include the stack's bucket for zips too big
+    to send directly (targets that run Lambda's own platform)."""
     environ = os.environ if environ is None else environ
     stack = project.stack
     where = _rel(project.stack_path, project.root) if project.stack_path else "infra/stack.yaml"
@@ -136,6 +142,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         return PLACEHOLDER.sub(one, text)
 
     resources: list[Resource] = []
+    if deployment_bucket:
+        resources.append(DeploymentBucket(logical="code", name=names.deployment_bucket()))
 
     # --- names over the limits --------------------------------------------------------------
     def check_length(kind: str, physical: str, place: str) -> None:
@@ -145,6 +153,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                             "resource name")
 
     # --- buckets and queues -------------------------------------------------------------------
+    if deployment_bucket:
+        check_length("bucket", names.deployment_bucket(), "the deployment bucket <stack>-<stage>-deploy-<account>")
     for logical, settings in stack.buckets.items():
         physical = bucket_names[logical]
         check_length("bucket", physical, f"buckets.{logical}")
@@ -196,7 +206,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         resources.append(Role(logical=f"function-{fn.name}", name=role, service="lambda.amazonaws.com",
                               policy=policy.document(), notes=tuple(policy.notes)))
         resources.append(LogGroup(logical=f"function-{fn.name}", name=names.function_log_group(fn.name)))
-        digest = bundle_digest(FunctionConfig.from_project(fn)) if compute_digests else ""
+        digest = bundle_digest(FunctionConfig.from_project(fn), code_platform) if compute_digests else ""
         resources.append(Function(
             logical=fn.name, name=names.function(fn.name), role=role, role_arn=names.role_arn(role),
             handler=s.handler, runtime=s.runtime, memory_size=s.memory_size, timeout=s.timeout,

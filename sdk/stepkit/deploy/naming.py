@@ -46,6 +46,11 @@ class Names:
                     .replace("${Stage}", self.stage))
         return re.sub(r"[^a-z0-9-]", "-", f"{self.prefix}-{name}".lower())
 
+    def deployment_bucket(self) -> str:
+        """Where function zips too big for a direct upload go (S3 names are global: the
+        account makes it this stack's own)."""
+        return f"{self.prefix}-deploy-{self.account}".lower()
+
     def role(self, owner_kind: str, name: str) -> str:
         suffix = {"function": "fn", "state_machine": "sm", "events": "events"}[owner_kind]
         return f"{self.prefix}-{name}-{suffix}"

@@ -63,6 +63,8 @@ class Plan:
     account: str
     actions: list[Action]
     warnings: list[str] = field(default_factory=list)
+    code_platform: str = ""
+    """Where the functions' code runs (``host`` or ``lambda``): what their bundles hold."""
 
     @property
     def changes(self) -> list[Action]:
@@ -80,14 +82,15 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack, "stage": self.stage, "target": self.target, "endpoint": self.endpoint,
-            "region": self.region, "account": self.account, "summary": self.summary(),
+            "region": self.region, "account": self.account, "code_platform": self.code_platform,
+            "summary": self.summary(),
             "counts": {op: self.count(op) for op in (CREATE, UPDATE, REPLACE, DELETE, UNCHANGED)},
             "actions": [a.to_dict() for a in self.actions], "warnings": self.warnings,
         }
 
 
 def make_plan(desired: DesiredStack, state: DeployState, api: Api, *, target: str, endpoint: str | None,
-              region: str, account: str) -> Plan:
+              region: str, account: str, code_platform: str = "") -> Plan:
     actions: list[Action] = []
     conflicts: list[str] = []
     for resource in desired.resources:
@@ -132,7 +135,7 @@ def make_plan(desired: DesiredStack, state: DeployState, api: Api, *, target: st
         reason = "no longer in the stack" if recorded.status == "done" else "left by an interrupted deploy"
         actions.append(Action(DELETE, recorded.key, recorded.kind, recorded.name, recorded=recorded, reason=reason))
     return Plan(stack=desired.stack, stage=desired.stage, target=target, endpoint=endpoint, region=region,
-                account=account, actions=actions, warnings=list(desired.warnings))
+                account=account, actions=actions, warnings=list(desired.warnings), code_platform=code_platform)
 
 
 def destroy_plan(state: DeployState) -> list[Recorded]:

@@ -66,6 +66,16 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class DeploymentBucket(Resource):
+    """The stack's own bucket for function zips over Lambda's 50 MB direct-upload limit
+    (they go up through S3, where the limit is 250 MB unzipped). Created before anything
+    else, deleted after everything else, with its objects: they are only deploy's copies."""
+
+    kind: ClassVar[str] = "deployment_bucket"
+    order: ClassVar[int] = 5
+
+
+@dataclass(frozen=True)
 class Role(Resource):
     kind: ClassVar[str] = "role"
     order: ClassVar[int] = 10
@@ -321,6 +331,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (Role, LogGroup, Bucket, Queue, Function, StateMachine, Permission, EventRule,
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Queue, Function, StateMachine, Permission, EventRule,
                 EventSourceMapping, BucketNotifications)
 }

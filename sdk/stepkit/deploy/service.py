@@ -1,6 +1,13 @@
 """One deployment: a project's stage on a target. Ties the parts together in the order that
 keeps bad input from touching anything: the stack file, then the project's files, then the
 target (credentials, endpoint, the recorded account and region), then the plan.
+
+Function code is built for the platform the target runs it on (``Target.code_platform``):
+for stepkit's runtime on this host, a small zip of the code (the host's packages are
+provided at run time); for Lambda's platform, the code with every dependency as wheels for
+the function's runtime, sent in the request when it fits Lambda's 50 MB and otherwise
+uploaded first to the stack's deployment bucket (``<stack>-<stage>-deploy-<account>``, a
+resource of the stack like any other, created first and destroyed last).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from stepkit.deploy.planner import Plan, destroy_plan, make_plan
 from stepkit.deploy.resources import Function
 from stepkit.deploy.state import DeployState, Recorded, locked
 from stepkit.deploy.target import Connection, Target, connect
-from stepkit.runtime.bundle import build_bundle
+from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.model import DEFAULT_STAGE, UnknownStage
 from stepkit.stack.project import Project
@@ -53,17 +60,22 @@ class Deployment:
     state: DeployState
     api: Api
     built: dict[str, bool]
+    bundles: dict[str, BuildResult] | None = None
+    """The bundles built or reused by this deploy, by function."""
 
     @classmethod
     def open(cls, stack_path: Path | None = None, *, stage: str = DEFAULT_STAGE, target: str = "local",
              region: str | None = None, profile: str | None = None,
-             environ: Mapping[str, str] | None = None) -> Deployment:
+             environ: Mapping[str, str] | None = None, code_platform: str | None = None) -> Deployment:
+        """``code_platform``: ``host`` or ``lambda``; default: the target's (see
+        :mod:`stepkit.deploy.target`)."""
         _, project = load_project(stack_path, stage)
         chosen = Target.resolve(target, region=region, profile=profile, stack_region=project.stack.region,
-                                environ=environ)
+                                environ=environ, code_platform=code_platform)
         # Offline checks first: a bad definition is reported even with no endpoint running.
         offline = Names(project.name, stage, chosen.region, "000000000000", endpoint_url=chosen.endpoint_url)
-        build_desired(project, stage, offline, environ, compute_digests=False)
+        build_desired(project, stage, offline, environ, compute_digests=False,
+                      deployment_bucket=chosen.code_platform == LAMBDA)
         conn = connect(chosen)
         state = DeployState.load(project.root, project.name, stage, target)
         if state.resources and state.account and state.account != conn.account:
@@ -76,22 +88,47 @@ class Deployment:
                       endpoint_url=chosen.endpoint_url)
         built: dict[str, bool] = {}
         deployment = cls(project=project, stage=stage, target=chosen, conn=conn, names=names, state=state,
-                         api=Api(conn, project.name, stage), built=built)
+                         api=Api(conn, project.name, stage), built=built, bundles={})
         deployment.api.code = deployment._bundle
         return deployment
 
-    def _bundle(self, function: Function) -> bytes:
+    @property
+    def code_platform(self) -> str:
+        return self.target.code_platform
+
+    @property
+    def build_dir(self) -> Path:
+        """Bundles for Lambda where ``stepkit build`` puts them; those for the host beside."""
+        build = self.project.root / ".stepkit" / "build"
+        return build / HOST if self.code_platform == HOST else build
+
+    def _bundle(self, function: Function) -> dict[str, Any]:
         config = FunctionConfig.from_project(self.project.function(function.logical))
-        result = build_bundle(config, self.project.root / ".stepkit" / "build")
+        result = build_bundle(config, self.build_dir, platform=self.code_platform)
         self.built[function.logical] = not result.skipped
-        return result.path.read_bytes()
+        assert self.bundles is not None
+        self.bundles[function.logical] = result
+        if result.direct_upload or self.code_platform != LAMBDA:
+            return {"ZipFile": result.path.read_bytes()}
+        key = f"functions/{function.logical}/{result.digest}.zip"
+        return self.api.upload_code(self.names.deployment_bucket(), key, result.path)
 
     def desired(self, environ: Mapping[str, str] | None = None) -> DesiredStack:
-        return build_desired(self.project, self.stage, self.names, environ)
+        desired = build_desired(self.project, self.stage, self.names, environ, code_platform=self.code_platform,
+                                deployment_bucket=self.code_platform == LAMBDA)
+        if self.target.name == "aws":
+            for r in desired.resources:
+                if isinstance(r, Function) and r.runtime in _RETIRED_RUNTIMES:
+                    desired.warnings.append(
+                        f"functions.{r.logical}: AWS Lambda no longer creates {r.runtime} functions; declare "
+                        f"`runtime: {_RETIRED_RUNTIMES[r.runtime]}` in the stack (locally the code runs on this "
+                        "machine's interpreter whatever the runtime says)")
+        return desired
 
     def plan(self, environ: Mapping[str, str] | None = None) -> Plan:
         return make_plan(self.desired(environ), self.state, self.api, target=self.target.name,
-                         endpoint=self.target.endpoint_url, region=self.target.region, account=self.conn.account)
+                         endpoint=self.target.endpoint_url, region=self.target.region, account=self.conn.account,
+                         code_platform=self.code_platform)
 
     def deploy(self, plan: Plan | None = None, progress: Progress | None = None,
                environ: Mapping[str, str] | None = None) -> tuple[Plan, Outcome]:
@@ -124,6 +161,10 @@ class Deployment:
             rows.append({"kind": rec.kind, "key": rec.key, "name": rec.name, "recorded": rec.status,
                          "state": self.api.describe(rec), "arn": rec.outputs.get("arn", "")})
         return rows
+
+
+#: Runtimes AWS Lambda no longer creates functions on, and what to declare instead.
+_RETIRED_RUNTIMES = {"python3.11": "python3.12"}
 
 
 def env_default_stage() -> str:

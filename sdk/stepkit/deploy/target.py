@@ -1,8 +1,20 @@
-"""Targets are an endpoint and credentials, nothing else.
+"""Targets are an endpoint, credentials, and where the deployed code runs; nothing else.
 
 - ``local``: the stepkit endpoint (``stepkit up``), ``$STEPKIT_ENDPOINT_URL`` or http://127.0.0.1:4566
 - ``localstack``: ``$AWS_ENDPOINT_URL`` or http://localhost:4566
 - ``aws``: boto3's own credential chain and endpoints (which honour ``AWS_ENDPOINT_URL`` too)
+
+Where the code runs decides what its bundle holds (:mod:`stepkit.runtime.bundle`):
+
+- ``host``: stepkit's runtime on this machine (the local endpoint; LocalStack started by
+  stepkit, whose Lambda executor is stepkit's runtime): the code, and only the
+  requirements this environment does not already satisfy.
+- ``lambda``: Lambda's own platform (AWS; a LocalStack that runs Lambda's images): every
+  requirement as wheels for the function's declared runtime and architecture.
+
+The default is ``host`` for ``local`` and ``localstack``, ``lambda`` for ``aws``;
+``--code-platform`` (``$STEPKIT_CODE_PLATFORM``) says otherwise, e.g. for a LocalStack
+running in Docker.
 
 :func:`connect` checks, before anything is touched, that there are credentials and that the
 endpoint answers, and learns the account the deploy goes to.
@@ -21,6 +33,7 @@ from botocore.config import Config
 
 from stepkit.deploy.errors import TargetError
 from stepkit.deploy.naming import partition_of
+from stepkit.runtime.bundle import HOST, LAMBDA, PLATFORMS
 
 TARGETS = ("local", "localstack", "aws")
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
@@ -28,6 +41,8 @@ LOCALSTACK_ENDPOINT = "http://localhost:4566"
 DEFAULT_REGION = "us-east-1"
 #: Account of emulators that do not answer STS (the local endpoint's default, as moto's).
 EMULATOR_ACCOUNT = "123456789012"
+#: Where each target runs the deployed code, unless told otherwise.
+DEFAULT_CODE_PLATFORM = {"local": HOST, "localstack": HOST, "aws": LAMBDA}
 
 
 @dataclass(frozen=True)
@@ -36,13 +51,20 @@ class Target:
     endpoint_url: str | None
     region: str
     profile: str | None = None
+    code_platform: str = HOST
+    """Where the deployed functions run: ``host`` (stepkit's runtime here) or ``lambda``."""
 
     @classmethod
     def resolve(cls, name: str, *, region: str | None = None, profile: str | None = None,
-                stack_region: str | None = None, environ: Mapping[str, str] | None = None) -> Target:
+                stack_region: str | None = None, environ: Mapping[str, str] | None = None,
+                code_platform: str | None = None) -> Target:
         env = os.environ if environ is None else environ
         if name not in TARGETS:
             raise TargetError(f"unknown target {name!r}; use one of: {', '.join(TARGETS)}")
+        platform = code_platform or env.get("STEPKIT_CODE_PLATFORM") or DEFAULT_CODE_PLATFORM[name]
+        if platform not in PLATFORMS:
+            raise TargetError(f"unknown code platform {platform!r} (--code-platform / STEPKIT_CODE_PLATFORM); "
+                              f"use one of: {', '.join(PLATFORMS)}")
         if name == "local":
             endpoint: str | None = env.get("STEPKIT_ENDPOINT_URL") or LOCAL_ENDPOINT
         elif name == "localstack":
@@ -56,11 +78,11 @@ class Target:
             except botocore.exceptions.ProfileNotFound as exc:
                 raise TargetError(f"{exc}; name a profile of ~/.aws/config with --profile") from None
         return cls(name=name, endpoint_url=endpoint, region=chosen or stack_region or DEFAULT_REGION,
-                   profile=profile)
+                   profile=profile, code_platform=platform)
 
     def describe(self) -> str:
         where = self.endpoint_url or "AWS"
-        return f"{self.name} ({where}, {self.region})"
+        return f"{self.name} ({where}, {self.region}, code for {self.code_platform})"
 
 
 @dataclass

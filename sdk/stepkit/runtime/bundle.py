@@ -1,15 +1,32 @@
-"""The deployment zip AWS Lambda accepts: the function's code plus its dependencies, as
-wheels for Lambda's platform (Amazon Linux, x86_64 or arm64), vendored at the zip's root.
+"""The deployment zip of a function, for the platform its code will run on.
+
+- ``lambda`` (AWS, and anything that runs Lambda's own images): the function's code plus
+  every dependency of its ``requirements.txt``, as wheels for Lambda's platform (Amazon
+  Linux, the function's declared ``runtime`` and architecture), vendored at the zip's root.
+- ``host`` (the local endpoint, LocalStack with stepkit's executor: stepkit's runtime on
+  this machine's interpreter): the code and its ``requirements.txt``, plus only the
+  requirements the host environment does not already satisfy, installed for this
+  interpreter. The runtime provides the host's packages to every function, as a Lambda
+  layer would (see :mod:`stepkit.runtime.deps`), so an ML function whose numpy and
+  scikit-learn are already installed here is a few kilobytes instead of 66 MB of wheels
+  for another Python.
 
 The zip is reproducible byte for byte: entries sorted, fixed timestamps and permissions,
-no bytecode. Its digest (of the sources, the requirements and the target platform) is
-kept beside it, so an unchanged function is not built again.
+no bytecode. Its digest (of the sources, the requirements and the platform, and for
+``host`` of which requirements the host leaves to vendor) is kept beside it, so an
+unchanged function is not built again.
+
+Lambda takes a zip of up to 50 MB in the request itself and one of up to 250 MB unzipped
+through S3; :func:`build_bundle` refuses only what no upload can take (over 250 MB
+unzipped) and the deployer chooses the way up (:attr:`BuildResult.direct_upload`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import platform as host_platform
 import shutil
 import stat
 import subprocess
@@ -23,13 +40,20 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from stepkit.runtime.config import FunctionConfig
-from stepkit.runtime.deps import requirement_lines
+from stepkit.runtime.deps import requirement_lines, to_install
 
-#: Lambda's limits for a deployment package uploaded directly.
+#: Lambda's limits: a zip sent in the request itself, and code and dependencies unzipped
+#: (a zip over the first goes up through S3).
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 #: Bump when the zip's layout changes, so every cached build is redone.
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
+
+#: Where a bundle's code runs: Lambda's platform, or stepkit's runtime on this machine.
+LAMBDA, HOST = "lambda", "host"
+PLATFORMS = (LAMBDA, HOST)
+#: What a ``host`` bundle says about itself, at its root (a runner can check it was built for it).
+MARKER = ".stepkit-bundle.json"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -56,6 +80,7 @@ class _Manifest(BaseModel):
     zipped_bytes: int
     unzipped_bytes: int
     files: int
+    vendored: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,14 @@ class BuildResult:
     files: int
     skipped: bool
     """Nothing changed since the last build, so the existing zip was kept."""
+    platform: str = LAMBDA
+    vendored: tuple[str, ...] = ()
+    """The requirement lines whose packages are in the zip (``host``: those the host lacks)."""
+
+    @property
+    def direct_upload(self) -> bool:
+        """Small enough to send in the CreateFunction/UpdateFunctionCode request itself."""
+        return self.zipped_bytes <= MAX_ZIPPED_BYTES
 
 
 def pip_platform_args(config: FunctionConfig) -> list[str]:
@@ -91,6 +124,32 @@ def pip_install_for_lambda(config: FunctionConfig, requirements: Path, target: P
         )
 
 
+def pip_install_for_host(config: FunctionConfig, requirements: Path, target: Path) -> None:
+    """``requirements`` (already reduced to what the host lacks) as wheels for this interpreter."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+               "--no-compile", "--target", str(target), "-r", str(requirements)]
+    done = subprocess.run(command, cwd=config.code_dir, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-6:]
+        raise BundleError(f"{config.name}: pip could not install what this environment lacks of "
+                          f"{config.requirements_file}:\n  " + "\n  ".join(detail))
+
+
+def host_tag() -> str:
+    """This interpreter and machine, as a host bundle is built for them: ``cp311-x86_64``."""
+    return f"{sys.implementation.cache_tag.replace('cpython-', 'cp')}-{host_platform.machine()}"
+
+
+def vendored_requirements(config: FunctionConfig, platform: str = LAMBDA) -> list[str]:
+    """The lines of ``requirements.txt`` whose packages go into the zip: all of them for
+    Lambda's platform, only those the host does not satisfy for the host."""
+    requirements = config.requirements_file
+    if requirements is None:
+        return []
+    text = requirements.read_text(encoding="utf-8")
+    return to_install(text) if platform == HOST else requirement_lines(text)
+
+
 def source_files(root: Path) -> Iterator[tuple[str, Path]]:
     """``(name in the zip, path)`` of the function's files, without caches or bytecode."""
     for folder, dirs, files in os.walk(root):
@@ -101,9 +160,18 @@ def source_files(root: Path) -> Iterator[tuple[str, Path]]:
                 yield path.relative_to(root).as_posix(), path
 
 
-def bundle_digest(config: FunctionConfig) -> str:
+def bundle_digest(config: FunctionConfig, platform: str = LAMBDA) -> str:
+    """What the zip for ``platform`` depends on: for Lambda, the sources, the runtime and the
+    architecture; for the host, the sources, this interpreter and what of the requirements
+    it lacks (installing a package here can change the bundle, upgrading one within its
+    specifier does not)."""
+    _check_platform(platform)
     digest = hashlib.sha256()
-    for part in (BUILDER_VERSION, config.runtime, config.architecture):
+    if platform == HOST:
+        parts = [BUILDER_VERSION, HOST, host_tag(), *vendored_requirements(config, HOST)]
+    else:
+        parts = [BUILDER_VERSION, config.runtime, config.architecture]
+    for part in parts:
         digest.update(part.encode() + b"\0")
     for name, path in sorted(source_files(config.code_dir)):
         digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
@@ -114,22 +182,34 @@ def build_bundle(
     config: FunctionConfig,
     out_dir: Path,
     *,
+    platform: str = LAMBDA,
     force: bool = False,
-    installer: Installer = pip_install_for_lambda,
+    installer: Installer | None = None,
 ) -> BuildResult:
-    """Build ``out_dir/<name>.zip`` unless an identical one is already there."""
+    """Build ``out_dir/<name>.zip`` for ``platform`` unless an identical one is already there.
+
+    Keep the bundles of each platform in their own ``out_dir``: they share file names."""
+    _check_platform(platform)
     zip_path = out_dir / f"{config.name}.zip"
     manifest_path = out_dir / f"{config.name}.zip.json"
-    digest = bundle_digest(config)
+    digest = bundle_digest(config, platform)
     previous = _read_manifest(manifest_path)
     if not force and previous is not None and previous.digest == digest and zip_path.is_file():
         return BuildResult(config.name, zip_path, digest, previous.zipped_bytes, previous.unzipped_bytes,
-                           previous.files, skipped=True)
+                           previous.files, skipped=True, platform=platform, vendored=tuple(previous.vendored))
 
+    vendored = vendored_requirements(config, platform)
+    if installer is None:
+        installer = pip_install_for_host if platform == HOST else pip_install_for_lambda
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"stepkit-build-{config.name}-") as scratch:
-        entries = dict(_dependency_files(config, Path(scratch) / "deps", installer))
+        entries = dict(_dependency_files(config, vendored, platform, Path(scratch), installer))
         entries.update(source_files(config.code_dir))  # the function's own files win
+        if platform == HOST:
+            marker = Path(scratch) / MARKER
+            marker.write_text(json.dumps({"platform": HOST, "python": host_tag(), "vendored": vendored},
+                                         indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            entries[MARKER] = marker
         unzipped = sum(path.stat().st_size for path in entries.values())
         if unzipped > MAX_UNZIPPED_BYTES:
             raise BundleError(
@@ -139,24 +219,30 @@ def build_bundle(
         partial = zip_path.with_suffix(".zip.partial")
         _write_zip(partial, entries)
     zipped = partial.stat().st_size
-    if zipped > MAX_ZIPPED_BYTES:
-        partial.unlink()
-        raise BundleError(
-            f"{config.name}: the zip is {_mb(zipped)}, over Lambda's limit of {_mb(MAX_ZIPPED_BYTES)} "
-            "for a direct upload"
-        )
     partial.replace(zip_path)
-    manifest = _Manifest(digest=digest, zipped_bytes=zipped, unzipped_bytes=unzipped, files=len(entries))
+    manifest = _Manifest(digest=digest, zipped_bytes=zipped, unzipped_bytes=unzipped, files=len(entries),
+                         vendored=vendored)
     manifest_path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    return BuildResult(config.name, zip_path, digest, zipped, unzipped, len(entries), skipped=False)
+    return BuildResult(config.name, zip_path, digest, zipped, unzipped, len(entries), skipped=False,
+                       platform=platform, vendored=tuple(vendored))
+
+
+def _check_platform(platform: str) -> None:
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown code platform {platform!r}; one of {', '.join(PLATFORMS)}")
 
 
 def _dependency_files(
-    config: FunctionConfig, target: Path, installer: Installer
+    config: FunctionConfig, vendored: list[str], platform: str, scratch: Path, installer: Installer
 ) -> Iterator[tuple[str, Path]]:
     requirements = config.requirements_file
-    if requirements is None or not requirement_lines(requirements.read_text(encoding="utf-8")):
+    if requirements is None or not vendored:
         return
+    if platform == HOST:
+        # Only what the host lacks; the rest is provided at run time, as a layer would be.
+        requirements = scratch / "requirements.txt"
+        requirements.write_text("\n".join(vendored) + "\n", encoding="utf-8")
+    target = scratch / "deps"
     target.mkdir(parents=True)
     installer(config, requirements, target)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: host paths, useless in Lambda

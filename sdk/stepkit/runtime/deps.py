@@ -4,6 +4,9 @@ The folder goes right after the function's code on the worker's ``sys.path``, be
 host environment, so the function's pinned versions win over stepkit's. A requirement the
 host already satisfies (same name, version inside the specifier) is not installed again:
 that keeps ML functions that need numpy or scikit-learn from copying them per function.
+Nor is one whose package the function's folder already holds (a deployment package built
+for this host vendors exactly what the host lacks, with its ``.dist-info``): the code
+folder comes first on the worker's path, so that copy is the one imported.
 Folders are cached by a hash of what they hold and built under a lock, so parallel test
 processes share them.
 """
@@ -18,9 +21,11 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from stepkit.runtime.errors import DependencyInstallError
 
@@ -38,15 +43,20 @@ def requirement_lines(text: str) -> list[str]:
     return lines
 
 
-def satisfied_by_host(line: str) -> bool:
-    """A plain ``name[extras] specifier ; marker`` line that the host environment meets."""
+def _requirement(line: str) -> Requirement | None:
     if line.startswith("-"):
-        return False
+        return None
     try:
         req = Requirement(line)
     except InvalidRequirement:
-        return False  # a path, a URL: pip will know
-    if req.url:
+        return None  # a path, a URL: pip will know
+    return None if req.url else req
+
+
+def satisfied_by_host(line: str) -> bool:
+    """A plain ``name[extras] specifier ; marker`` line that the host environment meets."""
+    req = _requirement(line)
+    if req is None:
         return False
     if req.marker is not None and not req.marker.evaluate():
         return True  # not for this platform: nothing to install
@@ -57,9 +67,28 @@ def satisfied_by_host(line: str) -> bool:
     return req.specifier.contains(version, prereleases=True)
 
 
-def to_install(text: str) -> list[str]:
-    """The lines pip must still act on; empty when there is nothing to install."""
-    lines = [line for line in requirement_lines(text) if not satisfied_by_host(line)]
+def satisfied_in(line: str, folders: Iterable[Path]) -> bool:
+    """A plain requirement line met by a distribution installed in one of ``folders``
+    (``pip install --target`` layout: ``name-version.dist-info`` at the top)."""
+    req = _requirement(line)
+    if req is None:
+        return False
+    wanted = canonicalize_name(req.name)
+    for dist in importlib.metadata.distributions(path=[str(f) for f in folders]):
+        name = dist.metadata["Name"]
+        if name and canonicalize_name(name) == wanted and req.specifier.contains(dist.version, prereleases=True):
+            return True
+    return False
+
+
+def to_install(text: str, provided: Iterable[Path] = ()) -> list[str]:
+    """The lines pip must still act on; empty when there is nothing to install.
+
+    ``provided``: folders whose installed packages count as present (a function's code
+    folder with vendored dependencies)."""
+    folders = [f for f in provided if f.is_dir()]
+    lines = [line for line in requirement_lines(text)
+             if not satisfied_by_host(line) and not (folders and satisfied_in(line, folders))]
     installing = [ln for ln in lines if not ln.startswith("-") or ln.startswith(_INSTALLING_OPTIONS)]
     return lines if installing else []
 
@@ -72,7 +101,7 @@ class DependencyCache:
     def site_dir(self, requirements: Path) -> Path | None:
         """The installed folder for ``requirements`` (built on first use), or ``None`` if the
         host already provides everything it lists."""
-        lines = to_install(requirements.read_text(encoding="utf-8"))
+        lines = to_install(requirements.read_text(encoding="utf-8"), provided=[requirements.parent])
         if not lines:
             return None
         key = hashlib.sha256(
