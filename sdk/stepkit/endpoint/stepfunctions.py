@@ -138,6 +138,8 @@ class StepFunctionsService:
         self.running: dict[str, _Running] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self._compiled: dict[str, StateMachine] = {}
+        self._map_runs: dict[str, Any] = {}  # Map Runs of finished executions (MapRun), read on demand
+        self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
         self.app = JsonService("stepfunctions", handlers)
@@ -151,6 +153,8 @@ class StepFunctionsService:
             self.machines[machine.arn] = machine
         for rec in self.store.all("sfn_tags"):
             self.tags[rec["arn"]] = rec["tags"]
+        for rec in self.store.all("map_run_owner"):
+            self._map_run_owner[rec["map_run_arn"]] = rec["execution_arn"]
         running = []
         for rec in self.store.all("execution"):
             execution = ExecutionRecord(**rec)
@@ -222,6 +226,80 @@ class StepFunctionsService:
         if execution is None:
             raise AwsError("ExecutionDoesNotExist", f"Execution Does Not Exist: '{arn}'")
         return execution
+
+    # -- Map Runs (Distributed Map) ---------------------------------------------------------
+    def _live_map_runs(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        with self._lock:
+            running = list(self.running.items())
+        for execution_arn, r in running:
+            for arn, map_run in list(getattr(r.run, "map_runs", {}).items()):
+                found[arn] = map_run
+                self._map_run_owner.setdefault(arn, execution_arn)
+        return found
+
+    def _map_run(self, arn: str) -> Any:
+        live = self._live_map_runs()
+        if arn in live:
+            return live[arn]
+        map_run = self._map_runs.get(arn)
+        if map_run is None and arn in self._map_run_owner:
+            from stepkit.engine.map_run import MapRun
+
+            record = self.store.get("map_run", arn)
+            if record is not None:
+                map_run = self._map_runs[arn] = MapRun.from_record(record)
+        if map_run is None:
+            raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'")
+        return map_run
+
+    def _map_runs_of(self, execution_arn: str) -> list[Any]:
+        """The Map Runs an execution (or a child execution) started itself."""
+        live = self._live_map_runs()
+        runs = [live.get(a) or self._map_run(a) for a in list(self._map_run_owner)]
+        return sorted((m for m in runs if m.execution_arn == execution_arn), key=lambda m: (m.start_date, m.arn))
+
+    def _adopt_map_runs(self, execution: ExecutionRecord, run: ExecutionRun) -> None:
+        previous = [self._map_run(a) for a, owner in list(self._map_run_owner.items()) if owner == execution.arn]
+        if previous:
+            from stepkit.engine.map_run import adopt_map_runs
+
+            adopt_map_runs(run, previous)
+
+    def _child(self, arn: str) -> Any:
+        """A Distributed Map child execution, if ``arn`` names one."""
+        if _EXECUTION_ARN.fullmatch(arn) is None or "/" not in arn.split(":")[6]:
+            return None
+        candidates = list(self._live_map_runs().values()) + [self._map_run(a) for a in list(self._map_run_owner)]
+        for map_run in candidates:
+            child = map_run.find(arn)
+            if child is not None:
+                return child
+        return None
+
+    def DescribeMapRun(self, p: dict, ctx: RequestContext) -> dict:
+        return self._map_run(p["mapRunArn"]).describe()
+
+    def ListMapRuns(self, p: dict, ctx: RequestContext) -> dict:
+        execution_arn = p["executionArn"]
+        if self._child(execution_arn) is None:
+            self._execution(execution_arn)
+        rows = [m.summary() for m in self._map_runs_of(execution_arn)]
+        page, token = _paginate(rows, p, "mapRunArn")
+        out: dict[str, Any] = {"mapRuns": page}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def UpdateMapRun(self, p: dict, ctx: RequestContext) -> dict:
+        map_run = self._map_run(p["mapRunArn"])
+        try:
+            map_run.update(max_concurrency=p.get("maxConcurrency"),
+                           tolerated_failure_count=p.get("toleratedFailureCount"),
+                           tolerated_failure_percentage=p.get("toleratedFailurePercentage"))
+        except ValueError as exc:
+            raise AwsError("ValidationException", str(exc)) from None
+        return {}
 
     @staticmethod
     def _check_definition(definition: str, machine_type: str) -> None:
@@ -316,8 +394,11 @@ class StepFunctionsService:
             try:
                 if resume is None:
                     result = running.run.start()
+                elif redrive:
+                    self._adopt_map_runs(execution, running.run)
+                    result = running.run.resume(resume, redrive_count=execution.redrive_count)
                 else:
-                    result = _resume(running.run, resume, execution.redrive_count if redrive else None)
+                    result = _resume(running.run, resume)
                 self._finished(execution, running, result)
             except Exception as exc:  # an engine bug must not leave the execution RUNNING forever
                 if not running.stopped and execution.status == "RUNNING":
@@ -333,7 +414,18 @@ class StepFunctionsService:
         thread.start()
         return running
 
+    def _save_map_runs(self, execution: ExecutionRecord, run: ExecutionRun) -> None:
+        """Keep the Map Runs of an execution that ended (DescribeMapRun, ListExecutions of
+        a Map Run, the children's histories, and a later redrive need them)."""
+        for arn, map_run in list(getattr(run, "map_runs", {}).items()):
+            self._map_runs[arn] = map_run
+            self._map_run_owner[arn] = execution.arn
+            if not execution.express:
+                self.store.put("map_run", arn, map_run.to_record())
+                self.store.put("map_run_owner", arn, {"map_run_arn": arn, "execution_arn": execution.arn})
+
     def _finished(self, execution: ExecutionRecord, running: _Running, result: Execution) -> None:
+        self._save_map_runs(execution, running.run)
         if running.stopped or execution.status != "RUNNING":
             return
         # The terminal event normally set these already; a resumed history that had ended did not.
@@ -572,6 +664,10 @@ class StepFunctionsService:
         return "NOT_REDRIVABLE", f"Execution is {execution.status} and cannot be redriven"
 
     def DescribeExecution(self, p: dict, ctx: RequestContext) -> dict:
+        if p["executionArn"] not in self.executions:
+            child = self._child(p["executionArn"])
+            if child is not None:
+                return child.describe()
         e = self._execution(p["executionArn"])
         out: dict[str, Any] = {
             "executionArn": e.arn,
@@ -600,9 +696,14 @@ class StepFunctionsService:
 
     def ListExecutions(self, p: dict, ctx: RequestContext) -> dict:
         if "stateMachineArn" not in p:
-            if "mapRunArn" in p:
-                raise AwsError("ResourceNotFound", f"Resource not found: '{p['mapRunArn']}'")
-            raise AwsError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
+            if "mapRunArn" not in p:
+                raise AwsError("ValidationException", "Must provide a StateMachine ARN or MapRun ARN")
+            children = self._map_run(p["mapRunArn"]).executions(p.get("statusFilter"))
+            page, token = _paginate([c.summary() for c in children], p, "executionArn")
+            out_children: dict[str, Any] = {"executions": page}
+            if token:
+                out_children["nextToken"] = token
+            return out_children
         machine = self._machine(p["stateMachineArn"])
         if machine.type == "EXPRESS":
             raise AwsError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
@@ -631,8 +732,8 @@ class StepFunctionsService:
         return out
 
     def GetExecutionHistory(self, p: dict, ctx: RequestContext) -> dict:
-        execution = self._execution(p["executionArn"])
-        events = self._history(execution)
+        child = self._child(p["executionArn"]) if p["executionArn"] not in self.executions else None
+        events = list(child.history) if child is not None else self._history(self._execution(p["executionArn"]))
         if p.get("reverseOrder"):
             events.reverse()
         include = p.get("includeExecutionData", True)
@@ -841,25 +942,25 @@ def _paginate(rows: list[dict], p: dict, key: str, default_limit: int = 100) -> 
     return page, _encode_token(offset + limit, key) if more else None
 
 
-def _resume(run: ExecutionRun, events: list[HistoryEvent], redrive_count: int | None) -> Execution:
-    """``run.resume`` on a recorded history, also for redriven executions.
+def _resume(run: ExecutionRun, events: list[HistoryEvent]) -> Execution:
+    """``run.resume`` on the history of an execution a killed process was running.
 
-    The engine resumes from the last top-level transition and treats any Execution* event
-    after ExecutionStarted as the end, so the ExecutionFailed/ExecutionRedriven events of
-    earlier redrives are left out of what it reads; the new events are numbered after the
-    whole recorded history, and a redrive first records ExecutionRedriven.
-    TODO(engine): ``ExecutionRun.resume(events, redrive=True)`` would make this wrapper go.
+    A plain history goes to the engine as it is. The history of an execution that was
+    redriven holds the ends of its earlier runs (ExecutionFailed, ExecutionRedriven), which
+    ``resume`` reads as the end; they are left out of what it reads, and the new events are
+    still numbered after the whole recorded history.
+    TODO(engine): a ``resume`` that passes over earlier ends without recording a new
+    ExecutionRedriven would make this wrapper go.
     """
+    if not any(e.event_type.startswith("Execution") for e in events[1:]):
+        return run.resume(events)
     last_id = max(e.event_id for e in events)
     kept = [e for i, e in enumerate(events) if i == 0 or not e.event_type.startswith("Execution")]
     original_finish = run._finish
 
     def finish(frame: Any, start_at: Any, data: Any) -> Execution:
         run._ids = itertools.count(last_id + 1)
-        if redrive_count is not None:
-            frame.prev = run.record("ExecutionRedriven", None, {"redriveCount": redrive_count})
-        else:
-            frame.prev = last_id
+        frame.prev = last_id
         return original_finish(frame, start_at, data)
 
     run._finish = finish  # type: ignore[method-assign]

@@ -280,3 +280,29 @@ def test_many_executions_at_once(sfn: Any) -> None:
         t.join()
     outputs = sorted(json.loads(wait_execution(sfn, a)["output"])["i"] for a in arns)
     assert outputs == list(range(40))
+
+
+def test_distributed_map_runs_and_child_executions(sfn: Any) -> None:
+    definition = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "Label": "fan", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Add", "States": {"Add": {
+                              "Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.n, 1)"}, "End": True}}}}}}
+    described = run_machine(sfn, definition, {"items": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [{"v": 2}, {"v": 3}, {"v": 4}]
+    map_runs = sfn.list_map_runs(executionArn=described["executionArn"])["mapRuns"]
+    assert len(map_runs) == 1
+    map_run = sfn.describe_map_run(mapRunArn=map_runs[0]["mapRunArn"])
+    assert map_run["status"] == "SUCCEEDED"
+    assert (map_run["executionCounts"]["succeeded"], map_run["itemCounts"]["total"]) == (3, 3)
+    children = sfn.list_executions(mapRunArn=map_run["mapRunArn"])["executions"]
+    assert len(children) == 3 and all(c["status"] == "SUCCEEDED" for c in children)
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    assert child["mapRunArn"] == map_run["mapRunArn"]
+    assert "/fan:" in child["executionArn"]
+    events = sfn.get_execution_history(executionArn=children[0]["executionArn"])["events"]
+    assert (events[0]["type"], events[-1]["type"]) == ("ExecutionStarted", "ExecutionSucceeded")
+    with pytest.raises(ClientError) as exc:
+        sfn.describe_map_run(mapRunArn=map_run["mapRunArn"] + "x")
+    assert _code(exc) == "ResourceNotFound"
