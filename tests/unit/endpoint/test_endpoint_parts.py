@@ -3,6 +3,8 @@ names of services and errors, batch-item-failure answers, and the store."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from stepkit.endpoint.events import _batch_item_failures
@@ -105,3 +107,46 @@ def test_store_keeps_records_and_history(tmp_path) -> None:  # type: ignore[no-u
                                                                      for e in events]
     reopened.delete("machine", "a")
     assert reopened.get("machine", "a") is None
+
+
+def test_deliveries_retry_dead_letter_and_replay(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from stepkit.endpoint.events import Deliveries
+
+    store = Store(tmp_path / "outbox.db")
+    attempts: list[str] = []
+    dead: list[tuple[str, str, dict]] = []
+
+    def start_execution(params: dict, ctx: object) -> dict:
+        attempts.append(params["name"])
+        if params["stateMachineArn"].endswith(":gone"):
+            raise AwsError("StateMachineDoesNotExist", "State Machine Does Not Exist")
+        if attempts.count(params["name"]) < 3:
+            raise AwsError("ServiceUnavailable", "busy", 503)
+        return {}
+
+    deliveries = Deliveries(store, start_execution, lambda arn, body: None,
+                            lambda arn, body, attributes: dead.append((arn, body, attributes)), workers=2)
+    deliveries.start()
+    deliveries.submit("states", "arn:aws:states:us-east-1:123456789012:stateMachine:ok", {"n": 1}, name="once")
+    deliveries.submit("states", "arn:aws:states:us-east-1:123456789012:stateMachine:gone", {"n": 2}, name="never",
+                      dead_letter="arn:aws:sqs:us-east-1:123456789012:dlq")
+    assert deliveries.wait_idle(30)
+    deliveries.close()
+    assert attempts.count("once") == 3  # two busy answers, then delivered
+    assert attempts.count("never") == 1  # a final error is not retried
+    assert [(arn, attrs["ERROR_CODE"]) for arn, _, attrs in dead] == [
+        ("arn:aws:sqs:us-east-1:123456789012:dlq", "StateMachineDoesNotExist")]
+    assert (deliveries.counts["delivered"], deliveries.counts["dead_lettered"]) == (1, 1)
+    assert store.all("outbox") == []
+
+    # a delivery still in the outbox when the process died is made at the next start
+    store.put("outbox", "left", {"id": "left", "kind": "lambda", "target": "fn", "payload": {"k": 1}, "name": None,
+                                 "dead_letter": None, "retries": 3, "max_age": 60.0, "attempts": 0,
+                                 "created": time.time(), "source": {}})
+    invoked: list[tuple[str, bytes]] = []
+    again = Deliveries(store, start_execution, lambda arn, body: invoked.append((arn, body)), lambda *a: None)
+    again.start()
+    assert again.wait_idle(30)
+    again.close()
+    assert invoked == [("fn", b'{"k": 1}')]
+    assert store.all("outbox") == []
