@@ -522,6 +522,10 @@ class ReaderConfig(_Schema):
     manifest_type: Annotated[Any, _one_of("ATHENA_DATA", "S3_INVENTORY")] = Field(None, alias="ManifestType")
     max_items: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxItems")
     max_items_path: ReferencePath = Field(None, alias="MaxItemsPath")
+    items_pointer: Text | None = Field(None, alias="ItemsPointer")
+    """A JSON Pointer (``/data/items``) to the array inside a JSON object (InputType JSON)."""
+    transformation: Annotated[Any, _one_of("NONE", "LOAD_AND_FLATTEN")] = Field(None, alias="Transformation")
+    """listObjectsV2: ``LOAD_AND_FLATTEN`` reads each listed object's items instead of the listing."""
 
 
 class ItemReader(_Schema):

@@ -148,7 +148,7 @@ def test_json_array(s3):
 def test_json_items_pointer(s3):
     put(s3, "data", json.dumps({"data": {"rows": [{"a": 1}, {"a": 2}]}, "other": 1}))
     definition = reader_map({"InputType": "JSON", "ItemsPointer": "/data/rows"})
-    assert output_of(definition, validate=False) == [{"a": 1}, {"a": 2}]
+    assert output_of(definition) == [{"a": 1}, {"a": 2}]
 
 
 def test_jsonl(s3):
@@ -242,7 +242,7 @@ def test_list_objects_v2_load_and_flatten(s3):
     put(s3, "parts/b.jsonl", '{"x": 3}\n')
     definition = reader_map({"InputType": "JSONL", "Transformation": "LOAD_AND_FLATTEN"}, resource="listObjectsV2",
                             params={"Bucket": BUCKET, "Prefix": "parts/"})
-    assert output_of(definition, validate=False) == [{"x": 1}, {"x": 2}, {"x": 3}]
+    assert output_of(definition) == [{"x": 1}, {"x": 2}, {"x": 3}]
 
 
 # -- JSONata ---------------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_malformed_jsonl_and_json(s3):
 )
 def test_reader_config_that_does_not_fit_the_format(s3, config, words):
     put(s3, "data", "a\n1\n")
-    _, ex = failure(reader_map(config), validate=False)
+    _, ex = failure(reader_map(config))
     assert ex.error == "States.ItemReaderFailed" and words in ex.cause
 
 
