@@ -178,10 +178,14 @@ class StepFunctionsService:
                 self._launch(execution, resume=events)
 
     def close(self, timeout: float = 2.0) -> None:
+        """Stop running executions without ending them: their records stay RUNNING (what the
+        engine records from here on is dropped), so the next start resumes them."""
         self._closed = True
         with self._lock:
             running = list(self.running.values())
         for r in running:
+            with r.lock:
+                r.stopped = True
             r.run.stop("States.Aborted", "the endpoint is shutting down")
             r.clock.woken.set()
         for r in running:

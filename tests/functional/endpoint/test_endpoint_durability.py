@@ -134,3 +134,22 @@ def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
     assert s3.get_object(Bucket="durable-bucket", Key="incoming/model.bin")["Body"].read() == b"weights"
     queue = sqs.get_queue_url(QueueName="durable-queue")["QueueUrl"]
     assert sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"] == "still here"
+
+
+@pytest.mark.slow
+def test_graceful_stop_keeps_running_executions_running(server: Server) -> None:
+    url = server.start()["url"]
+    sfn = make_client(url, "stepfunctions")
+    machine = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps({
+        "StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+                                      "Done": {"Type": "Pass", "Result": "finished", "End": True}}}))[
+        "stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name="across-restart")["executionArn"]
+    server.stop()  # SIGTERM: a clean shutdown in the middle of the Wait
+    assert server.process is not None and server.process.returncode == 0
+    url = server.start()["url"]
+    assert server.info["resumed_executions"] == 1
+    sfn = make_client(url, "stepfunctions")
+    described = wait_execution(sfn, execution)
+    assert (described["status"], described["output"]) == ("SUCCEEDED", '"finished"')
+    assert "ExecutionAborted" not in _history_types(sfn, execution)
