@@ -141,7 +141,7 @@ def test_graceful_stop_keeps_running_executions_running(server: Server) -> None:
     url = server.start()["url"]
     sfn = make_client(url, "stepfunctions")
     machine = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps({
-        "StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
                                       "Done": {"Type": "Pass", "Result": "finished", "End": True}}}))[
         "stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, name="across-restart")["executionArn"]
