@@ -30,7 +30,7 @@ DEFINITION = {
     "States": {
         "Prepare": {"Type": "Pass", "Parameters": {"x.$": "$.x", "tag.$": "States.Format('run-{}', $.x)"},
                     "Next": "FirstWait"},
-        "FirstWait": {"Type": "Wait", "Seconds": 1, "Next": "Double"},
+        "FirstWait": {"Type": "Wait", "Seconds": 2, "Next": "Double"},
         "Double": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow-double",
                    "ResultPath": "$.result", "Next": "SecondWait"},
         "SecondWait": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
