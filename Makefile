@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/stepkit run statemachines/examples/hello.asl.json --input '{"name": "stepkit"}' 
+	$(BIN)/stepkit demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -253,6 +253,8 @@ class LocalEndpoint:
         from stepkit.integrations.registry import IntegrationRegistry
 
         registry = IntegrationRegistry()
+        # Distributed Map readers and writers reach S3 through the registry: point them here.
+        registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
         return registry
