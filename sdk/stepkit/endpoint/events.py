@@ -179,23 +179,27 @@ class Deliveries:
 # -- moto hooks ----------------------------------------------------------------------------
 
 _router: dict[str, Any] = {}
-_installed = False
+_endpoints: list[Deliveries] = []  # the endpoints of this process that have the hooks installed
+_originals: dict[str, Any] = {}
 _install_lock = threading.Lock()
 
 
 def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
-    """Point moto's Lambda/state-machine deliveries at ``deliveries`` (the latest endpoint wins)."""
-    global _installed
-    _router["deliveries"] = deliveries
-    _router["account"] = account
+    """Point moto's Lambda/state-machine deliveries at ``deliveries`` (the latest endpoint
+    wins); moto's own functions come back when the last endpoint uninstalls them."""
     with _install_lock:
-        if _installed:
+        _router["deliveries"] = deliveries
+        _router["account"] = account
+        _endpoints.append(deliveries)
+        if _originals:
             return
         import moto.s3.notifications as s3_notifications
         from moto.events.models import Rule
 
-        s3_notifications._invoke_awslambda = _s3_to_lambda
-        original_event = s3_notifications._get_s3_event
+        _originals.update(invoke=s3_notifications._invoke_awslambda, event=s3_notifications._get_s3_event,
+                          send=Rule.send_to_targets)
+        original_event = _originals["event"]
+        original_send = _originals["send"]
 
         def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
             # AWS URL-encodes the key as a form value but keeps its slashes (moto encodes them too)
@@ -204,19 +208,31 @@ def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
                 record["s3"]["object"]["key"] = quote_plus(key.name, safe="/")
             return event
 
-        s3_notifications._get_s3_event = s3_event
-        original = Rule.send_to_targets
-
         def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
-            _rule_to_targets(rule, event, transform_input, original)
+            _rule_to_targets(rule, event, transform_input, original_send)
 
+        s3_notifications._invoke_awslambda = _s3_to_lambda
+        s3_notifications._get_s3_event = s3_event
         Rule.send_to_targets = send_to_targets
-        _installed = True
 
 
 def uninstall_moto_hooks(deliveries: Deliveries) -> None:
-    if _router.get("deliveries") is deliveries:
-        _router.pop("deliveries", None)
+    with _install_lock:
+        if deliveries in _endpoints:
+            _endpoints.remove(deliveries)
+        if _router.get("deliveries") is deliveries:
+            _router.pop("deliveries", None)
+            if _endpoints:
+                _router["deliveries"] = _endpoints[-1]
+        if _endpoints or not _originals:
+            return
+        import moto.s3.notifications as s3_notifications
+        from moto.events.models import Rule
+
+        s3_notifications._invoke_awslambda = _originals["invoke"]
+        s3_notifications._get_s3_event = _originals["event"]
+        Rule.send_to_targets = _originals["send"]
+        _originals.clear()
 
 
 def _s3_to_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:

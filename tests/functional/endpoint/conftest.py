@@ -1,5 +1,6 @@
-"""One in-process endpoint per test process (a free port on 127.0.0.1, a temporary state dir),
-driven only through boto3 clients, as a user's code would drive it."""
+"""One in-process endpoint per test module (a free port on 127.0.0.1, a temporary state dir),
+driven only through boto3 clients, as a user's code would drive it. Module scope: the
+endpoint's hooks into moto (which is process-wide) are in place only while its tests run."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ from endpoint_helpers import make_client
 from stepkit.endpoint import LocalEndpoint
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def endpoint() -> Iterator[LocalEndpoint]:
     with LocalEndpoint() as ep:
         yield ep
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def clients(endpoint: LocalEndpoint) -> Callable[[str], Any]:
     cache: dict[str, Any] = {}
 
