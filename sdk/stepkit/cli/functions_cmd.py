@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stepkit.runtime import FunctionConfig, LambdaRuntime, LambdaServiceError
-from stepkit.runtime.bundle import BuildResult, BundleError, build_bundle
+from stepkit.runtime.bundle import HOST, LAMBDA, PLATFORMS, BuildResult, BundleError, build_bundle
 from stepkit.stack import Project, ProjectFunction, StackError
 
 _STACK_OPTION = click.option(
@@ -57,21 +57,28 @@ def _size(size: int) -> str:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the zips (default: <project>/.stepkit/build).")
 @click.option("--force", is_flag=True, help="Build even when nothing changed since the last build.")
-def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, force: bool) -> None:
+@click.option("--platform", "platform", type=click.Choice(PLATFORMS), default=LAMBDA, show_default=True,
+              help="lambda: every requirement as wheels for Lambda's platform (the function's runtime and "
+                   "architecture). host: for stepkit's runtime on this machine: the code, and only the "
+                   "requirements this environment lacks.")
+def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, force: bool, platform: str) -> None:
     """Build the zip AWS Lambda accepts for each function (all of them if no NAME is given).
 
-    Code plus the dependencies of its requirements.txt as wheels for Lambda's platform,
-    reproducible byte for byte; a function whose sources did not change is skipped.
+    Code plus the dependencies of its requirements.txt as wheels for Lambda's platform
+    (or, with --platform host, what this machine's runtime needs), reproducible byte for
+    byte; a function whose sources did not change is skipped. A zip over 50 MB is built
+    too: `stepkit deploy` sends it to Lambda through S3.
     """
     project = _load_project(stack)
-    out_dir = out or project.root / ".stepkit" / "build"
+    out_dir = out or project.root / ".stepkit" / "build" / ("host" if platform == HOST else "")
     console, errors = Console(), Console(stderr=True)
     results: list[BuildResult] = []
     failed = 0
     for function in _select(project, names):
         with errors.status(f"building [bold]{function.name}[/bold]…"):
             try:
-                results.append(build_bundle(FunctionConfig.from_project(function), out_dir, force=force))
+                results.append(build_bundle(FunctionConfig.from_project(function), out_dir, force=force,
+                                            platform=platform))
             except BundleError as exc:
                 failed += 1
                 errors.print(f"[bold red]✗[/bold red] {exc}", highlight=False)

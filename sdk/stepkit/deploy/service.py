@@ -62,13 +62,19 @@ class Deployment:
     built: dict[str, bool]
     bundles: dict[str, BuildResult] | None = None
     """The bundles built or reused by this deploy, by function."""
+    records_dir: Path | None = None
+    """Where the deploy record lives, if not in ``<project>/.stepkit/deployments``."""
 
     @classmethod
     def open(cls, stack_path: Path | None = None, *, stage: str = DEFAULT_STAGE, target: str = "local",
              region: str | None = None, profile: str | None = None,
-             environ: Mapping[str, str] | None = None, code_platform: str | None = None) -> Deployment:
+             environ: Mapping[str, str] | None = None, code_platform: str | None = None,
+             records_dir: Path | None = None) -> Deployment:
         """``code_platform``: ``host`` or ``lambda``; default: the target's (see
-        :mod:`stepkit.deploy.target`)."""
+        :mod:`stepkit.deploy.target`). ``records_dir``: keep the deploy record (what was
+        created, and the lock) there instead of ``<project>/.stepkit/deployments``: for a
+        deploy to an endpoint of its own (a demo, a test) that must not meet the record of
+        the developer's own deploy of the same stage and target."""
         _, project = load_project(stack_path, stage)
         chosen = Target.resolve(target, region=region, profile=profile, stack_region=project.stack.region,
                                 environ=environ, code_platform=code_platform)
@@ -77,7 +83,7 @@ class Deployment:
         build_desired(project, stage, offline, environ, compute_digests=False,
                       deployment_bucket=chosen.code_platform == LAMBDA)
         conn = connect(chosen)
-        state = DeployState.load(project.root, project.name, stage, target)
+        state = DeployState.load(project.root, project.name, stage, target, records_dir)
         if state.resources and state.account and state.account != conn.account:
             raise TargetError(f"the {stage} deploy on {target} is recorded in account {state.account}, but these "
                               f"credentials are for account {conn.account}: use the profile of {state.account}")
@@ -88,7 +94,7 @@ class Deployment:
                       endpoint_url=chosen.endpoint_url)
         built: dict[str, bool] = {}
         deployment = cls(project=project, stage=stage, target=chosen, conn=conn, names=names, state=state,
-                         api=Api(conn, project.name, stage), built=built, bundles={})
+                         api=Api(conn, project.name, stage), built=built, bundles={}, records_dir=records_dir)
         deployment.api.code = deployment._bundle
         return deployment
 
@@ -132,7 +138,7 @@ class Deployment:
 
     def deploy(self, plan: Plan | None = None, progress: Progress | None = None,
                environ: Mapping[str, str] | None = None) -> tuple[Plan, Outcome]:
-        with locked(self.project.root, self.stage, self.target.name):
+        with locked(self.project.root, self.stage, self.target.name, self.records_dir):
             plan = plan or self.plan(environ)
             if not plan.changes:
                 return plan, Outcome()
@@ -146,7 +152,7 @@ class Deployment:
                 if r.kind == "bucket" and not self.api.bucket_is_empty(r.name)]
 
     def destroy(self, progress: Progress | None = None, *, delete_data: bool = False) -> list[Recorded]:
-        with locked(self.project.root, self.stage, self.target.name):
+        with locked(self.project.root, self.stage, self.target.name, self.records_dir):
             if not delete_data:
                 full = self.non_empty_buckets()
                 if full:

@@ -1,4 +1,6 @@
-"""What a deploy created, per stage and target: ``.stepkit/deployments/<stage>.<target>.json``.
+"""What a deploy created, per stage and target: ``.stepkit/deployments/<stage>.<target>.json``
+(or ``<records_dir>/<stage>.<target>.json``, for a deploy to a throw-away endpoint whose
+record belongs with the endpoint's own state rather than with the project).
 
 A resource is recorded as ``pending`` (with its physical name) before it is created and as
 ``done`` (with its digest, its printable properties and what the API returned) after, and
@@ -50,12 +52,12 @@ class DeployState:
     updated: str | None = None
 
     @classmethod
-    def file_for(cls, root: Path, stage: str, target: str) -> Path:
-        return root / DEPLOYMENTS_DIR / f"{stage}.{target}.json"
+    def file_for(cls, root: Path, stage: str, target: str, records_dir: Path | None = None) -> Path:
+        return (records_dir or root / DEPLOYMENTS_DIR) / f"{stage}.{target}.json"
 
     @classmethod
-    def load(cls, root: Path, stack: str, stage: str, target: str) -> DeployState:
-        path = cls.file_for(root, stage, target)
+    def load(cls, root: Path, stack: str, stage: str, target: str, records_dir: Path | None = None) -> DeployState:
+        path = cls.file_for(root, stage, target, records_dir)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -113,9 +115,9 @@ class DeployState:
 
 
 @contextlib.contextmanager
-def locked(root: Path, stage: str, target: str) -> Iterator[None]:
+def locked(root: Path, stage: str, target: str, records_dir: Path | None = None) -> Iterator[None]:
     """One deploy or destroy of a stage and target at a time on this machine."""
-    path = DeployState.file_for(root, stage, target).with_suffix(".lock")
+    path = DeployState.file_for(root, stage, target, records_dir).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         try:

@@ -47,7 +47,7 @@ from stepkit.runtime.deps import requirement_lines, to_install
 MAX_ZIPPED_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 #: Bump when the zip's layout changes, so every cached build is redone.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "1"
 
 #: Where a bundle's code runs: Lambda's platform, or stepkit's runtime on this machine.
 LAMBDA, HOST = "lambda", "host"
@@ -216,13 +216,15 @@ def build_bundle(
                 f"{config.name}: {_mb(unzipped)} unzipped is over Lambda's limit of "
                 f"{_mb(MAX_UNZIPPED_BYTES)} for code and dependencies; trim requirements.txt"
             )
-        partial = zip_path.with_suffix(".zip.partial")
+        partial = zip_path.with_suffix(f".zip.{os.getpid()}.partial")  # two builders never share one
         _write_zip(partial, entries)
     zipped = partial.stat().st_size
     partial.replace(zip_path)
     manifest = _Manifest(digest=digest, zipped_bytes=zipped, unzipped_bytes=unzipped, files=len(entries),
                          vendored=vendored)
-    manifest_path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    partial_manifest = manifest_path.with_suffix(f".json.{os.getpid()}.partial")
+    partial_manifest.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    partial_manifest.replace(manifest_path)
     return BuildResult(config.name, zip_path, digest, zipped, unzipped, len(entries), skipped=False,
                        platform=platform, vendored=tuple(vendored))
 

@@ -133,18 +133,70 @@ def test_names_over_the_service_limits(tmp_path: Path) -> None:
     assert "over the limit of 64" in str(caught.value)
 
 
-@pytest.mark.skipif(not (FIXTURES.parents[2] / "statemachines" / "training.asl.json").is_file()
-                    or not (FIXTURES.parents[2] / "functions" / "train").is_dir(),
-                    reason="the repository's ML pipeline is not there")
-def test_the_ml_pipeline_stack_example_builds() -> None:
-    project = Project.load(FIXTURES / "ml" / "infra" / "stack.yaml").for_stage("prod")
-    desired = build_desired(project, "prod", Names("stepkit-ml", "prod", "us-east-1", "123456789012"))
+REPO = FIXTURES.parents[2]
+
+
+def _statements(policy: dict) -> list[dict]:
+    return [{**s, "Action": [s["Action"]] if isinstance(s["Action"], str) else s["Action"],
+             "Resource": [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]}
+            for s in policy["Statement"]]
+
+
+def test_the_repository_ml_stack_builds_with_its_triggers_stages_and_least_privilege() -> None:
+    project = Project.load(REPO / "infra" / "stack.yaml").for_stage("prod")
+    names = Names("stepkit-ml", "prod", "us-east-1", "123456789012")
+    desired = build_desired(project, "prod", names)
     by_key = desired.by_key()
     assert by_key["function:train"].memory_size == 4096  # type: ignore[attr-defined]
+    assert {r.runtime for r in desired.resources if r.kind == "function"} == {"python3.12"}  # type: ignore[attr-defined]
+    assert by_key["function:train"].environment["ARTIFACTS_BUCKET"] == "stepkit-ml-prod-artifacts"  # type: ignore[attr-defined]
     training = by_key["role:state_machine-training"].policy  # type: ignore[attr-defined]
-    invoked = {r.rsplit(":", 1)[-1] for s in training["Statement"] if s["Action"] == "lambda:InvokeFunction"
+    invoked = {r.rsplit(":", 1)[-1] for s in _statements(training) if s["Action"] == ["lambda:InvokeFunction"]
                for r in s["Resource"] if not r.endswith(":*")}
     assert invoked == {"stepkit-ml-prod-preprocess", "stepkit-ml-prod-train", "stepkit-ml-prod-select_model",
                        "stepkit-ml-prod-register_model"}
-    assert {r.key for r in desired.resources} >= {"event_rule:training-s3-0", "event_rule:batch_inference-s3-0",
-                                                   "bucket_notifications:artifacts"}
+    patterns = {r.logical: r.pattern["detail"]["object"] for r in desired.resources if r.kind == "event_rule"}  # type: ignore[attr-defined]
+    assert patterns == {"training-s3-0": {"key": [{"prefix": "datasets/"}]},
+                        "batch_inference-s3-0": {"key": [{"prefix": "incoming/"}]}}
+    assert by_key["bucket_notifications:artifacts"].eventbridge  # type: ignore[attr-defined]
+    for machine in ("training", "batch_inference"):
+        definition = json.loads(by_key[f"state_machine:{machine}"].definition)  # type: ignore[attr-defined]
+        assert definition["States"]["Defaults"]["Result"]["model_name"] == "classifier"
+        assert definition["States"]["Defaults"]["Result"]["bucket"] == "stepkit-ml-prod-artifacts"
+    # register_model reads the candidate's files anywhere in the bucket, writes only the registry.
+    register = _statements(by_key["role:function-register_model"].policy)  # type: ignore[attr-defined]
+    writes = [s for s in register if "s3:PutObject" in s["Action"] or "s3:DeleteObject" in s["Action"]]
+    assert writes and all(r == "arn:aws:s3:::stepkit-ml-prod-artifacts/registry/*" for s in writes
+                          for r in s["Resource"])
+    predict = _statements(by_key["role:function-predict"].policy)  # type: ignore[attr-defined]
+    assert [s["Resource"] for s in predict if "s3:PutObject" in s["Action"]] == [
+        ["arn:aws:s3:::stepkit-ml-prod-artifacts/predictions/*"]]
+    assert not any(r.kind == "deployment_bucket" for r in desired.resources)
+
+
+def test_code_for_lambdas_platform_brings_the_deployment_bucket_first_and_other_digests() -> None:
+    project = Project.load(REPO / "infra" / "stack.yaml").for_stage("dev")
+    names = Names("stepkit-ml", "dev", "us-east-1", "123456789012")
+    for_lambda = build_desired(project, "dev", names, code_platform="lambda", deployment_bucket=True)
+    for_host = build_desired(project, "dev", names, code_platform="host")
+    first = for_lambda.resources[0]
+    assert (first.kind, first.name) == ("deployment_bucket", "stepkit-ml-dev-deploy-123456789012")
+    lambda_train = for_lambda.by_key()["function:train"]
+    host_train = for_host.by_key()["function:train"]
+    assert lambda_train.code_digest != host_train.code_digest  # type: ignore[attr-defined]
+    assert {k: v for k, v in lambda_train.properties().items() if k != "code_digest"} == \
+        {k: v for k, v in host_train.properties().items() if k != "code_digest"}
+
+
+def test_a_target_says_where_its_code_runs() -> None:
+    from stepkit.deploy.errors import TargetError
+    from stepkit.deploy.target import Target
+
+    assert Target.resolve("local", environ={}).code_platform == "host"
+    assert Target.resolve("localstack", environ={}).code_platform == "host"
+    assert Target.resolve("aws", region="eu-west-1", environ={}).code_platform == "lambda"
+    assert Target.resolve("localstack", environ={"STEPKIT_CODE_PLATFORM": "lambda"}).code_platform == "lambda"
+    assert Target.resolve("aws", region="eu-west-1", environ={"STEPKIT_CODE_PLATFORM": "lambda"},
+                          code_platform="host").code_platform == "host"
+    with pytest.raises(TargetError, match="unknown code platform 'docker'"):
+        Target.resolve("local", environ={}, code_platform="docker")
