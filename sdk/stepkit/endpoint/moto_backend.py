@@ -57,6 +57,41 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
+_patched = False
+
+
+def _answer_as_aws() -> None:
+    """Where moto's answer differs from AWS's in a way stepkit's users see, make it AWS's.
+
+    - GetBucketNotificationConfiguration: moto keeps a bucket's EventBridge setting (and the
+      endpoint delivers its events) but leaves ``<EventBridgeConfiguration/>`` out of the
+      answer, so a deployer could not read back what it set.
+    """
+    global _patched
+    if _patched:
+        return
+    from moto.s3.responses import S3Response
+
+    original = S3Response.get_bucket_notification
+
+    def get_bucket_notification(self: Any) -> Any:
+        status, headers, body = original(self)
+        config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        text = body.decode() if isinstance(body, bytes) else body
+        if config is None or config.event_bridge is None or "EventBridgeConfiguration" in text:
+            return status, headers, body
+        text = text.rstrip()
+        if text.endswith("/>"):  # an otherwise empty <NotificationConfiguration .../>
+            text = text[:-2] + "><EventBridgeConfiguration/></NotificationConfiguration>"
+        else:
+            text = text.replace("</NotificationConfiguration>",
+                                "<EventBridgeConfiguration/></NotificationConfiguration>")
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    S3Response.get_bucket_notification = get_bucket_notification
+    _patched = True
+
+
 def _call(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     captured: list[Any] = []
 
@@ -88,6 +123,7 @@ class MotoBackend:
     """moto's WSGI app, with its state kept in ``snapshot`` (None: not persisted)."""
 
     def __init__(self, snapshot: Path | None = None, debounce: float = 0.05) -> None:
+        _answer_as_aws()
         self.app = DomainDispatcherApplication(create_backend_app)
         self.snapshot = snapshot
         #: moto's models are not made for concurrent changes (two SQS receives can move the same

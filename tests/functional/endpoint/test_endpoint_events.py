@@ -208,3 +208,13 @@ def test_event_source_mapping_checks(clients: Any, lam: Any) -> None:
             assert phrase in exc.response["Error"]["Message"]
         else:
             raise AssertionError(f"{kwargs} was accepted")
+
+
+def test_bucket_eventbridge_setting_reads_back_as_aws_answers(clients: Any) -> None:
+    s3 = clients("s3")
+    bucket = unique("ebread")
+    s3.create_bucket(Bucket=bucket)
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket,
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["EventBridgeConfiguration"] == {}
