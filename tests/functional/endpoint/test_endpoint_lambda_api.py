@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import ROLE, create_function, unique, wait_active, zip_code
+from endpoint_helpers import ROLE, create_function, eventually, unique, wait_active, zip_code
 
 ECHO = """
 import os
@@ -162,3 +162,32 @@ def test_function_logs_go_to_cloudwatch_logs(lam: Any, clients: Any) -> None:
     lam.invoke(FunctionName=name, Payload=b'{"marker": "xyzzy"}')
     events = clients("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     assert any("xyzzy" in e["message"] for e in events)
+
+
+def test_failed_event_invocations_go_to_the_dead_letter_queue_and_on_failure_destination(
+    lam: Any, clients: Any
+) -> None:
+    sqs = clients("sqs")
+    queues = {}
+    for role in ("dlq", "onfail"):
+        url = sqs.create_queue(QueueName=unique(role))["QueueUrl"]
+        queues[role] = (url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"])
+    with_dlq = create_function(lam, FAILS, DeadLetterConfig={"TargetArn": queues["dlq"][1]})
+    lam.put_function_event_invoke_config(FunctionName=with_dlq, MaximumRetryAttempts=0)
+    with_destination = create_function(lam, FAILS)
+    lam.put_function_event_invoke_config(FunctionName=with_destination, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": queues["onfail"][1]}})
+    lam.invoke(FunctionName=with_dlq, InvocationType="Event", Payload=b'{"job": 1}')
+    lam.invoke(FunctionName=with_destination, InvocationType="Event", Payload=b'{"job": 2}')
+
+    def received(url: str) -> list[dict]:
+        return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+
+    dead = eventually(lambda: received(queues["dlq"][0]))
+    assert json.loads(dead[0]["Body"]) == {"job": 1}
+    record = json.loads(eventually(lambda: received(queues["onfail"][0]))[0]["Body"])
+    assert record["requestPayload"] == {"job": 2}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "ValueError"
