@@ -306,3 +306,19 @@ def test_distributed_map_runs_and_child_executions(sfn: Any) -> None:
     with pytest.raises(ClientError) as exc:
         sfn.describe_map_run(mapRunArn=map_run["mapRunArn"] + "x")
     assert _code(exc) == "ResourceNotFound"
+
+
+def test_test_state_calls_integrations_and_reports_caught_and_retriable_errors(sfn: Any) -> None:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets", "Parameters": {}, "End": True}
+    result = sfn.test_state(definition=json.dumps(task), roleArn=ROLE, inspectionLevel="DEBUG")
+    assert result["status"] == "SUCCEEDED"
+    assert "Buckets" in json.loads(result["inspectionData"]["result"])
+    missing = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+               "Parameters": {"Bucket": unique("none"), "Key": "k"}}
+    caught = sfn.test_state(definition=json.dumps({**missing, "End": True, "Catch": [
+        {"ErrorEquals": ["States.ALL"], "Next": "Handler"}]}), roleArn=ROLE)
+    assert (caught["status"], caught["nextState"], caught["error"]) == (
+        "CAUGHT_ERROR", "Handler", "S3.NoSuchBucketException")
+    retriable = sfn.test_state(definition=json.dumps({**missing, "End": True, "Retry": [
+        {"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]}), roleArn=ROLE)
+    assert (retriable["status"], retriable["error"]) == ("RETRIABLE", "S3.NoSuchBucketException")
