@@ -322,3 +322,13 @@ def test_test_state_calls_integrations_and_reports_caught_and_retriable_errors(s
     retriable = sfn.test_state(definition=json.dumps({**missing, "End": True, "Retry": [
         {"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}]}), roleArn=ROLE)
     assert (retriable["status"], retriable["error"]) == ("RETRIABLE", "S3.NoSuchBucketException")
+
+
+def test_express_start_execution_runs_asynchronously(sfn: Any) -> None:
+    arn = create_machine(sfn, PASS, type="EXPRESS")
+    started = sfn.start_execution(stateMachineArn=arn, input="{}")
+    assert ":express:" in started["executionArn"]
+    assert json.loads(wait_execution(sfn, started["executionArn"])["output"]) == {"a": 1}
+    with pytest.raises(ClientError) as exc:  # AWS keeps no list of Express executions
+        sfn.list_executions(stateMachineArn=arn)
+    assert _code(exc) == "StateMachineTypeNotSupported"
