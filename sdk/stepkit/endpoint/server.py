@@ -148,7 +148,6 @@ class LocalEndpoint:
         from stepkit.endpoint.moto_backend import MotoBackend
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
-        from stepkit.engine.callbacks import TaskTokens
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
@@ -174,8 +173,8 @@ class LocalEndpoint:
             write_logs=self._write_logs,
         )
         service_holder.append(self.lambda_service)
-        self.tokens = TaskTokens()
-        self.stepfunctions = StepFunctionsService(self.store, self._registry, self.tokens)
+        self.stepfunctions = StepFunctionsService(self.store, self._registry)
+        self.tokens = self.stepfunctions.tokens
         self.deliveries = Deliveries(
             self.store,
             self.stepfunctions.StartExecution,

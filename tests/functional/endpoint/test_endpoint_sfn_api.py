@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import ROLE, create_machine, run_machine, unique, wait_execution
+from endpoint_helpers import ROLE, create_machine, eventually, run_machine, unique, wait_execution
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"a": 1}, "End": True}}}
 WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
@@ -332,3 +332,18 @@ def test_express_start_execution_runs_asynchronously(sfn: Any) -> None:
     with pytest.raises(ClientError) as exc:  # AWS keeps no list of Express executions
         sfn.list_executions(stateMachineArn=arn)
     assert _code(exc) == "StateMachineTypeNotSupported"
+
+
+def test_stop_execution_releases_a_task_waiting_for_its_callback(sfn: Any, clients: Any) -> None:
+    queue = clients("sqs").create_queue(QueueName=unique("held"))["QueueUrl"]
+    arn = create_machine(sfn, {"StartAt": "Hold", "States": {"Hold": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"t.$": "$$.Task.Token"}}, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    token = json.loads(eventually(lambda: clients("sqs").receive_message(QueueUrl=queue).get("Messages"))[0]
+                       ["Body"])["t"]
+    sfn.stop_execution(executionArn=execution)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+    with pytest.raises(ClientError) as exc:  # the waiting task was released, not left to wait for ever
+        sfn.send_task_success(taskToken=token, output="{}")
+    assert _code(exc) == "TaskDoesNotExist"
