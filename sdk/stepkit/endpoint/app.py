@@ -63,7 +63,9 @@ class EndpointApp:
         return self.moto
 
     def health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        body = json.dumps({"services": {k: "running" for k in self.services()}, "edition": "stepkit"}).encode()
+        persistence = getattr(self.moto, "persistence", "off")
+        body = json.dumps({"services": {k: "running" for k in self.services()}, "edition": "stepkit",
+                           "persistence": {"moto": persistence}}).encode()
         return respond(start_response, 200, body, [("Content-Type", "application/json")])
 
     def lambda_code(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

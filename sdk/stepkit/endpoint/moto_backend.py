@@ -42,6 +42,7 @@ _OWN = {"stepfunctions", "lambda", "awslambda"}
 _LOCK_TYPE = type(threading.Lock())
 _RLOCK_TYPE = type(threading.RLock())
 _READ_ONLY = {"GET", "HEAD", "OPTIONS"}
+_MAX_PAUSE_S = 1.0
 
 
 class _Pickler(pickle.Pickler):
@@ -134,6 +135,7 @@ class MotoBackend:
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
+        self._unsaved = False
         self.skipped: set[str] = set()
 
     # -- requests -------------------------------------------------------------------------
@@ -200,7 +202,16 @@ class MotoBackend:
 
     def mark_dirty(self) -> None:
         if self.snapshot is not None:
+            self._unsaved = True
             self._dirty.set()
+
+    @property
+    def persistence(self) -> str:
+        """"saved" when the snapshot on disk holds every change, "pending" while one is due,
+        "off" without a snapshot file."""
+        if self.snapshot is None:
+            return "off"
+        return "pending" if self._unsaved else "saved"
 
     # -- persistence ----------------------------------------------------------------------
     def restore(self) -> int:
@@ -274,16 +285,18 @@ class MotoBackend:
         while not self._stop.is_set():
             if not self._dirty.wait(0.5):
                 continue
-            # The pause grows with the cost of a snapshot (ten times its duration), so that
-            # saving a large state (big S3 objects) takes at most a tenth of moto's time.
+            # The pause grows with the cost of a snapshot (ten times its duration, at most a
+            # second), so that saving a large state (big S3 objects) does not hold moto back.
             self._stop.wait(pause)
             self._dirty.clear()
             began = time.perf_counter()
             try:
+                self._unsaved = False
                 self.save()
             except Exception as exc:
+                self._unsaved = True
                 log.warning("moto state could not be saved: %s", exc)
-            pause = max(self._debounce, 10 * (time.perf_counter() - began))
+            pause = min(max(self._debounce, 10 * (time.perf_counter() - began)), _MAX_PAUSE_S)
 
     def close(self) -> None:
         self._stop.set()

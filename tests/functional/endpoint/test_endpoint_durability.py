@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ DEFINITION = {
     "States": {
         "Prepare": {"Type": "Pass", "Parameters": {"x.$": "$.x", "tag.$": "States.Format('run-{}', $.x)"},
                     "Next": "FirstWait"},
-        "FirstWait": {"Type": "Wait", "Seconds": 2, "Next": "Double"},
+        "FirstWait": {"Type": "Wait", "Seconds": 3, "Next": "Double"},
         "Double": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow-double",
                    "ResultPath": "$.result", "Next": "SecondWait"},
         "SecondWait": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
@@ -112,7 +113,9 @@ def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
             break
         time.sleep(0.02)
     assert not any("ExecutionSucceeded" in h for h in histories)
-    time.sleep(0.3)  # let moto's debounced snapshot of the bucket and queue reach the disk
+    # moto's state is saved a moment after it changes: kill once the health check says it is
+    while json.loads(urllib.request.urlopen(f"{url}/_stepkit/health").read())["persistence"]["moto"] != "saved":
+        time.sleep(0.02)
     server.kill()
 
     url = server.start()["url"]
