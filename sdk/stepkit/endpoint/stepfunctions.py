@@ -294,14 +294,28 @@ class StepFunctionsService:
             raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'")
         return map_run
 
+    def _known_map_runs(self, owner: str | None = None) -> list[Any]:
+        """Every Map Run this endpoint knows (of the execution ``owner`` when given)."""
+        live = self._live_map_runs()
+        found = []
+        for arn, owned_by in list(self._map_run_owner.items()):
+            if owner is not None and owned_by != owner:
+                continue
+            map_run = live.get(arn)
+            if map_run is None:
+                with contextlib.suppress(AwsError):  # an execution that never finished has none kept
+                    map_run = self._map_run(arn)
+            if map_run is not None:
+                found.append(map_run)
+        return found
+
     def _map_runs_of(self, execution_arn: str) -> list[Any]:
         """The Map Runs an execution (or a child execution) started itself."""
-        live = self._live_map_runs()
-        runs = [live.get(a) or self._map_run(a) for a in list(self._map_run_owner)]
+        runs = self._known_map_runs()
         return sorted((m for m in runs if m.execution_arn == execution_arn), key=lambda m: (m.start_date, m.arn))
 
     def _adopt_map_runs(self, execution: ExecutionRecord, run: ExecutionRun) -> None:
-        previous = [self._map_run(a) for a, owner in list(self._map_run_owner.items()) if owner == execution.arn]
+        previous = self._known_map_runs(execution.arn)
         if previous:
             from stepkit.engine.map_run import adopt_map_runs
 
@@ -311,8 +325,7 @@ class StepFunctionsService:
         """A Distributed Map child execution, if ``arn`` names one."""
         if _EXECUTION_ARN.fullmatch(arn) is None or "/" not in arn.split(":")[6]:
             return None
-        candidates = list(self._live_map_runs().values()) + [self._map_run(a) for a in list(self._map_run_owner)]
-        for map_run in candidates:
+        for map_run in self._known_map_runs():
             child = map_run.find(arn)
             if child is not None:
                 return child
