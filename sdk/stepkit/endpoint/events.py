@@ -330,10 +330,12 @@ class SqsPollers:
         sqs_client: Callable[[], Any],
         invoke: Callable[[str, bytes], Any],
         region: str,
+        is_active: Callable[[str], bool] | None = None,
     ) -> None:
         self.sqs_client = sqs_client
         self.invoke = invoke
         self.region = region
+        self.is_active = is_active
         self._pollers: dict[str, tuple[threading.Event, list[threading.Thread]]] = {}
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -385,6 +387,9 @@ class SqsPollers:
         url = None
         idle = 0.02
         while not stop.is_set():
+            if self.is_active is not None and not self.is_active(mapping["FunctionArn"]):
+                stop.wait(0.05)  # a Pending function: receiving now would only count a failed try
+                continue
             try:
                 if client is None:
                     client = self.sqs_client()

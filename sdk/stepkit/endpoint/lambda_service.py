@@ -491,6 +491,13 @@ class LambdaService:
                     self.runtime.remove_function(internal)
         return {}
 
+    def is_active(self, name_or_arn: str) -> bool:
+        try:
+            rec, _ = self._resolve(name_or_arn)
+        except AwsError:
+            return False
+        return self.functions[rec["FunctionName"]].get("State") == "Active"
+
     # -- invoke -----------------------------------------------------------------------------
     def invoke(
         self, name_or_arn: str, payload: bytes, *, invocation_type: str = "RequestResponse",

@@ -182,7 +182,7 @@ class LocalEndpoint:
             self.send_to_queue,
         )
         self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
-                                  self.region)
+                                  self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         install_moto_hooks(self.deliveries, self.account)
