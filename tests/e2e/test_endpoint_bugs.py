@@ -1,16 +1,16 @@
-"""Bugs of the local endpoint found by the pipeline's end-to-end test, each reduced to itself.
+"""Bugs of the local endpoint found by the pipeline's end-to-end test, each reduced to itself;
+both fixed in the endpoint since (05389f1, 31440f1): these stay as their regression tests.
 
-1. (Fixed in the endpoint meanwhile; this stays as its regression test.) ``LocalEndpoint``
-   serves S3 itself (moto), but a Distributed Map's ``ItemReader`` and
-``ResultWriter`` get their S3 client from the execution's integration registry
-(``IntegrationRegistry.client("s3")``, via ``stepkit.engine.map_state._s3``), and
-``LocalEndpoint._registry()`` (sdk/stepkit/endpoint/server.py) never sets that registry's
-client factory: the client is ``boto3.client("s3", region_name=...)``, which goes to real
-AWS (``https://<bucket>.s3.amazonaws.com``) unless ``AWS_ENDPOINT_URL`` happens to be set
-in the endpoint's own process. So an S3-reading Distributed Map (``batch_inference.asl.json``)
-fails on the endpoint with ``States.ItemReaderFailed: ... EndpointConnectionError: Could not
-connect to the endpoint URL: "https://<bucket>.s3.amazonaws.com/<key>"`` (offline; with a
-network, AWS refuses the test credentials), and a ResultWriter would write to AWS.
+1. ``LocalEndpoint`` serves S3 itself (moto), but a Distributed Map's ``ItemReader`` and
+   ``ResultWriter`` get their S3 client from the execution's integration registry
+   (``IntegrationRegistry.client("s3")``, via ``stepkit.engine.map_state._s3``), and
+   ``LocalEndpoint._registry()`` (sdk/stepkit/endpoint/server.py) never sets that registry's
+   client factory: the client is ``boto3.client("s3", region_name=...)``, which goes to real
+   AWS (``https://<bucket>.s3.amazonaws.com``) unless ``AWS_ENDPOINT_URL`` happens to be set
+   in the endpoint's own process. So an S3-reading Distributed Map (``batch_inference.asl.json``)
+   fails on the endpoint with ``States.ItemReaderFailed: ... EndpointConnectionError: Could not
+   connect to the endpoint URL: "https://<bucket>.s3.amazonaws.com/<key>"`` (offline; with a
+   network, AWS refuses the test credentials), and a ResultWriter would write to AWS.
 
    The fix: ``registry.set_client_factory(lambda service, region_name=None:
    self.client(service, region_name))`` in ``_registry()``.
@@ -22,9 +22,7 @@ network, AWS refuses the test credentials), and a ResultWriter would write to AW
    answers ``<EventBridgeConfiguration/>``. So the deployer cannot see that a bucket sends
    its events to EventBridge, plans the bucket's notifications as "recorded, but missing on
    the target", and a second ``stepkit deploy`` of a stack whose state machines are started
-   by uploads never says "nothing changed". The endpoint should answer as AWS does. Its
-   test fails until then (``xfail(strict=True)``: once fixed it passes and the marker must
-   go); ``test_pipeline_on_endpoint.py`` works around it meanwhile (:mod:`endpoint_workarounds`).
+   by uploads never says "nothing changed". The endpoint now answers as AWS does.
 """
 
 from __future__ import annotations
@@ -82,8 +80,6 @@ def test_a_distributed_map_reads_and_writes_the_endpoints_own_s3(endpoint: Local
     assert any(o["Key"].endswith("manifest.json") for o in written.get("Contents", []))
 
 
-@pytest.mark.xfail(strict=True, reason="endpoint bug 2: GetBucketNotificationConfiguration leaves out "
-                                       "EventBridgeConfiguration (moto's serialiser)")
 def test_a_buckets_eventbridge_setting_is_read_back(endpoint: LocalEndpoint) -> None:
     s3 = endpoint.client("s3")
     s3.create_bucket(Bucket="eventbridge-bug")

@@ -66,7 +66,6 @@ def _load(name: str, path: Path) -> Any:
 
 
 sample = _load("stepkit_pipeline_sample_datasets", ROOT / "functions" / "sample_datasets.py")
-endpoint_workarounds = _load("stepkit_e2e_endpoint_workarounds", Path(__file__).with_name("endpoint_workarounds.py"))
 
 
 @pytest.fixture
@@ -89,8 +88,6 @@ def endpoint(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     local = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
     monkeypatch.setenv("STEPKIT_ENDPOINT_URL", local.url)
-    # Until the endpoint answers GetBucketNotificationConfiguration as AWS does (test_endpoint_bugs.py).
-    endpoint_workarounds.eventbridge_configuration_echoed(monkeypatch)
     monkeypatch.chdir(project)  # as a user runs stepkit: from the project's folder
     try:
         yield local
