@@ -68,8 +68,10 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     try:
         environ = {**os.environ, "STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "stepkit",
                    "AWS_SECRET_ACCESS_KEY": "stepkit", "AWS_REGION": endpoint.region}
+        # The demo's deploy record lives with its endpoint's state, not in the project's
+        # .stepkit/deployments (which a user's own `stepkit deploy --target local` uses).
         deployment = Deployment.open(options.project_root / "infra" / "stack.yaml", stage=options.stage,
-                                     target="local", environ=environ)
+                                     target="local", environ=environ, records_dir=options.state_dir / "deployments")
         started = time.monotonic()
         with console.status("deploying the stack (functions, state machines, bucket, triggers)…") as status:
             def progress(op: str, kind: str, name: str, phase: str) -> None:
