@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import itertools
 import json
 import re
 import threading
@@ -456,7 +455,7 @@ class StepFunctionsService:
                     self._adopt_map_runs(execution, running.run)
                     result = running.run.resume(resume, redrive_count=execution.redrive_count)
                 else:
-                    result = _resume(running.run, resume)
+                    result = running.run.resume(resume)
                 self._finished(execution, running, result)
             except Exception as exc:  # an engine bug must not leave the execution RUNNING forever
                 if not running.stopped and execution.status == "RUNNING":
@@ -1002,26 +1001,3 @@ def _paginate(rows: list[dict], p: dict, key: str, default_limit: int = 100) -> 
     return page, _encode_token(offset + limit, key) if more else None
 
 
-def _resume(run: ExecutionRun, events: list[HistoryEvent]) -> Execution:
-    """``run.resume`` on the history of an execution a killed process was running.
-
-    A plain history goes to the engine as it is. The history of an execution that was
-    redriven holds the ends of its earlier runs (ExecutionFailed, ExecutionRedriven), which
-    ``resume`` reads as the end; they are left out of what it reads, and the new events are
-    still numbered after the whole recorded history.
-    TODO(engine): a ``resume`` that passes over earlier ends without recording a new
-    ExecutionRedriven would make this wrapper go.
-    """
-    if not any(e.event_type.startswith("Execution") for e in events[1:]):
-        return run.resume(events)
-    last_id = max(e.event_id for e in events)
-    kept = [e for i, e in enumerate(events) if i == 0 or not e.event_type.startswith("Execution")]
-    original_finish = run._finish
-
-    def finish(frame: Any, start_at: Any, data: Any) -> Execution:
-        run._ids = itertools.count(last_id + 1)
-        frame.prev = last_id
-        return original_finish(frame, start_at, data)
-
-    run._finish = finish  # type: ignore[method-assign]
-    return run.resume(kept)

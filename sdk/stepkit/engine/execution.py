@@ -22,6 +22,7 @@ from stepkit.integrations.mock_config import MockedTasks
 from stepkit.integrations.registry import Integration, IntegrationRegistry
 
 EventListener = Callable[[HistoryEvent], None]
+_EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 
 class ExecutionAborted(StatesError):
@@ -193,15 +194,18 @@ class ExecutionRun:
 
         ``redrive_count``: redrive a failed execution (RedriveExecution, or a Map Run
         redriving a child): the ends of earlier runs are passed over, ExecutionRedriven is
-        recorded first and ``$$.Execution.RedriveCount`` is ``redrive_count``."""
+        recorded first and ``$$.Execution.RedriveCount`` is ``redrive_count``. Without it,
+        a history whose last word is an ExecutionRedriven (a redriven execution that was
+        running when its process died) goes on the same way, recording nothing new."""
         if not events or events[0].event_type != "ExecutionStarted":
             raise ValueError("a history to resume starts with ExecutionStarted")
         self.history[:] = events
         self._ids = itertools.count(max(e.event_id for e in events) + 1)
         self.start_time = events[0].timestamp
         self.execution_context["StartTime"] = iso_millis(self.start_time)
-        if redrive_count is not None:
-            events = [e for i, e in enumerate(events) if i == 0 or not e.event_type.startswith("Execution")]
+        execution_events = [e for e in events[1:] if e.event_type.startswith("Execution")]
+        if redrive_count is None and execution_events and execution_events[-1].event_type in _EXECUTION_ENDS:
+            return self._ended(execution_events[-1])
         variables: dict[str, Any] = {}
         last = None
         for event in events:
@@ -213,12 +217,12 @@ class ExecutionRun:
                 last = event
             elif kind.endswith("StateEntered"):
                 last = event
-            elif kind.startswith("Execution") and kind != "ExecutionStarted":
-                return self._ended(event)
         frame = Frame(self, variables, self.history[-1].event_id)
         if redrive_count is not None:
             self.execution_context["RedriveCount"] = redrive_count
             frame.prev = self.record("ExecutionRedriven", None, {"redriveCount": redrive_count})
+        elif any(e.event_type == "ExecutionRedriven" for e in execution_events):
+            self.execution_context["RedriveCount"] = sum(e.event_type == "ExecutionRedriven" for e in execution_events)
         if last is None:
             return self._finish(frame, None, self.input)
         details = last.details or {}

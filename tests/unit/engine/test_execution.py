@@ -161,8 +161,47 @@ def test_input_over_the_limit_is_refused_before_running():
 
 
 def test_intrinsic_with_wrong_arguments_fails_with_intrinsic_failure():
-    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.a, 'x')"},
-                                                   "End": True}}}
+    definition = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.a, 'x')"}, "End": True}},
+    }
     ex = run(definition, {"a": 1})
     assert ex.error == "States.IntrinsicFailure"
     assert ex.cause.startswith("An error occurred while executing the state 'P' (entered at the event id #2).")
+
+
+def test_a_redriven_execution_resumed_after_a_crash_goes_on_without_a_new_redrive():
+    calls = []
+
+    def flaky(event):
+        calls.append(event)
+        if len(calls) == 1:
+            from stepkit.asl.errors import StatesError
+
+            raise StatesError("Flaky", "first time")
+        return {"ok": True}
+
+    definition = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {"Type": "Pass", "Parameters": {"redrives.$": "$$.Execution.RedriveCount"}, "Next": "Work"},
+            "Work": {
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
+                "Next": "Seen",
+            },
+            "Seen": {"Type": "Pass", "Parameters": {"redrives.$": "$$.Execution.RedriveCount"}, "End": True},
+        },
+    }
+    machine = StateMachine(definition, functions={"flaky": flaky})
+    failed = machine.run({}, name="x")
+    assert failed.status == "FAILED"
+    redriven = machine.prepare({}, name="x").resume(list(failed.history), redrive_count=1)
+    assert redriven.status == "SUCCEEDED" and redriven.output == {"redrives": 1}
+    # the process died right after the redrive entered Work again: resume that history
+    cut = next(i for i, e in enumerate(redriven.history) if e.event_type == "ExecutionRedriven") + 2
+    calls.clear()
+    calls.append("already failed once")
+    again = machine.prepare({}, name="x").resume(list(redriven.history[:cut]))
+    assert again.status == "SUCCEEDED" and again.output == {"redrives": 1}
+    assert again.event_types.count("ExecutionRedriven") == 1
