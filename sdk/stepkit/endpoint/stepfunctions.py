@@ -42,40 +42,6 @@ MAX_INPUT_BYTES = 256 * 1024
 _TOKEN_FORMAT = re.compile(r"[0-9a-f]{64}")
 
 
-class _Tokens(TaskTokens):
-    """Task tokens that know the execution they were issued for (the execution whose events
-    the issuing thread records), so StopExecution can release a task waiting for a callback."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.current = threading.local()
-        self.owner: dict[str, str] = {}
-
-    def new_token(self) -> str:
-        token = super().new_token()
-        # Set by the execution's listener for each event this thread records (a Task records
-        # one just before each attempt asks for a token); read once, so that a thread that
-        # records nothing here (a Distributed Map child's) is never taken for another execution.
-        arn = getattr(self.current, "execution_arn", None)
-        self.current.execution_arn = None
-        if arn is not None:
-            self.owner[token] = arn
-        return token
-
-    def release(self, execution_arn: str) -> None:
-        for token, owner in list(self.owner.items()):
-            if owner == execution_arn:
-                self.owner.pop(token, None)
-                with contextlib.suppress(InvalidToken):
-                    self.send_failure(token, "States.Aborted", "the execution was stopped")
-
-    def wait(self, token: str, timeout: float | None, heartbeat: float | None) -> Any:
-        try:
-            return super().wait(token, timeout, heartbeat)
-        finally:
-            self.owner.pop(token, None)
-
-
 class _RunClock(Clock):
     """Real time whose sleeps (Wait states, retry back-off) end early when the execution is stopped."""
 
@@ -164,7 +130,7 @@ class StepFunctionsService:
     ) -> None:
         self.store = store
         self.registry_factory = registry_factory
-        self.tokens = tokens if tokens is not None else _Tokens()
+        self.tokens = tokens if tokens is not None else TaskTokens()
         self._lock = threading.RLock()
         self.machines: dict[str, Machine] = {}
         self.executions: dict[str, ExecutionRecord] = {}
@@ -222,8 +188,7 @@ class StepFunctionsService:
                 r.stopped = True
             r.run.stop("States.Aborted", "the endpoint is shutting down")
             r.clock.woken.set()
-            if isinstance(self.tokens, _Tokens):
-                self.tokens.release(execution_arn)
+            self.tokens.release(execution_arn)
         for _, r in running:
             r.done.wait(timeout / max(len(running), 1))
 
@@ -399,11 +364,7 @@ class StepFunctionsService:
         persist = not execution.express
         events = self.events.setdefault(execution.arn, [])
 
-        tokens = self.tokens
-
         def on_event(event: HistoryEvent) -> None:
-            if isinstance(tokens, _Tokens):
-                tokens.current.execution_arn = execution.arn
             with running.lock:
                 if running.stopped:  # StopExecution already closed the history
                     return
@@ -711,8 +672,7 @@ class StepFunctionsService:
             if running.run is not None:
                 running.run.stop(error, cause)
                 running.clock.woken.set()
-                if isinstance(self.tokens, _Tokens):
-                    self.tokens.release(execution.arn)
+                self.tokens.release(execution.arn)
         return {"stopDate": epoch(execution.stop_date or time.time())}
 
     def _redrive_status(self, execution: ExecutionRecord) -> tuple[str, str | None]:

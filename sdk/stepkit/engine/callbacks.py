@@ -3,6 +3,7 @@ SendTaskSuccess / SendTaskFailure (or its heartbeat or timeout runs out)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -31,13 +32,26 @@ class TaskTokens:
 
     def __init__(self) -> None:
         self._waiters: dict[str, _Waiter] = {}
+        self._owners: dict[str, str] = {}  # token -> the execution it was issued for
         self._lock = threading.Lock()
 
-    def new_token(self) -> str:
+    def new_token(self, owner: str | None = None) -> str:
+        """A token for a task of execution ``owner`` (its ARN), so that stopping the
+        execution can release the task (``release``)."""
         token = uuid.uuid4().hex + uuid.uuid4().hex
         with self._lock:
             self._waiters[token] = _Waiter()
+            if owner is not None:
+                self._owners[token] = owner
         return token
+
+    def release(self, owner: str) -> None:
+        """Fail the waiting tasks of execution ``owner``: it was stopped."""
+        with self._lock:
+            tokens = [t for t, o in self._owners.items() if o == owner]
+        for token in tokens:
+            with contextlib.suppress(InvalidToken):
+                self.send_failure(token, "States.Aborted", "the execution was stopped")
 
     def _get(self, token: str) -> _Waiter:
         with self._lock:
@@ -80,9 +94,9 @@ class TaskTokens:
                 if heartbeat is not None and now >= waiter.heartbeat_at + heartbeat:
                     raise StatesError(errors.HEARTBEAT_TIMEOUT, None)
         finally:
-            with self._lock:
-                self._waiters.pop(token, None)
+            self.cancel(token)
 
     def cancel(self, token: str) -> None:
         with self._lock:
             self._waiters.pop(token, None)
+            self._owners.pop(token, None)

@@ -138,8 +138,10 @@ class ExecutionRun:
 
     # -- control -----------------------------------------------------------------------
     def stop(self, error: str | None = None, cause: str | None = None) -> None:
+        """Abort at the next transition; a task waiting for its callback is released now."""
         self._stop_reason = (error, cause)
         self._stop.set()
+        self.tokens.release(self.execution_arn)
 
     def abort_children(self, futures: list) -> None:
         for fut in futures:

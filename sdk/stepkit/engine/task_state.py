@@ -73,7 +73,7 @@ class TaskState(RecoverableState):
     def execute(self, frame: Frame, raw: Any) -> Outcome:
         def attempt() -> Outcome:
             if self.has_token:
-                frame.task_token = frame.run.tokens.new_token()
+                frame.task_token = frame.run.tokens.new_token(frame.run.execution_arn)
             try:
                 params = self.flow.effective_input(frame, raw)
                 result = self.invoke(frame, raw, params)

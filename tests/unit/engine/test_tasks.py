@@ -130,3 +130,11 @@ def test_handler_errors_propagate_with_their_names():
     registry.register("arn:aws:states:::x:y", fail)
     ex = StateMachine(single_task("arn:aws:states:::x:y"), registry=registry).run({})
     assert (ex.error, ex.cause) == ("Custom.Error", "details")
+
+
+def test_stopping_an_execution_releases_its_task_waiting_for_a_callback():
+    machine, tokens = _callback_machine()
+    run_ = machine.prepare({})
+    _when_token(tokens, lambda t: run_.stop("Stopped", "by test"))
+    ex = run_.start()
+    assert ex.status == "ABORTED"
