@@ -270,14 +270,15 @@ class ExecutionRun:
                     "The state/task 'execution' returned a result with a size exceeding the maximum "
                     "number of bytes service limit.",
                 )
-        except ExecutionAborted as stopped:
-            result.status = "ABORTED"
-            result.error, result.cause = stopped.error, stopped.cause
-            self.record("ExecutionAborted", frame, {"error": stopped.error, "cause": stopped.cause})
         except StatesError as err:
-            result.status = "FAILED"
-            result.error, result.cause = err.error, err.cause
-            self.record("ExecutionFailed", frame, {"error": err.error, "cause": err.cause})
+            if not (isinstance(err, ExecutionAborted) or self._stop.is_set()):
+                result.status = "FAILED"
+                result.error, result.cause = err.error, err.cause
+                self.record("ExecutionFailed", frame, {"error": err.error, "cause": err.cause})
+            else:  # stopped: whatever the stop interrupted (a released callback task...) ends as ABORTED
+                result.status = "ABORTED"
+                result.error, result.cause = self._stop_reason
+                self.record("ExecutionAborted", frame, {"error": result.error, "cause": result.cause})
         else:
             result.status = "SUCCEEDED"
             result.output = output
