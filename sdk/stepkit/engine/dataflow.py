@@ -29,16 +29,20 @@ def _path_field(definition: dict, key: str) -> Any:
     return compile_reference(text)
 
 
+def resolve_path(ref: Reference, data: Any, frame: Frame) -> Any:
+    """The value a path field references; AWS's "Invalid path" runtime error when none."""
+    try:
+        return ref.resolve(data, frame.context() if ref.is_context else None, frame.variables)
+    except PathNotFoundError as e:
+        raise StateEvaluationError(f"Invalid path '{ref.text}' : {e.detail}") from None
+
+
 def _apply_path(path: Any, data: Any, frame: Frame) -> Any:
     if path is _ABSENT:
         return data
     if path is None:
         return {}
-    ref: Reference = path
-    try:
-        return ref.resolve(data, frame.context() if ref.is_context else None, frame.variables)
-    except PathNotFoundError as e:
-        raise StateEvaluationError(f"Invalid path '{ref.text}' : {e.detail}") from None
+    return resolve_path(path, data, frame)
 
 
 class JsonPathFlow:

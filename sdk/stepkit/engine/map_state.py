@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
-from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
+from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
 from stepkit.engine.item_reader import ReaderConfig, S3ItemSource, limited
 from stepkit.engine.map_run import (
@@ -61,12 +61,7 @@ class _Setting:
                     )
                 return number
             return self.literal
-        try:
-            value = self.ref.resolve(data, frame.context() if self.ref.is_context else None, frame.variables)
-        except PathNotFoundError:
-            raise StateEvaluationError(
-                f"Invalid path '{self.path_text}' : No results for path: $['{self.path_text[2:]}']"
-            ) from None
+        value = resolve_path(self.ref, data, frame)
         number = _as_number(value, self.integer)
         if number is None:
             kind = "integer" if self.integer else "float"

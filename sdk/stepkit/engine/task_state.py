@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
-from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.references import compile_reference
+from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
 from stepkit.engine.states import Outcome, RecoverableState, check_result_size
 from stepkit.integrations.arns import parse_resource
@@ -46,12 +46,7 @@ class TaskState(RecoverableState):
         self.has_token = self.resource.pattern != ""
 
     def _seconds(self, ref: Any, field: str, frame: Frame, data: Any) -> float:
-        try:
-            value = ref.resolve(data, frame.context() if ref.is_context else None, frame.variables)
-        except PathNotFoundError:
-            raise StateEvaluationError(
-                f"Invalid path '{ref.text}' : No results for path: $['{ref.text[2:]}']"
-            ) from None
+        value = resolve_path(ref, data, frame)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise StateEvaluationError(f"The {field} field must reference a positive integer: {ref.text}")
         return float(value)
