@@ -45,6 +45,9 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
+from stepkit.runtime.bundle import HOST as HOST_PLATFORM
+from stepkit.runtime.bundle import MARKER as BUNDLE_MARKER
+from stepkit.runtime.bundle import host_tag
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import host_site_dirs
@@ -149,7 +152,20 @@ class Environments:
 
     def _build(self, spec: dict[str, Any]) -> LocalFunction:
         runtime = str(spec.get("runtime") or "")
-        python = interpreter_for(runtime) or sys.executable
+        built_for = bundle_platform(Path(spec["code_dir"]))
+        if built_for.get("platform") == HOST_PLATFORM:
+            # Built by stepkit for stepkit's runtime on this machine (``stepkit deploy --target
+            # localstack``): the code and only what the host lacks, so it runs on this Python
+            # with the host's packages, as under the local endpoint, whatever runtime it declares.
+            python = sys.executable
+            if built_for.get("python") not in (None, host_tag()):
+                print(
+                    f"stepkit: {spec['function_name']} was bundled for {built_for.get('python')}, this is "
+                    f"{host_tag()}: what it vendors may not import here; deploy it again from this Python",
+                    file=sys.stderr,
+                )
+        else:
+            python = interpreter_for(runtime) or sys.executable
         same_python = python == sys.executable
         config = function_config(spec, install_requirements=same_python)
         # On this Python, the host's packages stand for the platform, as in stepkit's local
@@ -212,6 +228,16 @@ def function_config(spec: dict[str, Any], *, install_requirements: bool = True) 
         # Lambda takes any handler string and fails at run time (Runtime.MalformedHandlerName),
         # and so does stepkit's worker: let it.
         return FunctionConfig.model_construct(**fields)
+
+
+def bundle_platform(code_dir: Path) -> dict[str, Any]:
+    """What a stepkit bundle says it was built for (its ``.stepkit-bundle.json``:
+    ``{"platform": "host", "python": "cp311-x86_64", ...}``); ``{}`` for any other package."""
+    try:
+        data = json.loads((code_dir / BUNDLE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def carries_dependencies(code_dir: Path) -> bool:

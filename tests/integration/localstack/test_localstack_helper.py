@@ -171,6 +171,30 @@ def test_a_function_of_another_python_runs_on_that_python_with_only_lambdas_plat
         envs.close()
 
 
+def test_a_bundle_built_for_the_host_runs_on_the_host_python_with_its_packages(code_dir: Path, tmp_path: Path) -> None:
+    # What `stepkit deploy --target localstack` uploads: the code, requirements.txt (which the
+    # host satisfies) and the marker; declared python3.12 as for AWS. Even where this machine
+    # has a python3.12, it runs here, with the host's packages (pydantic), as stepkit runs it.
+    from stepkit.runtime import bundle
+
+    (code_dir / "requirements.txt").write_text("pydantic>=2\n")
+    (code_dir / bundle.MARKER).write_text(json.dumps({"platform": "host", "python": bundle.host_tag(), "vendored": []}))
+    assert helper.bundle_platform(code_dir)["platform"] == "host"
+    other = "python3.12" if sys.version_info[:2] != (3, 12) else "python3.13"
+    envs = helper.Environments(tmp_path / "cache")
+    try:
+        answer = envs.invoke(_spec(code_dir, runtime=other, timeout=60), "r1", "arn", b"{}")
+        body = json.loads(base64.b64decode(answer["payload"]))
+        assert answer["error_type"] is None, body
+        assert body["python"] == "{}.{}".format(*sys.version_info[:2])
+        assert (body["boto3"], body["pydantic"]) == ("boto3", "pydantic")
+    finally:
+        envs.close()
+    assert not list((tmp_path / "cache").glob("*/.complete"))  # nothing installed: the host has it all
+    (code_dir / bundle.MARKER).write_text("not json")
+    assert helper.bundle_platform(code_dir) == {}
+
+
 def test_platform_variables_and_what_the_function_may_override() -> None:
     platform = {
         "AWS_ACCESS_KEY_ID": "role",
