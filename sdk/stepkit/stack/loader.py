@@ -92,7 +92,7 @@ def _stage_problems(stack: Stack, stage: str, lines: dict[Location, int]) -> lis
         return loc
 
     try:
-        staged = stack.for_stage(stage)
+        staged = stack.merged_for_stage(stage)
     except ValidationError as exc:
         out = []
         for err in exc.errors():

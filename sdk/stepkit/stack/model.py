@@ -135,10 +135,16 @@ class Stack(BaseModel):
         return list(self.stages) or [DEFAULT_STAGE]
 
     def for_stage(self, stage: str) -> Stack:
-        """This stack with the overrides of ``stage`` merged in (dicts merge, lists replace).
+        """What ``stage`` deploys: this stack with the stage's overrides merged in (dicts merge,
+        lists replace), without the state machines that end up ``enabled: false``.
 
         Raises :class:`UnknownStage` for a stage the file does not declare (when it declares
         any), ``pydantic.ValidationError`` when the merged result is invalid."""
+        return self.merged_for_stage(stage).enabled_only()
+
+    def merged_for_stage(self, stage: str) -> Stack:
+        """This stack with the overrides of ``stage`` merged in, disabled entries still there
+        (so a reference to one can be reported)."""
         if not self.stages:
             if not STAGE_NAME.match(stage):
                 raise UnknownStage(f"stage name {stage!r} must be 1-12 lowercase letters or digits")
@@ -149,6 +155,13 @@ class Stack(BaseModel):
         overrides = self.stages[stage].model_dump(exclude_unset=True, exclude_defaults=True)
         merged = _merge(base, overrides)
         return Stack.model_validate(merged)
+
+    def enabled_only(self) -> Stack:
+        """This stack without its disabled (``enabled: false``) state machines."""
+        enabled = {name: sm for name, sm in self.state_machines.items() if sm.enabled}
+        if len(enabled) == len(self.state_machines):
+            return self
+        return self.model_copy(update={"state_machines": enabled})
 
     def stage_override_locations(self, stage: str) -> set[Location]:
         """Locations (in the merged stack) that the stage sets, for error reporting."""
@@ -183,10 +196,15 @@ class Stack(BaseModel):
                 if trigger.sqs is not None and trigger.sqs.queue not in known["queue"]:
                     problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
 
-        def grants(loc: Location, items: list[Grant]) -> None:
+        def grants(loc: Location, items: list[Grant], deployed: bool = True) -> None:
             for i, grant in enumerate(items):
                 if grant.target not in known[grant.kind]:
                     problems.append(((*loc, "access", str(i), grant.kind), undeclared(grant.kind, grant.target)))
+                elif deployed and grant.kind == "state_machine" and not self.state_machines[grant.target].enabled:
+                    # Located at `enabled: false` (a stage's, when a stage disables it).
+                    problems.append((("state_machines", grant.target, "enabled"),
+                                     f"state machine {grant.target!r} is disabled, but {'.'.join(loc)} is granted "
+                                     f"access to it (access.{i}); remove the grant or keep the state machine"))
 
         for name, fn in self.functions.items():
             triggers(("functions", name), fn.triggers)
@@ -202,7 +220,7 @@ class Stack(BaseModel):
                     ))
         for name, sm in self.state_machines.items():
             triggers(("state_machines", name), sm.triggers)
-            grants(("state_machines", name), sm.access)
+            grants(("state_machines", name), sm.access, deployed=sm.enabled)
         for name, queue in self.queues.items():
             dlq = queue.dead_letter.queue if queue.dead_letter else None
             if dlq is not None and dlq not in known["queue"]:

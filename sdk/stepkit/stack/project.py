@@ -76,8 +76,9 @@ class Project:
         return [found[name] for name in sorted(found)]
 
     def state_machines(self) -> list[ProjectStateMachine]:
+        """The state machines to deploy: those not ``enabled: false``."""
         return [ProjectStateMachine(name, settings, (self.root / settings.definition).resolve())
-                for name, settings in self.stack.state_machines.items()]
+                for name, settings in self.stack.state_machines.items() if settings.enabled]
 
     @property
     def name(self) -> str:

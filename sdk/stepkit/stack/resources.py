@@ -150,6 +150,10 @@ class StateMachineSettings(_Model):
     triggers: list[Trigger] = Field(default_factory=list)
     access: list[Grant] = Field(default_factory=list)
     description: str = ""
+    enabled: bool = True
+    """``false`` leaves the state machine, its role, log group and triggers out of what the
+    stack deploys: for a stage on a target that cannot run it, e.g.
+    ``stages: {localstack: {state_machines: {batch_inference: {enabled: false}}}}``."""
 
     @field_validator("type", mode="before")
     @classmethod
