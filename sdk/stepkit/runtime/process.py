@@ -2,7 +2,9 @@
 
 The invoking thread itself is the watchdog: it waits on the response pipe with ``poll`` in
 slices of :data:`MEMORY_CHECK_INTERVAL_S`, so a fast invocation costs one write and one
-read, and a slow one is checked for its deadline and its memory between slices. The
+read, and a slow one is checked for its deadline and its memory between slices. The slices
+grow with the invocation's age (a tenth of it, up to :data:`MEMORY_CHECK_MAX_INTERVAL_S`):
+reading ``/proc`` every 20 ms was most of the host's CPU during second-long ML tasks. The
 worker's output goes to an unlinked temporary file that is read after each invocation
 (and after a crash, so what it printed before dying is kept).
 """
@@ -27,6 +29,7 @@ from stepkit.runtime.worker import wire
 
 WORKER_DIR = str(Path(__file__).resolve().parent / "worker")
 MEMORY_CHECK_INTERVAL_S = 0.02
+MEMORY_CHECK_MAX_INTERVAL_S = 0.1
 #: Past this many bytes of captured output, the log file is emptied between invocations.
 LOG_FILE_LIMIT = 8 << 20
 
@@ -143,6 +146,7 @@ class WorkerProcess:
 
     def _await(self, deadline: float) -> Outcome:
         limit_kb = self.spec.memory_limit_mb * 1024
+        started = time.monotonic()
         while True:
             frame = self.response.next_frame()
             if frame is not None:
@@ -152,7 +156,9 @@ class WorkerProcess:
                 self._note_peak()
                 self.kill()
                 return Outcome("timeout")
-            wait_ms = math.ceil(min(remaining, MEMORY_CHECK_INTERVAL_S) * 1000)
+            age = time.monotonic() - started
+            interval = min(max(MEMORY_CHECK_INTERVAL_S, age / 10), MEMORY_CHECK_MAX_INTERVAL_S)
+            wait_ms = math.ceil(min(remaining, interval) * 1000)
             if self._poller.poll(wait_ms):
                 if not self.response.fill():
                     return self._exited()
