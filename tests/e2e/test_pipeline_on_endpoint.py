@@ -22,14 +22,12 @@ Waits poll the executions with a generous deadline; nothing here asserts on time
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
-import shutil
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -52,30 +50,6 @@ DATASET = "iris"  # 150 rows, 3 classes: chance is 1/3
 INFERENCE_ROWS = 45
 #: How long an execution may take before the test gives up (a deadline, not an assertion).
 DEADLINE_S = 600.0
-
-
-def _load(name: str, path: Path) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sample = _load("stepkit_pipeline_sample_datasets", ROOT / "functions" / "sample_datasets.py")
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """The repository's stack, functions and definitions, as a project of their own."""
-    root = tmp_path / "project"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".stepkit")
-    for folder in ("infra", "functions", "statemachines"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
-    return root
 
 
 @pytest.fixture
@@ -144,7 +118,7 @@ def inventory(local: LocalEndpoint) -> dict[str, list[str]]:
 
 
 def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destroy(
-        endpoint: LocalEndpoint, project: Path) -> None:
+        endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType) -> None:
     # 1. Deploy, as a user does.
     out = stepkit("deploy", "--target", "local", "--no-policies")
     assert "deployed" in out and "code for host" in out
@@ -167,7 +141,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
 
     # 2. A dataset under datasets/ starts the training pipeline.
-    uploaded = sample.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
+    uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
     training = wait_for_execution(sfn, names.state_machine_arn("training"))
     assert training["status"] == "SUCCEEDED", failure(training, sfn)
     report = json.loads(training["output"])
@@ -186,7 +160,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert model["ContentLength"] > 0
 
     # 3. A CSV under incoming/ starts batch inference with that champion.
-    sample.upload_inference_file(s3, BUCKET, "incoming/batch-1.csv", DATASET, rows=INFERENCE_ROWS)
+    sample_datasets.upload_inference_file(s3, BUCKET, "incoming/batch-1.csv", DATASET, rows=INFERENCE_ROWS)
     inference = wait_for_execution(sfn, names.state_machine_arn("batch_inference"))
     assert inference["status"] == "SUCCEEDED", failure(inference, sfn)
     result = json.loads(inference["output"])

@@ -24,16 +24,14 @@ Waits poll with a generous deadline; nothing here asserts on time.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import shutil
-import sys
 import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -58,30 +56,6 @@ DATASET = "iris"  # 150 rows, 3 classes: chance is 1/3
 #: How long an execution may take before the test gives up (a deadline, not an assertion).
 DEADLINE_S = 900.0
 HELPER_MODULE = b"stepkit.localstack_plugin.helper"
-
-
-def _load(name: str, path: Path) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sample = _load("stepkit_pipeline_sample_datasets", ROOT / "functions" / "sample_datasets.py")
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """The repository's stack, functions and definitions, as a project of their own."""
-    root = tmp_path / "project"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".stepkit")
-    for folder in ("infra", "functions", "statemachines"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=ignore)
-    return root
 
 
 @pytest.fixture
@@ -166,7 +140,7 @@ def function_processes(localstack: host.Instance) -> set[int]:
 
 
 def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
-        on_localstack: Path, localstack: host.Instance, aws: Callable[[str], Any]) -> None:
+        on_localstack: Path, localstack: host.Instance, aws: Callable[[str], Any], sample_datasets: ModuleType) -> None:
     project = on_localstack
     before = function_processes(localstack)
 
@@ -194,7 +168,7 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     sfn, s3 = aws("stepfunctions"), aws("s3")
 
     # 2. A dataset under datasets/ starts the training pipeline in LocalStack's Step Functions.
-    uploaded = sample.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
+    uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
     training = wait_for_execution(sfn, names.state_machine_arn("training"))
     assert training["status"] == "SUCCEEDED", failure(training, sfn, localstack)
     report = json.loads(training["output"])
