@@ -235,21 +235,6 @@ class Stack(BaseModel):
         problems.extend(self._substitution_collisions())
         return problems
 
-    def _overlapping_notifications(self) -> Iterator[tuple[Location, str]]:
-        # S3 refuses two Lambda notifications of one bucket whose prefixes and suffixes overlap.
-        seen: dict[str, list[tuple[str, str, str]]] = {}
-        for name, fn in self.functions.items():
-            for i, trigger in enumerate(fn.triggers):
-                if trigger.s3 is None:
-                    continue
-                s3 = trigger.s3
-                for other, prefix, suffix in seen.get(s3.bucket, []):
-                    if _overlap(prefix, s3.prefix, True) and _overlap(suffix, s3.suffix, False):
-                        yield (("functions", name, "triggers", str(i), "s3", "prefix"),
-                               f"bucket {s3.bucket!r}: prefix {s3.prefix!r} overlaps the trigger of {other} "
-                               f"(prefix {prefix!r}); S3 refuses overlapping notifications, use distinct prefixes")
-                seen.setdefault(s3.bucket, []).append((name, s3.prefix, s3.suffix))
-
     def _substitution_collisions(self) -> Iterator[tuple[Location, str]]:
         from stepkit.stack.references import camel
 
