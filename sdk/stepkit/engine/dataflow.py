@@ -71,12 +71,7 @@ class JsonPathFlow:
         self.items_path = _path_field(definition, "ItemsPath")
         selector = definition.get("ResultSelector")
         self.result_selector = compile_payload(selector) if selector is not None else None
-        if "ResultPath" not in definition or definition["ResultPath"] == "$":
-            self.result_path: Any = _ABSENT
-        elif definition["ResultPath"] is None:
-            self.result_path = None
-        else:
-            self.result_path = compile_reference_path(definition["ResultPath"])
+        self.result_path = result_path_field(definition)
         assign = definition.get("Assign")
         self.assign = compile_payload(assign) if assign is not None else None
         self.uses_context = "$$" in repr(definition)
@@ -108,13 +103,7 @@ class JsonPathFlow:
             if self.assign is not None
             else None
         )
-        if self.result_path is _ABSENT:
-            output = result
-        elif self.result_path is None:
-            output = raw
-        else:
-            output = self.result_path.set(raw, result)
-        output = _apply_path(self.output_path, output, frame)
+        output = _apply_path(self.output_path, place_result(self.result_path, raw, result), frame)
         if assigned:
             frame.assign(assigned)
         return output
@@ -176,18 +165,22 @@ class JsonPathFlow:
         cause = state.cause_path(frame, raw) if state.cause_path is not None else state.cause
         return error, cause
 
-    def error_output(self, frame: Frame, raw: Any, error_output: dict, result_path: Any) -> Any:
-        """A Catch's output: the error object placed by the catcher's ResultPath."""
-        if result_path is _ABSENT:
-            return error_output
-        if result_path is None:
-            return raw
-        return result_path.set(raw, error_output)
 
-
-def catcher_result_path(definition: dict) -> Any:
+def result_path_field(definition: dict) -> Any:
+    """ResultPath (of a state or a catcher): _ABSENT for ``$`` or missing, None for null,
+    else the compiled reference path."""
     if "ResultPath" not in definition or definition["ResultPath"] == "$":
         return _ABSENT
     if definition["ResultPath"] is None:
         return None
     return compile_reference_path(definition["ResultPath"])
+
+
+def place_result(result_path: Any, raw: Any, result: Any) -> Any:
+    """Where ResultPath puts a result: replaces the input, drops the result (null), or is
+    set into the input at the path."""
+    if result_path is _ABSENT:
+        return result
+    if result_path is None:
+        return raw
+    return result_path.set(raw, result)

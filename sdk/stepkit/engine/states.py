@@ -15,10 +15,10 @@ from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
 from stepkit.asl.intrinsics import compile_intrinsic, is_intrinsic
 from stepkit.asl.jsonpath import PathNotFoundError
-from stepkit.asl.payload import to_json
+from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.asl.timestamps import parse_timestamp
-from stepkit.engine.dataflow import JsonPathFlow, catcher_result_path
+from stepkit.engine.dataflow import place_result, result_path_field
 from stepkit.engine.frame import Frame
 from stepkit.engine.recovery import Catcher, Retrier, RetryPolicy
 
@@ -120,13 +120,14 @@ class RecoverableState(State):
 
 
 def json_path_catch_output(catcher_def: dict) -> Callable[[Frame, Any, dict], Any]:
-    result_path = catcher_result_path(catcher_def)
-    flow = JsonPathFlow({"Assign": catcher_def["Assign"]} if "Assign" in catcher_def else {})
+    """A JSONPath catcher: Assign sees the error output; ResultPath places it in the input."""
+    result_path = result_path_field(catcher_def)
+    assign = compile_payload(catcher_def["Assign"]) if "Assign" in catcher_def else None
 
     def output(frame: Frame, raw: Any, error_output: dict) -> Any:
-        if flow.assign is not None:
-            frame.assign(flow.assign.evaluate(error_output, frame.context(), frame.variables))
-        return flow.error_output(frame, raw, error_output, result_path)
+        if assign is not None:
+            frame.assign(assign.evaluate(error_output, frame.context(), frame.variables))
+        return place_result(result_path, raw, error_output)
 
     return output
 
