@@ -127,7 +127,7 @@ class ExecutionRun:
     def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
         """The handler of a Task; ``mocked`` is true when a MockConfigFile answers it."""
         if self.mocks is not None:
-            mocked = self.mocks.wrap(state_name, None)  # type: ignore[arg-type]
+            mocked = self.mocks.for_state(state_name)
             if mocked is not None:
                 return mocked, True
         return self.registry.resolve(resource), False

@@ -104,11 +104,11 @@ class MockedTasks:
         self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def wrap(self, state_name: str, real: Integration) -> Integration:
-        """The integration for a Task state: its mock when it has one, else ``real``."""
+    def for_state(self, state_name: str) -> Integration | None:
+        """The mock answering a Task state, or None when the test case does not mock it."""
         responses = self._responses.get(state_name)
         if responses is None:
-            return real
+            return None
 
         def mocked(invocation: TaskInvocation) -> Any:
             with self._lock:
