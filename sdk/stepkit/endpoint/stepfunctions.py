@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepkit.asl.validation import invalid_definition_message, validate_definition
+from stepkit.endpoint.activities import ActivityService
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import InvalidToken, TaskTokens
+from stepkit.engine.callbacks import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.recovery import error_matches
+from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
@@ -141,7 +143,9 @@ class StepFunctionsService:
         self._map_runs: dict[str, Any] = {}  # Map Runs of finished executions (MapRun), read on demand
         self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
+        self.activities = ActivityService(store, self.tokens, _check_name, self._set_tags)
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        handlers.update(self.activities.handlers())
         self.app = JsonService("stepfunctions", handlers)
         self._closed = False
 
@@ -161,6 +165,7 @@ class StepFunctionsService:
             self.executions[execution.arn] = execution
             if execution.status == "RUNNING":
                 running.append(execution.arn)
+        self.activities.load(set(running))
         return running
 
     def resume_all(self, arns: list[str]) -> None:
@@ -181,6 +186,7 @@ class StepFunctionsService:
         """Stop running executions without ending them: their records stay RUNNING (what the
         engine records from here on is dropped), so the next start resumes them."""
         self._closed = True
+        self.activities.close()
         with self._lock:
             running = list(self.running.items())
         for execution_arn, r in running:
@@ -208,6 +214,7 @@ class StepFunctionsService:
     def registry(self) -> IntegrationRegistry:
         if self._registry is None:
             self._registry = self.registry_factory()
+            self._registry.register(ACTIVITY_RESOURCES, self.activities)
         return self._registry
 
     # -- helpers --------------------------------------------------------------------------
@@ -793,6 +800,8 @@ class StepFunctionsService:
     def _token_call(self, token: str, call: Callable[[], None]) -> dict:
         try:
             call()
+        except TokenTimedOut:
+            raise AwsError("TaskTimedOut", "Task Timed Out: 'Provided task has timed out'") from None
         except InvalidToken:
             if _TOKEN_FORMAT.fullmatch(token):
                 raise AwsError("TaskDoesNotExist",
@@ -814,7 +823,9 @@ class StepFunctionsService:
 
     def SendTaskHeartbeat(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
-        return self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        out = self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        self.activities.heartbeat(token)
+        return out
 
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
@@ -882,7 +893,7 @@ class StepFunctionsService:
         self.store.put("sfn_tags", arn, {"arn": arn, "tags": tags})
 
     def _taggable(self, arn: str) -> None:
-        if arn not in self.machines:
+        if arn not in self.machines and arn not in self.activities.activities:
             raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'")
 
     def TagResource(self, p: dict, ctx: RequestContext) -> dict:
