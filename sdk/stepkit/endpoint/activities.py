@@ -96,12 +96,19 @@ class ActivityService:
         for rec in self.store.all("activity"):
             activity = Activity(**rec)
             self.activities[activity.arn] = activity
+        now = time.time()
         for rec in self.store.all("activity_task"):
             task = ActivityTask(**rec)
-            if task.execution_arn in running:
-                self._orphans.append(task)
-            else:
+            if task.execution_arn not in running:
                 self.store.delete("activity_task", task.token)
+                continue
+            self._orphans.append(task)
+            # The token answers from now on: a worker's callback may come before the
+            # resumed execution takes the task over. A worker's heartbeat clock goes on.
+            self.tokens.new_token(task.execution_arn, task.token)
+            if task.started_at is not None:
+                last = task.heartbeat_at or task.started_at
+                self.tokens.start(task.token, task.worker, since=max(now - last, 0.0))
 
     def close(self) -> None:
         """Stop serving: pollers answer at once, and the tasks stay recorded for the next start."""
@@ -122,10 +129,8 @@ class ActivityService:
                         invocation.execution_arn, invocation.state_name, arn, text):
                     self._orphans.remove(task)
                     self._tasks[task.token] = task
-                    last = task.heartbeat_at or task.started_at or now
                     return ActivityTicket(task.token, arn, adopted=True, elapsed=max(now - task.scheduled_at, 0.0),
-                                          started=task.started_at is not None, worker=task.worker,
-                                          since_heartbeat=max(now - last, 0.0))
+                                          started=task.started_at is not None)
             assert invocation.task_token is not None
             task = ActivityTask(invocation.task_token, arn, invocation.execution_arn, invocation.state_name,
                                 text, now)

@@ -52,13 +52,10 @@ def run_activity(state: TaskState, frame: Frame, params: Any, timeout: float | N
         raise
     if ticket.token != invocation.task_token:  # a task scheduled before a restart, taken over
         run.tokens.cancel(invocation.task_token)
-        run.tokens.new_token(run.execution_arn, ticket.token)
     token = ticket.token
     try:
         run.record("ActivityScheduled", frame, details)
-        if ticket.started:
-            run.tokens.start(token, ticket.worker, since=ticket.since_heartbeat)
-        else:
+        if not ticket.started:
             integration.publish(ticket, invocation)  # type: ignore[attr-defined]
 
         def answer() -> Any:

@@ -22,18 +22,16 @@ ACTIVITY_RESOURCES = "arn:aws*:states:*:*:activity:*"
 class ActivityTicket:
     """One scheduled activity task. ``token`` is the task token a worker receives.
 
-    A task recorded before a restart of the endpoint comes back (``adopted``) with the
-    seconds it has already waited or run, so its TimeoutSeconds and HeartbeatSeconds go
-    on counting from when it was scheduled and last heard of, and with ``started`` set
-    (and ``worker``) when a worker had taken it already."""
+    A task recorded before a restart of the endpoint comes back ``adopted``, with the
+    seconds since it was first scheduled (its TimeoutSeconds goes on counting from then)
+    and ``started`` when a worker had taken it; the scheduler has made its token wait
+    again already (a worker's answer may come before the engine takes the task over)."""
 
     token: str
     activity_arn: str
     adopted: bool = False
     elapsed: float = 0.0  # seconds since it was first scheduled
     started: bool = False
-    worker: str | None = None
-    since_heartbeat: float = 0.0  # seconds since it was taken or last heartbeat
 
 
 class ActivityScheduler(Protocol):
