@@ -201,7 +201,8 @@ class ActivityService:
         activity = self._activity(p["activityArn"])
         out: dict[str, Any] = {"activityArn": activity.arn, "name": activity.name,
                                "creationDate": epoch(activity.creation_date)}
-        out["encryptionConfiguration"] = activity.encryption or {"type": "AWS_OWNED_KEY"}
+        if activity.encryption:  # AWS's recorded answer has none when none was given
+            out["encryptionConfiguration"] = activity.encryption
         return out
 
     def ListActivities(self, p: dict, ctx: RequestContext) -> dict:

@@ -182,8 +182,8 @@ class VersionService:
         if qualifier is None or not qualifier.isdigit():
             raise AwsError("ValidationException", f"Invalid Arn: '{arn}': a state machine version ARN is expected")
         with self.svc._lock:
-            using = [a.arn for a in self.aliases.values() if any(r["stateMachineVersionArn"] == arn
-                                                                  for r in a.routing)]
+            using = [a.name for a in self.aliases.values() if any(r["stateMachineVersionArn"] == arn
+                                                                   for r in a.routing)]
             if using:
                 raise AwsError("ConflictException", "Version to be deleted must not be referenced by an alias. "
                                f"Current list of aliases referencing this version: [{', '.join(using)}]")
@@ -198,15 +198,17 @@ class VersionService:
         if len(set(arns)) != len(arns):
             raise AwsError("ValidationException", "Routing configuration must contain distinct state machine "
                            "version ARNs. Received: [" + ", ".join(arns) + "]")
-        total = sum(r["weight"] for r in routing)
-        if total != 100:
-            raise AwsError("ValidationException", f"Sum of routing configuration weights must equal 100. "
-                           f"Received: {total}")
         for arn in arns:
-            base, qualifier = split(arn)
+            qualifier = split(arn)[1]
             if qualifier is None or not qualifier.isdigit():
-                raise AwsError("ValidationException", f"Routing configuration must contain state machine version "
-                               f"ARNs. Received: [{arn}]")
+                raise AwsError("ValidationException", "Routing configuration must contain state machine version "
+                               "ARNs. Received: [" + ", ".join(arns) + "]")
+        weights = [r["weight"] for r in routing]
+        if sum(weights) != 100:
+            raise AwsError("ValidationException", "Sum of routing configuration weights must equal 100. "
+                           f"Received: [{', '.join(map(str, weights))}]")
+        for arn in arns:
+            base = split(arn)[0]
             if base != machine_arn:
                 raise AwsError("ValidationException", "Routing configuration must contain state machine version "
                                f"ARNs of the same state machine. Received: [{', '.join(arns)}]")
@@ -220,7 +222,8 @@ class VersionService:
             raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
         alias = self.aliases.get(arn)
         if alias is None:
-            raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'", resourceName=arn)
+            raise AwsError("ResourceNotFound", "Request references a resource that does not exist.",
+                           resourceName=arn)
         return alias
 
     def _save(self, alias: Alias) -> None:
@@ -232,11 +235,11 @@ class VersionService:
         if not _ALIAS_NAME.fullmatch(name):
             raise validation_error([f"Value '{name}' at 'name' failed to satisfy constraint: Member must satisfy "
                                     "regular expression pattern: ^(?=.*[a-zA-Z_\\-\\.])[a-zA-Z0-9_\\-\\.]+$"])
-        first = p["routingConfiguration"][0]["stateMachineVersionArn"]
-        base, qualifier = split(first)
-        if qualifier is None:
-            raise AwsError("ValidationException", f"Routing configuration must contain state machine version ARNs. "
-                           f"Received: [{first}]")
+        arns = [r["stateMachineVersionArn"] for r in p["routingConfiguration"]]
+        base, qualifier = split(arns[0])
+        if qualifier is None or not qualifier.isdigit():
+            raise AwsError("ValidationException", "Routing configuration must contain state machine version ARNs. "
+                           "Received: [" + ", ".join(arns) + "]")
         machine = self.svc._machine(base)
         routing = self._routing(machine.arn, p["routingConfiguration"])
         arn = f"{machine.arn}:{name}"
@@ -246,8 +249,8 @@ class VersionService:
             if existing is not None:
                 if (existing.routing, existing.description) == (routing, description):
                     return {"stateMachineAliasArn": arn, "creationDate": epoch(existing.creation_date)}
-                raise AwsError("ConflictException", f"Failed to create alias because an alias with the same name "
-                               f"and a different routing configuration already exists: '{arn}'")
+                raise AwsError("ConflictException", "Failed to create alias because an alias with the same name "
+                               "and a different routing configuration already exists.")
             if sum(a.machine_arn == machine.arn for a in self.aliases.values()) >= MAX_ALIASES:
                 raise AwsError("ServiceQuotaExceededException", f"Too many aliases of '{machine.arn}': a state "
                                f"machine has at most {MAX_ALIASES}")
@@ -294,10 +297,13 @@ class VersionService:
         return _paged(rows, p, "stateMachineAliasArn", "stateMachineAliases")
 
     def DeleteStateMachineAlias(self, p: dict, ctx: RequestContext) -> dict:
-        alias = self._alias(p["stateMachineAliasArn"])
-        with self.svc._lock:
-            self.aliases.pop(alias.arn, None)
-            self.svc.store.delete("sm_alias", alias.arn)
+        arn = p["stateMachineAliasArn"]
+        qualifier = split(arn)[1]
+        if qualifier is None or qualifier.isdigit():
+            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        with self.svc._lock:  # deleting an alias that does not exist succeeds, as on AWS
+            if self.aliases.pop(arn, None) is not None:
+                self.svc.store.delete("sm_alias", arn)
         return {}
 
     # -- what the state machine and execution operations ask ------------------------------
