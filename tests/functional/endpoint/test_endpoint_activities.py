@@ -245,7 +245,7 @@ def test_callback_errors(sfn: Any) -> None:
     sfn.delete_state_machine(stateMachineArn=machine)
 
 
-def test_activity_arn_in_a_role_and_definition_is_valid(sfn: Any) -> None:
+def test_validation_accepts_an_activity_resource(sfn: Any) -> None:
     activity = sfn.create_activity(name=unique("valid"))["activityArn"]
     checked = sfn.validate_state_machine_definition(
         definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": activity, "End": True}}}))
