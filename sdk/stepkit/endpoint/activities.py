@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stepkit.asl.errors import StateEvaluationError
+from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch
 from stepkit.endpoint.store import Store
 from stepkit.engine.callbacks import TaskTokens
@@ -206,15 +207,9 @@ class ActivityService:
         return out
 
     def ListActivities(self, p: dict, ctx: RequestContext) -> dict:
-        from stepkit.endpoint.stepfunctions import _paginate
-
         items = sorted(self.activities.values(), key=lambda a: (a.creation_date, a.arn))
         rows = [{"activityArn": a.arn, "name": a.name, "creationDate": epoch(a.creation_date)} for a in items]
-        page, token = _paginate(rows, p, "activityArn")
-        out: dict[str, Any] = {"activities": page}
-        if token:
-            out["nextToken"] = token
-        return out
+        return paged(rows, p, "activityArn", "activities")
 
     def DeleteActivity(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["activityArn"]

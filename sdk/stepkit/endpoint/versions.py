@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch, validation_error
 
 if TYPE_CHECKING:
@@ -72,16 +73,6 @@ def split(arn: str) -> tuple[str, str | None]:
     """A state machine ARN's base and qualifier (a version number or an alias name)."""
     m = _QUALIFIED.fullmatch(arn)
     return (arn, None) if m is None else (m["base"], m["qualifier"])
-
-
-def _paged(rows: list[dict], p: dict, key: str, out_key: str) -> dict:
-    from stepkit.endpoint.stepfunctions import _paginate
-
-    page, token = _paginate(rows, p, key)
-    out: dict[str, Any] = {out_key: page}
-    if token:
-        out["nextToken"] = token
-    return out
 
 
 class VersionService:
@@ -174,7 +165,7 @@ class VersionService:
         machine = self.svc._machine(arn)
         mine = sorted(self._of(machine.arn), key=lambda v: -v.number)  # newest first, as AWS lists them
         rows = [{"stateMachineVersionArn": v.arn, "creationDate": epoch(v.creation_date)} for v in mine]
-        return _paged(rows, p, "stateMachineVersionArn", "stateMachineVersions")
+        return paged(rows, p, "stateMachineVersionArn", "stateMachineVersions")
 
     def DeleteStateMachineVersion(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["stateMachineVersionArn"]
@@ -294,7 +285,7 @@ class VersionService:
             qualifier is None or any(r["stateMachineVersionArn"] == arn for r in a.routing))]
         found.sort(key=lambda a: (a.creation_date, a.arn))
         rows = [{"stateMachineAliasArn": a.arn, "creationDate": epoch(a.creation_date)} for a in found]
-        return _paged(rows, p, "stateMachineAliasArn", "stateMachineAliases")
+        return paged(rows, p, "stateMachineAliasArn", "stateMachineAliases")
 
     def DeleteStateMachineAlias(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["stateMachineAliasArn"]

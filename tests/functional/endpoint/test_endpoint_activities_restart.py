@@ -55,16 +55,22 @@ def test_a_task_no_worker_took_is_there_after_a_restart(tmp_path: Path) -> None:
         endpoint.stop()
 
 
-def test_a_taken_task_keeps_its_token_across_a_restart(tmp_path: Path) -> None:
+def _taken_then_restarted(tmp_path: Path, **fields: Any) -> tuple[LocalEndpoint, Any, str, str, dict]:
+    """An execution whose activity task worker "w1" took, then a stop and a start."""
     endpoint, sfn = _start(tmp_path)
     try:
         activity = sfn.create_activity(name=unique("taken"))["activityArn"]
-        arn = sfn.start_execution(stateMachineArn=_machine(sfn, activity), input='{"job":8}')["executionArn"]
+        arn = sfn.start_execution(stateMachineArn=_machine(sfn, activity, **fields), input="{}")["executionArn"]
         task = sfn.get_activity_task(activityArn=activity, workerName="w1")
         assert task["taskToken"]
     finally:
         endpoint.stop()
     endpoint, sfn = _start(tmp_path)
+    return endpoint, sfn, activity, arn, task
+
+
+def test_a_taken_task_keeps_its_token_across_a_restart(tmp_path: Path) -> None:
+    endpoint, sfn, activity, arn, task = _taken_then_restarted(tmp_path)
     try:
         endpoint.stepfunctions.activities.poll_seconds = 0.2
         assert sfn.get_activity_task(activityArn=activity).get("taskToken") == ""  # not handed out twice
@@ -75,16 +81,7 @@ def test_a_taken_task_keeps_its_token_across_a_restart(tmp_path: Path) -> None:
 
 
 def test_a_taken_task_times_out_when_its_worker_is_gone(tmp_path: Path) -> None:
-    endpoint, sfn = _start(tmp_path)
-    try:
-        activity = sfn.create_activity(name=unique("orphan"))["activityArn"]
-        machine = _machine(sfn, activity, HeartbeatSeconds=2)
-        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
-        task = sfn.get_activity_task(activityArn=activity, workerName="w1")
-        assert task["taskToken"]
-    finally:
-        endpoint.stop()
-    endpoint, sfn = _start(tmp_path)
+    endpoint, sfn, _, arn, _ = _taken_then_restarted(tmp_path, HeartbeatSeconds=2)
     try:
         result = wait_execution(sfn, arn, timeout=120)
         assert (result["status"], result["error"]) == ("FAILED", "States.HeartbeatTimeout")
