@@ -73,11 +73,11 @@ class ActivityService:
     """The activity operations and the engine's ``ActivityScheduler``."""
 
     def __init__(self, store: Store, tokens: TaskTokens, check_name: Callable[[str], None],
-                 set_tags: Callable[[str, dict[str, str]], None]) -> None:
+                 set_tags: Callable[[str, dict[str, str] | None], None]) -> None:
         self.store = store
         self.tokens = tokens
         self.check_name = check_name
-        self.set_tags = set_tags
+        self.set_tags = set_tags  # None: the resource is gone, its tags with it
         self.poll_seconds = POLL_SECONDS
         self.activities: dict[str, Activity] = {}
         self._tasks: dict[str, ActivityTask] = {}  # token -> a task of a live execution
@@ -218,7 +218,7 @@ class ActivityService:
         with self._cond:
             if self.activities.pop(arn, None) is not None:
                 self.store.delete("activity", arn)
-                self.store.delete("sfn_tags", arn)
+                self.set_tags(arn, None)
             self._cond.notify_all()  # pollers of a deleted activity stop waiting
         return {}
 

@@ -921,7 +921,11 @@ class StepFunctionsService:
         return {k: v for k, v in out.items() if v is not None}
 
     # -- tags -----------------------------------------------------------------------------
-    def _set_tags(self, arn: str, tags: dict[str, str]) -> None:
+    def _set_tags(self, arn: str, tags: dict[str, str] | None) -> None:
+        if tags is None:  # the resource was deleted
+            self.tags.pop(arn, None)
+            self.store.delete("sfn_tags", arn)
+            return
         self.tags[arn] = tags
         self.store.put("sfn_tags", arn, {"arn": arn, "tags": tags})
 

@@ -40,7 +40,8 @@ def run_activity(state: TaskState, frame: Frame, params: Any, timeout: float | N
         details["timeoutInSeconds"] = int(timeout)
     if heartbeat is not None:
         details["heartbeatInSeconds"] = int(heartbeat)
-    if mocked or not hasattr(integration, "reserve"):  # a MockConfigFile answers for the worker
+    if mocked or not hasattr(integration, "reserve"):
+        # A MockConfigFile, or a callable registered for the activity's ARN, answers for the worker.
         run.record("ActivityScheduled", frame, details)
         run.record("ActivityStarted", frame, {})
         return _answered(run, frame, lambda: integration(invocation))

@@ -98,6 +98,8 @@ def test_activity_crud_and_pagination(sfn: Any) -> None:
         sfn.describe_activity(activityArn=arns[1])
     assert _error(exc) == ("ActivityDoesNotExist", f"Activity Does Not Exist: '{arns[1]}'")
     assert arns[1] not in [a["activityArn"] for a in sfn.list_activities(maxResults=1000)["activities"]]
+    assert sfn.create_activity(name=names[1])["activityArn"] == arns[1]
+    assert sfn.list_tags_for_resource(resourceArn=arns[1])["tags"] == []  # the deleted one's tags went with it
 
 
 @pytest.mark.parametrize(("call", "args", "code"), [
