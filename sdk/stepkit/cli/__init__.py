@@ -18,6 +18,7 @@ import click
 
 COMMAND_MODULES: dict[str, str] = {
     "build": "functions_cmd",
+    "cost": "estimate_cmd",
     "demo": "demo_cmd",
     "deploy": "deploy_cmd",
     "destroy": "deploy_cmd",

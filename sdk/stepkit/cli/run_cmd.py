@@ -84,6 +84,24 @@ def run_command(
     when the execution succeeded, 1 when it failed or the definition is invalid, 2 for
     bad arguments.
     """
+    execution = run_locally(definition, input_, name, mock_config, test_case, skip_waits, subs, project, as_json)
+    _report(execution, as_json)
+
+
+def run_locally(
+    definition: Path,
+    input_: str | None,
+    name: str | None,
+    mock_config: Path | None,
+    test_case: str | None,
+    skip_waits: bool,
+    subs: tuple[str, ...],
+    project: Path | None,
+    as_json: bool,
+    **runtime_options: Any,
+) -> Any:
+    """Set up and run a definition as ``stepkit run`` does (``stepkit cost`` too): the finished
+    execution. ``runtime_options`` go to the project's LambdaRuntime."""
     from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
     from stepkit.integrations.local_functions import ProjectLambdaBackend
     from stepkit.integrations.registry import IntegrationRegistry
@@ -100,7 +118,7 @@ def run_command(
     except OSError as e:
         raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
     try:
-        backend = ProjectLambdaBackend(Project.discover(project))
+        backend = ProjectLambdaBackend(Project.discover(project), **runtime_options)
     except StackError as e:
         raise click.ClickException(str(e)) from None
     values = function_arn_substitutions(
@@ -138,6 +156,10 @@ def run_command(
         sys.exit(130)
     finally:
         backend.close()
+    return execution
+
+
+def _report(execution: Any, as_json: bool) -> None:
     result = {
         "executionArn": execution.execution_arn,
         "status": execution.status,
