@@ -55,12 +55,17 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
 
     if (definition is None) == (execution_arn is None):
         raise click.UsageError("give a DEFINITION to run, or --execution ARN (one of them)")
+    table = load_prices()
+    try:
+        if region is not None:  # before running anything
+            table.region(region)
+    except UnknownRegion as e:
+        raise click.BadParameter(str(e), param_hint="--region") from None
     if execution_arn is not None:
         usage, status, region = _remote_usage(execution_arn, endpoint_url, region)
     else:
         assert definition is not None
         usage, status = _local_usage(definition, input_, subs, skip_waits, project, as_json)
-    table = load_prices()
     try:
         document = price_run(usage, table, region or "us-east-1", architecture=architecture, free_tier=free_tier)
     except UnknownRegion as e:

@@ -87,7 +87,9 @@ class PriceTable(_Model):
             return self.regions[name]
         except KeyError:
             known = ", ".join(sorted(self.regions))
-            raise UnknownRegion(f"no prices for region {name!r} in the table of {self.checked} (regions: {known})") from None
+            raise UnknownRegion(
+                f"no prices for region {name!r} in the table of {self.checked} (regions: {known})"
+            ) from None
 
 
 class UnknownRegion(ValueError):

@@ -66,7 +66,9 @@ def _architecture(client: ClientFactory, function: str) -> str:
     return (config.get("Architectures") or ["x86_64"])[0]
 
 
-def _reports(client: ClientFactory, events: list[dict[str, Any]], start: int, stop: int | None) -> list[LambdaInvocation]:
+def _reports(
+    client: ClientFactory, events: list[dict[str, Any]], start: int, stop: int | None
+) -> list[LambdaInvocation]:
     from botocore.exceptions import ClientError
 
     logs = client("logs")
