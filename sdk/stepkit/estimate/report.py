@@ -46,18 +46,19 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
     the month's only usage (kept apart: the free tier is per account, not per run)."""
     prices = table.region(region)
     transitions = usage.transitions
-    billed_s = express_billed_seconds(usage.duration_seconds)
+    durations = usage.execution_durations or [usage.duration_seconds]
+    billed = [express_billed_seconds(d) for d in durations]
     memory_mb = express_billed_memory_mb(usage.definition_bytes, usage.data_bytes, usage.map_parallel_steps)
-    gb_s = express_gb_seconds(billed_s, memory_mb)
+    gb_s = sum(express_gb_seconds(b, memory_mb) for b in billed)
     lam = _lambda_figures(usage.lambda_invocations, prices.lambda_, architecture)
     by_arch = lam.pop("_by_arch")
     express = {
-        "requests": 1,
-        "duration_seconds": round(usage.duration_seconds, 3),
-        "billed_seconds": round(billed_s, 1),
+        "requests": len(durations),
+        "duration_seconds": round(sum(durations), 3),
+        "billed_seconds": round(sum(billed), 1),
         "billed_memory_mb": memory_mb,
         "gb_seconds": gb_s,
-        "usd": express_usd(1, gb_s, prices.express) if prices.express else None,
+        "usd": express_usd(len(durations), gb_s, prices.express) if prices.express else None,
     }
     document: dict[str, Any] = {
         "region": region,

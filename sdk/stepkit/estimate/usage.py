@@ -95,6 +95,8 @@ class RunUsage:
     """Map iterations and Parallel branches run: the steps the Express memory formula multiplies."""
     unmatched_invocations: list[LambdaInvocation] = field(default_factory=list)
     redrives: int = 0
+    execution_durations: list[float] | None = None
+    """Several executions' durations (a simulation of many); None: one, ``duration_seconds``."""
 
     @property
     def transitions(self) -> int:
@@ -114,7 +116,7 @@ def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, Mapping)), {})
 
 
-def _function_of(event: Mapping[str, Any]) -> str | None:
+def function_of(event: Mapping[str, Any]) -> str | None:
     """The function a Lambda scheduling event calls (by name), else None."""
     details = _details(event)
     if event["type"] == "LambdaFunctionScheduled":
@@ -129,11 +131,16 @@ def _function_of(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def scheduled_kinds() -> frozenset[str]:
+    """The event types that schedule a Task's attempt."""
+    return frozenset(_SCHEDULED)
+
+
 def scheduled_functions(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """How many Lambda invocations (retries included) the history scheduled, per function name."""
     counts: dict[str, int] = defaultdict(int)
     for event in events:
-        if event["type"] in _SCHEDULED and (function := _function_of(event)):
+        if event["type"] in _SCHEDULED and (function := function_of(event)):
             counts[function] += 1
     return dict(counts)
 
@@ -201,7 +208,7 @@ def usage_from_history(
                 schedulings[owner[0]] += 1
                 if schedulings[owner[0]] > 1:
                     states[owner[1]].retries += 1
-                function = _function_of(event)
+                function = function_of(event)
                 if function:
                     calls[function].append(owner[1])
         for key in ("input", "output"):
