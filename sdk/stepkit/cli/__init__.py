@@ -30,6 +30,7 @@ COMMAND_MODULES: dict[str, str] = {
     "package": "deploy_cmd",
     "plan": "deploy_cmd",
     "run": "run_cmd",
+    "simulate": "estimate_cmd",
     "status": "deploy_cmd",
     "up": "endpoint_cmd",
     "validate": "validate_cmd",

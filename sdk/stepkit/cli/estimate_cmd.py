@@ -151,4 +151,193 @@ def _print(document: dict[str, Any]) -> None:
     out.print(f"[dim]not counted: {'; '.join(document['not_counted'])}[/]")
 
 
-COMMANDS = [cost_command]
+def _pairs(values: tuple[str, ...], option: str, kind: type) -> tuple[Any, dict[str, Any]]:
+    """``VALUE`` (the default) and ``NAME=VALUE`` items of a repeated option."""
+    default, named = None, {}
+    for item in values:
+        name, sep, text = item.rpartition("=")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise click.BadParameter(f"expected {'NAME=' if sep else ''}{kind.__name__.upper()}, got {item!r}",
+                                     param_hint=option) from None
+        if value < 0:
+            raise click.BadParameter(f"{item!r}: must not be negative", param_hint=option)
+        if sep:
+            named[name] = value
+        else:
+            default = value
+    return default, named
+
+
+@click.command("simulate")
+@click.argument("definition", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input (default {}).")
+@click.option("--task-seconds", "task_seconds", multiple=True, metavar="SECONDS|NAME=SECONDS",
+              help="How long Task states take (all, or the state NAME; repeatable). Lambda tasks without "
+                   "one take what a local run of the project's functions measures.")
+@click.option("--account-concurrency", type=click.IntRange(min=1), help="Lambda's concurrency for the account "
+              "(default: the quota table's, 1,000).")
+@click.option("--reserved", multiple=True, metavar="FUNCTION=N", help="A function's reserved concurrency "
+              "(default: the stack's reserved_concurrency).")
+@click.option("--cold-start", type=click.FloatRange(min=0), help="Seconds of a cold start (default: the local "
+              "run's measured init duration, else 0).")
+@click.option("--executions", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Executions started at once.")
+@click.option("--type", "workflow_type", type=click.Choice(["STANDARD", "EXPRESS"]), default="STANDARD",
+              show_default=True, help="The workflow type whose quotas apply.")
+@click.option("--region", default="us-east-1", show_default=True, help="The region whose quotas and prices apply.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the retries' FULL jitter.")
+@click.option("--sub", "subs", multiple=True, metavar="NAME=VALUE", help="A definition substitution (as run).")
+@click.option("--project", type=click.Path(file_okay=False, path_type=Path),
+              help="The project whose functions' settings (and, to measure, code) apply.")
+@click.option("--json", "as_json", is_flag=True, help="Print the simulation as JSON.")
+def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[str, ...],
+                     account_concurrency: int | None, reserved: tuple[str, ...], cold_start: float | None,
+                     executions: int, workflow_type: str, region: str, seed: int, subs: tuple[str, ...],
+                     project: Path | None, as_json: bool) -> None:
+    """Predict how DEFINITION runs on AWS at scale: a discrete-event model of the execution
+    under Lambda's concurrency, scaling rate and cold starts, Step Functions' token buckets
+    and Map concurrency, with throttles retried as the definition's Retry says. Prints the
+    makespan, Lambda concurrency over time, throttles, retries and the predicted cost. Exit
+    code: 0 when the simulated run succeeds, 1 when it fails (a throttle no Retry absorbs).
+    """
+    from stepkit.estimate.prices import UnknownRegion, load_prices
+    from stepkit.estimate.quotas import load_quotas
+    from stepkit.estimate.simulate import Simulation, simulation_document
+
+    prices, quotas = load_prices(), load_quotas()
+    try:
+        prices.region(region)
+    except UnknownRegion as e:
+        raise click.BadParameter(str(e), param_hint="--region") from None
+    default_seconds, named_seconds = _pairs(task_seconds, "--task-seconds", float)
+    _, reserved_by_name = _pairs(reserved, "--reserved", int)
+    trace, shape = _trace(definition, input_, subs, project)
+    settings = _settings(trace, definition, input_, subs, project, default_seconds, named_seconds,
+                         reserved_by_name, cold_start, account_concurrency or quotas.lambda_.account_concurrency,
+                         as_json)
+    settings.executions, settings.workflow_type, settings.region, settings.seed = (executions, workflow_type,
+                                                                                  region, seed)
+    outcome = Simulation(trace, settings, quotas).run()
+    document = simulation_document(outcome, settings, quotas, shape, prices)
+    if as_json:
+        click.echo(json.dumps(document))
+    else:
+        _print_simulation(document)
+    sys.exit(0 if outcome.status == "SUCCEEDED" else 1)
+
+
+def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None) -> tuple[Any, Any]:
+    """The definition's path through its input (tasks answering their input), and its sizes."""
+    from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
+    from stepkit.cli.inputs import read_json_argument
+    from stepkit.cli.run_cmd import _fail_definition, _parse_subs
+    from stepkit.estimate.trace import stub_trace
+    from stepkit.runner import InvalidDefinition, InvalidExecutionInput
+
+    payload = read_json_argument(input_, "--input", default={})
+    try:
+        text = definition.read_text()
+    except OSError as e:
+        raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
+    values = function_arn_substitutions(list(_function_settings(project)),
+                                        lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}")
+    values.update(_parse_subs(subs))
+    console = Console(stderr=True)
+    try:
+        parsed = json.loads(substitute(text, values))
+        return stub_trace(parsed, payload)
+    except UnresolvedSubstitution as e:
+        raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
+    except json.JSONDecodeError as e:
+        _fail_definition(console, False, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+    except InvalidDefinition as e:
+        _fail_definition(console, False, str(e), e.diagnostics)
+    except InvalidExecutionInput as e:
+        raise click.BadParameter(str(e), param_hint="--input") from None
+    raise AssertionError("unreachable")  # _fail_definition exits
+
+
+def _walk(steps: list[Any]) -> Any:
+    for step in steps:
+        yield step
+        for child in step.children:
+            yield from _walk(child)
+
+
+def _settings(trace: list[Any], definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
+              default_seconds: float | None, named_seconds: dict[str, float], reserved: dict[str, int],
+              cold_start: float | None, account_concurrency: int, as_json: bool) -> Any:
+    """The simulation's settings: the given task durations, else the local run's measured ones."""
+    from stepkit.estimate.simulate import FunctionModel, Settings
+
+    lambda_states = {step.name: step.function for step in _walk(trace) if step.kind == "Task" and step.function}
+    unknown = [name for name in lambda_states if name not in named_seconds and default_seconds is None]
+    seconds, init = dict(named_seconds), {}
+    if unknown:
+        measured, init = _measure(definition, input_, subs, project, as_json)
+        for name in unknown:
+            if name not in measured:
+                raise click.BadParameter(f"the local run did not run {name!r}: give its --task-seconds",
+                                         param_hint="--task-seconds")
+            seconds[name] = measured[name]
+    functions = {}
+    settings = _function_settings(project)
+    for function in set(lambda_states.values()) | set(reserved):
+        memory, architecture, stack_reserved = settings.get(function, (128, "x86_64", None))
+        functions[function] = FunctionModel(memory, architecture, reserved.get(function, stack_reserved),
+                                            cold_start if cold_start is not None else init.get(function, 0.0))
+    return Settings(task_seconds=seconds, default_task_seconds=default_seconds or 0.0, functions=functions,
+                    account_concurrency=account_concurrency)
+
+
+def _function_settings(project: Path | None) -> dict[str, tuple[int, str, int | None]]:
+    from stepkit.stack.loader import StackError
+    from stepkit.stack.project import Project
+
+    try:
+        functions = Project.discover(project).functions()
+    except StackError as e:
+        raise click.ClickException(str(e)) from None
+    return {f.name: (f.settings.memory_size, f.settings.architecture, f.settings.reserved_concurrency)
+            for f in functions}
+
+
+def _measure(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
+             as_json: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean seconds per Lambda task state and mean cold start per function, from a local run."""
+    usage, _ = _local_usage(definition, input_, subs, False, project, as_json)
+    seconds = {name: sum(i.duration_ms for i in state.lambda_invocations) / len(state.lambda_invocations) / 1000
+               for name, state in usage.states.items() if state.lambda_invocations}
+    inits: dict[str, list[float]] = {}
+    for invocation in usage.lambda_invocations:
+        if invocation.init_duration_ms is not None:
+            inits.setdefault(invocation.function, []).append(invocation.init_duration_ms / 1000)
+    return seconds, {name: sum(values) / len(values) for name, values in inits.items()}
+
+
+def _print_simulation(document: dict[str, Any]) -> None:
+    out = Console()
+    style = "green" if document["status"] == "SUCCEEDED" else "red"
+    out.print(f"[bold {style}]{document['status']}[/] predicted makespan [bold]{document['makespan_seconds']} s[/] "
+              f"({document['executions']} {document['type']} execution(s), quotas of {document['quotas']['checked']})")
+    if document["error"]:
+        out.print(f"[red]{document['error']}[/] in {document['failed_state']}")
+    lam = document["lambda"]
+    out.print(f"Lambda: {lam['invocations']} invocations, peak concurrency {lam['peak_concurrency']} "
+              f"(account {document['quotas']['account_concurrency']}), {lam['cold_starts']} cold starts")
+    throttles = ", ".join(f"{k} {v}" for k, v in document["throttles"].items()) or "none"
+    out.print(f"throttles: {throttles}; retries {document['retries']}; transitions {document['transitions']}")
+    series = document["concurrency"]
+    peak = max((n for _, n in series), default=0) or 1
+    for when, value in series[:: max(1, len(series) // 20)]:
+        out.print(f"  {when:9.2f}s {'#' * round(40 * value / peak):<40} {value}")
+    cost = document["cost"]
+    lam_usd = cost["lambda"]["usd"] or 0.0
+    out.print(f"cost: STANDARD {_usd(cost['standard']['usd'] + lam_usd)}"
+              + (f", EXPRESS {_usd(cost['express']['usd'] + lam_usd)}" if cost["express"]["usd"] is not None else "")
+              + f" (Lambda {_usd(cost['lambda']['usd'])})")
+
+
+COMMANDS = [cost_command, simulate_command]
