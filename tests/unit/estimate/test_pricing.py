@@ -1,8 +1,13 @@
 """AWS's worked pricing examples, reproduced to the cent by the pricing functions.
 
-Step Functions: https://aws.amazon.com/step-functions/pricing/ (Express memory and duration
-examples). Lambda: https://aws.amazon.com/lambda/pricing/ (examples 1 and 2 as the page gave
-them with $0.00001667 per GB-s, the free tier applied, and the Arm mobile-backend example).
+Step Functions: https://aws.amazon.com/step-functions/pricing/ (the Express memory example,
+62.85 MB billed as 64 MB, and the 100-million-workflows duration example, $482.97). Lambda:
+https://aws.amazon.com/lambda/pricing/ (examples 1 and 2 as the page gave them with
+$0.00001667 per GB-s and the free tier applied: $18.74 and $11.63). The page's current
+Example 1 (a mobile backend, three million requests a month on Arm) is reproduced from its
+inputs as recalled (120 ms at 1,536 MB); its printed total could not be read back when this
+was written. The Standard cases check the page's rule ($0.025 per 1,000 transitions beyond
+4,000 free), not a printed example.
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ def test_lambda_example_2_128_mb_30_million_200_ms_runs_cost_11_63() -> None:
 
 
 def test_lambda_arm_mobile_backend_120_ms_1536_mb() -> None:
-    # 3 million requests of 120 ms at 1,536 MB on Arm: 540,000 GB-s, $7.20 + $0.60 requests.
+    # 3 million requests of 120 ms at 1,536 MB on Arm: 540,000 GB-s ($7.20) + $0.60 of requests.
     gb_seconds = 3_000_000 * lambda_gb_seconds(1536, 120)
     assert gb_seconds == pytest.approx(540_000)
     usd = lambda_usd(3_000_000, {"arm64": gb_seconds}, US_EAST_1.lambda_)
