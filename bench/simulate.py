@@ -40,7 +40,7 @@ def measure(mode: str, items: int, runs: int) -> dict:
     outcome = None
     for _ in range(runs):
         started = time.perf_counter()
-        trace, _ = stub_trace(definition(mode), {"items": list(range(items))})
+        trace = stub_trace(definition(mode), {"items": list(range(items))}).steps
         traced = time.perf_counter()
         settings = Settings(task_seconds={}, default_task_seconds=1.0, functions={}, account_concurrency=1000)
         outcome = Simulation(trace, settings, load_quotas()).run()

@@ -75,7 +75,7 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
         click.echo(json.dumps(document))
     else:
         _print(document)
-    sys.exit(0 if status == "SUCCEEDED" else 1)
+    sys.exit(1 if status in ("FAILED", "TIMED_OUT", "ABORTED") else 0)  # RUNNING: priced so far
 
 
 def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], skip_waits: bool,
@@ -213,14 +213,16 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
         raise click.BadParameter(str(e), param_hint="--region") from None
     default_seconds, named_seconds = _pairs(task_seconds, "--task-seconds", float)
     _, reserved_by_name = _pairs(reserved, "--reserved", int)
-    trace, shape = _trace(definition, input_, subs, project)
+    traced = _trace(definition, input_, subs, project)
+    trace = traced.steps
     settings = _settings(trace, definition, input_, subs, project, default_seconds, named_seconds,
                          reserved_by_name, cold_start, account_concurrency or quotas.lambda_.account_concurrency,
                          as_json)
     settings.executions, settings.workflow_type, settings.region, settings.seed = (executions, workflow_type,
                                                                                   region, seed)
-    outcome = Simulation(trace, settings, quotas).run()
-    document = simulation_document(outcome, settings, quotas, shape, prices)
+    outcome = Simulation(trace, settings, quotas, traced.error).run()
+    document = simulation_document(outcome, settings, quotas, traced.usage, prices)
+    document["cause"] = traced.cause if outcome.failed_state is None and outcome.error else None
     if as_json:
         click.echo(json.dumps(document))
     else:
@@ -228,8 +230,8 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     sys.exit(0 if outcome.status == "SUCCEEDED" else 1)
 
 
-def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None) -> tuple[Any, Any]:
-    """The definition's path through its input (tasks answering their input), and its sizes."""
+def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None) -> Any:
+    """The definition's path through its input (tasks answering their input): a ``Traced``."""
     from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
     from stepkit.cli.inputs import read_json_argument
     from stepkit.cli.run_cmd import _fail_definition, _parse_subs
@@ -323,7 +325,8 @@ def _print_simulation(document: dict[str, Any]) -> None:
     out.print(f"[bold {style}]{document['status']}[/] predicted makespan [bold]{document['makespan_seconds']} s[/] "
               f"({document['executions']} {document['type']} execution(s), quotas of {document['quotas']['checked']})")
     if document["error"]:
-        out.print(f"[red]{document['error']}[/] in {document['failed_state']}")
+        where = f" in {document['failed_state']}" if document["failed_state"] else " (the traced run ended so)"
+        out.print(f"[red]{document['error']}[/]{where}" + (f": {document['cause']}" if document["cause"] else ""))
     lam = document["lambda"]
     out.print(f"Lambda: {lam['invocations']} invocations, peak concurrency {lam['peak_concurrency']} "
               f"(account {document['quotas']['account_concurrency']}), {lam['cold_starts']} cold starts")

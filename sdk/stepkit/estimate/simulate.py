@@ -107,8 +107,11 @@ class Outcome:
 
 
 class Simulation:
-    def __init__(self, trace: list[Step], settings: Settings, quotas: QuotaTable) -> None:
+    def __init__(self, trace: list[Step], settings: Settings, quotas: QuotaTable,
+                 traced_error: str | None = None) -> None:
+        """``traced_error``: the traced run failed with it, so the simulated run ends there too."""
         self.trace = trace
+        self.traced_error = traced_error
         self.settings = settings
         self.quotas = quotas
         sfn = quotas.stepfunctions
@@ -309,10 +312,11 @@ class Simulation:
     # -- the answer ---------------------------------------------------------------------------
 
     def _outcome(self) -> Outcome:
+        failed = self.failure is not None or self.traced_error is not None
         return Outcome(
             makespan_seconds=self.now,
-            status="FAILED" if self.failure else "SUCCEEDED",
-            error=self.failure[1] if self.failure else None,
+            status="FAILED" if failed else "SUCCEEDED",
+            error=self.failure[1] if self.failure else self.traced_error,
             failed_state=self.failure[0] if self.failure else None,
             transitions=sum(s.transitions for s in self.states.values()),
             retries=self.retries,

@@ -102,10 +102,27 @@ def _echo(invocation: Any) -> Any:
     return invocation.parameters
 
 
-def stub_trace(definition: Mapping[str, Any], payload: Any) -> tuple[list[Step], Any]:
+def _no_aws(service: str, region_name: str | None = None) -> Any:
+    from stepkit.asl.errors import StatesError
+
+    raise StatesError("States.Runtime", f"stepkit simulate calls no AWS service ({service}): give a "
+                      "Distributed Map's items in the input instead of an ItemReader")
+
+
+@dataclass(slots=True)
+class Traced:
+    steps: list[Step]
+    usage: Any
+    """The traced run's usage (sizes for Express's memory formula)."""
+    status: str
+    error: str | None = None
+    cause: str | None = None
+
+
+def stub_trace(definition: Mapping[str, Any], payload: Any) -> Traced:
     """The trace of ``definition`` run locally with every Task answering its own input (no
-    function runs, no Wait waits): the path, the Map items and the Distributed Map children
-    the input gives. Also the run's usage (sizes for Express's memory formula).
+    function runs, no Wait waits, no AWS call): the path, the Map items and the Distributed
+    Map children the input gives, and how that run ended.
 
     Raises the engine's errors (``InvalidDefinition``, ``InvalidExecutionInput``).
     """
@@ -117,6 +134,7 @@ def stub_trace(definition: Mapping[str, Any], payload: Any) -> tuple[list[Step],
 
     registry = IntegrationRegistry()
     registry.register("*", _echo)
+    registry.set_client_factory(_no_aws)
     run = StateMachine(dict(definition), registry=registry).prepare(payload, skip_waits=True)
     execution = run.start()
 
@@ -126,4 +144,5 @@ def stub_trace(definition: Mapping[str, Any], payload: Any) -> tuple[list[Step],
 
     events = execution.events()
     trace = build_trace(events, state_definitions(definition), children)
-    return trace, usage_from_history(events, json.dumps(definition))
+    return Traced(trace, usage_from_history(events, json.dumps(definition)), execution.status, execution.error,
+                  execution.cause)

@@ -27,7 +27,7 @@ def _map(mode: str, retry: list | None = None, states: dict | None = None, **ext
 
 
 def _simulation(definition: dict, items: int, **settings: Any) -> Simulation:
-    trace, _ = stub_trace(definition, {"items": list(range(items))})
+    trace = stub_trace(definition, {"items": list(range(items))}).steps
     options: dict[str, Any] = {"task_seconds": {}, "default_task_seconds": 1.0, "functions": {},
                                "account_concurrency": 1000, **settings}
     return Simulation(trace, Settings(**options), load_quotas())
@@ -91,7 +91,7 @@ def test_standard_children_wait_for_state_transition_tokens() -> None:
 
 
 def test_start_execution_tokens_pace_many_executions() -> None:
-    trace, _ = stub_trace({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {})
+    trace = stub_trace({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {}).steps
     settings = Settings(task_seconds={}, default_task_seconds=0, functions={}, account_concurrency=1000,
                         executions=2000)
     outcome = Simulation(trace, settings, load_quotas()).run()
@@ -104,7 +104,7 @@ def test_start_execution_tokens_pace_many_executions() -> None:
 def test_cold_start_once_then_warm() -> None:
     definition = {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": FN, "Next": "B"},
                                              "B": {"Type": "Task", "Resource": FN, "End": True}}}
-    trace, _ = stub_trace(definition, {})
+    trace = stub_trace(definition, {}).steps
     settings = Settings(task_seconds={"B": 2.0}, default_task_seconds=1.0,
                         functions={"work": FunctionModel(cold_start_seconds=0.5)}, account_concurrency=10)
     outcome = Simulation(trace, settings, load_quotas()).run()
@@ -125,15 +125,16 @@ def test_a_traced_failure_is_retried_with_the_states_backoff() -> None:
 def test_parallel_branches_run_together() -> None:
     branch = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN, "End": True}}}
     wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": True}}}
-    trace, _ = stub_trace({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
-                                                            "Branches": [branch, wait]}}}, {})
+    trace = stub_trace({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
+                                                         "Branches": [branch, wait]}}}, {}).steps
     settings = Settings(task_seconds={}, default_task_seconds=1.0, functions={}, account_concurrency=10)
     assert Simulation(trace, settings, load_quotas()).run().makespan_seconds == pytest.approx(3)
 
 
 def test_the_document_prices_the_simulated_run() -> None:
     definition = _map("INLINE")
-    trace, shape = stub_trace(definition, {"items": list(range(80))})
+    traced = stub_trace(definition, {"items": list(range(80))})
+    trace, shape = traced.steps, traced.usage
     settings = Settings(task_seconds={}, default_task_seconds=1.0,
                         functions={"work": FunctionModel(memory_mb=1024)}, account_concurrency=1000)
     outcome = Simulation(trace, settings, load_quotas()).run()
@@ -150,3 +151,23 @@ def test_downsample_keeps_peaks_and_the_end() -> None:
     sampled = downsample(series, 50)
     assert len(sampled) <= 50 and sampled[-1] == (100.0, 0)
     assert max(n for _, n in sampled) == 60
+
+
+def test_a_traced_failure_fails_the_simulated_run_where_it_ended() -> None:
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN, "Next": "F"},
+                                             "F": {"Type": "Fail", "Error": "Bad", "Cause": "no"}}}
+    traced = stub_trace(definition, {})
+    assert (traced.status, traced.error) == ("FAILED", "Bad")
+    settings = Settings(task_seconds={}, default_task_seconds=1.0, functions={}, account_concurrency=10)
+    outcome = Simulation(traced.steps, settings, load_quotas(), traced.error).run()
+    assert (outcome.status, outcome.error, outcome.makespan_seconds) == ("FAILED", "Bad", 1.0)
+
+
+def test_an_item_reader_is_not_read_from_aws() -> None:
+    definition = _map("DISTRIBUTED", MaxConcurrency=10)
+    definition["States"]["M"].pop("ItemsPath")
+    definition["States"]["M"]["ItemReader"] = {"Resource": "arn:aws:states:::s3:getObject",
+                                               "ReaderConfig": {"InputType": "JSON"},
+                                               "Parameters": {"Bucket": "b", "Key": "k.json"}}
+    traced = stub_trace(definition, {})
+    assert traced.status == "FAILED" and "calls no AWS service (s3)" in (traced.cause or "")
