@@ -24,18 +24,22 @@ NOT_COUNTED = (
 )
 
 
-def _lambda_figures(invocations: list[LambdaInvocation], prices: LambdaPrices | None,
-                    architecture: str | None) -> dict[str, Any]:
+def _gb_seconds_by_architecture(invocations: list[LambdaInvocation], architecture: str | None) -> dict[str, float]:
     by_arch: dict[str, float] = defaultdict(float)
     for i in invocations:
         by_arch[architecture or i.architecture] += lambda_gb_seconds(i.memory_mb, i.billed)
+    return dict(by_arch)
+
+
+def _lambda_figures(invocations: list[LambdaInvocation], prices: LambdaPrices | None,
+                    architecture: str | None) -> dict[str, Any]:
+    by_arch = _gb_seconds_by_architecture(invocations, architecture)
     return {
         "requests": len(invocations),
         "billed_ms": sum(i.billed for i in invocations),
         "init_ms": round(sum(i.init_duration_ms or 0.0 for i in invocations), 2),
         "gb_seconds": sum(by_arch.values()),
-        "usd": lambda_usd(len(invocations), dict(by_arch), prices) if prices else None,
-        "_by_arch": dict(by_arch),
+        "usd": lambda_usd(len(invocations), by_arch, prices) if prices else None,
     }
 
 
@@ -51,7 +55,6 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
     memory_mb = express_billed_memory_mb(usage.definition_bytes, usage.data_bytes, usage.map_parallel_steps)
     gb_s = sum(express_gb_seconds(b, memory_mb) for b in billed)
     lam = _lambda_figures(usage.lambda_invocations, prices.lambda_, architecture)
-    by_arch = lam.pop("_by_arch")
     express = {
         "requests": len(durations),
         "duration_seconds": round(sum(durations), 3),
@@ -80,8 +83,10 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
             "lambda_requests": free.lambda_requests,
             "lambda_gb_seconds": free.lambda_gb_seconds,
             "standard_usd": standard_usd(transitions, prices.standard, free.standard_transitions),
-            "lambda_usd": lambda_usd(lam["requests"], by_arch, prices.lambda_, free.lambda_requests,
-                                     free.lambda_gb_seconds) if prices.lambda_ else None,
+            "lambda_usd": lambda_usd(lam["requests"], _gb_seconds_by_architecture(usage.lambda_invocations,
+                                                                                   architecture),
+                                     prices.lambda_, free.lambda_requests, free.lambda_gb_seconds)
+            if prices.lambda_ else None,
         }
     return document
 
