@@ -89,3 +89,21 @@ def test_an_invalid_definition_exits_one(project: Path) -> None:
 def test_help(project: Path) -> None:
     done = stepkit("simulate", "--help", cwd=project)
     assert done.returncode == 0 and "--task-seconds" in done.stdout and "--account-concurrency" in done.stdout
+
+
+def test_a_mock_config_steers_the_traced_path(project: Path) -> None:
+    definition = {"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Task", "Resource": f"{FN}prepare", "Next": "Fan"},
+        "Fan": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+            "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": f"{FN}work", "End": True}}}}}}
+    (project / "sweep.asl.json").write_text(json.dumps(definition))
+    mock = {"StateMachines": {"sweep": {"TestCases": {"grid": {"Prepare": "Grid"}}}},
+            "MockedResponses": {"Grid": {"0": {"Return": {"items": list(range(30))}}}}}
+    (project / "mock.json").write_text(json.dumps(mock))
+    done = stepkit("simulate", "sweep.asl.json", "--task-seconds", "1", "--mock-config", "mock.json",
+                   "--test-case", "grid", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["lambda"]["invocations"] == 1 + 30 and doc["makespan_seconds"] == 2.0
+    missing = stepkit("simulate", "sweep.asl.json", "--mock-config", "mock.json", cwd=project)
+    assert missing.returncode == 2 and "--mock-config needs --test-case" in missing.stderr

@@ -65,7 +65,8 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
         usage, status, region = _remote_usage(execution_arn, endpoint_url, region)
     else:
         assert definition is not None
-        usage, status = _local_usage(definition, input_, subs, skip_waits, project, as_json)
+        usage, execution = _local_usage(definition, input_, subs, skip_waits, project, as_json)
+        status = execution.status
     try:
         document = price_run(usage, table, region or "us-east-1", architecture=architecture, free_tier=free_tier)
     except UnknownRegion as e:
@@ -79,7 +80,8 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
 
 
 def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], skip_waits: bool,
-                 project: Path | None, as_json: bool) -> tuple[Any, str]:
+                 project: Path | None, as_json: bool) -> tuple[Any, Any]:
+    """The local run's usage, and the finished execution."""
     from stepkit.cli.run_cmd import run_locally
     from stepkit.estimate.usage import LambdaInvocation, usage_from_history
 
@@ -92,7 +94,7 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
     execution = run_locally(definition, input_, None, None, None, skip_waits, subs, project, as_json,
                             on_invoke=record)
     text = definition.read_text()
-    return usage_from_history(execution.events(), text, invocations), execution.status
+    return usage_from_history(execution.events(), text, invocations), execution
 
 
 def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any, str, str]:
@@ -189,18 +191,26 @@ def _pairs(values: tuple[str, ...], option: str, kind: type) -> tuple[Any, dict[
 @click.option("--region", default="us-east-1", show_default=True, help="The region whose quotas and prices apply.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the retries' FULL jitter.")
 @click.option("--sub", "subs", multiple=True, metavar="NAME=VALUE", help="A definition substitution (as run).")
+@click.option("--mock-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="A Step Functions Local MockConfigFile whose answers steer the traced path.")
+@click.option("--test-case", help="The test case of the mock config to use.")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions' settings (and, to measure, code) apply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the simulation as JSON.")
 def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[str, ...],
                      account_concurrency: int | None, reserved: tuple[str, ...], cold_start: float | None,
                      executions: int, workflow_type: str, region: str, seed: int, subs: tuple[str, ...],
-                     project: Path | None, as_json: bool) -> None:
+                     mock_config: Path | None, test_case: str | None, project: Path | None, as_json: bool) -> None:
     """Predict how DEFINITION runs on AWS at scale: a discrete-event model of the execution
     under Lambda's concurrency, scaling rate and cold starts, Step Functions' token buckets
     and Map concurrency, with throttles retried as the definition's Retry says. Prints the
     makespan, Lambda concurrency over time, throttles, retries and the predicted cost. Exit
     code: 0 when the simulated run succeeds, 1 when it fails (a throttle no Retry absorbs).
+
+    The path comes from a local run in which every Task answers its own input (or what
+    --mock-config answers); when some Lambda task has no --task-seconds, the project's
+    functions run for real instead, and that run gives the durations, the cold starts and,
+    without a Distributed Map, the path.
     """
     from stepkit.estimate.prices import UnknownRegion, load_prices
     from stepkit.estimate.quotas import load_quotas
@@ -211,16 +221,19 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
         prices.region(region)
     except UnknownRegion as e:
         raise click.BadParameter(str(e), param_hint="--region") from None
+    if mock_config is not None and test_case is None:
+        raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
     default_seconds, named_seconds = _pairs(task_seconds, "--task-seconds", float)
     _, reserved_by_name = _pairs(reserved, "--reserved", int)
-    traced = _trace(definition, input_, subs, project)
-    trace = traced.steps
-    settings = _settings(trace, definition, input_, subs, project, default_seconds, named_seconds,
-                         reserved_by_name, cold_start, account_concurrency or quotas.lambda_.account_concurrency,
-                         as_json)
+    traced = _trace(definition, input_, subs, project, mock_config, test_case, as_json)
+    seconds, init = dict(named_seconds), {}
+    if default_seconds is None and any(name not in seconds for name in _lambda_states(traced.steps)):
+        traced, seconds, init = _measured(traced, definition, input_, subs, project, named_seconds, as_json)
+    settings = _settings(traced.steps, seconds, default_seconds, init, reserved_by_name, cold_start, project,
+                         account_concurrency or quotas.lambda_.account_concurrency)
     settings.executions, settings.workflow_type, settings.region, settings.seed = (executions, workflow_type,
                                                                                   region, seed)
-    outcome = Simulation(trace, settings, quotas, traced.error).run()
+    outcome = Simulation(traced.steps, settings, quotas, traced.error).run()
     document = simulation_document(outcome, settings, quotas, traced.usage, prices)
     document["cause"] = traced.cause if outcome.failed_state is None and outcome.error else None
     if as_json:
@@ -230,7 +243,8 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     sys.exit(0 if outcome.status == "SUCCEEDED" else 1)
 
 
-def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None) -> Any:
+def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
+           mock_config: Path | None, test_case: str | None, as_json: bool) -> Any:
     """The definition's path through its input (tasks answering their input): a ``Traced``."""
     from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
     from stepkit.cli.inputs import read_json_argument
@@ -249,15 +263,18 @@ def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project:
     console = Console(stderr=True)
     try:
         parsed = json.loads(substitute(text, values))
-        return stub_trace(parsed, payload)
     except UnresolvedSubstitution as e:
         raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
     except json.JSONDecodeError as e:
-        _fail_definition(console, False, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+        _fail_definition(console, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+    try:
+        return stub_trace(parsed, payload, mock_config, test_case)
     except InvalidDefinition as e:
-        _fail_definition(console, False, str(e), e.diagnostics)
+        _fail_definition(console, as_json, str(e), e.diagnostics)
     except InvalidExecutionInput as e:
         raise click.BadParameter(str(e), param_hint="--input") from None
+    except (ValueError, OSError) as e:  # what is wrong with the mock config
+        raise click.BadParameter(str(e), param_hint="--mock-config") from None
     raise AssertionError("unreachable")  # _fail_definition exits
 
 
@@ -268,26 +285,47 @@ def _walk(steps: list[Any]) -> Any:
             yield from _walk(child)
 
 
-def _settings(trace: list[Any], definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
-              default_seconds: float | None, named_seconds: dict[str, float], reserved: dict[str, int],
-              cold_start: float | None, account_concurrency: int, as_json: bool) -> Any:
-    """The simulation's settings: the given task durations, else the local run's measured ones."""
+def _lambda_states(trace: list[Any]) -> dict[str, str]:
+    """Lambda Task states of a trace, by name, with their function."""
+    return {step.name: step.function for step in _walk(trace) if step.kind == "Task" and step.function}
+
+
+def _measured(traced: Any, definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
+              named_seconds: dict[str, float], as_json: bool) -> tuple[Any, dict[str, float], dict[str, float]]:
+    """A real local run: its trace when it has no Distributed Map (the children's histories are
+    not at hand), the mean seconds of each Lambda state and the mean cold start of each function."""
+    from stepkit.estimate.trace import traced_execution
+
+    usage, execution = _local_usage(definition, input_, subs, False, project, as_json)
+    if not any(event["type"] == "MapRunStarted" for event in execution.events()):
+        traced = traced_execution(json.loads(definition.read_text()), execution)
+    seconds = dict(named_seconds)
+    for name, state in usage.states.items():
+        if state.lambda_invocations and name not in seconds:
+            durations = [i.duration_ms / 1000 for i in state.lambda_invocations]
+            seconds[name] = sum(durations) / len(durations)
+    missing = [name for name in _lambda_states(traced.steps) if name not in seconds]
+    if missing:
+        raise click.BadParameter(f"the local run did not run {', '.join(missing)}: give --task-seconds",
+                                 param_hint="--task-seconds")
+    inits: dict[str, list[float]] = {}
+    for invocation in usage.lambda_invocations:
+        if invocation.init_duration_ms is not None:
+            inits.setdefault(invocation.function, []).append(invocation.init_duration_ms / 1000)
+    return traced, seconds, {name: sum(values) / len(values) for name, values in inits.items()}
+
+
+def _settings(trace: list[Any], seconds: dict[str, float], default_seconds: float | None, init: dict[str, float],
+              reserved: dict[str, int], cold_start: float | None, project: Path | None,
+              account_concurrency: int) -> Any:
+    """The simulation's settings; each function's memory, architecture and reserved
+    concurrency from the project's stack (--reserved first)."""
     from stepkit.estimate.simulate import FunctionModel, Settings
 
-    lambda_states = {step.name: step.function for step in _walk(trace) if step.kind == "Task" and step.function}
-    unknown = [name for name in lambda_states if name not in named_seconds and default_seconds is None]
-    seconds, init = dict(named_seconds), {}
-    if unknown:
-        measured, init = _measure(definition, input_, subs, project, as_json)
-        for name in unknown:
-            if name not in measured:
-                raise click.BadParameter(f"the local run did not run {name!r}: give its --task-seconds",
-                                         param_hint="--task-seconds")
-            seconds[name] = measured[name]
     functions = {}
-    settings = _function_settings(project)
-    for function in set(lambda_states.values()) | set(reserved):
-        memory, architecture, stack_reserved = settings.get(function, (128, "x86_64", None))
+    stack = _function_settings(project)
+    for function in set(_lambda_states(trace).values()) | set(reserved):
+        memory, architecture, stack_reserved = stack.get(function, (128, "x86_64", None))
         functions[function] = FunctionModel(memory, architecture, reserved.get(function, stack_reserved),
                                             cold_start if cold_start is not None else init.get(function, 0.0))
     return Settings(task_seconds=seconds, default_task_seconds=default_seconds or 0.0, functions=functions,
@@ -304,19 +342,6 @@ def _function_settings(project: Path | None) -> dict[str, tuple[int, str, int | 
         raise click.ClickException(str(e)) from None
     return {f.name: (f.settings.memory_size, f.settings.architecture, f.settings.reserved_concurrency)
             for f in functions}
-
-
-def _measure(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
-             as_json: bool) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean seconds per Lambda task state and mean cold start per function, from a local run."""
-    usage, _ = _local_usage(definition, input_, subs, False, project, as_json)
-    seconds = {name: sum(i.duration_ms for i in state.lambda_invocations) / len(state.lambda_invocations) / 1000
-               for name, state in usage.states.items() if state.lambda_invocations}
-    inits: dict[str, list[float]] = {}
-    for invocation in usage.lambda_invocations:
-        if invocation.init_duration_ms is not None:
-            inits.setdefault(invocation.function, []).append(invocation.init_duration_ms / 1000)
-    return seconds, {name: sum(values) / len(values) for name, values in inits.items()}
 
 
 def _print_simulation(document: dict[str, Any]) -> None:

@@ -119,30 +119,41 @@ class Traced:
     cause: str | None = None
 
 
-def stub_trace(definition: Mapping[str, Any], payload: Any) -> Traced:
-    """The trace of ``definition`` run locally with every Task answering its own input (no
-    function runs, no Wait waits, no AWS call): the path, the Map items and the Distributed
-    Map children the input gives, and how that run ended.
-
-    Raises the engine's errors (``InvalidDefinition``, ``InvalidExecutionInput``).
-    """
+def traced_execution(definition: Mapping[str, Any], execution: Any,
+                     children: Callable[[str], list[list[Mapping[str, Any]]]] = lambda arn: []) -> Traced:
+    """The trace of a finished local execution (``Execution`` of the engine) of ``definition``."""
     import json
 
     from stepkit.estimate.usage import usage_from_history
+
+    events = execution.events()
+    trace = build_trace(events, state_definitions(definition), children)
+    return Traced(trace, usage_from_history(events, json.dumps(definition)), execution.status, execution.error,
+                  execution.cause)
+
+
+def stub_trace(definition: Mapping[str, Any], payload: Any, mock_config: Any = None,
+               test_case: str | None = None) -> Traced:
+    """The trace of ``definition`` run locally with every Task answering its own input (or
+    what a Step Functions Local ``mock_config`` test case answers): no function runs, no
+    Wait waits, no AWS call. The path, the Map items and the Distributed Map children the
+    input gives, and how that run ended.
+
+    Raises the engine's errors (``InvalidDefinition``, ``InvalidExecutionInput``, and
+    ``ValueError`` for a bad mock config).
+    """
     from stepkit.integrations.registry import IntegrationRegistry
     from stepkit.runner import StateMachine
 
     registry = IntegrationRegistry()
     registry.register("*", _echo)
     registry.set_client_factory(_no_aws)
-    run = StateMachine(dict(definition), registry=registry).prepare(payload, skip_waits=True)
+    run = StateMachine(dict(definition), registry=registry).prepare(
+        payload, skip_waits=True, mock_config=mock_config, test_case=test_case)
     execution = run.start()
 
     def children(arn: str) -> list[list[Mapping[str, Any]]]:
         map_run = run.map_runs.get(arn)
         return [child.events() for child in map_run.executions()] if map_run is not None else []
 
-    events = execution.events()
-    trace = build_trace(events, state_definitions(definition), children)
-    return Traced(trace, usage_from_history(events, json.dumps(definition)), execution.status, execution.error,
-                  execution.cause)
+    return traced_execution(definition, execution, children)
