@@ -22,6 +22,7 @@ from typing import Any
 from stepkit.asl.validation import invalid_definition_message, validate_definition
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
 from stepkit.endpoint.store import Store
+from stepkit.endpoint.validation import parse_json, validation_error
 from stepkit.engine.callbacks import InvalidToken, TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
@@ -30,7 +31,8 @@ from stepkit.engine.recovery import error_matches
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
-_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# What the API reference says a name must not contain (surrogates: a lone one, as JSON can carry).
+_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\U0010ffff]")
 _MACHINE_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):stateMachine:(?P<name>[^:]+)"
                           r"(?::(?P<qualifier>[^:]+))?")
 _EXECUTION_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<kind>execution|express):"
@@ -119,6 +121,22 @@ def _check_name(name: str, what: str = "Name") -> None:
         raise AwsError("InvalidName", f"Invalid {what}: '{name}'")
 
 
+def _bad_text(operation: str, path: str, value: str) -> AwsError:
+    """The error of a member holding a lone UTF-16 surrogate: the member's own error where
+    Step Functions has one (names, execution input, task output, definitions)."""
+    if path == "name":
+        return AwsError("InvalidName", f"Invalid Name: '{value}'")
+    reason = "the text holds an unpaired UTF-16 surrogate"
+    if path == "input":
+        return AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{reason}'")
+    if path == "output":
+        return AwsError("InvalidOutput", f"Invalid Output: '{reason}'")
+    if path == "definition":
+        return AwsError("InvalidDefinition", f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {reason}'")
+    return validation_error([f"Value at '{path}' failed to satisfy constraint: Member must not contain unpaired "
+                             "UTF-16 surrogate characters"])
+
+
 class StepFunctionsService:
     """Every operation of issue 4's list; ``registry_factory`` gives the Task integrations."""
 
@@ -142,7 +160,7 @@ class StepFunctionsService:
         self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        self.app = JsonService("stepfunctions", handlers)
+        self.app = JsonService("stepfunctions", handlers, _bad_text)
         self._closed = False
 
     # -- start-up and shut-down -----------------------------------------------------------
@@ -490,7 +508,7 @@ class StepFunctionsService:
             raise AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
                            f"than the maximum of {MAX_INPUT_BYTES} bytes'")
         try:
-            json.loads(input_text)
+            parse_json(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine.type == "EXPRESS"
@@ -508,8 +526,8 @@ class StepFunctionsService:
                 arn=arn, name=name, machine_arn=machine.arn, revision=machine.revision(), input=input_text,
                 start_date=time.time(), trace_header=trace, express=express,
             )
+            self._save_execution(execution)  # stored first: a record that cannot be stored is never listed
             self.executions[arn] = execution
-            self._save_execution(execution)
             if self._closed:
                 raise AwsError("ServiceUnavailable", "The endpoint is shutting down.", 503)
             self._launch(execution)
@@ -537,8 +555,8 @@ class StepFunctionsService:
                 machine.logging = {**machine.logging, **p["loggingConfiguration"]}
             if "tracingConfiguration" in p:
                 machine.tracing = p["tracingConfiguration"]
+            self._save_machine(machine)  # stored first: a record that cannot be stored is never listed
             self.machines[arn] = machine
-            self._save_machine(machine)
             if p.get("tags"):
                 self._set_tags(arn, {t["key"]: t.get("value", "") for t in p["tags"]})
         return {"stateMachineArn": arn, "creationDate": epoch(machine.creation_date)}
@@ -803,7 +821,7 @@ class StepFunctionsService:
     def SendTaskSuccess(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
         try:
-            output = json.loads(p["output"])
+            output = parse_json(p["output"])
         except ValueError as exc:
             raise AwsError("InvalidOutput", f"Invalid Output: '{exc}'") from None
         return self._token_call(token, lambda: self.tokens.send_success(token, output))
@@ -819,7 +837,7 @@ class StepFunctionsService:
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
         try:
-            state = json.loads(p["definition"])
+            state = parse_json(p["definition"])
         except ValueError as exc:
             raise AwsError("InvalidDefinition",
                            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") from None
@@ -840,7 +858,7 @@ class StepFunctionsService:
         self._check_definition(text, "STANDARD")
         input_text = p.get("input") or "{}"
         try:
-            data = json.loads(input_text)
+            data = parse_json(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         machine = StateMachine(definition, name="TestState", region=ctx.region, account_id=ctx.account,
