@@ -121,6 +121,15 @@ def _check_name(name: str, what: str = "Name") -> None:
         raise AwsError("InvalidName", f"Invalid {what}: '{name}'")
 
 
+def _tag_map(tags: list | None) -> dict[str, str]:
+    """``tags`` as a map; a tag without a key is refused (the model leaves ``key`` optional)."""
+    problems = [f"Value null at 'tags.{i + 1}.member{'' if tag is None else '.key'}' failed to satisfy constraint: "
+                "Member must not be null" for i, tag in enumerate(tags or []) if tag is None or tag.get("key") is None]
+    if problems:
+        raise validation_error(problems)
+    return {t["key"]: t.get("value") or "" for t in tags or []}
+
+
 def _bad_text(operation: str, path: str, value: str) -> AwsError:
     """The error of a member holding a lone UTF-16 surrogate: the member's own error where
     Step Functions has one (names, execution input, task output, definitions)."""
@@ -538,6 +547,7 @@ class StepFunctionsService:
         name, definition, role = p["name"], p["definition"], p["roleArn"]
         machine_type = p.get("type", "STANDARD")
         _check_name(name)
+        tags = _tag_map(p.get("tags"))
         self._check_role(role)
         self._check_definition(definition, machine_type)
         arn = self._machine_arn(ctx, name)
@@ -558,7 +568,7 @@ class StepFunctionsService:
             self._save_machine(machine)  # stored first: a record that cannot be stored is never listed
             self.machines[arn] = machine
             if p.get("tags"):
-                self._set_tags(arn, {t["key"]: t.get("value", "") for t in p["tags"]})
+                self._set_tags(arn, tags)
         return {"stateMachineArn": arn, "creationDate": epoch(machine.creation_date)}
 
     def UpdateStateMachine(self, p: dict, ctx: RequestContext) -> dict:
@@ -907,7 +917,7 @@ class StepFunctionsService:
         arn = p["resourceArn"]
         self._taggable(arn)
         tags = dict(self.tags.get(arn, {}))
-        tags.update({t["key"]: t.get("value", "") for t in p["tags"]})
+        tags.update(_tag_map(p["tags"]))
         if len(tags) > 50:
             raise AwsError("TooManyTags", "Too many tags: a resource takes at most 50", resourceName=arn)
         self._set_tags(arn, tags)
@@ -916,7 +926,7 @@ class StepFunctionsService:
     def UntagResource(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["resourceArn"]
         self._taggable(arn)
-        tags = {k: v for k, v in self.tags.get(arn, {}).items() if k not in set(p["tagKeys"])}
+        tags = {k: v for k, v in self.tags.get(arn, {}).items() if k not in set(filter(None, p["tagKeys"]))}
         self._set_tags(arn, tags)
         return {}
 

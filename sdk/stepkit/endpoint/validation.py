@@ -151,12 +151,14 @@ class _Checker:
                                    f"({shape.type_name}).")
 
     def structure(self, shape: Shape, value: dict, path: str) -> None:
+        for name in [k for k, v in value.items() if v is None]:  # JSON null: the member is not set
+            del value[name]
         for name in shape.required_members:
-            if value.get(name) is None:
+            if name not in value:
                 self.problems.append(f"Value null at '{path}{_lower_first(name)}' failed to satisfy constraint: "
                                      "Member must not be null")
         for name, member in shape.members.items():
-            if name in value and value[name] is not None:
+            if name in value:
                 value[name] = self.value(member, value[name], f"{path}{_lower_first(name)}")
 
     def value(self, shape: Shape, value: Any, path: str) -> Any:
@@ -190,18 +192,24 @@ class _Checker:
         return value
 
     def string(self, shape: Shape, value: Any, path: str) -> None:
+        for constraint in self.string_constraints(shape, value, path):
+            self.fail(shape, value, path, constraint)
+
+    def string_constraints(self, shape: Shape, value: Any, path: str) -> list[str]:
+        """The constraints ``value`` breaks (a lone surrogate is noted apart: its error is the service's)."""
         if not isinstance(value, str):
             raise self.mistyped(shape, path)
         if _SURROGATE.search(value):
             self.bad_text.append((path, value))
-            return
-        self.length(shape, value, path)
+            return []
+        broken = self.length_constraints(shape, value)
         if shape.enum and value not in shape.enum:
-            self.fail(shape, value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+            broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
         pattern = shape.metadata.get("pattern")
         compiled = java_pattern(pattern) if pattern else None
         if compiled is not None and compiled.fullmatch(value) is None:
-            self.fail(shape, value, path, f"Member must satisfy regular expression pattern: {pattern}")
+            broken.append(f"Member must satisfy regular expression pattern: {pattern}")
+        return broken
 
     def number(self, shape: Shape, value: Any, path: str) -> None:
         kind = shape.type_name
@@ -221,10 +229,19 @@ class _Checker:
         if not isinstance(value, dict):
             raise self.mistyped(shape, path)
         self.length(shape, value, path)
-        for key in list(value):
-            self.string(shape.key, key, f"{path}.key")
-            if value[key] is not None:
-                value[key] = self.value(shape.value, value[key], f"{path}.{key}")
+        for key in list(value):  # AWS's wording: "Map keys/value must satisfy constraint: [...]"
+            broken = self.string_constraints(shape.key, key, path)
+            if broken:
+                self.fail(shape, value, path, f"Map keys must satisfy constraint: [{', '.join(broken)}]")
+            item = value[key]
+            if item is None:
+                continue
+            if shape.value.type_name == "string":
+                broken = self.string_constraints(shape.value, item, path)
+                if broken:
+                    self.fail(shape, value, path, f"Map value must satisfy constraint: [{', '.join(broken)}]")
+            else:
+                value[key] = self.value(shape.value, item, f"{path}.{key}")
 
     def blob(self, shape: Shape, value: Any, path: str) -> bytes:
         if isinstance(value, bytes):
@@ -238,8 +255,15 @@ class _Checker:
                                       f"'{path}' is not base64") from None
 
     def length(self, shape: Shape, value: Any, path: str) -> None:
+        for constraint in self.length_constraints(shape, value):
+            self.fail(shape, value, path, constraint)
+
+    @staticmethod
+    def length_constraints(shape: Shape, value: Any) -> list[str]:
         meta = shape.metadata
+        broken = []
         if "min" in meta and len(value) < meta["min"]:
-            self.fail(shape, value, path, f"Member must have length greater than or equal to {meta['min']}")
+            broken.append(f"Member must have length greater than or equal to {meta['min']}")
         if "max" in meta and len(value) > meta["max"]:
-            self.fail(shape, value, path, f"Member must have length less than or equal to {meta['max']}")
+            broken.append(f"Member must have length less than or equal to {meta['max']}")
+        return broken
