@@ -22,7 +22,7 @@ from typing import Any
 from stepkit.asl.validation import invalid_definition_message, validate_definition
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
 from stepkit.endpoint.store import Store
-from stepkit.endpoint.validation import parse_json, validation_error
+from stepkit.endpoint.validation import lone_surrogate_in, parse_json, parse_json_text, validation_error
 from stepkit.engine.callbacks import InvalidToken, TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
@@ -348,6 +348,13 @@ class StepFunctionsService:
 
     @staticmethod
     def _check_definition(definition: str, machine_type: str) -> None:
+        try:
+            document = parse_json(definition)
+        except ValueError:
+            document = None  # the validator words the parse error
+        if lone_surrogate_in(document):  # a state name an execution's history could never store
+            raise AwsError("InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: The "
+                           "definition holds an unpaired UTF-16 surrogate'")
         diagnostics = validate_definition(definition, state_machine_type=machine_type)
         if any(d.severity == "ERROR" for d in diagnostics):
             raise AwsError("InvalidDefinition", invalid_definition_message(diagnostics))
@@ -517,7 +524,7 @@ class StepFunctionsService:
             raise AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
                            f"than the maximum of {MAX_INPUT_BYTES} bytes'")
         try:
-            parse_json(input_text)
+            parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine.type == "EXPRESS"
@@ -539,7 +546,12 @@ class StepFunctionsService:
             self.executions[arn] = execution
             if self._closed:
                 raise AwsError("ServiceUnavailable", "The endpoint is shutting down.", 503)
-            self._launch(execution)
+            try:
+                self._launch(execution)
+            except Exception:  # never keep a RUNNING record that nothing runs
+                self.executions.pop(arn, None)
+                self.store.delete("execution", arn)
+                raise
         return execution
 
     # -- state machines -------------------------------------------------------------------
@@ -831,7 +843,7 @@ class StepFunctionsService:
     def SendTaskSuccess(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
         try:
-            output = parse_json(p["output"])
+            output = parse_json_text(p["output"])
         except ValueError as exc:
             raise AwsError("InvalidOutput", f"Invalid Output: '{exc}'") from None
         return self._token_call(token, lambda: self.tokens.send_success(token, output))
@@ -847,7 +859,7 @@ class StepFunctionsService:
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
         try:
-            state = parse_json(p["definition"])
+            state = parse_json_text(p["definition"])
         except ValueError as exc:
             raise AwsError("InvalidDefinition",
                            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") from None
@@ -868,7 +880,7 @@ class StepFunctionsService:
         self._check_definition(text, "STANDARD")
         input_text = p.get("input") or "{}"
         try:
-            data = parse_json(input_text)
+            data = parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         machine = StateMachine(definition, name="TestState", region=ctx.region, account_id=ctx.account,

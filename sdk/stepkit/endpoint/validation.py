@@ -106,6 +106,32 @@ def parse_json(text: str | bytes) -> Any:
         raise ValueError("The document is nested too deeply") from None
 
 
+def lone_surrogate_in(value: Any) -> bool:
+    """Whether a string (or a key) anywhere in a parsed JSON value holds a lone UTF-16 surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_json_text(text: str | bytes) -> Any:
+    """A member that holds JSON text (execution input, task output): parsed as :func:`parse_json`
+    does, and refused if a string in it holds a lone surrogate (an escape such as ``"\\ud800"``,
+    which the outer request cannot show), as nothing downstream can encode one."""
+    value = parse_json(text)
+    if lone_surrogate_in(value):
+        raise ValueError("The text holds an unpaired UTF-16 surrogate")
+    return value
+
+
 def check_input(shape: Shape | None, params: Any, rules: InputRules = DEFAULT_RULES, operation: str = "") -> None:
     """Raise ValidationException (AWS's wording), the service's type error, or its error for text
     it cannot take. Base64 text of blob members is replaced by its bytes in ``params``."""

@@ -41,7 +41,10 @@ FUNCTION = "fuzz-function"
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 CODE = base64.b64encode(zip_code({"app.py": "def handler(event, context):\n    return event\n"})).decode()
 HOSTILE_TEXT = ["", "a\ud800b", "\udfff", "a\x00b", "x" * 70_000, "y" * 300_000, DEEP_JSON, "\ufffe", "😀",
-                "../../etc/passwd", "arn:aws:states:us-east-1:123456789012:stateMachine:", "%00", "$LATEST"]
+                "../../etc/passwd", "arn:aws:states:us-east-1:123456789012:stateMachine:", "%00", "$LATEST",
+                # JSON text whose strings hold a lone surrogate only once parsed (input, output, definitions)
+                '{"k": "\\ud800"}', '["\\udc00"]', "[" * 990 + "]" * 990,
+                json.dumps({"StartAt": "\ud800", "States": {"\ud800": {"Type": "Pass", "End": True}}})]
 HOSTILE_ANY: list[Any] = [None, 0, -1, 2**70, -(2**64), 1.5, float("nan"), True, [], {}, [[[]]], {"a": {"b": 1}},
                           "text", DEEP]
 
