@@ -22,6 +22,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -174,13 +175,32 @@ def lambda_request(op: OperationModel, params: dict[str, Any]) -> tuple[str, str
 
 
 def send(endpoint: LocalEndpoint, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    status, _, answer = exchange(endpoint, method, path, headers, body)
+    return status, answer
+
+
+def exchange(
+    endpoint: LocalEndpoint, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, str | None, bytes]:
+    """The status, the error name in the protocol's place (JSON ``__type``, else the
+    ``X-Amzn-ErrorType`` header) and the body of one request."""
     connection = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=300)
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
-        return response.status, response.read()
+        answer = response.read()
+        error = response.getheader("X-Amzn-ErrorType")
+        if error is None and response.status >= 400:
+            with contextlib.suppress(ValueError, AttributeError):
+                error = json.loads(answer).get("__type")
+        return response.status, error, answer
     finally:
         connection.close()
+
+
+#: Errors every AWS JSON / REST-JSON service answers besides those its model lists.
+COMMON_ERRORS = {"ValidationException", "SerializationException", "UnknownOperationException",
+                 "InvalidRequestContentException", "ServiceException"}
 
 
 def _ensure_resources(endpoint: LocalEndpoint) -> tuple[str, str, str, str]:
@@ -198,6 +218,18 @@ def _ensure_resources(endpoint: LocalEndpoint) -> tuple[str, str, str, str]:
         lam.create_function(FunctionName=FUNCTION, Runtime="python3.11", Role=ROLE, Handler="app.handler",
                             Code={"ZipFile": base64.b64decode(CODE)})
     return standard, express, execution, function
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz-state")
+
+
+@pytest.fixture(scope="module")
+def endpoint(state_dir: Path) -> Iterator[LocalEndpoint]:
+    """An endpoint with a state dir of its own: the test starts another on the same records."""
+    with LocalEndpoint(state_dir=state_dir) as ep:
+        yield ep
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +257,7 @@ def _operations(endpoint: LocalEndpoint) -> tuple[list[tuple[str, OperationModel
     return every, served
 
 
-def test_fuzz_every_operation(endpoint: LocalEndpoint, resources: dict[str, list[Any]]) -> None:
+def test_fuzz_every_operation(endpoint: LocalEndpoint, state_dir: Path, resources: dict[str, list[Any]]) -> None:
     rng = random.Random(SEED)
     fuzzer = Fuzzer(rng, resources)
     every, served = _operations(endpoint)
@@ -240,12 +272,26 @@ def test_fuzz_every_operation(endpoint: LocalEndpoint, resources: dict[str, list
         params = fuzzer.params(op.input_shape)
         build = sfn_request if service == "stepfunctions" else lambda_request
         method, path, headers, body = build(op, params)
-        status, answer = send(endpoint, method, path, headers, body)
-        if status == 500 or status > 501 or b"Traceback" in answer:
-            failures.append((case, op.name, status, path[:120], body[:300], answer[:300]))
+        status, error, answer = exchange(endpoint, method, path, headers, body)
+        known = COMMON_ERRORS | {e.name for e in service_model(service).error_shapes}
+        if status == 500 or status > 501 or b"Traceback" in answer or (status >= 400 and error not in known):
+            failures.append((case, op.name, status, error, path[:120], body[:300], answer[:300]))
     assert failures == []
     assert send(endpoint, "GET", "/_stepkit/health", {}, b"")[0] == 200
-    _nothing_half_made(endpoint)
+    listed = _listed(endpoint)
+    endpoint.stop()  # every stored record is read back by the next start, running ones resumed
+    with LocalEndpoint(state_dir=state_dir) as again:
+        assert _listed(again) == listed
+        _nothing_half_made(again)
+
+
+def _listed(endpoint: LocalEndpoint) -> tuple[list[str], list[str]]:
+    sfn, lam = make_client(endpoint.url, "stepfunctions"), make_client(endpoint.url, "lambda")
+    machines = [m["stateMachineArn"] for page in sfn.get_paginator("list_state_machines").paginate()
+                for m in page["stateMachines"]]
+    functions = [f["FunctionName"] for page in lam.get_paginator("list_functions").paginate()
+                 for f in page["Functions"]]
+    return sorted(machines), sorted(functions)
 
 
 def _settled(check: Any, timeout: float = 180.0) -> Any:
