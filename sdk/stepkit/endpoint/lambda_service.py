@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
+from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
 from stepkit.runtime.errors import FunctionNotFound
-from stepkit.stack.functions import RESERVED_ENVIRONMENT_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,6 @@ _ROLE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _QUEUE_ARN = re.compile(r"arn:aws[\w-]*:sqs:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<name>[\w.-]+)")
 _DEFAULTS = {"Timeout": 3, "MemorySize": 128, "Description": ""}
-_ENV_PREFIX = "Lambda was unable to configure your environment variables because the environment variables you have "
-_ENV_LIMIT = 4096  # bytes of all keys and values together
 
 
 def _now_text() -> str:
@@ -54,33 +52,6 @@ def _now_text() -> str:
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def _bad_text(operation: str, path: str, value: str) -> AwsError:
-    """A lone UTF-16 surrogate cannot be stored, nor given to a worker: refused, never echoed."""
-    if path.startswith("environment."):
-        return AwsError("InvalidParameterValueException", _ENV_PREFIX + "provided contain an unpaired UTF-16 "
-                        "surrogate character.")
-    return AwsError("InvalidParameterValueException", f"The value of '{path}' contains an unpaired UTF-16 "
-                    "surrogate character.")
-
-
-def _check_environment(p: dict[str, Any]) -> None:
-    """Lambda's rules for ``Environment.Variables`` beyond the model's: no reserved key, 4 KB in
-    all, and (a process environment being C strings) no NUL character."""
-    variables = (p.get("Environment") or {}).get("Variables") or {}
-    reserved = sorted(k for k in variables if k in RESERVED_ENVIRONMENT_KEYS)
-    if reserved:
-        raise AwsError("InvalidParameterValueException", _ENV_PREFIX + "provided contains reserved keys that are "
-                       f"currently not supported for modification. Reserved keys used in this request: "
-                       f"{', '.join(reserved)}")
-    if any("\x00" in k or "\x00" in (v or "") for k, v in variables.items()):
-        raise AwsError("InvalidParameterValueException", _ENV_PREFIX + "provided contain a NUL character, which an "
-                       "environment variable cannot hold.")
-    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
-    if len(measured.encode()) > _ENV_LIMIT:
-        raise AwsError("InvalidParameterValueException", _ENV_PREFIX + "provided exceeded the 4KB limit. String "
-                       f"measured: {measured}")
 
 
 class LambdaService:
@@ -114,7 +85,7 @@ class LambdaService:
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        self.app = RestJsonService("lambda", handlers, _bad_text)
+        self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
     def handles(self, path: str) -> bool:
         return self.app.handles(path)
@@ -352,7 +323,7 @@ class LambdaService:
             raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
         self._check_role(p["Role"])
         self._check_runtime(p.get("Runtime"), p.get("Handler"))
-        _check_environment(p)
+        check_lambda_environment(p)
         with self._lock:
             if name in self.functions:
                 raise AwsError("ResourceConflictException", f"Function already exist: {name}")
@@ -451,7 +422,7 @@ class LambdaService:
             self._check_role(p["Role"])
         if "Runtime" in p or "Handler" in p:
             self._check_runtime(p.get("Runtime", fn["Runtime"]), p.get("Handler", fn["Handler"]))
-        _check_environment(p)
+        check_lambda_environment(p)
         candidate = dict(fn)
         for key in ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "DeadLetterConfig",
                     "TracingConfig", "EphemeralStorage", "LoggingConfig"):

@@ -21,8 +21,9 @@ from typing import Any
 
 from stepkit.asl.validation import invalid_definition_message, validate_definition
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
+from stepkit.endpoint.rules import sfn_bad_text, sfn_tag_map
 from stepkit.endpoint.store import Store
-from stepkit.endpoint.validation import lone_surrogate_in, parse_json, parse_json_text, validation_error
+from stepkit.endpoint.validation import lone_surrogate_in, parse_json, parse_json_text
 from stepkit.engine.callbacks import InvalidToken, TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
@@ -121,31 +122,6 @@ def _check_name(name: str, what: str = "Name") -> None:
         raise AwsError("InvalidName", f"Invalid {what}: '{name}'")
 
 
-def _tag_map(tags: list | None) -> dict[str, str]:
-    """``tags`` as a map; a tag without a key is refused (the model leaves ``key`` optional)."""
-    problems = [f"Value null at 'tags.{i + 1}.member{'' if tag is None else '.key'}' failed to satisfy constraint: "
-                "Member must not be null" for i, tag in enumerate(tags or []) if tag is None or tag.get("key") is None]
-    if problems:
-        raise validation_error(problems)
-    return {t["key"]: t.get("value") or "" for t in tags or []}
-
-
-def _bad_text(operation: str, path: str, value: str) -> AwsError:
-    """The error of a member holding a lone UTF-16 surrogate: the member's own error where
-    Step Functions has one (names, execution input, task output, definitions)."""
-    if path == "name":
-        return AwsError("InvalidName", f"Invalid Name: '{value}'")
-    reason = "the text holds an unpaired UTF-16 surrogate"
-    if path == "input":
-        return AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{reason}'")
-    if path == "output":
-        return AwsError("InvalidOutput", f"Invalid Output: '{reason}'")
-    if path == "definition":
-        return AwsError("InvalidDefinition", f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {reason}'")
-    return validation_error([f"Value at '{path}' failed to satisfy constraint: Member must not contain unpaired "
-                             "UTF-16 surrogate characters"])
-
-
 class StepFunctionsService:
     """Every operation of issue 4's list; ``registry_factory`` gives the Task integrations."""
 
@@ -169,7 +145,7 @@ class StepFunctionsService:
         self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        self.app = JsonService("stepfunctions", handlers, _bad_text)
+        self.app = JsonService("stepfunctions", handlers, sfn_bad_text)
         self._closed = False
 
     # -- start-up and shut-down -----------------------------------------------------------
@@ -559,7 +535,7 @@ class StepFunctionsService:
         name, definition, role = p["name"], p["definition"], p["roleArn"]
         machine_type = p.get("type", "STANDARD")
         _check_name(name)
-        tags = _tag_map(p.get("tags"))
+        tags = sfn_tag_map(p.get("tags"))
         self._check_role(role)
         self._check_definition(definition, machine_type)
         arn = self._machine_arn(ctx, name)
@@ -929,7 +905,7 @@ class StepFunctionsService:
         arn = p["resourceArn"]
         self._taggable(arn)
         tags = dict(self.tags.get(arn, {}))
-        tags.update(_tag_map(p["tags"]))
+        tags.update(sfn_tag_map(p["tags"]))
         if len(tags) > 50:
             raise AwsError("TooManyTags", "Too many tags: a resource takes at most 50", resourceName=arn)
         self._set_tags(arn, tags)
