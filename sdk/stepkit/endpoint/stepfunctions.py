@@ -914,7 +914,7 @@ class StepFunctionsService:
     def UntagResource(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["resourceArn"]
         self._taggable(arn)
-        tags = {k: v for k, v in self.tags.get(arn, {}).items() if k not in set(filter(None, p["tagKeys"]))}
+        tags = {k: v for k, v in self.tags.get(arn, {}).items() if k not in set(p["tagKeys"])}
         self._set_tags(arn, tags)
         return {}
 
