@@ -259,3 +259,12 @@ def test_json_nested_too_deep(endpoint: LocalEndpoint, sfn: Any) -> None:
     status, _, answer = _post(endpoint.url, body, "AWSStepFunctions.CreateStateMachine")
     assert (status, answer["__type"]) == (400, "InvalidDefinition")
     assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+
+
+def test_invoke_payload_nested_too_deep(endpoint: LocalEndpoint, lam: Any) -> None:
+    name = create_function(lam, "def handler(event, context):\n    return 'ok'\n")
+    status, head, _ = _post(endpoint.url, DEEP, path=f"/2015-03-31/functions/{name}/invocations",
+                            content_type=LAMBDA_JSON)
+    assert (status, head["X-Amzn-ErrorType"]) == (400, "InvalidRequestContentException")
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == "ok"
+    lam.delete_function(FunctionName=name)
