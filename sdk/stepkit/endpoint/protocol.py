@@ -1,9 +1,10 @@
 """AWS wire protocols, driven by botocore's service models.
 
-The operation list, the input shapes (required members, types, lengths, ranges, enums),
-the HTTP bindings of REST operations and the error codes with their HTTP statuses all come
-from the JSON models botocore ships, so the services here answer what the SDKs expect
-without a hand-written table per operation.
+The operation list, the input shapes (required members, types, lengths, ranges, enums,
+patterns: checked by ``stepkit.endpoint.validation`` before any handler runs), the HTTP
+bindings of REST operations and the error codes with their HTTP statuses all come from the
+JSON models botocore ships, so the services here answer what the SDKs expect without a
+hand-written table per operation.
 
 Two protocols are served:
 
@@ -31,9 +32,12 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from stepkit.endpoint.errors import AwsError
-from stepkit.endpoint.validation import BadText, InputRules, check_input, parse_json
+from stepkit.endpoint.validation import BadText, InputRules, check_input, parse_json, validation_error
 
-__all__ = ["AwsError", "JsonService", "RequestContext", "RestJsonService", "check_input", "epoch"]
+# AwsError, check_input and validation_error live in errors.py and validation.py; named here too,
+# where the services have always imported them from.
+__all__ = ["AwsError", "JsonService", "RequestContext", "RestJsonService", "check_input", "epoch",
+           "validation_error"]
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"

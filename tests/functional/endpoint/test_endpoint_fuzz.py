@@ -7,7 +7,7 @@ Java's range, NaN. Each request is sent as raw HTTP to a real ``LocalEndpoint``.
 be a 500, the server must stay up, and afterwards every record listed can be described, every
 execution ends, and every state machine and function can be deleted.
 
-Deterministic (seeded) and bounded: ``STEPKIT_FUZZ_CASES`` (default 400) and
+Deterministic (seeded) and bounded: ``STEPKIT_FUZZ_CASES`` (default 600) and
 ``STEPKIT_FUZZ_SEED`` (default 12) choose a larger or another run.
 """
 
@@ -34,7 +34,7 @@ from endpoint_helpers import ROLE, make_client, zip_code
 from stepkit.endpoint import LocalEndpoint
 from stepkit.endpoint.protocol import service_model
 
-CASES = int(os.environ.get("STEPKIT_FUZZ_CASES", "400"))
+CASES = int(os.environ.get("STEPKIT_FUZZ_CASES", "600"))
 SEED = int(os.environ.get("STEPKIT_FUZZ_SEED", "12"))
 DEEP = "\u2063DEEP\u2063"  # replaced by JSON nested 10,000 deep once the body is serialised
 DEEP_JSON = "[" * 10000 + "]" * 10000
@@ -113,8 +113,12 @@ class Fuzzer:
         if kind == "list":
             return [self.value("member", shape.member, depth + 1) for _ in range(self.rng.randint(0, 2))]
         if kind == "map":
-            return {f"Key{i}x": self.value("value", shape.value, depth + 1) for i in range(self.rng.randint(0, 2))}
+            return {self.key(i): self.value("value", shape.value, depth + 1) for i in range(self.rng.randint(0, 2))}
         return None
+
+    def key(self, i: int) -> str:
+        """A map key: valid for every map of both models, or a hostile text."""
+        return self.rng.choice(HOSTILE_TEXT[:8]) if self.rng.random() < self.hostility else f"Key{i}x"
 
 
 def _dump(value: Any) -> bytes:
