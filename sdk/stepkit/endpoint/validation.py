@@ -14,7 +14,6 @@ repeated in the message, as AWS does not repeat it.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -275,7 +274,7 @@ class _Checker:
         if not isinstance(value, str):
             raise self.mistyped(shape, path)
         try:
-            return base64.b64decode(value.encode("ascii"), validate=True)
+            return binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
         except (UnicodeEncodeError, binascii.Error):
             raise self.rules.mistyped("Failed to decode VALUE_STRING as base64 (MIME-NO-LINEFEEDS): the value at "
                                       f"'{path}' is not base64") from None
