@@ -1,0 +1,90 @@
+"""What every command shares: the one rule for the endpoint URL, consoles that never wrap
+when piped, and errors as one line (or ``{"error": ...}`` on stdout with ``--json``).
+
+Exit codes (the README's): 0 success; 1 the thing ran and failed (an execution failed, an
+endpoint answered with an error, a deploy call failed); 2 bad usage or input, or a target
+that cannot be used (no endpoint answers, no credentials, a missing extra).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:4566"
+ENDPOINT_RULE = "--endpoint-url, else $AWS_ENDPOINT_URL, else $STEPKIT_ENDPOINT_URL, else http://127.0.0.1:4566"
+
+#: Width of a console whose output is not a terminal and COLUMNS is not set: wide enough that
+#: nothing (an ARN, a policy, a command to paste) is ever wrapped.
+_UNWRAPPED = 10_000
+
+
+def endpoint_url(option: str | None, environ: Mapping[str, str] | None = None,
+                 default: str = DEFAULT_ENDPOINT_URL) -> str:
+    """The endpoint a command talks to; the same order for every command (``ENDPOINT_RULE``)."""
+    env = os.environ if environ is None else environ
+    return option or env.get("AWS_ENDPOINT_URL") or env.get("STEPKIT_ENDPOINT_URL") or default
+
+
+def endpoint_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--endpoint-url`` with no default of its own: :func:`endpoint_url` resolves it."""
+    return click.option("--endpoint-url", metavar="URL", default=None,
+                        help=f"The endpoint to talk to ({ENDPOINT_RULE}).")(function)
+
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print JSON on stdout (errors too, as {\"error\": ...}) and nothing else.")
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console that wraps only on a terminal: piped or in CI, lines are kept whole
+    (``COLUMNS``, when set, is the width, as rich reads it)."""
+    stream_is_tty = (click.get_text_stream("stderr" if stderr else "stdout")).isatty()
+    if stream_is_tty or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, width=_UNWRAPPED, soft_wrap=True)
+
+
+class CommandError(click.ClickException):
+    """A failure reported as one line (no usage banner), or as JSON with ``--json``."""
+
+    def __init__(self, message: str, *, kind: str = "Error", exit_code: int = EXIT_FAILED,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.exit_code = exit_code
+        self.details = details or {}
+
+    def document(self) -> dict[str, Any]:
+        return {"error": self.kind, "message": self.message, **self.details}
+
+
+def fail(message: str, *, kind: str = "Error", exit_code: int = EXIT_FAILED, **details: Any) -> NoReturn:
+    raise CommandError(message, kind=kind, exit_code=exit_code, details=details)
+
+
+def error_document(exc: click.ClickException) -> dict[str, Any]:
+    if isinstance(exc, CommandError):
+        return exc.document()
+    return {"error": type(exc).__name__, "message": exc.format_message()}
+
+
+def print_error(exc: click.ClickException, as_json: bool) -> None:
+    """One line on stderr, or the JSON document on stdout."""
+    if as_json:
+        click.echo(json.dumps(error_document(exc)))
+    elif isinstance(exc, CommandError):
+        click.echo(f"Error: {exc.message}", err=True)
+    else:
+        exc.show()
+
+
+def dump(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
