@@ -21,12 +21,7 @@ from typing import Any
 
 import click
 
-from stepkit.cli.common import EXIT_USAGE, CommandError, print_error
-
-#: Modules that only an extra installs, and which extra: a command that needs one says so.
-EXTRA_OF_MODULE: dict[str, str] = {
-    "sklearn": "ml", "numpy": "ml", "aws_lambda_powertools": "ml", "pyarrow": "parquet", "awscli": "aws",
-}
+from stepkit.cli.common import missing_module_error, print_error
 
 COMMAND_MODULES: dict[str, str] = {
     "aws": "aws_cmd",
@@ -81,7 +76,9 @@ class _LazyGroup(click.Group):
                 click.echo("Aborted!", err=True)
             code = 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1  # Ctrl-C: the shell's convention
         except ModuleNotFoundError as exc:
-            code = _missing_module(exc, as_json)
+            error = missing_module_error(exc.name or "")
+            print_error(error, as_json)
+            code = error.exit_code
         try:
             sys.stdout.flush()
         except BrokenPipeError:
@@ -93,18 +90,6 @@ class _LazyGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:  # click would exit 1: a reader that has seen enough is no failure
             _quiet_after_closed_pipe()
-
-
-def _missing_module(exc: ModuleNotFoundError, as_json: bool) -> int:
-    top = (exc.name or "").split(".")[0]
-    extra = EXTRA_OF_MODULE.get(top)
-    if extra:
-        message = f"this command needs the {extra!r} extra ({top} is missing): pip install 'stepkit[{extra}]'"
-    else:
-        message = f"a dependency of stepkit is missing ({top}): reinstall it with pip install --force-reinstall stepkit"
-    kind = "MissingExtra" if extra else "MissingDependency"
-    print_error(CommandError(message, kind=kind, exit_code=EXIT_USAGE, details={"extra": extra}), as_json)
-    return EXIT_USAGE
 
 
 def _quiet_after_closed_pipe() -> None:

@@ -8,6 +8,7 @@ that cannot be used (no endpoint answers, no credentials, a missing extra).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -84,6 +85,31 @@ def print_error(exc: click.ClickException, as_json: bool) -> None:
         click.echo(f"Error: {exc.message}", err=True)
     else:
         exc.show()
+
+
+#: Modules that only an extra installs, and which extra: a command that needs one says so.
+EXTRA_OF_MODULE: dict[str, str] = {
+    "sklearn": "ml", "numpy": "ml", "aws_lambda_powertools": "ml", "pyarrow": "parquet", "awscli": "aws",
+}
+
+
+def missing_module_error(module: str) -> CommandError:
+    """The error for a module that is not installed: the extra to install, when one has it."""
+    top = module.split(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    if extra:
+        return CommandError(f"this command needs the {extra!r} extra ({top} is missing): "
+                            f"pip install 'stepkit[{extra}]'", kind="MissingExtra", exit_code=EXIT_USAGE,
+                            details={"extra": extra})
+    return CommandError(f"a dependency of stepkit is missing ({top}): reinstall it with "
+                        "pip install --force-reinstall stepkit", kind="MissingDependency", exit_code=EXIT_USAGE)
+
+
+def require(*modules: str) -> None:
+    """Stop (exit 2, naming the extra) unless every module is installed, before any work."""
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise missing_module_error(module)
 
 
 def dump(document: Any) -> None:
