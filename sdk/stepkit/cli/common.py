@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
@@ -47,7 +48,8 @@ json_option = click.option("--json", "as_json", is_flag=True,
 def console(stderr: bool = False) -> Console:
     """A rich console that wraps only on a terminal: piped or in CI, lines are kept whole
     (``COLUMNS``, when set, is the width, as rich reads it)."""
-    stream_is_tty = (click.get_text_stream("stderr" if stderr else "stdout")).isatty()
+    stream = sys.stderr if stderr else sys.stdout
+    stream_is_tty = hasattr(stream, "isatty") and stream.isatty()
     if stream_is_tty or os.environ.get("COLUMNS"):
         return Console(stderr=stderr, highlight=False)
     return Console(stderr=stderr, highlight=False, width=_UNWRAPPED, soft_wrap=True)

@@ -338,7 +338,8 @@ def package_command(fmt: str, stage: str, out: Path | None, stack: Path | None, 
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="The stack's name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty (never overwrites files).")
-def init_command(directory: Path, name: str | None, force: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+def init_command(directory: Path, name: str | None, force: bool, as_json: bool) -> None:
     """Create a new stepkit project in DIRECTORY: infra/stack.yaml, an example function, a
     state machine that calls it, a test, and a README on how to run and deploy it."""
     from stepkit.templates import InitError, create_project
@@ -346,7 +347,10 @@ def init_command(directory: Path, name: str | None, force: bool) -> None:
     try:
         written = create_project(directory, name=name, force=force)
     except InitError as exc:
-        _fail(False, EXIT_INPUT, "InitError", [str(exc)])
+        _fail(as_json, EXIT_INPUT, "InitError", [str(exc)])
+    if as_json:
+        click.echo(json.dumps({"created": str(directory), "files": [str(p) for p in written]}, indent=2))
+        return
     console = make_console()
     for path in written:
         console.print(f"  [green]+[/green] {path.relative_to(directory)}")
