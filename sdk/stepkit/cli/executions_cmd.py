@@ -66,7 +66,8 @@ def _state_names(events: list[dict[str, Any]]) -> dict[int, str]:
     names: dict[int, str] = {}
     for event in events:
         entered = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
-        names[event["id"]] = entered["name"] if entered else names.get(event.get("previousEventId", 0), "")
+        inherited = "" if event["type"].startswith("Execution") else names.get(event.get("previousEventId", 0), "")
+        names[event["id"]] = entered["name"] if entered else inherited
     return names
 
 

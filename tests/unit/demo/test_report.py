@@ -1,18 +1,18 @@
 """The demo's report: scores labelled as validation or test, stage times that include a cold
 start said so, Map items counted per Map, follow-up commands with the port to use."""
 
+import contextlib
 import io
 import socket
 from pathlib import Path
 
 from rich.console import Console
+from test_watch import DEFINITION, train
 
 from stepkit import run
 from stepkit.demo.pipeline import DemoOptions, DemoResult
 from stepkit.demo.report import _stages, follow_up_port, render_report
 from stepkit.demo.watch import ExecutionView
-
-from test_watch import DEFINITION, train
 
 
 def _view() -> ExecutionView:
@@ -49,10 +49,8 @@ def test_report_labels_scores_and_prints_commands_with_the_port_to_use(tmp_path:
         "test": {"balanced_accuracy": 0.93}}}
     holder = socket.socket()
     try:
-        try:
-            holder.bind(("127.0.0.1", 4566))  # 4566 taken (by us, or already by someone): the demo's own port
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):  # 4566 taken (by us, or already by someone): the demo's own port
+            holder.bind(("127.0.0.1", 4566))
         assert follow_up_port(result.endpoint_url) == 50123
         out = Console(file=io.StringIO(), width=300)
         render_report(result, out, DemoOptions(tmp_path, tmp_path / "state"))
