@@ -76,11 +76,15 @@ def _put(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> N
                         logEvents=[{"timestamp": t, "message": m} for t, m in events])
 
 
+def _function_log_group(logs: Any, prefix: str) -> tuple[str, str]:
+    function = unique(prefix)
+    logs.create_log_group(logGroupName=f"/aws/lambda/{function}")
+    return function, f"/aws/lambda/{function}"
+
+
 def test_logs_show_every_stream_since_and_filtered(endpoint: LocalEndpoint) -> None:
     logs = endpoint.client("logs")
-    function = unique("logged")
-    group = f"/aws/lambda/{function}"
-    logs.create_log_group(logGroupName=group)
+    function, group = _function_log_group(logs, "logged")
     now = int(time.time() * 1000)
     old = now - 2 * 3600 * 1000
     _put(logs, group, "2026/01/01/[$LATEST]first", [(old, "old line"), (now - 2000, "first stream ERROR boom")])
@@ -98,9 +102,7 @@ def test_logs_show_every_stream_since_and_filtered(endpoint: LocalEndpoint) -> N
 
 def test_a_closed_pipe_ends_quietly(endpoint: LocalEndpoint) -> None:
     logs = endpoint.client("logs")
-    function = unique("long")
-    group = f"/aws/lambda/{function}"
-    logs.create_log_group(logGroupName=group)
+    function, group = _function_log_group(logs, "long")
     now = int(time.time() * 1000)
     _put(logs, group, "s", [(now, f"line {i} " + "y" * 200) for i in range(2000)])
     result = subprocess.run(["bash", "-c", f"'{BIN / 'stepkit'}' logs {function} | head -1; "
