@@ -17,6 +17,8 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -53,6 +55,21 @@ def console(stderr: bool = False) -> Console:
     if stream_is_tty or os.environ.get("COLUMNS"):
         return Console(stderr=stderr, highlight=False)
     return Console(stderr=stderr, highlight=False, width=_UNWRAPPED, soft_wrap=True)
+
+
+def pasteable_table(headers: list[str], rows: list[list[Text]], *, flexible: str | None = None) -> Table:
+    """A table whose cells are never cut or wrapped, so a name or ARN in it can be pasted into
+    the next command; only the ``flexible`` column (free text) folds when the width is short."""
+    table = Table(box=None)
+    for index, header in enumerate(headers):
+        if header == flexible:
+            table.add_column(header, overflow="fold")
+        else:
+            widest = max((row[index].cell_len for row in rows), default=0)
+            table.add_column(header, no_wrap=True, min_width=max(widest, len(header)))
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 class CommandError(click.ClickException):

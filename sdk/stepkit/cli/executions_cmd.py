@@ -12,10 +12,9 @@ import json
 from typing import Any
 
 import click
-from rich.table import Table
 from rich.text import Text
 
-from stepkit.cli.common import console, dump, endpoint_option, json_option
+from stepkit.cli.common import console, dump, endpoint_option, json_option, pasteable_table
 from stepkit.cli.common import endpoint_url as resolve_endpoint
 from stepkit.cli.endpoint_cmd import region_option
 from stepkit.cli.remote import call, client, execution_arn, machine_arn, pages, when
@@ -52,12 +51,10 @@ def executions_command(state_machine: str | None, status: str | None, stage: str
     if as_json:
         dump(rows)
         return
-    table = Table("machine", "execution", "status", "started", "stopped", box=None)
-    for row in rows:
-        style = _STATUS_STYLE.get(row["status"], "")
-        table.add_row(row["stateMachineArn"].rsplit(":", 1)[-1], row["name"], Text(row["status"], style=style),
-                      when(row.get("startDate")), when(row.get("stopDate")))
-    console().print(table)
+    cells = [[Text(row["stateMachineArn"].rsplit(":", 1)[-1]), Text(row["name"]),
+              Text(row["status"], style=_STATUS_STYLE.get(row["status"], "")),
+              Text(when(row.get("startDate"))), Text(when(row.get("stopDate")))] for row in rows]
+    console().print(pasteable_table(["machine", "execution", "status", "started", "stopped"], cells))
 
 
 def _state_names(events: list[dict[str, Any]]) -> dict[int, str]:
@@ -120,15 +117,15 @@ def history_command(execution: str, name: str | None, show_data: bool, stage: st
         return
     states = _state_names(events)
     called: dict[int, str] = {}
-    table = Table("id", "type", "state", "called", "time", "details", box=None)
+    cells = []
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         function = _called(details) or called.get(event.get("previousEventId", 0), "")
         called[event["id"]] = function if not event["type"].endswith(("StateEntered", "StateExited")) else ""
         style = "red" if event["type"].endswith(("Failed", "TimedOut", "Aborted")) else ""
-        table.add_row(str(event["id"]), Text(event["type"], style=style), states.get(event["id"], ""),
-                      called[event["id"]], when(event["timestamp"]), Text(_summary(details, show_data)))
-    console().print(table)
+        cells.append([Text(str(event["id"])), Text(event["type"], style=style), Text(states.get(event["id"], "")),
+                      Text(called[event["id"]]), Text(when(event["timestamp"])), Text(_summary(details, show_data))])
+    console().print(pasteable_table(["id", "type", "state", "called", "time", "details"], cells, flexible="details"))
 
 
 @click.command("start")
