@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,10 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, **extra}
 
 
-def stepkit(*args: str, url: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+def stepkit(*args: str, url: str, check: int | None = 0, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`stepkit ARGS` with the endpoint only in AWS_ENDPOINT_URL (the one rule) and stdout a pipe."""
     result = subprocess.run([str(BIN / "stepkit"), *args], env=_env(AWS_ENDPOINT_URL=url), capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=300, cwd=cwd)
     if check is not None:
         assert result.returncode == check, (args, result.returncode, result.stdout, result.stderr)
     return result
@@ -70,16 +72,58 @@ def test_start_executions_and_history_by_name(endpoint: LocalEndpoint, sfn: Any,
     assert json.loads(unknown.stdout)["error"] == "StateMachineDoesNotExist"
 
 
-def _put(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    logs.put_log_events(logGroupName=group, logStreamName=stream,
-                        logEvents=[{"timestamp": t, "message": m} for t, m in events])
-
-
 def _function_log_group(logs: Any, prefix: str) -> tuple[str, str]:
     function = unique(prefix)
     logs.create_log_group(logGroupName=f"/aws/lambda/{function}")
     return function, f"/aws/lambda/{function}"
+
+
+def test_a_stacks_names_stand_for_the_deployed_ones(endpoint: LocalEndpoint, sfn: Any, tmp_path: Path) -> None:
+    """In a project, `hello` is the stack's state machine as deployed for the stage
+    (deploy/naming.py: <stack>-<stage>-hello), and `greet` its function."""
+    from stepkit.templates import create_project
+
+    stack = unique("proj")
+    project = tmp_path / "project"
+    create_project(project, name=stack)
+    create_machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, name=f"{stack}-dev-hello")
+    logs = endpoint.client("logs")
+    logs.create_log_group(logGroupName=f"/aws/lambda/{stack}-dev-greet")
+    _put(logs, f"/aws/lambda/{stack}-dev-greet", "s", [(int(time.time() * 1000), "greeted")])
+
+    url = endpoint.url
+    stepkit("start", "hello", "--name", "by-stack-name", url=url, cwd=project)
+    table = stepkit("executions", "hello", url=url, cwd=project).stdout
+    assert f"{stack}-dev-hello" in table and "by-stack-name" in table
+    assert "ExecutionSucceeded" in stepkit("history", "hello", "by-stack-name", url=url, cwd=project).stdout
+    assert "greeted" in stepkit("logs", "greet", url=url, cwd=project).stdout
+    other = stepkit("executions", "hello", "--stage", "prod", "--json", url=url, cwd=project, check=1)
+    assert f"{stack}-prod-hello" in json.loads(other.stdout)["message"]
+
+
+def test_logs_follow_prints_new_events(endpoint: LocalEndpoint) -> None:
+    logs = endpoint.client("logs")
+    function, group = _function_log_group(logs, "followed")
+    _put(logs, group, "a", [(int(time.time() * 1000), "before")])
+    process = subprocess.Popen([str(BIN / "stepkit"), "logs", function, "--follow"], stdout=subprocess.PIPE,
+                               env=_env(AWS_ENDPOINT_URL=endpoint.url), text=True)
+    guard = threading.Timer(120, process.kill)  # a line that never comes fails the test, never hangs it
+    guard.start()
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().rstrip().endswith("before")
+        _put(logs, group, "b", [(int(time.time() * 1000), "after")])  # a new stream, as a new worker's
+        assert process.stdout.readline().rstrip().endswith("b after")
+    finally:
+        guard.cancel()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) in (0, 130)
+
+
+def _put(logs: Any, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": t, "message": m} for t, m in events])
 
 
 def test_logs_show_every_stream_since_and_filtered(endpoint: LocalEndpoint) -> None:
