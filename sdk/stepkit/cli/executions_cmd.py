@@ -120,7 +120,8 @@ def history_command(execution: str, name: str | None, show_data: bool, stage: st
     cells = []
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        function = _called(details) or called.get(event.get("previousEventId", 0), "")
+        scheduled = "parameters" in details or ":function:" in str(details.get("resource", ""))
+        function = (_called(details) if scheduled else "") or called.get(event.get("previousEventId", 0), "")
         called[event["id"]] = function if not event["type"].endswith(("StateEntered", "StateExited")) else ""
         style = "red" if event["type"].endswith(("Failed", "TimedOut", "Aborted")) else ""
         cells.append([Text(str(event["id"])), Text(event["type"], style=style), Text(states.get(event["id"], "")),
