@@ -74,6 +74,11 @@ def test_a_plain_install_serves_and_names_missing_extras(tmp_path: Path) -> None
         aws = subprocess.run([stepkit, "aws", "s3", "ls"], env=env, capture_output=True, text=True, timeout=120)
         assert aws.returncode == 2 and "pip install 'stepkit[aws]'" in aws.stderr and "Traceback" not in aws.stderr
 
+    embedded = subprocess.run([str(bindir / "python"), "-c", "from stepkit.endpoint import LocalEndpoint\n"
+                               "with LocalEndpoint() as e: print(e.client('sts').get_caller_identity()['Account'])"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    assert embedded.stdout.strip() == "123456789012", embedded.stderr
+
     port = _free_port()
     server = subprocess.Popen([stepkit, "up", "--port", str(port), "--state-dir", str(tmp_path / "state"), "--json"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from stepkit.cli.common import console as make_console
@@ -134,7 +133,7 @@ def invoke_command(name: str, event: str, stack: Path | None, as_json: bool) -> 
     payload = _read_event(event)
     project = _load_project(stack)
     _select(project, (name,))
-    errors = Console(stderr=True)
+    errors = make_console(stderr=True)
     try:
         with errors.status(f"invoking [bold]{name}[/bold]…"), LambdaRuntime.from_project(project) as runtime:
             result = runtime.invoke(name, payload, log_type="Tail")
@@ -159,7 +158,7 @@ def invoke_command(name: str, event: str, stack: Path | None, as_json: bool) -> 
         errors.rule(style="dim")
         if result.function_error:
             errors.print(f"[bold red]{result.function_error}: {result.error_type}[/bold red]")
-        console = Console()
+        console = make_console()
         if is_json:
             console.print_json(data=body)
         else:
