@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepkit.asl.validation import invalid_definition_message, validate_definition
+from stepkit.endpoint.activities import ActivityService
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import InvalidToken, TaskTokens
+from stepkit.endpoint.versions import Route, VersionService, split
+from stepkit.engine.callbacks import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.recovery import error_matches
+from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
@@ -93,6 +96,8 @@ class ExecutionRecord:
     redrive_date: float | None = None
     trace_header: str | None = None
     express: bool = False
+    version_arn: str | None = None  # started on a version, or on an alias that chose it
+    alias_arn: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -141,7 +146,11 @@ class StepFunctionsService:
         self._map_runs: dict[str, Any] = {}  # Map Runs of finished executions (MapRun), read on demand
         self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
+        self.activities = ActivityService(store, self.tokens, _check_name, self._set_tags)
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        handlers.update(self.activities.handlers())
+        self.versions = VersionService(self)
+        handlers.update(self.versions.handlers())
         self.app = JsonService("stepfunctions", handlers)
         self._closed = False
 
@@ -161,6 +170,8 @@ class StepFunctionsService:
             self.executions[execution.arn] = execution
             if execution.status == "RUNNING":
                 running.append(execution.arn)
+        self.activities.load(set(running))
+        self.versions.load()
         return running
 
     def resume_all(self, arns: list[str]) -> None:
@@ -181,6 +192,7 @@ class StepFunctionsService:
         """Stop running executions without ending them: their records stay RUNNING (what the
         engine records from here on is dropped), so the next start resumes them."""
         self._closed = True
+        self.activities.close()
         with self._lock:
             running = list(self.running.items())
         for execution_arn, r in running:
@@ -208,6 +220,7 @@ class StepFunctionsService:
     def registry(self) -> IntegrationRegistry:
         if self._registry is None:
             self._registry = self.registry_factory()
+            self._registry.register(ACTIVITY_RESOURCES, self.activities)
         return self._registry
 
     # -- helpers --------------------------------------------------------------------------
@@ -480,7 +493,8 @@ class StepFunctionsService:
         return list(events)
 
     def _start(
-        self, machine: Machine, name: str | None, input_text: str | None, trace: str | None, ctx: RequestContext
+        self, machine: Machine, name: str | None, input_text: str | None, trace: str | None, ctx: RequestContext,
+        route: Route | None = None,
     ) -> ExecutionRecord:
         name = name if name is not None else str(uuid.uuid4())
         _check_name(name, "Name")
@@ -504,9 +518,11 @@ class StepFunctionsService:
                 if existing.status == "RUNNING" and existing.input == input_text:
                     return existing
                 raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            route = route or Route()
             execution = ExecutionRecord(
-                arn=arn, name=name, machine_arn=machine.arn, revision=machine.revision(), input=input_text,
-                start_date=time.time(), trace_header=trace, express=express,
+                arn=arn, name=name, machine_arn=machine.arn, revision=route.revision or machine.revision(),
+                input=input_text, start_date=time.time(), trace_header=trace, express=express,
+                version_arn=route.version_arn, alias_arn=route.alias_arn,
             )
             self.executions[arn] = execution
             self._save_execution(execution)
@@ -520,6 +536,7 @@ class StepFunctionsService:
         name, definition, role = p["name"], p["definition"], p["roleArn"]
         machine_type = p.get("type", "STANDARD")
         _check_name(name)
+        _check_publish(p)
         self._check_role(role)
         self._check_definition(definition, machine_type)
         arn = self._machine_arn(ctx, name)
@@ -527,7 +544,7 @@ class StepFunctionsService:
             existing = self.machines.get(arn)
             if existing is not None:
                 if (existing.definition, existing.role_arn, existing.type) == (definition, role, machine_type):
-                    return {"stateMachineArn": arn, "creationDate": epoch(existing.creation_date)}
+                    return self._created(existing, p)
                 raise AwsError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
             machine = Machine(
                 arn=arn, name=name, type=machine_type, definition=definition, role_arn=role,
@@ -541,10 +558,20 @@ class StepFunctionsService:
             self._save_machine(machine)
             if p.get("tags"):
                 self._set_tags(arn, {t["key"]: t.get("value", "") for t in p["tags"]})
-        return {"stateMachineArn": arn, "creationDate": epoch(machine.creation_date)}
+        return self._created(machine, p)
+
+    def _created(self, machine: Machine, p: dict) -> dict:
+        out = {"stateMachineArn": machine.arn, "creationDate": epoch(machine.creation_date)}
+        if p.get("publish"):
+            out["stateMachineVersionArn"] = self.versions.publish(machine, p.get("versionDescription")).arn
+        return out
 
     def UpdateStateMachine(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
+        if split(p["stateMachineArn"])[1] is not None:  # a version or an alias cannot be changed
+            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: "
+                           f"{p['stateMachineArn']}'")
+        _check_publish(p)
         fields = ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")
         if not any(k in p for k in fields):
             raise AwsError("MissingRequiredParameter", "Either the definition, the role ARN, the "
@@ -554,16 +581,21 @@ class StepFunctionsService:
         if "roleArn" in p:
             self._check_role(p["roleArn"])
         with self._lock:
+            before = (machine.definition, machine.role_arn, machine.logging, machine.tracing)
             machine.definition = p.get("definition", machine.definition)
             machine.role_arn = p.get("roleArn", machine.role_arn)
             if "loggingConfiguration" in p:
                 machine.logging = {**machine.logging, **p["loggingConfiguration"]}
             if "tracingConfiguration" in p:
                 machine.tracing = p["tracingConfiguration"]
-            machine.revision_id = str(uuid.uuid4())
+            if (machine.definition, machine.role_arn, machine.logging, machine.tracing) != before:
+                machine.revision_id = str(uuid.uuid4())  # a revision is a distinct configuration
             machine.update_date = time.time()
             self._save_machine(machine)
-        return {"updateDate": epoch(machine.update_date), "revisionId": machine.revision_id}
+            out = {"updateDate": epoch(machine.update_date), "revisionId": machine.revision_id}
+            if p.get("publish"):
+                out["stateMachineVersionArn"] = self.versions.publish(machine, p.get("versionDescription")).arn
+        return out
 
     def _describe_machine(self, machine: Machine | dict) -> dict:
         data = machine.to_record() if isinstance(machine, Machine) else machine
@@ -580,6 +612,8 @@ class StepFunctionsService:
 
     def DescribeStateMachine(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
+        if split(p["stateMachineArn"])[1] is not None:
+            return self.versions.describe(p["stateMachineArn"])
         out = self._describe_machine(machine)
         out.update(status="ACTIVE", type=machine.type, creationDate=epoch(machine.creation_date))
         if machine.description:
@@ -604,6 +638,7 @@ class StepFunctionsService:
             machine = self.machines.pop(arn, None)
             if machine is not None:
                 self.store.delete("state_machine", arn)
+                self.versions.forget_machine(arn)
                 self.tags.pop(arn, None)
                 self.store.delete("sfn_tags", arn)
         return {}
@@ -623,7 +658,8 @@ class StepFunctionsService:
     # -- executions -----------------------------------------------------------------------
     def StartExecution(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
-        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx)
+        route = self.versions.route(p["stateMachineArn"])
+        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx, route)
         return {"executionArn": execution.arn, "startDate": epoch(execution.start_date)}
 
     def StartSyncExecution(self, p: dict, ctx: RequestContext) -> dict:
@@ -631,7 +667,8 @@ class StepFunctionsService:
         if machine.type != "EXPRESS":
             raise AwsError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
                            "state machine")
-        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx)
+        route = self.versions.route(p["stateMachineArn"])
+        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx, route)
         running = self.running.get(execution.arn)
         if running is not None:
             running.done.wait()
@@ -704,6 +741,7 @@ class StepFunctionsService:
         for key, value in (("error", e.error), ("cause", e.cause), ("traceHeader", e.trace_header)):
             if value is not None and (key == "traceHeader" or e.status != "SUCCEEDED"):
                 out[key] = value
+        out.update(_routed(e))
         status, reason = self._redrive_status(e)
         out["redriveCount"] = e.redrive_count
         out["redriveStatus"] = status
@@ -729,9 +767,10 @@ class StepFunctionsService:
                            "state machine")
         wanted = p.get("statusFilter")
         redrive = p.get("redriveFilter")
+        routed = self.versions.execution_filter(p["stateMachineArn"])
         rows = []
         for e in list(self.executions.values()):
-            if e.machine_arn != machine.arn or (wanted and e.status != wanted):
+            if e.machine_arn != machine.arn or (wanted and e.status != wanted) or not routed(e):
                 continue
             if (redrive == "REDRIVEN" and not e.redrive_count) or (redrive == "NOT_REDRIVEN" and e.redrive_count):
                 continue
@@ -742,6 +781,7 @@ class StepFunctionsService:
             if e.redrive_count:
                 row["redriveCount"] = e.redrive_count
                 row["redriveDate"] = epoch(e.redrive_date)
+            row.update(_routed(e))
             rows.append((e.start_date, e.arn, row))
         rows.sort(key=lambda r: (-r[0], r[1]))
         page, token = _paginate([r[2] for r in rows], p, "executionArn")
@@ -793,6 +833,8 @@ class StepFunctionsService:
     def _token_call(self, token: str, call: Callable[[], None]) -> dict:
         try:
             call()
+        except TokenTimedOut:
+            raise AwsError("TaskTimedOut", "Task Timed Out: 'Provided task has timed out'") from None
         except InvalidToken:
             if _TOKEN_FORMAT.fullmatch(token):
                 raise AwsError("TaskDoesNotExist",
@@ -814,7 +856,9 @@ class StepFunctionsService:
 
     def SendTaskHeartbeat(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
-        return self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        out = self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        self.activities.heartbeat(token)
+        return out
 
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
@@ -877,12 +921,16 @@ class StepFunctionsService:
         return {k: v for k, v in out.items() if v is not None}
 
     # -- tags -----------------------------------------------------------------------------
-    def _set_tags(self, arn: str, tags: dict[str, str]) -> None:
+    def _set_tags(self, arn: str, tags: dict[str, str] | None) -> None:
+        if tags is None:  # the resource was deleted
+            self.tags.pop(arn, None)
+            self.store.delete("sfn_tags", arn)
+            return
         self.tags[arn] = tags
         self.store.put("sfn_tags", arn, {"arn": arn, "tags": tags})
 
     def _taggable(self, arn: str) -> None:
-        if arn not in self.machines:
+        if arn not in self.machines and arn not in self.activities.activities:
             raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'")
 
     def TagResource(self, p: dict, ctx: RequestContext) -> dict:
@@ -906,6 +954,17 @@ class StepFunctionsService:
         arn = p["resourceArn"]
         self._taggable(arn)
         return {"tags": [{"key": k, "value": v} for k, v in self.tags.get(arn, {}).items()]}
+
+
+def _routed(e: ExecutionRecord) -> dict[str, str]:
+    """The version and alias an execution was started through (DescribeExecution, ListExecutions)."""
+    out = {"stateMachineVersionArn": e.version_arn, "stateMachineAliasArn": e.alias_arn}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _check_publish(p: dict) -> None:
+    if "versionDescription" in p and not p.get("publish"):
+        raise AwsError("ValidationException", "Version description can only be set when publish is true")
 
 
 def _targets(state: dict) -> list[str]:

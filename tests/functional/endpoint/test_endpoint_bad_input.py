@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import ROLE, create_machine, unique
+from endpoint_helpers import ROLE, SIGNATURE, create_machine, unique
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -19,7 +19,7 @@ SFN = "application/x-amz-json-1.0"
 
 def _post(url: str, body: bytes, target: str | None = None, path: str = "/", method: str = "POST",
           content_type: str = SFN) -> tuple[int, dict[str, str], Any]:
-    headers = {"Content-Type": content_type}
+    headers = {"Content-Type": content_type, "Authorization": SIGNATURE}
     if target:
         headers["X-Amz-Target"] = target
     request = urllib.request.Request(url + path, data=body, headers=headers, method=method)
