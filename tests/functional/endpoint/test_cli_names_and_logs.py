@@ -67,6 +67,11 @@ def test_start_executions_and_history_by_name(endpoint: LocalEndpoint, sfn: Any,
     assert all(len(line) < 10_000 for line in whole.splitlines())
     assert max(len(line) for line in whole.splitlines()) > 300  # piped: not wrapped at 80 columns
 
+    express = create_machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                             name=unique("express"), type="EXPRESS").rsplit(":", 1)[-1]
+    synchronous = json.loads(stepkit("start", express, "--input", '{"n": 1}', "--json", url=url).stdout)
+    assert synchronous["status"] == "SUCCEEDED" and json.loads(synchronous["output"]) == {"n": 1}
+
     missing = stepkit("history", name, "nope", "--json", url=url, check=1)
     assert json.loads(missing.stdout)["error"] == "ExecutionDoesNotExist"
     unknown = stepkit("start", "no-such-machine", "--json", url=url, check=1)
