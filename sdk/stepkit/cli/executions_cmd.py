@@ -9,7 +9,7 @@ error, or the execution started did not succeed; 2 bad usage, or no endpoint ans
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.text import Text
@@ -154,7 +154,10 @@ def start_command(state_machine: str, input_: str | None, name: str | None, no_f
         _report(call(sfn.start_sync_execution, **kwargs), as_json)
     started = call(sfn.start_execution, **kwargs)
     if no_follow:
-        dump(started) if as_json else console().print(started["executionArn"])
+        if as_json:
+            dump(started)
+        else:
+            console().print(started["executionArn"])
         return
     _follow(sfn, started["executionArn"], as_json)
     _report(call(sfn.describe_execution, executionArn=started["executionArn"]), as_json)
@@ -185,7 +188,8 @@ class _Checked:
         return call(self.sfn.get_execution_history, **kwargs)
 
 
-def _report(described: dict[str, Any], as_json: bool) -> None:
+def _report(described: dict[str, Any], as_json: bool) -> NoReturn:
+    """Print how an execution ended, and exit 0 when it succeeded, 1 otherwise."""
     status = described.get("status", "")
     if as_json:
         dump(described)

@@ -9,7 +9,6 @@ naming (:mod:`stepkit.deploy.naming`) turns into the deployed name for the stage
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -116,7 +115,3 @@ def execution_arn(sfn: Any, ref: str, execution: str | None, stage: str | None, 
     pasteable = "; ".join(" ".join(a.split(":")[-2:]) for a in found)
     fail(f"{len(found)} executions are named {ref!r}: give the state machine too ({pasteable})",
          kind="AmbiguousExecution", exit_code=EXIT_USAGE)
-
-
-def events_of(sfn: Any, arn: str) -> Iterator[dict[str, Any]]:
-    yield from pages(sfn.get_execution_history, "events", executionArn=arn, maxResults=1000)
