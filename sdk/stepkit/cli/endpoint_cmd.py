@@ -68,6 +68,7 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
         raise
 
 
+_FOLLOW_LOOKBACK_MS = 5 * 60 * 1000
 _SINCE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -126,9 +127,12 @@ def logs_command(function: str, follow: bool, since: str | None, filter_pattern:
     logs = client("logs", url, region)
     group = _log_group(logs, function)
     seen: set[tuple[str, str]] = set()  # eventId is only unique within a stream (moto restarts it per stream)
-    start = since_millis(since) if since else 0
+    floor = since_millis(since) if since else 0
+    newest = floor
     while True:
-        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
+        # Each poll looks back a while before the newest event seen: a stream's events can
+        # arrive after a newer one of another stream (seen ones are skipped by their key).
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": max(floor, newest - _FOLLOW_LOOKBACK_MS)}
         if filter_pattern:
             kwargs["filterPattern"] = filter_pattern
         while True:
@@ -138,7 +142,7 @@ def logs_command(function: str, follow: bool, since: str | None, filter_pattern:
                 if key in seen:
                     continue
                 seen.add(key)
-                start = max(start, event["timestamp"])
+                newest = max(newest, event["timestamp"])
                 click.echo(json.dumps(event) if as_json else _line(event))
             if not page.get("nextToken"):
                 break

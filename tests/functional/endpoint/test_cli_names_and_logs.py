@@ -120,6 +120,8 @@ def test_logs_follow_prints_new_events(endpoint: LocalEndpoint) -> None:
         assert process.stdout.readline().rstrip().endswith("before")
         _put(logs, group, "b", [(int(time.time() * 1000), "after")])  # a new stream, as a new worker's
         assert process.stdout.readline().rstrip().endswith("b after")
+        _put(logs, group, "c", [(int(time.time() * 1000) - 60_000, "late")])  # delivered after a newer event
+        assert process.stdout.readline().rstrip().endswith("c late")
     finally:
         guard.cancel()
         process.send_signal(signal.SIGINT)
