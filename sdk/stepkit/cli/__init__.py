@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from stepkit.cli.common import missing_module_error, print_error
+from stepkit.cli.common import aws_error, missing_module_error, print_error
 
 COMMAND_MODULES: dict[str, str] = {
     "aws": "aws_cmd",
@@ -77,6 +77,12 @@ class _LazyGroup(click.Group):
             code = 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1  # Ctrl-C: the shell's convention
         except ModuleNotFoundError as exc:
             error = missing_module_error(exc.name or "")
+            print_error(error, as_json)
+            code = error.exit_code
+        except Exception as exc:
+            error = aws_error(exc)
+            if error is None:
+                raise
             print_error(error, as_json)
             code = error.exit_code
         try:

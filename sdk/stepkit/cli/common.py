@@ -106,6 +106,24 @@ def print_error(exc: click.ClickException, as_json: bool) -> None:
         exc.show()
 
 
+def aws_error(exc: Exception) -> CommandError | None:
+    """A call to an endpoint or AWS that no command handled, as one line: exit 2 when nothing
+    answers or no credentials were found (the target cannot be used), 1 for an error answer.
+    None for anything else (a bug, which should show)."""
+    import botocore.exceptions as errors
+
+    if isinstance(exc, errors.ClientError):
+        error = exc.response.get("Error", {})
+        return CommandError(f"{error.get('Code')}: {error.get('Message')}", kind=str(error.get("Code")))
+    unusable = (errors.EndpointConnectionError, errors.NoCredentialsError, errors.NoRegionError,
+                errors.ConnectTimeoutError)
+    if isinstance(exc, unusable):
+        return CommandError(str(exc), kind=type(exc).__name__, exit_code=EXIT_USAGE)
+    if isinstance(exc, errors.BotoCoreError):
+        return CommandError(str(exc), kind=type(exc).__name__)
+    return None
+
+
 #: Modules that only an extra installs, and which extra: a command that needs one says so.
 EXTRA_OF_MODULE: dict[str, str] = {
     "sklearn": "ml", "numpy": "ml", "aws_lambda_powertools": "ml", "pyarrow": "parquet", "awscli": "aws",

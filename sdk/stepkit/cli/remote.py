@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stepkit.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+from stepkit.cli.common import EXIT_FAILED, EXIT_USAGE, CommandError, aws_error, fail
 
 
 def client(service: str, url: str, region: str) -> Any:
@@ -39,8 +39,7 @@ def call(fn: Any, **kwargs: Any) -> Any:
         fail(f"no endpoint answers at {url}: start one with `stepkit up` (or give --endpoint-url)",
              kind="EndpointUnreachable", exit_code=EXIT_USAGE, endpoint_url=url)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        fail(f"{error.get('Code')}: {error.get('Message')}", kind=str(error.get("Code")), exit_code=EXIT_FAILED)
+        raise aws_error(exc) or CommandError(str(exc)) from None
 
 
 def pages(fn: Any, key: str, **kwargs: Any) -> list[Any]:

@@ -99,3 +99,16 @@ def test_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip() == ("Error: this command needs the 'ml' extra (sklearn is missing): "
                                      "pip install 'stepkit[ml]'")
+
+
+def test_aws_errors_no_command_handled_are_one_line() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from stepkit.cli.common import aws_error
+
+    refused = aws_error(ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetObject"))
+    assert refused is not None and (refused.kind, refused.message, refused.exit_code) == (
+        "AccessDenied", "AccessDenied: no", 1)
+    unreachable = aws_error(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert unreachable is not None and unreachable.exit_code == 2 and "127.0.0.1:9" in unreachable.message
+    assert aws_error(ValueError("a bug")) is None  # shows as what it is
