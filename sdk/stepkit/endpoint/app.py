@@ -109,8 +109,11 @@ class EndpointApp:
         try:
             return self.route(environ)(environ, start_response)
         except Exception as exc:  # never let a request take the server down
+            # The details stay in the log: an exception's text can carry a request's or a record's
+            # contents (names, environment values), which an answer must never echo.
             log.error("request failed: %s", traceback.format_exc())
-            body = json.dumps({"__type": "InternalFailure", "message": f"stepkit endpoint error: {exc!r}"}).encode()
+            body = json.dumps({"__type": "InternalFailure", "message": "stepkit endpoint error "
+                               f"({type(exc).__name__}); the details are in the endpoint's log"}).encode()
             try:
                 return respond(start_response, 500, body, [("Content-Type", "application/x-amz-json-1.0")],
                                sys.exc_info())

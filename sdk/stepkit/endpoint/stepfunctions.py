@@ -22,7 +22,9 @@ from typing import Any
 from stepkit.asl.validation import invalid_definition_message, validate_definition
 from stepkit.endpoint.activities import ActivityService
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
+from stepkit.endpoint.rules import sfn_bad_text, sfn_tag_map
 from stepkit.endpoint.store import Store
+from stepkit.endpoint.validation import lone_surrogate_in, parse_json, parse_json_text
 from stepkit.endpoint.versions import Route, VersionService, split
 from stepkit.engine.callbacks import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.engine.clock import Clock
@@ -33,7 +35,8 @@ from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
-_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# What the API reference says a name must not contain (surrogates: a lone one, as JSON can carry).
+_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\U0010ffff]")
 _MACHINE_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):stateMachine:(?P<name>[^:]+)"
                           r"(?::(?P<qualifier>[^:]+))?")
 _EXECUTION_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<kind>execution|express):"
@@ -151,7 +154,7 @@ class StepFunctionsService:
         handlers.update(self.activities.handlers())
         self.versions = VersionService(self)
         handlers.update(self.versions.handlers())
-        self.app = JsonService("stepfunctions", handlers)
+        self.app = JsonService("stepfunctions", handlers, sfn_bad_text)
         self._closed = False
 
     # -- start-up and shut-down -----------------------------------------------------------
@@ -334,6 +337,13 @@ class StepFunctionsService:
 
     @staticmethod
     def _check_definition(definition: str, machine_type: str) -> None:
+        try:
+            document = parse_json(definition)
+        except ValueError:
+            document = None  # the validator words the parse error
+        if lone_surrogate_in(document):  # a state name an execution's history could never store
+            raise AwsError("InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: The "
+                           "definition holds an unpaired UTF-16 surrogate'")
         diagnostics = validate_definition(definition, state_machine_type=machine_type)
         if any(d.severity == "ERROR" for d in diagnostics):
             raise AwsError("InvalidDefinition", invalid_definition_message(diagnostics))
@@ -504,7 +514,7 @@ class StepFunctionsService:
             raise AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
                            f"than the maximum of {MAX_INPUT_BYTES} bytes'")
         try:
-            json.loads(input_text)
+            parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine.type == "EXPRESS"
@@ -524,11 +534,16 @@ class StepFunctionsService:
                 input=input_text, start_date=time.time(), trace_header=trace, express=express,
                 version_arn=route.version_arn, alias_arn=route.alias_arn,
             )
+            self._save_execution(execution)  # stored first: a record that cannot be stored is never listed
             self.executions[arn] = execution
-            self._save_execution(execution)
             if self._closed:
                 raise AwsError("ServiceUnavailable", "The endpoint is shutting down.", 503)
-            self._launch(execution)
+            try:
+                self._launch(execution)
+            except Exception:  # never keep a RUNNING record that nothing runs
+                self.executions.pop(arn, None)
+                self.store.delete("execution", arn)
+                raise
         return execution
 
     # -- state machines -------------------------------------------------------------------
@@ -537,6 +552,7 @@ class StepFunctionsService:
         machine_type = p.get("type", "STANDARD")
         _check_name(name)
         _check_publish(p)
+        tags = sfn_tag_map(p.get("tags"))
         self._check_role(role)
         self._check_definition(definition, machine_type)
         arn = self._machine_arn(ctx, name)
@@ -554,10 +570,10 @@ class StepFunctionsService:
                 machine.logging = {**machine.logging, **p["loggingConfiguration"]}
             if "tracingConfiguration" in p:
                 machine.tracing = p["tracingConfiguration"]
+            self._save_machine(machine)  # stored first: a record that cannot be stored is never listed
             self.machines[arn] = machine
-            self._save_machine(machine)
             if p.get("tags"):
-                self._set_tags(arn, {t["key"]: t.get("value", "") for t in p["tags"]})
+                self._set_tags(arn, tags)
         return self._created(machine, p)
 
     def _created(self, machine: Machine, p: dict) -> dict:
@@ -845,7 +861,7 @@ class StepFunctionsService:
     def SendTaskSuccess(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
         try:
-            output = json.loads(p["output"])
+            output = parse_json_text(p["output"])
         except ValueError as exc:
             raise AwsError("InvalidOutput", f"Invalid Output: '{exc}'") from None
         return self._token_call(token, lambda: self.tokens.send_success(token, output))
@@ -863,7 +879,7 @@ class StepFunctionsService:
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
         try:
-            state = json.loads(p["definition"])
+            state = parse_json_text(p["definition"])
         except ValueError as exc:
             raise AwsError("InvalidDefinition",
                            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") from None
@@ -884,7 +900,7 @@ class StepFunctionsService:
         self._check_definition(text, "STANDARD")
         input_text = p.get("input") or "{}"
         try:
-            data = json.loads(input_text)
+            data = parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         machine = StateMachine(definition, name="TestState", region=ctx.region, account_id=ctx.account,
@@ -937,7 +953,7 @@ class StepFunctionsService:
         arn = p["resourceArn"]
         self._taggable(arn)
         tags = dict(self.tags.get(arn, {}))
-        tags.update({t["key"]: t.get("value", "") for t in p["tags"]})
+        tags.update(sfn_tag_map(p["tags"]))
         if len(tags) > 50:
             raise AwsError("TooManyTags", "Too many tags: a resource takes at most 50", resourceName=arn)
         self._set_tags(arn, tags)
