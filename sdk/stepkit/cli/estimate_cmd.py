@@ -8,14 +8,15 @@ unreadable input, or no endpoint answers.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
+
+from stepkit.cli.common import console, endpoint_option
+from stepkit.cli.common import endpoint_url as resolve_endpoint
 
 _ARCHITECTURES = click.Choice(["x86_64", "arm64"])
 
@@ -30,8 +31,7 @@ def _usd(value: float | None) -> str:
 @click.argument("definition", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input of the local run (default {}).")
 @click.option("--execution", "execution_arn", metavar="ARN", help="Price this execution of an endpoint instead.")
-@click.option("--endpoint-url", default=lambda: os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:4566",
-              show_default="$AWS_ENDPOINT_URL or http://127.0.0.1:4566", help="The endpoint of --execution.")
+@endpoint_option
 @click.option("--region", help="The region whose prices apply (default: the execution's, else us-east-1).")
 @click.option("--architecture", type=_ARCHITECTURES, help="Price every function as this architecture "
               "(default: each function's own).")
@@ -41,7 +41,7 @@ def _usd(value: float | None) -> str:
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions/ run Lambda tasks (default: found from the working directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the cost document as JSON.")
-def cost_command(definition: Path | None, input_: str | None, execution_arn: str | None, endpoint_url: str,
+def cost_command(definition: Path | None, input_: str | None, execution_arn: str | None, endpoint_url: str | None,
                  region: str | None, architecture: str | None, free_tier: bool, subs: tuple[str, ...],
                  skip_waits: bool, project: Path | None, as_json: bool) -> None:
     """Price one run of the state machine DEFINITION (run locally, as `stepkit run` runs it), or
@@ -62,7 +62,7 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
     except UnknownRegion as e:
         raise click.BadParameter(str(e), param_hint="--region") from None
     if execution_arn is not None:
-        usage, status, region = _remote_usage(execution_arn, endpoint_url, region)
+        usage, status, region = _remote_usage(execution_arn, resolve_endpoint(endpoint_url), region)
     else:
         assert definition is not None
         usage, execution = _local_usage(definition, input_, subs, skip_waits, project, as_json)
@@ -98,25 +98,17 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
 
 
 def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any, str, str]:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
+    from stepkit.cli.remote import client
     from stepkit.estimate.remote import fetch_execution
     from stepkit.estimate.usage import usage_from_history
 
     parts = arn.split(":")
     if len(parts) < 8 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "execution":
         raise click.BadParameter(f"not an execution ARN: {arn}", param_hint="--execution")
-    config = Config(inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2)
-
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=endpoint_url, region_name=parts[3], config=config,
-                            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "test",
-                            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test")
-
     try:
-        remote = fetch_execution(client, arn)
+        remote = fetch_execution(lambda service: client(service, endpoint_url, parts[3]), arn)
     except EndpointConnectionError:
         raise click.UsageError(f"no endpoint answers at {endpoint_url}: start one with `stepkit up`") from None
     except (ClientError, ParamValidationError) as e:
@@ -127,7 +119,7 @@ def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any,
 
 
 def _print(document: dict[str, Any]) -> None:
-    out = Console()
+    out = console()
     std, exp, lam = document["standard"], document["express"], document["lambda"]
     out.print(f"[bold]{document['status']}[/]  prices of {document['region']} as of {document['prices_checked']}")
     table = Table("state", "entered", "retries", "transitions", "Standard", "Lambda req", "GB-s", "Lambda")
@@ -260,17 +252,17 @@ def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project:
     values = function_arn_substitutions(list(_function_settings(project)),
                                         lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}")
     values.update(_parse_subs(subs))
-    console = Console(stderr=True)
+    err = console(stderr=True)
     try:
         parsed = json.loads(substitute(text, values))
     except UnresolvedSubstitution as e:
         raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
     except json.JSONDecodeError as e:
-        _fail_definition(console, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+        _fail_definition(err, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
     try:
         return stub_trace(parsed, payload, mock_config, test_case)
     except InvalidDefinition as e:
-        _fail_definition(console, as_json, str(e), e.diagnostics)
+        _fail_definition(err, as_json, str(e), e.diagnostics)
     except InvalidExecutionInput as e:
         raise click.BadParameter(str(e), param_hint="--input") from None
     except (ValueError, OSError) as e:  # what is wrong with the mock config
@@ -345,7 +337,7 @@ def _function_settings(project: Path | None) -> dict[str, tuple[int, str, int | 
 
 
 def _print_simulation(document: dict[str, Any]) -> None:
-    out = Console()
+    out = console()
     style = "green" if document["status"] == "SUCCEEDED" else "red"
     out.print(f"[bold {style}]{document['status']}[/] predicted makespan [bold]{document['makespan_seconds']} s[/] "
               f"({document['executions']} {document['type']} execution(s), quotas of {document['quotas']['checked']})")
