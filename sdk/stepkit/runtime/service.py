@@ -56,13 +56,11 @@ class LambdaRuntime:
         account_id: str = "123456789012",
         env_overrides: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        on_invoke: Callable[[FunctionConfig, InvokeResult], None] | None = None,  # each run: settings, result
         cache_dir: Path | None = None,
         default_concurrency: int | None = None,
         on_async_complete: Callable[[AsyncInvocation], None] | None = None,
-        on_invoke: Callable[[FunctionConfig, InvokeResult], None] | None = None,
     ) -> None:
-        """``on_invoke`` hears of every invocation that ran (its function's settings and its
-        result: measured duration, init duration), e.g. to price a run."""
         self.region = region
         self.account_id = account_id
         self._env_overrides = dict(env_overrides or {})
