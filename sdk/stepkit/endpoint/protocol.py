@@ -23,21 +23,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
+
+from stepkit.aws_sessions import service_model
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(name)
 
 
 class AwsError(Exception):
