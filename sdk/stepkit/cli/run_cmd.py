@@ -100,7 +100,7 @@ def run_command(
     except OSError as e:
         raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
     try:
-        backend = ProjectLambdaBackend(Project.discover(project))
+        backend = ProjectLambdaBackend(Project.discover(project), host_aws=True)
     except StackError as e:
         raise click.ClickException(str(e)) from None
     values = function_arn_substitutions(

@@ -142,13 +142,13 @@ class LocalEndpoint:
             self._ready.set()
 
     def _assemble(self) -> None:
+        from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
         from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
         from stepkit.endpoint.moto_backend import MotoBackend
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
-        from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
@@ -162,8 +162,10 @@ class LocalEndpoint:
         self.runtime = LambdaRuntime(
             region=self.region,
             account_id=self.account,
+            # Workers reach this endpoint with its test credentials, and nothing of the host's AWS.
             env_overrides={"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test",
                            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": self.region},
+            host_aws=False,
             cache_dir=self.state_dir / "site",
             on_async_complete=lambda invocation: service_holder[0].on_async_complete(invocation),
         )
