@@ -15,20 +15,18 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import re
-import shutil
 import threading
 import time
 import uuid
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
@@ -69,6 +67,7 @@ class LambdaService:
     ) -> None:
         self.store = store
         self.dir = state_dir / "lambda"
+        self.code_store = CodeStore(self.dir)
         self.runtime = runtime
         self.region = region
         self.account = account
@@ -94,15 +93,19 @@ class LambdaService:
 
     # -- start-up ---------------------------------------------------------------------------
     def load(self) -> None:
+        """The records, then the runtime's functions; code nothing uses (left by an interrupted
+        upload, or by a version of stepkit that kept old code) is removed."""
         for rec in self.store.all("lambda_function"):
             self.functions[rec["FunctionName"]] = rec
-            self._activate(rec, background=False)
         for rec in self.store.all("lambda_version"):
             self.versions.setdefault(rec["FunctionName"], {})[rec["Version"]] = rec
         for rec in self.store.all("lambda_alias"):
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
         for rec in self.store.all("lambda_esm"):
             self.mappings[rec["UUID"]] = rec
+        for rec in list(self.functions.values()):
+            self._activate(rec, background=False)
+        self._collect_code()
 
     def on_async_complete(self, invocation: Any) -> None:
         """The runtime's callback after an Event invocation and its retries: failures go to the
@@ -179,13 +182,17 @@ class LambdaService:
             raise self._not_found(name, qualifier)
         return rec, version
 
-    def _store_code(self, params: dict[str, Any]) -> tuple[str, int, Path]:
+    @contextlib.contextmanager
+    def _store_code(self, params: dict[str, Any], operation: str) -> Iterator[StoredCode]:
+        """The request's code, checked and stored; kept while the block saves the record that
+        uses it, removed after it when nothing does (a failed or dry-run request)."""
         code = params.get("Code", params)
         if code.get("ImageUri"):
             raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
         if code.get("ZipFile") is not None:
             raw = code["ZipFile"]
             data = raw if isinstance(raw, bytes) else base64.b64decode(raw)
+            check_direct_upload(data, operation)
         elif code.get("S3Bucket") and code.get("S3Key"):
             if self.s3_object is None:
                 raise AwsError("InvalidParameterValueException", "S3 code locations are not available here.")
@@ -197,32 +204,27 @@ class LambdaService:
                     from None
         else:
             raise AwsError("InvalidParameterValueException", "Please provide a source for function code.")
-        digest = hashlib.sha256(data)
-        sha_hex = digest.hexdigest()
-        target = self.dir / "code" / sha_hex
-        if not target.exists():
-            try:
-                archive = zipfile.ZipFile(io.BytesIO(data))
-                tmp = self.dir / "code" / f".{sha_hex}.{uuid.uuid4().hex}"
-                tmp.mkdir(parents=True)
-                for member in archive.infolist():  # refuse paths that leave the folder
-                    path = (tmp / member.filename).resolve()
-                    if not str(path).startswith(str(tmp.resolve())):
-                        raise zipfile.BadZipFile(member.filename)
-                archive.extractall(tmp)
-                try:
-                    tmp.rename(target)
-                except OSError:  # another request unpacked the same code meanwhile
-                    shutil.rmtree(tmp, ignore_errors=True)
-            except (zipfile.BadZipFile, ValueError, OSError):
-                raise AwsError("InvalidParameterValueException", "Could not unzip uploaded file. Please check your "
-                               "file, then try to upload again.") from None
-        zips = self.dir / "zips"
-        zips.mkdir(parents=True, exist_ok=True)
-        zip_path = zips / f"{sha_hex}.zip"
-        if not zip_path.exists():
-            zip_path.write_bytes(data)
-        return base64.b64encode(digest.digest()).decode(), len(data), target
+        try:
+            with self.code_store.hold(data) as stored:
+                yield stored
+        finally:
+            self._collect_code()
+
+    def _collect_code(self) -> None:
+        """Remove the code no function, version or runtime function uses any more."""
+        try:
+            self.code_store.collect(self._code_in_use)
+        except OSError as exc:  # the next collection tries again
+            log.warning("could not remove unused function code: %s", exc)
+
+    def _code_in_use(self) -> set[str]:
+        with self._lock:
+            records = [*self.functions.values(), *(v for vs in self.versions.values() for v in vs.values())]
+            used = {Path(r["_code_dir"]).name for r in records}
+        for name in self.runtime.function_names():  # an update's old code runs until it is replaced
+            with contextlib.suppress(FunctionNotFound):
+                used.add(self.runtime.get_function(name).code_dir.name)
+        return used
 
     def _config(self, fn: dict[str, Any], runtime_name: str) -> FunctionConfig:
         retries = (fn.get("_event_invoke") or {}).get("MaximumRetryAttempts", 2)
@@ -246,10 +248,7 @@ class LambdaService:
         latest = self.functions.get(name)
         if latest is not None and self._config(latest, name) == self._config(fn, name):
             return name
-        suffix = f"--v{version}"
-        base = name if len(name) + len(suffix) <= 64 else name[: 55 - len(suffix)] + hashlib.sha1(
-            name.encode()).hexdigest()[:8]
-        internal = base + suffix
+        internal = _internal_name(name, version)
         if internal not in self.runtime.function_names():
             self.runtime.add_function(self._config(fn, internal))
         return internal
@@ -271,6 +270,8 @@ class LambdaService:
                 for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
                     fn.pop(key, None)
                 self._save(fn)
+            if background:  # the code this replaced, unless something else uses it
+                self._collect_code()
 
         if background:
             threading.Thread(target=work, name=f"lambda-activate-{fn['FunctionName']}", daemon=True).start()
@@ -325,7 +326,11 @@ class LambdaService:
         with self._lock:
             if name in self.functions:
                 raise AwsError("ResourceConflictException", f"Function already exist: {name}")
-        sha, size, code_dir = self._store_code(p)
+        with self._store_code(p, "CreateFunction") as stored:
+            return self._create_function(p, name, stored)
+
+    def _create_function(self, p: dict, name: str, stored: StoredCode) -> dict:
+        sha, size, code_dir = stored.sha256, stored.size, stored.folder
         fn: dict[str, Any] = {
             "FunctionName": name,
             "FunctionArn": self.arn(name),
@@ -386,7 +391,11 @@ class LambdaService:
         if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
             raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
                            "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-        sha, size, code_dir = self._store_code(p)
+        with self._store_code(p, "UpdateFunctionCode") as stored:
+            return self._update_code(p, name, fn, stored)
+
+    def _update_code(self, p: dict, name: str, fn: dict[str, Any], stored: StoredCode) -> dict:
+        sha, size, code_dir = stored.sha256, stored.size, stored.folder
         if p.get("DryRun"):
             return {**_public(fn), "CodeSha256": sha, "CodeSize": size}
         with self._lock:
@@ -456,7 +465,7 @@ class LambdaService:
         """The zip GetFunction's ``Code.Location`` points at."""
         if not re.fullmatch(r"[0-9a-f]{64}", sha_hex):
             return None
-        path = self.dir / "zips" / f"{sha_hex}.zip"
+        path = self.code_store.zip_path(sha_hex)
         return path if path.exists() else None
 
     def ListFunctions(self, p: dict, ctx: RequestContext) -> dict:
@@ -469,26 +478,30 @@ class LambdaService:
 
     def DeleteFunction(self, p: dict, ctx: RequestContext) -> dict:
         name, qualifier = self._ref(p["FunctionName"], p.get("Qualifier"))
+        doomed: list[str] = []
         with self._lock:
             self._function(name)
             if qualifier not in (None, LATEST):
                 if self.versions.get(name, {}).pop(qualifier, None) is None:
                     raise self._not_found(name, qualifier)
                 self.store.delete("lambda_version", f"{name}:{qualifier}")
-                return {}
-            self.functions.pop(name)
-            self.store.delete("lambda_function", name)
-            for version in self.versions.pop(name, {}):
-                self.store.delete("lambda_version", f"{name}:{version}")
-            for alias in self.aliases.pop(name, {}):
-                self.store.delete("lambda_alias", f"{name}:{alias}")
-            doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+                stopped = {_internal_name(name, qualifier)}
+            else:
+                self.functions.pop(name)
+                self.store.delete("lambda_function", name)
+                versions = self.versions.pop(name, {})
+                for version in versions:
+                    self.store.delete("lambda_version", f"{name}:{version}")
+                for alias in self.aliases.pop(name, {}):
+                    self.store.delete("lambda_alias", f"{name}:{alias}")
+                doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+                stopped = {name, *(_internal_name(name, v) for v in versions)}
         for uid in doomed:
             self._delete_mapping(uid)
-        for internal in self.runtime.function_names():
-            if internal == name or internal.startswith(f"{name}--v"):
-                with contextlib.suppress(FunctionNotFound):
-                    self.runtime.remove_function(internal)
+        for internal in stopped & set(self.runtime.function_names()):
+            with contextlib.suppress(FunctionNotFound):
+                self.runtime.remove_function(internal)
+        self._collect_code()  # what only this function or version used
         return {}
 
     def is_active(self, name_or_arn: str) -> bool:
@@ -867,6 +880,14 @@ class LambdaService:
 class _Conflict(LambdaServiceError):
     error_code = "ResourceConflictException"
     status_code = 409
+
+
+def _internal_name(name: str, version: str) -> str:
+    """The runtime's name for a published version that differs from ``$LATEST``."""
+    suffix = f"--v{version}"
+    if len(name) + len(suffix) <= 64:
+        return name + suffix
+    return name[: 55 - len(suffix)] + hashlib.sha1(name.encode()).hexdigest()[:8] + suffix
 
 
 def _check_batching(batch: int, window: int) -> None:
