@@ -21,7 +21,8 @@ A worker gets, in this order (a later source wins):
 Anything else of the host (``HOME``, ``AWS_*`` outside ``host_aws``, the host's other
 settings and secrets) is left out: a variable a function needs goes in its own
 environment (``infra/stack.yaml``), as it would on AWS. Without ``host_aws`` (the endpoint's
-runtime, LocalStack's) a worker owes nothing to the host's AWS configuration: an
+runtime, LocalStack's) a worker owes nothing to the host's AWS configuration, in variables
+or in ``~/.aws`` (``AWS_CONFIG_FILE`` and ``AWS_SHARED_CREDENTIALS_FILE`` name no file): an
 ``AWS_ENDPOINT_URL_S3`` the host set for another purpose cannot redirect a function's S3
 client, and the host's session token or profile cannot be used by code deployed to the
 endpoint.
@@ -52,6 +53,11 @@ LAMBDA_PREFIX = "AWS_LAMBDA_"
 #: ... and the proxies the host's own AWS clients go through.
 HOST_PROXIES = frozenset({"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
                           "http_proxy", "https_proxy", "no_proxy", "all_proxy"})
+
+
+#: Without ``host_aws``: boto3's config and credentials files, which it would otherwise read
+#: from the host user's ``~/.aws`` (found through the password database even without ``HOME``).
+NO_AWS_FILES = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
 
 
 def host_site_dirs() -> list[str]:
@@ -101,6 +107,8 @@ def worker_environment(
     )
     if deps_dir is not None:
         env["_STEPKIT_DEPS_DIR"] = str(deps_dir)
+    if not host_aws:  # no ~/.aws in Lambda's execution environment: boto3 must not find the host's
+        env.update(NO_AWS_FILES)
     env.update(config.environment)
     env.update(overrides)
     return env
