@@ -46,8 +46,10 @@ def runtimes(hostile_host: Path) -> Iterator[dict[str, LambdaRuntime]]:
     config = FunctionConfig(name="awsenv", code_dir=FIXTURES / "awsenv", environment={"OWN": "mine"})
     endpoint_like = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "test",
                      "AWS_SECRET_ACCESS_KEY": "test"}
-    with LambdaRuntime([config], env_overrides=endpoint_like) as isolated, \
-            LambdaRuntime([config], host_aws=True) as hosted:
+    with (
+        LambdaRuntime([config], env_overrides=endpoint_like) as isolated,
+        LambdaRuntime([config], host_aws=True) as hosted,
+    ):
         yield {"isolated": isolated, "hosted": hosted}
 
 

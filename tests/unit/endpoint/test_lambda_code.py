@@ -161,7 +161,7 @@ def test_concurrent_uploads_of_the_same_code_and_collections_agree(tmp_path: Pat
                 with store.hold(data) as stored:
                     present.append((stored.folder / "app.py").read_text() == "shared")
                 store.collect(set)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=upload) for _ in range(4)]
