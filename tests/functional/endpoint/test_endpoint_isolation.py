@@ -76,6 +76,14 @@ def test_stepkit_up_ignores_a_broken_host_aws_configuration(tmp_path: Path) -> N
         assert wait_execution(sfn, execution)["status"] == "SUCCEEDED"
         messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"]
         assert [m["Body"] for m in messages] == ["from the state machine"]
+
+        # The commands that look at an endpoint take their keys from the environment and
+        # read no profile either (the host's proxies they honour, as the aws CLI does).
+        client_env = {k: v for k, v in _hostile_env(tmp_path).items() if "proxy" not in k.lower()}
+        listed = subprocess.run([str(BIN / "stepkit"), "executions", "--json", "--endpoint-url", url],
+                                env=client_env, capture_output=True, text=True, timeout=120)
+        assert listed.returncode == 0, listed.stderr
+        assert [e["executionArn"] for e in json.loads(listed.stdout)] == [execution]
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
