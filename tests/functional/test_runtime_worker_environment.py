@@ -85,16 +85,33 @@ def test_host_aws_gives_the_function_the_hosts_aws_identity(runtimes: dict[str, 
     assert report["s3_endpoint"] == "http://s3.elsewhere.invalid:9000"
 
 
-def test_stepkit_invoke_runs_functions_with_the_hosts_aws_identity(
-    hostile_host: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def project(hostile_host: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     project = tmp_path / "project"
     (project / "infra").mkdir(parents=True)
     shutil.copytree(FIXTURES / "awsenv", project / "functions" / "awsenv")
     (project / "infra" / "stack.yaml").write_text("functions:\n  awsenv: {}\n")
     monkeypatch.chdir(project)
-    result = CliRunner().invoke(main, ["invoke", "awsenv", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)["Payload"]
+    return project
+
+
+def _assert_hosts_identity(report: dict) -> None:
     assert report["access_key"] == "AKIAHOSTPROFILE" and report["env"]["AWS_PROFILE"] == "elsewhere"
     assert "STEPKIT_TEST_SECRET" not in report["env"]
+
+
+def test_stepkit_invoke_runs_functions_with_the_hosts_aws_identity(project: Path) -> None:
+    result = CliRunner().invoke(main, ["invoke", "awsenv", "--json"])
+    assert result.exit_code == 0, result.output
+    _assert_hosts_identity(json.loads(result.stdout)["Payload"])
+
+
+def test_stepkit_run_runs_functions_with_the_hosts_aws_identity(project: Path) -> None:
+    definition = project / "machine.json"
+    definition.write_text(json.dumps({"StartAt": "Report", "States": {"Report": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:awsenv", "End": True}}}))
+    result = CliRunner().invoke(main, ["run", str(definition), "--json"])
+    assert result.exit_code == 0, result.output
+    execution = json.loads(result.stdout)
+    assert execution["status"] == "SUCCEEDED", execution
+    _assert_hosts_identity(execution["output"])
