@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
+from stepkit.endpoint.lambda_code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeStore, StoredCode, check_direct_upload
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
@@ -755,8 +755,8 @@ class LambdaService:
 
     def GetAccountSettings(self, p: dict, ctx: RequestContext) -> dict:
         return {
-            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
-                             "CodeSizeZipped": 52428800, "ConcurrentExecutions": 1000,
+            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": UNZIPPED_LIMIT,
+                             "CodeSizeZipped": ZIPPED_LIMIT, "ConcurrentExecutions": 1000,
                              "UnreservedConcurrentExecutions": 1000},
             "AccountUsage": {"TotalCodeSize": sum(f["CodeSize"] for f in self.functions.values()),
                              "FunctionCount": len(self.functions)},
