@@ -68,6 +68,7 @@ class LambdaService:
         self.store = store
         self.dir = state_dir / "lambda"
         self.code_store = CodeStore(self.dir)
+        self._install_locks: dict[str, threading.Lock] = {}
         self.runtime = runtime
         self.region = region
         self.account = account
@@ -254,11 +255,12 @@ class LambdaService:
         return internal
 
     def _activate(self, fn: dict[str, Any], background: bool = True) -> None:
-        """Give the runtime the function, then mark it Active."""
+        """Give the runtime the function, then mark it Active (unless a later change, which
+        activates itself, came meanwhile: the runtime never ends with an older version)."""
 
         def work() -> None:
             try:
-                self.runtime.add_function(self._config(fn, fn["FunctionName"]))
+                revision = self._install(fn)
             except Exception as exc:  # a configuration the runtime refuses
                 with self._lock:
                     fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
@@ -266,6 +268,8 @@ class LambdaService:
                     self._save(fn)
                 return
             with self._lock:
+                if revision is None or fn["RevisionId"] != revision:
+                    return
                 fn.update(State="Active", LastUpdateStatus="Successful")
                 for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
                     fn.pop(key, None)
@@ -277,6 +281,22 @@ class LambdaService:
             threading.Thread(target=work, name=f"lambda-activate-{fn['FunctionName']}", daemon=True).start()
         else:
             work()
+
+    def _install(self, fn: dict[str, Any]) -> str | None:
+        """Put the function's current configuration in the runtime, one change of a function at
+        a time; returns the revision installed (None: the function was deleted meanwhile)."""
+        name = fn["FunctionName"]
+        with self._install_lock(name):
+            with self._lock:
+                if self.functions.get(name) is not fn:
+                    return None
+                revision, config = fn["RevisionId"], self._config(fn, name)
+            self.runtime.add_function(config)
+            return revision
+
+    def _install_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._install_locks.setdefault(name, threading.Lock())
 
     def _save(self, fn: dict[str, Any]) -> None:
         if self.functions.get(fn["FunctionName"]) is fn:
@@ -498,9 +518,10 @@ class LambdaService:
                 stopped = {name, *(_internal_name(name, v) for v in versions)}
         for uid in doomed:
             self._delete_mapping(uid)
-        for internal in stopped & set(self.runtime.function_names()):
-            with contextlib.suppress(FunctionNotFound):
-                self.runtime.remove_function(internal)
+        with self._install_lock(name):  # an activation under way finishes first, or sees the function gone
+            for internal in stopped & set(self.runtime.function_names()):
+                with contextlib.suppress(FunctionNotFound):
+                    self.runtime.remove_function(internal)
         self._collect_code()  # what only this function or version used
         return {}
 
@@ -694,7 +715,7 @@ class LambdaService:
         with self._lock:
             fn["_reserved_concurrency"] = value
             self._save(fn)
-        self.runtime.add_function(self._config(fn, name))
+        self._install(fn)
 
     def PutFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
         name, _ = self._ref(p["FunctionName"])
@@ -718,7 +739,7 @@ class LambdaService:
         with self._lock:
             fn["_event_invoke"] = config
             self._save(fn)
-        self.runtime.add_function(self._config(fn, name))
+        self._install(fn)
         return {"FunctionArn": fn["FunctionArn"], "LastModified": datetime.now(UTC), **config}
 
     UpdateFunctionEventInvokeConfig = PutFunctionEventInvokeConfig
