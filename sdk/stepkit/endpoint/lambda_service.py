@@ -69,6 +69,7 @@ class LambdaService:
         self.dir = state_dir / "lambda"
         self.code_store = CodeStore(self.dir)
         self._install_locks: dict[str, threading.Lock] = {}
+        self._activations: dict[str, int] = {}
         self.runtime = runtime
         self.region = region
         self.account = account
@@ -255,20 +256,25 @@ class LambdaService:
         return internal
 
     def _activate(self, fn: dict[str, Any], background: bool = True) -> None:
-        """Give the runtime the function, then mark it Active (unless a later change, which
-        activates itself, came meanwhile: the runtime never ends with an older version)."""
+        """Give the runtime the function, then mark it Active. Only the latest activation of a
+        function marks it: an earlier one finishing last must not report the function ready
+        while the runtime may still lack the change that followed it."""
+        name = fn["FunctionName"]
+        with self._lock:
+            ticket = self._activations[name] = self._activations.get(name, 0) + 1
 
         def work() -> None:
             try:
-                revision = self._install(fn)
+                installed = self._install(fn)
             except Exception as exc:  # a configuration the runtime refuses
                 with self._lock:
-                    fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
-                              LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
-                    self._save(fn)
+                    if self._activations.get(name) == ticket:
+                        fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
+                                  LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
+                        self._save(fn)
                 return
             with self._lock:
-                if revision is None or fn["RevisionId"] != revision:
+                if not installed or self._activations.get(name) != ticket:
                     return
                 fn.update(State="Active", LastUpdateStatus="Successful")
                 for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
@@ -278,21 +284,22 @@ class LambdaService:
                 self._collect_code()
 
         if background:
-            threading.Thread(target=work, name=f"lambda-activate-{fn['FunctionName']}", daemon=True).start()
+            threading.Thread(target=work, name=f"lambda-activate-{name}", daemon=True).start()
         else:
             work()
 
-    def _install(self, fn: dict[str, Any]) -> str | None:
-        """Put the function's current configuration in the runtime, one change of a function at
-        a time; returns the revision installed (None: the function was deleted meanwhile)."""
+    def _install(self, fn: dict[str, Any]) -> bool:
+        """Put the function's configuration as it is now in the runtime, one change of a
+        function at a time (so the last one installed is the latest); False if the function
+        was deleted meanwhile."""
         name = fn["FunctionName"]
         with self._install_lock(name):
             with self._lock:
                 if self.functions.get(name) is not fn:
-                    return None
-                revision, config = fn["RevisionId"], self._config(fn, name)
+                    return False
+                config = self._config(fn, name)
             self.runtime.add_function(config)
-            return revision
+            return True
 
     def _install_lock(self, name: str) -> threading.Lock:
         with self._lock:
