@@ -118,7 +118,7 @@ def run_locally(
     except OSError as e:
         raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
     try:
-        backend = ProjectLambdaBackend(Project.discover(project), **runtime_options)
+        backend = ProjectLambdaBackend(Project.discover(project), host_aws=True, **runtime_options)
     except StackError as e:
         raise click.ClickException(str(e)) from None
     values = function_arn_substitutions(

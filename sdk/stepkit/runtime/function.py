@@ -54,10 +54,12 @@ class LocalFunction:
         env_overrides: Mapping[str, str],
         deps: DependencyCache,
         default_concurrency: int,
+        host_aws: bool = False,
     ) -> None:
         self.config = config
         self._region = region
         self._env_overrides = dict(env_overrides)
+        self._host_aws = host_aws
         self._deps = deps
         limit = config.reserved_concurrency
         self.pool = WorkerPool(default_concurrency if limit is None else max(limit, 1))
@@ -72,9 +74,8 @@ class LocalFunction:
                 deps_dir = cfg.deps_dir
                 if deps_dir is None and cfg.requirements_file is not None:
                     deps_dir = self._deps.site_dir(cfg.requirements_file)
-                env = worker_environment(
-                    cfg, region=self._region, deps_dir=deps_dir, overrides=self._env_overrides
-                )
+                env = worker_environment(cfg, region=self._region, deps_dir=deps_dir,
+                                         overrides=self._env_overrides, host_aws=self._host_aws)
                 self._spec = WorkerSpec(env=env, cwd=cfg.code_dir, memory_limit_mb=cfg.memory_size)
             return self._spec
 
