@@ -39,6 +39,7 @@ class EndpointApp:
         self.lambda_app = lambda_app
         self.moto = moto
         self.code_zip = code_zip
+        self.apis: Any = None  # the data plane of the user's APIs (stepkit.endpoint.apigateway)
 
     def services(self) -> dict[str, str]:
         out = {"stepfunctions": "stepkit engine", "lambda": "stepkit runtime"}
@@ -46,6 +47,8 @@ class EndpointApp:
         return out
 
     def route(self, environ: dict[str, Any]) -> WsgiApp:
+        if self.apis is not None and self.apis.handles(environ):  # the user's own APIs: no signature
+            return self.apis
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("AWSStepFunctions."):
             return self.stepfunctions

@@ -47,6 +47,11 @@ def _moto_handler() -> type[WSGIRequestHandler]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(MotoRequestHandler):
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            environ["stepkit.headers"] = list(self.headers.items())  # as sent: API Gateway's events show them
+            return environ
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             if log.isEnabledFor(logging.DEBUG):
                 super().log_request(*args, **kwargs)
@@ -185,6 +190,9 @@ class LocalEndpoint:
                                   self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        from stepkit.endpoint.apigateway import ApiGateway
+
+        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock)
         install_moto_hooks(self.deliveries, self.account)
         self.lambda_service.load()
         running = self.stepfunctions.load()
@@ -207,6 +215,7 @@ class LocalEndpoint:
             self.pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
+            self.apis.close()
             uninstall_moto_hooks(self.deliveries)
         assert self._server is not None
         self._server.shutdown()
