@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
-from email.message import Message
 from typing import Any
 
 import pytest
-from endpoint_helpers import create_function, make_client, unique
+from endpoint_helpers import call, create_function, make_client, unique
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -74,18 +71,6 @@ def apigw(endpoint: LocalEndpoint) -> Any:
 @pytest.fixture(scope="module")
 def lam(endpoint: LocalEndpoint) -> Any:
     return make_client(endpoint.url, "lambda")
-
-
-def call(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None,
-         host: str | None = None) -> tuple[int, Message, bytes]:
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    if host:
-        request.add_header("Host", host)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, err.read()
 
 
 def _uri(function_arn: str) -> str:
