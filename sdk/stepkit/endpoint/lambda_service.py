@@ -84,6 +84,10 @@ class LambdaService:
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        from stepkit.endpoint.function_urls import FunctionUrls
+
+        self.urls = FunctionUrls(self)  # function URLs: their own module
+        handlers.update(self.urls.handlers())
         self.app = RestJsonService("lambda", handlers)
 
     def handles(self, path: str) -> bool:
@@ -103,6 +107,7 @@ class LambdaService:
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
         for rec in self.store.all("lambda_esm"):
             self.mappings[rec["UUID"]] = rec
+        self.urls.load()
 
     def on_async_complete(self, invocation: Any) -> None:
         """The runtime's callback after an Event invocation and its retries: failures go to the
@@ -483,6 +488,7 @@ class LambdaService:
             for alias in self.aliases.pop(name, {}):
                 self.store.delete("lambda_alias", f"{name}:{alias}")
             doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+            self.urls.forget(name)
         for uid in doomed:
             self._delete_mapping(uid)
         for internal in self.runtime.function_names():

@@ -192,7 +192,8 @@ class LocalEndpoint:
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         from stepkit.endpoint.apigateway import ApiGateway
 
-        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock)
+        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock,
+                                         function_urls=self.lambda_service.urls.lookup)
         install_moto_hooks(self.deliveries, self.account)
         self.lambda_service.load()
         running = self.stepfunctions.load()

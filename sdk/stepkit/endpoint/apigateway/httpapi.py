@@ -124,7 +124,7 @@ def _body(request: Request) -> tuple[str | None, bool]:
     return base64.b64encode(request.body).decode(), True
 
 
-def event_v2(route: HttpRoute, request: Request, host: str, raw_path: str, domain: str) -> dict[str, Any]:
+def event_v2(route: HttpRoute, request: Request, raw_path: str, domain: str) -> dict[str, Any]:
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in request.headers:
@@ -164,22 +164,23 @@ def event_v2(route: HttpRoute, request: Request, host: str, raw_path: str, domai
     return event
 
 
-def response_v2(payload: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+def response_v2(payload: bytes, failure: GatewayError | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """Format 2.0 answers: a dict with ``statusCode`` is a proxy answer; any other JSON is the
     body of a 200 ``application/json`` answer (a string as its text)."""
+    failure = failure or internal_error()
     try:
         answer = json.loads(payload)
     except ValueError:
         log.info("malformed Lambda response (not JSON): %.200r", payload)
-        raise internal_error() from None
+        raise failure from None
     if not (isinstance(answer, dict) and "statusCode" in answer):
         text = answer if isinstance(answer, str) else payload.decode()
         return 200, [("Content-Type", "application/json")], text.encode()
     cookies = answer.get("cookies") or []
     if set(answer) - _V2_KEYS or not isinstance(cookies, list):
-        raise internal_error()
+        raise failure
     base = {k: v for k, v in answer.items() if k != "cookies"}
-    status, headers, body = rest.proxy_response(json.dumps(base).encode(), True, internal_error())
+    status, headers, body = rest.proxy_response(json.dumps(base).encode(), True, failure)
     headers += [("Set-Cookie", str(c)) for c in cookies]
     return status, headers, body
 
@@ -280,7 +281,7 @@ def serve(gateway: ApiGateway, found: tuple[Any, str, str], where: Target, envir
     if route.payload_version == "1.0":
         event = event_v1(route, request, raw_path, host)
     else:
-        event = event_v2(route, request, host, raw_path, host)
+        event = event_v2(route, request, raw_path, host)
     timeout = GatewayError(503, "Service Unavailable")
     payload, result = gateway.invoker(route.function, event, route.timeout_ms / 1000, timeout)
     if result.function_error:
@@ -291,4 +292,55 @@ def serve(gateway: ApiGateway, found: tuple[Any, str, str], where: Target, envir
     else:
         status, headers, body = response_v2(payload)
     headers += [*cors_headers(route.cors, request), ("apigw-requestid", request.request_id)]
+    return start(start_response, status, headers, body)
+
+
+# -- Lambda function URLs ------------------------------------------------------------------------
+
+#: A function URL waits for the function's own timeout (at most 900 s), not for a gateway's.
+_FUNCTION_URL_WAIT_S = 905.0
+
+
+def _url_answer(start_response: Any, status: int, body: bytes, error_type: str | None, request_id: str
+                ) -> list[bytes]:
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return start(start_response, status, headers, body)
+
+
+def serve_function_url(gateway: ApiGateway, where: Target, environ: dict[str, Any], start_response: Any
+                       ) -> list[bytes]:
+    """A function URL: Lambda's answers are its own (403 ``{"Message":null}`` for an unknown URL,
+    403 ``Forbidden`` for an ``AWS_IAM`` URL called unsigned, 502 ``Internal Server Error`` for a
+    failing function or a malformed answer)."""
+    request = read_request(environ, where.path)
+    config = gateway.function_urls(where.api_id) if gateway.function_urls is not None else None
+    if config is None:
+        return _url_answer(start_response, 403, b'{"Message":null}', "AccessDeniedException", request.request_id)
+    if config["AuthType"] == "AWS_IAM" and "AWS4-HMAC-SHA256" not in (request.header("authorization") or ""):
+        return _url_answer(start_response, 403, b'{"Message":"Forbidden"}', "AccessDeniedException",
+                           request.request_id)
+    cors = _camel(config.get("Cors"))
+    pre = preflight(cors, request)
+    if pre is not None:
+        return start(start_response, 200, [*pre, ("x-amzn-RequestId", request.request_id)], b"")
+    arn = config["FunctionArn"]
+    account, region = arn.split(":")[4], arn.split(":")[3]
+    route = HttpRoute(api_id=where.api_id, account=account, region=region, stage="$default", stage_variables={},
+                      route_key="$default", path_params={}, function=arn, payload_version="2.0",
+                      timeout_ms=0, cors=cors)
+    domain = environ.get("HTTP_HOST", "").rsplit(":", 1)[0]
+    event = event_v2(route, request, where.path, domain)
+    event["requestContext"]["accountId"] = "anonymous" if config["AuthType"] == "NONE" else account
+    failure = GatewayError(502, "Internal Server Error")
+    payload, result = gateway.invoker(arn, event, _FUNCTION_URL_WAIT_S, failure)
+    try:
+        if result.function_error:
+            raise failure
+        status, headers, body = response_v2(payload, failure)
+    except GatewayError:
+        return start(start_response, 502, [("Content-Type", "text/plain; charset=utf-8"),
+                                           ("x-amzn-RequestId", request.request_id)], b"Internal Server Error")
+    headers += [*cors_headers(cors, request), ("x-amzn-RequestId", result.request_id)]
     return start(start_response, status, headers, body)

@@ -86,6 +86,9 @@ class ApiGateway:
         request_id = str(uuid.uuid4())
         rest_api = True
         try:
+            if where.kind == "function-url":
+                rest_api = False
+                return httpapi.serve_function_url(self, where, environ, start_response)
             with self.lock:
                 found = rest.find_rest_api(where.api_id)
                 http_found = None if found is not None else httpapi.find_http_api(where.api_id)

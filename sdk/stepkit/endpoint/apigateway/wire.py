@@ -53,6 +53,9 @@ def target(environ: dict[str, Any]) -> Target | None:
     m = _EXECUTE_API_HOST.match(host)
     if m:
         return Target("api", m["api"], None, path)
+    m = _LAMBDA_URL_HOST.match(host)
+    if m:
+        return Target("function-url", m["url"], "$default", path, m["region"])
     m = _USER_REQUEST.match(path)
     if m:
         return Target("api", m["api"], m["stage"], m["path"] or "/")
