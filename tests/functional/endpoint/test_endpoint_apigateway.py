@@ -44,6 +44,8 @@ def handler(event, context):
 """
 AUTHORIZER = """
 def handler(event, context):
+    if (event.get("headers") or {}).get("X-Key") == "garbage":
+        return {"not": "a policy"}
     token = event.get("authorizationToken") or (event.get("headers") or {}).get("X-Key")
     if token == "allow":
         effect = "Allow"
@@ -123,6 +125,10 @@ def rest_api(apigw: Any, lam: Any) -> dict[str, Any]:
                                          authorizerResultTtlInSeconds=0)["id"]
     _proxy_method(apigw, api, child(root, "secure"), "GET", echo, authorizationType="CUSTOM",
                   authorizerId=authorizer)
+    by_request = apigw.create_authorizer(restApiId=api, name="req", type="REQUEST", authorizerUri=_uri(auth),
+                                         identitySource="method.request.header.X-Key")["id"]
+    _proxy_method(apigw, api, child(root, "guarded"), "GET", echo, authorizationType="CUSTOM",
+                  authorizerId=by_request)
     apigw.create_deployment(restApiId=api, stageName="dev", variables={"colour": "blue"})
     return {"id": api}
 
@@ -234,3 +240,16 @@ def test_rest_throttling_settings(endpoint: LocalEndpoint, apigw: Any, rest_api:
     assert headers["x-amzn-ErrorType"] == "TooManyRequestsException"
     assert (status, body) == (429, b'{"message":"Too Many Requests"}')
     assert call(_user(endpoint, api, "/items/1"))[0] == 200
+
+
+def test_rest_request_authorizer(endpoint: LocalEndpoint, rest_api: dict[str, Any]) -> None:
+    url = _user(endpoint, rest_api["id"], "/guarded?q=1")
+    assert call(url)[::2] == (401, b'{"message":"Unauthorized"}')  # no X-Key: the identity source is missing
+    status, _, body = call(url, headers={"X-Key": "allow"})
+    assert status == 200 and json.loads(body)["requestContext"]["authorizer"]["principalId"] == "user-1"
+    status, _, body = call(url, headers={"X-Key": "deny"})
+    assert status == 403
+    # An authorizer that answers no policy is a configuration error, as AWS words it.
+    status, headers, body = call(url, headers={"X-Key": "garbage"})
+    assert (status, body, headers["x-amzn-ErrorType"]) == (500, b'{"message":null}',
+                                                           "AuthorizerConfigurationException")

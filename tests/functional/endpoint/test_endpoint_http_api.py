@@ -52,6 +52,9 @@ def http_api(endpoint: LocalEndpoint) -> dict[str, Any]:
     v2.create_route(ApiId=api, RouteKey="GET /items/{id}", Target=f"integrations/{integration}")
     v2.create_route(ApiId=api, RouteKey="ANY /r/{proxy+}", Target=f"integrations/{integration}")
     v2.create_route(ApiId=api, RouteKey="GET /slow", Target=f"integrations/{quick}")
+    v1 = v2.create_integration(ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=arn,
+                               PayloadFormatVersion="1.0")["IntegrationId"]
+    v2.create_route(ApiId=api, RouteKey="POST /v1/{name}", Target=f"integrations/{v1}")
     v2.create_stage(ApiId=api, StageName="$default", AutoDeploy=True, StageVariables={"colour": "red"})
     return {"id": api}
 
@@ -115,3 +118,29 @@ def test_cors_configuration(endpoint: LocalEndpoint, http_api: dict[str, Any]) -
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://example.org"
     status, headers, _ = call(url, host=host, headers={"Origin": "https://evil.example"})
     assert status == 200 and headers["Access-Control-Allow-Origin"] is None
+
+
+def test_payload_1_integration(endpoint: LocalEndpoint, http_api: dict[str, Any]) -> None:
+    url, host = _url(endpoint, http_api["id"], "/v1/ada?x=1&x=2")
+    status, _, body = call(url, "POST", b"hi", {"Content-Type": "text/plain"}, host=host)
+    event = json.loads(body)
+    assert status == 200 and event["version"] == "1.0" and event["httpMethod"] == "POST"
+    assert event["resource"] == "/v1/{name}" and event["path"] == "/v1/ada"
+    assert event["pathParameters"] == {"name": "ada"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]} and event["body"] == "hi"
+
+
+def test_named_stage_is_the_first_path_part(endpoint: LocalEndpoint, http_api: dict[str, Any]) -> None:
+    v2 = make_client(endpoint.url, "apigatewayv2")
+    api = v2.create_api(Name=unique("staged"), ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(ApiId=api, IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+                                        IntegrationUri=v2.get_integrations(ApiId=http_api["id"])["Items"][0][
+                                            "IntegrationUri"])["IntegrationId"]
+    v2.create_route(ApiId=api, RouteKey="GET /items/{id}", Target=f"integrations/{integration}")
+    v2.create_stage(ApiId=api, StageName="prod")
+    host = f"{api}.execute-api.localhost.localstack.cloud:{endpoint.port}"
+    status, _, body = call(f"{endpoint.url}/prod/items/3", host=host)
+    event = json.loads(body)
+    assert status == 200 and event["requestContext"]["stage"] == "prod" and event["rawPath"] == "/prod/items/3"
+    assert event["pathParameters"] == {"id": "3"}
+    assert call(f"{endpoint.url}/other/items/3", host=host)[::2] == (404, b'{"message":"Not Found"}')

@@ -148,9 +148,10 @@ def resolve(api: Any, account: str, region: str, stage_name: str, path: str, met
     authorizer = None
     if chosen.authorization_type == "CUSTOM" and chosen.authorizer_id in api.authorizers:
         a = api.authorizers[chosen.authorizer_id]
-        default_source = "method.request.header.Authorization" if (a.type or "TOKEN") == "TOKEN" else ""
+        kind = (a.type or "TOKEN").upper()  # an imported swagger spells it "token"
+        default_source = "method.request.header.Authorization" if kind == "TOKEN" else ""
         ttl = 300 if a.authorizer_result_ttl is None else int(a.authorizer_result_ttl)
-        authorizer = AuthorizerConfig(a.id, a.type or "TOKEN", a.authorizer_uri or "",
+        authorizer = AuthorizerConfig(a.id, kind, a.authorizer_uri or "",
                                       a.identity_source or default_source, a.identity_validation_expression, ttl)
     responses = {str(k): {"parameters": v.response_parameters or {}, "templates": v.response_templates or {},
                           "pattern": v.selection_pattern}
