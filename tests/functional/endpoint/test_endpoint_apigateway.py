@@ -253,3 +253,10 @@ def test_rest_request_authorizer(endpoint: LocalEndpoint, rest_api: dict[str, An
     status, headers, body = call(url, headers={"X-Key": "garbage"})
     assert (status, body, headers["x-amzn-ErrorType"]) == (500, b'{"message":null}',
                                                            "AuthorizerConfigurationException")
+
+
+def test_rest_percent_encoded_paths(endpoint: LocalEndpoint, rest_api: dict[str, Any]) -> None:
+    status, _, body = call(_user(endpoint, rest_api["id"], "/items/caf%C3%A9%2Fau%20lait"))
+    event = json.loads(body)
+    assert status == 200 and event["pathParameters"] == {"id": "café/au lait"}
+    assert event["path"] == "/items/café/au lait"

@@ -194,7 +194,7 @@ def event_v1(route: HttpRoute, request: Request, raw_path: str, domain: str) -> 
     when = datetime.fromtimestamp(request.epoch_ms / 1000, UTC)
     path_part = route.route_key.partition(" ")[2] or raw_path
     return {
-        "version": "1.0", "resource": path_part, "path": raw_path, "httpMethod": request.method,
+        "version": "1.0", "resource": path_part, "path": unquote(raw_path), "httpMethod": request.method,
         "headers": single, "multiValueHeaders": multi, "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "requestContext": {"accountId": route.account, "apiId": route.api_id, "domainName": domain,

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from stepkit.endpoint.apigateway import httpapi, rest
 from stepkit.endpoint.apigateway.authorizers import AuthorizerConfig, Authorizers
@@ -111,8 +112,8 @@ class ApiGateway:
               ) -> list[bytes]:
         stage, path = where.stage, where.path
         if stage is None:  # the host form: the stage is the path's first part
-            parts = path.split("/", 2)
-            stage, path = (parts[1], "/" + (parts[2] if len(parts) > 2 else "")) if len(parts) > 1 else ("", "/")
+            parts = path.split("/", 2)  # the path starts with "/": at least two parts
+            stage, path = unquote(parts[1]), "/" + (parts[2] if len(parts) > 2 else "")
             if not stage:
                 raise rest.forbidden()
         request = read_request(environ, path)
@@ -127,7 +128,7 @@ class ApiGateway:
     def _rest_route(self, found: tuple[Any, str, str], stage: str, request: Request) -> rest.RestRoute:
         api, account, region = found
         with self.lock:
-            route = rest.resolve(api, account, region, stage, request.path, request.method)
+            route = rest.resolve(api, account, region, stage, request.raw_path, request.method)
         if route.throttle is not None:
             rate, burst = route.throttle
             if not self.buckets.take((route.api_id, stage, route.resource_id, request.method), rate, burst):

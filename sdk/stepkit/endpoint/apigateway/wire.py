@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 #: API Gateway's payload limit (REST and HTTP APIs): a larger body is answered 413.
 MAX_BODY = 10 * 1024 * 1024
@@ -46,9 +46,21 @@ def _host(environ: dict[str, Any]) -> str:
     return environ.get("HTTP_HOST", "").rsplit(":", 1)[0].lower()
 
 
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The path as sent, still percent-encoded (``PATH_INFO`` is decoded, as Latin-1)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        raw = raw.split("?", 1)[0]
+        if "://" in raw:  # an absolute URI in the request line
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        return raw or "/"
+    return quote(environ.get("PATH_INFO", "/").encode("latin-1", "replace").decode("utf-8", "replace")) or "/"
+
+
 def target(environ: dict[str, Any]) -> Target | None:
-    """The user API this request calls, or None when it is a request to AWS itself."""
-    path = environ.get("PATH_INFO", "/") or "/"
+    """The user API this request calls, or None when it is a request to AWS itself. Its
+    ``path`` is still percent-encoded: routing decodes each part on its own."""
+    path = _raw_path(environ)
     host = _host(environ)
     m = _EXECUTE_API_HOST.match(host)
     if m:
@@ -58,7 +70,7 @@ def target(environ: dict[str, Any]) -> Target | None:
         return Target("function-url", m["url"], "$default", path, m["region"])
     m = _USER_REQUEST.match(path)
     if m:
-        return Target("api", m["api"], m["stage"], m["path"] or "/")
+        return Target("api", m["api"], unquote(m["stage"]), m["path"] or "/")
     return None
 
 
@@ -90,7 +102,8 @@ def integration_failure(message: str = "Internal server error", status: int = 50
 @dataclass
 class Request:
     method: str
-    path: str
+    path: str  # decoded
+    raw_path: str  # as sent (percent-encoded)
     headers: list[tuple[str, str]]  # as sent: names in their casing, repeated names kept
     query: list[tuple[str, str]]
     raw_query: str
@@ -109,8 +122,9 @@ class Request:
         return self.header("user-agent") or ""
 
 
-def read_request(environ: dict[str, Any], path: str) -> Request:
-    """The request as API Gateway sees it; a body over 10 MB is refused (413) unread."""
+def read_request(environ: dict[str, Any], raw_path: str) -> Request:
+    """The request as API Gateway sees it (``raw_path``: its path inside the stage, as sent);
+    a body over 10 MB is refused (413) unread."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -129,7 +143,8 @@ def read_request(environ: dict[str, Any], path: str) -> Request:
     raw_query = environ.get("QUERY_STRING", "")
     return Request(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
-        path=path,
+        path=unquote(raw_path),
+        raw_path=raw_path,
         headers=_headers(environ),
         query=parse_qsl(raw_query, keep_blank_values=True),
         raw_query=raw_query,
