@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from endpoint_helpers import call, create_function, make_client, unique
+from endpoint_helpers import call, create_function, unique
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -59,20 +60,9 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Any:
-    with LocalEndpoint() as ep:
-        yield ep
-
-
-@pytest.fixture(scope="module")
-def apigw(endpoint: LocalEndpoint) -> Any:
-    return make_client(endpoint.url, "apigateway")
-
-
-@pytest.fixture(scope="module")
-def lam(endpoint: LocalEndpoint) -> Any:
-    return make_client(endpoint.url, "lambda")
+@pytest.fixture
+def apigw(clients: Callable[[str], Any]) -> Any:
+    return clients("apigateway")
 
 
 def _uri(function_arn: str) -> str:
@@ -88,9 +78,10 @@ def _proxy_method(apigw: Any, api: str, resource: str, method: str, function_arn
 
 
 @pytest.fixture(scope="module")
-def rest_api(apigw: Any, lam: Any) -> dict[str, Any]:
+def rest_api(clients: Callable[[str], Any]) -> dict[str, Any]:
     """One REST API: /items/{id} (echo, GET and POST), /shapes/{kind} (odd answers), /files/{proxy+}
     (echo, ANY), /secure (token authorizer), OPTIONS /items/{id} (a MOCK for CORS)."""
+    lam, apigw = clients("lambda"), clients("apigateway")
     echo = lam.get_function(FunctionName=create_function(lam, ECHO))["Configuration"]["FunctionArn"]
     shapes = lam.get_function(FunctionName=create_function(lam, SHAPES, Timeout=10))["Configuration"]["FunctionArn"]
     auth = lam.get_function(FunctionName=create_function(lam, AUTHORIZER))["Configuration"]["FunctionArn"]

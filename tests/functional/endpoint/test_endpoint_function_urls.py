@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import call, create_function, make_client
+from endpoint_helpers import call, create_function
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -22,17 +22,6 @@ def handler(event, context):
         return "plain"
     return {"statusCode": 200, "headers": {"X-Seen": "yes"}, "body": json.dumps(event)}
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Any:
-    with LocalEndpoint() as ep:
-        yield ep
-
-
-@pytest.fixture(scope="module")
-def lam(endpoint: LocalEndpoint) -> Any:
-    return make_client(endpoint.url, "lambda")
 
 
 def _call(endpoint: LocalEndpoint, function_url: str, path: str, **kwargs: Any) -> Any:

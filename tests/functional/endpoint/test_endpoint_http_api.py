@@ -32,12 +32,6 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def endpoint() -> Any:
-    with LocalEndpoint() as ep:
-        yield ep
-
-
-@pytest.fixture(scope="module")
 def http_api(endpoint: LocalEndpoint) -> dict[str, Any]:
     lam = make_client(endpoint.url, "lambda")
     v2 = make_client(endpoint.url, "apigatewayv2")

@@ -10,7 +10,6 @@ non-Lambda integrations.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -168,19 +167,14 @@ def response_v2(payload: bytes, failure: GatewayError | None = None) -> tuple[in
     """Format 2.0 answers: a dict with ``statusCode`` is a proxy answer; any other JSON is the
     body of a 200 ``application/json`` answer (a string as its text)."""
     failure = failure or internal_error()
-    try:
-        answer = json.loads(payload)
-    except ValueError:
-        log.info("malformed Lambda response (not JSON): %.200r", payload)
-        raise failure from None
+    answer = rest.parse_answer(payload, failure)
     if not (isinstance(answer, dict) and "statusCode" in answer):
         text = answer if isinstance(answer, str) else payload.decode()
         return 200, [("Content-Type", "application/json")], text.encode()
     cookies = answer.get("cookies") or []
     if set(answer) - _V2_KEYS or not isinstance(cookies, list):
         raise failure
-    base = {k: v for k, v in answer.items() if k != "cookies"}
-    status, headers, body = rest.proxy_response(json.dumps(base).encode(), True, failure)
+    status, headers, body = rest.map_answer(answer, True, failure)
     headers += [("Set-Cookie", str(c)) for c in cookies]
     return status, headers, body
 

@@ -239,20 +239,31 @@ def _header_value(value: Any) -> str:
     return str(value)
 
 
+def parse_answer(payload: bytes, failure: GatewayError) -> Any:
+    """The function's answer as JSON (``failure`` when it is not JSON)."""
+    try:
+        return json.loads(payload)
+    except ValueError:
+        log.info("malformed Lambda response (not JSON): %.200r", payload)
+        raise failure from None
+
+
 def proxy_response(payload: bytes, binary: bool, failure: GatewayError | None = None
                    ) -> tuple[int, list[tuple[str, str]], bytes]:
     """The function's proxy answer (payload 1.0) as HTTP; anything else is ``failure`` (502,
     malformed proxy response). ``binary``: a base64 body is decoded (REST APIs: when the
     client accepts one of the API's binary media types)."""
     failure = failure or integration_failure()
-    try:
-        answer = json.loads(payload)
-    except ValueError:
-        log.info("malformed Lambda proxy response (not JSON): %.200r", payload)
-        raise failure from None
+    answer = parse_answer(payload, failure)
     if not isinstance(answer, dict) or set(answer) - _RESPONSE_KEYS:
         log.info("malformed Lambda proxy response: %.200r", payload)
         raise failure
+    return map_answer(answer, binary, failure)
+
+
+def map_answer(answer: dict[str, Any], binary: bool, failure: GatewayError) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A proxy answer's ``statusCode``, ``headers``, ``multiValueHeaders``, ``body`` and
+    ``isBase64Encoded`` as HTTP (``failure`` when one of them has the wrong type)."""
     headers = answer.get("headers") or {}
     multi = answer.get("multiValueHeaders") or {}
     body = answer.get("body")
@@ -264,7 +275,7 @@ def proxy_response(payload: bytes, binary: bool, failure: GatewayError | None = 
             or any(not isinstance(v, str | bool) for v in headers.values())
             or any(not isinstance(v, list) for v in multi.values())
             or not (body is None or isinstance(body, str)) or not 100 <= status <= 599):
-        log.info("malformed Lambda proxy response: %.200r", payload)
+        log.info("malformed Lambda proxy response: %.200r", answer)
         raise failure
     out: list[tuple[str, str]] = []
     multi_names = {k.lower() for k in multi}
