@@ -44,6 +44,8 @@ class EndpointApp:
     def services(self) -> dict[str, str]:
         out = {"stepfunctions": "stepkit engine", "lambda": "stepkit runtime"}
         out.update({name: "moto" for name in MOTO_SERVICES})
+        if self.apis is not None:  # the control plane is moto's, the APIs are served by stepkit
+            out.update(apigateway="moto + stepkit", apigatewayv2="moto + stepkit")
         return out
 
     def route(self, environ: dict[str, Any]) -> WsgiApp:
