@@ -138,6 +138,9 @@ def test_rest_proxy_event_and_response(endpoint: LocalEndpoint, rest_api: dict[s
     assert event["queryStringParameters"] == {"a": "2", "b": "x"}
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x"]}
     assert event["headers"]["X-Custom"] == "v" and event["multiValueHeaders"]["X-Custom"] == ["v"]
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1" and event["headers"]["X-Forwarded-Proto"] == "http"
+    assert event["headers"]["X-Forwarded-Port"] == str(endpoint.port)
+    assert headers["X-Amzn-Trace-Id"] == event["headers"]["X-Amzn-Trace-Id"].split(";")[0]
     assert event["body"] == '{"n": 1}' and event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert context["stage"] == "dev" and context["apiId"] == rest_api["id"] and context["path"] == "/dev/items/42"

@@ -122,7 +122,8 @@ class ApiGateway:
             status, headers, body = self._rest_answer(route, request, environ.get("HTTP_HOST", ""))
         except GatewayError as err:
             return error_response(start_response, err, request.request_id, True)
-        headers += [("x-amzn-RequestId", request.request_id), ("x-amz-apigw-id", request.request_id[:16])]
+        headers += [("x-amzn-RequestId", request.request_id), ("x-amz-apigw-id", request.request_id[:16]),
+                    ("X-Amzn-Trace-Id", request.header("x-amzn-trace-id") or "")]
         return start(start_response, status, headers, body)
 
     def _rest_route(self, found: tuple[Any, str, str], stage: str, request: Request) -> rest.RestRoute:

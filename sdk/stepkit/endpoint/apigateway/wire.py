@@ -141,15 +141,23 @@ def read_request(environ: dict[str, Any], raw_path: str) -> Request:
             if len(body) > MAX_BODY:
                 raise GatewayError(413, "Request Too Long", "RequestTooLargeException")
     raw_query = environ.get("QUERY_STRING", "")
+    headers = _headers(environ)
+    present = {k.lower() for k, _ in headers}
+    source_ip = environ.get("REMOTE_ADDR", "127.0.0.1")
+    # What API Gateway's front adds to every request it passes on.
+    added = {"X-Amzn-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+             "X-Forwarded-For": source_ip, "X-Forwarded-Port": str(environ.get("SERVER_PORT", "")),
+             "X-Forwarded-Proto": environ.get("wsgi.url_scheme", "http")}
+    headers += [(k, v) for k, v in added.items() if k.lower() not in present]
     return Request(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
         path=unquote(raw_path),
         raw_path=raw_path,
-        headers=_headers(environ),
+        headers=headers,
         query=parse_qsl(raw_query, keep_blank_values=True),
         raw_query=raw_query,
         body=body,
-        source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+        source_ip=source_ip,
     )
 
 
