@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -54,8 +55,8 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api:
-    """One target's resources, for one stack and stage."""
+class Api(RestApiCalls):
+    """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`)."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
                  sleep: Callable[[float], None] = time.sleep, wait_timeout: float = 300.0) -> None:

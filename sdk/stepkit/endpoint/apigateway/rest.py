@@ -160,7 +160,7 @@ def resolve(api: Any, account: str, region: str, stage_name: str, path: str, met
         api_id=api.id, account=account, region=region, stage=stage_name,
         stage_variables=dict(stage.variables or {}), resource_id=resource.id, resource_path=resource.get_path(),
         path_params=best[1],
-        integration={"type": integration.integration_type, "uri": integration.uri,
+        integration={"type": (integration.integration_type or "").upper(), "uri": integration.uri,
                      "timeout_ms": int(integration.timeout_in_millis or DEFAULT_TIMEOUT_MS),
                      "request_templates": integration.request_templates or {}},
         authorization_type=chosen.authorization_type or "NONE", authorizer=authorizer,

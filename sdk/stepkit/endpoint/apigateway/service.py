@@ -68,6 +68,9 @@ class ApiGateway:
     (``LambdaService.invoke``). ``lock`` is moto's: models are read under it."""
 
     def __init__(self, invoke: Invoke, lock: Any, *, function_urls: Callable[[str], Any] | None = None) -> None:
+        from stepkit.endpoint.apigateway import control
+
+        control.install()  # moto imports Swagger 2.0 definitions as AWS does
         self.invoker = Invoker(invoke)
         self.authorizers = Authorizers(self.invoker)
         self.lock = lock
