@@ -104,10 +104,19 @@ def load_app(code_dir: Path, handler: str) -> Any:
 
 
 def swagger(app: Any, region: str, function_arn: str) -> dict[str, Any]:
-    """Chalice's own API definition of ``app``, every route integrated with ``function_arn``."""
+    """Chalice's own API definition of ``app``, every route integrated with ``function_arn``.
+
+    Chalice takes the partition as the ARN's second ``:`` field, which breaks on the
+    ``arn:${AWS::Partition}:...`` of a CloudFormation template: that one case is told apart."""
     from chalice.deploy.swagger import SwaggerGenerator
 
-    return SwaggerGenerator(region, {"api_handler_arn": function_arn}).generate_swagger(app)
+    class Generator(SwaggerGenerator):  # type: ignore[misc]
+        def _uri(self, lambda_arn: str | None = None) -> str:
+            arn = lambda_arn or function_arn
+            partition = "${AWS::Partition}" if arn.startswith("arn:${AWS::Partition}:") else arn.split(":")[1]
+            return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+    return Generator(region, {"api_handler_arn": function_arn}).generate_swagger(app)
 
 
 def rest_api_resource(logical: str, function_name: str, function_arn: str, region: str, stage: str,

@@ -1,6 +1,8 @@
 """Where moto's API Gateway control plane differs from AWS's in a way a deployer sees, make it
 AWS's (installed once, by the endpoint's API Gateway service):
 
+- an integration without ``uri`` or ``httpMethod`` (a ``mock``, as Chalice writes for CORS
+  preflights): AWS needs neither there, moto's importer fails on it.
 - ``PutRestApi``/``ImportRestApi`` with a Swagger 2.0 definition (what Chalice, the Serverless
   Framework and the console's exports write): AWS imports it, moto refuses every Swagger 2.0
   document. The paths are read the same way for both versions, so the document goes to moto's
@@ -12,6 +14,7 @@ AWS's (installed once, by the endpoint's API Gateway service):
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 _installed = False
@@ -54,6 +57,21 @@ def _add_extensions(backend: Any, api: Any, doc: dict[str, Any]) -> None:
                 method.authorizer_id = authorizers[named[0]]
 
 
+def _for_moto(api_doc: dict[str, Any]) -> dict[str, Any]:
+    """The definition as moto's importer can read it (what it refuses, AWS accepts)."""
+    doc = copy.deepcopy(api_doc)
+    if str(doc.get("swagger", "")).startswith("2"):
+        del doc["swagger"]
+        doc["openapi"] = "3.0.1"  # moto's importer reads the paths of both versions alike
+    for methods in (doc.get("paths") or {}).values():
+        for verb, method_doc in methods.items():
+            integration = method_doc.get("x-amazon-apigateway-integration") if isinstance(method_doc, dict) else None
+            if integration is not None:
+                integration.setdefault("uri", "")
+                integration.setdefault("httpMethod", verb.upper())
+    return doc
+
+
 def install() -> None:
     global _installed
     if _installed:
@@ -64,15 +82,11 @@ def install() -> None:
 
     def put_rest_api(self: Any, function_id: str, api_doc: dict[str, Any], fail_on_warnings: bool,
                      mode: str = "merge") -> Any:
-        swagger_2 = str(api_doc.get("swagger", "")).startswith("2")
-        doc = api_doc
-        if swagger_2:
-            doc = {k: v for k, v in api_doc.items() if k != "swagger"}
-            doc["openapi"] = "3.0.1"  # moto's importer reads the paths of both versions alike
-            fail_on_warnings = False  # its validator knows OpenAPI 3 only
+        if str(api_doc.get("swagger", "")).startswith("2"):
+            fail_on_warnings = False  # moto's validator knows OpenAPI 3 only
         if mode == "overwrite" and function_id in self.apis:
             self.apis[function_id].authorizers.clear()
-        api = original(self, function_id, doc, fail_on_warnings, mode)
+        api = original(self, function_id, _for_moto(api_doc), fail_on_warnings, mode)
         _add_extensions(self, api, api_doc)
         return api
 
