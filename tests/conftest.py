@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -35,3 +40,21 @@ def sample_datasets() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def serving_api() -> Callable[..., tuple[int, Any]]:
+    """A call to the repository stack's serving API: ``call(url, body=None)`` (a body: POST as
+    JSON, or raw bytes as they are) -> (status, the JSON answer)."""
+
+    def call(url: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    return call

@@ -113,12 +113,13 @@ def inventory(local: LocalEndpoint) -> dict[str, list[str]]:
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
         "roles": [r["RoleName"] for r in local.client("iam").list_roles()["Roles"]],
         "log_groups": [g["logGroupName"] for g in local.client("logs").describe_log_groups()["logGroups"]],
+        "apis": [a["name"] for a in local.client("apigateway").get_rest_apis()["items"]],
     }
     return {kind: sorted(n for n in names if PREFIX in n) for kind, names in found.items()}
 
 
 def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destroy(
-        endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType) -> None:
+        endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType, serving_api: Any) -> None:
     # 1. Deploy, as a user does.
     out = stepkit("deploy", "--target", "local", "--no-policies")
     assert "deployed" in out and "code for host" in out
@@ -128,7 +129,9 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert names.bucket("artifacts") == BUCKET
     deployed = inventory(endpoint)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
-                                           ("predict", "preprocess", "register_model", "select_model", "train"))
+                                           ("predict", "preprocess", "register_model", "select_model", "serving",
+                                            "train"))
+    assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}training"]
     assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0"]
     assert deployed["buckets"] == [BUCKET]
@@ -139,6 +142,15 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert train["Runtime"] == "python3.12" and train["CodeSize"] < 1024 * 1024
 
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
+
+    # The serving API answers before any model is registered: health, and predict's errors.
+    api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
+    api = f"{endpoint.url}/restapis/{api_id}/api/_user_request_"
+    assert serving_api(f"{api}/health") == (200, {"status": "ok"})
+    status, answer = serving_api(f"{api}/predict", b"{not json")
+    assert status == 400 and "error" in answer
+    status, answer = serving_api(f"{api}/predict", {"records": [{"x": 1.0}]})
+    assert status == 503 and answer["error"].startswith("no model registered")
 
     # 2. A dataset under datasets/ starts the training pipeline.
     uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
@@ -171,6 +183,12 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == INFERENCE_ROWS
     assert {r["prediction"] for r in rows} <= {"setosa", "versicolor", "virginica"}
+    # The serving API predicts with the same champion.
+    features, rows, _ = sample_datasets.load(DATASET)
+    status, answer = serving_api(f"{api}/predict", {"records": [dict(zip(features, map(float, rows[0]), strict=True))]})
+    assert status == 200, answer
+    assert answer["model_version"] == 1 and answer["predictions"][0]["prediction"] in {"setosa", "versicolor",
+                                                                                       "virginica"}
     # No other run was started by what the pipelines wrote (runs/, registry/, predictions/).
     assert len(sfn.list_executions(stateMachineArn=names.state_machine_arn("training"))["executions"]) == 1
 

@@ -8,7 +8,6 @@ its stage, and lets API Gateway invoke the function (``AddPermission`` for
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -91,5 +90,5 @@ class RestApiCalls:
         api_id = rec.outputs.get("id")
         if not api_id:
             return MISSING
-        stages = self.c("apigateway").get_stages(restApiId=api_id).get("item", [])
-        return json.dumps(sorted(s["stageName"] for s in stages))
+        stages = {s["stageName"] for s in self.c("apigateway").get_stages(restApiId=api_id).get("item", [])}
+        return "present" if rec.properties.get("stage") in stages else "undeployed"
