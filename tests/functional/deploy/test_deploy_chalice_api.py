@@ -62,6 +62,8 @@ def test_deploy_call_redeploy_package_destroy(webapi: tuple[Path, LocalEndpoint]
     api = _api(endpoint)
     assert api["tags"] == {"stepkit:stack": "webapi", "stepkit:stage": "dev"}
     base = f"{endpoint.url}/restapis/{api['id']}/v1/_user_request_"
+    status = json.loads(stepkit("status", "--target", "local", "--json"))["resources"]
+    assert [(r["state"], r["url"]) for r in status if r["kind"] == "rest_api"] == [("present", base + "/")]
 
     status, _, body = call(f"{base}/hello/ada?x=1")
     assert (status, json.loads(body)) == (200, {"hello": "ada", "query": {"x": "1"}})
@@ -108,3 +110,19 @@ def test_an_app_that_is_not_chalice_is_refused_before_anything_is_touched(webapi
     out = stepkit("deploy", "--target", "local", expect=2)
     assert "functions.web.api: 'app.app' is not a Chalice app" in out
     assert endpoint.client("lambda").list_functions()["Functions"] == []
+
+
+def test_init_with_an_api_scaffolds_a_chalice_app_that_deploys(
+        webapi: tuple[Path, LocalEndpoint], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The local endpoint of ``webapi`` serves it (its project is not deployed)."""
+    project = tmp_path / "fresh"
+    stepkit("init", str(project), "--api")
+    assert "api: {framework: chalice, stage: api}" in (project / "infra" / "stack.yaml").read_text()
+    monkeypatch.chdir(project)
+    stepkit("deploy", "--target", "local", "--no-policies")
+    url = next(r["url"] for r in json.loads(stepkit("status", "--target", "local", "--json"))["resources"]
+               if r["kind"] == "rest_api")
+    assert call(f"{url}greet/you")[::2] == (200, b'{"message":"Hello, you!"}')
+    status, _, body = call(f"{url}echo", "POST", b'"not an object"', {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (400, {"error": "send a JSON object"})
+    stepkit("destroy", "--target", "local", "--yes")
