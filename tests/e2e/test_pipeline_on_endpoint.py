@@ -35,6 +35,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("sklearn")
 pytest.importorskip("aws_lambda_powertools")
+pytest.importorskip("chalice")  # the stack's serving API is a Chalice app
 pytest.importorskip("moto")
 
 from stepkit.cli import main
@@ -53,13 +54,8 @@ DEADLINE_S = 600.0
 
 
 @pytest.fixture
-def endpoint(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "STEPKIT_TARGET", "STEPKIT_STAGE",
-                 "STEPKIT_CODE_PLATFORM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def endpoint(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch,
+             local_aws_env: None) -> Iterator[LocalEndpoint]:
     local = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
     monkeypatch.setenv("STEPKIT_ENDPOINT_URL", local.url)
     monkeypatch.chdir(project)  # as a user runs stepkit: from the project's folder
@@ -146,11 +142,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     # The serving API answers before any model is registered: health, and predict's errors.
     api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
     api = f"{endpoint.url}/restapis/{api_id}/api/_user_request_"
-    assert serving_api(f"{api}/health") == (200, {"status": "ok"})
-    status, answer = serving_api(f"{api}/predict", b"{not json")
-    assert status == 400 and "error" in answer
-    status, answer = serving_api(f"{api}/predict", {"records": [{"x": 1.0}]})
-    assert status == 503 and answer["error"].startswith("no model registered")
+    serving_api.check_untrained(api)
 
     # 2. A dataset under datasets/ starts the training pipeline.
     uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
@@ -184,11 +176,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert len(rows) == INFERENCE_ROWS
     assert {r["prediction"] for r in rows} <= {"setosa", "versicolor", "virginica"}
     # The serving API predicts with the same champion.
-    features, rows, _ = sample_datasets.load(DATASET)
-    status, answer = serving_api(f"{api}/predict", {"records": [dict(zip(features, map(float, rows[0]), strict=True))]})
-    assert status == 200, answer
-    assert answer["model_version"] == 1 and answer["predictions"][0]["prediction"] in {"setosa", "versicolor",
-                                                                                       "virginica"}
+    serving_api.check_champion(api, sample_datasets, DATASET, version=1)
     # No other run was started by what the pipelines wrote (runs/, registry/, predictions/).
     assert len(sfn.list_executions(stateMachineArn=names.state_machine_arn("training"))["executions"]) == 1
 

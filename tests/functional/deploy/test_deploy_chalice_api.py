@@ -26,15 +26,10 @@ STACKS = Path(__file__).resolve().parents[2] / "fixtures" / "stacks"
 
 
 @pytest.fixture
-def webapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, LocalEndpoint]]:
+def webapi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_aws_env: None
+           ) -> Iterator[tuple[Path, LocalEndpoint]]:
     root = tmp_path / "webapi"
     shutil.copytree(STACKS / "webapi", root)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "STEPKIT_TARGET", "STEPKIT_STAGE",
-                 "STEPKIT_CODE_PLATFORM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with LocalEndpoint(state_dir=tmp_path / "endpoint") as endpoint:
         monkeypatch.setenv("STEPKIT_ENDPOINT_URL", endpoint.url)
         monkeypatch.chdir(root)

@@ -45,6 +45,7 @@ pytestmark = pytest.mark.localstack
 
 pytest.importorskip("sklearn")  # the host bundles use this machine's scikit-learn, numpy, powertools
 pytest.importorskip("aws_lambda_powertools")
+pytest.importorskip("chalice")  # the stack's serving API is a Chalice app
 
 ROOT = Path(__file__).resolve().parents[3]
 STAGE = "localstack"
@@ -174,11 +175,7 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     # The serving API, served by LocalStack's own API Gateway: health, and predict's errors.
     api_id = aws("apigateway").get_rest_apis()["items"][0]["id"]
     api = f"{localstack.endpoint_url}/restapis/{api_id}/api/_user_request_"
-    assert serving_api(f"{api}/health") == (200, {"status": "ok"})
-    status, answer = serving_api(f"{api}/predict", b"{not json")
-    assert status == 400 and "error" in answer
-    status, answer = serving_api(f"{api}/predict", {"records": [{"x": 1.0}]})
-    assert status == 503 and answer["error"].startswith("no model registered")
+    serving_api.check_untrained(api)
 
     # 2. A dataset under datasets/ starts the training pipeline in LocalStack's Step Functions.
     uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
@@ -198,11 +195,7 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     assert version["metrics"]["test"]["balanced_accuracy"] >= 0.8
     assert s3.head_object(Bucket=BUCKET, Key=version["artifact_key"])["ContentLength"] > 0
     # The serving API predicts with that champion.
-    features, rows, _ = sample_datasets.load(DATASET)
-    status, answer = serving_api(f"{api}/predict", {"records": [dict(zip(features, map(float, rows[0]), strict=True))]})
-    assert status == 200, answer
-    assert answer["model_version"] == 1 and answer["predictions"][0]["prediction"] in {"setosa", "versicolor",
-                                                                                       "virginica"}
+    serving_api.check_champion(api, sample_datasets, DATASET, version=1)
     # What the pipeline wrote (runs/, registry/) started no other run.
     assert len(sfn.list_executions(stateMachineArn=names.state_machine_arn("training"))["executions"]) == 1
 
