@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from stepkit.endpoint.apigateway import is_user_api_request
+from stepkit.endpoint.guard import RequestGuard
+
 if TYPE_CHECKING:
     from stepkit.endpoint.app import EndpointApp
     from stepkit.integrations.registry import IntegrationRegistry
@@ -105,6 +108,9 @@ class LocalEndpoint:
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
+        # The user's own APIs (API Gateway, function URLs) follow their own CORS and need no signature.
+        self.guard = RequestGuard.from_environment(self.port, user_api=is_user_api_request)
+        self._guarded = self.guard.wrap(self._serve)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
         self._thread.start()
         self._started = True
@@ -126,6 +132,10 @@ class LocalEndpoint:
         return ready
 
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Every request passes the guard (origin, host, signature) before anything else."""
+        return self._guarded(environ, start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         if not self._serving.is_set():
             self._serving.wait(120)
         if self.app is None:

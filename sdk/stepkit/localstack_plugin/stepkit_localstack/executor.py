@@ -29,10 +29,9 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException, RuntimeExecutor
-
-from localstack import config
 
 LOG = logging.getLogger(__name__)
 
