@@ -165,7 +165,8 @@ class Deployment:
         rows = []
         for rec in destroy_plan(self.state)[::-1]:
             rows.append({"kind": rec.kind, "key": rec.key, "name": rec.name, "recorded": rec.status,
-                         "state": self.api.describe(rec), "arn": rec.outputs.get("arn", "")})
+                         "state": self.api.describe(rec), "arn": rec.outputs.get("arn", ""),
+                         **({"url": rec.outputs["url"]} if rec.outputs.get("url") else {})})
         return rows
 
 

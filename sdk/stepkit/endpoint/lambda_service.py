@@ -86,6 +86,10 @@ class LambdaService:
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        from stepkit.endpoint.function_urls import FunctionUrls
+
+        self.urls = FunctionUrls(self)  # function URLs: their own module
+        handlers.update(self.urls.handlers())
         self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
     def handles(self, path: str) -> bool:
@@ -106,6 +110,7 @@ class LambdaService:
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
         for rec in self.store.all("lambda_esm"):
             self.mappings[rec["UUID"]] = rec
+        self.urls.load()
         for rec in list(self.functions.values()):
             self._activate(rec, background=False)
         self._collect_code()
@@ -529,6 +534,7 @@ class LambdaService:
                     self.store.delete("lambda_alias", f"{name}:{alias}")
                 doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
                 stopped = {name, *(_internal_name(name, v) for v in versions)}
+                self.urls.forget(name)
         for uid in doomed:
             self._delete_mapping(uid)
         with self._install_lock(name):  # an activation under way finishes first, or sees the function gone

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ def _moto_handler() -> type[WSGIRequestHandler]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(MotoRequestHandler):
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            environ["stepkit.headers"] = list(self.headers.items())  # as sent: API Gateway's events show them
+            return environ
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             if log.isEnabledFor(logging.DEBUG):
                 super().log_request(*args, **kwargs)
@@ -102,7 +108,8 @@ class LocalEndpoint:
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
-        self.guard = RequestGuard.from_environment(self.port)
+        # The user's own APIs (API Gateway, function URLs) follow their own CORS and need no signature.
+        self.guard = RequestGuard.from_environment(self.port, user_api=is_user_api_request)
         self._guarded = self.guard.wrap(self._serve)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
         self._thread.start()
@@ -197,6 +204,10 @@ class LocalEndpoint:
                                   self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        from stepkit.endpoint.apigateway import ApiGateway
+
+        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock,
+                                         function_urls=self.lambda_service.urls.lookup)
         install_moto_hooks(self.deliveries, self.account)
         self.lambda_service.load()
         running = self.stepfunctions.load()
@@ -219,6 +230,7 @@ class LocalEndpoint:
             self.pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
+            self.apis.close()
             uninstall_moto_hooks(self.deliveries)
         assert self._server is not None
         self._server.shutdown()
