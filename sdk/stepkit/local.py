@@ -63,9 +63,11 @@ def load_env_vars(source: Path | str | Mapping[str, Any]) -> dict[str, dict[str,
         parsed = _EnvVarsFile.model_validate(data).root
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise LocalRunError(f"env vars: expected {{\"FunctionName\": {{\"VAR\": \"value\"}}}}; at {where or 'top'}: "
-                            f"{first['msg']}") from None
+        loc = first["loc"][:2]  # function, variable (deeper parts name union members)
+        message = first["msg"] if len(loc) < 2 else "a value is a string, a number, a boolean or null"
+        where = ".".join(str(p) for p in loc) or "top"
+        raise LocalRunError(f'env vars: expected {{"FunctionName": {{"VAR": "value"}}}}; at {where}: {message}',
+                            "--env-vars") from None
     return {fn: {k: _text(v) for k, v in values.items()} for fn, values in parsed.items()}
 
 
