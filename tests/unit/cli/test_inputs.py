@@ -45,7 +45,7 @@ def test_unreadable_files_are_usage_errors(tmp_path: Path, content: bytes, reaso
 
 
 def test_missing_file_names_it(tmp_path: Path):
-    with pytest.raises(click.BadParameter, match="cannot read .*nothing.json: No such file"):
+    with pytest.raises(click.BadParameter, match=r"cannot read .*nothing\.json: No such file"):
         read_json_argument(f"@{tmp_path / 'nothing.json'}", "--input")
 
 
