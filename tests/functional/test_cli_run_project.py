@@ -130,3 +130,25 @@ def test_a_json_string_is_an_input_and_file_url_works(tmp_path: Path):
     (tmp_path / "in.json").write_text('{"a": [1]}')
     done = stepkit("run", "pass.asl.json", "--input", "file://in.json", "--json", cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["output"] == {"a": [1]}
+
+
+def test_functions_use_the_endpoint_given(shop: Path):
+    from stepkit.endpoint import LocalEndpoint
+
+    with LocalEndpoint() as endpoint:
+        s3 = endpoint.client("s3")
+        s3.create_bucket(Bucket="shop-dev-data")  # as a deploy to that endpoint would have
+        done = stepkit("run", "save", "--input", '{"key": "given.txt"}', "--endpoint-url", endpoint.url, "--json",
+                       cwd=shop)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["output"]["endpoint"] == endpoint.url
+        assert s3.get_object(Bucket="shop-dev-data", Key="given.txt")["Body"].read() == b"hello"
+        env_given = subprocess.run(
+            [sys.executable, "-m", "stepkit.cli", "run", "save", "--input", '{"key": "env.txt"}', "--json"],
+            cwd=shop, capture_output=True, text=True, timeout=300, check=False,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, "AWS_ENDPOINT_URL": endpoint.url})
+        assert env_given.returncode == 0, env_given.stderr
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="shop-dev-data")["Contents"]] == ["env.txt", "given.txt"]
+        s3.delete_object(Bucket="shop-dev-data", Key="given.txt")
+        s3.delete_object(Bucket="shop-dev-data", Key="env.txt")
+        s3.delete_bucket(Bucket="shop-dev-data")

@@ -69,9 +69,10 @@ class _Progress:
 @click.option("--env-vars", type=click.Path(dir_okay=False, path_type=Path),
               help='Environment variables for the functions, as SAM\'s: {"FunctionName": {"VAR": "value"}, '
                    '"Parameters": {"VAR": "value for every function"}}.')
-@click.option("--endpoint-url", metavar="URL",
-              help="Where the functions' and the tasks' AWS calls go (default: a local endpoint started for "
-                   "the run, with the stack's buckets and queues).")
+@click.option("--endpoint-url", metavar="URL", envvar=["AWS_ENDPOINT_URL", "STEPKIT_ENDPOINT_URL"], show_envvar=True,
+              help="Where the functions' and the tasks' AWS calls go: this, else $AWS_ENDPOINT_URL, else "
+                   "$STEPKIT_ENDPOINT_URL, else a local endpoint started for the run with the stack's buckets "
+                   "and queues.")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions/ run Lambda tasks (default: found from the working directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON.")
