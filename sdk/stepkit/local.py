@@ -97,7 +97,7 @@ class LocalStack:
         from stepkit.stack.model import UnknownStage
 
         try:
-            staged = self.project.for_stage(self.stage)
+            self.staged = staged = self.project.for_stage(self.stage)
         except UnknownStage as exc:
             raise LocalRunError(str(exc), "--stage") from None
         region = staged.stack.region or DEFAULT_REGION
@@ -131,10 +131,11 @@ class LocalStack:
         return {self.names.function(name): name for name in self.functions}
 
     def function_configs(self) -> list[Any]:
+        """The functions as the stage declares them (its overrides merged), environment resolved."""
         from stepkit.runtime.config import FunctionConfig
 
         return [FunctionConfig.from_project(fn).model_copy(update={"environment": self.environment(fn.name)})
-                for fn in self.project.functions()]
+                for fn in self.staged.functions()]
 
 
 class LocalServices:

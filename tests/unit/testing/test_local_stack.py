@@ -28,7 +28,10 @@ def test_values_are_those_a_deploy_of_the_stage_gives(hello: Project):
     assert stack.values["GreetFunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:hello-dev-greet"
     assert stack.values["InboxBucket"] == "hello-dev-inbox"
     assert stack.environment("greet") == {"GREETING": "Hello", "INBOX": "hello-dev-inbox"}
-    assert LocalStack(hello, "prod").values["InboxBucket"] == "hello-prod-inbox"
+    prod = LocalStack(hello, "prod")
+    assert prod.values["InboxBucket"] == "hello-prod-inbox"
+    assert [c.memory_size for c in prod.function_configs()] == [256]  # the stage's override
+    assert [c.memory_size for c in stack.function_configs()] == [128]
     assert stack.aliases() == {"hello-dev-greet": "greet"}
 
 
