@@ -3,6 +3,7 @@ subprocess (the plugin comes from the ``pytest11`` entry point, no conftest). Ru
 subprocess also because its fixtures reset moto, whose state is process-wide, and this suite
 keeps endpoints of its own alive across tests."""
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -38,6 +39,12 @@ def pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           cwd=project, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def test_the_plugin_is_registered_for_pytest():
+    plugins = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+    assert plugins.get("stepkit") == "stepkit.testing.pytest_plugin", (
+        "stepkit's pytest11 entry point is missing: reinstall stepkit (pip install -e .)")
 
 
 def test_the_scaffold_tests_pass_with_the_plugins_fixtures(tmp_path: Path):
