@@ -27,6 +27,7 @@ from typing import Any
 from stepkit.asl.errors import StateEvaluationError
 from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch
+from stepkit.endpoint.rules import sfn_tag_map
 from stepkit.endpoint.store import Store
 from stepkit.engine.callbacks import TaskTokens
 from stepkit.integrations.activities import ActivityTicket
@@ -181,7 +182,7 @@ class ActivityService:
         name = p["name"]
         self.check_name(name)
         arn = f"arn:aws:states:{ctx.region}:{ctx.account}:activity:{name}"
-        tags = {t["key"]: t.get("value", "") for t in p.get("tags") or []}
+        tags = sfn_tag_map(p.get("tags"))
         if len(tags) > 50:
             raise AwsError("TooManyTags", "Too many tags: a resource takes at most 50", resourceName=arn)
         encryption = p.get("encryptionConfiguration")

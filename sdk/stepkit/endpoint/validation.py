@@ -205,7 +205,10 @@ class _Checker:
                 raise self.mistyped(shape, path)
             self.length(shape, value, path)
             for i, item in enumerate(value):
-                if item is not None:
+                if item is None:  # AWS's wording for a null element of a list
+                    self.problems.append(f"Value null at '{path}.{i + 1}.member' failed to satisfy constraint: "
+                                         "Member must not be null")
+                else:
                     value[i] = self.value(shape.member, item, f"{path}.{i + 1}.member")
         elif kind == "map":
             self.map(shape, value, path)
