@@ -37,10 +37,11 @@ with LambdaRuntime(configs, cache_dir=Path(sys.argv[2])) as rt:
 
 @pytest.fixture
 def code(tmp_path: Path) -> Path:
-    folder = tmp_path / "fn"
-    folder.mkdir()
-    (folder / "app.py").write_text(HANDLER)
-    return folder
+    """A function folder whose handler uses Python 3.12's syntax."""
+    app = tmp_path / "fn" / "app.py"
+    app.parent.mkdir(parents=True)
+    app.write_text(HANDLER, encoding="utf-8")
+    return app.parent
 
 
 @pytest.mark.skipif(find_interpreter(f"python{OTHER}") is None, reason=f"no Python {OTHER} on this machine")
