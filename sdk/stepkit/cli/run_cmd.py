@@ -129,22 +129,22 @@ def run_command(
         except UnresolvedSubstitution as e:
             raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
         execution = _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
-                             payload=payload, name=name, mock_config=mock_config, test_case=test_case,
+                             where=definition, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
                              skip_waits=skip_waits)
     _report(execution, as_json)
 
 
 def _execute(session: Any, text: str, machine_name: str, machine_type: str, console: Console, as_json: bool,
-             **options: Any) -> Any:
+             where: str, **options: Any) -> Any:
     from stepkit.runner import InvalidDefinition, InvalidExecutionInput, StateMachine
 
     try:
         machine = StateMachine(json.loads(text), name=machine_name, type=machine_type,
                                registry=session.registry())
     except json.JSONDecodeError as e:
-        _fail_definition(console, as_json, f"invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+        _fail_definition(console, as_json, f"{where}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
     except RecursionError:
-        _fail_definition(console, as_json, "invalid JSON: nested too deeply")
+        _fail_definition(console, as_json, f"{where}: invalid JSON: nested too deeply")
     except InvalidDefinition as e:
         _fail_definition(console, as_json, str(e), e.diagnostics)
     payload = options.pop("payload")
