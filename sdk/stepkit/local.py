@@ -169,8 +169,8 @@ class LocalServices:
             from stepkit.endpoint import LocalEndpoint
         except ImportError as exc:
             raise LocalRunError(
-                f"the functions need an AWS endpoint and the local one cannot start here ({exc}); install "
-                "stepkit's endpoint extra, or pass --endpoint-url (endpoint_url=) to use a running one"
+                f"the functions need an AWS endpoint and the local one cannot start: {exc} (reinstall stepkit: "
+                "pip install --force-reinstall stepkit), or pass --endpoint-url (endpoint_url=) to use a running one"
             ) from None
         self._endpoint = LocalEndpoint(region=self.stack.region, account=LOCAL_ACCOUNT).start()
         return str(self._endpoint.url)
@@ -228,7 +228,9 @@ class ProjectSession:
 
     def __init__(self, project: Project | Path | str | None = None, *, stage: str = DEFAULT_STAGE,
                  endpoint_url: str | None = None, env_vars: Path | str | Mapping[str, Any] | None = None,
-                 provision: bool = False, environ: Mapping[str, str] | None = None) -> None:
+                 provision: bool = False, environ: Mapping[str, str] | None = None,
+                 runtime_options: Mapping[str, Any] | None = None) -> None:
+        """``runtime_options`` go to the functions' LambdaRuntime (``on_invoke=``...)."""
         from stepkit.integrations.local_functions import ProjectLambdaBackend
 
         self.project = project_of(project)
@@ -236,7 +238,8 @@ class ProjectSession:
         self.stack = LocalStack(self.project, stage, endpoint_url, variables, environ)
         self.services = LocalServices(self.stack, endpoint_url, provision=provision)
         self.backend = ProjectLambdaBackend(self.project, stack=self.stack,
-                                            worker_environment=self.services.worker_environment)
+                                            worker_environment=self.services.worker_environment,
+                                            **dict(runtime_options or {}))
 
     def definition(self, definition: str | Path | Mapping[str, Any],
                    substitutions: Mapping[str, str] | None = None) -> tuple[str, str, str]:

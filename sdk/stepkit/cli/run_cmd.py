@@ -69,7 +69,7 @@ class _Progress:
 @click.option("--env-vars", type=click.Path(dir_okay=False, path_type=Path),
               help='Environment variables for the functions, as SAM\'s: {"FunctionName": {"VAR": "value"}, '
                    '"Parameters": {"VAR": "value for every function"}}.')
-@click.option("--endpoint-url", metavar="URL", envvar=["AWS_ENDPOINT_URL", "STEPKIT_ENDPOINT_URL"], show_envvar=True,
+@click.option("--endpoint-url", metavar="URL",
               help="Where the functions' and the tasks' AWS calls go: this, else $AWS_ENDPOINT_URL, else "
                    "$STEPKIT_ENDPOINT_URL, else a local endpoint started for the run with the stack's buckets "
                    "and queues.")
@@ -99,6 +99,34 @@ def run_command(
     to AWS by accident. Exit code: 0 when the execution succeeded, 1 when it failed or the
     definition is invalid, 2 for bad arguments or unreadable input.
     """
+    from stepkit.cli.common import endpoint_url as endpoint_rule
+
+    # The order of every command; the default here is an endpoint of the run's own.
+    endpoint = endpoint_rule(endpoint_url, default="") or None
+    execution = run_locally(definition, input_, name, mock_config, test_case, skip_waits, subs, project, as_json,
+                            stage=stage, env_vars=env_vars, endpoint_url=endpoint)
+    _report(execution, as_json)
+
+
+def run_locally(
+    definition: str | Path,
+    input_: str | None,
+    name: str | None,
+    mock_config: Path | None,
+    test_case: str | None,
+    skip_waits: bool,
+    subs: tuple[str, ...],
+    project: Path | None,
+    as_json: bool,
+    *,
+    stage: str = "dev",
+    env_vars: Path | None = None,
+    endpoint_url: str | None = None,
+    **runtime_options: Any,
+) -> Any:
+    """Set up and run a definition (a file, or a state machine of the stack by name) as
+    ``stepkit run`` does (``stepkit cost`` too): the finished execution. ``runtime_options``
+    go to the project's LambdaRuntime."""
     from stepkit.asl.substitutions import UnresolvedSubstitution
     from stepkit.local import LocalRunError, ProjectSession
 
@@ -108,30 +136,31 @@ def run_command(
     console = Console(stderr=True)
     values = _parse_subs(subs)
     try:
-        session = ProjectSession(project, stage=stage, endpoint_url=endpoint_url, env_vars=env_vars)
+        session = ProjectSession(project, stage=stage, endpoint_url=endpoint_url, env_vars=env_vars,
+                                 runtime_options=runtime_options)
     except LocalRunError as e:
         if e.param:
             raise click.BadParameter(str(e), param_hint=e.param) from None
         raise click.ClickException(str(e)) from None
     with session:
+        where = str(definition)
         path = Path(definition)
         source: str
         if path.is_file():
             source = read_text_file(path, "DEFINITION")
-        elif definition in session.stack.state_machines:
-            source = definition
+        elif where in session.stack.state_machines:
+            source = where
         else:
             known = ", ".join(session.stack.state_machines) or "none"
-            raise click.BadParameter(f"{definition}: no such file, nor a state machine of the project's stack "
+            raise click.BadParameter(f"{where}: no such file, nor a state machine of the project's stack "
                                      f"(state machines: {known})", param_hint="DEFINITION")
         try:
             text, stack_name, stack_type = session.definition(source, values)
         except UnresolvedSubstitution as e:
             raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
-        execution = _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
-                             where=definition, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
-                             skip_waits=skip_waits)
-    _report(execution, as_json)
+        return _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
+                        where=where, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
+                        skip_waits=skip_waits)
 
 
 def _execute(session: Any, text: str, machine_name: str, machine_type: str, console: Console, as_json: bool,
