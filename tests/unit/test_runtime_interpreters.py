@@ -105,3 +105,24 @@ def test_requirements_for_another_python_are_all_installed():
     text = "boto3>=1\npydantic>=2\n# a comment\n"
     assert to_install(text) == []  # this environment has both
     assert to_install(text, host=False) == ["boto3>=1", "pydantic>=2"]
+
+
+def test_deploy_warns_once_per_runtime_that_falls_back(tmp_path: Path, nowhere: Path):
+    from stepkit.deploy.desired import build_desired
+    from stepkit.deploy.naming import Names
+    from stepkit.deploy.service import _interpreter_warnings
+    from stepkit.stack.project import Project
+    from stepkit.templates import create_project
+
+    create_project(tmp_path / "app", name="app")
+    stack = tmp_path / "app" / "infra" / "stack.yaml"
+    stack.write_text(stack.read_text().replace("python3.12", f"python{OTHER}"))
+    (tmp_path / "app" / "functions" / "other").mkdir()
+    (tmp_path / "app" / "functions" / "other" / "app.py").write_text("def handler(e, c):\n    return e\n")
+    project = Project.discover(tmp_path / "app")
+    desired = build_desired(project, "dev", Names("app", "dev", "us-east-1", "123456789012"), compute_digests=False)
+    warnings = _interpreter_warnings(desired)
+    assert len(warnings) == 1 and warnings[0].startswith(f"functions greet: no Python {OTHER} on this machine")
+    fake_python(nowhere / "path" / f"python{OTHER}", OTHER)
+    interpreters._search.cache_clear()
+    assert _interpreter_warnings(desired) == []
