@@ -1,8 +1,9 @@
-"""Testing helpers: the conformance adapter (``run_case``), the pytest plugin's fixtures
+"""Testing helpers: the conformance adapters (``run_case``...), the pytest plugin's fixtures
 (:mod:`stepkit.testing.pytest_plugin`, :mod:`stepkit.testing.fixtures`).
 
 Imported lazily: pytest loads the plugin at every start-up, so this package costs nothing
-until a fixture or ``run_case`` is used."""
+until a fixture or an adapter is used. Any name of :mod:`stepkit.testing.conformance` is
+reachable here (``stepkit.testing:run_case`` for the corpus's runner)."""
 
 from typing import Any
 
@@ -10,8 +11,12 @@ __all__ = ["run_case"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "run_case":
-        from stepkit.testing.conformance import run_case
+    import importlib
 
-        return run_case
-    raise AttributeError(f"module 'stepkit.testing' has no attribute {name!r}")
+    if name.startswith("__") or name == "conformance":
+        raise AttributeError(name)
+    conformance = importlib.import_module("stepkit.testing.conformance")
+    try:
+        return getattr(conformance, name)
+    except AttributeError:
+        raise AttributeError(f"module 'stepkit.testing' has no attribute {name!r}") from None

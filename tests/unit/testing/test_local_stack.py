@@ -104,3 +104,12 @@ def test_library_run_fills_substitutions():
     assert execution.output == {"bucket": "b-1"}
     with pytest.raises(stepkit.InvalidDefinition, match=r"no value for the definition substitution\(s\): \$\{Bucket\}"):
         stepkit.run(json.dumps(definition), substitutions={"Other": "x"})
+
+
+def test_the_testing_package_reaches_the_conformance_adapters_lazily():
+    import stepkit.testing
+    from stepkit.testing import conformance
+
+    assert stepkit.testing.run_case is conformance.run_case
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        stepkit.testing.nothing_here  # noqa: B018
