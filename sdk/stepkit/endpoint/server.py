@@ -150,6 +150,7 @@ class LocalEndpoint:
             self._ready.set()
 
     def _assemble(self) -> None:
+        from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
         from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
@@ -159,6 +160,7 @@ class LocalEndpoint:
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
+        isolate_moto_sessions()  # the endpoint owes nothing to the host's AWS configuration
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
         self.moto_restored = self.moto.restore()
@@ -168,8 +170,10 @@ class LocalEndpoint:
         self.runtime = LambdaRuntime(
             region=self.region,
             account_id=self.account,
+            # Workers reach this endpoint with its test credentials, and nothing of the host's AWS.
             env_overrides={"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test",
                            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": self.region},
+            host_aws=False,
             cache_dir=self.state_dir / "site",
             on_async_complete=lambda invocation: service_holder[0].on_async_complete(invocation),
         )
@@ -245,14 +249,13 @@ class LocalEndpoint:
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:
-        """A boto3 client on this endpoint (test credentials)."""
-        import boto3
+        """A boto3 client on this endpoint (test credentials, nothing of the host's AWS configuration)."""
         from botocore.config import Config
 
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=region or self.region, aws_access_key_id="test",
-            aws_secret_access_key="test", config=Config(inject_host_prefix=False, retries={"max_attempts": 2}),
-        )
+        from stepkit.aws_sessions import isolated_client
+
+        return isolated_client(service, endpoint_url=self.url, region=region or self.region,
+                               config=Config(inject_host_prefix=False, retries={"max_attempts": 2}))
 
     def _registry(self) -> IntegrationRegistry:
         from stepkit.integrations.aws import register_aws_integrations
@@ -262,7 +265,7 @@ class LocalEndpoint:
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
         registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
-        register_aws_integrations(registry, self.url, region=self.region)
+        register_aws_integrations(registry, self.url, region=self.region, isolated=True)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
         return registry
 

@@ -57,6 +57,7 @@ class LocalFunction:
         deps: DependencyCache,
         default_concurrency: int,
         python: str | None = None,
+        host_aws: bool = False,
     ) -> None:
         """``python``: the interpreter of its workers; default: its runtime's when installed
         here, else this one (:func:`stepkit.runtime.interpreters.choose`, which is logged)."""
@@ -67,6 +68,7 @@ class LocalFunction:
         self.python = python
         self._region = region
         self._env_overrides = dict(env_overrides)
+        self._host_aws = host_aws
         self._deps = deps
         limit = config.reserved_concurrency
         self.pool = WorkerPool(default_concurrency if limit is None else max(limit, 1))
@@ -87,9 +89,8 @@ class LocalFunction:
                 deps_dir = cfg.deps_dir
                 if deps_dir is None and cfg.requirements_file is not None:
                     deps_dir = deps.site_dir(cfg.requirements_file)
-                env = worker_environment(
-                    cfg, region=self._region, deps_dir=deps_dir, overrides=self._env_overrides
-                )
+                env = worker_environment(cfg, region=self._region, deps_dir=deps_dir,
+                                         overrides=self._env_overrides, host_aws=self._host_aws)
                 if foreign and "_STEPKIT_HOST_SITE" not in self._env_overrides:
                     # The host's packages are built for its version: lend only Lambda's own (boto3).
                     env["_STEPKIT_HOST_SITE"] = str(platform_site(deps.root))

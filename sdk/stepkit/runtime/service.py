@@ -46,6 +46,11 @@ class LambdaRuntime:
     Thread-safe: ``invoke`` may be called from many threads at once; each function runs at
     most its reserved concurrency (default: one worker per CPU) at a time, and callers
     beyond that wait for a worker.
+
+    ``host_aws``: workers get the host's AWS configuration (credentials, profile, endpoint
+    URLs; see :mod:`stepkit.runtime.environment`), for functions run on this machine against
+    the user's own AWS (``stepkit invoke``). Off by default: a worker then
+    gets only its function's variables, Lambda's and ``env_overrides``.
     """
 
     def __init__(
@@ -60,8 +65,10 @@ class LambdaRuntime:
         cache_dir: Path | None = None,
         default_concurrency: int | None = None,
         on_async_complete: Callable[[AsyncInvocation], None] | None = None,
+        host_aws: bool = False,
     ) -> None:
         self.region = region
+        self._host_aws = host_aws
         self.account_id = account_id
         self._env_overrides = dict(env_overrides or {})
         self._deps = DependencyCache(cache_dir or default_cache_dir())
@@ -95,6 +102,7 @@ class LambdaRuntime:
             env_overrides=self._env_overrides,
             deps=self._deps,
             default_concurrency=self._default_concurrency,
+            host_aws=self._host_aws,
         )
         with self._lock:
             old = self._functions.get(config.name)
