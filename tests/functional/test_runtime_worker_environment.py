@@ -1,6 +1,7 @@
 """A real worker's environment under a hostile host: the runtime alone keeps none of the
-host's AWS configuration; ``host_aws`` (``stepkit run``/``invoke``) gives the function the
-host's AWS identity, resolved by boto3 in the worker as on the host."""
+host's AWS configuration; ``host_aws`` (``stepkit invoke``) gives the function the host's
+AWS identity, resolved by boto3 in the worker as on the host; ``stepkit run`` sends the
+functions to a local endpoint instead."""
 
 from __future__ import annotations
 
@@ -106,7 +107,10 @@ def test_stepkit_invoke_runs_functions_with_the_hosts_aws_identity(project: Path
     _assert_hosts_identity(json.loads(result.stdout)["Payload"])
 
 
-def test_stepkit_run_runs_functions_with_the_hosts_aws_identity(project: Path) -> None:
+def test_stepkit_run_sends_functions_to_a_local_endpoint_never_the_hosts_aws(project: Path) -> None:
+    """``stepkit run`` (issue 14): a function run locally talks to the local endpoint or moto,
+    never to AWS by accident: its AWS calls go to an endpoint started for the run, with test
+    credentials, whatever profile, keys or endpoint URLs the host has."""
     definition = project / "machine.json"
     definition.write_text(json.dumps({"StartAt": "Report", "States": {"Report": {
         "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:awsenv", "End": True}}}))
@@ -114,4 +118,7 @@ def test_stepkit_run_runs_functions_with_the_hosts_aws_identity(project: Path) -
     assert result.exit_code == 0, result.output
     execution = json.loads(result.stdout)
     assert execution["status"] == "SUCCEEDED", execution
-    _assert_hosts_identity(execution["output"])
+    report = execution["output"]
+    assert report["access_key"] == "test" and report["s3_endpoint"].startswith("http://127.0.0.1:")
+    assert "AWS_PROFILE" not in report["env"] and "AWS_ENDPOINT_URL_S3" not in report["env"]
+    assert "STEPKIT_TEST_SECRET" not in report["env"]

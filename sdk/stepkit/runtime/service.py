@@ -49,7 +49,7 @@ class LambdaRuntime:
 
     ``host_aws``: workers get the host's AWS configuration (credentials, profile, endpoint
     URLs; see :mod:`stepkit.runtime.environment`), for functions run on this machine against
-    the user's own AWS (``stepkit run``, ``stepkit invoke``). Off by default: a worker then
+    the user's own AWS (``stepkit invoke``). Off by default: a worker then
     gets only its function's variables, Lambda's and ``env_overrides``.
     """
 

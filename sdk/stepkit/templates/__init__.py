@@ -125,12 +125,17 @@ _DEFINITION = """\
 """
 
 _TEST = '''\
-"""Run with `python -m pytest`: the function alone, then the state machine with it."""
+"""Run with `python -m pytest`: the function alone, the state machine with it, the deployed stack.
+
+The stepkit_* fixtures come with stepkit (its pytest plugin); each test gets its own local
+endpoint, emptied after it:
+- stepkit_run(NAME or FILE, input) runs a state machine here with the project's functions;
+- stepkit_stack is infra/stack.yaml deployed to the test's endpoint (stepkit_endpoint).
+"""
 
 import importlib.util
 import json
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,14 +152,29 @@ def test_greet_uses_the_name():
     assert _greet()({"name": "Ada"}, None) == {"message": "Hello, Ada!"}
 
 
-def test_the_state_machine_greets():
-    done = subprocess.run(
-        [sys.executable, "-m", "stepkit.cli", "run", "statemachines/hello.asl.json",
-         "--input", json.dumps({"name": "Ada"}), "--json"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["output"] == {"message": "Hello, Ada!"}
+def test_the_state_machine_greets(stepkit_run):
+    execution = stepkit_run("hello", {"name": "Ada"})
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == {"message": "Hello, Ada!"}
+
+
+def test_the_greeting_comes_from_the_environment(stepkit_run):
+    execution = stepkit_run("hello", {"name": "Ada"}, env_vars={"greet": {"GREETING": "Hi"}})
+    assert execution.output == {"message": "Hi, Ada!"}
+
+
+def test_an_upload_starts_the_deployed_state_machine(stepkit_stack, stepkit_endpoint):
+    stepkit_endpoint.client("s3").put_object(Bucket=stepkit_stack.bucket("inbox"), Key="incoming/Grace", Body=b"")
+    sfn = stepkit_endpoint.client("stepfunctions")
+    deadline = time.monotonic() + 120
+    while True:
+        runs = sfn.list_executions(stateMachineArn=stepkit_stack.state_machine_arn("hello"))["executions"]
+        if runs and runs[0]["status"] != "RUNNING":
+            break
+        assert time.monotonic() < deadline, "no execution ended after the upload"
+        time.sleep(0.1)
+    described = sfn.describe_execution(executionArn=runs[0]["executionArn"])
+    assert json.loads(described["output"]) == {"message": "Hello, Grace!"}
 '''
 
 _README = """\
