@@ -36,6 +36,7 @@ sees a change that a crash could take back.
   are content-addressed files in ``moto-blobs/``, written once, not re-pickled. A snapshot
   is taken after ``snapshot_records`` records or ``snapshot_bytes`` bytes of journal, after
   ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
+  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (1000 by default).
 - Replay at start (``restore``) runs before the endpoint serves, with stepkit's moto hooks
   installed (so an S3 or EventBridge event reaches SQS exactly as it did) but Lambda and
   state machine deliveries dropped: those went to the store's outbox the first time.
@@ -75,7 +76,7 @@ from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from stepkit.endpoint import moto_snapshot
+from stepkit.endpoint import moto_clock, moto_snapshot
 from stepkit.endpoint.journal import Journal, JournalError, fsync_dir
 from stepkit.endpoint.moto_clock import deterministic
 
@@ -208,7 +209,7 @@ class MotoBackend:
     """moto's WSGI app, with its state journaled and snapshotted at ``snapshot`` (None: not
     persisted). See the module docstring."""
 
-    def __init__(self, snapshot: Path | None = None, *, snapshot_records: int = 1000,
+    def __init__(self, snapshot: Path | None = None, *, snapshot_records: int | None = None,
                  snapshot_bytes: int = 32 * 1024 * 1024, snapshot_age: float = 60.0) -> None:
         _answer_as_aws()
         self.app = DomainDispatcherApplication(create_backend_app)
@@ -216,7 +217,8 @@ class MotoBackend:
         self.lock = threading.RLock()
         self.journal = Journal(snapshot.parent / "moto-journal") if snapshot is not None else None
         self.blobs = snapshot.parent / "moto-blobs" if snapshot is not None else None
-        self.snapshot_records = snapshot_records
+        #: Bounds the replay at start (about a millisecond a record); the setting is for tests.
+        self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "1000"))
         self.snapshot_bytes = snapshot_bytes
         self.snapshot_age = snapshot_age
         self._wake = threading.Event()
@@ -376,6 +378,7 @@ class MotoBackend:
             return 0
         for stale in self.snapshot.parent.glob(self.snapshot.name + ".*"):
             stale.unlink(missing_ok=True)  # a snapshot cut short by a kill
+        moto_clock.use_signing_key(self.snapshot.parent / "moto-sns-key.pem")
         covered, restored = 0, 0
         if self.snapshot.exists():
             try:

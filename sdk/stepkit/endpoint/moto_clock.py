@@ -14,7 +14,12 @@ same. moto takes almost all of it from two places, and both are fixed per reques
 
 The few places that bypass both, in the services the endpoint serves, are pointed at them
 (``_STRAYS``): S3's multipart upload ids (``os.urandom``) and bucket CreationDate
-(``datetime.now``), IAM's ``os.urandom``, Secrets Manager's ``time.time()``. A later moto
+(``datetime.now``), the restore state of S3 keys (``datetime.now``), IAM's ``os.urandom``,
+Secrets Manager's ``time.time()``, the serial numbers of SNS signing certificates. SNS signs
+with a fresh 2048-bit RSA key per subscription, which no seed reproduces: it signs with one key
+per state dir instead (``use_signing_key``; AWS, too, signs with one certificate per region).
+Class-level counters (CloudWatch Logs event ids) are saved with snapshots
+(``moto_snapshot.COUNTERS``). A later moto
 may add more: ``tests/unit/endpoint/test_moto_journal.py`` replays each journaled
 operation kind and compares the observable state, which is where a new stray shows up.
 
@@ -32,13 +37,16 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+from stepkit.endpoint.journal import fsync_dir
+
 _frozen: list[float | None] = [None]
 _install_lock = threading.Lock()
 _state: dict[str, Any] = {"modules": 0}
 
 #: (module, attribute) of moto's stray sources of time and randomness, and their stand-ins.
 _STRAYS = (("moto.s3.models", "os"), ("moto.s3.models", "datetime"), ("moto.iam.models", "os"),
-           ("moto.secretsmanager.models", "time"))
+           ("moto.secretsmanager.models", "time"), ("moto.moto_api._internal.managed_state_model", "datetime"),
+           ("moto.sns.models", "cryptography"))
 
 
 def now() -> float | None:
@@ -104,9 +112,21 @@ def _time_now() -> float:
     return _time.time() if frozen is None else frozen
 
 
-def _stand_in(real: types.ModuleType) -> types.ModuleType | None:
+def _serial_number() -> int:
+    from moto.moto_api._internal import mock_random
+
+    return mock_random.getrandbits(159)  # cryptography's random_serial_number: 20 bytes, >> 1
+
+
+def _stand_in(real: Any) -> Any:
     import os
 
+    if real is _dt.datetime:
+        return _Datetime
+    if getattr(real, "__name__", "") == "cryptography":
+        import cryptography.x509
+
+        return _Module(real, {"x509": _Module(cryptography.x509, {"random_serial_number": _serial_number})})
     if real is os:
         return _Module(os, {"urandom": _urandom})
     if real is _dt:
@@ -137,11 +157,45 @@ def install() -> None:
         for name, attribute in _STRAYS:
             module = sys.modules.get(name)
             real = getattr(module, attribute, None) if module is not None else None
-            if isinstance(real, types.ModuleType) and not isinstance(real, _Module):
+            if real is not None and not isinstance(real, _Module) and real is not _Datetime:
                 replacement = _stand_in(real)
                 if replacement is not None:
                     setattr(module, attribute, replacement)
+        from moto.sns.models import Subscription
+
+        Subscription.private_key = _signing_key  # type: ignore[assignment,method-assign]
         _state["modules"] = len(sys.modules)
+
+
+def _signing_key(_subscription: Any = None) -> Any:
+    if "sns_key" not in _state:  # called inside moto requests: under the backend's lock
+        use_signing_key(None)
+    return _state["sns_key"]
+
+
+def use_signing_key(path: Any) -> None:
+    """SNS's signing key: kept in ``path`` (made there, durably, the first time); None: one
+    key for this process."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if path is not None and path.exists():
+        _state["sns_key"] = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if path is not None:
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    _state["sns_key"] = key
 
 
 @contextlib.contextmanager

@@ -43,6 +43,9 @@ OWN = {"stepfunctions", "lambda", "awslambda"}
 #: S3 bodies from this size on are stored as files beside the snapshot.
 BLOB_MIN = 16 * 1024
 FORMAT = 2
+#: Class-level counters of moto's models (module, class, attribute): not in any backend, but
+#: part of the state (CloudWatch Logs event ids): saved with the snapshot.
+COUNTERS = (("moto.logs.models", "LogEvent", "_event_id"), ("moto.logs.models", "LogStream", "_log_ids"))
 _LOCK_TYPE = type(threading.Lock())
 _RLOCK_TYPE = type(threading.RLock())
 _CHUNK = 8 * 1024 * 1024
@@ -115,8 +118,11 @@ def _set_key_state(key: Any, state: tuple[dict[str, Any], bytes | None, str | No
     key.__dict__.update(fields)
     key.lock = threading.Lock()
     key._value_buffer = tempfile.SpooledTemporaryFile(max_size=key._max_buffer_size)  # noqa: SIM115 (the key owns it)
+    if blob is None and inline is None:  # disposed by moto (a completed part, a deleted key)
+        key._value_buffer.close()
+        return
     if blob is None:
-        key._value_buffer.write(inline or b"")
+        key._value_buffer.write(inline)
         return
     with open(_loading["blobs"] / blob, "rb") as handle:
         shutil.copyfileobj(handle, key._value_buffer, _CHUNK)
@@ -154,7 +160,10 @@ class Pickler(pickle.Pickler):
         size = int(getattr(key, "contentsize", 0) or 0)
         inline: bytes | None = None
         blob: str | None = None
-        if self.blobs is None or size < BLOB_MIN:
+        buffer = getattr(key, "_value_buffer", None)
+        if buffer is None or buffer.closed:
+            pass
+        elif self.blobs is None or size < BLOB_MIN:
             inline = b"".join(_key_chunks(key))
         else:
             blob = _blob_name(key)
@@ -183,8 +192,8 @@ def write_snapshot(path: Path, covered: int, blobs: Path) -> list[str]:
         except Exception as exc:
             raise RuntimeError(f"moto backend {key} cannot be pickled: {exc!r}") from exc
         backends[key] = buffer.getvalue()
-    data = pickle.dumps({"format": FORMAT, "covered": covered, "backends": backends, "blobs": sorted(refs)},
-                        protocol=pickle.HIGHEST_PROTOCOL)
+    data = pickle.dumps({"format": FORMAT, "covered": covered, "backends": backends, "blobs": sorted(refs),
+                         "counters": _counters()}, protocol=pickle.HIGHEST_PROTOCOL)
     with open(path, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -193,12 +202,31 @@ def write_snapshot(path: Path, covered: int, blobs: Path) -> list[str]:
     return sorted(refs)
 
 
+def _counters() -> dict[str, int]:
+    import sys
+
+    found: dict[str, int] = {}
+    for module, cls, attribute in COUNTERS:
+        owner = getattr(sys.modules.get(module), cls, None)
+        if owner is not None:
+            found[f"{module}:{cls}.{attribute}"] = int(getattr(owner, attribute))
+    return found
+
+
+def _set_counters(saved: dict[str, int]) -> None:
+    for module, cls, attribute in COUNTERS:
+        value = saved.get(f"{module}:{cls}.{attribute}")
+        if value is not None:
+            setattr(getattr(importlib.import_module(module), cls), attribute, value)
+
+
 def read_snapshot(path: Path, blobs: Path) -> tuple[int, int, list[str]]:
     """Put a snapshot back into moto's backends: (covered seq, backends restored, warnings).
     Reads the format-1 files of earlier stepkit versions too (covered seq 0)."""
     saved = pickle.loads(path.read_bytes())
     if saved.get("format") == FORMAT:
         covered, backends = int(saved["covered"]), saved["backends"]
+        _set_counters(saved.get("counters", {}))
     else:
         covered, backends = 0, saved
     restored = 0
