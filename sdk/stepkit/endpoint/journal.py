@@ -59,6 +59,7 @@ class Journal:
         self._failed: BaseException | None = None
         self.bytes_since_rotation = 0
         self.records_since_rotation = 0
+        self._recovered = [0, 0]  # records and bytes read by ``records()``
 
     # -- recovery -----------------------------------------------------------------------------
     def segments(self) -> list[Path]:
@@ -66,6 +67,7 @@ class Journal:
 
     def records(self, after: int = 0) -> Iterator[tuple[int, bytes]]:
         """Every intact record with a seq above ``after``, in order (see the module docstring)."""
+        self._recovered = [0, 0]
         for path in self.segments():
             data = path.read_bytes()
             offset = 0
@@ -75,6 +77,8 @@ class Journal:
                 if end > len(data) or zlib.crc32(data[offset + 8:end]) != crc:
                     break
                 if seq > after:
+                    self._recovered[0] += 1
+                    self._recovered[1] += end - offset
                     yield seq, data[offset + _HEADER.size:end]
                 self._written = max(self._written, seq)
                 offset = end
@@ -89,6 +93,8 @@ class Journal:
         with self._lock:
             self._written = self._durable = max(self._written, last_seq)
             self._start_segment()
+            # what was replayed is still in the journal: it counts toward the next snapshot
+            self.records_since_rotation, self.bytes_since_rotation = self._recovered
 
     def _start_segment(self) -> None:
         path = self.directory / f"{self._written + 1:020d}{_SUFFIX}"

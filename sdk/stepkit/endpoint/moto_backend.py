@@ -36,7 +36,7 @@ sees a change that a crash could take back.
   are content-addressed files in ``moto-blobs/``, written once, not re-pickled. A snapshot
   is taken after ``snapshot_records`` records or ``snapshot_bytes`` bytes of journal, after
   ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
-  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (1000 by default).
+  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (500 by default: a replay costs about what the request did, 5-15 ms).
 - Replay at start (``restore``) runs before the endpoint serves, with stepkit's moto hooks
   installed (so an S3 or EventBridge event reaches SQS exactly as it did) but Lambda and
   state machine deliveries dropped: those went to the store's outbox the first time.
@@ -218,7 +218,7 @@ class MotoBackend:
         self.journal = Journal(snapshot.parent / "moto-journal") if snapshot is not None else None
         self.blobs = snapshot.parent / "moto-blobs" if snapshot is not None else None
         #: Bounds the replay at start (about a millisecond a record); the setting is for tests.
-        self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "1000"))
+        self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "500"))
         self.snapshot_bytes = snapshot_bytes
         self.snapshot_age = snapshot_age
         self._wake = threading.Event()
@@ -467,7 +467,8 @@ class MotoBackend:
                 pid = moto_snapshot.fork_snapshot(tmp, covered, self.blobs)
             else:
                 refs = moto_snapshot.write_snapshot(tmp, covered, self.blobs)
-            self.pauses.append(time.perf_counter() - began)
+            pause = time.perf_counter() - began
+            self.pauses.append(pause)
         self._last_snapshot = time.monotonic()
         if fork:
             _, status = os.waitpid(pid, 0)
@@ -481,6 +482,8 @@ class MotoBackend:
         fsync_dir(self.snapshot.parent)
         self.journal.drop_through(covered)
         moto_snapshot.collect_blobs(self.blobs, refs)
+        log.debug("moto snapshot through record %d: requests paused %.2f ms, written in %.2f s",
+                  covered, pause * 1000, time.perf_counter() - began)
 
     def close(self) -> None:
         self._stop.set()
