@@ -253,9 +253,11 @@ class MotoBackend:
         try:
             with self.lock:
                 seed, at = secrets.randbits(63), time.time()
-                with deterministic(seed, at):
-                    status, headers, body = _call(self.app, environ)
-                seq = self._append(("request", seed, at, record, raw))
+                try:
+                    with deterministic(seed, at):
+                        status, headers, body = _call(self.app, environ)
+                finally:  # even when moto raised: what it changed first, a replay changes again
+                    seq = self._append(("request", seed, at, record, raw))
             self.journal.wait_durable(seq)
         except JournalError as exc:
             return _unavailable(environ, start_response, exc)
@@ -399,16 +401,19 @@ class MotoBackend:
         assert self.journal is not None
         sink = cast(Deliveries, _ReplaySink())
         install_moto_hooks(sink, account)
-        replayed = 0
+        replayed, failed = 0, 0
         try:
             for seq, payload in self.journal.records(after=covered):
                 try:
                     self._apply(pickle.loads(payload))
-                except Exception as exc:  # moto refused it the first time too, or a model moved on
-                    log.debug("journal record %d did not replay: %s", seq, exc)
+                except Exception as exc:  # moto raised the first time too (its answer was a 500)
+                    log.debug("journal record %d raised on replay: %r", seq, exc)
+                    failed += 1
                 replayed += 1
         finally:
             uninstall_moto_hooks(sink)
+        if failed:
+            log.warning("%d of %d moto journal records raised on replay", failed, replayed)
         return replayed
 
     def _apply(self, entry: tuple[Any, ...]) -> None:

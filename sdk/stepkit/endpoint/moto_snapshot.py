@@ -49,7 +49,7 @@ COUNTERS = (("moto.logs.models", "LogEvent", "_event_id"), ("moto.logs.models", 
 _LOCK_TYPE = type(threading.Lock())
 _RLOCK_TYPE = type(threading.RLock())
 _CHUNK = 8 * 1024 * 1024
-_loading: dict[str, Path] = {}
+_loading: dict[str, Any] = {}
 
 
 def backend_key(bd: BackendDict) -> str:
@@ -124,8 +124,11 @@ def _set_key_state(key: Any, state: tuple[dict[str, Any], bytes | None, str | No
     if blob is None:
         key._value_buffer.write(inline)
         return
-    with open(_loading["blobs"] / blob, "rb") as handle:
-        shutil.copyfileobj(handle, key._value_buffer, _CHUNK)
+    try:
+        with open(_loading["blobs"] / blob, "rb") as handle:
+            shutil.copyfileobj(handle, key._value_buffer, _CHUNK)
+    except OSError as exc:  # one body gone: the rest of the state still comes back
+        _loading.setdefault("missing", []).append(f"{key.bucket_name}/{key.name}: {exc}")
 
 
 class Pickler(pickle.Pickler):
@@ -249,6 +252,7 @@ def read_snapshot(path: Path, blobs: Path) -> tuple[int, int, list[str]]:
                     restored += 1
     finally:
         _loading.pop("blobs", None)
+        warnings += [f"an S3 body could not be read back ({problem})" for problem in _loading.pop("missing", [])]
     return covered, restored, warnings
 
 

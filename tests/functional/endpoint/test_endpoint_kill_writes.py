@@ -8,48 +8,23 @@ version id, every message with its id, across every earlier round too."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from endpoint_helpers import make_client
+from endpoint_helpers import EndpointProcess, make_client
 
 ROUNDS = 4
 KILL_AFTER = 60  # acknowledged writes per round before the kill
 BUCKET = "kill-nine"
 
 
-class Endpoint:
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> str:
-        env = {**os.environ, "STEPKIT_MOTO_SNAPSHOT_RECORDS": "40"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stepkit.endpoint", "--port", "0", "--state-dir", str(self.state_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, "the endpoint did not start"
-        return str(json.loads(line)["url"])
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(30)
-
-
 @pytest.fixture
-def endpoint(tmp_path: Path) -> Iterator[Endpoint]:
-    server = Endpoint(tmp_path / "state")
+def endpoint(tmp_path: Path) -> Iterator[EndpointProcess]:
+    server = EndpointProcess(tmp_path / "state", env={"STEPKIT_MOTO_SNAPSHOT_RECORDS": "40"})
     yield server
     server.kill()
 
@@ -112,8 +87,8 @@ def _queue_ids(sqs: Any, url: str) -> set[str]:
 
 
 @pytest.mark.slow
-def test_acknowledged_objects_and_messages_survive_kill_nine(endpoint: Endpoint) -> None:
-    url = endpoint.start()
+def test_acknowledged_objects_and_messages_survive_kill_nine(endpoint: EndpointProcess) -> None:
+    url = endpoint.start()["url"]
     s3 = make_client(url, "s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
@@ -131,7 +106,7 @@ def test_acknowledged_objects_and_messages_survive_kill_nine(endpoint: Endpoint)
         objects.update(writers.objects)
         messages[queue_name] = writers.messages
 
-        url = endpoint.start()
+        url = endpoint.start()["url"]
         s3, sqs = make_client(url, "s3"), make_client(url, "sqs")
         listed = {v["Key"]: v["VersionId"] for page in s3.get_paginator("list_object_versions").paginate(
             Bucket=BUCKET) for v in page.get("Versions", [])}
