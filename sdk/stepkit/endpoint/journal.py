@@ -4,9 +4,10 @@ Used by ``MotoBackend`` as its write-ahead log (see ``moto_backend`` for what is
 
 Layout: ``DIR/<first seq, 20 digits>.log``, each a run of records
 ``<length u32><crc32 u32><seq u64><payload>`` (the crc covers seq and payload). Sequence
-numbers grow by one across segments. ``rotate()`` closes the current segment and starts a
-new one, so a snapshot that covers everything up to the rotation point can delete whole
-older segments (``drop_through``): the log never has to be rewritten.
+numbers grow by one across segments. ``rotate()`` starts a new segment (the old one is
+fsync'd and closed by the next group commit, so rotating costs no fsync), so a snapshot that
+covers everything up to the rotation point can delete whole older segments
+(``drop_through``): the log never has to be rewritten.
 
 Durability and group commit: ``append`` only ``write``s (no fsync) and returns the record's
 seq; ``wait_durable(seq)`` returns once that record is on disk. The first waiter that finds no
@@ -21,6 +22,7 @@ its fsync had not returned), and truncates the file there so later appends are r
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import struct
@@ -60,6 +62,8 @@ class Journal:
         self.bytes_since_rotation = 0
         self.records_since_rotation = 0
         self._recovered = [0, 0]  # records and bytes read by ``records()``
+        self._retired: list[int] = []  # segments rotated away from, not yet fsync'd and closed
+        self._dir_dirty = False
 
     # -- recovery -----------------------------------------------------------------------------
     def segments(self) -> list[Path]:
@@ -97,9 +101,12 @@ class Journal:
             self.records_since_rotation, self.bytes_since_rotation = self._recovered
 
     def _start_segment(self) -> None:
+        """A new segment file, named by the seq its first record will have; its directory
+        entry is made durable by the next group commit (``_dir_dirty``), before any record in
+        it is reported durable."""
         path = self.directory / f"{self._written + 1:020d}{_SUFFIX}"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fsync_dir(self.directory)
+        self._dir_dirty = True
         self.bytes_since_rotation = self.records_since_rotation = 0
 
     # -- writing ------------------------------------------------------------------------------
@@ -145,11 +152,12 @@ class Journal:
                     self._cond.wait()
                     continue
                 self._syncing = True
-                target, fd = self._written, self._fd
+                with self._lock:  # a consistent view: what is written, and in which files
+                    target, fds, directory = self._written, [*self._retired, self._fd], self._dir_dirty
+                    self._dir_dirty = False
                 self._cond.release()
                 try:
-                    if fd is not None:
-                        os.fdatasync(fd)
+                    self._sync(fds, directory)
                 except OSError as exc:
                     self._failed = exc
                 finally:
@@ -159,19 +167,25 @@ class Journal:
                         self._durable = max(self._durable, target)
                     self._cond.notify_all()
 
-    def rotate(self) -> int:
-        """Make the current segment durable and start a new one; returns the last seq of the
-        old one. The caller holds whatever orders appends (so nothing is appended meanwhile)."""
+    def _sync(self, fds: list[int | None], directory: bool) -> None:
+        """fsync the files (segments retired by ``rotate`` first, then closed) and the directory.
+        Only the one syncing thread runs this, so a retired fd is closed by no one else."""
+        for fd in fds:
+            if fd is not None:
+                os.fdatasync(fd)
+        if directory:
+            fsync_dir(self.directory)
         with self._lock:
-            with self._cond:
-                while self._syncing:
-                    self._cond.wait()
-                if self._fd is not None:
-                    os.fdatasync(self._fd)
-                    os.close(self._fd)
-                    self._fd = None
-                self._durable = self._written
-                self._cond.notify_all()
+            for fd in fds[:-1]:
+                self._retired.remove(fd)  # type: ignore[arg-type]
+                os.close(fd)  # type: ignore[arg-type]
+
+    def rotate(self) -> int:
+        """Start a new segment (the old one is fsync'd and closed by the next group commit);
+        returns the last seq of the old one. Cheap: no fsync here."""
+        with self._lock:
+            if self._fd is not None:
+                self._retired.append(self._fd)
             last = self._written
             self._start_segment()
             return last
@@ -189,13 +203,15 @@ class Journal:
         return dropped
 
     def close(self) -> None:
-        with self._lock, self._cond:
+        if self._fd is not None and self._failed is None:
+            with contextlib.suppress(JournalError):
+                self.wait_durable(self._written)
+        with self._cond:  # the same lock order as a group commit's: the condition, then the lock
             while self._syncing:
                 self._cond.wait()
-            if self._fd is not None:
-                try:
-                    os.fdatasync(self._fd)
-                    self._durable = self._written
-                finally:
-                    os.close(self._fd)
-                    self._fd = None
+            with self._lock:
+                for fd in [*self._retired, self._fd]:
+                    if fd is not None:
+                        os.close(fd)
+                self._retired.clear()
+                self._fd = None

@@ -30,10 +30,11 @@ sees a change that a crash could take back.
   is the order the changes were made. The fsync happens outside the lock with group
   commit: concurrent writers share one fsync.
 - Snapshots (``moto_snapshot.py``) compact the journal: on a consistent cut (the lock held
-  only for ``rotate`` + ``fork``, a few milliseconds) a forked child pickles the models
+  only for the ``fork``, a few milliseconds) a forked child pickles the models
   while the parent goes on serving; the snapshot records the last journal seq it covers;
   once it is in place the journal segments it covers are deleted. S3 bodies from 16 KB on
-  are content-addressed files in ``moto-blobs/``, written once, not re-pickled. A snapshot
+  are content-addressed files in ``moto-blobs/``, written once, not re-pickled; in the
+  running process they are in temporary files too, so a fork stays cheap. A snapshot
   is taken after ``snapshot_records`` records or ``snapshot_bytes`` bytes of journal, after
   ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
   ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (500 by default: a replay costs about what the request did, 5-15 ms).
@@ -215,6 +216,8 @@ class MotoBackend:
         self.app = DomainDispatcherApplication(create_backend_app)
         self.snapshot = snapshot
         self.lock = threading.RLock()
+        if snapshot is not None:
+            moto_snapshot.keep_bodies_in_files()
         self.journal = Journal(snapshot.parent / "moto-journal") if snapshot is not None else None
         self.blobs = snapshot.parent / "moto-blobs" if snapshot is not None else None
         #: Bounds the replay at start (about a millisecond a record); the setting is for tests.
@@ -228,7 +231,7 @@ class MotoBackend:
         self._last_snapshot = time.monotonic()
         self._retry_at = 0.0
         self.replayed = 0
-        #: How long each snapshot held the lock (rotate + fork), in seconds: the request pause.
+        #: How long each snapshot held the lock (the fork), in seconds: the request pause.
         self.pauses: list[float] = []
 
     # -- requests -------------------------------------------------------------------------
@@ -464,9 +467,10 @@ class MotoBackend:
         tmp = self.snapshot.with_name(self.snapshot.name + ".tmp")
         error = Path(str(tmp) + ".err")
         fork = hasattr(os, "fork") and not in_process
+        self.journal.rotate()  # the segments before this point will be covered: dropped after
         with self.lock:
             began = time.perf_counter()
-            covered = self.journal.rotate()
+            covered = self.journal.last_seq
             self._unjournaled = False
             if fork:
                 pid = moto_snapshot.fork_snapshot(tmp, covered, self.blobs)

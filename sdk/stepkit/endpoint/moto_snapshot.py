@@ -100,13 +100,46 @@ def _blob_name(key: Any) -> str:
 
 
 def _write_blob(key: Any, path: Path) -> None:
+    """Write a body to its blob file. A body moto keeps in a temporary file is not frozen by
+    the fork (files are shared): one rewritten meanwhile no longer matches its MD5 ETag, and
+    the snapshot fails (and is taken again later) rather than store a torn body."""
     tmp = path.with_name(path.name + ".tmp")
+    digest = hashlib.md5(usedforsecurity=False)
     with open(tmp, "wb") as handle:
         for chunk in _key_chunks(key):
+            digest.update(chunk)
             handle.write(chunk)
         handle.flush()
         os.fsync(handle.fileno())
+    etag = path.name.rpartition("-")[0]
+    if "-" not in etag and etag != digest.hexdigest():
+        tmp.unlink()
+        raise RuntimeError(f"the body of {key.bucket_name}/{key.name} changed while it was saved")
     os.replace(tmp, path)
+
+
+def keep_bodies_in_files() -> None:
+    """S3 bodies from ``BLOB_MIN`` on are kept by moto in temporary files, not in memory
+    (moto's ``MOTO_S3_DEFAULT_KEY_BUFFER_SIZE``; its default is 5 MB): a fork copies the page
+    tables of the process's memory, so 300 MB of bodies in memory would make every snapshot's
+    pause tens of milliseconds longer. Each such body holds a file descriptor: the soft limit
+    is raised to the hard one."""
+    import moto.s3.models
+
+    if "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE" not in os.environ:  # (not set in os.environ: workers inherit it)
+        moto.s3.models.get_s3_default_key_buffer_size = lambda: BLOB_MIN  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def memory_limit() -> int:
+    import moto.s3.models
+
+    return int(moto.s3.models.get_s3_default_key_buffer_size())  # type: ignore[attr-defined]
 
 
 def _new_key(cls: type) -> Any:
@@ -117,6 +150,7 @@ def _set_key_state(key: Any, state: tuple[dict[str, Any], bytes | None, str | No
     fields, inline, blob = state
     key.__dict__.update(fields)
     key.lock = threading.Lock()
+    key._max_buffer_size = memory_limit()
     key._value_buffer = tempfile.SpooledTemporaryFile(max_size=key._max_buffer_size)  # noqa: SIM115 (the key owns it)
     if blob is None and inline is None:  # disposed by moto (a completed part, a deleted key)
         key._value_buffer.close()
@@ -295,6 +329,7 @@ def fork_snapshot(path: Path, covered: int, blobs: Path) -> int:
     try:
         _die_with_parent(parent)
         _close_sockets()
+        os.nice(10)  # the endpoint's requests come first
         write_snapshot(path, covered, blobs)
         code = 0
     except BaseException as exc:
