@@ -37,7 +37,8 @@ sees a change that a crash could take back.
   running process they are in temporary files too, so a fork stays cheap. A snapshot
   is taken after ``snapshot_records`` records or ``snapshot_bytes`` bytes of journal, after
   ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
-  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (500 by default: a replay costs about what the request did, 5-15 ms).
+  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (500 by default): replaying a record
+  costs about what the request did (5-15 ms), so this bounds the replay at start.
 - Replay at start (``restore``) runs before the endpoint serves, with stepkit's moto hooks
   installed (so an S3 or EventBridge event reaches SQS exactly as it did) but Lambda and
   state machine deliveries dropped: those went to the store's outbox the first time.
@@ -45,8 +46,10 @@ sees a change that a crash could take back.
 What a later engineer must know:
 - Replay is exact only while moto is deterministic given the seed and clock: a moto upgrade
   that reads ``uuid.uuid4()``, ``os.urandom`` or ``datetime.now()`` somewhere new breaks it
-  (``moto_clock._STRAYS``; ``tests/unit/endpoint/test_moto_journal.py`` compares replayed
-  state and catches it for the operations it covers).
+  (``moto_clock._STRAYS``; ``tests/functional/endpoint/test_endpoint_moto_journal.py``
+  compares every model field after a replay and catches it for the operations it covers).
+- Operations named like reads are not journaled: a side effect moto gives one (Secrets
+  Manager's GetSecretValue sets LastAccessedDate) is kept by the next snapshot only.
 - Code that changes moto's models outside a request must add a ``_CALLS`` entry and use
   ``call``; ``direct()`` is for reads (a change made under it is only saved by the next
   snapshot, which it requests, and is lost on a crash before that).
@@ -55,7 +58,8 @@ What a later engineer must know:
   should persist it.
 - ``persistence`` (the health check): "saved" when everything acknowledged is on disk,
   "pending" while an fsync is under way, "failed" when the journal cannot be written (then
-  changes are answered 503 ServiceUnavailable and are not durable), "off" without a state dir.
+  changes are answered 503 ServiceUnavailable; moto has already made the change in memory,
+  so it stays visible until a restart, which loses it), "off" without a state dir.
 """
 
 from __future__ import annotations

@@ -19,9 +19,10 @@ Secrets Manager's ``time.time()``, the serial numbers of SNS signing certificate
 with a fresh 2048-bit RSA key per subscription, which no seed reproduces: it signs with one key
 per state dir instead (``use_signing_key``; AWS, too, signs with one certificate per region).
 Class-level counters (CloudWatch Logs event ids) are saved with snapshots
-(``moto_snapshot.COUNTERS``). A later moto
-may add more: ``tests/unit/endpoint/test_moto_journal.py`` replays each journaled
-operation kind and compares the observable state, which is where a new stray shows up.
+(``moto_snapshot.COUNTERS``). A later moto may add more:
+``tests/functional/endpoint/test_endpoint_moto_journal.py`` replays changes to S3, SQS, SNS,
+EventBridge, DynamoDB, Logs, IAM and Secrets Manager and compares every model field, which is
+where a new stray shows up.
 
 Outside ``deterministic`` everything behaves as moto's own (real clock, moto's random).
 """
