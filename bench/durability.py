@@ -257,9 +257,9 @@ def main() -> None:
         empty = Endpoint(root / "empty").start()
         try:
             results["latency_empty"] = latency(empty, requests)
+            results["latency_empty"]["snapshot_pauses_ms"] = empty.pauses_ms()  # (not the one at stop)
         finally:
             empty.stop()
-        results["latency_empty"]["snapshot_pauses_ms"] = empty.pauses_ms()
         print("latency, empty", json.dumps(results["latency_empty"]), flush=True)
         loaded = Endpoint(root / "loaded").start()
         try:

@@ -234,6 +234,7 @@ class MotoBackend:
         self._unjournaled = False
         self._last_snapshot = time.monotonic()
         self._retry_at = 0.0
+        self._snapshotting = threading.Lock()
         self.replayed = 0
         #: How long each snapshot held the lock (the fork), in seconds: the request pause.
         self.pauses: list[float] = []
@@ -467,6 +468,10 @@ class MotoBackend:
     def take_snapshot(self, in_process: bool = False) -> None:
         """Snapshot on a consistent cut, then drop the journal it covers (module docstring).
         ``in_process``: pickle here, under the lock (at close, or where there is no fork)."""
+        with self._snapshotting:  # one at a time (the writer thread, a caller, close)
+            self._take_snapshot(in_process)
+
+    def _take_snapshot(self, in_process: bool) -> None:
         assert self.snapshot is not None and self.journal is not None and self.blobs is not None
         tmp = self.snapshot.with_name(self.snapshot.name + ".tmp")
         error = Path(str(tmp) + ".err")
