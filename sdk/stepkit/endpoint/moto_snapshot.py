@@ -7,7 +7,9 @@ restore replays the records above it. Locks and conditions in the models are rec
 S3 bodies of ``BLOB_MIN`` bytes or more are not in the pickle: each is a file
 ``moto-blobs/<md5>-<size>`` (content-addressed by the ETag moto keeps and the size), written
 once; later snapshots only name it, so a snapshot of 300 MB of objects writes only what is
-new. Blobs no snapshot names are deleted after the next snapshot (``collect_blobs``).
+new. Blobs no snapshot names are deleted after the next snapshot (``collect_blobs``). A
+restored key reads its blob file in place (opened read-only: moto writes a key's body only
+when it makes the key), so a restart copies no bodies.
 
 Snapshots run in a forked child (``fork_snapshot``): the parent forks while it holds the
 backend's lock (a consistent cut, the lock held only for the fork) and goes on serving;
@@ -27,7 +29,6 @@ import importlib
 import io
 import os
 import pickle
-import shutil
 import stat
 import tempfile
 import threading
@@ -158,9 +159,9 @@ def _set_key_state(key: Any, state: tuple[dict[str, Any], bytes | None, str | No
     if blob is None:
         key._value_buffer.write(inline)
         return
-    try:
-        with open(_loading["blobs"] / blob, "rb") as handle:
-            shutil.copyfileobj(handle, key._value_buffer, _CHUNK)
+    try:  # moto writes a key's body only when it makes the key: it can read the blob itself
+        key._value_buffer._file = open(_loading["blobs"] / blob, "rb")  # noqa: SIM115 (the key owns it)
+        key._value_buffer._rolled = True
     except OSError as exc:  # one body gone: the rest of the state still comes back
         _loading.setdefault("missing", []).append(f"{key.bucket_name}/{key.name}: {exc}")
 
