@@ -35,10 +35,11 @@ sees a change that a crash could take back.
   once it is in place the journal segments it covers are deleted. S3 bodies from 16 KB on
   are content-addressed files in ``moto-blobs/``, written once, not re-pickled; in the
   running process they are in temporary files too, so a fork stays cheap. A snapshot
-  is taken after ``snapshot_records`` records or ``snapshot_bytes`` bytes of journal, after
+  is taken once the changes since the last one took ``snapshot_replay_s`` seconds to make
+  (2 s: replaying a record costs about what the request did, so this bounds the replay at
+  start to a few seconds), or after ``snapshot_records`` records (500;
+  ``STEPKIT_MOTO_SNAPSHOT_RECORDS``) or ``snapshot_bytes`` bytes of journal, after
   ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
-  ``STEPKIT_MOTO_SNAPSHOT_RECORDS`` sets the first (500 by default): replaying a record
-  costs about what the request did (5-15 ms), so this bounds the replay at start.
 - Replay at start (``restore``) runs before the endpoint serves, with stepkit's moto hooks
   installed (so an S3 or EventBridge event reaches SQS exactly as it did) but Lambda and
   state machine deliveries dropped: those went to the store's outbox the first time.
@@ -215,7 +216,8 @@ class MotoBackend:
     persisted). See the module docstring."""
 
     def __init__(self, snapshot: Path | None = None, *, snapshot_records: int | None = None,
-                 snapshot_bytes: int = 32 * 1024 * 1024, snapshot_age: float = 60.0) -> None:
+                 snapshot_bytes: int = 32 * 1024 * 1024, snapshot_age: float = 60.0,
+                 snapshot_replay_s: float = 2.0) -> None:
         _answer_as_aws()
         self.app = DomainDispatcherApplication(create_backend_app)
         self.snapshot = snapshot
@@ -227,6 +229,7 @@ class MotoBackend:
         #: Bounds the replay at start (about a millisecond a record); the setting is for tests.
         self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "500"))
         self.snapshot_bytes = snapshot_bytes
+        self.snapshot_replay_s = snapshot_replay_s
         self.snapshot_age = snapshot_age
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -234,6 +237,7 @@ class MotoBackend:
         self._unjournaled = False
         self._last_snapshot = time.monotonic()
         self._retry_at = 0.0
+        self._replay_cost = 0.0  # seconds the changes since the last snapshot took to make
         self._snapshotting = threading.Lock()
         self.replayed = 0
         #: How long each snapshot held the lock (the fork), in seconds: the request pause.
@@ -260,12 +264,12 @@ class MotoBackend:
         record = {k: v for k, v in environ.items() if isinstance(v, str)}
         try:
             with self.lock:
-                seed, at = secrets.randbits(63), time.time()
+                seed, at, began = secrets.randbits(63), time.time(), time.perf_counter()
                 try:
                     with deterministic(seed, at):
                         status, headers, body = _call(self.app, environ)
                 finally:  # even when moto raised: what it changed first, a replay changes again
-                    seq = self._append(("request", seed, at, record, raw))
+                    seq = self._append(("request", seed, at, record, raw), time.perf_counter() - began)
             self.journal.wait_durable(seq)
         except JournalError as exc:
             return _unavailable(environ, start_response, exc)
@@ -304,7 +308,7 @@ class MotoBackend:
 
     def _receive_once(self, environ: dict[str, Any], raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
         with self.lock:
-            seed, at = secrets.randbits(63), time.time()
+            seed, at, began = secrets.randbits(63), time.time(), time.perf_counter()
             before = _sqs_lengths() if self.journal is not None else ()
             with deterministic(seed, at):
                 status, headers, body = _call(self.app, environ)
@@ -313,7 +317,7 @@ class MotoBackend:
             seq = self.journal.last_seq
             if b'"Messages"' in body or _sqs_lengths() != before:
                 record = {k: v for k, v in environ.items() if isinstance(v, str)}
-                seq = self._append(("request", seed, at, record, raw))
+                seq = self._append(("request", seed, at, record, raw), time.perf_counter() - began)
         self.journal.wait_durable(seq)
         return status, headers, body
 
@@ -337,10 +341,11 @@ class MotoBackend:
         and fsync'd before this returns (raises ``JournalError`` when it cannot be)."""
         operation = _CALLS[name]
         with self.lock:
-            seed, at = secrets.randbits(63), time.time()
+            seed, at, began = secrets.randbits(63), time.time(), time.perf_counter()
             with deterministic(seed, at):
                 operation(*args)
-            seq = self._append(("call", seed, at, name, args)) if self.journal is not None else 0
+            cost = time.perf_counter() - began
+            seq = self._append(("call", seed, at, name, args), cost) if self.journal is not None else 0
         if self.journal is not None:
             self.journal.wait_durable(seq)
 
@@ -354,9 +359,11 @@ class MotoBackend:
             self._unjournaled = True
             self._wake.set()
 
-    def _append(self, entry: tuple[Any, ...]) -> int:
+    def _append(self, entry: tuple[Any, ...], cost: float) -> int:
+        """Journal a change that took ``cost`` seconds (about what replaying it will take)."""
         assert self.journal is not None
         seq = self.journal.append(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
+        self._replay_cost += cost
         if self._journal_full():
             self._wake.set()
         return seq
@@ -364,7 +371,8 @@ class MotoBackend:
     def _journal_full(self) -> bool:
         assert self.journal is not None
         return (self.journal.records_since_rotation >= self.snapshot_records
-                or self.journal.bytes_since_rotation >= self.snapshot_bytes)
+                or self.journal.bytes_since_rotation >= self.snapshot_bytes
+                or self._replay_cost >= self.snapshot_replay_s)
 
     def _wait_durable(self, seq: int) -> None:
         if self.journal is not None:
@@ -399,7 +407,9 @@ class MotoBackend:
                 warnings = []
             for warning in warnings:
                 log.warning("%s", warning)
+        began = time.perf_counter()
         self.replayed = self._replay(covered, account)
+        self._replay_cost = time.perf_counter() - began
         self.journal.open(covered)
         return restored
 
@@ -481,6 +491,7 @@ class MotoBackend:
             began = time.perf_counter()
             covered = self.journal.last_seq
             self._unjournaled = False
+            self._replay_cost = 0.0
             if fork:
                 pid = moto_snapshot.fork_snapshot(tmp, covered, self.blobs)
             else:
