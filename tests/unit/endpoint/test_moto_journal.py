@@ -125,3 +125,42 @@ def _environ(method: str, body: bytes = b"", **extra: str) -> dict[str, object]:
 def test_what_is_journaled(environ: dict[str, object], read: bool) -> None:
     body = _read_body(environ)
     assert _is_read(environ, body) is read
+
+
+def test_a_change_the_journal_cannot_keep_is_not_acknowledged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk full: the change is answered 503 ServiceUnavailable (not 200) and the health
+    check's persistence says "failed"; reads are still answered."""
+    import errno
+
+    from moto.core.base_backend import BackendDict
+    from werkzeug.test import EnvironBuilder
+
+    from stepkit.endpoint.moto_backend import MotoBackend
+
+    auth = "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+
+    def request(method: str, path: str) -> tuple[str, bytes]:
+        environ = EnvironBuilder(path=path, method=method, headers={"Authorization": auth}).get_environ()
+        status: list[str] = []
+        body = b"".join(backend(environ, lambda s, h, e=None: status.append(s)))
+        return status[0], body
+
+    BackendDict.reset()
+    backend = MotoBackend(tmp_path / "moto.pickle")
+    backend.restore()
+    try:
+        assert request("PUT", "/kept-bucket")[0].startswith("200")
+        assert backend.persistence == "saved"
+
+        def full(fd: int, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(journal_module.os, "write", full)
+        status, body = request("PUT", "/lost-bucket")
+        assert status.startswith("503") and b"<Code>ServiceUnavailable</Code>" in body
+        assert backend.persistence == "failed"
+        assert request("GET", "/")[0].startswith("200")
+    finally:
+        monkeypatch.undo()
+        backend.close()
+        BackendDict.reset()
