@@ -36,10 +36,12 @@ sees a change that a crash could take back.
   are content-addressed files in ``moto-blobs/``, written once, not re-pickled; in the
   running process they are in temporary files too, so a fork stays cheap. A snapshot
   is taken once the changes since the last one took ``snapshot_replay_s`` seconds to make
-  (2 s: replaying a record costs about what the request did, so this bounds the replay at
-  start to a few seconds), or after ``snapshot_records`` records (500;
-  ``STEPKIT_MOTO_SNAPSHOT_RECORDS``) or ``snapshot_bytes`` bytes of journal, after
-  ``snapshot_age`` seconds with unsnapshotted records, and on a clean stop (in-process).
+  (4 s: replaying a record costs about what the request did, so this bounds the replay at
+  start), or after ``snapshot_records`` records (1000; ``STEPKIT_MOTO_SNAPSHOT_RECORDS``) or
+  ``snapshot_bytes`` bytes of journal, after ``snapshot_age`` seconds with unsnapshotted
+  records, and on a clean stop (in-process); never within ``snapshot_interval`` (5 s) of the
+  last one: each fork costs the parent copy-on-write page faults for a while after it (the
+  hidden cost of fork snapshots, larger than the pause on a virtual machine).
 - Replay at start (``restore``) runs before the endpoint serves, with stepkit's moto hooks
   installed (so an S3 or EventBridge event reaches SQS exactly as it did) but Lambda and
   state machine deliveries dropped: those went to the store's outbox the first time.
@@ -216,8 +218,8 @@ class MotoBackend:
     persisted). See the module docstring."""
 
     def __init__(self, snapshot: Path | None = None, *, snapshot_records: int | None = None,
-                 snapshot_bytes: int = 32 * 1024 * 1024, snapshot_age: float = 60.0,
-                 snapshot_replay_s: float = 2.0) -> None:
+                 snapshot_bytes: int = 64 * 1024 * 1024, snapshot_age: float = 60.0,
+                 snapshot_replay_s: float = 4.0, snapshot_interval: float = 5.0) -> None:
         _answer_as_aws()
         self.app = DomainDispatcherApplication(create_backend_app)
         self.snapshot = snapshot
@@ -227,9 +229,10 @@ class MotoBackend:
         self.journal = Journal(snapshot.parent / "moto-journal") if snapshot is not None else None
         self.blobs = snapshot.parent / "moto-blobs" if snapshot is not None else None
         #: Bounds the replay at start (about a millisecond a record); the setting is for tests.
-        self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "500"))
+        self.snapshot_records = snapshot_records or int(os.environ.get("STEPKIT_MOTO_SNAPSHOT_RECORDS", "1000"))
         self.snapshot_bytes = snapshot_bytes
         self.snapshot_replay_s = snapshot_replay_s
+        self.snapshot_interval = snapshot_interval
         self.snapshot_age = snapshot_age
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -455,7 +458,7 @@ class MotoBackend:
 
     def _snapshot_due(self) -> bool:
         assert self.journal is not None
-        if time.monotonic() < self._retry_at:
+        if time.monotonic() < max(self._retry_at, self._last_snapshot + self.snapshot_interval):
             return False
         if self._journal_full() or self._unjournaled:
             return True
