@@ -50,6 +50,14 @@ def test_out_of_range_and_reserved_environment_are_rejected_with_their_line() ->
     assert "AWS_REGION is reserved by Lambda" in problems[1]
 
 
+def test_environment_names_follow_lambdas_pattern() -> None:
+    for key in ("A", "9LIVES", "NAÏVE", "HAS-DASH"):  # AWS refuses each: [a-zA-Z]([a-zA-Z0-9_])+
+        problems = _problems(f"functions:\n  f:\n    environment:\n      {key}: x\n")
+        assert len(problems) == 1 and "is not valid" in problems[0], key
+    stack = parse_stack("functions:\n  f:\n    environment:\n      AB_9: x\n")
+    assert stack.functions["f"].environment == {"AB_9": "x"}
+
+
 def test_a_bad_function_name_a_duplicate_key_and_broken_yaml() -> None:
     assert "must be 1-64 letters" in _problems("functions:\n  bad name: {}\n")[0]
     assert _problems("functions:\n  a: {}\n  a: {}\n") == ["infra/stack.yaml:3: functions.a: duplicate key"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -48,13 +49,13 @@ def error_code(exc: ClientError) -> str:
 
 def _not_found(exc: ClientError) -> bool:
     code = error_code(exc)
-    return (code in {"ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "404", "NotFound",
+    return (code in {"ResourceNotFoundException", "ResourceNotFound", "NoSuchEntity", "NoSuchBucket", "404", "NotFound",
                      "StateMachineDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
                      "NoSuchEntityException"}
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api:
+class Api(AliasCalls):
     """One target's resources, for one stack and stage."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from stepkit.deploy.resources import (
     Resource,
     Role,
     StateMachine,
+    StateMachineAlias,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -182,6 +183,9 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                     "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {
                         "Fn::GetAtt": [logical_id(f"log_group:state_machine-{r.logical}"), "Arn"]}}}]}
             add(r, "AWS::StepFunctions::StateMachine", properties)
+        elif isinstance(r, StateMachineAlias):
+            version = _alias_resources(r, add)
+            resources[logical_id(f"state_machine_version:{r.logical}")] = version
         elif isinstance(r, Permission):
             add(r, "AWS::Lambda::Permission", {
                 "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
@@ -213,6 +217,28 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         "Outputs": outputs,
     }
     return template, functions
+
+
+def _alias_resources(r: StateMachineAlias, add: Callable[..., None]) -> dict[str, Any]:
+    """The alias (added) and the version it points to (returned): a version is published
+    from the machine's revision whenever it changes, the old one kept (UpdateReplacePolicy
+    Retain) for a canary to route to; a canary is CloudFormation's CANARY deployment."""
+    machine = logical_id(f"state_machine:{r.state_machine}")
+    version = logical_id(f"state_machine_version:{r.logical}")
+    properties: dict[str, Any] = {"Name": r.alias}
+    if r.description:
+        properties["Description"] = r.description
+    if r.canary_percentage is None:
+        properties["RoutingConfiguration"] = [{"StateMachineVersionArn": {"Ref": version}, "Weight": 100}]
+    else:
+        properties["DeploymentPreference"] = {"StateMachineVersionArn": {"Ref": version}, "Type": "CANARY",
+                                              "Percentage": r.canary_percentage,
+                                              "Interval": r.canary_interval_minutes}
+    add(r, "AWS::StepFunctions::StateMachineAlias", properties)
+    return {"Type": "AWS::StepFunctions::StateMachineVersion", "UpdateReplacePolicy": "Retain",
+            "DeletionPolicy": "Delete",
+            "Properties": {"StateMachineArn": {"Ref": machine},
+                           "StateMachineRevisionId": {"Fn::GetAtt": [machine, "StateMachineRevisionId"]}}}
 
 
 def zip_name(function: Function) -> str:

@@ -35,6 +35,7 @@ from stepkit.deploy.resources import (
     Resource,
     Role,
     StateMachine,
+    StateMachineAlias,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
@@ -278,14 +279,22 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         if log_group is not None and s.logging is not None:
             resources.append(LogGroup(logical=f"state_machine-{machine.name}", name=log_group,
                                       retention_days=s.logging.retention_days))
-        resources.append(StateMachine(
+        state_machine = StateMachine(
             logical=machine.name, name=names.state_machine(machine.name), type=s.type, role=role,
             role_arn=names.role_arn(role), definition=json.dumps(definition, indent=2), source=source,
             substitutions={k: v for k, v in known.items() if k in placeholders(source)},
             log_group=log_group, log_level=s.logging.level if s.logging else "OFF",
             include_execution_data=s.logging.include_execution_data if s.logging else False,
             tracing=s.tracing, functions=tuple(f for f in invoked if f in function_names),
-        ))
+        )
+        resources.append(state_machine)
+        if s.alias is not None:
+            resources.append(StateMachineAlias(
+                logical=machine.name, name=f"{state_machine.name}:{s.alias.name}", state_machine=machine.name,
+                machine_name=state_machine.name, alias=s.alias.name, description=s.alias.description,
+                canary_percentage=s.alias.canary_percentage,
+                canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
+            ))
         if s.triggers:
             events_role = names.role("events", machine.name)
             check_length("role", events_role, f"{place}.triggers")

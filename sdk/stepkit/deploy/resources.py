@@ -209,6 +209,32 @@ class StateMachine(Resource):
 
 
 @dataclass(frozen=True)
+class StateMachineAlias(Resource):
+    """A state machine's alias, moved to a version published from the machine as deployed.
+    ``name`` is ``<machine name>:<alias>``; ``revision`` (the machine's digest) changes with
+    the machine, so every change of the machine publishes a version and moves the alias."""
+
+    kind: ClassVar[str] = "state_machine_alias"
+    order: ClassVar[int] = 65
+
+    state_machine: str = ""
+    """The logical name of the state machine."""
+    machine_name: str = ""
+    alias: str = ""
+    description: str = ""
+    canary_percentage: int | None = None
+    canary_interval_minutes: int = 10
+    revision: str = ""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"state_machine:{self.state_machine}",)
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ("canary_interval_minutes",)
+
+
+@dataclass(frozen=True)
 class Permission(Resource):
     """A statement of a function's resource policy letting S3 invoke it."""
 
@@ -331,6 +357,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Queue, Function, StateMachine, Permission, EventRule,
-                EventSourceMapping, BucketNotifications)
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Queue, Function, StateMachine, StateMachineAlias,
+                Permission, EventRule, EventSourceMapping, BucketNotifications)
 }

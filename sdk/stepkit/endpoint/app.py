@@ -3,7 +3,8 @@
 - ``X-Amz-Target: AWSStepFunctions.*``  → the Step Functions service (the stepkit engine)
 - a path of Lambda's REST API, or a request signed for ``lambda`` → the Lambda service (the
   stepkit runtime)
-- ``/_stepkit/health`` (and LocalStack's ``/_localstack/health``) → what is served
+- ``/_stepkit/health`` (and LocalStack's ``/_localstack/health``) → what is served;
+  ``/_localstack/info`` → LocalStack's info fields
 - everything else → moto, in this process
 
 No request can crash the server: an exception anywhere answers 500 in the AWS JSON error
@@ -14,10 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 import re
 import sys
+import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from stepkit.endpoint.protocol import respond
@@ -31,6 +36,15 @@ _SIGNED_FOR = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_
 MOTO_SERVICES = ("s3", "sqs", "sns", "iam", "sts", "events", "logs", "dynamodb", "secretsmanager", "ssm")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stepkit")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 class EndpointApp:
     def __init__(
         self, stepfunctions: WsgiApp, lambda_app: Any, moto: WsgiApp, code_zip: Callable[[str], Any] | None = None
@@ -39,6 +53,8 @@ class EndpointApp:
         self.lambda_app = lambda_app
         self.moto = moto
         self.code_zip = code_zip
+        self.session_id = str(uuid.uuid4())
+        self.started = time.monotonic()
 
     def services(self) -> dict[str, str]:
         out = {"stepfunctions": "stepkit engine", "lambda": "stepkit runtime"}
@@ -58,6 +74,8 @@ class EndpointApp:
             return self.lambda_app
         if path in ("/_stepkit/health", "/_localstack/health"):
             return self.health
+        if path == "/_localstack/info":
+            return self.info
         if path.startswith("/_stepkit/lambda-code/"):
             return self.lambda_code
         return self.moto
@@ -66,6 +84,17 @@ class EndpointApp:
         persistence = getattr(self.moto, "persistence", "off")
         body = json.dumps({"services": {k: "running" for k in self.services()}, "edition": "stepkit",
                            "persistence": {"moto": persistence}}).encode()
+        return respond(start_response, 200, body, [("Content-Type", "application/json")])
+
+    def info(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """LocalStack's ``/_localstack/info``, with its fields, for tools that ask which edition runs."""
+        body = json.dumps({
+            "version": f"stepkit-{_version()}", "edition": "stepkit", "is_license_activated": False,
+            "session_id": self.session_id, "machine_id": f"stepkit_{platform.node()}",
+            "system": platform.system().lower(),
+            "is_docker": False, "server_time_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "uptime": int(time.monotonic() - self.started),
+        }).encode()
         return respond(start_response, 200, body, [("Content-Type", "application/json")])
 
     def lambda_code(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -80,8 +109,11 @@ class EndpointApp:
         try:
             return self.route(environ)(environ, start_response)
         except Exception as exc:  # never let a request take the server down
+            # The details stay in the log: an exception's text can carry a request's or a record's
+            # contents (names, environment values), which an answer must never echo.
             log.error("request failed: %s", traceback.format_exc())
-            body = json.dumps({"__type": "InternalFailure", "message": f"stepkit endpoint error: {exc!r}"}).encode()
+            body = json.dumps({"__type": "InternalFailure", "message": "stepkit endpoint error "
+                               f"({type(exc).__name__}); the details are in the endpoint's log"}).encode()
             try:
                 return respond(start_response, 500, body, [("Content-Type", "application/x-amz-json-1.0")],
                                sys.exc_info())

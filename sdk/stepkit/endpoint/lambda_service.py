@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
+from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
@@ -84,7 +85,7 @@ class LambdaService:
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        self.app = RestJsonService("lambda", handlers)
+        self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
     def handles(self, path: str) -> bool:
         return self.app.handles(path)
@@ -322,22 +323,22 @@ class LambdaService:
             raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
         self._check_role(p["Role"])
         self._check_runtime(p.get("Runtime"), p.get("Handler"))
+        check_lambda_environment(p)
         with self._lock:
             if name in self.functions:
                 raise AwsError("ResourceConflictException", f"Function already exist: {name}")
-        sha, size, code_dir = self._store_code(p)
         fn: dict[str, Any] = {
             "FunctionName": name,
             "FunctionArn": self.arn(name),
             "Runtime": p["Runtime"],
             "Role": p["Role"],
             "Handler": p["Handler"],
-            "CodeSize": size,
+            "CodeSize": 0,
             "Description": p.get("Description", ""),
             "Timeout": p.get("Timeout", _DEFAULTS["Timeout"]),
             "MemorySize": p.get("MemorySize", _DEFAULTS["MemorySize"]),
             "LastModified": _now_text(),
-            "CodeSha256": sha,
+            "CodeSha256": "",
             "Version": LATEST,
             "TracingConfig": p.get("TracingConfig") or {"Mode": "PassThrough"},
             "RevisionId": str(uuid.uuid4()),
@@ -350,7 +351,7 @@ class LambdaService:
             "EphemeralStorage": p.get("EphemeralStorage") or {"Size": 512},
             "LoggingConfig": p.get("LoggingConfig") or {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "_code_dir": str(code_dir),
+            "_code_dir": str(self.dir / "code"),  # the code's own folder once stored, below
             "_tags": p.get("Tags") or {},
         }
         if p.get("Environment"):
@@ -361,11 +362,17 @@ class LambdaService:
             self._config(fn, name)
         except ValueError as exc:
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
+        sha, size, code_dir = self._store_code(p)  # the last check: nothing is stored before the others pass
+        fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir))
         with self._lock:
             if name in self.functions:
                 raise AwsError("ResourceConflictException", f"Function already exist: {name}")
             self.functions[name] = fn
-            self._save(fn)
+            try:
+                self._save(fn)
+            except Exception:  # a record that cannot be stored is not kept half-made
+                del self.functions[name]
+                raise
             response = _public(fn)
         self._activate(fn)
         if p.get("Publish"):
@@ -415,6 +422,7 @@ class LambdaService:
             self._check_role(p["Role"])
         if "Runtime" in p or "Handler" in p:
             self._check_runtime(p.get("Runtime", fn["Runtime"]), p.get("Handler", fn["Handler"]))
+        check_lambda_environment(p)
         candidate = dict(fn)
         for key in ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "DeadLetterConfig",
                     "TracingConfig", "EphemeralStorage", "LoggingConfig"):

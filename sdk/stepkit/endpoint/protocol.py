@@ -1,9 +1,10 @@
 """AWS wire protocols, driven by botocore's service models.
 
-The operation list, the input shapes (required members, types, lengths, ranges, enums),
-the HTTP bindings of REST operations and the error codes with their HTTP statuses all come
-from the JSON models botocore ships, so the services here answer what the SDKs expect
-without a hand-written table per operation.
+The operation list, the input shapes (required members, types, lengths, ranges, enums,
+patterns: checked by ``stepkit.endpoint.validation`` before any handler runs), the HTTP
+bindings of REST operations and the error codes with their HTTP statuses all come from the
+JSON models botocore ships, so the services here answer what the SDKs expect without a
+hand-written table per operation.
 
 Two protocols are served:
 
@@ -30,6 +31,14 @@ from urllib.parse import parse_qs, unquote
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from stepkit.endpoint.errors import AwsError
+from stepkit.endpoint.validation import BadText, InputRules, check_input, parse_json, validation_error
+
+# AwsError, check_input and validation_error live in errors.py and validation.py; named here too,
+# where the services have always imported them from.
+__all__ = ["AwsError", "JsonService", "RequestContext", "RestJsonService", "check_input", "epoch",
+           "validation_error"]
+
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
@@ -38,23 +47,6 @@ _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+
 @cache
 def service_model(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)
-
-
-class AwsError(Exception):
-    """An error answered in the service's error shape. ``status`` None: take it from the model."""
-
-    def __init__(self, code: str, message: str, status: int | None = None, **extra: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.status = status
-        self.extra = extra
-
-
-def validation_error(problems: list[str]) -> AwsError:
-    n = len(problems)
-    noun = "error" if n == 1 else "errors"
-    return AwsError("ValidationException", f"{n} validation {noun} detected: " + "; ".join(problems))
 
 
 def error_status(model: ServiceModel, code: str, default: int = 400) -> int:
@@ -101,115 +93,6 @@ def read_body(environ: dict[str, Any]) -> bytes:
     return b""
 
 
-# -- input validation ----------------------------------------------------------------------
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"'{value}'"
-    return f"'{json.dumps(value)}'"
-
-
-def check_input(shape: Shape | None, params: Any) -> None:
-    """Raise ValidationException (AWS's wording) or SerializationException for ``params``."""
-    if shape is None:
-        return
-    if not isinstance(params, dict):
-        raise AwsError("SerializationException", "Start of structure or map found where not expected.")
-    problems: list[str] = []
-    _check_structure(shape, params, "", problems)
-    if problems:
-        raise validation_error(problems)
-
-
-def _lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-def _check_structure(shape: Shape, value: dict, path: str, problems: list[str]) -> None:
-    for name in shape.required_members:
-        if value.get(name) is None:
-            problems.append(f"Value null at '{path}{_lower_first(name)}' failed to satisfy constraint: "
-                            "Member must not be null")
-    for name, member in shape.members.items():
-        if name in value and value[name] is not None:
-            _check_value(member, value[name], f"{path}{_lower_first(name)}", problems)
-
-
-def _type_error(shape: Shape, path: str) -> AwsError:
-    return AwsError(
-        "SerializationException",
-        f"The value at '{path}' is not of the type the operation expects ({shape.type_name}).",
-    )
-
-
-def _check_value(shape: Shape, value: Any, path: str, problems: list[str]) -> None:
-    kind = shape.type_name
-    meta = shape.metadata
-    if kind == "structure":
-        if not isinstance(value, dict):
-            raise _type_error(shape, path)
-        _check_structure(shape, value, path + ".", problems)
-    elif kind == "string":
-        if not isinstance(value, str):
-            raise _type_error(shape, path)
-        _length(value, meta, path, problems)
-        if shape.enum and value not in shape.enum:
-            problems.append(
-                f"Value {_describe(value)} at '{path}' failed to satisfy constraint: Member must satisfy enum "
-                f"value set: [{', '.join(shape.enum)}]"
-            )
-    elif kind in ("integer", "long"):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise _type_error(shape, path)
-        _range(value, meta, path, problems)
-    elif kind in ("float", "double"):
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise _type_error(shape, path)
-        _range(value, meta, path, problems)
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            raise _type_error(shape, path)
-    elif kind == "list":
-        if not isinstance(value, list):
-            raise _type_error(shape, path)
-        _length(value, meta, path, problems)
-        for i, item in enumerate(value):
-            if item is not None:
-                _check_value(shape.member, item, f"{path}.{i + 1}.member", problems)
-    elif kind == "map":
-        if not isinstance(value, dict):
-            raise _type_error(shape, path)
-        for key, item in value.items():
-            if item is not None:
-                _check_value(shape.value, item, f"{path}.{key}", problems)
-    elif kind == "timestamp":
-        if not isinstance(value, int | float | str) or isinstance(value, bool):
-            raise _type_error(shape, path)
-    elif kind == "blob" and not isinstance(value, str | bytes):
-        raise _type_error(shape, path)
-
-
-def _length(value: Any, meta: dict, path: str, problems: list[str]) -> None:
-    if "min" in meta and len(value) < meta["min"]:
-        problems.append(f"Value {_describe(value)} at '{path}' failed to satisfy constraint: "
-                        f"Member must have length greater than or equal to {meta['min']}")
-    if "max" in meta and len(value) > meta["max"]:
-        problems.append(f"Value {_describe(value)} at '{path}' failed to satisfy constraint: "
-                        f"Member must have length less than or equal to {meta['max']}")
-
-
-def _range(value: float, meta: dict, path: str, problems: list[str]) -> None:
-    if "min" in meta and value < meta["min"]:
-        problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                        f"Member must have value greater than or equal to {meta['min']}")
-    if "max" in meta and value > meta["max"]:
-        problems.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                        f"Member must have value less than or equal to {meta['max']}")
-
-
 # -- output --------------------------------------------------------------------------------
 
 
@@ -253,9 +136,10 @@ def respond(
 class JsonService:
     """A service on the AWS JSON protocol: ``handlers`` maps operation names to callables."""
 
-    def __init__(self, model_name: str, handlers: dict[str, Handler]) -> None:
+    def __init__(self, model_name: str, handlers: dict[str, Handler], bad_text: BadText | None = None) -> None:
         self.model = service_model(model_name)
         self.handlers = handlers
+        self.rules = InputRules("SerializationException", *([bad_text] if bad_text else []))
         version = self.model.metadata.get("jsonVersion", "1.0")
         self.content_type = f"application/x-amz-json-{version}"
 
@@ -282,11 +166,11 @@ class JsonService:
             raise AwsError("UnknownOperationException", f"stepkit does not implement {operation} yet.")
         raw = read_body(environ)
         try:
-            params = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError) as exc:
+            params = parse_json(raw) if raw.strip() else {}
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError
             raise AwsError("SerializationException", f"The request body is not valid JSON: {exc}") from None
         op = self.model.operation_model(operation)
-        check_input(op.input_shape, params)
+        check_input(op.input_shape, params, self.rules, operation)
         return handler(params, ctx)
 
 
@@ -326,9 +210,10 @@ def _compile_uri(uri: str) -> tuple[re.Pattern[str], dict[str, str], int]:
 class RestJsonService:
     """A service on the REST-JSON protocol, routed by the model's HTTP bindings."""
 
-    def __init__(self, model_name: str, handlers: dict[str, Handler]) -> None:
+    def __init__(self, model_name: str, handlers: dict[str, Handler], bad_text: BadText | None = None) -> None:
         self.model = service_model(model_name)
         self.handlers = handlers
+        self.rules = InputRules("InvalidRequestContentException", *([bad_text] if bad_text else []))
         routes = []
         for name in self.model.operation_names:
             op = self.model.operation_model(name)
@@ -368,7 +253,7 @@ class RestJsonService:
             if handler is None:
                 raise AwsError("ServiceException", f"stepkit does not implement the operation {op.name}.", 501)
             params = self._parse(op, path_params, query, ctx.headers, read_body(environ))
-            check_input(op.input_shape, params)
+            check_input(op.input_shape, params, self.rules, op.name)
             result = handler(params, ctx) or {}
             return self._serialize(op, result, ctx, start_response)
         except AwsError as err:
@@ -435,8 +320,8 @@ class RestJsonService:
     @staticmethod
     def _json_body(body: bytes) -> Any:
         try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return parse_json(body)
+        except ValueError as exc:
             raise AwsError("InvalidRequestContentException", f"Could not parse request body into json: {exc}",
                            400) from None
 

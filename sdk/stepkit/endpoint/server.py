@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from stepkit.endpoint.guard import RequestGuard
+
 if TYPE_CHECKING:
     from stepkit.endpoint.app import EndpointApp
     from stepkit.integrations.registry import IntegrationRegistry
@@ -100,6 +102,8 @@ class LocalEndpoint:
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
+        self.guard = RequestGuard.from_environment(self.port)
+        self._guarded = self.guard.wrap(self._serve)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
         self._thread.start()
         self._started = True
@@ -121,6 +125,10 @@ class LocalEndpoint:
         return ready
 
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
+        """Every request passes the guard (origin, host, signature) before anything else."""
+        return self._guarded(environ, start_response)
+
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         if not self._serving.is_set():
             self._serving.wait(120)
         if self.app is None:

@@ -20,17 +20,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepkit.asl.validation import invalid_definition_message, validate_definition
+from stepkit.endpoint.activities import ActivityService
 from stepkit.endpoint.protocol import AwsError, JsonService, RequestContext, epoch
+from stepkit.endpoint.rules import sfn_bad_text, sfn_tag_map
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import InvalidToken, TaskTokens
+from stepkit.endpoint.validation import lone_surrogate_in, parse_json, parse_json_text
+from stepkit.endpoint.versions import Route, VersionService, split
+from stepkit.engine.callbacks import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.recovery import error_matches
+from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
-_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# What the API reference says a name must not contain (surrogates: a lone one, as JSON can carry).
+_NAME_FORBIDDEN = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\U0010ffff]")
 _MACHINE_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):stateMachine:(?P<name>[^:]+)"
                           r"(?::(?P<qualifier>[^:]+))?")
 _EXECUTION_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<kind>execution|express):"
@@ -93,6 +99,8 @@ class ExecutionRecord:
     redrive_date: float | None = None
     trace_header: str | None = None
     express: bool = False
+    version_arn: str | None = None  # started on a version, or on an alias that chose it
+    alias_arn: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -141,8 +149,12 @@ class StepFunctionsService:
         self._map_runs: dict[str, Any] = {}  # Map Runs of finished executions (MapRun), read on demand
         self._map_run_owner: dict[str, str] = {}  # Map Run ARN -> execution ARN
         self._registry: IntegrationRegistry | None = None
+        self.activities = ActivityService(store, self.tokens, _check_name, self._set_tags)
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        self.app = JsonService("stepfunctions", handlers)
+        handlers.update(self.activities.handlers())
+        self.versions = VersionService(self)
+        handlers.update(self.versions.handlers())
+        self.app = JsonService("stepfunctions", handlers, sfn_bad_text)
         self._closed = False
 
     # -- start-up and shut-down -----------------------------------------------------------
@@ -161,6 +173,8 @@ class StepFunctionsService:
             self.executions[execution.arn] = execution
             if execution.status == "RUNNING":
                 running.append(execution.arn)
+        self.activities.load(set(running))
+        self.versions.load()
         return running
 
     def resume_all(self, arns: list[str]) -> None:
@@ -181,6 +195,7 @@ class StepFunctionsService:
         """Stop running executions without ending them: their records stay RUNNING (what the
         engine records from here on is dropped), so the next start resumes them."""
         self._closed = True
+        self.activities.close()
         with self._lock:
             running = list(self.running.items())
         for execution_arn, r in running:
@@ -208,6 +223,7 @@ class StepFunctionsService:
     def registry(self) -> IntegrationRegistry:
         if self._registry is None:
             self._registry = self.registry_factory()
+            self._registry.register(ACTIVITY_RESOURCES, self.activities)
         return self._registry
 
     # -- helpers --------------------------------------------------------------------------
@@ -321,6 +337,13 @@ class StepFunctionsService:
 
     @staticmethod
     def _check_definition(definition: str, machine_type: str) -> None:
+        try:
+            document = parse_json(definition)
+        except ValueError:
+            document = None  # the validator words the parse error
+        if lone_surrogate_in(document):  # a state name an execution's history could never store
+            raise AwsError("InvalidDefinition", "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: The "
+                           "definition holds an unpaired UTF-16 surrogate'")
         diagnostics = validate_definition(definition, state_machine_type=machine_type)
         if any(d.severity == "ERROR" for d in diagnostics):
             raise AwsError("InvalidDefinition", invalid_definition_message(diagnostics))
@@ -480,7 +503,8 @@ class StepFunctionsService:
         return list(events)
 
     def _start(
-        self, machine: Machine, name: str | None, input_text: str | None, trace: str | None, ctx: RequestContext
+        self, machine: Machine, name: str | None, input_text: str | None, trace: str | None, ctx: RequestContext,
+        route: Route | None = None,
     ) -> ExecutionRecord:
         name = name if name is not None else str(uuid.uuid4())
         _check_name(name, "Name")
@@ -490,7 +514,7 @@ class StepFunctionsService:
             raise AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
                            f"than the maximum of {MAX_INPUT_BYTES} bytes'")
         try:
-            json.loads(input_text)
+            parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine.type == "EXPRESS"
@@ -504,15 +528,22 @@ class StepFunctionsService:
                 if existing.status == "RUNNING" and existing.input == input_text:
                     return existing
                 raise AwsError("ExecutionAlreadyExists", f"Execution Already Exists: '{arn}'")
+            route = route or Route()
             execution = ExecutionRecord(
-                arn=arn, name=name, machine_arn=machine.arn, revision=machine.revision(), input=input_text,
-                start_date=time.time(), trace_header=trace, express=express,
+                arn=arn, name=name, machine_arn=machine.arn, revision=route.revision or machine.revision(),
+                input=input_text, start_date=time.time(), trace_header=trace, express=express,
+                version_arn=route.version_arn, alias_arn=route.alias_arn,
             )
+            self._save_execution(execution)  # stored first: a record that cannot be stored is never listed
             self.executions[arn] = execution
-            self._save_execution(execution)
             if self._closed:
                 raise AwsError("ServiceUnavailable", "The endpoint is shutting down.", 503)
-            self._launch(execution)
+            try:
+                self._launch(execution)
+            except Exception:  # never keep a RUNNING record that nothing runs
+                self.executions.pop(arn, None)
+                self.store.delete("execution", arn)
+                raise
         return execution
 
     # -- state machines -------------------------------------------------------------------
@@ -520,6 +551,8 @@ class StepFunctionsService:
         name, definition, role = p["name"], p["definition"], p["roleArn"]
         machine_type = p.get("type", "STANDARD")
         _check_name(name)
+        _check_publish(p)
+        tags = sfn_tag_map(p.get("tags"))
         self._check_role(role)
         self._check_definition(definition, machine_type)
         arn = self._machine_arn(ctx, name)
@@ -527,7 +560,7 @@ class StepFunctionsService:
             existing = self.machines.get(arn)
             if existing is not None:
                 if (existing.definition, existing.role_arn, existing.type) == (definition, role, machine_type):
-                    return {"stateMachineArn": arn, "creationDate": epoch(existing.creation_date)}
+                    return self._created(existing, p)
                 raise AwsError("StateMachineAlreadyExists", f"State Machine Already Exists: '{arn}'")
             machine = Machine(
                 arn=arn, name=name, type=machine_type, definition=definition, role_arn=role,
@@ -537,14 +570,24 @@ class StepFunctionsService:
                 machine.logging = {**machine.logging, **p["loggingConfiguration"]}
             if "tracingConfiguration" in p:
                 machine.tracing = p["tracingConfiguration"]
+            self._save_machine(machine)  # stored first: a record that cannot be stored is never listed
             self.machines[arn] = machine
-            self._save_machine(machine)
             if p.get("tags"):
-                self._set_tags(arn, {t["key"]: t.get("value", "") for t in p["tags"]})
-        return {"stateMachineArn": arn, "creationDate": epoch(machine.creation_date)}
+                self._set_tags(arn, tags)
+        return self._created(machine, p)
+
+    def _created(self, machine: Machine, p: dict) -> dict:
+        out = {"stateMachineArn": machine.arn, "creationDate": epoch(machine.creation_date)}
+        if p.get("publish"):
+            out["stateMachineVersionArn"] = self.versions.publish(machine, p.get("versionDescription")).arn
+        return out
 
     def UpdateStateMachine(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
+        if split(p["stateMachineArn"])[1] is not None:  # a version or an alias cannot be changed
+            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: "
+                           f"{p['stateMachineArn']}'")
+        _check_publish(p)
         fields = ("definition", "roleArn", "loggingConfiguration", "tracingConfiguration")
         if not any(k in p for k in fields):
             raise AwsError("MissingRequiredParameter", "Either the definition, the role ARN, the "
@@ -554,16 +597,21 @@ class StepFunctionsService:
         if "roleArn" in p:
             self._check_role(p["roleArn"])
         with self._lock:
+            before = (machine.definition, machine.role_arn, machine.logging, machine.tracing)
             machine.definition = p.get("definition", machine.definition)
             machine.role_arn = p.get("roleArn", machine.role_arn)
             if "loggingConfiguration" in p:
                 machine.logging = {**machine.logging, **p["loggingConfiguration"]}
             if "tracingConfiguration" in p:
                 machine.tracing = p["tracingConfiguration"]
-            machine.revision_id = str(uuid.uuid4())
+            if (machine.definition, machine.role_arn, machine.logging, machine.tracing) != before:
+                machine.revision_id = str(uuid.uuid4())  # a revision is a distinct configuration
             machine.update_date = time.time()
             self._save_machine(machine)
-        return {"updateDate": epoch(machine.update_date), "revisionId": machine.revision_id}
+            out = {"updateDate": epoch(machine.update_date), "revisionId": machine.revision_id}
+            if p.get("publish"):
+                out["stateMachineVersionArn"] = self.versions.publish(machine, p.get("versionDescription")).arn
+        return out
 
     def _describe_machine(self, machine: Machine | dict) -> dict:
         data = machine.to_record() if isinstance(machine, Machine) else machine
@@ -580,6 +628,8 @@ class StepFunctionsService:
 
     def DescribeStateMachine(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
+        if split(p["stateMachineArn"])[1] is not None:
+            return self.versions.describe(p["stateMachineArn"])
         out = self._describe_machine(machine)
         out.update(status="ACTIVE", type=machine.type, creationDate=epoch(machine.creation_date))
         if machine.description:
@@ -604,6 +654,7 @@ class StepFunctionsService:
             machine = self.machines.pop(arn, None)
             if machine is not None:
                 self.store.delete("state_machine", arn)
+                self.versions.forget_machine(arn)
                 self.tags.pop(arn, None)
                 self.store.delete("sfn_tags", arn)
         return {}
@@ -623,7 +674,8 @@ class StepFunctionsService:
     # -- executions -----------------------------------------------------------------------
     def StartExecution(self, p: dict, ctx: RequestContext) -> dict:
         machine = self._machine(p["stateMachineArn"])
-        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx)
+        route = self.versions.route(p["stateMachineArn"])
+        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx, route)
         return {"executionArn": execution.arn, "startDate": epoch(execution.start_date)}
 
     def StartSyncExecution(self, p: dict, ctx: RequestContext) -> dict:
@@ -631,7 +683,8 @@ class StepFunctionsService:
         if machine.type != "EXPRESS":
             raise AwsError("StateMachineTypeNotSupported", "This operation is not supported by this type of "
                            "state machine")
-        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx)
+        route = self.versions.route(p["stateMachineArn"])
+        execution = self._start(machine, p.get("name"), p.get("input"), p.get("traceHeader"), ctx, route)
         running = self.running.get(execution.arn)
         if running is not None:
             running.done.wait()
@@ -704,6 +757,7 @@ class StepFunctionsService:
         for key, value in (("error", e.error), ("cause", e.cause), ("traceHeader", e.trace_header)):
             if value is not None and (key == "traceHeader" or e.status != "SUCCEEDED"):
                 out[key] = value
+        out.update(_routed(e))
         status, reason = self._redrive_status(e)
         out["redriveCount"] = e.redrive_count
         out["redriveStatus"] = status
@@ -729,9 +783,10 @@ class StepFunctionsService:
                            "state machine")
         wanted = p.get("statusFilter")
         redrive = p.get("redriveFilter")
+        routed = self.versions.execution_filter(p["stateMachineArn"])
         rows = []
         for e in list(self.executions.values()):
-            if e.machine_arn != machine.arn or (wanted and e.status != wanted):
+            if e.machine_arn != machine.arn or (wanted and e.status != wanted) or not routed(e):
                 continue
             if (redrive == "REDRIVEN" and not e.redrive_count) or (redrive == "NOT_REDRIVEN" and e.redrive_count):
                 continue
@@ -742,6 +797,7 @@ class StepFunctionsService:
             if e.redrive_count:
                 row["redriveCount"] = e.redrive_count
                 row["redriveDate"] = epoch(e.redrive_date)
+            row.update(_routed(e))
             rows.append((e.start_date, e.arn, row))
         rows.sort(key=lambda r: (-r[0], r[1]))
         page, token = _paginate([r[2] for r in rows], p, "executionArn")
@@ -793,6 +849,8 @@ class StepFunctionsService:
     def _token_call(self, token: str, call: Callable[[], None]) -> dict:
         try:
             call()
+        except TokenTimedOut:
+            raise AwsError("TaskTimedOut", "Task Timed Out: 'Provided task has timed out'") from None
         except InvalidToken:
             if _TOKEN_FORMAT.fullmatch(token):
                 raise AwsError("TaskDoesNotExist",
@@ -803,7 +861,7 @@ class StepFunctionsService:
     def SendTaskSuccess(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
         try:
-            output = json.loads(p["output"])
+            output = parse_json_text(p["output"])
         except ValueError as exc:
             raise AwsError("InvalidOutput", f"Invalid Output: '{exc}'") from None
         return self._token_call(token, lambda: self.tokens.send_success(token, output))
@@ -814,12 +872,14 @@ class StepFunctionsService:
 
     def SendTaskHeartbeat(self, p: dict, ctx: RequestContext) -> dict:
         token = p["taskToken"]
-        return self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        out = self._token_call(token, lambda: self.tokens.send_heartbeat(token))
+        self.activities.heartbeat(token)
+        return out
 
     # -- TestState ------------------------------------------------------------------------
     def TestState(self, p: dict, ctx: RequestContext) -> dict:
         try:
-            state = json.loads(p["definition"])
+            state = parse_json_text(p["definition"])
         except ValueError as exc:
             raise AwsError("InvalidDefinition",
                            f"Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {exc}'") from None
@@ -840,7 +900,7 @@ class StepFunctionsService:
         self._check_definition(text, "STANDARD")
         input_text = p.get("input") or "{}"
         try:
-            data = json.loads(input_text)
+            data = parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         machine = StateMachine(definition, name="TestState", region=ctx.region, account_id=ctx.account,
@@ -877,19 +937,23 @@ class StepFunctionsService:
         return {k: v for k, v in out.items() if v is not None}
 
     # -- tags -----------------------------------------------------------------------------
-    def _set_tags(self, arn: str, tags: dict[str, str]) -> None:
+    def _set_tags(self, arn: str, tags: dict[str, str] | None) -> None:
+        if tags is None:  # the resource was deleted
+            self.tags.pop(arn, None)
+            self.store.delete("sfn_tags", arn)
+            return
         self.tags[arn] = tags
         self.store.put("sfn_tags", arn, {"arn": arn, "tags": tags})
 
     def _taggable(self, arn: str) -> None:
-        if arn not in self.machines:
+        if arn not in self.machines and arn not in self.activities.activities:
             raise AwsError("ResourceNotFound", f"Resource not found: '{arn}'")
 
     def TagResource(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["resourceArn"]
         self._taggable(arn)
         tags = dict(self.tags.get(arn, {}))
-        tags.update({t["key"]: t.get("value", "") for t in p["tags"]})
+        tags.update(sfn_tag_map(p["tags"]))
         if len(tags) > 50:
             raise AwsError("TooManyTags", "Too many tags: a resource takes at most 50", resourceName=arn)
         self._set_tags(arn, tags)
@@ -906,6 +970,17 @@ class StepFunctionsService:
         arn = p["resourceArn"]
         self._taggable(arn)
         return {"tags": [{"key": k, "value": v} for k, v in self.tags.get(arn, {}).items()]}
+
+
+def _routed(e: ExecutionRecord) -> dict[str, str]:
+    """The version and alias an execution was started through (DescribeExecution, ListExecutions)."""
+    out = {"stateMachineVersionArn": e.version_arn, "stateMachineAliasArn": e.alias_arn}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _check_publish(p: dict) -> None:
+    if "versionDescription" in p and not p.get("publish"):
+        raise AwsError("ValidationException", "Version description can only be set when publish is true")
 
 
 def _targets(state: dict) -> list[str]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
 from stepkit.asl.references import compile_reference
+from stepkit.engine.activity_task import run_activity
 from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
 from stepkit.engine.states import Outcome, RecoverableState, check_result_size
@@ -85,6 +86,8 @@ class TaskState(RecoverableState):
         resource = self.resource
         timeout = self._limit(frame, raw, self.timeout, self._timeout_ref, "TimeoutSeconds")
         heartbeat = self._limit(frame, raw, self.heartbeat, self._heartbeat_ref, "HeartbeatSeconds")
+        if resource.resource_type == "activity" and not resource.pattern:
+            return run_activity(self, frame, params, timeout, heartbeat)
         legacy = resource.is_lambda_function
         if legacy:
             details: dict[str, Any] = {"resource": resource.arn, "input": params}

@@ -227,7 +227,7 @@ def _checked_payload(payload: bytes, invocation_type: str) -> bytes:
         return b"{}"  # Lambda hands an invocation without a payload the event {}
     try:
         json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise InvalidRequestContent(
             f"Could not parse request body into json: Could not parse payload into json: {exc}"
         ) from None

@@ -42,7 +42,7 @@ RESERVED_ENVIRONMENT_KEYS = frozenset(
     }
 )
 
-_ENV_KEY = re.compile(r"^[a-zA-Z]\w*$")
+_ENV_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9_]+\Z")  # Lambda's pattern: ASCII, two characters at least
 HANDLER_PATTERN = r"^[^\s]+\.[^\s.]+$"
 
 
@@ -86,7 +86,8 @@ class FunctionSettings(BaseModel):
     def _check_keys(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
             if not _ENV_KEY.match(key):
-                raise ValueError(f"environment variable name {key!r} is not valid (letters, digits, _)")
+                raise ValueError(f"environment variable name {key!r} is not valid (a letter, then letters, "
+                                 "digits or _: two characters at least)")
             if key in RESERVED_ENVIRONMENT_KEYS:
                 raise ValueError(f"environment variable {key} is reserved by Lambda")
         return value

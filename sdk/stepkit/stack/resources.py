@@ -137,6 +137,26 @@ class Logging(_Model):
         return value.upper() if isinstance(value, str) else value
 
 
+class AliasSettings(_Model):
+    """Publish a version of the state machine at each deploy that changes it, and point an
+    alias at it: callers start executions on the alias, so a deploy moves them at once, or
+    as a canary (``canary_percentage`` of the executions on the new version, the rest on
+    the version the alias pointed to before, until a deploy without it moves them all)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    description: str = ""
+    canary_percentage: Annotated[int | None, Field(ge=1, le=99)] = None
+    canary_interval_minutes: Annotated[int, Field(ge=1, le=2100)] = 10
+    """For ``stepkit package``: CloudFormation's canary shifts the rest after this long."""
+
+    @field_validator("name")
+    @classmethod
+    def _alias_name(cls, value: str) -> str:
+        if not re.fullmatch(r"(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]+", value):
+            raise ValueError("an alias name is letters, digits, '-', '_' and '.', not digits only")
+        return value
+
+
 class StateMachineSettings(_Model):
     """One entry of ``state_machines``; the key is the state machine's name."""
 
@@ -150,6 +170,7 @@ class StateMachineSettings(_Model):
     triggers: list[Trigger] = Field(default_factory=list)
     access: list[Grant] = Field(default_factory=list)
     description: str = ""
+    alias: AliasSettings | None = None
     enabled: bool = True
     """``false`` leaves the state machine, its role, log group and triggers out of what the
     stack deploys: for a stage on a target that cannot run it, e.g.

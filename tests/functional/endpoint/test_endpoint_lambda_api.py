@@ -70,10 +70,10 @@ def test_update_code_and_configuration(lam: Any) -> None:
     wait_active(lam, name)
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "v2"
     updated = lam.update_function_configuration(FunctionName=name, MemorySize=256, Handler="app.other",
-                                                Environment={"Variables": {"A": "1"}})
+                                                Environment={"Variables": {"AB": "1"}})
     assert updated["MemorySize"] == 256
     lam.update_function_code(FunctionName=name, ZipFile=zip_code({"app.py": "import os\ndef other(e, c):\n"
-                                                                            "    return os.environ['A']\n"}))
+                                                                            "    return os.environ['AB']\n"}))
     wait_active(lam, name)
     assert json.loads(lam.invoke(FunctionName=name)["Payload"].read()) == "1"
     got = lam.get_function(FunctionName=name)
