@@ -170,7 +170,7 @@ class LocalEndpoint:
         isolate_moto_sessions()  # the endpoint owes nothing to the host's AWS configuration
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
-        self.moto_restored = self.moto.restore()
+        self.moto_restored = self.moto.restore(self.account)
         self._server.RequestHandlerClass = _moto_handler()
 
         service_holder: list[LambdaService] = []
@@ -291,20 +291,15 @@ class LocalEndpoint:
             raise KeyError(key) from exc
 
     def _write_logs(self, function: str, text: str) -> None:
-        """A function's log lines into CloudWatch Logs (moto): ``aws logs tail /aws/lambda/NAME`` works."""
-        from moto.logs.models import logs_backends
-
+        """A function's log lines into CloudWatch Logs (moto): ``aws logs tail /aws/lambda/NAME`` works.
+        Journaled like a request (``MotoBackend.call``): durable once this returns."""
         now = int(time.time() * 1000)
         group = f"/aws/lambda/{function}"
         stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{self._stream_id}"
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         if not events:
             return
-        with self.moto.direct():
-            backend = logs_backends[self.account][self.region]
-            backend.ensure_log_group(group)
-            backend.ensure_log_stream(group, stream)
-            backend.put_log_events(group, stream, events)
+        self.moto.call("logs.put_log_events", self.account, self.region, group, stream, events)
 
     def send_to_queue(self, queue_arn: str, body: str, attributes: dict[str, Any]) -> None:
         parts = queue_arn.split(":")
