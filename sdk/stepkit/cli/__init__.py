@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "deploy": "deploy_cmd",
     "destroy": "deploy_cmd",
     "executions": "endpoint_cmd",
+    "graph": "graph_cmd",
     "history": "endpoint_cmd",
     "init": "deploy_cmd",
     "invoke": "functions_cmd",
