@@ -193,6 +193,9 @@ class LocalEndpoint:
                                   self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        from stepkit.viewer.api import ViewerApp
+
+        app.viewer = ViewerApp(self)
         install_moto_hooks(self.deliveries, self.account)
         self.lambda_service.load()
         running = self.stepfunctions.load()
