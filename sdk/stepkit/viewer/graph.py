@@ -4,7 +4,8 @@
 and returns a :class:`Graph`: a node per state (every one, however deeply nested), a group
 per ``Parallel`` branch and per ``Map`` item processor, and edges of distinct kinds:
 
-- ``start`` / ``end``: from the pseudo-node ``Start`` and to ``End`` at the top level;
+- ``start`` / ``end``: from the pseudo-node ``Start``, and to ``End`` from the top level's
+  last states (``End: true``, Succeed, Fail);
 - ``next``: a state's ``Next``;
 - ``choice``: a ``Choice`` rule, labelled with the rule (``$.score NumericGreaterThan 0.8``,
   ``not (...)``, ``(a) and (b)``, a JSONata ``Condition``); ``default``: its ``Default``;
@@ -141,7 +142,7 @@ class _Builder:
                 self.graph.edges.append(Edge(node, ids[target], kind, label))
 
         link(state.get("Next"), "next")
-        if state.get("End") is True and group is None:
+        if group is None and (state.get("End") is True or state.get("Type") in ("Succeed", "Fail")):
             self.graph.edges.append(Edge(node, END, "end"))
         if state.get("Type") == "Choice":
             for rule in state.get("Choices") or []:

@@ -54,7 +54,7 @@ function pretty(text) {
 const link = (hash, text, cls) => h("a", {href: hash, class: cls, text});
 const short = (arn) => arn.split(":").slice(-1)[0];
 function setMain(...children) { const main = document.getElementById("main"); main.replaceChildren(...children); }
-function crumbs(...items) { document.getElementById("crumbs").replaceChildren(...items); }
+function crumbs(...items) { document.getElementById("crumbs").replaceChildren(...items.filter((i) => i)); }
 function live(text) { document.getElementById("live").textContent = text; }
 function poll(fn, delay) {
   // A failed refresh (the endpoint restarting, say) is shown and tried again later.
@@ -121,7 +121,7 @@ async function executionPage(gen, arn) {
   }
   view.states = Object.fromEntries(data.states.map((st) => [st.name, st]));
   renderSummary(e);
-  colourGraph(view.states);
+  if (data.graph) colourGraph(view.states, data.graph, data.mapRuns.length > 0);
   renderGantt(data.states, e, (name) => showState(view, name));
   renderMapRuns(data.mapRuns);
   renderEvents(data.events);
@@ -203,7 +203,8 @@ function renderEvents(events) {
   });
   const more = events.length > shown ? h("button", {class: "action", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(events); }},
     `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`) : null;
-  box.replaceChildren(h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))), rows), more);
+  box.replaceChildren(h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))), rows));
+  if (more) box.append(more);
 }
 
 async function mapRunPage(gen, arn) {
@@ -245,7 +246,9 @@ function drawGraph(box, model, onPick) {
     if (node.group) g.setParent(node.id, node.group);
   }
   model.edges.forEach((edge, i) => {
-    const label = edge.label.length > 40 ? edge.label.slice(0, 39) + "…" : edge.label;
+    // Into a branch or a processor: the group's own label says so.
+    const text = edge.kind === "branch" || edge.kind === "items" ? "" : edge.label;
+    const label = text.length > 40 ? text.slice(0, 39) + "…" : text;
     g.setEdge(edge.source, edge.target, {edge, label, width: label ? label.length * 5.6 + 6 : 0, height: label ? 14 : 0, labelpos: "c"}, "e" + i);
   });
   dagre.layout(g);
@@ -274,7 +277,7 @@ function drawGraph(box, model, onPick) {
       ? s("polygon", {points: `${n.x},${y} ${x + n.width},${n.y} ${n.x},${y + n.height} ${x},${n.y}`})
       : node.type === "Start" || node.type === "End" ? s("ellipse", {cx: n.x, cy: n.y, rx: n.width / 2, ry: n.height / 2})
         : s("rect", {x, y, width: n.width, height: n.height, rx: node.type === "Succeed" || node.type === "Fail" ? 17 : 5});
-    const el = s("g", {class: "node", "data-state": node.name, "data-type": node.type}, shape,
+    const el = s("g", {class: "node", "data-state": node.name, "data-type": node.type, "data-id": node.id}, shape,
       s("text", {x: n.x, y: n.y + 4, "text-anchor": "middle"}, document.createTextNode(node.name)),
       s("title", {}, document.createTextNode(node.type)));
     if (node.type !== "Start" && node.type !== "End") el.addEventListener("click", () => onPick(node.name));
@@ -283,13 +286,25 @@ function drawGraph(box, model, onPick) {
   box.replaceChildren(svg);
 }
 
-function colourGraph(states) {
+function colourGraph(states, model, distributed) {
+  // A Distributed Map's item processor runs in child executions, whose states are not in this
+  // history: they take the Map state's outcome (its Map Run has each child's).
+  const groups = Object.fromEntries(model.groups.map((g) => [g.id, g]));
+  const names = Object.fromEntries(model.nodes.map((n) => [n.id, n]));
+  const inherited = (node) => {
+    for (let grp = groups[node.group]; grp; grp = groups[grp.parent]) {
+      const owner = states[names[grp.state].name];
+      if (grp.kind === "processor" && owner && distributed) return {...owner, durationMs: null, retries: 0, error: null, via: owner.name};
+    }
+    return undefined;
+  };
   for (const el of document.querySelectorAll("g.node[data-state]")) {
     if (el.dataset.type === "Start" || el.dataset.type === "End") continue;
-    const st = states[el.dataset.state];
+    const st = states[el.dataset.state] || inherited(names[el.dataset.id]);
     if (st) el.dataset.status = st.status; else delete el.dataset.status;
     const title = el.querySelector("title");
-    title.textContent = st ? `${el.dataset.type} · ${st.status} · ${ms(st.durationMs)} · ${st.retries} retries${st.error ? " · " + st.error : ""}`
+    title.textContent = st && st.via ? `${el.dataset.type} · run by the Map Run of ${st.via}`
+      : st ? `${el.dataset.type} · ${st.status} · ${ms(st.durationMs)} · ${st.retries} retries${st.error ? " · " + st.error : ""}`
       : el.dataset.type + " · not run";
   }
 }
