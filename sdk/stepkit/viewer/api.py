@@ -191,7 +191,7 @@ class ViewerApp:
     def execution(self, query: dict[str, list[str]]) -> dict[str, Any]:
         arn = _one(query, "arn")
         described = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)
-        events = self._all("GetExecutionHistory", {"executionArn": arn}, "events")
+        events = self.sfn.execution_events(arn)
         graph = self._graph(described)
         runs = [r.to_dict() for r in state_runs(events, described["status"])]
         map_runs = []

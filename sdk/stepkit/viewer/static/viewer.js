@@ -6,7 +6,7 @@ const API = "api/";
 const TOKEN = document.querySelector('meta[name="stepkit-csrf"]').content;
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]);
 const SVG_NS = "http://www.w3.org/2000/svg";
-const EVENT_PAGE = 1000;
+const EVENT_PAGE = 500;
 let timer = null;     // the pending poll of the page shown
 let generation = 0;   // bumped on every navigation: answers for an older page are dropped
 
@@ -190,6 +190,15 @@ function renderMapRuns(mapRuns) {
       h("td", {class: "num", text: m.itemCounts.failed}), h("td", {class: "num", text: m.itemCounts.running})))));
 }
 
+function eventDetails(details) {
+  // Built when opened: a 10,000-event history would otherwise format every payload up front.
+  const box = h("details", {}, h("summary", {text: details.name || details.error || "details"}));
+  box.addEventListener("toggle", () => {
+    if (box.open && box.children.length === 1) box.append(h("pre", {text: JSON.stringify(details, null, 2)}));
+  });
+  return box;
+}
+
 function renderEvents(events) {
   const box = document.getElementById("events");
   const shown = Math.max(EVENT_PAGE, box.shown || 0);
@@ -198,8 +207,7 @@ function renderEvents(events) {
     const key = Object.keys(ev).find((k) => k.endsWith("EventDetails"));
     return h("tr", {}, h("td", {class: "num", text: ev.id}), h("td", {text: ev.type}),
       h("td", {class: "num", text: ms(Math.round(ev.timestamp * 1000 - start))}),
-      h("td", {}, key ? h("details", {}, h("summary", {text: (ev[key].name || ev[key].error || "details")}),
-        h("pre", {text: JSON.stringify(ev[key], null, 2)})) : ""));
+      h("td", {}, key ? eventDetails(ev[key]) : ""));
   });
   const more = events.length > shown ? h("button", {class: "action", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(events); }},
     `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`) : null;
