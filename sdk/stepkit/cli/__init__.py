@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "plan": "deploy_cmd",
     "run": "run_cmd",
     "status": "deploy_cmd",
+    "ui": "ui_cmd",
     "up": "endpoint_cmd",
     "validate": "validate_cmd",
 }

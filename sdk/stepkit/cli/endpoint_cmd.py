@@ -58,6 +58,7 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
         console.print(f"  ready after {info['started_in_s'] * 1000:.0f} ms")
         console.print(f"  served by stepkit: {', '.join(stepkit_side)}")
         console.print(f"  served by moto:    {', '.join(moto_side)}")
+        console.print(f"  viewer:            {info['url']}/_stepkit/ui/")
         if info["resumed_executions"]:
             console.print(f"  resumed {info['resumed_executions']} running execution(s)")
         console.print(f"  export AWS_ENDPOINT_URL={info['url']} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "

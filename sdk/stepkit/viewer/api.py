@@ -32,7 +32,7 @@ from stepkit.endpoint.errors import AwsError
 from stepkit.endpoint.guard import UI_PREFIX, UI_TOKEN_HEADER, RequestGuard
 from stepkit.endpoint.protocol import RequestContext, read_body, respond
 from stepkit.viewer.graph import GraphError, definition_graph
-from stepkit.viewer.history import state_runs
+from stepkit.viewer.history import map_state_of_run, state_runs
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _TOKEN_SLOT = "__STEPKIT_CSRF_TOKEN__"
@@ -204,9 +204,10 @@ class ViewerApp:
         """The graph of the definition the execution ran (a Map Run child: its item processor)."""
         try:
             if "mapRunArn" in described:
-                map_run = self.sfn._map_run(described["mapRunArn"])
-                parent = self.sfn.DescribeStateMachineForExecution({"executionArn": map_run.execution_arn}, self.ctx)
-                definition = _processor(json.loads(parent["definition"]), map_run.state_name)
+                owner = self.sfn.DescribeMapRun({"mapRunArn": described["mapRunArn"]}, self.ctx)["executionArn"]
+                state = map_state_of_run(self.sfn.execution_events(owner, False), described["mapRunArn"])
+                parent = self.sfn.DescribeStateMachineForExecution({"executionArn": owner}, self.ctx)
+                definition = _processor(json.loads(parent["definition"]), state or "")
             else:
                 machine = self.sfn.DescribeStateMachineForExecution({"executionArn": described["executionArn"]},
                                                                     self.ctx)

@@ -108,3 +108,19 @@ def _apply(run: StateRun, kind: str, details: dict[str, Any], when: float) -> No
         run.cause = details.get("cause", run.cause)
         run.exited = when
         run.status = "FAILED"
+
+
+def map_state_of_run(events: list[dict[str, Any]], map_run_arn: str) -> str | None:
+    """The name of the Map state that started ``map_run_arn`` (its ``MapRunStarted`` event's
+    state), which names the item processor its child executions run."""
+    owner: dict[int, str] = {}
+    for event in events:
+        details = _details(event)
+        name = owner.get(event.get("previousEventId") or 0)
+        if event["type"].endswith("StateEntered"):
+            name = details.get("name")
+        if name is not None:
+            owner[event["id"]] = name
+        if event["type"] == "MapRunStarted" and details.get("mapRunArn") == map_run_arn:
+            return name
+    return None
