@@ -10,6 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,14 +20,15 @@ from stepkit.endpoint import LocalEndpoint
 
 
 @pytest.fixture
-def ui(endpoint: LocalEndpoint) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "stepkit.cli", "ui", "--endpoint-url", endpoint.url, "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+def ui(endpoint: LocalEndpoint, tmp_path: Path) -> Iterator[str]:
+    command = [sys.executable, "-m", "stepkit.cli", "ui", "--endpoint-url", endpoint.url, "--port", "0"]
+    with (tmp_path / "stderr").open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
     try:
         line = process.stdout.readline() if process.stdout else ""
         match = re.search(r"on (http://127\.0\.0\.1:\d+)/_stepkit/ui/", line)
-        assert match, (line, process.stderr.read() if process.poll() is not None and process.stderr else "")
+        assert match, (line, (tmp_path / "stderr").read_text())
         yield match.group(1)
     finally:
         process.terminate()
