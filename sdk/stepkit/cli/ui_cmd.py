@@ -38,7 +38,8 @@ def ui_command(endpoint_url: str, region: str, port: int) -> None:
     except (OSError, SystemExit):
         raise click.UsageError(f"port {port} on 127.0.0.1 is in use: choose another with --port") from None
     guard = RequestGuard.from_environment(server.server_port)
-    app = guard.wrap(viewer_server_app(ViewerApp(RemoteEndpoint(remote, guard))))
+    endpoint = RemoteEndpoint(remote, guard, lambda service: _client(service, endpoint_url, region))
+    app = guard.wrap(viewer_server_app(ViewerApp(endpoint)))
     click.echo(f"stepkit viewer of {endpoint_url} on http://127.0.0.1:{server.server_port}/_stepkit/ui/ "
                "(Ctrl-C stops)")
     try:

@@ -9,6 +9,8 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/api/execution?arn=ARN`` an execution: its description, the definition's
   graph, each state's summary, its events, its Map Runs
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
+- ``GET  /_stepkit/ui/api/functions``         Lambda functions
+- ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
 - ``POST /_stepkit/ui/api/stop`` and ``/redrive`` (``{"arn": ...}``): the only actions; each
   carries the token in ``X-Stepkit-Csrf`` (the request guard refuses them without it, and so
   does this app).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
@@ -33,6 +36,7 @@ from stepkit.endpoint.guard import UI_PREFIX, UI_TOKEN_HEADER, RequestGuard
 from stepkit.endpoint.protocol import RequestContext, read_body, respond
 from stepkit.viewer.graph import GraphError, definition_graph
 from stepkit.viewer.history import map_state_of_run, state_runs
+from stepkit.viewer.invocations import invocations
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _TOKEN_SLOT = "__STEPKIT_CSRF_TOKEN__"
@@ -43,6 +47,8 @@ StartResponse = Callable[..., Any]
 class _Endpoint(Protocol):
     stepfunctions: Any
     guard: RequestGuard
+
+    def client(self, service: str) -> Any: ...
 
 
 class ViewerError(Exception):
@@ -70,8 +76,9 @@ class ViewerApp:
         self._static = resources.files("stepkit.viewer") / "static"
         self._get: dict[str, Callable[[dict[str, list[str]]], Any]] = {
             "machines": self.machines, "executions": self.executions, "execution": self.execution,
-            "maprun": self.map_run,
+            "maprun": self.map_run, "functions": self.functions, "invocations": self.invocations,
         }
+        self._clients: dict[str, Any] = {}
         self._post: dict[str, Callable[[dict[str, Any]], Any]] = {"stop": self.stop, "redrive": self.redrive}
 
     @property
@@ -226,6 +233,36 @@ class ViewerApp:
                 detail = self.sfn.DescribeExecution({"executionArn": child["executionArn"]}, self.ctx)
                 failed.append({k: detail.get(k) for k in ("executionArn", "name", "status", "input", "error", "cause")})
         return {"mapRun": described, "executions": children, "failed": failed}
+
+    def _client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.endpoint.client(service)
+        return self._clients[service]
+
+    def _boto_pages(self, service: str, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a paginated boto3 call; a missing resource is no items."""
+        from botocore.exceptions import ClientError
+
+        try:
+            pages = self._client(service).get_paginator(operation).paginate(**params)
+            return [item for page in pages for item in page[key]]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ResourceNotFoundException":
+                return []
+            raise ViewerError(502, str(error.get("Code")), str(error.get("Message"))) from None
+
+    def functions(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        keep = ("FunctionName", "FunctionArn", "Runtime", "Handler", "MemorySize", "Timeout", "LastModified", "State")
+        rows = self._boto_pages("lambda", "list_functions", "Functions")
+        return {"functions": [{k: f.get(k) for k in keep} for f in sorted(rows, key=lambda f: f["FunctionName"])]}
+
+    def invocations(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        name = _one(query, "function")
+        if not re.fullmatch(r"[\w-]{1,140}", name):
+            raise ViewerError(400, "BadRequest", "a function name has letters, digits, hyphens and underscores")
+        events = self._boto_pages("logs", "filter_log_events", "events", logGroupName=f"/aws/lambda/{name}")
+        return {"function": name, "invocations": [i.to_dict() for i in invocations(events)]}
 
     def stop(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.sfn.StopExecution({"executionArn": body["arn"], "error": "stepkit.viewer",

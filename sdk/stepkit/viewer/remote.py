@@ -63,10 +63,14 @@ class RemoteStepFunctions:
 
 @dataclass
 class RemoteEndpoint:
-    """What the viewer needs of an endpoint: its Step Functions and its guard."""
+    """What the viewer needs of an endpoint: its Step Functions, its guard, boto3 clients."""
 
     stepfunctions: RemoteStepFunctions
     guard: RequestGuard
+    make_client: Callable[[str], Any]
+
+    def client(self, service: str) -> Any:
+        return self.make_client(service)
 
 
 def viewer_server_app(viewer: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:

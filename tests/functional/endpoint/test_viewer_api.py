@@ -138,3 +138,17 @@ def test_redrive_a_failed_execution(endpoint: LocalEndpoint, clients: Any):
     assert sfn.describe_execution(executionArn=execution)["redriveCount"] == 1
     status, data = _post(endpoint, "redrive", {"arn": machine}, {"X-Stepkit-Csrf": _token(endpoint)})
     assert status == 400 and data["code"] == "InvalidArn"
+
+
+def test_functions_and_their_invocations_from_the_logs(endpoint: LocalEndpoint, finished: dict[str, str]):
+    status, data = _api(endpoint, "functions")
+    assert status == 200 and data["functions"]
+    counts = {}
+    for function in data["functions"]:
+        _, logged = _api(endpoint, f"invocations?function={function['FunctionName']}")
+        counts[function["FunctionName"]] = logged["invocations"]
+    doubled = next(runs for runs in counts.values() if len(runs) == 3)
+    assert all(run["report"]["durationMs"] >= 0 and run["report"]["memoryMB"] == 128 for run in doubled)
+    assert all(run["lines"][0].startswith("START RequestId: ") for run in doubled)
+    assert _api(endpoint, "invocations?function=never-made")[1]["invocations"] == []
+    assert _api(endpoint, "invocations?function=../x")[0] == 400

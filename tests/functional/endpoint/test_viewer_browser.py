@@ -96,6 +96,11 @@ def test_watch_an_execution_turn_green_and_open_its_map_run(endpoint: LocalEndpo
     page.click('g.node[data-state="Double"]')
     assert '"double": 2' in page.locator("#state-output").text_content()
 
+    page.click("#nav-lambda")
+    page.locator("tr[data-function] a").first.click()
+    page.wait_for_selector("#invocations")
+    assert page.locator("#invocations tr[data-request]").count() == 6
+
 
 def test_stop_from_the_page(endpoint: LocalEndpoint, clients: Any, page: Any):
     from endpoint_helpers import create_machine

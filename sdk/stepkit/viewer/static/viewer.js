@@ -236,6 +236,39 @@ async function mapRunPage(gen, arn) {
   if (!TERMINAL.has(m.status)) poll(() => gen === generation && mapRunPage(gen, arn), 1500);
 }
 
+async function functionsPage(gen) {
+  crumbs(h("span", {text: "Lambda functions"}));
+  const data = await get("functions");
+  if (gen !== generation) return;
+  const rows = data.functions.map((f) => h("tr", {"data-function": f.FunctionName},
+    h("td", {}, link("#/function/" + encodeURIComponent(f.FunctionName), f.FunctionName)), h("td", {text: f.Runtime}),
+    h("td", {text: f.Handler}), h("td", {class: "num", text: f.MemorySize + " MB"}), h("td", {class: "num", text: f.Timeout + " s"}),
+    h("td", {text: f.State})));
+  setMain(h("h2", {text: "Lambda functions"}), rows.length
+    ? h("table", {}, h("tr", {}, ["Name", "Runtime", "Handler", "Memory", "Timeout", "State"].map((t) => h("th", {text: t}))), rows)
+    : h("p", {class: "muted", text: "No functions on this endpoint yet."}));
+}
+
+async function functionPage(gen, name) {
+  crumbs(link("#/lambda", "Lambda functions"), h("span", {text: name}));
+  const data = await get("invocations", {function: name});
+  if (gen !== generation) return;
+  const rows = data.invocations.map((inv) => {
+    const r = inv.report;
+    return h("tr", {"data-request": inv.requestId}, h("td", {text: when(inv.started)}), h("td", {class: "mono", text: inv.requestId}),
+      h("td", {class: "num", text: r.durationMs !== undefined ? r.durationMs.toFixed(2) + " ms" : "running"}),
+      h("td", {class: "num", text: r.initMs ? r.initMs.toFixed(0) + " ms" : ""}),
+      h("td", {class: "num", text: r.maxMemoryMB !== undefined ? `${r.maxMemoryMB} / ${r.memoryMB} MB` : ""}),
+      h("td", {}, r.status ? badge(r.status === "timeout" ? "TIMED_OUT" : "FAILED") : r.durationMs !== undefined ? badge("SUCCEEDED") : ""),
+      h("td", {}, h("details", {}, h("summary", {text: inv.lines.length + " lines"}), h("pre", {class: "log", text: inv.lines.join("\n")}))));
+  });
+  setMain(h("h2", {text: name}), rows.length
+    ? h("table", {id: "invocations"}, h("tr", {}, ["Started", "Request", "Duration", "Init", "Memory used", "Outcome", "Log"].map((t) => h("th", {text: t}))), rows)
+    : h("p", {class: "muted", text: "No invocations logged yet."}));
+  live("updated " + new Date().toLocaleTimeString());
+  poll(() => gen === generation && functionPage(gen, name), 3000);
+}
+
 // -- the graph ------------------------------------------------------------------------------------
 function nodeSize(node) {
   const w = Math.max(60, node.name.length * 7 + 28);
@@ -327,6 +360,8 @@ async function route() {
     if (page === "machine") await machinePage(gen, arn);
     else if (page === "execution") await executionPage(gen, arn);
     else if (page === "maprun") await mapRunPage(gen, arn);
+    else if (page === "lambda") await functionsPage(gen);
+    else if (page === "function") await functionPage(gen, arn);
     else await machinesPage(gen);
   } catch (err) {
     if (gen === generation) setMain(h("p", {class: "error", id: "failure", text: err.message}));
