@@ -114,3 +114,27 @@ def test_stop_from_the_page(endpoint: LocalEndpoint, clients: Any, page: Any):
     page.click("#stop")
     page.wait_for_selector('#summary .badge[data-status="ABORTED"]')
     assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+
+
+def test_model_selection_chart(endpoint: LocalEndpoint, clients: Any, page: Any):
+    """The training pipeline's Report state's shape (select_model's result), from a Pass state."""
+    from endpoint_helpers import create_machine, wait_execution
+
+    sfn = clients("stepfunctions")
+    report = {"metric": "accuracy", "ranking": [
+        {"candidate_id": "c1", "family": "random_forest", "validation_score": 0.93},
+        {"candidate_id": "c0", "family": "logistic", "validation_score": 0.88},
+        {"candidate_id": "c2", "family": "knn", "validation_score": 0.81}],
+        "best": {"candidate_id": "c1", "test": {"accuracy": 0.91}},
+        "champion": {"version": 3, "test_score": 0.89, "comparable": True}}
+    machine = create_machine(sfn, {"StartAt": "Report", "States": {"Report": {"Type": "Pass", "Result": report,
+                                                                              "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert wait_execution(sfn, execution)["status"] == "SUCCEEDED"
+    page.goto(endpoint.url + "/_stepkit/ui/#/execution/" + execution)
+    page.wait_for_selector("#candidate-chart")
+    assert page.locator("#candidate-chart g.candidate").count() == 3
+    assert page.locator('#candidate-chart g.candidate[data-best="true"]').get_attribute("data-candidate") == "c1"
+    assert page.locator("#candidate-chart rect.bar-test").count() == 1
+    assert "champion v3" in page.locator("#candidate-chart .champion-label").text_content()
+    page.locator("#candidates").screenshot(path=str(IMAGES / "candidates.png"))

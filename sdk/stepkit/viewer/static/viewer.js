@@ -113,7 +113,7 @@ async function executionPage(gen, arn) {
     view = h("div", {id: "execution", "data-arn": arn},
       h("div", {id: "summary"}), h("div", {class: "layout"}, h("div", {id: "graph"}), h("div", {id: "detail"},
         h("p", {class: "muted", text: "Click a state to see its input, output and error."}))),
-      h("h3", {text: "Timeline"}), h("div", {id: "gantt"}), h("div", {id: "mapruns"}),
+      h("div", {id: "candidates"}), h("h3", {text: "Timeline"}), h("div", {id: "gantt"}), h("div", {id: "mapruns"}),
       h("h3", {text: "Events"}), h("div", {id: "events"}));
     setMain(view);
     if (data.graph) drawGraph(document.getElementById("graph"), data.graph, (name) => showState(view, name));
@@ -124,6 +124,7 @@ async function executionPage(gen, arn) {
   if (data.graph) colourGraph(view.states, data.graph, data.mapRuns.length > 0);
   renderGantt(data.states, e, (name) => showState(view, name));
   renderMapRuns(data.mapRuns);
+  renderCandidates(selectionReport(data.states));
   renderEvents(data.events);
   if (view.selected) showState(view, view.selected);
   live((e.status === "RUNNING" ? "live · " : "") + "updated " + new Date().toLocaleTimeString());
@@ -178,6 +179,56 @@ function renderGantt(states, e, onPick) {
         title: `${st.name}: ${ms(st.durationMs)}`})),
       h("div", {class: "num muted", text: ms(st.durationMs)}));
   }));
+}
+
+function selectionReport(states) {
+  // The ML pipeline's model selection (select_model's result, passed on by its Report state):
+  // an output with a ranking of candidates by validation score.
+  for (const st of [...states].reverse()) {
+    if (!st.output || !st.output.includes('"ranking"')) continue;
+    try {
+      const out = JSON.parse(st.output);
+      for (const report of [out, out.selection, out.report]) {
+        if (report && Array.isArray(report.ranking) && report.ranking.length) return report;
+      }
+    } catch (e) { /* not JSON: not a report */ }
+  }
+  return null;
+}
+
+function renderCandidates(report) {
+  const box = document.getElementById("candidates");
+  if (!report) { box.replaceChildren(); return; }
+  const metric = report.metric || "score";
+  const best = report.best || {};
+  const bestTest = best.test && typeof best.test[metric] === "number" ? best.test[metric] : null;
+  const champion = report.champion && typeof report.champion.test_score === "number" ? report.champion : null;
+  const scores = report.ranking.map((c) => c.validation_score).concat([bestTest, champion && champion.test_score]).filter((v) => typeof v === "number");
+  const top = Math.max(...scores, 1e-9) * 1.05;
+  const rowH = 22, left = 220, width = 760, chartW = width - left - 60;
+  const rows = report.ranking.length + (bestTest !== null ? 1 : 0);
+  const svg = s("svg", {id: "candidate-chart", width, height: rows * rowH + 40, viewBox: `0 0 ${width} ${rows * rowH + 40}`});
+  const bar = (y, value, label, cls) => {
+    const w = Math.max(1, (value / top) * chartW);
+    svg.append(s("text", {x: left - 8, y: y + 14, "text-anchor": "end"}, document.createTextNode(label)),
+      s("rect", {x: left, y: y + 3, width: w, height: rowH - 6, class: cls, rx: 2}),
+      s("text", {x: left + w + 6, y: y + 14}, document.createTextNode(value.toFixed(4))));
+  };
+  report.ranking.forEach((c, i) => {
+    const isBest = c.candidate_id === best.candidate_id;
+    const g = s("g", {class: "candidate", "data-candidate": c.candidate_id, "data-best": isBest ? "true" : "false"});
+    svg.append(g);
+    if (typeof c.validation_score === "number") bar(i * rowH, c.validation_score, `${isBest ? "★ " : ""}${c.candidate_id} (${c.family || "?"})`, isBest ? "bar-best" : "bar-validation");
+  });
+  if (bestTest !== null) bar(report.ranking.length * rowH, bestTest, `★ ${best.candidate_id}: test`, "bar-test");
+  if (champion) {
+    const x = left + (champion.test_score / top) * chartW;
+    svg.append(s("line", {x1: x, x2: x, y1: 0, y2: rows * rowH + 6, class: "champion-line", id: "champion-line"}),
+      s("text", {x, y: rows * rowH + 22, "text-anchor": "middle", class: "champion-label"},
+        document.createTextNode(`champion v${champion.version} (test ${champion.test_score.toFixed(4)})`)));
+  }
+  box.replaceChildren(h("h3", {text: `Candidates by validation ${metric}`}), svg,
+    h("p", {class: "muted", text: "★ the best candidate; its test score below; the line is the champion's score on the same test rows."}));
 }
 
 function renderMapRuns(mapRuns) {
