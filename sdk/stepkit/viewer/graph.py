@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -189,6 +190,23 @@ def definition_graph(definition: Any) -> Graph:
     return graph
 
 
+def _nested(graph: Graph, node_line: Callable[[Node], str], opening: Callable[[Group], list[str]],
+            closing: str) -> list[str]:
+    """The nodes of each group inside the group's opening and closing lines, nested and indented."""
+    lines: list[str] = []
+
+    def emit(group: str | None, indent: str) -> None:
+        lines.extend(indent + node_line(node) for node in graph.nodes if node.group == group)
+        for sub in graph.groups:
+            if sub.parent == group:
+                lines.extend(indent + line for line in opening(sub))
+                emit(sub.id, indent + "  ")
+                lines.append(indent + closing)
+
+    emit(None, "  ")
+    return lines
+
+
 # -- Mermaid -------------------------------------------------------------------------------------
 def _mermaid_text(text: str) -> str:
     return '"' + text.replace('"', "#quot;").replace("\n", " ") + '"'
@@ -203,19 +221,8 @@ def to_mermaid(graph: Graph) -> str:
     """A Mermaid flowchart: groups as nested subgraphs, catch/retry edges dotted, into
     branches and processors thick."""
     lines = ["flowchart TD"]
-
-    def emit(group: str | None, indent: str) -> None:
-        for node in graph.nodes:
-            if node.group == group:
-                shape = _MERMAID_SHAPES.get(node.type, "[%s]")
-                lines.append(f"{indent}{node.id}{shape % _mermaid_text(node.name)}")
-        for sub in graph.groups:
-            if sub.parent == group:
-                lines.append(f"{indent}subgraph {sub.id}[{_mermaid_text(sub.label)}]")
-                emit(sub.id, indent + "  ")
-                lines.append(f"{indent}end")
-
-    emit(None, "  ")
+    lines += _nested(graph, lambda node: node.id + _MERMAID_SHAPES.get(node.type, "[%s]") % _mermaid_text(node.name),
+                     lambda group: [f"subgraph {group.id}[{_mermaid_text(group.label)}]"], "end")
     for edge in graph.edges:
         arrow = _MERMAID_ARROWS.get(edge.kind, "-->")
         label = f"|{_mermaid_text(edge.label)}|" if edge.label else ""
@@ -244,19 +251,10 @@ def to_dot(graph: Graph) -> str:
              '  node [shape=box, style="rounded", fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
 
-    def emit(group: str | None, indent: str) -> None:
-        for node in graph.nodes:
-            if node.group == group:
-                shape = _DOT_SHAPES.get(node.type, "box")
-                lines.append(f"{indent}{node.id} [label={_dot_text(node.name)}, shape={shape}];")
-        for sub in graph.groups:
-            if sub.parent == group:
-                lines.append(f"{indent}subgraph cluster_{sub.id} {{")
-                lines.append(f'{indent}  label={_dot_text(sub.label)}; style="rounded,dashed";')
-                emit(sub.id, indent + "  ")
-                lines.append(f"{indent}}}")
-
-    emit(None, "  ")
+    lines += _nested(graph, lambda node: f"{node.id} [label={_dot_text(node.name)}, "
+                                         f"shape={_DOT_SHAPES.get(node.type, 'box')}];",
+                     lambda group: [f"subgraph cluster_{group.id} {{",
+                                    f'  label={_dot_text(group.label)}; style="rounded,dashed";'], "}")
     for edge in graph.edges:
         attrs = [a for a in (f"label={_dot_text(edge.label)}" if edge.label else "", _DOT_EDGES.get(edge.kind, ""))
                  if a]
