@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from stepkit.cli.graph_cmd import graph as graph_command
 from stepkit.viewer.graph import END, START, GraphError, definition_graph, rule_text, to_dot, to_mermaid, to_svg
 
+TRAINING = str(Path(__file__).resolve().parents[3] / "statemachines" / "training.asl.json")
+
 DEFINITION = {
     "StartAt": "Decide",
     "States": {
@@ -104,11 +106,11 @@ def test_no_states_is_a_graph_error():
 
 def test_cli_draws_the_training_pipeline_with_placeholders(tmp_path: Path):
     runner = CliRunner()
-    result = runner.invoke(graph_command, ["statemachines/training.asl.json", "--format", "dot"])
+    result = runner.invoke(graph_command, [TRAINING, "--format", "dot"])
     assert result.exit_code == 0, result.output
     assert "TrainCandidates" in result.output and "subgraph cluster_" in result.output
     out = tmp_path / "g.mmd"
-    result = runner.invoke(graph_command, ["statemachines/training.asl.json", "-o", str(out)])
+    result = runner.invoke(graph_command, [TRAINING, "-o", str(out)])
     assert result.exit_code == 0 and out.read_text().startswith("flowchart TD")
 
 
