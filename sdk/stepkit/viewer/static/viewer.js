@@ -272,7 +272,10 @@ async function mapRunPage(gen, arn) {
   const m = data.mapRun;
   crumbs(link("#/", "State machines"), link("#/execution/" + encodeURIComponent(m.executionArn), short(m.executionArn)), h("span", {text: "Map Run"}));
   const counts = m.executionCounts;
-  setMain(h("h2", {}, "Map Run " + short(arn) + " ", badge(m.status)),
+  // A Map Run is redriven by redriving the execution that started it (AWS's RedriveExecution).
+  const redrive = m.status === "FAILED" || m.status === "ABORTED"
+    ? h("button", {class: "action", id: "redrive", onclick: () => runAction("redrive", m.executionArn)}, "Redrive the execution") : null;
+  setMain(h("h2", {}, "Map Run " + short(arn) + " ", badge(m.status), " ", redrive || ""),
     h("p", {id: "maprun-counts", class: "counts"}, ["pending", "running", "succeeded", "failed", "timedOut", "aborted", "total"].map((k) =>
       h("span", {"data-count": k}, k + ": ", h("b", {text: counts[k] ?? 0})))),
     h("div", {class: "strip", id: "maprun-strip"}, data.executions.map((c) =>
