@@ -138,3 +138,34 @@ def test_model_selection_chart(endpoint: LocalEndpoint, clients: Any, page: Any)
     assert page.locator("#candidate-chart rect.bar-test").count() == 1
     assert "champion v3" in page.locator("#candidate-chart .champion-label").text_content()
     page.locator("#candidates").screenshot(path=str(IMAGES / "candidates.png"))
+
+
+def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint, clients: Any, page: Any):
+    import time
+
+    from endpoint_helpers import create_function, create_machine, wait_execution
+
+    sfn, lam = clients("stepfunctions"), clients("lambda")
+    code = "def handler(event, context):\n    if event % 2:\n        raise ValueError(f'odd item {event}')\n    return event\n"
+    function = lam.get_function(FunctionName=create_function(lam, code))["Configuration"]["FunctionArn"]
+    machine = create_machine(sfn, {"StartAt": "Fan", "States": {"Fan": {
+        # One at a time, one failure tolerated: items 1 and 3 fail (the second fails the Map Run).
+        "Type": "Map", "ItemsPath": "$.items", "End": True, "MaxConcurrency": 1, "ToleratedFailureCount": 1,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Check", "States": {"Check": {"Type": "Task", "Resource": function, "End": True}}}}}})
+    execution = sfn.start_execution(stateMachineArn=machine, input='{"items": [1, 2, 3, 4]}')["executionArn"]
+    assert wait_execution(sfn, execution)["status"] == "FAILED"
+
+    page.goto(endpoint.url + "/_stepkit/ui/#/execution/" + execution)
+    page.wait_for_selector(_node("Fan", "FAILED"))
+    page.click("a.maprun-link")
+    page.wait_for_selector("#maprun-counts")
+    assert page.locator('#maprun-counts [data-count="failed"] b').text_content() == "2"
+    assert page.locator("#maprun-strip a.bar-FAILED").count() == 2
+    assert "odd item 3" in page.locator("main").text_content()
+    page.click("#redrive")
+    deadline = time.monotonic() + 120  # a deadline for the redrive to be recorded, not a measure
+    while sfn.describe_execution(executionArn=execution).get("redriveCount", 0) < 1:
+        assert time.monotonic() < deadline, "the redrive was not recorded"
+        time.sleep(0.05)

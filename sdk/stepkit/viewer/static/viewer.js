@@ -53,7 +53,7 @@ function pretty(text) {
 }
 const link = (hash, text, cls) => h("a", {href: hash, class: cls, text});
 const short = (arn) => arn.split(":").slice(-1)[0];
-function setMain(...children) { const main = document.getElementById("main"); main.replaceChildren(...children); }
+function setMain(...children) { document.getElementById("main").replaceChildren(...children.flat().filter((c) => c)); }
 function crumbs(...items) { document.getElementById("crumbs").replaceChildren(...items.filter((i) => i)); }
 function live(text) { document.getElementById("live").textContent = text; }
 function poll(fn, delay) {
