@@ -146,7 +146,8 @@ def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint,
     from endpoint_helpers import create_function, create_machine, wait_execution
 
     sfn, lam = clients("stepfunctions"), clients("lambda")
-    code = "def handler(event, context):\n    if event % 2:\n        raise ValueError(f'odd item {event}')\n    return event\n"
+    code = ("def handler(event, context):\n    if event % 2:\n        raise ValueError(f'odd item {event}')\n"
+            "    return event\n")
     function = lam.get_function(FunctionName=create_function(lam, code))["Configuration"]["FunctionArn"]
     machine = create_machine(sfn, {"StartAt": "Fan", "States": {"Fan": {
         # One at a time, one failure tolerated: items 1 and 3 fail (the second fails the Map Run).
