@@ -5,7 +5,7 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/``                      the page (with this endpoint's CSRF token)
 - ``GET  /_stepkit/ui/static/...``            its scripts, styles and vendored libraries
 - ``GET  /_stepkit/ui/api/machines``          state machines, with their executions' counts by status
-- ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT]``
+- ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT][&since=EPOCH]``
 - ``GET  /_stepkit/ui/api/execution?arn=ARN`` an execution: its description, the definition's
   graph, each state's summary, its events, its Map Runs
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
@@ -192,7 +192,12 @@ class ViewerApp:
         if status:
             params["statusFilter"] = status
         name = (query.get("name") or [""])[0].lower()
-        rows = [e for e in self._all("ListExecutions", params, "executions") if name in e["name"].lower()]
+        try:
+            since = float((query.get("since") or ["0"])[0] or 0)
+        except ValueError:
+            raise ViewerError(400, "BadRequest", "since is a time in seconds since the epoch") from None
+        rows = [e for e in self._all("ListExecutions", params, "executions")
+                if name in e["name"].lower() and (_epoch(e["startDate"]) or 0) >= since]
         return {"executions": rows}
 
     def execution(self, query: dict[str, list[str]]) -> dict[str, Any]:

@@ -77,6 +77,11 @@ def test_machines_executions_and_filters(endpoint: LocalEndpoint, finished: dict
     assert [e["name"] for e in data["executions"]] == ["viewed"]
     _, data = _api(endpoint, f"executions?machine={finished['machine']}&status=FAILED")
     assert data["executions"] == []
+    _, data = _api(endpoint, f"executions?machine={finished['machine']}&since={time.time() + 3600}")
+    assert data["executions"] == []
+    _, data = _api(endpoint, f"executions?machine={finished['machine']}&since={time.time() - 3600}")
+    assert [e["name"] for e in data["executions"]] == ["viewed"]
+    assert _api(endpoint, f"executions?machine={finished['machine']}&since=soon")[0] == 400
     status, data = _api(endpoint, f"executions?machine={finished['machine']}&status=BOGUS")
     assert status == 400 and data["code"] == "BadRequest"
 

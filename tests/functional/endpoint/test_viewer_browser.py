@@ -65,6 +65,8 @@ def test_watch_an_execution_turn_green_and_open_its_map_run(endpoint: LocalEndpo
     page.goto(endpoint.url + "/_stepkit/ui/")
     page.click(f'tr[data-machine="{machine_name}"] a')
     page.wait_for_selector("#executions")
+    page.select_option("#since-filter", "3600")  # started in the last hour
+    page.select_option("#status-filter", "RUNNING")
     sfn.start_execution(stateMachineArn=machine, name="live-run")
     page.click('tr[data-execution="live-run"] a')  # waits for the list's next refresh to show it
 

@@ -78,7 +78,7 @@ async function machinesPage(gen) {
   poll(() => gen === generation && machinesPage(gen), 3000);
 }
 
-const filters = {status: "", name: ""};
+const filters = {status: "", name: "", since: ""};
 async function machinePage(gen, arn) {
   crumbs(link("#/", "State machines"), h("span", {text: short(arn)}));
   if (!document.getElementById("executions")) {
@@ -87,9 +87,14 @@ async function machinePage(gen, arn) {
     status.value = filters.status;
     const name = h("input", {id: "name-filter", placeholder: "name contains", value: filters.name,
       oninput: (e) => { filters.name = e.target.value; machinePage(gen, arn); }});
-    setMain(h("h2", {text: short(arn)}), h("div", {class: "filters"}, status, name), h("div", {id: "executions"}));
+    const since = h("select", {id: "since-filter", onchange: (e) => { filters.since = e.target.value; machinePage(gen, arn); }},
+      [["", "any time"], ["900", "last 15 minutes"], ["3600", "last hour"], ["86400", "last day"], ["604800", "last week"]]
+        .map(([v, t]) => h("option", {value: v, text: t})));
+    since.value = filters.since;
+    setMain(h("h2", {text: short(arn)}), h("div", {class: "filters"}, status, name, since), h("div", {id: "executions"}));
   }
-  const data = await get("executions", {machine: arn, status: filters.status, name: filters.name});
+  const since = filters.since ? String(Date.now() / 1000 - Number(filters.since)) : "";
+  const data = await get("executions", {machine: arn, status: filters.status, name: filters.name, since});
   if (gen !== generation) return;
   const rows = data.executions.map((e) => h("tr", {"data-execution": e.name},
     h("td", {}, link("#/execution/" + encodeURIComponent(e.executionArn), e.name)), h("td", {}, badge(e.status)),
