@@ -2,13 +2,19 @@
 
 Exit codes: 0 success; 1 a call to the target failed part way (what was done is recorded,
 and running the command again converges); 2 bad input: the stack file, a definition, an
-option, a resource that belongs to someone else (nothing was touched); 3 the target cannot
-be used: no credentials, an endpoint that does not answer, a record of another account.
+option, a resource that belongs to someone else, or a target that cannot be used (no
+credentials, an endpoint that does not answer, a record of another account); nothing was
+touched then.
+
+The endpoint of ``--target local`` (and ``localstack``) follows the CLI's one rule
+(:data:`stepkit.cli.common.ENDPOINT_RULE`); ``--target aws`` uses boto3's own chain, which
+``--endpoint-url`` overrides.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,14 +26,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from stepkit.cli.common import ENDPOINT_RULE, endpoint_url
+from stepkit.cli.common import console as make_console
 from stepkit.deploy.errors import DeployError, DeployInputError, TargetError
 from stepkit.deploy.planner import CREATE, DELETE, REPLACE, UNCHANGED, UPDATE, Plan
-from stepkit.deploy.target import TARGETS
+from stepkit.deploy.target import LOCALSTACK_ENDPOINT, TARGETS
 from stepkit.runtime.bundle import PLATFORMS
 from stepkit.stack import StackError
 from stepkit.stack.model import DEFAULT_STAGE
 
-EXIT_FAILED, EXIT_INPUT, EXIT_TARGET = 1, 2, 3
+EXIT_FAILED, EXIT_INPUT, EXIT_TARGET = 1, 2, 2
 _SYMBOL = {CREATE: ("+", "green"), UPDATE: ("~", "yellow"), REPLACE: ("±", "magenta"), DELETE: ("-", "red"),
            UNCHANGED: ("=", "dim")}
 
@@ -36,8 +44,9 @@ def _target_options(function: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--target", "-t", type=click.Choice(TARGETS), default="local", show_default=True,
                      envvar="STEPKIT_TARGET",
-                     help="local: the stepkit endpoint ($STEPKIT_ENDPOINT_URL); localstack: $AWS_ENDPOINT_URL or "
-                          "http://localhost:4566; aws: the boto3 credential chain."),
+                     help=f"local: the stepkit endpoint ({ENDPOINT_RULE}); localstack: the same, "
+                          f"default {LOCALSTACK_ENDPOINT}; aws: boto3's credential chain and endpoints."),
+        click.option("--endpoint-url", metavar="URL", help="The endpoint of the target (see --target)."),
         click.option("--stage", "-s", default=DEFAULT_STAGE, show_default=True, envvar="STEPKIT_STAGE",
                      help="The stage whose overrides apply; deployments of stages are separate."),
         click.option("--code-platform", type=click.Choice(PLATFORMS), envvar="STEPKIT_CODE_PLATFORM",
@@ -58,10 +67,11 @@ def _target_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _fail(as_json: bool, code: int, kind: str, messages: list[str]) -> None:
     if as_json:
-        click.echo(json.dumps({"error": kind, "messages": messages}))
+        click.echo(json.dumps({"error": kind, "message": "; ".join(messages), "messages": messages}))
     else:
-        err = Console(stderr=True, highlight=False)
-        title = {EXIT_INPUT: "bad input", EXIT_TARGET: "target unavailable", EXIT_FAILED: "failed"}[code]
+        err = make_console(stderr=True)
+        titles = {EXIT_INPUT: "bad input", EXIT_FAILED: "failed"}
+        title = "target unavailable" if kind == "TargetError" else titles[code]
         err.print(f"[bold red]{title}[/bold red] [dim](nothing was changed)[/dim]" if code != EXIT_FAILED
                   else f"[bold red]{title}[/bold red]")
         for message in messages:
@@ -69,13 +79,25 @@ def _fail(as_json: bool, code: int, kind: str, messages: list[str]) -> None:
     sys.exit(code)
 
 
+def target_environ(target: str, option: str | None) -> dict[str, str]:
+    """The environment the deployer resolves ``target``'s endpoint from, by the CLI's rule."""
+    environ = dict(os.environ)
+    if target == "local":
+        environ["STEPKIT_ENDPOINT_URL"] = endpoint_url(option)
+    elif target == "localstack":
+        environ["AWS_ENDPOINT_URL"] = endpoint_url(option, default=LOCALSTACK_ENDPOINT)
+    elif option:
+        os.environ["AWS_ENDPOINT_URL"] = environ["AWS_ENDPOINT_URL"] = option  # boto3 reads the process's
+    return environ
+
+
 def _open(stack: Path | None, stage: str, target: str, region: str | None, profile: str | None,
-          as_json: bool, code_platform: str | None = None) -> Any:
+          as_json: bool, code_platform: str | None = None, endpoint: str | None = None) -> Any:
     from stepkit.deploy.service import Deployment
 
     try:
         return Deployment.open(stack, stage=stage, target=target, region=region, profile=profile,
-                               code_platform=code_platform)
+                               code_platform=code_platform, environ=target_environ(target, endpoint))
     except StackError as exc:
         _fail(as_json, EXIT_INPUT, "StackError", str(exc).splitlines())
     except DeployInputError as exc:
@@ -137,23 +159,25 @@ def render_plan(console: Console, plan: Plan, *, show_unchanged: bool = False, p
 @_target_options
 @click.option("--show-unchanged", is_flag=True, help="List the resources that would not change too.")
 @click.option("--no-policies", is_flag=True, help="Do not print the IAM policies of new or changed roles.")
-def plan_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
+def plan_command(target: str, stage: str, code_platform: str | None, endpoint_url: str | None, profile: str | None,
+                 region: str | None,
                  stack: Path | None, as_json: bool, show_unchanged: bool, no_policies: bool) -> None:
     """Show what `stepkit deploy` would create, update or delete, with the IAM policies it
     would give each function and state machine. Changes nothing."""
-    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform, endpoint_url)
     plan = _plan(deployment, as_json)
     if as_json:
         click.echo(json.dumps(plan.to_dict(), indent=2, default=str))
         return
-    render_plan(Console(highlight=False), plan, show_unchanged=show_unchanged, policies=not no_policies)
+    render_plan(make_console(), plan, show_unchanged=show_unchanged, policies=not no_policies)
 
 
 @click.command("deploy")
 @_target_options
 @click.option("--no-policies", is_flag=True, help="Do not print the IAM policies of new or changed roles.")
-def deploy_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
-                   stack: Path | None, as_json: bool, no_policies: bool) -> None:
+def deploy_command(target: str, stage: str, code_platform: str | None, endpoint_url: str | None, profile: str | None,
+                 region: str | None,
+                 stack: Path | None, as_json: bool, no_policies: bool) -> None:
     """Build changed bundles and create or update every resource of the stack, in dependency
     order; wait for functions to be Active; wire triggers and permissions.
 
@@ -161,9 +185,9 @@ def deploy_command(target: str, stage: str, code_platform: str | None, profile: 
     deleted. Running it again after an interruption converges; running it with nothing
     changed changes nothing."""
     started = time.monotonic()
-    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform, endpoint_url)
     plan = _plan(deployment, as_json)
-    console, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    console, err = make_console(), make_console(stderr=True)
     if not plan.changes:
         if as_json:
             click.echo(json.dumps({**plan.to_dict(), "changed": False, "built": []}, indent=2, default=str))
@@ -209,26 +233,27 @@ def deploy_command(target: str, stage: str, code_platform: str | None, profile: 
 @_target_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--delete-data", is_flag=True, help="Delete the objects of the stack's buckets too.")
-def destroy_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
-                    stack: Path | None, as_json: bool, yes: bool, delete_data: bool) -> None:
+def destroy_command(target: str, stage: str, code_platform: str | None, endpoint_url: str | None, profile: str | None,
+                 region: str | None,
+                 stack: Path | None, as_json: bool, yes: bool, delete_data: bool) -> None:
     """Delete what this stack created on the target for the stage, and nothing else.
 
     A bucket that still holds objects stops the destroy before anything is deleted, unless
     --delete-data is given."""
-    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform, endpoint_url)
     recorded = deployment.to_destroy()
     if not recorded:
         if as_json:
             click.echo(json.dumps({"deleted": [], "message": "nothing recorded"}))
         else:
-            Console().print(f"nothing to destroy: no deploy of stage {stage} on {target} is recorded")
+            make_console().print(f"nothing to destroy: no deploy of stage {stage} on {target} is recorded")
         return
     if not yes:
         if not sys.stdin.isatty():
             _fail(as_json, EXIT_INPUT, "ConfirmationNeeded",
                   [f"destroy would delete {len(recorded)} resources; pass --yes to confirm"])
         click.confirm(f"Delete {len(recorded)} resources of stage {stage} on {target}?", abort=True)
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
 
     def progress(op: str, kind: str, name: str, phase: str) -> None:
         if phase == "done" and not as_json:
@@ -243,17 +268,18 @@ def destroy_command(target: str, stage: str, code_platform: str | None, profile:
     if as_json:
         click.echo(json.dumps({"deleted": [{"kind": r.kind, "name": r.name} for r in deleted]}, indent=2))
     else:
-        Console().print(f"[bold]destroyed[/bold] {len(deleted)} resources of stage {stage} on {target}")
+        make_console().print(f"[bold]destroyed[/bold] {len(deleted)} resources of stage {stage} on {target}")
 
 
 @click.command("status")
 @_target_options
-def status_command(target: str, stage: str, code_platform: str | None, profile: str | None, region: str | None,
-                   stack: Path | None, as_json: bool) -> None:
+def status_command(target: str, stage: str, code_platform: str | None, endpoint_url: str | None, profile: str | None,
+                 region: str | None,
+                 stack: Path | None, as_json: bool) -> None:
     """Show what is deployed for the stage on the target, and the state of each resource.
 
     Exit code 1 when a recorded resource is missing on the target."""
-    deployment = _open(stack, stage, target, region, profile, as_json, code_platform)
+    deployment = _open(stack, stage, target, region, profile, as_json, code_platform, endpoint_url)
     rows = deployment.status()
     missing = [r for r in rows if r["state"] == "missing" or r["recorded"] != "done"]
     if as_json:
@@ -261,7 +287,7 @@ def status_command(target: str, stage: str, code_platform: str | None, profile: 
                                "account": deployment.conn.account, "updated": deployment.state.updated,
                                "resources": rows}, indent=2))
     elif not rows:
-        Console().print(f"no deploy of stage {stage} on {target} is recorded")
+        make_console().print(f"no deploy of stage {stage} on {target} is recorded")
     else:
         table = Table("kind", "name", "state", "arn", box=None, title=f"stage {stage} on {target} "
                       f"({deployment.target.region}, account {deployment.conn.account}), "
@@ -269,8 +295,8 @@ def status_command(target: str, stage: str, code_platform: str | None, profile: 
         for row in rows:
             state = row["state"] if row["recorded"] == "done" else f"{row['state']} (interrupted)"
             style = "red" if row in missing else ""
-            table.add_row(row["kind"], row["name"], Text(state, style=style), row["arn"])
-        Console().print(table)
+            table.add_row(row["kind"], row["name"], Text(state, style=style), row["arn"] or row.get("url", ""))
+        make_console().print(table)
     if missing:
         sys.exit(EXIT_FAILED)
 
@@ -304,7 +330,7 @@ def package_command(fmt: str, stage: str, out: Path | None, stack: Path | None, 
     if as_json:
         click.echo(json.dumps({"format": fmt, **{k: str(v) for k, v in written.items()}}, indent=2))
     else:
-        Console(highlight=False).print(f"wrote [bold]{written['template']}[/bold] and {written['zips']} "
+        make_console().print(f"wrote [bold]{written['template']}[/bold] and {written['zips']} "
                                        f"function zips under {written['code']}")
 
 
@@ -312,16 +338,21 @@ def package_command(fmt: str, stage: str, out: Path | None, stack: Path | None, 
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="The stack's name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty (never overwrites files).")
-def init_command(directory: Path, name: str | None, force: bool) -> None:
+@click.option("--api", is_flag=True, help="Add an HTTP API: a Chalice app in functions/web/ (needs stepkit[api]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+def init_command(directory: Path, name: str | None, force: bool, api: bool, as_json: bool) -> None:
     """Create a new stepkit project in DIRECTORY: infra/stack.yaml, an example function, a
     state machine that calls it, a test, and a README on how to run and deploy it."""
     from stepkit.templates import InitError, create_project
 
     try:
-        written = create_project(directory, name=name, force=force)
+        written = create_project(directory, name=name, force=force, api=api)
     except InitError as exc:
-        _fail(False, EXIT_INPUT, "InitError", [str(exc)])
-    console = Console(highlight=False)
+        _fail(as_json, EXIT_INPUT, "InitError", [str(exc)])
+    if as_json:
+        click.echo(json.dumps({"created": str(directory), "files": [str(p) for p in written]}, indent=2))
+        return
+    console = make_console()
     for path in written:
         console.print(f"  [green]+[/green] {path.relative_to(directory)}")
     console.print(f"[bold]created[/bold] {directory}: try `cd {directory} && stepkit run "

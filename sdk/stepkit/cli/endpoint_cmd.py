@@ -1,6 +1,6 @@
-"""``stepkit up``: the local AWS endpoint; ``stepkit executions``, ``stepkit history`` and
-``stepkit logs`` ask a running one (``--endpoint-url``, default ``$AWS_ENDPOINT_URL`` or
-http://127.0.0.1:4566) through boto3, as any client would.
+"""``stepkit up``: the local AWS endpoint; ``stepkit logs``: a function's log on a running
+one (the endpoint found by :func:`stepkit.cli.common.endpoint_url`), through boto3 as any
+client would, like ``sam logs`` and ``aws logs tail``.
 
 Exit codes: 0 success; 1 the endpoint answered with an error; 2 bad usage, or no endpoint
 answers at that URL.
@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-_DEFAULT_URL = "http://127.0.0.1:4566"
-_URL_OPTION = click.option(
-    "--endpoint-url",
-    default=lambda: os.environ.get("AWS_ENDPOINT_URL") or _DEFAULT_URL,
-    show_default="$AWS_ENDPOINT_URL or http://127.0.0.1:4566",
-    help="The endpoint to ask.",
-)
-_REGION_OPTION = click.option("--region", default=lambda: os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-                              show_default="us-east-1")
-_JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+from stepkit.cli.common import EXIT_USAGE, console, endpoint_option, fail, json_option
+from stepkit.cli.common import endpoint_url as resolve_endpoint
+from stepkit.cli.remote import call, client, stack_name_of
+
+region_option = click.option("--region", default=lambda: os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+                             show_default="$AWS_DEFAULT_REGION or us-east-1")
 
 
 @click.command("up")
@@ -41,11 +36,11 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
     DynamoDB on 127.0.0.1 until interrupted."""
     from stepkit.endpoint.server import serve
 
-    console = Console(stderr=False, highlight=False)
+    out = console()
 
     def listening(endpoint: Any) -> None:
         if not as_json:
-            console.print(f"[bold green]stepkit endpoint[/] on [bold]{endpoint.url}[/] "
+            out.print(f"[bold green]stepkit endpoint[/] on [bold]{endpoint.url}[/] "
                           f"(listening after {endpoint.listening_in * 1000:.0f} ms; state in {endpoint.state_dir})")
 
     def ready(endpoint: Any) -> None:
@@ -55,146 +50,101 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
             return
         stepkit_side = [k for k, v in info["services"].items() if v.startswith("stepkit")]
         moto_side = [k for k, v in info["services"].items() if v == "moto"]
-        console.print(f"  ready after {info['started_in_s'] * 1000:.0f} ms")
-        console.print(f"  served by stepkit: {', '.join(stepkit_side)}")
-        console.print(f"  served by moto:    {', '.join(moto_side)}")
-        console.print(f"  viewer:            {info['url']}/_stepkit/ui/")
+        out.print(f"  ready after {info['started_in_s'] * 1000:.0f} ms")
+        out.print(f"  served by stepkit: {', '.join(stepkit_side)}")
+        out.print(f"  served by moto:    {', '.join(moto_side)}")
+        out.print(f"  viewer:            {info['url']}/_stepkit/ui/")
         if info["resumed_executions"]:
-            console.print(f"  resumed {info['resumed_executions']} running execution(s)")
-        console.print(f"  export AWS_ENDPOINT_URL={info['url']} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+            out.print(f"  resumed {info['resumed_executions']} running execution(s)")
+        out.print(f"  export AWS_ENDPOINT_URL={info['url']} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
                       "AWS_DEFAULT_REGION=us-east-1")
-        console.print("  (StartSyncExecution: also AWS_DISABLE_HOST_PREFIX_INJECTION=true, as with any local "
+        out.print("  (StartSyncExecution: also AWS_DISABLE_HOST_PREFIX_INJECTION=true, as with any local "
                       "endpoint)  [dim]Ctrl-C stops[/]")
 
-    serve(port, state_dir, on_listening=listening, on_ready=ready)
-
-
-def _client(service: str, url: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        service, endpoint_url=url, region_name=region,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "test",
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test",
-        config=Config(inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2),
-    )
-
-
-def _call(fn: Any, **kwargs: Any) -> Any:
-    from botocore.exceptions import ClientError, EndpointConnectionError
-
     try:
-        return fn(**kwargs)
-    except EndpointConnectionError as exc:
-        raise click.UsageError(f"no endpoint answers at {exc.kwargs.get('endpoint_url')}: start one with "
-                               "`stepkit up`") from None
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        click.echo(f"{error.get('Code')}: {error.get('Message')}", err=True)
-        raise SystemExit(1) from None
+        serve(port, state_dir, on_listening=listening, on_ready=ready)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # the port cannot be bound: say so in one line (or JSON)
+            fail(exc.code.removeprefix("stepkit: "), kind="PortUnavailable", exit_code=EXIT_USAGE, port=port)
+        raise
 
 
-def _pages(fn: Any, key: str, **kwargs: Any) -> list[Any]:
-    """Every item of a paginated call, through ``_call`` (so its errors read as the others)."""
-    items: list[Any] = []
-    token = None
-    while True:
-        page = _call(fn, **kwargs, **({"nextToken": token} if token else {}))
-        items.extend(page[key])
-        token = page.get("nextToken")
-        if not token:
-            return items
+_FOLLOW_LOOKBACK_MS = 5 * 60 * 1000
+_SINCE = re.compile(r"^(\d+)\s*(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def _when(value: Any) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else ""
-
-
-_STATUS_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "ABORTED": "yellow", "TIMED_OUT": "red", "RUNNING": "cyan"}
-
-
-@click.command("executions")
-@click.argument("state_machine", required=False)
-@click.option("--status", type=click.Choice(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED",
-                                             "PENDING_REDRIVE"]), help="Only executions with this status.")
-@_URL_OPTION
-@_REGION_OPTION
-@_JSON_OPTION
-def executions_command(state_machine: str | None, status: str | None, endpoint_url: str, region: str,
-                       as_json: bool) -> None:
-    """List the executions of a state machine (name or ARN), or of every state machine."""
-    sfn = _client("stepfunctions", endpoint_url, region)
-    machines = _pages(sfn.list_state_machines, "stateMachines") if state_machine is None or ":" not in \
-        state_machine else []
-    if state_machine is None:
-        arns = [m["stateMachineArn"] for m in machines if m["type"] == "STANDARD"]
-    elif ":" in state_machine:
-        arns = [state_machine]
+def since_millis(value: str, now: datetime | None = None) -> int:
+    """``--since``: a duration back from now (``30s``, ``10m``, ``1h``, ``2d``, ``1w``) or an
+    ISO 8601 time (local time when it names no zone), as milliseconds since the epoch."""
+    now = now or datetime.now().astimezone()
+    match = _SINCE.match(value.strip())
+    if match:
+        moment = now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     else:
-        arns = [m["stateMachineArn"] for m in machines if m["name"] == state_machine]
-        if not arns:
-            raise click.UsageError(f"no state machine named {state_machine!r} at {endpoint_url}")
-    rows = []
-    for arn in arns:
-        kwargs: dict[str, Any] = {"stateMachineArn": arn}
-        if status:
-            kwargs["statusFilter"] = status
-        rows.extend(_pages(sfn.list_executions, "executions", **kwargs))
-    if as_json:
-        click.echo(json.dumps(rows, default=str, indent=2))
-        return
-    table = Table("state machine", "name", "status", "started", "stopped")
-    for row in rows:
-        style = _STATUS_STYLE.get(row["status"], "")
-        table.add_row(row["stateMachineArn"].rsplit(":", 1)[-1], row["name"], f"[{style}]{row['status']}[/]",
-                      _when(row.get("startDate")), _when(row.get("stopDate")))
-    Console().print(table)
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is neither a duration (10m, 1h, 2d) nor an ISO time "
+                                     "(2026-01-31T12:00)", param_hint="--since") from None
+        if moment.tzinfo is None:
+            moment = moment.astimezone()
+    return int(moment.timestamp() * 1000)
 
 
-@click.command("history")
-@click.argument("execution_arn")
-@_URL_OPTION
-@_REGION_OPTION
-@_JSON_OPTION
-def history_command(execution_arn: str, endpoint_url: str, region: str, as_json: bool) -> None:
-    """Print the event history of one execution."""
-    sfn = _client("stepfunctions", endpoint_url, region)
-    events = _pages(sfn.get_execution_history, "events", executionArn=execution_arn, maxResults=1000)
-    if as_json:
-        click.echo(json.dumps(events, default=str, indent=2))
-        return
-    table = Table("id", "type", "time", "details")
-    for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        summary = details.get("name") or details.get("error") or details.get("resource") or ""
-        if details.get("cause"):
-            summary = f"{summary}: {details['cause'][:80]}"
-        table.add_row(str(event["id"]), event["type"], _when(event["timestamp"]), str(summary))
-    Console().print(table)
+def _log_group(logs: Any, function: str) -> str:
+    """The log group of ``function``: as named, or the deployed function of the stack's name."""
+    if function.startswith("/"):
+        return function
+    group = f"/aws/lambda/{function}"
+    found = call(logs.describe_log_groups, logGroupNamePrefix=group).get("logGroups", [])
+    if any(g["logGroupName"] == group for g in found):
+        return group
+    deployed = stack_name_of(function, "function", None)
+    return f"/aws/lambda/{deployed}" if deployed else group
+
+
+def _line(event: dict[str, Any]) -> str:
+    moment = datetime.fromtimestamp(event["timestamp"] / 1000).astimezone().isoformat(timespec="milliseconds")
+    return f"{moment} {event['logStreamName']} {event['message'].rstrip()}"
 
 
 @click.command("logs")
 @click.argument("function")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until interrupted.")
-@_URL_OPTION
-@_REGION_OPTION
-def logs_command(function: str, follow: bool, endpoint_url: str, region: str) -> None:
-    """Print a Lambda function's log (its CloudWatch Logs group /aws/lambda/FUNCTION)."""
-    logs = _client("logs", endpoint_url, region)
-    group = f"/aws/lambda/{function}"
-    seen: set[str] = set()
-    start = 0
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until interrupted.")
+@click.option("--since", metavar="DURATION|TIME",
+              help="Only events from then on: 30s, 10m, 1h, 2d, 1w back from now, or an ISO 8601 time.")
+@click.option("--filter", "filter_pattern", metavar="PATTERN",
+              help="A CloudWatch Logs filter pattern (as FilterLogEvents takes it), e.g. ERROR or '\"timed out\"'.")
+@endpoint_option
+@region_option
+@json_option
+def logs_command(function: str, follow: bool, since: str | None, filter_pattern: str | None,
+                 endpoint_url: str | None, region: str, as_json: bool) -> None:
+    """Print a Lambda function's log (its CloudWatch Logs group /aws/lambda/FUNCTION; FUNCTION
+    is the deployed name, or the function's name in the project's stack), every log stream
+    of it, oldest first: time, stream, message (--json: a JSON object per event)."""
+    url = resolve_endpoint(endpoint_url)
+    logs = client("logs", url, region)
+    group = _log_group(logs, function)
+    seen: set[tuple[str, str]] = set()  # eventId is only unique within a stream (moto restarts it per stream)
+    floor = since_millis(since) if since else 0
+    newest = floor
     while True:
-        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
+        # Each poll looks back a while before the newest event seen: a stream's events can
+        # arrive after a newer one of another stream (seen ones are skipped by their key).
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": max(floor, newest - _FOLLOW_LOOKBACK_MS)}
+        if filter_pattern:
+            kwargs["filterPattern"] = filter_pattern
         while True:
-            page = _call(logs.filter_log_events, **kwargs)
+            page = call(logs.filter_log_events, **kwargs)
             for event in page.get("events", []):
-                if event["eventId"] in seen:
+                key = (event["logStreamName"], event["eventId"])
+                if key in seen:
                     continue
-                seen.add(event["eventId"])
-                start = max(start, event["timestamp"])
-                click.echo(event["message"])
+                seen.add(key)
+                newest = max(newest, event["timestamp"])
+                click.echo(json.dumps(event) if as_json else _line(event))
             if not page.get("nextToken"):
                 break
             kwargs["nextToken"] = page["nextToken"]
@@ -203,4 +153,4 @@ def logs_command(function: str, follow: bool, endpoint_url: str, region: str) ->
         time.sleep(1.0)
 
 
-COMMANDS = [up_command, executions_command, history_command, logs_command]
+COMMANDS = [up_command, logs_command]

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from stepkit.cli.common import console as make_console
 from stepkit.runtime import FunctionConfig, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.bundle import HOST, LAMBDA, PLATFORMS, BuildResult, BundleError, build_bundle
 from stepkit.stack import Project, ProjectFunction, StackError
@@ -61,7 +61,9 @@ def _size(size: int) -> str:
               help="lambda: every requirement as wheels for Lambda's platform (the function's runtime and "
                    "architecture). host: for stepkit's runtime on this machine: the code, and only the "
                    "requirements this environment lacks.")
-def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, force: bool, platform: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the bundles (and how many failed) as JSON.")
+def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, force: bool, platform: str,
+                  as_json: bool) -> None:
     """Build the zip AWS Lambda accepts for each function (all of them if no NAME is given).
 
     Code plus the dependencies of its requirements.txt as wheels for Lambda's platform
@@ -71,7 +73,7 @@ def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, 
     """
     project = _load_project(stack)
     out_dir = out or project.root / ".stepkit" / "build" / ("host" if platform == HOST else "")
-    console, errors = Console(), Console(stderr=True)
+    console, errors = make_console(), make_console(stderr=True)
     results: list[BuildResult] = []
     failed = 0
     for function in _select(project, names):
@@ -81,8 +83,13 @@ def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, 
                                             platform=platform))
             except BundleError as exc:
                 failed += 1
-                errors.print(f"[bold red]✗[/bold red] {exc}", highlight=False)
-    if results:
+                if not as_json:
+                    errors.print(f"[bold red]✗[/bold red] {exc}", highlight=False)
+    if as_json:
+        bundles = [{"function": r.name, "skipped": r.skipped, "path": str(r.path), "zipped_bytes": r.zipped_bytes,
+                    "unzipped_bytes": r.unzipped_bytes, "files": r.files} for r in results]
+        click.echo(json.dumps({"bundles": bundles, "failed": failed}, indent=2))
+    elif results:
         table = Table("function", "status", "zip", "unzipped", "files", "path", box=None)
         for r in results:
             status = "[dim]unchanged[/dim]" if r.skipped else "[green]built[/green]"
@@ -126,9 +133,13 @@ def invoke_command(name: str, event: str, stack: Path | None, as_json: bool) -> 
     payload = _read_event(event)
     project = _load_project(stack)
     _select(project, (name,))
-    errors = Console(stderr=True)
+    errors = make_console(stderr=True)
     try:
-        with errors.status(f"invoking [bold]{name}[/bold]…"), LambdaRuntime.from_project(project) as runtime:
+        # A function run here acts with this machine's AWS configuration (see runtime.environment).
+        with (
+            errors.status(f"invoking [bold]{name}[/bold]…"),
+            LambdaRuntime.from_project(project, host_aws=True) as runtime,
+        ):
             result = runtime.invoke(name, payload, log_type="Tail")
     except LambdaServiceError as exc:
         errors.print(f"[bold red]{exc.error_code}[/bold red]: {exc.message}", highlight=False)
@@ -151,7 +162,7 @@ def invoke_command(name: str, event: str, stack: Path | None, as_json: bool) -> 
         errors.rule(style="dim")
         if result.function_error:
             errors.print(f"[bold red]{result.function_error}: {result.error_type}[/bold red]")
-        console = Console()
+        console = make_console()
         if is_json:
             console.print_json(data=body)
         else:

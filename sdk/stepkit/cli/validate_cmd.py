@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from stepkit.asl.validation import ERROR, Diagnostic, validate_definition
+from stepkit.cli.common import EXIT_USAGE, fail
 
 _STYLES = {"ERROR": "bold red", "WARNING": "yellow"}
 
@@ -86,8 +87,7 @@ def validate(file: str, as_json: bool, machine_type: str, subs: tuple[str, ...])
     try:
         text = _read(file)
     except (OSError, UnicodeDecodeError) as exc:
-        click.echo(f"Error: cannot read {file}: {exc}", err=True)
-        sys.exit(2)
+        fail(f"cannot read {file}: {exc}", kind="UnreadableFile", exit_code=EXIT_USAGE)
     diagnostics = validate_definition(text, state_machine_type=machine_type, substitutions=substitutions)
     errors = sum(d.severity == ERROR for d in diagnostics)
     if as_json:

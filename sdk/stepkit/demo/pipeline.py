@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
-from stepkit.demo.watch import Candidate, ExecutionView, StageTime, follow, wait_for_new_execution
+from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
 
 @dataclass
@@ -40,8 +40,20 @@ class DemoResult:
     inference_output: dict[str, Any] | None = None
     artifacts_bucket: str = ""
     names: dict[str, str] = field(default_factory=dict)  # logical name -> deployed name
+    cold_starts: list[float] = field(default_factory=list)  # when each cold start's invocation ended
     status: str = "FAILED"
     problem: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What ``stepkit demo --json`` prints."""
+        views = {"training": self.training, "inference": self.inference}
+        return {
+            "status": self.status, "problem": self.problem, "endpoint_url": self.endpoint_url,
+            "deploy_seconds": round(self.deploy_seconds, 3), "artifacts_bucket": self.artifacts_bucket,
+            "names": self.names, "cold_starts": len(self.cold_starts),
+            "executions": {k: v.arn for k, v in views.items() if v is not None},
+            "training_output": self.training_output, "inference_output": self.inference_output,
+        }
 
 
 def _load_module(path: Path) -> ModuleType:
@@ -89,7 +101,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         bucket = names.bucket("artifacts")
         result.artifacts_bucket = bucket
         result.names = {"training": names.state_machine("training"), "train": names.function("train")}
-        s3, sfn = endpoint.client("s3"), endpoint.client("stepfunctions")
+        s3, sfn, logs = endpoint.client("s3"), endpoint.client("stepfunctions"), endpoint.client("logs")
         training_arn = names.state_machine_arn("training")
         inference_arn = names.state_machine_arn("batch_inference")
 
@@ -102,6 +114,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         result.training = _watch(sfn, arn, console, "training")
         result.training_output = _output(sfn, arn)
         if result.training_output is None:
+            result.cold_starts = _cold_starts(logs, names.function_log_group(""))
             result.problem = "the training pipeline failed"
             return result
 
@@ -113,6 +126,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         console.print(f"   the upload started batch inference: {arn.rsplit(':', 1)[-1]}")
         result.inference = _watch(sfn, arn, console, "batch inference")
         result.inference_output = _output(sfn, arn)
+        result.cold_starts = _cold_starts(logs, names.function_log_group(""))
         result.status = "SUCCEEDED" if result.inference_output is not None else "FAILED"
         if result.inference_output is None:
             result.problem = "batch inference failed"
@@ -120,6 +134,13 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     finally:
         endpoint.stop()
         render_report(result, console, options)
+
+
+def _cold_starts(logs: Any, prefix: str) -> list[float]:
+    """The cold starts of the stack's functions (their log groups share ``prefix``)."""
+    groups = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
+        logGroupNamePrefix=prefix) for g in page["logGroups"]]
+    return cold_starts(logs, groups)
 
 
 def _output(sfn: Any, arn: str) -> dict[str, Any] | None:
@@ -145,6 +166,7 @@ def _watch(sfn: Any, arn: str, console: Console, title: str) -> ExecutionView:
                 status = changed.status.lower()
                 live.console.print(f"     candidate [cyan]{changed.candidate_id}[/cyan] {status} {shown}")
             live.update(render_candidates(view))
+    view.count_map_runs(sfn)
     ended = view.ended or {}
     if ended.get("type") == "ExecutionSucceeded":
         console.print(f"   [green]succeeded[/green] in {_duration(view):.1f}s")

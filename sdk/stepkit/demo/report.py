@@ -3,7 +3,9 @@ artifacts are, how long each stage took, and the commands to look further."""
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from rich.console import Console
 from rich.table import Table
@@ -19,7 +21,7 @@ def render_candidates(view: ExecutionView) -> Table:
     table.add_column("candidate")
     table.add_column("family")
     table.add_column("status")
-    table.add_column(view.metric, justify="right")
+    table.add_column(f"validation {view.metric}", justify="right")
     table.add_column("train s", justify="right")
     ranked = sorted(view.candidates.values(), key=lambda c: (c.score is None, -(c.score or 0)))
     for c in ranked:
@@ -33,39 +35,64 @@ def render_candidates(view: ExecutionView) -> Table:
     return table
 
 
-def _stages(view: ExecutionView) -> Table:
+def _stages(view: ExecutionView, cold_starts: list[float]) -> Table:
+    """Each Task, Map and Parallel stage: its time, whether that time includes a cold start
+    (a REPORT with an Init Duration while it ran), and a Map's items."""
     table = Table(show_edge=False)
     table.add_column("stage")
     table.add_column("type")
     table.add_column("seconds", justify="right")
+    table.add_column("includes")
+    table.add_column("map items", justify="right")
     for stage in view.stages:
-        if stage.kind in ("Task", "Map", "Parallel"):
-            table.add_row(stage.name, stage.kind, f"{stage.seconds:.2f}" if stage.seconds is not None else "…")
+        if stage.kind not in ("Task", "Map", "Parallel"):
+            continue
+        seconds = f"{stage.seconds:.2f}" if stage.seconds is not None else "…"
+        end = stage.ended if stage.ended is not None else float("inf")
+        cold = sum(stage.started <= t <= end for t in cold_starts)
+        includes = "" if not cold else f"{cold} cold start{'s' if cold > 1 else ''}"
+        items = view.maps.get(stage.name)
+        table.add_row(stage.name, stage.kind, seconds, includes, items.describe() if items else "")
     return table
 
 
+def follow_up_port(endpoint_url: str) -> int:
+    """The port to suggest for `stepkit up` on the demo's state: 4566 when it is free, else
+    the port the demo's own endpoint had (free again now that it stopped)."""
+    own = urlparse(endpoint_url).port or 4566
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", 4566))
+        except OSError:
+            return own
+    return 4566
+
+
 def render_report(result: DemoResult, console: Console, options: DemoOptions) -> None:
-    console.rule("[bold]report")
+    console.print("[bold]── report ──[/bold]")
     if result.training is not None:
         console.print(render_candidates(result.training))
     out: dict[str, Any] = result.training_output or {}
     outcome = out.get("outcome") or {}
     best = out.get("best") or {}
     if out:
-        test = best.get("test") or {}
-        console.print(
-            f"[bold]chosen model[/bold]: {best.get('candidate_id')} ({best.get('family')}), "
-            f"test {out.get('metric')}: {test.get(out.get('metric'), best.get('test_score'))}"
-        )
+        metric = out.get("metric")
+        test, validation = best.get("test") or {}, best.get("validation") or {}
+        scores = f"test-set {metric}: {test.get(metric, best.get('test_score'))}"
+        if validation.get(metric) is not None:
+            scores = f"validation {metric}: {validation[metric]}, {scores}"
+        console.print(f"[bold]chosen model[/bold]: {best.get('candidate_id')} ({best.get('family')}), {scores}")
         console.print(f"[bold]why[/bold]: {outcome.get('reason', '')}")
         if outcome.get("registered"):
             console.print(f"[bold]registered[/bold]: version {outcome.get('version')} as {outcome.get('alias')}")
     if result.training is not None:
         console.print("[bold]training stages[/bold]")
-        console.print(_stages(result.training))
+        console.print(_stages(result.training, result.cold_starts))
     if result.inference is not None:
         console.print("[bold]batch inference stages[/bold]")
-        console.print(_stages(result.inference))
+        console.print(_stages(result.inference, result.cold_starts))
+    if result.cold_starts:
+        console.print("[dim]a stage with a cold start includes starting a function's worker (its Init Duration)[/dim]")
     if result.inference_output:
         console.print(f"[bold]batch inference[/bold]: {_summary(result.inference_output)}")
     if result.artifacts_bucket:
@@ -75,13 +102,20 @@ def render_report(result: DemoResult, console: Console, options: DemoOptions) ->
         )
     if result.problem:
         console.print(f"[bold red]{result.problem}[/bold red]")
+    _follow_up(result, console, options)
+
+
+def _follow_up(result: DemoResult, console: Console, options: DemoOptions) -> None:
     state = options.state_dir / "endpoint"
+    port = follow_up_port(result.endpoint_url)
+    url = f"--endpoint-url http://127.0.0.1:{port}"
     console.print("\nto look at the runs afterwards, start the endpoint on the demo's state and ask it:")
-    console.print(f"  stepkit up --state-dir {state} &")
-    console.print(f"  stepkit executions {result.names.get('training', 'training')}")
+    console.print(f"  stepkit up --state-dir {state} --port {port} &", markup=False)
+    console.print(f"  stepkit executions {result.names.get('training', 'training')} {url}", markup=False)
     if result.training is not None:
-        console.print(f"  stepkit history {result.training.arn}")
-    console.print(f"  stepkit logs {result.names.get('train', 'train')}")
+        machine, execution = result.training.arn.split(":")[-2:]
+        console.print(f"  stepkit history {machine} {execution} {url}", markup=False)
+    console.print(f"  stepkit logs {result.names.get('train', 'train')} {url}", markup=False)
 
 
 def _summary(output: dict[str, Any]) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _EXECUTION_END = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
@@ -36,6 +38,22 @@ class StageTime:
 
 
 @dataclass
+class MapItems:
+    """How many items one Map state ran: iterations of an inline Map (from the history),
+    item counts of a Distributed Map's Map Run (DescribeMapRun)."""
+
+    name: str
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    map_run_arn: str | None = None
+
+    def describe(self) -> str:
+        failed = f", {self.failed} failed" if self.failed else ""
+        return f"{self.succeeded}/{self.started} items{failed}"
+
+
+@dataclass
 class ExecutionView:
     """What the demo shows of one execution, built from its history events."""
 
@@ -46,6 +64,7 @@ class ExecutionView:
     depths: dict[int, int] = field(default_factory=dict)
     stages: list[StageTime] = field(default_factory=list)
     candidates: dict[str, Candidate] = field(default_factory=dict)
+    maps: dict[str, MapItems] = field(default_factory=dict)
     ended: dict[str, Any] | None = None
 
     def _state_of(self, event: dict[str, Any]) -> str | None:
@@ -80,7 +99,34 @@ class ExecutionView:
             return None
         if kind in ("TaskSucceeded", "TaskFailed") and self._state_of(event) == self.candidate_state:
             return self._candidate(event, ts)
+        self._count_map_items(event)
         return None
+
+    def _count_map_items(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind not in ("MapIterationStarted", "MapIterationSucceeded", "MapIterationFailed", "MapRunStarted"):
+            return
+        details = event.get("mapIterationStartedEventDetails") or event.get("mapIterationSucceededEventDetails") \
+            or event.get("mapIterationFailedEventDetails") or {}
+        name = details.get("name") or self._state_of(event) or "Map"
+        items = self.maps.setdefault(name, MapItems(name))
+        if kind == "MapRunStarted":
+            items.map_run_arn = event["mapRunStartedEventDetails"]["mapRunArn"]
+        elif kind == "MapIterationStarted":
+            items.started += 1
+        elif kind == "MapIterationSucceeded":
+            items.succeeded += 1
+        else:
+            items.failed += 1
+
+    def count_map_runs(self, sfn: Any) -> None:
+        """Fill in the items of each Distributed Map from its Map Run (its items are child
+        executions, not events of this history)."""
+        for items in self.maps.values():
+            if items.map_run_arn:
+                counts = sfn.describe_map_run(mapRunArn=items.map_run_arn)["itemCounts"]
+                items.started, items.succeeded = counts["total"], counts["succeeded"]
+                items.failed = counts["failed"] + counts.get("timedOut", 0) + counts.get("aborted", 0)
 
     def _depth(self, event: dict[str, Any]) -> int:
         """How deep in Map iterations / Parallel branches an event is (0: the top level).
@@ -108,6 +154,25 @@ class ExecutionView:
             cand = Candidate(cid, status="FAILED", error=f"{details.get('error')}: {str(details.get('cause'))[:120]}")
         self.candidates[cid] = cand
         return cand
+
+
+def cold_starts(logs: Any, groups: list[str]) -> list[float]:
+    """When each cold start of these functions ended (epoch seconds): the REPORT lines that
+    carry an Init Duration, as Lambda writes one for an invocation that started a worker."""
+    found: list[float] = []
+    for group in groups:
+        kwargs: dict[str, Any] = {"logGroupName": group}
+        while True:
+            try:
+                page = logs.filter_log_events(**kwargs)
+            except ClientError:  # a function never invoked has no log group: no cold start
+                break
+            found.extend(e["timestamp"] / 1000 for e in page.get("events", [])
+                         if e["message"].startswith("REPORT") and "Init Duration" in e["message"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return sorted(found)
 
 
 def follow(sfn: Any, arn: str, *, poll: float = 0.3, deadline: float = 1800.0,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ def _moto_handler() -> type[WSGIRequestHandler]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(MotoRequestHandler):
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            environ["stepkit.headers"] = list(self.headers.items())  # as sent: API Gateway's events show them
+            return environ
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             if log.isEnabledFor(logging.DEBUG):
                 super().log_request(*args, **kwargs)
@@ -102,7 +108,8 @@ class LocalEndpoint:
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
-        self.guard = RequestGuard.from_environment(self.port)
+        # The user's own APIs (API Gateway, function URLs) follow their own CORS and need no signature.
+        self.guard = RequestGuard.from_environment(self.port, user_api=is_user_api_request)
         self._guarded = self.guard.wrap(self._serve)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
         self._thread.start()
@@ -150,6 +157,7 @@ class LocalEndpoint:
             self._ready.set()
 
     def _assemble(self) -> None:
+        from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
         from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
@@ -159,6 +167,7 @@ class LocalEndpoint:
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
+        isolate_moto_sessions()  # the endpoint owes nothing to the host's AWS configuration
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
         self.moto_restored = self.moto.restore()
@@ -168,8 +177,10 @@ class LocalEndpoint:
         self.runtime = LambdaRuntime(
             region=self.region,
             account_id=self.account,
+            # Workers reach this endpoint with its test credentials, and nothing of the host's AWS.
             env_overrides={"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test",
                            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": self.region},
+            host_aws=False,
             cache_dir=self.state_dir / "site",
             on_async_complete=lambda invocation: service_holder[0].on_async_complete(invocation),
         )
@@ -193,6 +204,10 @@ class LocalEndpoint:
                                   self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        from stepkit.endpoint.apigateway import ApiGateway
+
+        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock,
+                                         function_urls=self.lambda_service.urls.lookup)
         from stepkit.viewer.api import ViewerApp
 
         app.viewer = ViewerApp(self)
@@ -218,6 +233,7 @@ class LocalEndpoint:
             self.pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
+            self.apis.close()
             uninstall_moto_hooks(self.deliveries)
         assert self._server is not None
         self._server.shutdown()
@@ -248,14 +264,13 @@ class LocalEndpoint:
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:
-        """A boto3 client on this endpoint (test credentials)."""
-        import boto3
+        """A boto3 client on this endpoint (test credentials, nothing of the host's AWS configuration)."""
         from botocore.config import Config
 
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=region or self.region, aws_access_key_id="test",
-            aws_secret_access_key="test", config=Config(inject_host_prefix=False, retries={"max_attempts": 2}),
-        )
+        from stepkit.aws_sessions import isolated_client
+
+        return isolated_client(service, endpoint_url=self.url, region=region or self.region,
+                               config=Config(inject_host_prefix=False, retries={"max_attempts": 2}))
 
     def _registry(self) -> IntegrationRegistry:
         from stepkit.integrations.aws import register_aws_integrations
@@ -265,7 +280,7 @@ class LocalEndpoint:
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
         registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
-        register_aws_integrations(registry, self.url, region=self.region)
+        register_aws_integrations(registry, self.url, region=self.region, isolated=True)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
         return registry
 

@@ -67,20 +67,29 @@ def test_missing_credentials_for_aws(endpoint, pipeline, aws, monkeypatch: pytes
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     result = invoke("deploy", "--target", "aws")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "no AWS credentials found for --target aws" in result.output and "--profile" in result.output
     unknown_profile = invoke("deploy", "--target", "aws", "--profile", "nope")
-    assert unknown_profile.exit_code == 3 and "nope" in unknown_profile.output
+    assert unknown_profile.exit_code == 2 and "nope" in unknown_profile.output
     _untouched(aws)
 
 
 def test_an_unreachable_endpoint(endpoint, pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STEPKIT_ENDPOINT_URL", "http://127.0.0.1:9")
     result = invoke("deploy")
-    assert result.exit_code == 3
+    assert result.exit_code == 2
     assert "cannot reach the local endpoint at http://127.0.0.1:9: start it with `stepkit up`" in result.output
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     assert "cannot reach LocalStack at http://127.0.0.1:9" in invoke("plan", "--target", "localstack").output
+
+
+def test_one_endpoint_rule_for_deploy(endpoint, pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--endpoint-url, then AWS_ENDPOINT_URL, then STEPKIT_ENDPOINT_URL: `stepkit up --port 4599` with
+    AWS_ENDPOINT_URL pointing at it is where `stepkit deploy` goes."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # STEPKIT_ENDPOINT_URL: the working one
+    result = invoke("plan", "--json")
+    assert result.exit_code == 2 and "http://127.0.0.1:9" in json.loads(result.stdout)["message"]
+    assert invoke("plan", "--endpoint-url", endpoint).exit_code == 0
 
 
 def test_stack_problems_are_reported_before_the_endpoint_is_needed(endpoint, pipeline,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable
+from email.message import Message
 from typing import Any
 
 import boto3
@@ -89,3 +92,16 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float 
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def call(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None,
+         host: str | None = None) -> tuple[int, Message, bytes]:
+    """An HTTP call (a user's API): status, headers (``get_all`` for repeated ones), body."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if host:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
