@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, str] = {
     "deploy": "deploy_cmd",
     "destroy": "deploy_cmd",
     "executions": "executions_cmd",
+    "graph": "graph_cmd",
     "history": "executions_cmd",
     "init": "deploy_cmd",
     "invoke": "functions_cmd",
@@ -41,6 +42,7 @@ COMMAND_MODULES: dict[str, str] = {
     "simulate": "estimate_cmd",
     "start": "executions_cmd",
     "status": "deploy_cmd",
+    "ui": "ui_cmd",
     "up": "endpoint_cmd",
     "validate": "validate_cmd",
 }

@@ -53,6 +53,7 @@ def up_command(port: int, state_dir: Path, as_json: bool) -> None:
         out.print(f"  ready after {info['started_in_s'] * 1000:.0f} ms")
         out.print(f"  served by stepkit: {', '.join(stepkit_side)}")
         out.print(f"  served by moto:    {', '.join(moto_side)}")
+        out.print(f"  viewer:            {info['url']}/_stepkit/ui/")
         if info["resumed_executions"]:
             out.print(f"  resumed {info['resumed_executions']} running execution(s)")
         out.print(f"  export AWS_ENDPOINT_URL={info['url']} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "

@@ -46,6 +46,8 @@ def _version() -> str:
 
 
 class EndpointApp:
+    viewer: WsgiApp | None = None  # the browser viewer at /_stepkit/ui/ (stepkit.viewer), set by the server
+
     def __init__(
         self, stepfunctions: WsgiApp, lambda_app: Any, moto: WsgiApp, code_zip: Callable[[str], Any] | None = None
     ) -> None:
@@ -83,6 +85,8 @@ class EndpointApp:
             return self.info
         if path.startswith("/_stepkit/lambda-code/"):
             return self.lambda_code
+        if path.startswith("/_stepkit/ui/") and self.viewer is not None:
+            return self.viewer
         return self.moto
 
     def health(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -21,7 +21,9 @@ a real cloud refuses, and what only a local server has to fear:
   deny. Exempt, as on AWS: anonymous S3 reads (GET/HEAD of an object or a listing), and the
   endpoint's own pages (health, LocalStack's info, the code download that GetFunction's
   ``Code.Location`` points to, whose unguessable SHA-256 stands in for a presigned URL's
-  signature).
+  signature). The viewer's pages under ``/_stepkit/ui/`` are open too; its actions (any
+  method but GET/HEAD there) need instead the random token its page was served with, in
+  ``X-Stepkit-Csrf``, which no other origin can read.
 
 Requests to the user's own HTTP APIs (API Gateway invocations, Lambda function URLs) are not
 the control plane: a predicate given by the endpoint exempts them from the origin and
@@ -36,11 +38,13 @@ changes nothing.
 from __future__ import annotations
 
 import fnmatch
+import hmac
 import ipaddress
 import json
 import logging
 import os
 import re
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,7 +59,11 @@ HOSTS_SETTING = "STEPKIT_ALLOWED_HOSTS"
 
 #: Paths served to anyone on loopback, signed or not: read-only pages of the endpoint itself.
 OPEN_PATHS = ("/_stepkit/health", "/_localstack/health", "/_localstack/info")
-OPEN_PREFIXES = ("/_stepkit/lambda-code/", "/_stepkit/ui/")
+UI_PREFIX = "/_stepkit/ui/"
+OPEN_PREFIXES = ("/_stepkit/lambda-code/", UI_PREFIX)
+#: The header carrying the viewer's token; its pages are open, its actions (any method but
+#: GET/HEAD under the prefix) pass only with the token the page was served with.
+UI_TOKEN_HEADER = "X-Stepkit-Csrf"
 
 _LOOPBACK_NAMES = ("localhost", "localhost.localstack.cloud")
 _PRESIGNED = ({"X-Amz-Signature", "X-Amz-Credential"}, {"Signature", "AWSAccessKeyId"})
@@ -134,6 +142,8 @@ class RequestGuard:
     allowed_hosts: tuple[str, ...] = ()
     #: Requests to the user's own HTTP APIs: exempt from the origin and signature rules.
     user_api: Callable[[Mapping[str, Any]], bool] = field(default=lambda environ: False)
+    #: The viewer's CSRF token: what its actions (POSTs under /_stepkit/ui/) must carry.
+    ui_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     _logged: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
@@ -167,11 +177,18 @@ class RequestGuard:
         path = environ.get("PATH_INFO", "/")
         if environ.get("REQUEST_METHOD") == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
             return self._preflight(environ, origin)
+        if path.startswith(UI_PREFIX) and environ.get("REQUEST_METHOD", "GET") not in ("GET", "HEAD"):
+            return None if self.ui_token_valid(environ) else self._refuse(
+                "csrf", f"The stepkit viewer's actions need its token in {UI_TOKEN_HEADER}.")
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return None
         if is_signed(environ) or _is_anonymous_read(environ):
             return None
         return self._refuse("signature", "Missing Authentication Token", code="MissingAuthenticationTokenException")
+
+    def ui_token_valid(self, environ: Mapping[str, Any]) -> bool:
+        given = environ.get("HTTP_" + UI_TOKEN_HEADER.upper().replace("-", "_"), "")
+        return hmac.compare_digest(given.encode(), self.ui_token.encode())
 
     def _refuse(self, reason: str, message: str, code: str = "AccessDeniedException") -> Refusal:
         if reason not in self._logged:
@@ -221,6 +238,8 @@ def answer(environ: Mapping[str, Any], start_response: StartResponse, refusal: R
     request_id = str(uuid.uuid4())
     if refusal.status == 200:
         body, content_type = b"", "text/plain"
+    elif environ.get("PATH_INFO", "").startswith(UI_PREFIX):  # the viewer's API speaks plain JSON
+        body, content_type = json.dumps({"code": refusal.code, "message": refusal.message}).encode(), "application/json"
     elif environ.get("HTTP_X_AMZ_TARGET") or "amz-json" in environ.get("CONTENT_TYPE", ""):
         body = json.dumps({"__type": refusal.code, "message": refusal.message}).encode()
         content_type = "application/x-amz-json-1.0"

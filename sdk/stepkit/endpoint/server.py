@@ -208,6 +208,9 @@ class LocalEndpoint:
 
         app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock,
                                          function_urls=self.lambda_service.urls.lookup)
+        from stepkit.viewer.api import ViewerApp
+
+        app.viewer = ViewerApp(self)
         install_moto_hooks(self.deliveries, self.account)
         self.lambda_service.load()
         running = self.stepfunctions.load()

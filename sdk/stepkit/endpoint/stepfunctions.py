@@ -806,13 +806,17 @@ class StepFunctionsService:
             out["nextToken"] = token
         return out
 
+    def execution_events(self, arn: str, include_data: bool = True) -> list[dict[str, Any]]:
+        """Every event of an execution or a Map Run child in AWS's shape: GetExecutionHistory's
+        rows, which the viewer reads whole (10,000 events in one pass, not page by page)."""
+        child = self._child(arn) if arn not in self.executions else None
+        events = list(child.history) if child is not None else self._history(self._execution(arn))
+        return [_event_dict(e, include_data) for e in events]
+
     def GetExecutionHistory(self, p: dict, ctx: RequestContext) -> dict:
-        child = self._child(p["executionArn"]) if p["executionArn"] not in self.executions else None
-        events = list(child.history) if child is not None else self._history(self._execution(p["executionArn"]))
+        rows = self.execution_events(p["executionArn"], p.get("includeExecutionData", True))
         if p.get("reverseOrder"):
-            events.reverse()
-        include = p.get("includeExecutionData", True)
-        rows = [_event_dict(e, include) for e in events]
+            rows.reverse()
         page, token = _paginate(rows, p, "id", default_limit=100)
         out: dict[str, Any] = {"events": page}
         if token:

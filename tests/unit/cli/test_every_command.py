@@ -22,6 +22,7 @@ FAILING: dict[str, list[str]] = {
     "deploy": ["--stack", "{tmp}/missing.yaml"],
     "destroy": ["--stack", "{tmp}/missing.yaml", "--yes"],
     "executions": ["--endpoint-url", NOBODY],
+    "graph": ["{tmp}/missing.asl.json"],
     "history": ["m", "e", "--endpoint-url", NOBODY],
     "init": ["{tmp}/a-file"],
     "invoke": ["nope", "--event", "{{not json"],
@@ -32,6 +33,7 @@ FAILING: dict[str, list[str]] = {
     "simulate": ["{tmp}/missing.asl.json"],
     "start": ["m", "--endpoint-url", NOBODY],
     "status": ["--stack", "{tmp}/missing.yaml"],
+    "ui": ["--endpoint-url", NOBODY],
     "up": ["--port", "{busy}", "--state-dir", "{tmp}/state"],
     "validate": ["{tmp}/missing.asl.json"],
 }

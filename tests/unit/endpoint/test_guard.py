@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -162,3 +163,30 @@ def test_wrap_names_the_allowed_origin_instead_of_a_wildcard() -> None:
     body = b"".join(guarded(env(origin="http://other.test", authorization=SIGNED),
                             lambda status, headers: refused.extend([status, headers])))
     assert refused[0] == "403 Forbidden" and b"ok" not in body
+
+
+def test_viewer_pages_are_open_and_its_actions_need_the_token(guard: RequestGuard) -> None:
+    assert guard.check(env("GET", "/_stepkit/ui/api/machines", host="127.0.0.1:4566")) is None
+    for headers in ({}, {"x_stepkit_csrf": "wrong"}, {"x_stepkit_csrf": ""}):
+        refusal = guard.check(env("POST", "/_stepkit/ui/api/stop", host="127.0.0.1:4566", **headers))
+        assert refusal is not None and refusal.status == 403, headers
+    ok = env("POST", "/_stepkit/ui/api/stop", host="127.0.0.1:4566", x_stepkit_csrf=guard.ui_token,
+             origin="http://127.0.0.1:4566")
+    assert guard.check(ok) is None
+    # A signature is no substitute for the token, and the token none for the origin rule.
+    signed = env("POST", "/_stepkit/ui/api/stop", host="127.0.0.1:4566", authorization=SIGNED)
+    assert guard.check(signed) is not None
+    foreign = env("POST", "/_stepkit/ui/api/stop", host="127.0.0.1:4566", x_stepkit_csrf=guard.ui_token,
+                  origin="http://evil.example")
+    assert guard.check(foreign) is not None
+    assert RequestGuard(4566).ui_token != guard.ui_token and len(guard.ui_token) >= 32
+
+
+def test_viewer_refusals_are_plain_json(guard: RequestGuard) -> None:
+    environ = env("POST", "/_stepkit/ui/api/stop", host="127.0.0.1:4566", content_type="application/json")
+    refusal = guard.check(environ)
+    assert refusal is not None
+    seen: list[Any] = []
+    body = json.loads(b"".join(answer(environ, lambda status, headers: seen.append((status, headers)), refusal)))
+    assert seen[0][0] == "403 Forbidden" and body["code"] == "AccessDeniedException"
+    assert "X-Stepkit-Csrf" in body["message"]
