@@ -98,11 +98,13 @@ class StateMachine:
         clock: Clock | None = None,
         skip_waits: bool = False,
         listener: EventListener | None = None,
+        unlimited_history: bool = False,
     ) -> ExecutionRun:
         """An execution ready to ``start()`` (or to be started on another thread).
 
         Raises ``InvalidExecutionInput`` for input over Step Functions' 256 KiB limit (as
-        StartExecution refuses it) and ValueError for a bad mock config.
+        StartExecution refuses it) and ValueError for a bad mock config. A STANDARD execution
+        fails at AWS's 25,000-event history quota unless ``unlimited_history`` is true.
         """
         size = payload_size(input)
         if size > MAX_PAYLOAD_BYTES:
@@ -127,6 +129,7 @@ class StateMachine:
             listener=listener,
             express=self.type == "EXPRESS",
             role_arn=self.role_arn,
+            unlimited_history=unlimited_history,
         )
 
     def run(self, input: Any = None, **options: Any) -> Execution:
@@ -149,8 +152,13 @@ def run(
     clock: Clock | None = None,
     listener: EventListener | None = None,
     validate: bool = True,
+    unlimited_history: bool = False,
 ) -> Execution:
-    """Run ``definition`` once on ``input`` and return the finished execution."""
+    """Run ``definition`` once on ``input`` and return the finished execution.
+
+    As on AWS, a STANDARD execution fails (States.Runtime) when its history reaches 25,000
+    events and an EXPRESS one has no such quota; ``unlimited_history=True`` lifts the quota
+    for a local run."""
     machine = StateMachine(
         definition,
         name=state_machine_name,
@@ -167,4 +175,5 @@ def run(
         skip_waits=skip_waits,
         clock=clock,
         listener=listener,
+        unlimited_history=unlimited_history,
     )
