@@ -18,7 +18,7 @@ from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
-from stepkit.engine.item_reader import ReaderConfig, S3ItemSource, limited
+from stepkit.engine.item_reader import STATE_DATA, ReaderConfig, S3ItemSource, limited
 from stepkit.engine.map_run import (
     _FAILED,
     MAX_BATCH_BYTES,
@@ -229,7 +229,7 @@ class MapState(RecoverableState):
     # -- iterations --------------------------------------------------------------------
     def _iteration(self, frame: Frame, data: Any, index: int, item: Any, *, events: bool) -> Any:
         run = frame.run
-        child = frame.child(frame.prev, {"Index": index, "Value": item})
+        child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": STATE_DATA})
         child.state_name = self.name
         child.entered_id = frame.entered_id
         child.entered_time = frame.entered_time
@@ -308,12 +308,13 @@ class MapState(RecoverableState):
         count, percentage = self._tolerance(frame, data)
         writer_params = self.writer_parameters(frame, raw, data) if self.writer and self.writer.exports else None
 
-        def source() -> Iterator[Any]:
+        def source() -> Iterator[tuple[Any, str]]:
+            """Each item with its ``$$.Map.Item.Source``."""
             if items is not None:
-                return iter(items)
+                return ((item, STATE_DATA) for item in items)
             action = str(self.item_reader.get("Resource", "")).rsplit(":", 1)[-1]
             reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params, self.reader_config)
-            return limited(reader.items(), max_items)
+            return ((item, reader.current_source) for item in limited(reader.items(), max_items))
 
         map_run = take_redrive(run, self.name)
         redrive: list[ChildExecution] = []
@@ -410,10 +411,10 @@ class MapState(RecoverableState):
         selector = self.flow.item_selector is not None
 
         def selected() -> Iterator[tuple[int, Any, Any]]:
-            for index, item in enumerate(source()):
+            for index, (item, origin) in enumerate(source()):
                 value = item
                 if selector:
-                    child = frame.child(frame.prev, {"Index": index, "Value": item})
+                    child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": origin})
                     child.state_name = self.name
                     child.entered_id = frame.entered_id
                     child.entered_time = frame.entered_time
