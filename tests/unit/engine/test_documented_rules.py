@@ -207,3 +207,48 @@ def test_compiling_an_invalid_definition_without_validation_names_the_place(defi
         stepkit.StateMachine(definition, validate=False)
     assert str(raised.value) == f"Invalid State Machine Definition: '{message}'"
     assert raised.value.diagnostics[0].location == message.rsplit(" at ", 1)[1]
+
+
+# -- intrinsic functions ---------------------------------------------------------------------
+def _parameters(expression: str) -> dict:
+    return {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"r.$": expression}, "End": True}}}
+
+
+def _nested_arrays(depth: int) -> str:
+    expression = "$.x"
+    for _ in range(depth):
+        expression = f"States.Array({expression})"
+    return expression
+
+
+def test_intrinsic_functions_nest_up_to_ten_deep() -> None:
+    """"You can nest up to 10 intrinsic functions within a field in your workflows"."""
+    ten = _parameters(_nested_arrays(10))
+    assert errors_of(ten) == []
+    value: Any = 1
+    for _ in range(10):
+        value = [value]
+    assert stepkit.run(ten, {"x": 1}).output == {"r": value}
+    assert errors_of(_parameters(_nested_arrays(11))) == [
+        "The value for the field 'r.$' must be a valid JSONPath or a valid intrinsic function call"
+    ]
+
+
+def test_the_documented_nested_example_runs() -> None:
+    """The page's nine-deep example, with the two arguments its parts take (the page's own
+    template has three ``{}`` for two arguments, which fails as a placeholder without one)."""
+    arn = "arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/name.with.dots/1.0.0"
+    part = (
+        "States.ArrayGetItem(States.StringSplit(States.ArrayGetItem(States.StringSplit($.ImageRecipe.Arn, '/'), 2),"
+        " '.'), {})"
+    )
+    expression = f"States.Format('{{}}.{{}}', {part.format(0)}, {part.format(1)})"
+    assert stepkit.run(_parameters(expression), {"ImageRecipe": {"Arn": arn}}).output == {"r": "1.0"}
+
+
+@pytest.mark.parametrize("field", ["InputPath", "OutputPath", "ResultPath"])
+def test_intrinsic_functions_only_in_the_fields_that_support_them(field: str) -> None:
+    """"Fields that support intrinsic functions": Parameters, ResultSelector, Credentials (and
+    ItemSelector, Assign, a Fail's ErrorPath/CausePath); a path field is not one of them."""
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", field: "States.Array($.x)", "End": True}}}
+    assert errors_of(definition)
