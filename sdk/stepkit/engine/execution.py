@@ -158,10 +158,12 @@ class ExecutionRun:
             err = HistoryLimitReached(errors.RUNTIME, HISTORY_LIMIT_CAUSE.format(limit=limit))
             self._limit_reached = err
             details = {"error": err.error, "cause": err.cause}
-            self._append(HistoryEvent(event_id, event_id - 1, "ExecutionFailed", self._now(), details, 0))
-            self._limit_recorded.set()
-            self._stop.set()  # the other branches stop at their next transition
-            self.tokens.release(self.execution_arn)
+            try:
+                self._append(HistoryEvent(event_id, event_id - 1, "ExecutionFailed", self._now(), details, 0))
+            finally:  # even if a listener fails, no other branch waits for ever
+                self._limit_recorded.set()
+                self._stop.set()  # the other branches stop at their next transition
+                self.tokens.release(self.execution_arn)
         self._limit_recorded.wait()  # another thread may still be recording the failure
         raise self._limit_reached  # type: ignore[misc]
 
