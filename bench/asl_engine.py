@@ -189,12 +189,13 @@ class StepkitEngine:
         self.setup_seconds = time.perf_counter() - start
 
     def run(self, data: Any) -> Outcome:
-        execution = self.machine.run(data)
+        # the workloads' histories pass AWS's 25,000-event quota: measure the engine, not the quota
+        execution = self.machine.run(data, unlimited_history=True)
         return Outcome(execution.status, execution.output, execution.error, execution.cause)
 
     def timed(self, data: Any) -> float:
         start = time.perf_counter()
-        execution = self.machine.run(data)
+        execution = self.machine.run(data, unlimited_history=True)
         elapsed = time.perf_counter() - start
         if execution.status != "SUCCEEDED":
             raise RuntimeError(f"stepkit: {execution.status} {execution.error}: {execution.cause}")
@@ -512,7 +513,7 @@ def large_map_child(items: int, mode: str) -> dict[str, Any]:
     sys.setrecursionlimit(RECURSION_LIMIT)
     try:
         start = time.perf_counter()
-        execution = machine.run(data)
+        execution = machine.run(data, unlimited_history=True)  # over AWS's 25,000-event quota
         elapsed = time.perf_counter() - start
     finally:
         sys.setrecursionlimit(limit)

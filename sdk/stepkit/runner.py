@@ -98,11 +98,13 @@ class StateMachine:
         clock: Clock | None = None,
         skip_waits: bool = False,
         listener: EventListener | None = None,
+        unlimited_history: bool = False,
     ) -> ExecutionRun:
         """An execution ready to ``start()`` (or to be started on another thread).
 
         Raises ``InvalidExecutionInput`` for input over Step Functions' 256 KiB limit (as
-        StartExecution refuses it) and ValueError for a bad mock config.
+        StartExecution refuses it) and ValueError for a bad mock config. A STANDARD execution
+        fails at AWS's 25,000-event history quota unless ``unlimited_history`` is true.
         """
         size = payload_size(input)
         if size > MAX_PAYLOAD_BYTES:
@@ -127,6 +129,7 @@ class StateMachine:
             listener=listener,
             express=self.type == "EXPRESS",
             role_arn=self.role_arn,
+            unlimited_history=unlimited_history,
         )
 
     def run(self, input: Any = None, **options: Any) -> Execution:
@@ -154,6 +157,7 @@ def run(
     stage: str = "dev",
     endpoint_url: str | None = None,
     env_vars: Any = None,
+    unlimited_history: bool = False,
 ) -> Execution:
     """Run ``definition`` once on ``input`` and return the finished execution.
 
@@ -166,6 +170,10 @@ def run(
     machines. The functions' AWS calls go to ``endpoint_url``, else to a local endpoint
     started for the run (:mod:`stepkit.local`); ``env_vars`` is SAM's ``--env-vars`` content
     or file. Raises InvalidDefinition for a placeholder with no value.
+
+    As on AWS, a STANDARD execution fails (States.Runtime) when its history reaches 25,000
+    events and an EXPRESS one has no such quota; ``unlimited_history=True`` lifts the quota
+    for a local run.
     """
     import contextlib
 
@@ -188,4 +196,4 @@ def run(
                                functions=functions, registry=registry, validate=validate,
                                type=state_machine_type or stack_type)
         return machine.run(input, name=name, mock_config=mock_config, test_case=test_case, skip_waits=skip_waits,
-                           clock=clock, listener=listener)
+                           clock=clock, listener=listener, unlimited_history=unlimited_history)

@@ -208,9 +208,13 @@ def test_format_template_from_a_path() -> None:
     assert run("States.Format($.template, $.name)", data) == "Hello, my name is Arnav."
 
 
+def test_format_leaves_arguments_beyond_the_placeholders_unused() -> None:
+    assert run("States.Format('{}', 1, 2)") == "1"
+    assert run("States.Format('no placeholder', $.a)", {"a": {"x": 1}}) == "no placeholder"
+
+
 def test_format_failures() -> None:
     assert "2 placeholder(s)" in failure("States.Format('{} {}', 1)")
-    assert "1 placeholder(s) '{}' but 2 value(s)" in failure("States.Format('{}', 1, 2)")
     assert "must be a string" in failure("States.Format($.t)", {"t": 5})
     assert "at least 1 arguments but received 0" in failure("States.Format()")
 

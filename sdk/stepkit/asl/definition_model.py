@@ -542,7 +542,7 @@ class ItemBatcher(_Schema):
         None, alias="MaxInputBytesPerBatch"
     )
     max_input_bytes_per_batch_path: ReferencePath = Field(None, alias="MaxInputBytesPerBatchPath")
-    batch_input: TemplateOrJsonata = Field(None, alias="BatchInput")
+    batch_input: Json = Field(None, alias="BatchInput")  # any JSON value, as AWS's schema has it
 
 
 class WriterConfig(_Schema):
@@ -580,7 +580,10 @@ class _Transition(_InputOutput):
 
 
 class _Result(_Transition):
-    parameters: Template = Field(None, alias="Parameters")
+    # Any JSON value, as the service accepts it: AWS's own definition schema
+    # (aws/amazon-states-language-service, "update Parameters property to be any type", made
+    # "to match the constraints applied in the service": aws-toolkit-vscode#2459).
+    parameters: Json = Field(None, alias="Parameters")
     result_path: ResultPathType = Field(None, alias="ResultPath")
 
 
@@ -647,7 +650,7 @@ class MapState(_Work):
     iterator: ItemProcessor | None = Field(None, alias="Iterator")
     items_path: ReferencePath = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
-    item_selector: TemplateOrJsonata = Field(None, alias="ItemSelector")
+    item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
     item_reader: ItemReader | None = Field(None, alias="ItemReader")
     item_batcher: ItemBatcher | None = Field(None, alias="ItemBatcher")
     result_writer: ResultWriter | None = Field(None, alias="ResultWriter")

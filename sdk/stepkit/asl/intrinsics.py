@@ -373,8 +373,11 @@ def _format(intrinsic: Intrinsic, values: list[Any]) -> str:
         chunks: tuple[str, ...] | list[str] = template.format_chunks
     else:
         chunks = _expect_string(name, values[0], "the first argument").split("{}")
-    arguments = values[1:]
-    if len(chunks) - 1 != len(arguments):
+    # Each {} takes the positionally-corresponding argument (AWS's documented rule); arguments
+    # beyond the placeholders are left unused, as AWS runs them (a deployed AWS sample passes
+    # more arguments than it has placeholders), while a placeholder without one fails.
+    arguments = values[1 : len(chunks)]
+    if len(chunks) - 1 > len(arguments):
         raise _failure(
             name,
             f"the format string has {len(chunks) - 1} placeholder(s) '{{}}' but {len(arguments)} value(s) were given",

@@ -42,6 +42,8 @@ from jsonata.parser import Parser
 from jsonata.signature import Signature
 from jsonata.utils import Utils
 
+from stepkit.asl.jsonata_js import JS_BUILTINS
+
 NULL = Utils.NULL_VALUE
 _LONG_MIN = -(2**63)
 _LONG_MAX = 2**63 - 1
@@ -560,6 +562,7 @@ def step_functions_bindings() -> dict[str, Any]:
         "lookup": BuiltinReplacement(lookup, "<x-s:x>"),
         "each": BuiltinReplacement(each, "<o-f:a>"),
         "sift": BuiltinReplacement(sift, "<o-f?:o>"),
+        **{name: BuiltinReplacement(function, signature) for name, (function, signature) in JS_BUILTINS.items()},
         # "$eval is not supported in Step Functions workflows": bound to nothing, so a call
         # fails the way calling any non-function does (T1006), which is what AWS answers.
         "eval": None,

@@ -748,7 +748,7 @@ class _Checker:
 
     def check_jsonpath_state(self, state: Mapping[str, Any], kind: str, loc: Location) -> None:
         for field in _TEMPLATE_FIELDS:
-            if isinstance(state.get(field), Mapping):
+            if isinstance(state.get(field), Mapping | list):
                 self.check_template(state[field], (*loc, field))
         for index, catcher in _entries(state.get("Catch")):
             if isinstance(catcher.get("Assign"), Mapping):
@@ -762,7 +762,7 @@ class _Checker:
             ("ItemBatcher", "BatchInput"),
         ):
             value = _dict(state.get(parent)).get(field)
-            if isinstance(value, Mapping):
+            if isinstance(value, Mapping | list):
                 self.check_template(value, (*loc, parent, field))
         if kind == "Pass" and _has_dynamic_key(state.get("Result")):
             self.add(

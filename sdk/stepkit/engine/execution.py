@@ -25,8 +25,22 @@ EventListener = Callable[[HistoryEvent], None]
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 
+#: AWS's hard quota of events in a STANDARD execution's history ("Avoid reaching the history
+#: quota": event 25,000 is the ExecutionSucceeded, or else an ExecutionFailed). EXPRESS
+#: executions keep no such history and have no such quota.
+HISTORY_LIMIT = 25_000
+#: What AWS records in that ExecutionFailed (recorded against AWS: floci-io/floci#2734,
+#: loads/ardere#86).
+HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events ({limit})."
+
+
 class ExecutionAborted(StatesError):
     """The execution was stopped from outside (StopExecution)."""
+
+
+class HistoryLimitReached(StatesError):
+    """The history reached its quota: the execution has failed (States.Runtime, which no
+    Retry or Catch takes); every branch still running stops at its next event."""
 
 
 @dataclass
@@ -69,7 +83,10 @@ class ExecutionRun:
         role_arn: str = "arn:aws:iam::123456789012:role/stepkit",
         listener: EventListener | None = None,
         express: bool = False,
+        unlimited_history: bool = False,
     ) -> None:
+        """``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
+        that AWS would fail); an EXPRESS execution has none anyway."""
         self.program = program
         self.input = input
         self.name = name
@@ -89,6 +106,9 @@ class ExecutionRun:
         self.listener = listener
         self.history: list[HistoryEvent] = []
         self._ids = itertools.count(1)
+        self.history_limit = None if express or unlimited_history else HISTORY_LIMIT
+        self._limit_reached: HistoryLimitReached | None = None
+        self._limit_recorded = threading.Event()
         self._stop = threading.Event()
         self._stop_reason: tuple[str | None, str | None] = (None, None)
         self.start_time = clock.now()
@@ -111,17 +131,41 @@ class ExecutionRun:
     # -- history -----------------------------------------------------------------------
     def record(self, event_type: str, frame: Frame | None, details: dict | None) -> int:
         """Append one event (the hot path of every transition: kept lean)."""
+        if frame is not None and frame.silent:
+            return frame.prev
+        event_id = next(self._ids)
+        limit = self.history_limit
+        if limit is not None and event_id >= limit and (event_id > limit or event_type not in _EXECUTION_ENDS):
+            self._fail_at_limit(event_id)
         if frame is None:
-            event = HistoryEvent(next(self._ids), 0, event_type, self._now(), details, 0)
+            event = HistoryEvent(event_id, 0, event_type, self._now(), details, 0)
         else:
-            if frame.silent:
-                return frame.prev
-            event = HistoryEvent(next(self._ids), frame.prev, event_type, self._now(), details, frame.depth)
-            frame.prev = event.event_id
+            event = HistoryEvent(event_id, frame.prev, event_type, self._now(), details, frame.depth)
+            frame.prev = event_id
+        self._append(event)
+        return event_id
+
+    def _append(self, event: HistoryEvent) -> None:
         self.history.append(event)
         if self.listener is not None:
             self.listener(event)
-        return event.event_id
+
+    def _fail_at_limit(self, event_id: int) -> None:
+        """The event the quota falls on is the ExecutionFailed (AWS: id 25,000, previous
+        24,999); whatever tries to record after it stops with the same error."""
+        if event_id == self.history_limit:
+            limit = self.history_limit
+            err = HistoryLimitReached(errors.RUNTIME, HISTORY_LIMIT_CAUSE.format(limit=limit))
+            self._limit_reached = err
+            details = {"error": err.error, "cause": err.cause}
+            try:
+                self._append(HistoryEvent(event_id, event_id - 1, "ExecutionFailed", self._now(), details, 0))
+            finally:  # even if a listener fails, no other branch waits for ever
+                self._limit_recorded.set()
+                self._stop.set()  # the other branches stop at their next transition
+                self.tokens.release(self.execution_arn)
+        self._limit_recorded.wait()  # another thread may still be recording the failure
+        raise self._limit_reached  # type: ignore[misc]
 
     # -- integrations ------------------------------------------------------------------
     def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
@@ -271,7 +315,10 @@ class ExecutionRun:
                     "number of bytes service limit.",
                 )
         except StatesError as err:
-            if not (isinstance(err, ExecutionAborted) or self._stop.is_set()):
+            if self._limit_reached is not None:  # its ExecutionFailed is recorded already
+                result.status = "FAILED"
+                result.error, result.cause = self._limit_reached.error, self._limit_reached.cause
+            elif not (isinstance(err, ExecutionAborted) or self._stop.is_set()):
                 result.status = "FAILED"
                 result.error, result.cause = err.error, err.cause
                 self.record("ExecutionFailed", frame, {"error": err.error, "cause": err.cause})
@@ -280,8 +327,12 @@ class ExecutionRun:
                 result.error, result.cause = self._stop_reason
                 self.record("ExecutionAborted", frame, {"error": result.error, "cause": result.cause})
         else:
-            result.status = "SUCCEEDED"
-            result.output = output
-            self.record("ExecutionSucceeded", frame, {"output": output})
+            if self._limit_reached is not None:  # a Map tolerated the failure of its iterations
+                result.status = "FAILED"
+                result.error, result.cause = self._limit_reached.error, self._limit_reached.cause
+            else:
+                result.status = "SUCCEEDED"
+                result.output = output
+                self.record("ExecutionSucceeded", frame, {"output": output})
         result.stop_date = self.clock.now()
         return result

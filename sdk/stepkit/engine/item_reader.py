@@ -39,6 +39,17 @@ def reader_failed(cause: str) -> StatesError:
     return StatesError(errors.ITEM_READER_FAILED, cause)
 
 
+#: ``$$.Map.Item.Source`` of items read from the state input (AWS's context object page).
+STATE_DATA = "STATE_DATA"
+
+
+def item_source(bucket: str, key: str | None = None) -> str:
+    """``$$.Map.Item.Source`` of an item read from S3, written as AWS documents it: the
+    object's URI ("S3://bucket-name/object-key"), the bucket's for a listObjectsV2 listing
+    ("S3://bucket-name")."""
+    return f"S3://{bucket}" if key is None else f"S3://{bucket}/{key}"
+
+
 def _s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
@@ -129,6 +140,13 @@ class S3ItemSource:
         self.action = action
         self.parameters = parameters if isinstance(parameters, dict) else {}
         self.config = config
+        #: ``$$.Map.Item.Source`` of the item ``items()`` yielded last.
+        self.current_source = STATE_DATA
+
+    def _from(self, source: str, items: Iterator[Any]) -> Iterator[Any]:
+        """``items``, with ``current_source`` set while they are read."""
+        self.current_source = source
+        yield from items
 
     def items(self) -> Iterator[Any]:
         self.config.check(self.action)
@@ -167,13 +185,14 @@ class S3ItemSource:
     def _object_items(self, params: dict, input_type: str) -> Iterator[Any]:
         bucket, key = self._location(params)
         where = _s3_uri(bucket, key)
+        source = item_source(bucket, key)
         if input_type == "CSV":
-            return self._csv(params, where)
+            return self._from(source, self._csv(params, where))
         if input_type == "JSONL":
-            return self._jsonl(params, where)
+            return self._from(source, self._jsonl(params, where))
         if input_type == "PARQUET":
-            return self._parquet(params, where)
-        return self._json(params, where)
+            return self._from(source, self._parquet(params, where))
+        return self._from(source, self._json(params, where))
 
     def _csv(self, params: dict, where: str, *, gzipped: bool = False) -> Iterator[dict[str, str]]:
         config = self.config
@@ -294,6 +313,7 @@ class S3ItemSource:
                         continue  # a "folder" marker
                     yield from self._object_items({"Bucket": bucket, "Key": obj["Key"]}, self.config.input_type)
                 else:
+                    self.current_source = item_source(bucket)
                     yield _listed_object(obj)
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
@@ -325,6 +345,7 @@ class S3ItemSource:
                 raise reader_failed(f"The S3 inventory manifest {where} has a file entry without a key.")
             sub = ReaderConfig({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": schema})
             reader = S3ItemSource(self.client, "getObject", {}, sub)
+            self.current_source = item_source(data_bucket, data_key)
             yield from reader._csv({"Bucket": data_bucket, "Key": data_key}, _s3_uri(data_bucket, data_key),
                                    gzipped=data_key.endswith(".gz"))
 

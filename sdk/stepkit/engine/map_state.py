@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
+from stepkit.asl.json_types import json_type_name
+from stepkit.asl.jsonata import compile_expression
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
-from stepkit.engine.item_reader import ReaderConfig, S3ItemSource, limited
+from stepkit.engine.item_reader import STATE_DATA, ReaderConfig, S3ItemSource, limited
 from stepkit.engine.map_run import (
     _FAILED,
     MAX_BATCH_BYTES,
@@ -38,28 +40,24 @@ DEFAULT_CONCURRENCY = 40
 
 
 class _Setting:
-    """A number given literally or through a *Path field (MaxConcurrency, Tolerated...)."""
+    """A number given literally, through a *Path field or, in a JSONata state, as an expression
+    (MaxConcurrency, ToleratedFailure..., MaxItems, the ItemBatcher's limits)."""
 
-    def __init__(self, definition: dict, key: str, default: float, *, integer: bool) -> None:
+    def __init__(
+        self, definition: dict, key: str, default: float, *, integer: bool, maximum: float | None = None
+    ) -> None:
         self.key = key
         self.literal = definition.get(key, default)
         path = definition.get(f"{key}Path")
         self.path_text = path
         self.ref = compile_reference(path) if isinstance(path, str) else None
         self.integer = integer
+        self.maximum = maximum
 
     def value(self, frame: Frame, data: Any, flow: Any = None) -> float:
         if self.ref is None:
             if isinstance(self.literal, str) and flow is not None:  # a JSONata expression
-                value = flow.number(frame, data, self.literal, self.key)
-                number = _as_number(value, self.integer)
-                if number is None:
-                    raise StateEvaluationError(
-                        f"The {self.key} field refers to value \"{to_json(value)}\" which is not a valid "
-                        f"{'integer' if self.integer else 'float'}",
-                        errors.QUERY_EVALUATION_ERROR,
-                    )
-                return number
+                return self._jsonata_value(frame, data, flow)
             return self.literal
         value = resolve_path(self.ref, data, frame)
         number = _as_number(value, self.integer)
@@ -71,6 +69,38 @@ class _Setting:
                 f"{self.path_text}"
             )
         return number
+
+    def _jsonata_value(self, frame: Frame, data: Any, flow: Any) -> float:
+        """The spec's rule for a JSONata-valued field: the expression evaluates to a number
+        (an integer for the integer fields) within the field's range, as a literal must be;
+        anything else fails the state with States.QueryEvaluationError."""
+        value = flow.number(frame, data, self.literal, self.key)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not is_number or (self.integer and not float(value).is_integer()):
+            raise StateEvaluationError(
+                f"The JSONata expression '{compile_expression(self.literal).source}' specified for the field "
+                f"'{self.key}' returned an unexpected result type. Expected "
+                f"'{'integer' if self.integer else 'number'}', but was '{json_type_name(value)}' for value: "
+                f"{to_json(value)}",
+                errors.QUERY_EVALUATION_ERROR,
+            )
+        problem = _range_problem(self.key, value, self.maximum)
+        if problem is not None:
+            raise StateEvaluationError(problem, errors.QUERY_EVALUATION_ERROR)
+        return int(value) if self.integer else float(value)
+
+
+def _range_problem(key: str, value: float, maximum: float | None) -> str | None:
+    """AWS's text for a setting below 0 (or above its maximum), or None when it is in range."""
+    if value >= 0 and (maximum is None or value <= maximum):
+        return None
+    if key == "ToleratedFailurePercentage":
+        return "ToleratedFailurePercentage must be between 0 and 100."
+    if key == "ToleratedFailureCount":
+        return "ToleratedFailureCount cannot be negative."
+    if key == "MaxConcurrency":
+        return f"Expected non-negative integer for MaxConcurrency, got '{to_json(value)}' instead."
+    return f"The {key} field must not be negative, but was {to_json(value)}."
 
 
 def _as_number(value: Any, integer: bool) -> float | None:
@@ -97,14 +127,17 @@ class MapState(RecoverableState):
     def __init__(self, name: str, definition: dict, compiler: Compiler) -> None:
         super().__init__(name, definition, compiler)
         processor_def = definition.get("ItemProcessor") or definition.get("Iterator")
-        self.processor = compiler.program(processor_def, self.query_language)
+        where = "ItemProcessor" if "ItemProcessor" in definition else "Iterator"
+        self.processor = compiler.program(processor_def, where)
         config = (processor_def or {}).get("ProcessorConfig") or {}
         self.distributed = config.get("Mode") == "DISTRIBUTED"
         self.execution_type = config.get("ExecutionType", "STANDARD")
         self.blocking = self.processor.blocking
         self.max_concurrency = _Setting(definition, "MaxConcurrency", 0, integer=True)
         self.tolerated_count = _Setting(definition, "ToleratedFailureCount", 0, integer=True)
-        self.tolerated_percentage = _Setting(definition, "ToleratedFailurePercentage", 0, integer=False)
+        self.tolerated_percentage = _Setting(
+            definition, "ToleratedFailurePercentage", 0, integer=False, maximum=100
+        )
         self.tolerance_given = (
             any(k in definition for k in ("ToleratedFailureCount", "ToleratedFailureCountPath")),
             any(k in definition for k in ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath")),
@@ -137,7 +170,7 @@ class MapState(RecoverableState):
                 items = self.flow.items(frame, raw, data, self)
             except StatesError as err:
                 raise mark_state_failed(err, "MapStateFailed") from None
-            concurrency = int(self.max_concurrency.value(frame, data, self.flow))
+            concurrency = self._concurrency(frame, data)
             if self.batcher is not None:
                 items = self._batches(frame, data, items)
             run.record("MapStateStarted", frame, {"length": len(items)})
@@ -152,6 +185,12 @@ class MapState(RecoverableState):
         return self.recover(frame, raw, attempt)
 
     # -- settings ----------------------------------------------------------------------
+    def _concurrency(self, frame: Frame, data: Any) -> int:
+        concurrency = int(self.max_concurrency.value(frame, data, self.flow))
+        if concurrency < 0:  # from MaxConcurrencyPath (AWS: States.Runtime)
+            raise StateEvaluationError(_range_problem("MaxConcurrency", concurrency, None) or "")
+        return concurrency
+
     def _tolerance(self, frame: Frame, data: Any) -> tuple[int, float]:
         count = self.tolerated_count.value(frame, data, self.flow)
         percentage = self.tolerated_percentage.value(frame, data, self.flow)
@@ -163,8 +202,8 @@ class MapState(RecoverableState):
 
     def _batches(self, frame: Frame, data: Any, items: list[Any]) -> list[Any]:
         batcher = self.batcher
-        max_items = _Setting(batcher, "MaxItemsPerBatch", 0, integer=True).value(frame, data) or len(items) or 1
-        max_bytes = _Setting(batcher, "MaxInputBytesPerBatch", 0, integer=True).value(frame, data)
+        max_items = self.batch_items.value(frame, data, self.flow) or len(items) or 1
+        max_bytes = self.batch_bytes.value(frame, data, self.flow)
         batch_input = self.flow.batch_input(frame, data, batcher)
         batches: list[Any] = []
         current: list[Any] = []
@@ -190,7 +229,7 @@ class MapState(RecoverableState):
     # -- iterations --------------------------------------------------------------------
     def _iteration(self, frame: Frame, data: Any, index: int, item: Any, *, events: bool) -> Any:
         run = frame.run
-        child = frame.child(frame.prev, {"Index": index, "Value": item})
+        child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": STATE_DATA})
         child.state_name = self.name
         child.entered_id = frame.entered_id
         child.entered_time = frame.entered_time
@@ -262,19 +301,20 @@ class MapState(RecoverableState):
                     raise StateEvaluationError(f"The MaxItems field must not be negative, but was {max_items}.")
         except StatesError as err:
             raise mark_state_failed(err, "MapStateFailed") from None
-        concurrency = int(self.max_concurrency.value(frame, data, self.flow))
+        concurrency = self._concurrency(frame, data)
         batching = self._batching(frame, data) if self.batcher is not None else None
         known_total = len(items) if items is not None else None
         run.record("MapStateStarted", frame, {"length": known_total or 0})
         count, percentage = self._tolerance(frame, data)
         writer_params = self.writer_parameters(frame, raw, data) if self.writer and self.writer.exports else None
 
-        def source() -> Iterator[Any]:
+        def source() -> Iterator[tuple[Any, str]]:
+            """Each item with its ``$$.Map.Item.Source``."""
             if items is not None:
-                return iter(items)
+                return ((item, STATE_DATA) for item in items)
             action = str(self.item_reader.get("Resource", "")).rsplit(":", 1)[-1]
             reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params, self.reader_config)
-            return limited(reader.items(), max_items)
+            return ((item, reader.current_source) for item in limited(reader.items(), max_items))
 
         map_run = take_redrive(run, self.name)
         redrive: list[ChildExecution] = []
@@ -371,10 +411,10 @@ class MapState(RecoverableState):
         selector = self.flow.item_selector is not None
 
         def selected() -> Iterator[tuple[int, Any, Any]]:
-            for index, item in enumerate(source()):
+            for index, (item, origin) in enumerate(source()):
                 value = item
                 if selector:
-                    child = frame.child(frame.prev, {"Index": index, "Value": item})
+                    child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": origin})
                     child.state_name = self.name
                     child.entered_id = frame.entered_id
                     child.entered_time = frame.entered_time

@@ -20,7 +20,9 @@ class ParallelState(RecoverableState):
 
     def __init__(self, name: str, definition: dict, compiler: Compiler) -> None:
         super().__init__(name, definition, compiler)
-        self.branches = [compiler.program(branch, self.query_language) for branch in definition["Branches"]]
+        self.branches = [
+            compiler.program(branch, f"Branches/{i}") for i, branch in enumerate(definition["Branches"])
+        ]
         self.blocking = any(b.blocking for b in self.branches)
 
     def execute(self, frame: Frame, raw: Any) -> Outcome:

@@ -488,3 +488,33 @@ def test_reader_errors_are_states_errors():
     with pytest.raises(StatesError) as info:
         S3ItemSource(object(), "getObject", {"Bucket": "b", "Key": "k"}, ReaderConfig({})).items()
     assert info.value.error == "States.ItemReaderFailed"
+
+
+SOURCE_SELECTOR = {"source.$": "$$.Map.Item.Source", "value.$": "$$.Map.Item.Value"}
+
+
+def test_map_item_source_is_the_s3_uri_of_the_object_read(s3):
+    # AWS's context object page: "For all the other input types, the value will be the Amazon
+    # S3 URI. For example: S3://bucket-name/object-key".
+    put(s3, "rows.csv", "a,b\n1,2\n")
+    put(s3, "items.json", json.dumps([{"n": 1}]))
+    csv = output_of(reader_map({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}, "rows.csv",
+                             ItemSelector=SOURCE_SELECTOR))
+    assert csv == [{"source": f"S3://{BUCKET}/rows.csv", "value": {"a": "1", "b": "2"}}]
+    items = output_of(reader_map({"InputType": "JSON"}, "items.json", ItemSelector=SOURCE_SELECTOR))
+    assert items == [{"source": f"S3://{BUCKET}/items.json", "value": {"n": 1}}]
+
+
+def test_map_item_source_of_a_listing_is_the_bucket_uri(s3):
+    # "For Amazon S3 LIST_OBJECTS_V2 with Transformation=NONE, the value will show the S3 URI
+    # for the bucket. For example: S3://bucket-name."
+    put(s3, "a.txt", "x")
+    listed = output_of(reader_map(None, resource="listObjectsV2", params={"Bucket": BUCKET},
+                                ItemSelector={"source.$": "$$.Map.Item.Source", "key.$": "$$.Map.Item.Value.Key"}))
+    assert listed == [{"source": f"S3://{BUCKET}", "key": "a.txt"}]
+
+
+def test_map_item_source_of_state_input_in_a_distributed_map(s3):
+    definition = reader_map(None, ItemSelector=SOURCE_SELECTOR)
+    del definition["States"]["M"]["ItemReader"]
+    assert output_of(definition, [7]) == [{"source": "STATE_DATA", "value": 7}]
