@@ -295,7 +295,10 @@ def _target_input(target: dict[str, Any], event: dict[str, Any], transform: bool
     if transform and transformer:
         from moto.events.utils import EventTemplateParser
 
-        return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}), event)
+        # moto's parser needs the ingestion time (the predefined <aws.events.event.ingestion-time>)
+        ingested = {**event, "ingestion-time": event.get("ingestion-time", event.get("time"))}
+        return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}),
+                                         ingested)
     return event
 
 
