@@ -92,11 +92,16 @@ class Deliveries:
 
     def submit(self, kind: str, target: str, payload: Any, *, name: str | None = None,
                dead_letter: str | None = None, retries: int = 185, max_age: float = 86400.0,
-               source: dict[str, str] | None = None) -> None:
+               source: dict[str, str] | None = None, dead_letter_body: str | None = None,
+               dead_letter_style: str = "events") -> None:
+        """``dead_letter_body``: what the dead-letter queue receives instead of the payload;
+        ``dead_letter_style``: its error attributes, EventBridge's (``ERROR_CODE``, ``ERROR_MESSAGE``,
+        ``TARGET_ARN``) or SNS's (``"sns"``: ``RequestID``, ``ErrorCode``, ``ErrorMessage``)."""
         record = {
             "id": str(uuid.uuid4()), "kind": kind, "target": target, "payload": payload, "name": name,
             "dead_letter": dead_letter, "retries": retries, "max_age": max_age, "attempts": 0,
-            "created": time.time(), "source": source or {},
+            "created": time.time(), "source": source or {}, "dead_letter_body": dead_letter_body,
+            "dead_letter_style": dead_letter_style,
         }
         self.store.put("outbox", record["id"], record)
         self.counts["submitted"] += 1
@@ -163,12 +168,16 @@ class Deliveries:
             log.warning("delivery to %s failed (%s: %s) and has no dead-letter queue", record["target"], code, message)
             self._done(record, "dropped")
             return
-        attributes = {
-            "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
-            **record.get("source", {}),
-        }
+        if record.get("dead_letter_style") == "sns":
+            attributes = {"RequestID": record["id"], "ErrorCode": code, "ErrorMessage": message[:256]}
+        else:
+            attributes = {
+                "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
+                **record.get("source", {}),
+            }
+        body = record.get("dead_letter_body")
         try:
-            self.send_to_queue(dlq, json.dumps(record["payload"]), attributes)
+            self.send_to_queue(dlq, body if body is not None else json.dumps(record["payload"]), attributes)
         except Exception as exc:
             log.warning("dead-letter queue %s refused a message: %s", dlq, exc)
             self._done(record, "dropped")
@@ -215,6 +224,9 @@ def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = No
         def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
             _rule_to_targets(rule, event, transform_input, original_send)
 
+        from stepkit.endpoint import sns_lambda
+
+        sns_lambda.install(_originals, lambda: _router.get("deliveries"))
         s3_notifications._invoke_awslambda = _s3_to_lambda
         s3_notifications._get_s3_event = s3_event
         Rule.send_to_targets = send_to_targets
@@ -241,6 +253,9 @@ def uninstall_moto_hooks(deliveries: Deliveries) -> None:
         s3_notifications._get_s3_event = _originals["event"]
         Rule.send_to_targets = _originals["send"]
         EventsBackend.put_rule = _originals["put_rule"]
+        from stepkit.endpoint import sns_lambda
+
+        sns_lambda.uninstall(_originals)
         _originals.clear()
 
 
