@@ -558,11 +558,19 @@ class Api(AliasCalls):
 
     def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         events = self.c("events")
-        arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State="ENABLED",
-                              Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
-                              Tags=_tag_list(self.tags))["RuleArn"]
-        self._retry_iam(lambda: events.put_targets(
-            Rule=r.name, Targets=[{"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}]))
+        state = "ENABLED" if r.enabled else "DISABLED"
+        if r.schedule:
+            arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
+                                  Description=f"stepkit: {r.schedule} starts {r.state_machine}",
+                                  Tags=_tag_list(self.tags))["RuleArn"]
+        else:
+            arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
+                                  Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
+                                  Tags=_tag_list(self.tags))["RuleArn"]
+        target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
+        if r.input:
+            target["Input"] = r.input
+        self._retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
         return {"arn": arn}
 
     def _delete_event_rule(self, rec: Recorded) -> None:

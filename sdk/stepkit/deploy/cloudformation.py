@@ -191,10 +191,13 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
                 "Principal": r.principal, "SourceArn": _sub(r.source_arn), "SourceAccount": {"Ref": "AWS::AccountId"}})
         elif isinstance(r, EventRule):
-            add(r, "AWS::Events::Rule", {
-                "Name": r.name, "EventPattern": r.pattern, "State": "ENABLED",
-                "Targets": [{"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
-                             "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}]})
+            target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
+                      "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}
+            if r.input:
+                target["Input"] = r.input
+            when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
+            add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
+                                         "Targets": [target]})
         elif isinstance(r, EventSourceMapping):
             properties = {
                 "EventSourceArn": {"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]},

@@ -301,6 +301,15 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
                                   policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
         for i, trigger in enumerate(s.triggers):
+            if trigger.schedule is not None:
+                rule = names.rule(machine.name, i, "schedule")
+                check_length("rule", rule, f"{place}.triggers.{i}")
+                resources.append(EventRule(
+                    logical=f"{machine.name}-schedule-{i}", name=rule, state_machine=machine.name,
+                    target_arn=names.state_machine_arn(machine.name), role=events_role,
+                    role_arn=names.role_arn(events_role), schedule=trigger.schedule.expression,
+                    enabled=trigger.schedule.enabled,
+                    input="" if trigger.schedule.input is None else json.dumps(trigger.schedule.input)))
             if trigger.s3 is None or trigger.s3.bucket not in bucket_names:
                 continue
             eventbridge_buckets.add(trigger.s3.bucket)

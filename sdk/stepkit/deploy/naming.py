@@ -55,8 +55,8 @@ class Names:
         suffix = {"function": "fn", "state_machine": "sm", "events": "events"}[owner_kind]
         return f"{self.prefix}-{name}-{suffix}"
 
-    def rule(self, state_machine: str, index: int) -> str:
-        return f"{self.prefix}-{state_machine}-s3-{index}"
+    def rule(self, state_machine: str, index: int, kind: str = "s3") -> str:
+        return f"{self.prefix}-{state_machine}-{kind}-{index}"
 
     def function_log_group(self, name: str) -> str:
         return f"/aws/lambda/{self.function(name)}"

@@ -259,7 +259,8 @@ class Permission(Resource):
 
 @dataclass(frozen=True)
 class EventRule(Resource):
-    """An EventBridge rule for S3 ``Object Created`` events under a prefix, starting a state machine."""
+    """An EventBridge rule starting a state machine: for S3 ``Object Created`` events under a
+    prefix (``pattern``), or on a schedule (``schedule``, with ``input``, maybe disabled)."""
 
     kind: ClassVar[str] = "event_rule"
     order: ClassVar[int] = 80
@@ -270,6 +271,9 @@ class EventRule(Resource):
     role_arn: str = ""
     pattern: dict[str, Any] = field(default_factory=dict)
     bucket: str = ""
+    schedule: str = ""
+    enabled: bool = True
+    input: str = ""
 
     @property
     def depends_on(self) -> tuple[str, ...]:

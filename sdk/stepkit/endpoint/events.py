@@ -264,7 +264,7 @@ def _put_rule(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     and ``rate(1 minutes)``); the endpoint's schedules learn of the rule once it is stored."""
     from moto.events.exceptions import ValidationException
 
-    from stepkit.endpoint.schedule_expressions import parse_schedule
+    from stepkit.stack.schedule_expressions import parse_schedule
 
     expression = kwargs.get("scheduled_expression")
     if expression:

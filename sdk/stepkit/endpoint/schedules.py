@@ -32,9 +32,9 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stepkit.endpoint.schedule_expressions import parse_schedule
 from stepkit.endpoint.store import Store
 from stepkit.engine.clock import Clock
+from stepkit.stack.schedule_expressions import parse_schedule
 
 log = logging.getLogger(__name__)
 

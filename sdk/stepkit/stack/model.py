@@ -208,6 +208,9 @@ class Stack(BaseModel):
 
         for name, fn in self.functions.items():
             triggers(("functions", name), fn.triggers)
+            problems.extend(((("functions", name, "triggers", str(i), "schedule"),
+                              "a schedule starts a state machine: declare it under that state machine's triggers")
+                             for i, t in enumerate(fn.triggers) if t.schedule is not None))
             grants(("functions", name), fn.access)
             for i, trigger in enumerate(fn.triggers):
                 queue = self.queues.get(trigger.sqs.queue) if trigger.sqs else None

@@ -13,6 +13,7 @@ Triggers live on what they start (a function or a state machine), as SAM's ``Eve
         definition: statemachines/training.asl.json
         triggers:
           - s3: {bucket: data, prefix: training/}
+          - schedule: {expression: "cron(0 3 * * ? *)", input: {mode: nightly}}
 
 Names of other resources are the keys of their sections; whether they exist is checked by
 :meth:`stepkit.stack.model.Stack.reference_problems` so the error points at the line.
@@ -21,7 +22,7 @@ Names of other resources are the keys of their sections; whether they exist is c
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,16 +63,39 @@ class SqsTrigger(_Model):
         return self
 
 
+class ScheduleTrigger(_Model):
+    """An EventBridge scheduled rule (``rate(...)`` or six-field ``cron(...)``, UTC) starting a
+    state machine with ``input``; ``enabled: false`` deploys the rule disabled."""
+
+    expression: str
+    enabled: bool = True
+    input: dict[str, Any] | None = None
+
+    @field_validator("expression")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        from stepkit.stack.schedule_expressions import parse_schedule
+
+        try:
+            parse_schedule(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an EventBridge schedule expression ({exc}); write rate(N unit) "
+                             "or cron(minutes hours day-of-month month day-of-week year)") from None
+        return value
+
+
 class Trigger(_Model):
-    """One item of a ``triggers`` list: exactly one of ``s3`` or ``sqs``."""
+    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs`` or ``schedule``."""
 
     s3: S3Trigger | None = None
     sqs: SqsTrigger | None = None
+    schedule: ScheduleTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if (self.s3 is None) == (self.sqs is None):
-            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}` or `sqs: {queue}`")
+        if [self.s3, self.sqs, self.schedule].count(None) != 2:
+            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}` or "
+                             "`schedule: {expression}`")
         return self
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stepkit.endpoint.schedule_expressions import CronSchedule, RateSchedule, parse_schedule
+from stepkit.stack.schedule_expressions import CronSchedule, RateSchedule, parse_schedule
 
 
 def at(text: str) -> datetime:
