@@ -34,6 +34,7 @@ from stepkit.deploy.resources import (
 )
 from stepkit.deploy.state import Recorded
 from stepkit.deploy.target import Connection
+from stepkit.deploy.topics import TopicCalls
 
 MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
@@ -55,7 +56,7 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls):
+class Api(AliasCalls, TopicCalls):
     """One target's resources, for one stack and stage."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,

@@ -33,6 +33,8 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
     StateMachineAlias,
+    Subscription,
+    Topic,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -198,6 +200,15 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
             add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
                                          "Targets": [target]})
+        elif isinstance(r, Topic):
+            add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
+                                                                 else {})})
+        elif isinstance(r, Subscription):
+            properties = {"TopicArn": {"Ref": logical_id(f"topic:{r.topic}")}, "Protocol": "lambda",
+                          "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
+            if r.filter_policy:
+                properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
+            add(r, "AWS::SNS::Subscription", properties)
         elif isinstance(r, EventSourceMapping):
             properties = {
                 "EventSourceArn": {"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]},

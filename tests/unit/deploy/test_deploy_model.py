@@ -240,3 +240,49 @@ def test_a_schedule_rule_in_the_cloudformation_export() -> None:
     assert scheduled[0]["ScheduleExpression"] == "cron(0 3 * * ? *)" and scheduled[0]["State"] == "DISABLED"
     assert "EventPattern" not in scheduled[0]
     assert json.loads(scheduled[0]["Targets"][0]["Input"]) == {"dataset_key": "datasets/latest.csv"}
+
+
+TOPIC_STACK = """name: t
+topics:
+  drift: {}
+functions:
+  retrain:
+    triggers:
+      - sns: {topic: drift, filter_policy: {severity: [high]}}
+"""
+
+
+def test_topic_triggers_are_checked_at_their_line() -> None:
+    assert _problems(TOPIC_STACK.replace("topic: drift", "topic: drfit")) == [
+        "infra/stack.yaml:7: functions.retrain.triggers.0.sns.topic: topic 'drfit' is not declared under `topics:` "
+        "(declared: drift)"]
+    assert "an SQS queue or an SNS topic triggers a function" in _problems(
+        "state_machines:\n  m:\n    definition: x\n    triggers:\n      - sns: {topic: d}\ntopics:\n  d: {}\n")[0]
+    assert "Input should be 'attributes' or 'body'" in _problems(
+        TOPIC_STACK.replace("filter_policy: {severity: [high]}", "filter_scope: payload"))[0]
+
+
+def test_a_topic_trigger_is_a_subscription_and_a_permission_for_that_topic_only(tmp_path: Path) -> None:
+    from stepkit.deploy.cloudformation import build_template
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(TOPIC_STACK)
+    (tmp_path / "functions" / "retrain").mkdir(parents=True)
+    (tmp_path / "functions" / "retrain" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    project = Project.load(tmp_path / "infra" / "stack.yaml")
+    desired = build_desired(project.for_stage("dev"), "dev", Names("t", "dev", "us-east-1", "123456789012"))
+    by_key = desired.by_key()
+    keys = [r.key for r in desired.resources]
+    assert keys.index("topic:drift") < keys.index("subscription:retrain-drift")
+    assert keys.index("permission:retrain-sns-drift") < keys.index("subscription:retrain-drift")
+    permission = by_key["permission:retrain-sns-drift"]
+    assert (permission.principal, permission.source_arn) == (  # type: ignore[attr-defined]
+        "sns.amazonaws.com", "arn:aws:sns:us-east-1:123456789012:t-dev-drift")
+    assert by_key["subscription:retrain-drift"].attributes() == {  # type: ignore[attr-defined]
+        "FilterPolicy": '{"severity": ["high"]}', "FilterPolicyScope": "MessageAttributes"}
+    template, _ = build_template(project, "dev")
+    kinds = {v["Type"]: v["Properties"] for v in template["Resources"].values()}
+    assert kinds["AWS::SNS::Topic"] == {"TopicName": "t-dev-drift"}
+    assert kinds["AWS::SNS::Subscription"]["Protocol"] == "lambda"
+    assert kinds["AWS::SNS::Subscription"]["FilterPolicy"] == {"severity": ["high"]}
+    assert kinds["AWS::Lambda::Permission"]["Principal"] == "sns.amazonaws.com"
