@@ -257,8 +257,7 @@ class LocalEndpoint:
         the scheduled rules that came due; returns how many firings that made."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("only a VirtualClock can be moved forward")
-        self.clock.sleep(seconds)
-        return self.schedules.tick()
+        return self.schedules.advance(seconds)
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from stepkit.cli import main
 from stepkit.endpoint import LocalEndpoint
-from stepkit.engine.clock import VirtualClock
+from stepkit.engine.clock import ManualClock
 
 STACK = """name: sched
 topics:
@@ -45,16 +45,6 @@ RETRAIN = ("import json, os\ndef handler(event, context):\n"
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 
-class StillClock(VirtualClock):
-    def __init__(self, start: float) -> None:
-        super().__init__(start)
-        self.at = start
-
-    def now(self) -> float:
-        return self.at
-
-    def sleep(self, seconds: float) -> None:
-        self.at += max(seconds, 0)
 
 
 @pytest.fixture
@@ -67,7 +57,7 @@ def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalE
     (root / "functions" / "retrain").mkdir(parents=True)
     (root / "functions" / "retrain" / "app.py").write_text(RETRAIN)
     monkeypatch.chdir(root)
-    with LocalEndpoint(clock=StillClock(1_800_000_000.0)) as ep:
+    with LocalEndpoint(clock=ManualClock(1_800_000_000.0)) as ep:
         monkeypatch.setenv("STEPKIT_ENDPOINT_URL", ep.url)
         for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                             "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -104,6 +94,10 @@ def test_deployed_schedule_starts_its_state_machine(endpoint: LocalEndpoint) -> 
     assert endpoint.advance_clock(3600) == 2
     assert endpoint.wait_idle(60)
     assert len(sfn.list_executions(stateMachineArn=paused)["executions"]) == 1
+    # moto's rules are process-wide: leave none behind for the next endpoint of this process
+    destroyed = CliRunner().invoke(main, ["destroy", "--yes"])
+    assert destroyed.exit_code == 0, destroyed.output
+    assert not [r for r in events.list_rules()["Rules"] if r["Name"].startswith("sched-dev-")]
 
 
 def _messages(logs, function: str) -> list[dict]:

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from endpoint_helpers import create_function, create_machine, eventually, make_client, unique, wait_execution
 
 from stepkit.endpoint import LocalEndpoint
-from stepkit.engine.clock import VirtualClock
+from stepkit.engine.clock import ManualClock
 
 ECHO = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 ROLE = "arn:aws:iam::123456789012:role/events"
@@ -21,23 +21,11 @@ PRINT_EVENT = "import json\ndef handler(event, context):\n    print('EVENT', jso
 START = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 
 
-class StillClock(VirtualClock):
-    """A virtual clock that stands still between moves, so occurrences fall where a test says."""
-
-    def __init__(self, start: float) -> None:
-        super().__init__(start)
-        self.at = start
-
-    def now(self) -> float:
-        return self.at
-
-    def sleep(self, seconds: float) -> None:
-        self.at += max(seconds, 0)
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[LocalEndpoint]:
-    with LocalEndpoint(clock=StillClock(START)) as ep:
+    with LocalEndpoint(clock=ManualClock(START)) as ep:
         yield ep
 
 
@@ -144,7 +132,7 @@ def test_invalid_expression_is_refused_at_put_rule(endpoint: LocalEndpoint, expr
 
 
 def test_pending_delivery_survives_a_restart_and_missed_firings_are_not_replayed(tmp_path: Path) -> None:
-    clock = StillClock(START)
+    clock = ManualClock(START)
     with LocalEndpoint(state_dir=tmp_path, clock=clock) as first:
         events, sfn = make_client(first.url, "events"), make_client(first.url, "stepfunctions")
         machine = create_machine(sfn, ECHO)
@@ -165,3 +153,6 @@ def test_pending_delivery_survives_a_restart_and_missed_firings_are_not_replayed
                        for e in _executions(sfn, machine))
         assert times == ["2027-01-15T09:00:00Z", "2027-01-15T14:00:00Z"]
         assert second.advance_clock(3600) == 1
+        events = make_client(second.url, "events")  # moto's rules are process-wide: leave none behind
+        events.remove_targets(Rule="nightly", Ids=["m"])
+        events.delete_rule(Name="nightly")
