@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import inspect
 import json
 import logging
 import queue
@@ -266,7 +267,8 @@ def _put_rule(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
 
     from stepkit.stack.schedule_expressions import parse_schedule
 
-    expression = kwargs.get("scheduled_expression")
+    bound = inspect.signature(_originals["put_rule"]).bind(backend, name, *args, **kwargs)
+    expression = bound.arguments.get("scheduled_expression")
     if expression:
         try:
             parse_schedule(expression)
