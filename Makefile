@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stepkit-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ml]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ml,api]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -35,3 +39,51 @@ def sample_datasets() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+class ServingApi:
+    """Calls to the repository stack's serving API (``functions/serving``) at ``base``."""
+
+    @staticmethod
+    def call(url: str, body: Any = None) -> tuple[int, Any]:
+        """GET, or POST ``body`` (JSON, or bytes as they are): (status, the JSON answer)."""
+        data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def check_untrained(self, base: str) -> None:
+        """Health, and /predict's answers before any model is registered."""
+        assert self.call(f"{base}/health") == (200, {"status": "ok"})
+        status, answer = self.call(f"{base}/predict", b"{not json")
+        assert status == 400 and "error" in answer
+        status, answer = self.call(f"{base}/predict", {"records": [{"x": 1.0}]})
+        assert status == 503 and answer["error"].startswith("no model registered"), answer
+
+    def check_champion(self, base: str, datasets: ModuleType, dataset: str, version: int) -> None:
+        """/predict answers with the champion ``version`` for the dataset's first row."""
+        features, rows, labels = datasets.load(dataset)
+        record = dict(zip(features, map(float, rows[0]), strict=True))
+        status, answer = self.call(f"{base}/predict", {"records": [record]})
+        assert status == 200, answer
+        assert answer["model_version"] == version and answer["predictions"][0]["prediction"] in set(labels)
+
+
+@pytest.fixture(scope="session")
+def serving_api() -> ServingApi:
+    return ServingApi()
+
+
+@pytest.fixture
+def local_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test credentials and region; no profile, endpoint, target or stage from the caller's shell."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "STEPKIT_TARGET", "STEPKIT_STAGE",
+                 "STEPKIT_CODE_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

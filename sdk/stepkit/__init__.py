@@ -6,7 +6,7 @@ returns the finished ``Execution``; ``stepkit.StateMachine`` compiles once for m
 
 from typing import Any
 
-__all__ = ["Execution", "InvalidDefinition", "InvalidExecutionInput", "StateMachine", "run"]
+__all__ = ["Execution", "InvalidDefinition", "InvalidExecutionInput", "LocalRunError", "StateMachine", "run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,6 +15,10 @@ def __getattr__(name: str) -> Any:
         from stepkit import runner
 
         return getattr(runner, name)
+    if name == "LocalRunError":
+        from stepkit.local import LocalRunError
+
+        return LocalRunError
     if name == "Execution":
         from stepkit.engine.execution import Execution
 

@@ -143,28 +143,49 @@ def run(
     functions: Mapping[str, Callable[[Any], Any]] | None = None,
     registry: IntegrationRegistry | None = None,
     name: str | None = None,
-    state_machine_name: str = "StateMachine",
-    state_machine_type: str = "STANDARD",
+    state_machine_name: str | None = None,
+    state_machine_type: str | None = None,
     skip_waits: bool = False,
     clock: Clock | None = None,
     listener: EventListener | None = None,
     validate: bool = True,
+    substitutions: Mapping[str, str] | None = None,
+    project: Any = None,
+    stage: str = "dev",
+    endpoint_url: str | None = None,
+    env_vars: Any = None,
 ) -> Execution:
-    """Run ``definition`` once on ``input`` and return the finished execution."""
-    machine = StateMachine(
-        definition,
-        name=state_machine_name,
-        functions=functions,
-        registry=registry,
-        validate=validate,
-        type=state_machine_type,
-    )
-    return machine.run(
-        input,
-        name=name,
-        mock_config=mock_config,
-        test_case=test_case,
-        skip_waits=skip_waits,
-        clock=clock,
-        listener=listener,
-    )
+    """Run ``definition`` once on ``input`` and return the finished execution.
+
+    ``substitutions`` fills ``${Name}`` placeholders of the definition's text (AWS's definition
+    substitutions). ``project`` (a folder, its ``infra/stack.yaml``, or a
+    :class:`~stepkit.stack.Project`) runs the project's functions for Lambda tasks, in local
+    worker processes stopped when the run ends, and fills in the stack's own ``${Name}`` values
+    as a deploy of ``stage`` would (``${TrainFunctionArn}``, ``${ArtifactsBucket}``...; given
+    ``substitutions`` win); ``definition`` may then be the name of one of the stack's state
+    machines. The functions' AWS calls go to ``endpoint_url``, else to a local endpoint
+    started for the run (:mod:`stepkit.local`); ``env_vars`` is SAM's ``--env-vars`` content
+    or file. Raises InvalidDefinition for a placeholder with no value.
+    """
+    import contextlib
+
+    from stepkit.asl.substitutions import UnresolvedSubstitution
+    from stepkit.local import ProjectSession, substituted
+
+    with contextlib.ExitStack() as resources:
+        stack_name, stack_type = "", "STANDARD"
+        try:
+            if project is not None or endpoint_url is not None or env_vars is not None:
+                session = resources.enter_context(
+                    ProjectSession(project, stage=stage, endpoint_url=endpoint_url, env_vars=env_vars))
+                definition, stack_name, stack_type = session.definition(definition, substitutions)
+                registry = session.registry(registry)
+            elif substitutions:
+                definition = substituted(definition, substitutions)
+        except UnresolvedSubstitution as e:
+            raise InvalidDefinition(str(e), []) from None
+        machine = StateMachine(definition, name=state_machine_name or stack_name or "StateMachine",
+                               functions=functions, registry=registry, validate=validate,
+                               type=state_machine_type or stack_type)
+        return machine.run(input, name=name, mock_config=mock_config, test_case=test_case, skip_waits=skip_waits,
+                           clock=clock, listener=listener)

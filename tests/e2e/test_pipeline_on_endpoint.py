@@ -35,6 +35,7 @@ from click.testing import CliRunner
 
 pytest.importorskip("sklearn")
 pytest.importorskip("aws_lambda_powertools")
+pytest.importorskip("chalice")  # the stack's serving API is a Chalice app
 pytest.importorskip("moto")
 
 from stepkit.cli import main
@@ -53,13 +54,8 @@ DEADLINE_S = 600.0
 
 
 @pytest.fixture
-def endpoint(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "STEPKIT_TARGET", "STEPKIT_STAGE",
-                 "STEPKIT_CODE_PLATFORM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def endpoint(tmp_path: Path, project: Path, monkeypatch: pytest.MonkeyPatch,
+             local_aws_env: None) -> Iterator[LocalEndpoint]:
     local = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
     monkeypatch.setenv("STEPKIT_ENDPOINT_URL", local.url)
     monkeypatch.chdir(project)  # as a user runs stepkit: from the project's folder
@@ -113,12 +109,13 @@ def inventory(local: LocalEndpoint) -> dict[str, list[str]]:
         "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
         "roles": [r["RoleName"] for r in local.client("iam").list_roles()["Roles"]],
         "log_groups": [g["logGroupName"] for g in local.client("logs").describe_log_groups()["logGroups"]],
+        "apis": [a["name"] for a in local.client("apigateway").get_rest_apis()["items"]],
     }
     return {kind: sorted(n for n in names if PREFIX in n) for kind, names in found.items()}
 
 
 def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destroy(
-        endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType) -> None:
+        endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType, serving_api: Any) -> None:
     # 1. Deploy, as a user does.
     out = stepkit("deploy", "--target", "local", "--no-policies")
     assert "deployed" in out and "code for host" in out
@@ -128,7 +125,9 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert names.bucket("artifacts") == BUCKET
     deployed = inventory(endpoint)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
-                                           ("predict", "preprocess", "register_model", "select_model", "train"))
+                                           ("predict", "preprocess", "register_model", "select_model", "serving",
+                                            "train"))
+    assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}training"]
     assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0"]
     assert deployed["buckets"] == [BUCKET]
@@ -139,6 +138,11 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert train["Runtime"] == "python3.12" and train["CodeSize"] < 1024 * 1024
 
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
+
+    # The serving API answers before any model is registered: health, and predict's errors.
+    api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
+    api = f"{endpoint.url}/restapis/{api_id}/api/_user_request_"
+    serving_api.check_untrained(api)
 
     # 2. A dataset under datasets/ starts the training pipeline.
     uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
@@ -171,6 +175,8 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == INFERENCE_ROWS
     assert {r["prediction"] for r in rows} <= {"setosa", "versicolor", "virginica"}
+    # The serving API predicts with the same champion.
+    serving_api.check_champion(api, sample_datasets, DATASET, version=1)
     # No other run was started by what the pipelines wrote (runs/, registry/, predictions/).
     assert len(sfn.list_executions(stateMachineArn=names.state_machine_arn("training"))["executions"]) == 1
 

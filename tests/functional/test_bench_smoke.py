@@ -1,6 +1,7 @@
 """The ASL benchmarks still run (tiny sizes, no timing assertions): both engines agree on
 every workload, the large Map finishes, moto's JSONata failure is reported."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,10 @@ def test_asl_jsonata_benchmark_runs() -> None:
     assert "stepkit, JSONata machine" in out and "output checked" in out
     assert "moto, JSONata machine" in out
     assert "moto, JSONPath twin" in out
+
+
+def test_api_gateway_benchmark_runs() -> None:
+    """Every call answered (the benchmark checks each body), 16 concurrent clients without a failure."""
+    results = json.loads(_run("api_gateway.py"))
+    assert set(results["warm"]) >= {"rest_overhead_median_ms", "http_overhead_median_ms", "http_round_trip_median_ms"}
+    assert results["concurrent_16"]["requests"] == 320 and results["concurrent_16"]["failures"] == 0

@@ -26,6 +26,7 @@ from stepkit.cli.common import aws_error, missing_module_error, print_error
 COMMAND_MODULES: dict[str, str] = {
     "aws": "aws_cmd",
     "build": "functions_cmd",
+    "cost": "estimate_cmd",
     "demo": "demo_cmd",
     "deploy": "deploy_cmd",
     "destroy": "deploy_cmd",
@@ -37,6 +38,7 @@ COMMAND_MODULES: dict[str, str] = {
     "package": "deploy_cmd",
     "plan": "deploy_cmd",
     "run": "run_cmd",
+    "simulate": "estimate_cmd",
     "start": "executions_cmd",
     "status": "deploy_cmd",
     "up": "endpoint_cmd",

@@ -295,7 +295,7 @@ def status_command(target: str, stage: str, code_platform: str | None, endpoint_
         for row in rows:
             state = row["state"] if row["recorded"] == "done" else f"{row['state']} (interrupted)"
             style = "red" if row in missing else ""
-            table.add_row(row["kind"], row["name"], Text(state, style=style), row["arn"])
+            table.add_row(row["kind"], row["name"], Text(state, style=style), row["arn"] or row.get("url", ""))
         make_console().print(table)
     if missing:
         sys.exit(EXIT_FAILED)
@@ -338,14 +338,15 @@ def package_command(fmt: str, stage: str, out: Path | None, stack: Path | None, 
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", help="The stack's name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty (never overwrites files).")
+@click.option("--api", is_flag=True, help="Add an HTTP API: a Chalice app in functions/web/ (needs stepkit[api]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
-def init_command(directory: Path, name: str | None, force: bool, as_json: bool) -> None:
+def init_command(directory: Path, name: str | None, force: bool, api: bool, as_json: bool) -> None:
     """Create a new stepkit project in DIRECTORY: infra/stack.yaml, an example function, a
     state machine that calls it, a test, and a README on how to run and deploy it."""
     from stepkit.templates import InitError, create_project
 
     try:
-        written = create_project(directory, name=name, force=force)
+        written = create_project(directory, name=name, force=force, api=api)
     except InitError as exc:
         _fail(as_json, EXIT_INPUT, "InitError", [str(exc)])
     if as_json:

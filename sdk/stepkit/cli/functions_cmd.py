@@ -135,7 +135,11 @@ def invoke_command(name: str, event: str, stack: Path | None, as_json: bool) -> 
     _select(project, (name,))
     errors = make_console(stderr=True)
     try:
-        with errors.status(f"invoking [bold]{name}[/bold]…"), LambdaRuntime.from_project(project) as runtime:
+        # A function run here acts with this machine's AWS configuration (see runtime.environment).
+        with (
+            errors.status(f"invoking [bold]{name}[/bold]…"),
+            LambdaRuntime.from_project(project, host_aws=True) as runtime,
+        ):
             result = runtime.invoke(name, payload, log_type="Tail")
     except LambdaServiceError as exc:
         errors.print(f"[bold red]{exc.error_code}[/bold red]: {exc.message}", highlight=False)

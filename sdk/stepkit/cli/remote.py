@@ -17,11 +17,15 @@ from stepkit.cli.common import EXIT_FAILED, EXIT_USAGE, CommandError, aws_error,
 
 
 def client(service: str, url: str, region: str) -> Any:
-    import boto3
+    """A client of the endpoint at ``url``. Its keys come from the environment (or are the
+    endpoint's test keys) and nothing else of the host's AWS configuration is read: an
+    ``AWS_PROFILE`` naming no profile must not stop ``stepkit executions``."""
     from botocore.config import Config
 
-    return boto3.client(
-        service, endpoint_url=url, region_name=region,
+    from stepkit.aws_sessions import isolated_session, make_client
+
+    return make_client(
+        isolated_session(), service, endpoint_url=url, region_name=region,
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "test",
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "test",
         config=Config(inject_host_prefix=False, retries={"max_attempts": 1}, connect_timeout=2),

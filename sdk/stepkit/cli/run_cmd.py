@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from stepkit.cli.inputs import read_json_argument
+from stepkit.cli.inputs import read_json_argument, read_text_file
 
 _STATUS_STYLE = {"SUCCEEDED": "bold green", "FAILED": "bold red", "ABORTED": "bold yellow"}
 
@@ -54,21 +54,62 @@ class _Progress:
 
 
 @click.command("run")
-@click.argument("definition", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--input", "input_", metavar="JSON|@FILE", help="Execution input (default {}).")
+@click.argument("definition", metavar="DEFINITION|NAME")
+@click.option("--input", "input_", metavar="JSON|@FILE|file://FILE", help="Execution input (default {}).")
 @click.option("--name", help="Execution name (default: a UUID).")
 @click.option("--mock-config", type=click.Path(dir_okay=False, path_type=Path),
               help="A Step Functions Local MockConfigFile answering Task states.")
 @click.option("--test-case", help="The test case of the mock config to use.")
 @click.option("--skip-waits", is_flag=True, help="Do not really wait in Wait states and retries.")
 @click.option("--sub", "subs", multiple=True, metavar="NAME=VALUE",
-              help="A definition substitution for ${NAME} (repeatable). ${XxxFunctionArn} of the "
-                   "project's functions are filled in automatically.")
+              help="A definition substitution for ${NAME} (repeatable). The stack's own (${TrainFunctionArn}, "
+                   "${ArtifactsBucket}...) are filled in as a deploy of --stage names them.")
+@click.option("--stage", default="dev", show_default=True, envvar="STEPKIT_STAGE",
+              help="The stage whose names and settings the stack's values take.")
+@click.option("--env-vars", type=click.Path(dir_okay=False, path_type=Path),
+              help='Environment variables for the functions, as SAM\'s: {"FunctionName": {"VAR": "value"}, '
+                   '"Parameters": {"VAR": "value for every function"}}.')
+@click.option("--endpoint-url", metavar="URL",
+              help="Where the functions' and the tasks' AWS calls go: this, else $AWS_ENDPOINT_URL, else "
+                   "$STEPKIT_ENDPOINT_URL, else a local endpoint started for the run with the stack's buckets "
+                   "and queues.")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions/ run Lambda tasks (default: found from the working directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print only the result as JSON.")
 def run_command(
-    definition: Path,
+    definition: str,
+    input_: str | None,
+    name: str | None,
+    mock_config: Path | None,
+    test_case: str | None,
+    skip_waits: bool,
+    subs: tuple[str, ...],
+    stage: str,
+    env_vars: Path | None,
+    endpoint_url: str | None,
+    project: Path | None,
+    as_json: bool,
+) -> None:
+    """Run the state machine DEFINITION (an ASL JSON file), or the state machine NAME of the
+    project's infra/stack.yaml, locally.
+
+    Lambda tasks run the project's functions in local worker processes, with the environment a
+    deploy of --stage gives them (and --env-vars). Their AWS calls, and the definition's AWS
+    service tasks, go to --endpoint-url, else to a local endpoint started for the run: never
+    to AWS by accident. Exit code: 0 when the execution succeeded, 1 when it failed or the
+    definition is invalid, 2 for bad arguments or unreadable input.
+    """
+    from stepkit.cli.common import endpoint_url as endpoint_rule
+
+    # The order of every command; the default here is an endpoint of the run's own.
+    endpoint = endpoint_rule(endpoint_url, default="") or None
+    execution = run_locally(definition, input_, name, mock_config, test_case, skip_waits, subs, project, as_json,
+                            stage=stage, env_vars=env_vars, endpoint_url=endpoint)
+    _report(execution, as_json)
+
+
+def run_locally(
+    definition: str | Path,
     input_: str | None,
     name: str | None,
     mock_config: Path | None,
@@ -77,52 +118,68 @@ def run_command(
     subs: tuple[str, ...],
     project: Path | None,
     as_json: bool,
-) -> None:
-    """Run the state machine DEFINITION (an ASL JSON file) locally.
-
-    Lambda tasks run the project's functions in local worker processes. Exit code: 0
-    when the execution succeeded, 1 when it failed or the definition is invalid, 2 for
-    bad arguments.
-    """
-    from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
-    from stepkit.integrations.local_functions import ProjectLambdaBackend
-    from stepkit.integrations.registry import IntegrationRegistry
-    from stepkit.runner import InvalidDefinition, InvalidExecutionInput, StateMachine
-    from stepkit.stack.loader import StackError
-    from stepkit.stack.project import Project
+    *,
+    stage: str = "dev",
+    env_vars: Path | None = None,
+    endpoint_url: str | None = None,
+    **runtime_options: Any,
+) -> Any:
+    """Set up and run a definition (a file, or a state machine of the stack by name) as
+    ``stepkit run`` does (``stepkit cost`` too): the finished execution. ``runtime_options``
+    go to the project's LambdaRuntime."""
+    from stepkit.asl.substitutions import UnresolvedSubstitution
+    from stepkit.local import LocalRunError, ProjectSession
 
     payload = read_json_argument(input_, "--input", default={})
     if mock_config is not None and test_case is None:
         raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
     console = Console(stderr=True)
+    values = _parse_subs(subs)
     try:
-        text = definition.read_text()
-    except OSError as e:
-        raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
-    try:
-        backend = ProjectLambdaBackend(Project.discover(project))
-    except StackError as e:
+        session = ProjectSession(project, stage=stage, endpoint_url=endpoint_url, env_vars=env_vars,
+                                 runtime_options=runtime_options)
+    except LocalRunError as e:
+        if e.param:
+            raise click.BadParameter(str(e), param_hint=e.param) from None
         raise click.ClickException(str(e)) from None
-    values = function_arn_substitutions(
-        backend.function_names(), lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}"
-    )
-    values.update(_parse_subs(subs))
+    with session:
+        where = str(definition)
+        path = Path(definition)
+        source: str
+        if path.is_file():
+            source = read_text_file(path, "DEFINITION")
+        elif where in session.stack.state_machines:
+            source = where
+        else:
+            known = ", ".join(session.stack.state_machines) or "none"
+            raise click.BadParameter(f"{where}: no such file, nor a state machine of the project's stack "
+                                     f"(state machines: {known})", param_hint="DEFINITION")
+        try:
+            text, stack_name, stack_type = session.definition(source, values)
+        except UnresolvedSubstitution as e:
+            raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
+        return _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
+                        where=where, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
+                        skip_waits=skip_waits)
+
+
+def _execute(session: Any, text: str, machine_name: str, machine_type: str, console: Console, as_json: bool,
+             where: str, **options: Any) -> Any:
+    from stepkit.runner import InvalidDefinition, InvalidExecutionInput, StateMachine
+
     try:
-        text = substitute(text, values)
-    except UnresolvedSubstitution as e:
-        raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
-    registry = IntegrationRegistry()
-    registry.set_lambda_backend(backend)
-    try:
-        machine = StateMachine(json.loads(text), name=definition.name.split(".")[0], registry=registry)
+        machine = StateMachine(json.loads(text), name=machine_name, type=machine_type,
+                               registry=session.registry())
     except json.JSONDecodeError as e:
-        _fail_definition(console, as_json, f"{definition}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+        _fail_definition(console, as_json, f"{where}: invalid JSON: {e.msg} (line {e.lineno}, column {e.colno})")
+    except RecursionError:
+        _fail_definition(console, as_json, f"{where}: invalid JSON: nested too deeply")
     except InvalidDefinition as e:
         _fail_definition(console, as_json, str(e), e.diagnostics)
+    payload = options.pop("payload")
     try:
         progress = None if as_json or not console.is_terminal else _Progress(console)
-        run = machine.prepare(payload, name=name, mock_config=mock_config, test_case=test_case,
-                              skip_waits=skip_waits, listener=progress)
+        run = machine.prepare(payload, listener=progress, **options)
     except InvalidExecutionInput as e:
         raise click.BadParameter(str(e), param_hint="--input") from None
     except ValueError as e:
@@ -130,14 +187,14 @@ def run_command(
     try:
         if progress is not None:
             with progress.live:
-                execution = run.start()
-        else:
-            execution = run.start()
+                return run.start()
+        return run.start()
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: the execution was not finished[/yellow]")
         sys.exit(130)
-    finally:
-        backend.close()
+
+
+def _report(execution: Any, as_json: bool) -> None:
     result = {
         "executionArn": execution.execution_arn,
         "status": execution.status,

@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stepkit.deploy.aliases import AliasCalls
+from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -56,8 +57,8 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, TopicCalls):
-    """One target's resources, for one stack and stage."""
+class Api(AliasCalls, RestApiCalls, TopicCalls):
+    """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`)."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
                  sleep: Callable[[float], None] = time.sleep, wait_timeout: float = 300.0) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from stepkit.asl.substitutions import PLACEHOLDER, placeholders
 from stepkit.asl.validation import ERROR, validate_definition
+from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
 from stepkit.deploy.naming import NAME_LIMITS, Names
@@ -224,6 +225,12 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             reserved_concurrency=s.reserved_concurrency, architecture=s.architecture, description=s.description,
             code_dir=fn.code_dir, code_digest=digest, log_group=names.function_log_group(fn.name),
         ))
+        if s.api is not None:
+            try:
+                resources.append(rest_api_resource(fn.name, names.function(fn.name), names.function_arn(fn.name),
+                                                   names.region, s.api.stage, fn.code_dir, s.handler))
+            except ValueError as exc:
+                problems.append(f"{where}: {place}.api: {exc}")
         for i, trigger in enumerate(s.triggers):
             if trigger.s3 is not None and trigger.s3.bucket in bucket_names:
                 bucket = trigger.s3.bucket

@@ -127,8 +127,10 @@ class Deployment:
                 if isinstance(r, Function) and r.runtime in _RETIRED_RUNTIMES:
                     desired.warnings.append(
                         f"functions.{r.logical}: AWS Lambda no longer creates {r.runtime} functions; declare "
-                        f"`runtime: {_RETIRED_RUNTIMES[r.runtime]}` in the stack (locally the code runs on this "
-                        "machine's interpreter whatever the runtime says)")
+                        f"`runtime: {_RETIRED_RUNTIMES[r.runtime]}` in the stack (locally a function runs on its "
+                        "runtime's Python when this machine has it, else on this one)")
+        if self.code_platform == HOST:
+            desired.warnings.extend(_interpreter_warnings(desired))
         return desired
 
     def plan(self, environ: Mapping[str, str] | None = None) -> Plan:
@@ -165,12 +167,30 @@ class Deployment:
         rows = []
         for rec in destroy_plan(self.state)[::-1]:
             rows.append({"kind": rec.kind, "key": rec.key, "name": rec.name, "recorded": rec.status,
-                         "state": self.api.describe(rec), "arn": rec.outputs.get("arn", "")})
+                         "state": self.api.describe(rec), "arn": rec.outputs.get("arn", ""),
+                         **({"url": rec.outputs["url"]} if rec.outputs.get("url") else {})})
         return rows
 
 
 #: Runtimes AWS Lambda no longer creates functions on, and what to declare instead.
 _RETIRED_RUNTIMES = {"python3.11": "python3.12"}
+
+
+def _interpreter_warnings(desired: DesiredStack) -> list[str]:
+    """One warning per runtime whose functions will run on this machine's Python instead of
+    their own version (none installed here)."""
+    from stepkit.runtime.interpreters import fallback_warning
+
+    by_runtime: dict[str, list[str]] = {}
+    for r in desired.resources:
+        if isinstance(r, Function):
+            by_runtime.setdefault(r.runtime, []).append(r.logical)
+    out = []
+    for runtime, functions in by_runtime.items():
+        why = fallback_warning(runtime)
+        if why is not None:
+            out.append(f"functions {', '.join(functions)}: {why}")
+    return out
 
 
 def env_default_stage() -> str:

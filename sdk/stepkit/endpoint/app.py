@@ -55,13 +55,18 @@ class EndpointApp:
         self.code_zip = code_zip
         self.session_id = str(uuid.uuid4())
         self.started = time.monotonic()
+        self.apis: Any = None  # the data plane of the user's APIs (stepkit.endpoint.apigateway)
 
     def services(self) -> dict[str, str]:
         out = {"stepfunctions": "stepkit engine", "lambda": "stepkit runtime"}
         out.update({name: "moto" for name in MOTO_SERVICES})
+        if self.apis is not None:  # the control plane is moto's, the APIs are served by stepkit
+            out.update(apigateway="moto + stepkit", apigatewayv2="moto + stepkit")
         return out
 
     def route(self, environ: dict[str, Any]) -> WsgiApp:
+        if self.apis is not None and self.apis.handles(environ):  # the user's own APIs: no signature
+            return self.apis
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("AWSStepFunctions."):
             return self.stepfunctions

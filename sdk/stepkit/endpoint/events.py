@@ -347,7 +347,9 @@ def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, or
     from moto.events.utils import _BASE_EVENT_MESSAGE
 
     if event.get("id") == _BASE_EVENT_MESSAGE["id"]:  # moto's S3 events all carry one fixed id
-        event["id"] = str(uuid.uuid4())
+        from moto.moto_api._internal import mock_random  # seeded per request: a journal replay draws the same id
+
+        event["id"] = str(mock_random.uuid4())
     event["time"] = _iso(event.get("time"))
     event.pop("ingestion-time", None)
     for target in own:

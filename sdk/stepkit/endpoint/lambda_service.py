@@ -15,20 +15,18 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import re
-import shutil
 import threading
 import time
 import uuid
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from stepkit.endpoint.lambda_code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeStore, StoredCode, check_direct_upload
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
@@ -70,6 +68,9 @@ class LambdaService:
     ) -> None:
         self.store = store
         self.dir = state_dir / "lambda"
+        self.code_store = CodeStore(self.dir)
+        self._install_locks: dict[str, threading.Lock] = {}
+        self._activations: dict[str, int] = {}
         self.runtime = runtime
         self.region = region
         self.account = account
@@ -85,6 +86,10 @@ class LambdaService:
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+        from stepkit.endpoint.function_urls import FunctionUrls
+
+        self.urls = FunctionUrls(self)  # function URLs: their own module
+        handlers.update(self.urls.handlers())
         self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
     def handles(self, path: str) -> bool:
@@ -95,15 +100,20 @@ class LambdaService:
 
     # -- start-up ---------------------------------------------------------------------------
     def load(self) -> None:
+        """The records, then the runtime's functions; code nothing uses (left by an interrupted
+        upload, or by a version of stepkit that kept old code) is removed."""
         for rec in self.store.all("lambda_function"):
             self.functions[rec["FunctionName"]] = rec
-            self._activate(rec, background=False)
         for rec in self.store.all("lambda_version"):
             self.versions.setdefault(rec["FunctionName"], {})[rec["Version"]] = rec
         for rec in self.store.all("lambda_alias"):
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
         for rec in self.store.all("lambda_esm"):
             self.mappings[rec["UUID"]] = rec
+        self.urls.load()
+        for rec in list(self.functions.values()):
+            self._activate(rec, background=False)
+        self._collect_code()
 
     def on_async_complete(self, invocation: Any) -> None:
         """The runtime's callback after an Event invocation and its retries: failures go to the
@@ -180,13 +190,17 @@ class LambdaService:
             raise self._not_found(name, qualifier)
         return rec, version
 
-    def _store_code(self, params: dict[str, Any]) -> tuple[str, int, Path]:
+    @contextlib.contextmanager
+    def _store_code(self, params: dict[str, Any], operation: str) -> Iterator[StoredCode]:
+        """The request's code, checked and stored; kept while the block saves the record that
+        uses it, removed after it when nothing does (a failed or dry-run request)."""
         code = params.get("Code", params)
         if code.get("ImageUri"):
             raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
         if code.get("ZipFile") is not None:
             raw = code["ZipFile"]
             data = raw if isinstance(raw, bytes) else base64.b64decode(raw)
+            check_direct_upload(data, operation)
         elif code.get("S3Bucket") and code.get("S3Key"):
             if self.s3_object is None:
                 raise AwsError("InvalidParameterValueException", "S3 code locations are not available here.")
@@ -198,32 +212,27 @@ class LambdaService:
                     from None
         else:
             raise AwsError("InvalidParameterValueException", "Please provide a source for function code.")
-        digest = hashlib.sha256(data)
-        sha_hex = digest.hexdigest()
-        target = self.dir / "code" / sha_hex
-        if not target.exists():
-            try:
-                archive = zipfile.ZipFile(io.BytesIO(data))
-                tmp = self.dir / "code" / f".{sha_hex}.{uuid.uuid4().hex}"
-                tmp.mkdir(parents=True)
-                for member in archive.infolist():  # refuse paths that leave the folder
-                    path = (tmp / member.filename).resolve()
-                    if not str(path).startswith(str(tmp.resolve())):
-                        raise zipfile.BadZipFile(member.filename)
-                archive.extractall(tmp)
-                try:
-                    tmp.rename(target)
-                except OSError:  # another request unpacked the same code meanwhile
-                    shutil.rmtree(tmp, ignore_errors=True)
-            except (zipfile.BadZipFile, ValueError, OSError):
-                raise AwsError("InvalidParameterValueException", "Could not unzip uploaded file. Please check your "
-                               "file, then try to upload again.") from None
-        zips = self.dir / "zips"
-        zips.mkdir(parents=True, exist_ok=True)
-        zip_path = zips / f"{sha_hex}.zip"
-        if not zip_path.exists():
-            zip_path.write_bytes(data)
-        return base64.b64encode(digest.digest()).decode(), len(data), target
+        try:
+            with self.code_store.hold(data) as stored:
+                yield stored
+        finally:
+            self._collect_code()
+
+    def _collect_code(self) -> None:
+        """Remove the code no function, version or runtime function uses any more."""
+        try:
+            self.code_store.collect(self._code_in_use)
+        except OSError as exc:  # the next collection tries again
+            log.warning("could not remove unused function code: %s", exc)
+
+    def _code_in_use(self) -> set[str]:
+        with self._lock:
+            records = [*self.functions.values(), *(v for vs in self.versions.values() for v in vs.values())]
+            used = {Path(r["_code_dir"]).name for r in records}
+        for name in self.runtime.function_names():  # an update's old code runs until it is replaced
+            with contextlib.suppress(FunctionNotFound):
+                used.add(self.runtime.get_function(name).code_dir.name)
+        return used
 
     def _config(self, fn: dict[str, Any], runtime_name: str) -> FunctionConfig:
         retries = (fn.get("_event_invoke") or {}).get("MaximumRetryAttempts", 2)
@@ -247,36 +256,60 @@ class LambdaService:
         latest = self.functions.get(name)
         if latest is not None and self._config(latest, name) == self._config(fn, name):
             return name
-        suffix = f"--v{version}"
-        base = name if len(name) + len(suffix) <= 64 else name[: 55 - len(suffix)] + hashlib.sha1(
-            name.encode()).hexdigest()[:8]
-        internal = base + suffix
+        internal = _internal_name(name, version)
         if internal not in self.runtime.function_names():
             self.runtime.add_function(self._config(fn, internal))
         return internal
 
     def _activate(self, fn: dict[str, Any], background: bool = True) -> None:
-        """Give the runtime the function, then mark it Active."""
+        """Give the runtime the function, then mark it Active. Only the latest activation of a
+        function marks it: an earlier one finishing last must not report the function ready
+        while the runtime may still lack the change that followed it."""
+        name = fn["FunctionName"]
+        with self._lock:
+            ticket = self._activations[name] = self._activations.get(name, 0) + 1
 
         def work() -> None:
             try:
-                self.runtime.add_function(self._config(fn, fn["FunctionName"]))
+                installed = self._install(fn)
             except Exception as exc:  # a configuration the runtime refuses
                 with self._lock:
-                    fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
-                              LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
-                    self._save(fn)
+                    if self._activations.get(name) == ticket:
+                        fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
+                                  LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
+                        self._save(fn)
                 return
             with self._lock:
+                if not installed or self._activations.get(name) != ticket:
+                    return
                 fn.update(State="Active", LastUpdateStatus="Successful")
                 for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
                     fn.pop(key, None)
                 self._save(fn)
+            if background:  # the code this replaced, unless something else uses it
+                self._collect_code()
 
         if background:
-            threading.Thread(target=work, name=f"lambda-activate-{fn['FunctionName']}", daemon=True).start()
+            threading.Thread(target=work, name=f"lambda-activate-{name}", daemon=True).start()
         else:
             work()
+
+    def _install(self, fn: dict[str, Any]) -> bool:
+        """Put the function's configuration as it is now in the runtime, one change of a
+        function at a time (so the last one installed is the latest); False if the function
+        was deleted meanwhile."""
+        name = fn["FunctionName"]
+        with self._install_lock(name):
+            with self._lock:
+                if self.functions.get(name) is not fn:
+                    return False
+                config = self._config(fn, name)
+            self.runtime.add_function(config)
+            return True
+
+    def _install_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._install_locks.setdefault(name, threading.Lock())
 
     def _save(self, fn: dict[str, Any]) -> None:
         if self.functions.get(fn["FunctionName"]) is fn:
@@ -362,18 +395,20 @@ class LambdaService:
             self._config(fn, name)
         except ValueError as exc:
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
-        sha, size, code_dir = self._store_code(p)  # the last check: nothing is stored before the others pass
-        fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir))
-        with self._lock:
-            if name in self.functions:
-                raise AwsError("ResourceConflictException", f"Function already exist: {name}")
-            self.functions[name] = fn
-            try:
-                self._save(fn)
-            except Exception:  # a record that cannot be stored is not kept half-made
-                del self.functions[name]
-                raise
-            response = _public(fn)
+        # The last check: nothing is stored before the others pass, and the code is removed again
+        # if the record cannot be made.
+        with self._store_code(p, "CreateFunction") as stored:
+            fn.update(CodeSha256=stored.sha256, CodeSize=stored.size, _code_dir=str(stored.folder))
+            with self._lock:
+                if name in self.functions:
+                    raise AwsError("ResourceConflictException", f"Function already exist: {name}")
+                self.functions[name] = fn
+                try:
+                    self._save(fn)
+                except Exception:  # a record that cannot be stored is not kept half-made
+                    del self.functions[name]
+                    raise
+                response = _public(fn)
         self._activate(fn)
         if p.get("Publish"):
             threading.Thread(target=self._publish_when_active, args=(fn,), daemon=True).start()
@@ -393,7 +428,11 @@ class LambdaService:
         if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
             raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
                            "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-        sha, size, code_dir = self._store_code(p)
+        with self._store_code(p, "UpdateFunctionCode") as stored:
+            return self._update_code(p, name, fn, stored)
+
+    def _update_code(self, p: dict, name: str, fn: dict[str, Any], stored: StoredCode) -> dict:
+        sha, size, code_dir = stored.sha256, stored.size, stored.folder
         if p.get("DryRun"):
             return {**_public(fn), "CodeSha256": sha, "CodeSize": size}
         with self._lock:
@@ -464,7 +503,7 @@ class LambdaService:
         """The zip GetFunction's ``Code.Location`` points at."""
         if not re.fullmatch(r"[0-9a-f]{64}", sha_hex):
             return None
-        path = self.dir / "zips" / f"{sha_hex}.zip"
+        path = self.code_store.zip_path(sha_hex)
         return path if path.exists() else None
 
     def ListFunctions(self, p: dict, ctx: RequestContext) -> dict:
@@ -477,26 +516,32 @@ class LambdaService:
 
     def DeleteFunction(self, p: dict, ctx: RequestContext) -> dict:
         name, qualifier = self._ref(p["FunctionName"], p.get("Qualifier"))
+        doomed: list[str] = []
         with self._lock:
             self._function(name)
             if qualifier not in (None, LATEST):
                 if self.versions.get(name, {}).pop(qualifier, None) is None:
                     raise self._not_found(name, qualifier)
                 self.store.delete("lambda_version", f"{name}:{qualifier}")
-                return {}
-            self.functions.pop(name)
-            self.store.delete("lambda_function", name)
-            for version in self.versions.pop(name, {}):
-                self.store.delete("lambda_version", f"{name}:{version}")
-            for alias in self.aliases.pop(name, {}):
-                self.store.delete("lambda_alias", f"{name}:{alias}")
-            doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+                stopped = {_internal_name(name, qualifier)}
+            else:
+                self.functions.pop(name)
+                self.store.delete("lambda_function", name)
+                versions = self.versions.pop(name, {})
+                for version in versions:
+                    self.store.delete("lambda_version", f"{name}:{version}")
+                for alias in self.aliases.pop(name, {}):
+                    self.store.delete("lambda_alias", f"{name}:{alias}")
+                doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+                stopped = {name, *(_internal_name(name, v) for v in versions)}
+                self.urls.forget(name)
         for uid in doomed:
             self._delete_mapping(uid)
-        for internal in self.runtime.function_names():
-            if internal == name or internal.startswith(f"{name}--v"):
+        with self._install_lock(name):  # an activation under way finishes first, or sees the function gone
+            for internal in stopped & set(self.runtime.function_names()):
                 with contextlib.suppress(FunctionNotFound):
                     self.runtime.remove_function(internal)
+        self._collect_code()  # what only this function or version used
         return {}
 
     def is_active(self, name_or_arn: str) -> bool:
@@ -689,7 +734,7 @@ class LambdaService:
         with self._lock:
             fn["_reserved_concurrency"] = value
             self._save(fn)
-        self.runtime.add_function(self._config(fn, name))
+        self._install(fn)
 
     def PutFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
         name, _ = self._ref(p["FunctionName"])
@@ -713,7 +758,7 @@ class LambdaService:
         with self._lock:
             fn["_event_invoke"] = config
             self._save(fn)
-        self.runtime.add_function(self._config(fn, name))
+        self._install(fn)
         return {"FunctionArn": fn["FunctionArn"], "LastModified": datetime.now(UTC), **config}
 
     UpdateFunctionEventInvokeConfig = PutFunctionEventInvokeConfig
@@ -750,8 +795,8 @@ class LambdaService:
 
     def GetAccountSettings(self, p: dict, ctx: RequestContext) -> dict:
         return {
-            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000,
-                             "CodeSizeZipped": 52428800, "ConcurrentExecutions": 1000,
+            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": UNZIPPED_LIMIT,
+                             "CodeSizeZipped": ZIPPED_LIMIT, "ConcurrentExecutions": 1000,
                              "UnreservedConcurrentExecutions": 1000},
             "AccountUsage": {"TotalCodeSize": sum(f["CodeSize"] for f in self.functions.values()),
                              "FunctionCount": len(self.functions)},
@@ -875,6 +920,14 @@ class LambdaService:
 class _Conflict(LambdaServiceError):
     error_code = "ResourceConflictException"
     status_code = 409
+
+
+def _internal_name(name: str, version: str) -> str:
+    """The runtime's name for a published version that differs from ``$LATEST``."""
+    suffix = f"--v{version}"
+    if len(name) + len(suffix) <= 64:
+        return name + suffix
+    return name[: 55 - len(suffix)] + hashlib.sha1(name.encode()).hexdigest()[:8] + suffix
 
 
 def _check_batching(batch: int, window: int) -> None:

@@ -24,13 +24,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from stepkit.aws_sessions import service_model
 from stepkit.endpoint.errors import AwsError
 from stepkit.endpoint.validation import BadText, InputRules, check_input, parse_json, validation_error
 
@@ -42,11 +41,6 @@ __all__ = ["AwsError", "JsonService", "RequestContext", "RestJsonService", "chec
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(name)
 
 
 def error_status(model: ServiceModel, code: str, default: int = 400) -> int:

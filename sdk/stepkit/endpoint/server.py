@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
 from stepkit.engine.clock import Clock, VirtualClock
 
@@ -50,6 +51,11 @@ def _moto_handler() -> type[WSGIRequestHandler]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietMotoHandler(MotoRequestHandler):
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            environ["stepkit.headers"] = list(self.headers.items())  # as sent: API Gateway's events show them
+            return environ
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             if log.isEnabledFor(logging.DEBUG):
                 super().log_request(*args, **kwargs)
@@ -107,7 +113,8 @@ class LocalEndpoint:
             raise OSError(errno.EADDRINUSE, f"port {self.port} is in use") from None
         self.port = self._server.server_port
         self.url = f"http://{HOST}:{self.port}"
-        self.guard = RequestGuard.from_environment(self.port)
+        # The user's own APIs (API Gateway, function URLs) follow their own CORS and need no signature.
+        self.guard = RequestGuard.from_environment(self.port, user_api=is_user_api_request)
         self._guarded = self.guard.wrap(self._serve)
         self._thread = threading.Thread(target=self._server.serve_forever, name="stepkit-endpoint", daemon=True)
         self._thread.start()
@@ -155,6 +162,7 @@ class LocalEndpoint:
             self._ready.set()
 
     def _assemble(self) -> None:
+        from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
         from stepkit.endpoint.events import Deliveries, SqsPollers, fire_scheduled_rule, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
@@ -165,17 +173,20 @@ class LocalEndpoint:
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
+        isolate_moto_sessions()  # the endpoint owes nothing to the host's AWS configuration
         self.store = Store(self.state_dir / "stepkit.db")
         self.moto = MotoBackend(self.state_dir / "moto.pickle" if self.persist_moto else None)
-        self.moto_restored = self.moto.restore()
+        self.moto_restored = self.moto.restore(self.account)
         self._server.RequestHandlerClass = _moto_handler()
 
         service_holder: list[LambdaService] = []
         self.runtime = LambdaRuntime(
             region=self.region,
             account_id=self.account,
+            # Workers reach this endpoint with its test credentials, and nothing of the host's AWS.
             env_overrides={"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "test",
                            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": self.region},
+            host_aws=False,
             cache_dir=self.state_dir / "site",
             on_async_complete=lambda invocation: service_holder[0].on_async_complete(invocation),
         )
@@ -199,6 +210,10 @@ class LocalEndpoint:
                                   self.region, self.lambda_service.is_active)
         self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
+        from stepkit.endpoint.apigateway import ApiGateway
+
+        app.apis = self.apis = ApiGateway(self.lambda_service.invoke, self.moto.lock,
+                                         function_urls=self.lambda_service.urls.lookup)
         self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
         install_moto_hooks(self.deliveries, self.account, self.schedules)
         self.lambda_service.load()
@@ -224,6 +239,7 @@ class LocalEndpoint:
             self.pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
+            self.apis.close()
             uninstall_moto_hooks(self.deliveries)
         assert self._server is not None
         self._server.shutdown()
@@ -261,14 +277,13 @@ class LocalEndpoint:
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:
-        """A boto3 client on this endpoint (test credentials)."""
-        import boto3
+        """A boto3 client on this endpoint (test credentials, nothing of the host's AWS configuration)."""
         from botocore.config import Config
 
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=region or self.region, aws_access_key_id="test",
-            aws_secret_access_key="test", config=Config(inject_host_prefix=False, retries={"max_attempts": 2}),
-        )
+        from stepkit.aws_sessions import isolated_client
+
+        return isolated_client(service, endpoint_url=self.url, region=region or self.region,
+                               config=Config(inject_host_prefix=False, retries={"max_attempts": 2}))
 
     def _registry(self) -> IntegrationRegistry:
         from stepkit.integrations.aws import register_aws_integrations
@@ -278,7 +293,7 @@ class LocalEndpoint:
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
         registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
-        register_aws_integrations(registry, self.url, region=self.region)
+        register_aws_integrations(registry, self.url, region=self.region, isolated=True)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
         return registry
 
@@ -292,20 +307,15 @@ class LocalEndpoint:
             raise KeyError(key) from exc
 
     def _write_logs(self, function: str, text: str) -> None:
-        """A function's log lines into CloudWatch Logs (moto): ``aws logs tail /aws/lambda/NAME`` works."""
-        from moto.logs.models import logs_backends
-
+        """A function's log lines into CloudWatch Logs (moto): ``aws logs tail /aws/lambda/NAME`` works.
+        Journaled like a request (``MotoBackend.call``): durable once this returns."""
         now = int(time.time() * 1000)
         group = f"/aws/lambda/{function}"
         stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{self._stream_id}"
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line.strip()]
         if not events:
             return
-        with self.moto.direct():
-            backend = logs_backends[self.account][self.region]
-            backend.ensure_log_group(group)
-            backend.ensure_log_stream(group, stream)
-            backend.put_log_events(group, stream, events)
+        self.moto.call("logs.put_log_events", self.account, self.region, group, stream, events)
 
     def send_to_queue(self, queue_arn: str, body: str, attributes: dict[str, Any]) -> None:
         parts = queue_arn.split(":")

@@ -39,6 +39,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StatesError
+from stepkit.aws_sessions import isolated_session, make_client, models_session, service_model
 from stepkit.integrations.registry import IntegrationRegistry, TaskInvocation
 
 #: Step Functions' service names (those of the AWS SDK for Java 2.x) that botocore names differently.
@@ -56,14 +57,9 @@ _V1 = {
 _SYNC_POLL_S = 0.05
 
 
-@cache
 def _session() -> botocore.session.Session:
-    return botocore.session.get_session()
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    return _session().get_service_model(name)
+    """Service models and names only: no setting of the host's AWS configuration matters."""
+    return models_session()
 
 
 @cache
@@ -227,30 +223,34 @@ class AwsIntegrations:
         access_key: str | None = None,
         secret_key: str | None = None,
         poll_interval: float = _SYNC_POLL_S,
+        isolated: bool = False,
     ) -> None:
+        """``isolated``: clients owe nothing to the host's AWS configuration (profile, config
+        files, proxies; see :mod:`stepkit.aws_sessions`), as the local endpoint's own are."""
         self.endpoint_url = endpoint_url
         self.region = region
-        self.access_key = access_key or os.environ.get("AWS_ACCESS_KEY_ID") or "test"
-        self.secret_key = secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY") or "test"
+        host = {} if isolated else os.environ
+        self.access_key = access_key or host.get("AWS_ACCESS_KEY_ID") or "test"
+        self.secret_key = secret_key or host.get("AWS_SECRET_ACCESS_KEY") or "test"
         self.poll_interval = poll_interval
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._session = boto3.session.Session()
+        self._isolated = isolated
+        self._session = None if isolated else boto3.session.Session()
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.region)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = self._session.client(
-                    service,
-                    region_name=key[1],
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id=self.access_key,
-                    aws_secret_access_key=self.secret_key,
-                    config=Config(inject_host_prefix=False, retries={"max_attempts": 2, "mode": "standard"},
-                                  max_pool_connections=50),
-                )
+                config = Config(inject_host_prefix=False, retries={"max_attempts": 2, "mode": "standard"},
+                                max_pool_connections=50)
+                session = self._session if self._session is not None else isolated_session()
+                if self._isolated:
+                    config = config.merge(Config(proxies={}))
+                client = make_client(session, service, region_name=key[1], endpoint_url=self.endpoint_url,
+                                     aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+                                     config=config)
                 self._clients[key] = client
         return client
 

@@ -1,18 +1,49 @@
 """A project's functions (``functions/`` + ``infra/stack.yaml``) as the Lambda backend of
-local runs; worker processes start only when a Lambda task first needs them."""
+local runs; worker processes start only when a Lambda task first needs them.
+
+Given a :class:`~stepkit.local.LocalStack`, the functions get their environment as a deploy
+of the stage resolves it, answer to their deployed names too (``<stack>-<stage>-train`` as
+well as ``train``), and the ``worker_environment`` callable (where their AWS calls go) is
+asked for when the first worker starts.
+"""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from stepkit.integrations.registry import TaskInvocation
 from stepkit.stack.project import Project
 
+if TYPE_CHECKING:
+    from stepkit.local import LocalStack
+
+
+class _Aliased:
+    """A LambdaRuntime that also knows each function by another name (its deployed one)."""
+
+    def __init__(self, runtime: Any, aliases: Mapping[str, str]) -> None:
+        self.runtime = runtime
+        self.aliases = aliases
+
+    def invoke(self, name_or_arn: str, payload: bytes = b"", **options: Any) -> Any:
+        head, sep, name = name_or_arn.rpartition("function:")
+        qualifier = ""
+        if ":" in name:
+            name, qualifier = name.split(":", 1)
+            qualifier = ":" + qualifier
+        if name in self.aliases:
+            name_or_arn = f"{head}{sep}{self.aliases[name]}{qualifier}"
+        return self.runtime.invoke(name_or_arn, payload, **options)
+
 
 class ProjectLambdaBackend:
-    def __init__(self, project: Project, **runtime_options: Any) -> None:
+    def __init__(self, project: Project, *, stack: LocalStack | None = None,
+                 worker_environment: Callable[[], Mapping[str, str]] | None = None, **runtime_options: Any) -> None:
         self.project = project
+        self.stack = stack
+        self._worker_environment = worker_environment
         self._options = runtime_options
         self._integration: Any = None
         self._runtime: Any = None
@@ -29,8 +60,18 @@ class ProjectLambdaBackend:
                 from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
                 from stepkit.runtime import LambdaRuntime
 
-                self._runtime = LambdaRuntime.from_project(self.project, **self._options)
-                self._integration = LambdaRuntimeIntegration(self._runtime)
+                options = dict(self._options)
+                if self._worker_environment is not None:
+                    options["env_overrides"] = {**options.get("env_overrides", {}), **self._worker_environment()}
+                if self.stack is None:
+                    self._runtime = LambdaRuntime.from_project(self.project, **options)
+                    self._integration = LambdaRuntimeIntegration(self._runtime)
+                else:
+                    self.project.check_code_dirs()
+                    options.setdefault("cache_dir", self.project.root / ".stepkit" / "site")
+                    options.setdefault("region", self.stack.region)
+                    self._runtime = LambdaRuntime(self.stack.function_configs(), **options)
+                    self._integration = LambdaRuntimeIntegration(_Aliased(self._runtime, self.stack.aliases()))  # type: ignore[arg-type]
             return self._runtime
 
     def __call__(self, invocation: TaskInvocation) -> Any:

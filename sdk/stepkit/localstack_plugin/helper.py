@@ -27,19 +27,12 @@ it exits; its workers then see their request pipe close and end too.
 from __future__ import annotations
 
 import base64
-import dataclasses
-import glob
-import importlib.util
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import traceback
-from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,7 +46,8 @@ from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import host_site_dirs
 from stepkit.runtime.errors import LambdaServiceError
 from stepkit.runtime.function import LocalFunction
-from stepkit.runtime.process import WorkerSpec
+from stepkit.runtime.interpreters import fallback_warning, platform_site, warn_once
+from stepkit.runtime.interpreters import find_interpreter as interpreter_for
 from stepkit.runtime.service import default_cache_dir
 
 #: LocalStack's platform variables a worker gets on top of stepkit's own: the credentials of
@@ -82,22 +76,6 @@ RESERVED = frozenset(
         "AWS_LAMBDA_LOG_GROUP_NAME",
     }
 )
-
-
-#: What Lambda's Python runtime itself provides to every function (boto3 and what it needs).
-PLATFORM_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
-
-
-class _Function(LocalFunction):
-    """A stepkit function whose workers run on a chosen interpreter."""
-
-    def __init__(self, *args: Any, python: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._python = python
-
-    def worker_spec(self) -> WorkerSpec:
-        spec = super().worker_spec()
-        return spec if spec.python == self._python else dataclasses.replace(spec, python=self._python)
 
 
 class Environments:
@@ -147,8 +125,6 @@ class Environments:
             functions, self._functions = list(self._functions.values()), {}
         for function in functions:
             function.close()
-        if self._platform_site is not None:
-            shutil.rmtree(self._platform_site, ignore_errors=True)
 
     def _build(self, spec: dict[str, Any]) -> LocalFunction:
         runtime = str(spec.get("runtime") or "")
@@ -166,6 +142,7 @@ class Environments:
                 )
         else:
             python = interpreter_for(runtime) or sys.executable
+            warn_once(fallback_warning(runtime))
         same_python = python == sys.executable
         config = function_config(spec, install_requirements=same_python)
         # On this Python, the host's packages stand for the platform, as in stepkit's local
@@ -176,7 +153,7 @@ class Environments:
         overrides = platform_overrides(spec.get("platform_env", {}), config.environment)
         # Layers come before what the platform provides, as /opt/python does in Lambda.
         overrides["_STEPKIT_HOST_SITE"] = os.pathsep.join([*layer_sites, *platform_sites])
-        return _Function(
+        return LocalFunction(
             config,
             region=spec["region"],
             env_overrides=overrides,
@@ -189,15 +166,7 @@ class Environments:
         """A folder with only boto3 and its dependencies (links into this environment)."""
         with self._platform_lock:
             if self._platform_site is None:
-                folder = Path(tempfile.mkdtemp(prefix="stepkit-lambda-platform-"))
-                for name in PLATFORM_MODULES:
-                    found = importlib.util.find_spec(name)
-                    if found is None or found.origin is None:
-                        continue
-                    origin = Path(found.origin)
-                    source = origin.parent if found.submodule_search_locations else origin
-                    (folder / source.name).symlink_to(source)
-                self._platform_site = folder
+                self._platform_site = platform_site(self._deps.root)
             return self._platform_site
 
 
@@ -257,45 +226,6 @@ def python_tag(runtime: str) -> str:
     return f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@cache
-def interpreter_for(runtime: str) -> str | None:
-    """A Python of the runtime's version on this machine, or ``None``.
-
-    A deployment package carries wheels for its runtime's Python (``stepkit package`` builds
-    ``cp312`` wheels for ``python3.12``), so its workers must run on that version to import
-    them. Workers need only the standard library, so any installation of it will do: this
-    one, ``pythonX.Y`` on the PATH, or one of pyenv's versions.
-    """
-    tag = python_tag(runtime)
-    version = tag.removeprefix("python")
-    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
-        return sys.executable
-    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    candidates = [
-        shutil.which(tag),
-        *sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}.*", "bin", tag)), reverse=True),
-        f"/usr/local/bin/{tag}",
-        f"/usr/bin/{tag}",
-    ]
-    for candidate in candidates:
-        if candidate and _reports_version(candidate, version):
-            return candidate
-    print(f"stepkit: no {tag} here; functions of runtime {runtime} run on {sys.executable}", file=sys.stderr)
-    return None
-
-
-def _reports_version(python: str, version: str) -> bool:
-    try:
-        done = subprocess.run(
-            [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0 and done.stdout.strip() == version
 
 
 def layer_site_dirs(layer_dirs: list[str], tag: str) -> list[Path]:

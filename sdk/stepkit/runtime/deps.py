@@ -81,19 +81,22 @@ def satisfied_in(line: str, folders: Iterable[Path]) -> bool:
     return False
 
 
-def to_install(text: str, provided: Iterable[Path] = ()) -> list[str]:
+def to_install(text: str, provided: Iterable[Path] = (), *, host: bool = True) -> list[str]:
     """The lines pip must still act on; empty when there is nothing to install.
 
     ``provided``: folders whose installed packages count as present (a function's code
-    folder with vendored dependencies)."""
-    folders = [f for f in provided if f.is_dir()]
+    folder with vendored dependencies). ``host=False``: for another interpreter than this
+    one, which neither this environment nor what was vendored for it can serve."""
+    folders = [f for f in provided if f.is_dir()] if host else []
     lines = [line for line in requirement_lines(text)
-             if not satisfied_by_host(line) and not (folders and satisfied_in(line, folders))]
+             if not (host and satisfied_by_host(line)) and not (folders and satisfied_in(line, folders))]
     installing = [ln for ln in lines if not ln.startswith("-") or ln.startswith(_INSTALLING_OPTIONS)]
     return lines if installing else []
 
 
 class DependencyCache:
+    """Installed requirements by what they hold, for ``python`` (default: this interpreter)."""
+
     def __init__(self, root: Path, python: str = sys.executable) -> None:
         self.root = root
         self.python = python
@@ -101,11 +104,15 @@ class DependencyCache:
     def site_dir(self, requirements: Path) -> Path | None:
         """The installed folder for ``requirements`` (built on first use), or ``None`` if the
         host already provides everything it lists."""
-        lines = to_install(requirements.read_text(encoding="utf-8"), provided=[requirements.parent])
+        host = self.python == sys.executable
+        lines = to_install(requirements.read_text(encoding="utf-8"), provided=[requirements.parent], host=host)
         if not lines:
             return None
+        # Plain requirements mean the same from any folder: for another interpreter (whose
+        # cache is the user's, shared by projects) they are installed once per machine.
+        where = "" if not host and all(_requirement(line) for line in lines) else str(requirements.parent.resolve())
         key = hashlib.sha256(
-            "\n".join([sys.version, platform.machine(), str(requirements.parent.resolve()), *lines]).encode()
+            "\n".join([sys.version if host else self.python, platform.machine(), where, *lines]).encode()
         ).hexdigest()[:24]
         target = self.root / key
         if (target / ".complete").exists():

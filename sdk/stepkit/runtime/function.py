@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from stepkit.runtime.errors import (
     SANDBOX_TIMEDOUT,
     TooManyRequests,
 )
+from stepkit.runtime.interpreters import choose, platform_site, warn_once
 from stepkit.runtime.pool import WorkerPool
 from stepkit.runtime.process import Outcome, WorkerProcess, WorkerSpec
 
@@ -54,10 +56,19 @@ class LocalFunction:
         env_overrides: Mapping[str, str],
         deps: DependencyCache,
         default_concurrency: int,
+        python: str | None = None,
+        host_aws: bool = False,
     ) -> None:
+        """``python``: the interpreter of its workers; default: its runtime's when installed
+        here, else this one (:func:`stepkit.runtime.interpreters.choose`, which is logged)."""
         self.config = config
+        if python is None:
+            python, why = choose(config.runtime, config.code_dir, config.name)
+            warn_once(why)
+        self.python = python
         self._region = region
         self._env_overrides = dict(env_overrides)
+        self._host_aws = host_aws
         self._deps = deps
         limit = config.reserved_concurrency
         self.pool = WorkerPool(default_concurrency if limit is None else max(limit, 1))
@@ -69,13 +80,22 @@ class LocalFunction:
         with self._spec_lock:
             if self._spec is None:
                 cfg = self.config
+                foreign = self.python != sys.executable
+                deps = self._deps
+                if foreign:  # the user's cache: the same requirements serve every project
+                    from stepkit.runtime.service import default_cache_dir
+
+                    deps = DependencyCache(default_cache_dir(), self.python)
                 deps_dir = cfg.deps_dir
                 if deps_dir is None and cfg.requirements_file is not None:
-                    deps_dir = self._deps.site_dir(cfg.requirements_file)
-                env = worker_environment(
-                    cfg, region=self._region, deps_dir=deps_dir, overrides=self._env_overrides
-                )
-                self._spec = WorkerSpec(env=env, cwd=cfg.code_dir, memory_limit_mb=cfg.memory_size)
+                    deps_dir = deps.site_dir(cfg.requirements_file)
+                env = worker_environment(cfg, region=self._region, deps_dir=deps_dir,
+                                         overrides=self._env_overrides, host_aws=self._host_aws)
+                if foreign and "_STEPKIT_HOST_SITE" not in self._env_overrides:
+                    # The host's packages are built for its version: lend only Lambda's own (boto3).
+                    env["_STEPKIT_HOST_SITE"] = str(platform_site(deps.root))
+                self._spec = WorkerSpec(env=env, cwd=cfg.code_dir, memory_limit_mb=cfg.memory_size,
+                                        python=self.python)
             return self._spec
 
     def run(self, request_id: str, payload: bytes, invoked_arn: str) -> Execution:

@@ -46,6 +46,11 @@ class LambdaRuntime:
     Thread-safe: ``invoke`` may be called from many threads at once; each function runs at
     most its reserved concurrency (default: one worker per CPU) at a time, and callers
     beyond that wait for a worker.
+
+    ``host_aws``: workers get the host's AWS configuration (credentials, profile, endpoint
+    URLs; see :mod:`stepkit.runtime.environment`), for functions run on this machine against
+    the user's own AWS (``stepkit invoke``). Off by default: a worker then
+    gets only its function's variables, Lambda's and ``env_overrides``.
     """
 
     def __init__(
@@ -56,15 +61,19 @@ class LambdaRuntime:
         account_id: str = "123456789012",
         env_overrides: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        on_invoke: Callable[[FunctionConfig, InvokeResult], None] | None = None,  # each run: settings, result
         cache_dir: Path | None = None,
         default_concurrency: int | None = None,
         on_async_complete: Callable[[AsyncInvocation], None] | None = None,
+        host_aws: bool = False,
     ) -> None:
         self.region = region
+        self._host_aws = host_aws
         self.account_id = account_id
         self._env_overrides = dict(env_overrides or {})
         self._deps = DependencyCache(cache_dir or default_cache_dir())
         self._default_concurrency = default_concurrency or os.cpu_count() or 1
+        self._on_invoke = on_invoke
         self._functions: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -93,6 +102,7 @@ class LambdaRuntime:
             env_overrides=self._env_overrides,
             deps=self._deps,
             default_concurrency=self._default_concurrency,
+            host_aws=self._host_aws,
         )
         with self._lock:
             old = self._functions.get(config.name)
@@ -199,12 +209,11 @@ class LambdaRuntime:
             raise FunctionNotFound(f"Function not found: {self.function_arn(name)}")
         return function
 
-    @staticmethod
     def _run(
-        function: LocalFunction, request_id: str, payload: bytes, invoked_arn: str, log_type: str | None
+        self, function: LocalFunction, request_id: str, payload: bytes, invoked_arn: str, log_type: str | None
     ) -> InvokeResult:
         run = function.run(request_id, payload, invoked_arn)
-        return InvokeResult(
+        result = InvokeResult(
             status_code=200,
             payload=run.payload,
             function_error=UNHANDLED if run.error_type else None,
@@ -217,6 +226,9 @@ class LambdaRuntime:
             init_duration_ms=run.init_duration_ms,
             max_memory_used_mb=run.max_memory_used_mb,
         )
+        if self._on_invoke is not None:
+            self._on_invoke(function.config, result)
+        return result
 
 
 def _checked_payload(payload: bytes, invocation_type: str) -> bytes:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from stepkit.stack.apis import ApiSettings
 from stepkit.stack.resources import Grant, Trigger
 
 Architecture = Literal["x86_64", "arm64"]
@@ -72,6 +73,8 @@ class FunctionSettings(BaseModel):
     """What starts the function once deployed: ``s3`` prefixes, ``sqs`` queues and ``sns`` topics."""
     access: list[Grant] = Field(default_factory=list)
     """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
+    api: ApiSettings | None = None
+    """A REST API in front of the function, its routes those of the Chalice app in its folder."""
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ functions:
     memory_size: 128
     environment:
       GREETING: Hello
-
+{api}
 state_machines:
   hello:
     definition: statemachines/hello.asl.json
@@ -54,6 +54,52 @@ def handler(event, context):
     return {"message": f"{greeting}, {name or 'world'}!"}
 '''
 
+#: ``stepkit init --api``: an HTTP API (a Chalice app) in front of a function.
+_API_STACK = """
+  web:                       # a Chalice app in functions/web/: deploy also creates its REST API
+    handler: app.app
+    runtime: python3.12
+    timeout: 10
+    api: {{framework: chalice, stage: api}}
+"""
+
+_API_APP = '''\
+"""The project's HTTP API: a Chalice app. `stepkit deploy` creates a REST API from its routes."""
+
+from chalice import Chalice, Response
+
+app = Chalice(app_name="web")
+
+
+@app.route("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.route("/greet/{name}", cors=True)
+def greet(name):
+    return {"message": f"Hello, {name}!"}
+
+
+@app.route("/echo", methods=["POST"])
+def echo():
+    body = app.current_request.json_body
+    if not isinstance(body, dict):
+        return Response(body={"error": "send a JSON object"}, status_code=400)
+    return {"echo": body}
+'''
+
+_API_README = """
+The HTTP API (`functions/web/`, a Chalice app; needs `pip install 'stepkit[api]'`): after
+`stepkit deploy`, `stepkit status` shows its URL; on the local endpoint it is
+`http://127.0.0.1:4566/restapis/<api-id>/api/_user_request_/`:
+
+```
+curl http://127.0.0.1:4566/restapis/<api-id>/api/_user_request_/greet/you
+python -c "import requests; print(requests.post('<url>/echo', json={{'a': 1}}).json())"
+```
+"""
+
 _DEFINITION = """\
 {
   "Comment": "Calls the greet function and checks its answer.",
@@ -79,12 +125,17 @@ _DEFINITION = """\
 """
 
 _TEST = '''\
-"""Run with `python -m pytest`: the function alone, then the state machine with it."""
+"""Run with `python -m pytest`: the function alone, the state machine with it, the deployed stack.
+
+The stepkit_* fixtures come with stepkit (its pytest plugin); each test gets its own local
+endpoint, emptied after it:
+- stepkit_run(NAME or FILE, input) runs a state machine here with the project's functions;
+- stepkit_stack is infra/stack.yaml deployed to the test's endpoint (stepkit_endpoint).
+"""
 
 import importlib.util
 import json
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,14 +152,29 @@ def test_greet_uses_the_name():
     assert _greet()({"name": "Ada"}, None) == {"message": "Hello, Ada!"}
 
 
-def test_the_state_machine_greets():
-    done = subprocess.run(
-        [sys.executable, "-m", "stepkit.cli", "run", "statemachines/hello.asl.json",
-         "--input", json.dumps({"name": "Ada"}), "--json"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["output"] == {"message": "Hello, Ada!"}
+def test_the_state_machine_greets(stepkit_run):
+    execution = stepkit_run("hello", {"name": "Ada"})
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == {"message": "Hello, Ada!"}
+
+
+def test_the_greeting_comes_from_the_environment(stepkit_run):
+    execution = stepkit_run("hello", {"name": "Ada"}, env_vars={"greet": {"GREETING": "Hi"}})
+    assert execution.output == {"message": "Hi, Ada!"}
+
+
+def test_an_upload_starts_the_deployed_state_machine(stepkit_stack, stepkit_endpoint):
+    stepkit_endpoint.client("s3").put_object(Bucket=stepkit_stack.bucket("inbox"), Key="incoming/Grace", Body=b"")
+    sfn = stepkit_endpoint.client("stepfunctions")
+    deadline = time.monotonic() + 120
+    while True:
+        runs = sfn.list_executions(stateMachineArn=stepkit_stack.state_machine_arn("hello"))["executions"]
+        if runs and runs[0]["status"] != "RUNNING":
+            break
+        assert time.monotonic() < deadline, "no execution ended after the upload"
+        time.sleep(0.1)
+    described = sfn.describe_execution(executionArn=runs[0]["executionArn"])
+    assert json.loads(described["output"]) == {"message": "Hello, Grace!"}
 '''
 
 _README = """\
@@ -126,7 +192,7 @@ stepkit deploy                                                         # deploy 
 stepkit deploy --target aws --stage prod                               # the same, on AWS
 stepkit destroy --yes                                                  # delete what deploy created
 ```
-"""
+{api}"""
 
 _GITIGNORE = """\
 .stepkit/
@@ -143,6 +209,10 @@ FILES = {
     "README.md": _README,
     ".gitignore": _GITIGNORE,
 }
+API_FILES = {
+    "functions/web/app.py": _API_APP,
+    "functions/web/requirements.txt": "chalice>=1.31,<1.35\n",
+}
 #: Files whose text is a format string (``{name}``); the others are written as they are.
 _FORMATTED = {"infra/stack.yaml", "README.md"}
 
@@ -156,8 +226,10 @@ def stack_name(folder: Path) -> str:
     return cleaned if cleaned[:1].isalpha() else f"app-{cleaned}"[:24].strip("-")
 
 
-def create_project(directory: Path, *, name: str | None = None, force: bool = False) -> list[Path]:
-    """Write the example project into ``directory``; returns the files written."""
+def create_project(directory: Path, *, name: str | None = None, force: bool = False, api: bool = False
+                   ) -> list[Path]:
+    """Write the example project into ``directory`` (``api``: with an HTTP API); returns the
+    files written."""
     name = name or stack_name(directory)
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,23}", name):
         raise InitError(f"stack name {name!r}: use 1-24 lowercase letters, digits or '-', starting with a letter "
@@ -168,11 +240,14 @@ def create_project(directory: Path, *, name: str | None = None, force: bool = Fa
         raise InitError(f"{directory} is not empty; choose a new folder, or pass --force to add the files that "
                         "are missing")
     written = []
-    for relative, text in FILES.items():
+    for relative, text in {**FILES, **(API_FILES if api else {})}.items():
         path = directory / relative
         if path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.format(name=name) if relative in _FORMATTED else text, encoding="utf-8")
+        if relative in _FORMATTED:
+            addition = (_API_STACK.format() if relative == "infra/stack.yaml" else _API_README.format()) if api else ""
+            text = text.format(name=name, api=addition)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

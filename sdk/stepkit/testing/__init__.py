@@ -1,5 +1,22 @@
-"""Testing helpers: the conformance adapter and pytest-friendly runners."""
+"""Testing helpers: the conformance adapters (``run_case``...), the pytest plugin's fixtures
+(:mod:`stepkit.testing.pytest_plugin`, :mod:`stepkit.testing.fixtures`).
 
-from stepkit.testing.conformance import run_case
+Imported lazily: pytest loads the plugin at every start-up, so this package costs nothing
+until a fixture or an adapter is used. Any name of :mod:`stepkit.testing.conformance` is
+reachable here (``stepkit.testing:run_case`` for the corpus's runner)."""
+
+from typing import Any
 
 __all__ = ["run_case"]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name.startswith("__") or name == "conformance":
+        raise AttributeError(name)
+    conformance = importlib.import_module("stepkit.testing.conformance")
+    try:
+        return getattr(conformance, name)
+    except AttributeError:
+        raise AttributeError(f"module 'stepkit.testing' has no attribute {name!r}") from None

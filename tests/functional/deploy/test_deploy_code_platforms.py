@@ -92,4 +92,7 @@ def test_aws_is_warned_about_a_runtime_it_no_longer_creates(endpoint, pipeline: 
     stack.write_text(stack.read_text().replace("  worker:\n    runtime: python3.12\n", "  worker:\n"))
     warnings = json.loads(run("plan", "--target", "aws", "--json").stdout)["warnings"]
     assert any("functions.worker: AWS Lambda no longer creates python3.11 functions" in w for w in warnings)
-    assert json.loads(run("plan", "--json").stdout)["warnings"] == []  # locally, the host's Python runs it
+    local = json.loads(run("plan", "--json").stdout)["warnings"]
+    # Locally python3.11 is the host's own Python (the python3.12 functions are warned about
+    # only on a machine without a Python 3.12).
+    assert not [w for w in local if "worker" in w or "no longer creates" in w]

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable
+from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -89,3 +97,51 @@ def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float 
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def call(url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None,
+         host: str | None = None) -> tuple[int, Message, bytes]:
+    """An HTTP call (a user's API): status, headers (``get_all`` for repeated ones), body."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if host:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+class EndpointProcess:
+    """``python -m stepkit.endpoint`` on a free port and a state dir, in a subprocess: to be
+    killed with SIGKILL (``kill``) or stopped with SIGTERM (``stop``) and started again."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.env = env or {}
+        self.process: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stepkit.endpoint", "--port", "0", "--state-dir", str(self.state_dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **self.env},
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the endpoint did not start"
+        self.info = json.loads(line)
+        return self.info
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)

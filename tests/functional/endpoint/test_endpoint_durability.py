@@ -6,10 +6,6 @@ functions, state machines, buckets, objects and queued messages are still there.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from endpoint_helpers import ROLE, make_client, wait_active, wait_execution, zip_code
+from endpoint_helpers import ROLE, EndpointProcess, make_client, wait_active, wait_execution, zip_code
 
 SLOW_DOUBLE = """
 import time
@@ -40,41 +36,9 @@ DEFINITION = {
 }
 
 
-class Server:
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.process: subprocess.Popen[str] | None = None
-        self.info: dict[str, Any] = {}
-
-    def start(self) -> dict[str, Any]:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stepkit.endpoint", "--port", "0", "--state-dir", str(self.state_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, "the endpoint did not start"
-        self.info = json.loads(line)
-        return self.info
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    server = Server(tmp_path / "state")
+def server(tmp_path: Path) -> Iterator[EndpointProcess]:
+    server = EndpointProcess(tmp_path / "state")
     yield server
     server.stop()
 
@@ -84,7 +48,7 @@ def _history_types(sfn: Any, arn: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
+def test_kill_nine_mid_execution_and_restart(server: EndpointProcess) -> None:
     url = server.start()["url"]
     sfn, lam, s3, sqs = (make_client(url, s) for s in ("stepfunctions", "lambda", "s3", "sqs"))
     lam.create_function(FunctionName="slow-double", Runtime="python3.11", Role=ROLE, Handler="app.handler",
@@ -113,7 +77,7 @@ def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
             break
         time.sleep(0.02)
     assert not any("ExecutionSucceeded" in h for h in histories)
-    # moto's state is saved a moment after it changes: kill once the health check says it is
+    # every acknowledged change to moto is journaled before its answer: the health check says so
     while json.loads(urllib.request.urlopen(f"{url}/_stepkit/health").read())["persistence"]["moto"] != "saved":
         time.sleep(0.02)
     server.kill()
@@ -140,7 +104,7 @@ def test_kill_nine_mid_execution_and_restart(server: Server) -> None:
 
 
 @pytest.mark.slow
-def test_graceful_stop_keeps_running_executions_running(server: Server) -> None:
+def test_graceful_stop_keeps_running_executions_running(server: EndpointProcess) -> None:
     url = server.start()["url"]
     sfn = make_client(url, "stepfunctions")
     machine = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps({

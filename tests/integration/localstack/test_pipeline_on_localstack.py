@@ -45,6 +45,7 @@ pytestmark = pytest.mark.localstack
 
 pytest.importorskip("sklearn")  # the host bundles use this machine's scikit-learn, numpy, powertools
 pytest.importorskip("aws_lambda_powertools")
+pytest.importorskip("chalice")  # the stack's serving API is a Chalice app
 
 ROOT = Path(__file__).resolve().parents[3]
 STAGE = "localstack"
@@ -122,6 +123,7 @@ def inventory(client: Callable[[str], Any]) -> dict[str, list[str]]:
         "buckets": [b["Name"] for b in client("s3").list_buckets()["Buckets"]],
         "roles": [r["RoleName"] for r in client("iam").list_roles()["Roles"]],
         "log_groups": [g["logGroupName"] for g in client("logs").describe_log_groups()["logGroups"]],
+        "apis": [a["name"] for a in client("apigateway").get_rest_apis()["items"]],
     }
     return {kind: sorted(n for n in names if PREFIX in n) for kind, names in found.items()}
 
@@ -140,7 +142,8 @@ def function_processes(localstack: host.Instance) -> set[int]:
 
 
 def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
-        on_localstack: Path, localstack: host.Instance, aws: Callable[[str], Any], sample_datasets: ModuleType) -> None:
+        on_localstack: Path, localstack: host.Instance, aws: Callable[[str], Any], sample_datasets: ModuleType,
+        serving_api: Any) -> None:
     project = on_localstack
     before = function_processes(localstack)
 
@@ -154,7 +157,9 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     assert names.bucket("artifacts") == BUCKET
     deployed = inventory(aws)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
-                                           ("predict", "preprocess", "register_model", "select_model", "train"))
+                                           ("predict", "preprocess", "register_model", "select_model", "serving",
+                                            "train"))
+    assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}training"]  # batch inference: not on LocalStack 4.9.2
     assert deployed["rules"] == [f"{PREFIX}training-s3-0"]
     assert deployed["buckets"] == [BUCKET]
@@ -166,6 +171,11 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     assert train["State"] == "Active"
 
     sfn, s3 = aws("stepfunctions"), aws("s3")
+
+    # The serving API, served by LocalStack's own API Gateway: health, and predict's errors.
+    api_id = aws("apigateway").get_rest_apis()["items"][0]["id"]
+    api = f"{localstack.endpoint_url}/restapis/{api_id}/api/_user_request_"
+    serving_api.check_untrained(api)
 
     # 2. A dataset under datasets/ starts the training pipeline in LocalStack's Step Functions.
     uploaded = sample_datasets.upload_dataset(s3, BUCKET, f"datasets/{DATASET}.csv", DATASET)
@@ -184,6 +194,8 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     assert version["lineage"]["dataset"]["sha256"] == uploaded["sha256"]
     assert version["metrics"]["test"]["balanced_accuracy"] >= 0.8
     assert s3.head_object(Bucket=BUCKET, Key=version["artifact_key"])["ContentLength"] > 0
+    # The serving API predicts with that champion.
+    serving_api.check_champion(api, sample_datasets, DATASET, version=1)
     # What the pipeline wrote (runs/, registry/) started no other run.
     assert len(sfn.list_executions(stateMachineArn=names.state_machine_arn("training"))["executions"]) == 1
 

@@ -17,6 +17,7 @@ NOBODY = "http://127.0.0.1:9"
 #: For each command, arguments that make it fail (no endpoint answers, a missing file...).
 FAILING: dict[str, list[str]] = {
     "build": ["--stack", "{tmp}/missing.yaml"],
+    "cost": ["--execution", "arn:aws:states:us-east-1:123456789012:execution:m:e", "--endpoint-url", NOBODY],
     "demo": ["--project", "{tmp}/missing"],
     "deploy": ["--stack", "{tmp}/missing.yaml"],
     "destroy": ["--stack", "{tmp}/missing.yaml", "--yes"],
@@ -28,6 +29,7 @@ FAILING: dict[str, list[str]] = {
     "package": ["--stack", "{tmp}/missing.yaml"],
     "plan": ["--stack", "{tmp}/missing.yaml"],
     "run": ["{tmp}/missing.asl.json"],
+    "simulate": ["{tmp}/missing.asl.json"],
     "start": ["m", "--endpoint-url", NOBODY],
     "status": ["--stack", "{tmp}/missing.yaml"],
     "up": ["--port", "{busy}", "--state-dir", "{tmp}/state"],

@@ -1,0 +1,129 @@
+"""A function's REST API from its Chalice app: the app is imported (as ``chalice deploy``
+does) and Chalice's own ``SwaggerGenerator`` writes the API from its route table, pointed at
+the function's ARN. Needs the ``api`` extra (``pip install 'stepkit[api]'``).
+
+Chalice's built-in authorizers (``@app.authorizer``) are functions of their own in a Chalice
+deployment; a stack declares its functions itself, so an app using one is refused with a
+message (a ``CustomAuthorizer`` naming a deployed authorizer function is fine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from stepkit.deploy.resources import Resource
+
+PERMISSION_PREFIX = "stepkit-api-"
+
+
+@dataclass(frozen=True)
+class RestApi(Resource):
+    """A REST API, its stage, and the permission for API Gateway to invoke its function."""
+
+    kind: ClassVar[str] = "rest_api"
+    order: ClassVar[int] = 75
+
+    function: str = ""
+    """Logical name of the function behind every route."""
+    function_name: str = ""
+    stage: str = "api"
+    swagger: str = ""
+    """The API definition (Swagger 2.0, as Chalice writes it) with the function's ARN in it."""
+    routes: tuple[str, ...] = ()
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"function:{self.function}",)
+
+    @property
+    def statement_id(self) -> str:
+        return f"{PERMISSION_PREFIX}{self.logical}"[:100]
+
+    def _not_compared(self) -> tuple[str, ...]:
+        return ("routes",)
+
+    def display(self) -> dict[str, Any]:
+        out = self.properties()
+        out["swagger"] = f"{len(self.routes)} routes, sha256 {hashlib.sha256(self.swagger.encode()).hexdigest()[:12]}"
+        out["routes"] = list(self.routes)
+        return out
+
+
+@contextmanager
+def _importable(folder: Path) -> Iterator[None]:
+    """The app's folder first on ``sys.path`` while it is imported; its ``chalicelib`` and other
+    modules are forgotten afterwards, so two apps of one stack do not see each other's."""
+    before = set(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for name in set(sys.modules) - before:
+            module = sys.modules.get(name)
+            if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
+                del sys.modules[name]
+
+
+def load_app(code_dir: Path, handler: str) -> Any:
+    """The ``Chalice`` object ``handler`` (``app.app``) names in ``code_dir``; ValueError saying
+    what is wrong otherwise."""
+    try:
+        from chalice import Chalice
+    except ImportError:
+        raise ValueError("an API needs Chalice: pip install 'stepkit[api]'") from None
+    module_name, _, attribute = handler.rpartition(".")
+    path = code_dir / (module_name.replace(".", "/") + ".py")
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist (the handler {handler!r} names it)")
+    unique = f"_stepkit_api_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(unique, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    with _importable(code_dir):
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ValueError(f"importing {path.name} failed: {type(exc).__name__}: {exc}") from None
+    app = getattr(module, attribute, None)
+    if not isinstance(app, Chalice):
+        raise ValueError(f"{handler!r} is not a Chalice app (found {type(app).__name__})")
+    if app.builtin_auth_handlers:
+        names = ", ".join(a.name for a in app.builtin_auth_handlers)
+        raise ValueError(f"the app's built-in authorizers ({names}) are Chalice-deployed functions; declare the "
+                         "authorizer as a function of the stack and use chalice.CustomAuthorizer instead")
+    return app
+
+
+def swagger(app: Any, region: str, function_arn: str) -> dict[str, Any]:
+    """Chalice's own API definition of ``app``, every route integrated with ``function_arn``.
+
+    Chalice takes the partition as the ARN's second ``:`` field, which breaks on the
+    ``arn:${AWS::Partition}:...`` of a CloudFormation template: that one case is told apart."""
+    from chalice.deploy.swagger import SwaggerGenerator
+
+    class Generator(SwaggerGenerator):  # type: ignore[misc]
+        def _uri(self, lambda_arn: str | None = None) -> str:
+            arn = lambda_arn or function_arn
+            partition = "${AWS::Partition}" if arn.startswith("arn:${AWS::Partition}:") else arn.split(":")[1]
+            return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+
+    return Generator(region, {"api_handler_arn": function_arn}).generate_swagger(app)
+
+
+def rest_api_resource(logical: str, function_name: str, function_arn: str, region: str, stage: str,
+                      code_dir: Path, handler: str) -> RestApi:
+    app = load_app(code_dir, handler)
+    definition = swagger(app, region, function_arn)
+    routes = tuple(f"{method.upper()} {path}" for path, methods in sorted(definition["paths"].items())
+                   for method in methods)
+    return RestApi(logical=logical, name=function_name, function=logical, function_name=function_name,
+                   stage=stage, swagger=json.dumps(definition, sort_keys=True), routes=routes)

@@ -1,0 +1,89 @@
+"""An endpoint's execution, for ``stepkit cost --execution``: its history (GetExecutionHistory),
+its definition, and the REPORT lines of the Lambda invocations it made, read from CloudWatch
+Logs (``/aws/lambda/NAME``).
+
+A report belongs to the execution when a ``lambda:invoke`` result of its history names the
+report's request id; otherwise when it was written while the execution ran, up to the number
+of invocations the history scheduled for that function (reports of other executions running
+at the same time cannot be told apart from these by time alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stepkit.estimate.usage import LambdaInvocation, lambda_request_ids, parse_report, scheduled_functions
+
+ClientFactory = Callable[[str], Any]
+"""Makes a boto3 client for a service name (``stepfunctions``, ``logs``, ``lambda``)."""
+
+
+@dataclass(slots=True)
+class RemoteExecution:
+    arn: str
+    status: str
+    definition: str
+    events: list[dict[str, Any]]
+    invocations: list[LambdaInvocation]
+
+
+def _millis(value: Any) -> int:
+    return int((value.timestamp() if isinstance(value, datetime) else float(value)) * 1000)
+
+
+def _all(call: Callable[..., dict], key: str, token_name: str = "nextToken", **kwargs: Any) -> list[Any]:
+    items: list[Any] = []
+    while True:
+        page = call(**kwargs)
+        items.extend(page.get(key, []))
+        token = page.get(token_name)
+        if not token:
+            return items
+        kwargs[token_name] = token
+
+
+def fetch_execution(client: ClientFactory, execution_arn: str) -> RemoteExecution:
+    sfn = client("stepfunctions")
+    described = sfn.describe_execution(executionArn=execution_arn)
+    machine = sfn.describe_state_machine_for_execution(executionArn=execution_arn)
+    events = _all(sfn.get_execution_history, "events", executionArn=execution_arn, maxResults=1000)
+    start = _millis(described["startDate"])
+    stop = _millis(described["stopDate"]) if described.get("stopDate") else None
+    invocations = _reports(client, events, start, stop)
+    return RemoteExecution(execution_arn, described["status"], machine["definition"], events, invocations)
+
+
+def _architecture(client: ClientFactory, function: str) -> str:
+    from botocore.exceptions import ClientError
+
+    try:
+        config = client("lambda").get_function_configuration(FunctionName=function)
+    except ClientError:  # deleted since: price it as Lambda's default
+        return "x86_64"
+    return (config.get("Architectures") or ["x86_64"])[0]
+
+
+def _reports(
+    client: ClientFactory, events: list[dict[str, Any]], start: int, stop: int | None
+) -> list[LambdaInvocation]:
+    from botocore.exceptions import ClientError
+
+    logs = client("logs")
+    known = lambda_request_ids(events)
+    found: list[LambdaInvocation] = []
+    for function, scheduled in scheduled_functions(events).items():
+        architecture = _architecture(client, function)
+        window = {"startTime": start} | ({"endTime": stop + 1000} if stop is not None else {})
+        try:
+            lines = _all(logs.filter_log_events, "events", logGroupName=f"/aws/lambda/{function}", **window)
+        except ClientError:  # no log group: the function never logged
+            continue
+        reports = [r for e in sorted(lines, key=lambda e: e["timestamp"])
+                   if (r := parse_report(function, e["message"], architecture)) is not None]
+        mine = [r for r in reports if r.request_id in known]
+        others = [r for r in reports if r.request_id not in known]
+        found.extend(mine + others[: max(0, scheduled - len(mine))])
+    return found

@@ -1,0 +1,233 @@
+"""What one execution used: state transitions per state (retries included), its duration and
+data size for Express, and its Lambda invocations with their measured durations.
+
+Read from the execution's history in GetExecutionHistory's shape (a local run's
+``execution.events()`` or boto3's answer) and from Lambda's invocation reports: the runtime's
+results for a local run, the REPORT lines of CloudWatch Logs for an endpoint's execution.
+
+How transitions are counted (AWS's pricing page: "a state transition each time a step of your
+workflow is executed ... including retries"): one per ``*StateEntered`` event, at every
+depth (Map iterations and Parallel branches run steps too), plus one per retry, that is per
+extra scheduling of a Task within one entry of its state, plus one per redrive (AWS's
+developer guide, "Transitions": a redrive is a state transition, and so is each state it
+reruns). Other events (``MapStateStarted``, ``MapIterationStarted``, ``*StateExited``...)
+are not billed (as an answer to "How are Map states priced in AWS Step Functions?" on Stack
+Overflow puts it: only the events ending in "Entered" are charged).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+_SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"}
+_REPORT = re.compile(
+    r"REPORT RequestId: (?P<rid>\S+)\s+Duration: (?P<dur>[\d.]+) ms\s+Billed Duration: (?P<billed>\d+) ms"
+    r"\s+Memory Size: (?P<mem>\d+) MB(?:.*?Init Duration: (?P<init>[\d.]+) ms)?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaInvocation:
+    """One Lambda invocation as its REPORT line gives it."""
+
+    function: str
+    memory_mb: int
+    duration_ms: float
+    init_duration_ms: float | None = None
+    architecture: str = "x86_64"
+    request_id: str = ""
+    billed_ms: int | None = None
+    """Billed Duration as reported; computed from the durations when absent."""
+
+    @property
+    def billed(self) -> int:
+        if self.billed_ms is not None:
+            return self.billed_ms
+        return math.ceil(round(self.duration_ms + (self.init_duration_ms or 0.0), 6))
+
+
+def parse_report(function: str, line: str, architecture: str = "x86_64") -> LambdaInvocation | None:
+    """A REPORT line's figures, or None when ``line`` is not one."""
+    match = _REPORT.search(line)
+    if match is None:
+        return None
+    init = match.group("init")
+    return LambdaInvocation(
+        function=function,
+        memory_mb=int(match.group("mem")),
+        duration_ms=float(match.group("dur")),
+        init_duration_ms=float(init) if init else None,
+        architecture=architecture,
+        request_id=match.group("rid"),
+        billed_ms=int(match.group("billed")),
+    )
+
+
+@dataclass(slots=True)
+class StateUsage:
+    name: str
+    entries: int = 0
+    retries: int = 0
+    lambda_invocations: list[LambdaInvocation] = field(default_factory=list)
+
+    @property
+    def transitions(self) -> int:
+        return self.entries + self.retries
+
+
+@dataclass(slots=True)
+class RunUsage:
+    """One execution's usage."""
+
+    states: dict[str, StateUsage]
+    duration_seconds: float
+    definition_bytes: int
+    data_bytes: int
+    """The largest state input or output: the pricing page's "execution data size"."""
+    map_parallel_steps: int
+    """Map iterations and Parallel branches run: the steps the Express memory formula multiplies."""
+    unmatched_invocations: list[LambdaInvocation] = field(default_factory=list)
+    redrives: int = 0
+    execution_durations: list[float] | None = None
+    """Several executions' durations (a simulation of many); None: one, ``duration_seconds``."""
+
+    @property
+    def transitions(self) -> int:
+        return sum(s.transitions for s in self.states.values()) + self.redrives
+
+    @property
+    def lambda_invocations(self) -> list[LambdaInvocation]:
+        found = [i for s in self.states.values() for i in s.lambda_invocations]
+        return found + self.unmatched_invocations
+
+
+def _seconds(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, Mapping)), {})
+
+
+def function_of(event: Mapping[str, Any]) -> str | None:
+    """The function a Lambda scheduling event calls (by name), else None."""
+    details = _details(event)
+    if event["type"] == "LambdaFunctionScheduled":
+        return str(details.get("resource", "")).split(":function:")[-1].split(":")[0] or None
+    if event["type"] == "TaskScheduled" and details.get("resourceType") == "lambda":
+        try:
+            params = json.loads(details.get("parameters") or "{}")
+        except ValueError:
+            return None
+        name = str(params.get("FunctionName", "")) if isinstance(params, dict) else ""
+        return name.split(":function:")[-1].split(":")[0] if name else None
+    return None
+
+
+def scheduled_kinds() -> frozenset[str]:
+    """The event types that schedule a Task's attempt."""
+    return frozenset(_SCHEDULED)
+
+
+def scheduled_functions(events: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """How many Lambda invocations (retries included) the history scheduled, per function name."""
+    counts: dict[str, int] = defaultdict(int)
+    for event in events:
+        if event["type"] in _SCHEDULED and (function := function_of(event)):
+            counts[function] += 1
+    return dict(counts)
+
+
+def lambda_request_ids(events: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The request ids that ``lambda:invoke`` tasks' results name (their SDK metadata)."""
+    found: set[str] = set()
+    for event in events:
+        output = _details(event).get("output") if event["type"] == "TaskSucceeded" else None
+        if isinstance(output, str) and "x-amzn-RequestId" in output:
+            found.update(re.findall(r'"x-amzn-RequestId":\s*"([^"]+)"', output))
+    return found
+
+
+def _parallel_branches(definition: Mapping[str, Any]) -> dict[str, int]:
+    """Branch counts of every Parallel state, at any depth, by state name."""
+    found: dict[str, int] = {}
+    for name, state in (definition.get("States") or {}).items():
+        if not isinstance(state, Mapping):
+            continue
+        if state.get("Type") == "Parallel":
+            found[name] = len(state.get("Branches") or [])
+        for branch in state.get("Branches") or []:
+            found.update(_parallel_branches(branch))
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if isinstance(processor, Mapping):
+            found.update(_parallel_branches(processor))
+    return found
+
+
+def usage_from_history(
+    events: Iterable[Mapping[str, Any]],
+    definition: str,
+    invocations: Iterable[LambdaInvocation] = (),
+) -> RunUsage:
+    """An execution's usage from its history (any order; sorted by id) and the reports of
+    the Lambda invocations it made.
+
+    Each event belongs to the state whose ``*StateEntered`` its ``previousEventId`` chain
+    reaches first. Invocations go to the states that scheduled their function, in order; an
+    invocation no task asked for (more reports than schedulings) is kept as unmatched.
+    """
+    ordered = sorted(events, key=lambda e: e["id"])
+    entry_of: dict[int, tuple[int, str]] = {}  # event id -> (entry event id, state name)
+    states: dict[str, StateUsage] = {}
+    schedulings: dict[int, int] = defaultdict(int)
+    calls: dict[str, list[str]] = defaultdict(list)  # function -> states, in scheduling order
+    data_bytes, steps, redrives = 0, 0, 0
+    branches = _parallel_branches(json.loads(definition))
+    for event in ordered:
+        kind, details = event["type"], _details(event)
+        owner = entry_of.get(event.get("previousEventId") or 0)
+        if kind.endswith("StateEntered"):
+            name = str(details.get("name"))
+            states.setdefault(name, StateUsage(name)).entries += 1
+            owner = (event["id"], name)
+            steps += branches.get(name, 0) if kind == "ParallelStateEntered" else 0
+        elif kind == "MapIterationStarted":
+            steps += 1
+        elif kind == "ExecutionRedriven":
+            redrives += 1
+        if owner is not None:
+            entry_of[event["id"]] = owner
+            if kind in _SCHEDULED:
+                schedulings[owner[0]] += 1
+                if schedulings[owner[0]] > 1:
+                    states[owner[1]].retries += 1
+                function = function_of(event)
+                if function:
+                    calls[function].append(owner[1])
+        for key in ("input", "output"):
+            if isinstance(details.get(key), str):
+                data_bytes = max(data_bytes, len(details[key].encode()))
+    unmatched: list[LambdaInvocation] = []
+    for invocation in invocations:
+        queue = calls.get(invocation.function)
+        if queue:
+            states[queue.pop(0)].lambda_invocations.append(invocation)
+        else:
+            unmatched.append(invocation)
+    times = [_seconds(e["timestamp"]) for e in ordered]
+    return RunUsage(
+        states=states,
+        duration_seconds=(max(times) - min(times)) if times else 0.0,
+        definition_bytes=len(definition.encode()),
+        data_bytes=data_bytes,
+        map_parallel_steps=steps,
+        unmatched_invocations=unmatched,
+        redrives=redrives,
+    )

@@ -1,0 +1,106 @@
+"""``stepkit cost`` of a local run: the project's functions in real workers, their measured
+durations priced; exit codes 0, 1 and 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ECHO = "def handler(event, context):\n    return event\n"
+FLAKY = """import os
+
+def handler(event, context):
+    marker = os.path.join(event["dir"], "flaky-ran")
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("first call fails")
+    return "ok"
+"""
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+DEFINITION = {
+    "StartAt": "Flaky",
+    "States": {
+        "Flaky": {"Type": "Task", "Resource": f"{FN}flaky", "ResultPath": None, "Next": "Fan",
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 2}]},
+        "Fan": {"Type": "Map", "ItemsPath": "$.items", "End": True,
+                "ItemProcessor": {"StartAt": "Echo", "States": {"Echo": {
+                    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "echo", "Payload.$": "$"}, "End": True}}}},
+    },
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name, code in (("echo", ECHO), ("flaky", FLAKY)):
+        (tmp_path / "functions" / name).mkdir(parents=True)
+        (tmp_path / "functions" / name / "app.py").write_text(code)
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(
+        "functions:\n  echo:\n    memory_size: 256\n    architecture: arm64\n  flaky: {}\n")
+    (tmp_path / "machine.asl.json").write_text(json.dumps(DEFINITION))
+    return tmp_path
+
+
+def stepkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stepkit.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_cost_json_prices_the_measured_invocations(project: Path) -> None:
+    payload = json.dumps({"dir": str(project), "items": [1, 2, 3]})
+    done = stepkit("cost", "machine.asl.json", "--input", payload, "--skip-waits", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "SUCCEEDED"
+    # Flaky entered once and retried once; Fan once; Echo in each of 3 iterations.
+    assert doc["standard"]["transitions"] == 2 + 1 + 3
+    rows = {row["name"]: row for row in doc["states"]}
+    assert (rows["Flaky"]["retries"], rows["Flaky"]["lambda_requests"]) == (1, 2)
+    assert rows["Echo"]["lambda_requests"] == 3
+    assert doc["lambda"]["requests"] == 5
+    assert doc["lambda"]["billed_ms"] >= 5  # every invocation bills at least 1 ms
+    # GB-seconds are the configured memory times the billed time: 256 MB echo, 128 MB flaky.
+    assert doc["lambda"]["gb_seconds"] == pytest.approx(sum(r["lambda_gb_seconds"] for r in doc["states"]))
+    assert rows["Echo"]["lambda_gb_seconds"] > 0 and rows["Flaky"]["lambda_gb_seconds"] > 0
+    assert doc["standard"]["usd"] == pytest.approx(6 * 0.025 / 1000)
+    assert doc["express"]["usd"] > 0 and doc["lambda"]["usd"] > 0
+    assert doc["express"]["billed_memory_mb"] == 64 and doc["express"]["requests"] == 1
+    assert "free_tier" not in doc and doc["prices_checked"]
+
+
+def test_cost_table_and_free_tier(project: Path) -> None:
+    payload = json.dumps({"dir": str(project), "items": []})
+    done = stepkit("cost", "machine.asl.json", "--input", payload, "--skip-waits", "--free-tier", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "STANDARD" in done.stdout and "EXPRESS" in done.stdout and "free tier" in done.stdout
+
+
+def test_a_failed_run_is_priced_and_exits_one(project: Path) -> None:
+    (project / "fail.asl.json").write_text(json.dumps({"StartAt": "F", "States": {"F": {"Type": "Fail"}}}))
+    done = stepkit("cost", "fail.asl.json", "--json", cwd=project)
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "FAILED" and doc["standard"]["transitions"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give a DEFINITION"),
+    (("machine.asl.json", "--execution", "arn:aws:states:us-east-1:1:execution:m:e"), "one of them"),
+    (("--execution", "nope"), "not an execution ARN"),
+    (("machine.asl.json", "--region", "mars-1", "--input", '{"dir": ".", "items": []}'), "no prices for region"),
+    (("machine.asl.json", "--input", "{nope"), "invalid JSON"),
+])
+def test_bad_usage_exits_two_without_a_traceback(project: Path, args: tuple, message: str) -> None:
+    done = stepkit("cost", *args, cwd=project)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help(project: Path) -> None:
+    done = stepkit("cost", "--help", cwd=project)
+    assert done.returncode == 0 and "--execution" in done.stdout and "--architecture" in done.stdout

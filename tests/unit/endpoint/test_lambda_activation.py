@@ -1,0 +1,109 @@
+"""The Lambda service hands functions to the runtime in order: a configuration update whose
+activation is slow cannot leave the runtime with older code than a code update that followed
+it, nor report the function ready before the latest change is in the runtime."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepkit.endpoint.lambda_service import LambdaService
+from stepkit.endpoint.protocol import RequestContext
+from stepkit.endpoint.store import Store
+from stepkit.runtime import FunctionConfig
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+
+
+class GatedRuntime:
+    """A runtime whose ``add_function`` waits at a gate for chosen handlers."""
+
+    def __init__(self) -> None:
+        self.configs: dict[str, FunctionConfig] = {}
+        self.gates: dict[str, threading.Event] = {}
+        self.waiting = threading.Event()
+
+    def add_function(self, config: FunctionConfig) -> None:
+        gate = self.gates.get(config.handler)
+        if gate is not None:
+            self.waiting.set()
+            assert gate.wait(60)
+        self.configs[config.name] = config
+
+    def function_names(self) -> list[str]:
+        return sorted(self.configs)
+
+    def get_function(self, name: str) -> FunctionConfig:
+        return self.configs[name]
+
+    def remove_function(self, name: str) -> None:
+        self.configs.pop(name)
+
+
+def _zip(text: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", text)
+    return buffer.getvalue()
+
+
+def _until(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[LambdaService, GatedRuntime]]:
+    runtime = GatedRuntime()
+    store = Store(tmp_path / "db.sqlite")
+    service = LambdaService(store, tmp_path, runtime, region="us-east-1", account="123456789012",  # type: ignore[arg-type]
+                            code_url=lambda sha: sha)
+    yield service, runtime
+    store.close()
+
+
+def test_a_slow_activation_never_wins_over_a_later_change(service: tuple[LambdaService, GatedRuntime]) -> None:
+    lam, runtime = service
+    ctx = RequestContext()
+    lam.CreateFunction({"FunctionName": "f", "Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
+                        "Code": {"ZipFile": _zip("def handler(e, c): return 1\n")}}, ctx)
+    assert _until(lambda: lam.functions["f"]["LastUpdateStatus"] == "Successful")
+
+    runtime.gates["app.other"] = gate = threading.Event()
+    lam.UpdateFunctionConfiguration({"FunctionName": "f", "Handler": "app.other"}, ctx)
+    assert runtime.waiting.wait(60)  # the configuration's activation is stuck in the runtime
+    lam.UpdateFunctionCode({"FunctionName": "f", "ZipFile": _zip("def other(e, c): return 2\n")}, ctx)
+    assert lam.functions["f"]["LastUpdateStatus"] == "InProgress"
+    gate.set()
+
+    assert _until(lambda: lam.functions["f"]["LastUpdateStatus"] == "Successful")
+    record, installed = lam.functions["f"], runtime.configs["f"]
+    assert (installed.handler, installed.code_dir) == ("app.other", Path(record["_code_dir"]))
+    assert (installed.code_dir / "app.py").read_text() == "def other(e, c): return 2\n"
+
+
+def test_a_deleted_function_is_not_brought_back_by_its_activation(
+    service: tuple[LambdaService, GatedRuntime],
+) -> None:
+    lam, runtime = service
+    ctx = RequestContext()
+    runtime.gates["app.handler"] = gate = threading.Event()
+    lam.CreateFunction({"FunctionName": "g", "Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
+                        "Code": {"ZipFile": _zip("def handler(e, c): return 1\n")}}, ctx)
+    assert runtime.waiting.wait(60)
+    deleting = threading.Thread(target=lam.DeleteFunction, args=({"FunctionName": "g"}, ctx))
+    deleting.start()
+    gate.set()
+    deleting.join(60)
+    assert not deleting.is_alive()
+    assert "g" not in lam.functions and runtime.function_names() == []
+    assert not list((Path(lam.dir) / "code").iterdir())  # and its code is gone

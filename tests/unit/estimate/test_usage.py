@@ -1,0 +1,127 @@
+"""Transition counting and Lambda attribution on real executions of the local engine."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stepkit.asl.errors import StatesError
+from stepkit.estimate.prices import load_prices
+from stepkit.estimate.report import price_run
+from stepkit.estimate.usage import LambdaInvocation, parse_report, scheduled_functions, usage_from_history
+from stepkit.integrations.registry import IntegrationRegistry
+from stepkit.runner import StateMachine
+from stepkit.runtime.reports import report_line
+
+FN = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+def _run(definition: dict, payload: Any = None, **functions: Any) -> tuple[Any, str]:
+    registry = IntegrationRegistry()
+    for name, fn in functions.items():
+        registry.register_function(name, fn)
+    execution = StateMachine(definition, registry=registry).run(payload or {}, skip_waits=True)
+    return execution, json.dumps(definition)
+
+
+def _usage(definition: dict, payload: Any = None, invocations: tuple = (), **functions: Any) -> Any:
+    execution, text = _run(definition, payload, **functions)
+    assert execution.status == "SUCCEEDED", execution.cause
+    return usage_from_history(execution.events(), text, invocations)
+
+
+def test_a_pass_chain_is_one_transition_per_state() -> None:
+    usage = _usage({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "C"},
+                                               "C": {"Type": "Succeed"}}})
+    assert usage.transitions == 3
+    assert {n: s.transitions for n, s in usage.states.items()} == {"A": 1, "B": 1, "C": 1}
+    assert usage.map_parallel_steps == 0
+
+
+def test_each_retry_is_one_more_transition() -> None:
+    calls = []
+
+    def flaky(event: Any) -> Any:
+        calls.append(event)
+        if len(calls) < 3:
+            raise StatesError("Flaky", "not yet")
+        return "done"
+
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": f"{FN}flaky", "End": True,
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3}]}}}
+    execution, text = _run(definition, flaky=flaky)
+    assert execution.status == "SUCCEEDED"
+    usage = usage_from_history(execution.events(), text)
+    state = usage.states["T"]
+    assert (state.entries, state.retries, state.transitions) == (1, 2, 3)
+    assert scheduled_functions(execution.events()) == {"flaky": 3}
+
+
+def test_a_map_counts_itself_and_every_state_of_every_iteration() -> None:
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P1",
+                          "States": {"P1": {"Type": "Pass", "Next": "P2"}, "P2": {"Type": "Pass", "End": True}}}}}}
+    usage = _usage(definition, [1, 2, 3, 4])
+    assert usage.transitions == 1 + 4 * 2
+    assert usage.states["P1"].entries == 4 and usage.states["M"].entries == 1
+    assert usage.map_parallel_steps == 4
+
+
+def test_a_parallel_counts_itself_and_each_branch_state() -> None:
+    branch = {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": True}}}
+    other = {"StartAt": "Y", "States": {"Y": {"Type": "Pass", "Next": "Z"}, "Z": {"Type": "Pass", "End": True}}}
+    usage = _usage({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [branch, other], "End": True}}})
+    assert usage.transitions == 1 + 1 + 2
+    assert usage.map_parallel_steps == 2
+
+
+def test_invocations_go_to_the_states_that_called_their_function() -> None:
+    definition = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": f"{FN}echo", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Parameters": {"FunctionName": "other", "Payload.$": "$"}, "End": True}}}
+    reports = (LambdaInvocation("echo", 256, 10.5), LambdaInvocation("other", 1024, 99.2, 200.1),
+               LambdaInvocation("stray", 128, 1.0))
+    usage = _usage(definition, {}, reports, echo=lambda e: e, other=lambda e: e)
+    assert [i.function for i in usage.states["A"].lambda_invocations] == ["echo"]
+    assert [i.billed for i in usage.states["B"].lambda_invocations] == [300]
+    assert [i.function for i in usage.unmatched_invocations] == ["stray"]
+    document = price_run(usage, load_prices(), "us-east-1")
+    assert document["lambda"]["requests"] == 3
+    expected = 256 / 1024 * 0.011 + 1024 / 1024 * 0.300 + 128 / 1024 * 0.001
+    assert abs(document["lambda"]["gb_seconds"] - expected) < 1e-12
+    assert document["lambda"]["unmatched"] == 1
+    assert document["standard"]["transitions"] == 2
+    assert document["standard"]["usd"] == 2 * 0.025 / 1000
+    assert "free_tier" not in document
+
+
+def test_free_tier_and_architecture_are_shown_apart() -> None:
+    usage = _usage({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": f"{FN}echo", "End": True}}},
+                   {}, (LambdaInvocation("echo", 2048, 1000.0),), echo=lambda e: e)
+    x86 = price_run(usage, load_prices(), "us-east-1")
+    arm = price_run(usage, load_prices(), "us-east-1", architecture="arm64", free_tier=True)
+    assert x86["lambda"]["usd"] == 0.2 / 1e6 + 2 * 0.0000166667
+    assert arm["lambda"]["usd"] == 0.2 / 1e6 + 2 * 0.0000133334
+    assert arm["free_tier"]["lambda_usd"] == 0 and arm["free_tier"]["standard_usd"] == 0
+
+
+def test_express_memory_and_duration_of_a_run() -> None:
+    usage = _usage({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}})
+    document = price_run(usage, load_prices(), "us-east-1")
+    assert document["express"]["billed_memory_mb"] == 64
+    assert document["express"]["billed_seconds"] >= 0.1
+    gb_s = document["express"]["billed_seconds"] * 64 / 1024
+    assert abs(document["express"]["usd"] - (1e-6 + gb_s / 3600 * 0.06)) < 1e-12
+
+
+def test_a_report_line_of_the_runtime_reads_back() -> None:
+    line = report_line("rid-1", duration_ms=12.34, memory_size=512, max_memory_used_mb=40, init_duration_ms=250.5)
+    report = parse_report("echo", line, "arm64")
+    assert report == LambdaInvocation("echo", 512, 12.34, 250.5, "arm64", "rid-1", 263)
+    assert parse_report("echo", "START RequestId: x Version: $LATEST") is None
+    warm = parse_report("echo", report_line("r2", duration_ms=1.2, memory_size=128, max_memory_used_mb=1,
+                                            init_duration_ms=None))
+    assert warm is not None and warm.init_duration_ms is None and warm.billed == 2
