@@ -35,6 +35,7 @@ from stepkit.deploy.resources import (
 )
 from stepkit.deploy.state import Recorded
 from stepkit.deploy.target import Connection
+from stepkit.deploy.topics import TopicCalls
 
 MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
@@ -56,7 +57,7 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls):
+class Api(AliasCalls, RestApiCalls, TopicCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`)."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
@@ -559,11 +560,19 @@ class Api(AliasCalls, RestApiCalls):
 
     def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         events = self.c("events")
-        arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State="ENABLED",
-                              Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
-                              Tags=_tag_list(self.tags))["RuleArn"]
-        self._retry_iam(lambda: events.put_targets(
-            Rule=r.name, Targets=[{"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}]))
+        state = "ENABLED" if r.enabled else "DISABLED"
+        if r.schedule:
+            arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
+                                  Description=f"stepkit: {r.schedule} starts {r.state_machine}",
+                                  Tags=_tag_list(self.tags))["RuleArn"]
+        else:
+            arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
+                                  Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
+                                  Tags=_tag_list(self.tags))["RuleArn"]
+        target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
+        if r.input:
+            target["Input"] = r.input
+        self._retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
         return {"arn": arn}
 
     def _delete_event_rule(self, rec: Recorded) -> None:

@@ -35,6 +35,8 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
     StateMachineAlias,
+    Subscription,
+    Topic,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -193,10 +195,22 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
                 "Principal": r.principal, "SourceArn": _sub(r.source_arn), "SourceAccount": {"Ref": "AWS::AccountId"}})
         elif isinstance(r, EventRule):
-            add(r, "AWS::Events::Rule", {
-                "Name": r.name, "EventPattern": r.pattern, "State": "ENABLED",
-                "Targets": [{"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
-                             "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}]})
+            target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
+                      "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}
+            if r.input:
+                target["Input"] = r.input
+            when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
+            add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
+                                         "Targets": [target]})
+        elif isinstance(r, Topic):
+            add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
+                                                                 else {})})
+        elif isinstance(r, Subscription):
+            properties = {"TopicArn": {"Ref": logical_id(f"topic:{r.topic}")}, "Protocol": "lambda",
+                          "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
+            if r.filter_policy:
+                properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
+            add(r, "AWS::SNS::Subscription", properties)
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
         elif isinstance(r, EventSourceMapping):

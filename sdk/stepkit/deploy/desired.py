@@ -37,11 +37,14 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
     StateMachineAlias,
+    Subscription,
+    Topic,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
 from stepkit.stack.references import closest, substitution_names
+from stepkit.stack.resources import SnsTrigger
 
 #: Files that must never be uploaded in a bundle.
 SECRET_FILES = re.compile(
@@ -86,6 +89,8 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
             out[placeholder] = names.bucket_arn(physical) if attribute == "arn" else physical
         elif kind == "queue":
             out[placeholder] = {"url": names.queue_url, "arn": names.queue_arn, "name": names.queue}[attribute](name)
+        elif kind == "topic":
+            out[placeholder] = names.topic_arn(name) if attribute == "arn" else names.topic(name)
     return out
 
 
@@ -177,6 +182,10 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             max_receive_count=dead.max_receive_count if dead else 5,
         ))
 
+    for logical, topic in stack.topics.items():
+        check_length("topic", names.topic(logical), f"topics.{logical}")
+        resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
+
     # --- functions -------------------------------------------------------------------------------
     notifications: dict[str, list[LambdaNotification]] = {}
     for fn in functions:
@@ -234,6 +243,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                         logical=permission, name=f"stepkit-{permission}", function=fn.name,
                         function_name=names.function(fn.name), principal="s3.amazonaws.com",
                         source_arn=names.bucket_arn(bucket_names[bucket]), source_account=names.account))
+            if trigger.sns is not None and trigger.sns.topic in stack.topics:
+                resources.extend(_subscription(fn.name, trigger.sns, names))
             if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
                 q = trigger.sqs
                 resources.append(EventSourceMapping(
@@ -308,6 +319,15 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
                                   policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
         for i, trigger in enumerate(s.triggers):
+            if trigger.schedule is not None:
+                rule = names.rule(machine.name, i, "schedule")
+                check_length("rule", rule, f"{place}.triggers.{i}")
+                resources.append(EventRule(
+                    logical=f"{machine.name}-schedule-{i}", name=rule, state_machine=machine.name,
+                    target_arn=names.state_machine_arn(machine.name), role=events_role,
+                    role_arn=names.role_arn(events_role), schedule=trigger.schedule.expression,
+                    enabled=trigger.schedule.enabled,
+                    input="" if trigger.schedule.input is None else json.dumps(trigger.schedule.input)))
             if trigger.s3 is None or trigger.s3.bucket not in bucket_names:
                 continue
             eventbridge_buckets.add(trigger.s3.bucket)
@@ -334,6 +354,23 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
 
 
 _STACK = {"Region", "AccountId", "Partition", "Stage", "StackName"}
+
+
+def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Resource]:
+    """A function's subscription to a topic and the permission that lets that topic (only)
+    invoke it."""
+    permission = f"{function}-sns-{trigger.topic}"
+    policy = json.dumps(trigger.filter_policy, sort_keys=True) if trigger.filter_policy is not None else ""
+    return [
+        Permission(logical=permission, name=f"stepkit-{permission}", function=function,
+                   function_name=names.function(function), principal="sns.amazonaws.com",
+                   source_arn=names.topic_arn(trigger.topic), source_account=names.account),
+        Subscription(logical=f"{function}-{trigger.topic}",
+                     name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
+                     function_arn=names.function_arn(function), topic=trigger.topic,
+                     topic_arn=names.topic_arn(trigger.topic), filter_policy=policy,
+                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes"),
+    ]
 
 
 def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:

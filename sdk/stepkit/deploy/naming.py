@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 #: Service limits on names, checked before anything is created.
-NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64}
+NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64, "topic": 256}
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class Names:
         suffix = {"function": "fn", "state_machine": "sm", "events": "events"}[owner_kind]
         return f"{self.prefix}-{name}-{suffix}"
 
-    def rule(self, state_machine: str, index: int) -> str:
-        return f"{self.prefix}-{state_machine}-s3-{index}"
+    def rule(self, state_machine: str, index: int, kind: str = "s3") -> str:
+        return f"{self.prefix}-{state_machine}-{kind}-{index}"
 
     def function_log_group(self, name: str) -> str:
         return f"/aws/lambda/{self.function(name)}"
@@ -81,6 +81,12 @@ class Names:
 
     def queue_arn(self, name: str) -> str:
         return self._arn("sqs", self.queue(name))
+
+    def topic(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def topic_arn(self, name: str) -> str:
+        return self._arn("sns", self.topic(name))
 
     def queue_url(self, name: str) -> str:
         if self.endpoint_url:

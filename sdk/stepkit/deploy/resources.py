@@ -236,7 +236,7 @@ class StateMachineAlias(Resource):
 
 @dataclass(frozen=True)
 class Permission(Resource):
-    """A statement of a function's resource policy letting S3 invoke it."""
+    """A statement of a function's resource policy letting S3 (or SNS, ``principal``) invoke it."""
 
     kind: ClassVar[str] = "permission"
     order: ClassVar[int] = 70
@@ -259,7 +259,8 @@ class Permission(Resource):
 
 @dataclass(frozen=True)
 class EventRule(Resource):
-    """An EventBridge rule for S3 ``Object Created`` events under a prefix, starting a state machine."""
+    """An EventBridge rule starting a state machine: for S3 ``Object Created`` events under a
+    prefix (``pattern``), or on a schedule (``schedule``, with ``input``, maybe disabled)."""
 
     kind: ClassVar[str] = "event_rule"
     order: ClassVar[int] = 80
@@ -270,10 +271,48 @@ class EventRule(Resource):
     role_arn: str = ""
     pattern: dict[str, Any] = field(default_factory=dict)
     bucket: str = ""
+    schedule: str = ""
+    enabled: bool = True
+    input: str = ""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
+
+
+@dataclass(frozen=True)
+class Topic(Resource):
+    """A standard SNS topic."""
+
+    kind: ClassVar[str] = "topic"
+    order: ClassVar[int] = 45
+
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Subscription(Resource):
+    """A function's subscription to a topic (protocol ``lambda``), maybe with a filter policy."""
+
+    kind: ClassVar[str] = "subscription"
+    order: ClassVar[int] = 85
+
+    function: str = ""
+    function_arn: str = ""
+    topic: str = ""
+    topic_arn: str = ""
+    filter_policy: str = ""
+    filter_scope: str = "MessageAttributes"
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}")
+
+    def attributes(self) -> dict[str, str]:
+        """SNS's subscription attributes this one sets."""
+        if not self.filter_policy:
+            return {}
+        return {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope}
 
 
 @dataclass(frozen=True)

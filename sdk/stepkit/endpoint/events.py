@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import inspect
 import json
 import logging
 import queue
@@ -92,11 +93,16 @@ class Deliveries:
 
     def submit(self, kind: str, target: str, payload: Any, *, name: str | None = None,
                dead_letter: str | None = None, retries: int = 185, max_age: float = 86400.0,
-               source: dict[str, str] | None = None) -> None:
+               source: dict[str, str] | None = None, dead_letter_body: str | None = None,
+               dead_letter_style: str = "events") -> None:
+        """``dead_letter_body``: what the dead-letter queue receives instead of the payload;
+        ``dead_letter_style``: its error attributes, EventBridge's (``ERROR_CODE``, ``ERROR_MESSAGE``,
+        ``TARGET_ARN``) or SNS's (``"sns"``: ``RequestID``, ``ErrorCode``, ``ErrorMessage``)."""
         record = {
             "id": str(uuid.uuid4()), "kind": kind, "target": target, "payload": payload, "name": name,
             "dead_letter": dead_letter, "retries": retries, "max_age": max_age, "attempts": 0,
-            "created": time.time(), "source": source or {},
+            "created": time.time(), "source": source or {}, "dead_letter_body": dead_letter_body,
+            "dead_letter_style": dead_letter_style,
         }
         self.store.put("outbox", record["id"], record)
         self.counts["submitted"] += 1
@@ -163,12 +169,16 @@ class Deliveries:
             log.warning("delivery to %s failed (%s: %s) and has no dead-letter queue", record["target"], code, message)
             self._done(record, "dropped")
             return
-        attributes = {
-            "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
-            **record.get("source", {}),
-        }
+        if record.get("dead_letter_style") == "sns":
+            attributes = {"RequestID": record["id"], "ErrorCode": code, "ErrorMessage": message[:256]}
+        else:
+            attributes = {
+                "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
+                **record.get("source", {}),
+            }
+        body = record.get("dead_letter_body")
         try:
-            self.send_to_queue(dlq, json.dumps(record["payload"]), attributes)
+            self.send_to_queue(dlq, body if body is not None else json.dumps(record["payload"]), attributes)
         except Exception as exc:
             log.warning("dead-letter queue %s refused a message: %s", dlq, exc)
             self._done(record, "dropped")
@@ -181,23 +191,27 @@ class Deliveries:
 _router: dict[str, Any] = {}
 _endpoints: list[Deliveries] = []  # the endpoints of this process that have the hooks installed
 _originals: dict[str, Any] = {}
+_schedules_of: dict[int, Any] = {}  # each endpoint's RuleSchedules, by id of its Deliveries
 _install_lock = threading.Lock()
 
 
-def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
-    """Point moto's Lambda/state-machine deliveries at ``deliveries`` (the latest endpoint
-    wins); moto's own functions come back when the last endpoint uninstalls them."""
+def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = None) -> None:
+    """Point moto's Lambda/state-machine deliveries at ``deliveries`` and its PutRule at
+    ``schedules`` (the latest endpoint wins); moto's own functions come back when the last
+    endpoint uninstalls them."""
     with _install_lock:
         _router["deliveries"] = deliveries
         _router["account"] = account
+        _router["schedules"] = schedules
+        _schedules_of[id(deliveries)] = schedules
         _endpoints.append(deliveries)
         if _originals:
             return
         import moto.s3.notifications as s3_notifications
-        from moto.events.models import Rule
+        from moto.events.models import EventsBackend, Rule
 
         _originals.update(invoke=s3_notifications._invoke_awslambda, event=s3_notifications._get_s3_event,
-                          send=Rule.send_to_targets)
+                          send=Rule.send_to_targets, put_rule=EventsBackend.put_rule)
         original_event = _originals["event"]
         original_send = _originals["send"]
 
@@ -211,28 +225,66 @@ def install_moto_hooks(deliveries: Deliveries, account: str) -> None:
         def send_to_targets(rule: Any, event: dict[str, Any], transform_input: bool = True) -> None:
             _rule_to_targets(rule, event, transform_input, original_send)
 
+        from stepkit.endpoint import sns_lambda
+
+        sns_lambda.install(_originals, lambda: _router.get("deliveries"))
         s3_notifications._invoke_awslambda = _s3_to_lambda
         s3_notifications._get_s3_event = s3_event
         Rule.send_to_targets = send_to_targets
+        EventsBackend.put_rule = _put_rule
 
 
 def uninstall_moto_hooks(deliveries: Deliveries) -> None:
     with _install_lock:
         if deliveries in _endpoints:
             _endpoints.remove(deliveries)
+        _schedules_of.pop(id(deliveries), None)
         if _router.get("deliveries") is deliveries:
             _router.pop("deliveries", None)
+            _router.pop("schedules", None)
             if _endpoints:
                 _router["deliveries"] = _endpoints[-1]
+                _router["schedules"] = _schedules_of.get(id(_endpoints[-1]))
         if _endpoints or not _originals:
             return
         import moto.s3.notifications as s3_notifications
-        from moto.events.models import Rule
+        from moto.events.models import EventsBackend, Rule
 
         s3_notifications._invoke_awslambda = _originals["invoke"]
         s3_notifications._get_s3_event = _originals["event"]
         Rule.send_to_targets = _originals["send"]
+        EventsBackend.put_rule = _originals["put_rule"]
+        from stepkit.endpoint import sns_lambda
+
+        sns_lambda.uninstall(_originals)
         _originals.clear()
+
+
+def _put_rule(backend: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """moto's PutRule, with AWS's check of a schedule expression (moto takes any ``cron(...)``
+    and ``rate(1 minutes)``); the endpoint's schedules learn of the rule once it is stored."""
+    from moto.events.exceptions import ValidationException
+
+    from stepkit.stack.schedule_expressions import parse_schedule
+
+    bound = inspect.signature(_originals["put_rule"]).bind(backend, name, *args, **kwargs)
+    expression = bound.arguments.get("scheduled_expression")
+    if expression:
+        try:
+            parse_schedule(expression)
+        except ValueError:
+            raise ValidationException("Parameter ScheduleExpression is not valid.") from None
+    rule = _originals["put_rule"](backend, name, *args, **kwargs)
+    schedules = _router.get("schedules")
+    if schedules is not None:
+        schedules.put(rule)
+    return rule
+
+
+def fire_scheduled_rule(rule: Any, event: dict[str, Any]) -> None:
+    """A scheduled rule's firing (``schedules.RuleSchedules``) to all its targets, whatever its
+    event pattern."""
+    _rule_to_targets(rule, event, True, _originals["send"], scheduled=True)
 
 
 def _s3_to_lambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
@@ -260,21 +312,34 @@ def _target_input(target: dict[str, Any], event: dict[str, Any], transform: bool
     if transform and transformer:
         from moto.events.utils import EventTemplateParser
 
-        return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}), event)
+        # moto's parser needs the ingestion time (the predefined <aws.events.event.ingestion-time>)
+        ingested = {**event, "ingestion-time": event.get("ingestion-time", event.get("time"))}
+        return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}),
+                                         ingested)
     return event
 
 
-def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, original: Callable[..., Any]) -> None:
+def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, original: Callable[..., Any],
+                     scheduled: bool = False) -> None:
+    """A rule's targets for ``event``: a matching event, or (``scheduled``) the rule's firing. A
+    rule with a schedule and no pattern matches no event (moto's empty pattern matches all)."""
     if getattr(rule, "state", "ENABLED") != "ENABLED":
         return
-    if not rule.event_pattern.matches_event(event):
-        return
+    if not scheduled:
+        if getattr(rule, "scheduled_expression", None) and not rule.event_pattern.get_pattern():
+            return
+        if not rule.event_pattern.matches_event(event):
+            return
     deliveries: Deliveries | None = _router.get("deliveries")
-    own = [t for t in rule.targets if t.get("Arn", "").split(":")[2:3] in (["lambda"], ["states"], ["sqs"])]
+    own = [t for t in rule.targets if t.get("Arn", "").split(":")[2:3] in (["lambda"], ["states"], ["sqs"], ["sns"])]
     others = [t for t in rule.targets if t not in own]
     if others:
+        from moto.events.models import EventPattern
+
         subset = copy.copy(rule)
         subset.targets = others
+        if scheduled:
+            subset.event_pattern = EventPattern(None, {})
         original(subset, copy.deepcopy(event), transform_input)
     if not own or deliveries is None:
         return
@@ -291,6 +356,9 @@ def _rule_to_targets(rule: Any, event: dict[str, Any], transform_input: bool, or
         payload = _target_input(target, event, transform_input)
         if target["Arn"].split(":")[2] == "sqs":
             _to_queue(rule, target, payload)
+            continue
+        if target["Arn"].split(":")[2] == "sns":
+            _to_topic(rule, target, payload)
             continue
         dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
         policy = target.get("RetryPolicy") or {}
@@ -319,6 +387,18 @@ def _to_queue(rule: Any, target: dict[str, Any], payload: Any) -> None:
         sqs_backends[parts[4]][parts[3]].send_message(queue_name=parts[5], message_body=body, group_id=group)
     except Exception as exc:  # a missing queue: EventBridge drops it (its DLQ is for the target's own errors)
         log.warning("rule %s: SQS target %s refused the event: %s", rule.name, target["Arn"], exc)
+
+
+def _to_topic(rule: Any, target: dict[str, Any], payload: Any) -> None:
+    """An SNS target (moto's rules have none): the payload published to the topic."""
+    from moto.sns.models import sns_backends
+
+    parts = target["Arn"].split(":")
+    body = payload if isinstance(payload, str) else json.dumps(payload)
+    try:
+        sns_backends[parts[4]][parts[3]].publish(body, arn=target["Arn"])
+    except Exception as exc:  # a missing topic: EventBridge drops it, as for a missing queue
+        log.warning("rule %s: SNS target %s refused the event: %s", rule.name, target["Arn"], exc)
 
 
 # -- SQS event source mappings ---------------------------------------------------------------

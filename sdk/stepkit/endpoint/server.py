@@ -26,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
+from stepkit.engine.clock import Clock, VirtualClock
 
 if TYPE_CHECKING:
     from stepkit.endpoint.app import EndpointApp
@@ -73,8 +74,12 @@ class LocalEndpoint:
         region: str = "us-east-1",
         account: str = "123456789012",
         persist_moto: bool | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """``clock``: the time scheduled rules fire by (a ``VirtualClock`` lets a test move it
+        forward with ``advance_clock`` instead of waiting); real time by default."""
         self.port = port
+        self.clock = clock if clock is not None else Clock()
         self._temp = state_dir is None
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.region = region
@@ -159,9 +164,10 @@ class LocalEndpoint:
     def _assemble(self) -> None:
         from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
-        from stepkit.endpoint.events import Deliveries, SqsPollers, install_moto_hooks
+        from stepkit.endpoint.events import Deliveries, SqsPollers, fire_scheduled_rule, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
         from stepkit.endpoint.moto_backend import MotoBackend
+        from stepkit.endpoint.schedules import RuleSchedules
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
         from stepkit.runtime import LambdaRuntime
@@ -211,7 +217,8 @@ class LocalEndpoint:
         from stepkit.viewer.api import ViewerApp
 
         app.viewer = ViewerApp(self)
-        install_moto_hooks(self.deliveries, self.account)
+        self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
+        install_moto_hooks(self.deliveries, self.account, self.schedules)
         self.lambda_service.load()
         running = self.stepfunctions.load()
         self.app = app
@@ -221,6 +228,7 @@ class LocalEndpoint:
         self.lambda_service.start_mappings()
         self.deliveries.start()
         self.moto.start_writer()
+        self.schedules.start()
 
     def stop(self) -> None:
         if not self._started:
@@ -230,6 +238,7 @@ class LocalEndpoint:
         if self.app is not None:
             from stepkit.endpoint.events import uninstall_moto_hooks
 
+            self.schedules.close()
             self.pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
@@ -261,6 +270,13 @@ class LocalEndpoint:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
         return self.deliveries.wait_idle(left()) and self.stepfunctions.wait_idle(left())
+
+    def advance_clock(self, seconds: float) -> int:
+        """Move the endpoint's clock ``seconds`` forward (it must be a ``VirtualClock``) and fire
+        the scheduled rules that came due; returns how many firings that made."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("only a VirtualClock can be moved forward")
+        return self.schedules.advance(seconds)
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:

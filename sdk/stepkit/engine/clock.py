@@ -39,3 +39,20 @@ class VirtualClock(Clock):
         if seconds > 0:
             with self._lock:
                 self._offset += seconds
+
+
+class ManualClock(VirtualClock):
+    """A virtual clock that stands still until moved (``sleep``): what happens at a given time
+    then happens exactly there, however long the test around it takes in real time."""
+
+    def __init__(self, start: float | None = None) -> None:
+        super().__init__(start)
+        self._at = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self._at
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            with self._lock:
+                self._at += seconds

@@ -70,7 +70,7 @@ class FunctionSettings(BaseModel):
     """Retries of a failed asynchronous (``Event``) invocation."""
     description: str = ""
     triggers: list[Trigger] = Field(default_factory=list)
-    """What starts the function once deployed: ``s3`` prefixes and ``sqs`` queues."""
+    """What starts the function once deployed: ``s3`` prefixes, ``sqs`` queues and ``sns`` topics."""
     access: list[Grant] = Field(default_factory=list)
     """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
     api: ApiSettings | None = None

@@ -23,6 +23,7 @@ from stepkit.stack.resources import (
     Grant,
     QueueSettings,
     StateMachineSettings,
+    TopicSettings,
     Trigger,
 )
 
@@ -44,9 +45,10 @@ class StageOverrides(BaseModel):
     state_machines: dict[str, dict[str, Any]] = Field(default_factory=dict)
     buckets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     queues: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     region: str | None = None
 
-    @field_validator("functions", "state_machines", "buckets", "queues", mode="before")
+    @field_validator("functions", "state_machines", "buckets", "queues", "topics", mode="before")
     @classmethod
     def _empty(cls, value: object) -> object:
         if isinstance(value, dict):
@@ -84,6 +86,7 @@ class Stack(BaseModel):
     state_machines: Annotated[dict[str, StateMachineSettings], Field(default_factory=dict)]
     buckets: Annotated[dict[str, BucketSettings], Field(default_factory=dict)]
     queues: Annotated[dict[str, QueueSettings], Field(default_factory=dict)]
+    topics: Annotated[dict[str, TopicSettings], Field(default_factory=dict)]
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
 
     @field_validator("name")
@@ -115,6 +118,9 @@ class Stack(BaseModel):
     )
     _queue_names = field_validator("queues", mode="before")(
         _names_check("queue", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _topic_names = field_validator("topics", mode="before")(
+        _names_check("topic", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
     )
 
     @field_validator("stages", mode="before")
@@ -180,9 +186,10 @@ class Stack(BaseModel):
             "queue": set(self.queues),
             "state_machine": set(self.state_machines),
             "function": set(self.functions),
+            "topic": set(self.topics),
         }
         section = {"bucket": "buckets", "queue": "queues", "state_machine": "state_machines",
-                   "function": "functions"}
+                   "function": "functions", "topic": "topics"}
 
         def undeclared(kind: str, name: str) -> str:
             names = ", ".join(sorted(known[kind])) or "none"
@@ -195,6 +202,8 @@ class Stack(BaseModel):
                     problems.append(((*here, "s3", "bucket"), undeclared("bucket", trigger.s3.bucket)))
                 if trigger.sqs is not None and trigger.sqs.queue not in known["queue"]:
                     problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
+                if trigger.sns is not None and trigger.sns.topic not in known["topic"]:
+                    problems.append(((*here, "sns", "topic"), undeclared("topic", trigger.sns.topic)))
 
         def grants(loc: Location, items: list[Grant], deployed: bool = True) -> None:
             for i, grant in enumerate(items):
@@ -208,6 +217,9 @@ class Stack(BaseModel):
 
         for name, fn in self.functions.items():
             triggers(("functions", name), fn.triggers)
+            problems.extend(((("functions", name, "triggers", str(i), "schedule"),
+                              "a schedule starts a state machine: declare it under that state machine's triggers")
+                             for i, t in enumerate(fn.triggers) if t.schedule is not None))
             grants(("functions", name), fn.access)
             for i, trigger in enumerate(fn.triggers):
                 queue = self.queues.get(trigger.sqs.queue) if trigger.sqs else None
@@ -239,7 +251,7 @@ class Stack(BaseModel):
         from stepkit.stack.references import camel
 
         sections = {"functions": self.functions, "state_machines": self.state_machines,
-                    "buckets": self.buckets, "queues": self.queues}
+                    "buckets": self.buckets, "queues": self.queues, "topics": self.topics}
         for section, entries in sections.items():
             seen: dict[str, str] = {}
             for name in entries:

@@ -6,6 +6,7 @@ Each declared resource gives a few names (CamelCase of its key plus what it is):
 - state machine ``training``: ``${TrainingStateMachineArn}``, ``${TrainingStateMachineName}``
 - bucket ``artifacts``: ``${ArtifactsBucket}`` (its name), ``${ArtifactsBucketName}``, ``${ArtifactsBucketArn}``
 - queue ``jobs``: ``${JobsQueueUrl}``, ``${JobsQueueArn}``, ``${JobsQueueName}``
+- topic ``drift``: ``${DriftTopicArn}``, ``${DriftTopicName}``
 - the stack: ``${Region}``, ``${AccountId}``, ``${Partition}``, ``${Stage}``, ``${StackName}``
 
 Deploy resolves them to the deployed names and ARNs of the target; here only the
@@ -30,6 +31,7 @@ _ATTRIBUTES = {
     "state_machine": (("StateMachineArn", "arn"), ("StateMachineName", "name")),
     "bucket": (("Bucket", "name"), ("BucketName", "name"), ("BucketArn", "arn")),
     "queue": (("QueueUrl", "url"), ("QueueArn", "arn"), ("QueueName", "name")),
+    "topic": (("TopicArn", "arn"), ("TopicName", "name")),
 }
 
 
@@ -48,6 +50,7 @@ def substitution_names(stack: Stack, function_names: list[str] | None = None) ->
         "bucket": list(stack.buckets),
         "queue": [*stack.queues, *(f"{q}-dlq" for q, s in stack.queues.items()
                                    if s.dead_letter is not None and s.dead_letter.queue is None)],
+        "topic": list(stack.topics),
     }
     for kind, names in sections.items():
         for name in names:

@@ -8,11 +8,13 @@ Triggers live on what they start (a function or a state machine), as SAM's ``Eve
         triggers:
           - s3: {bucket: data, prefix: incoming/, suffix: .csv}
           - sqs: {queue: jobs, batch_size: 10, partial_failures: true}
+          - sns: {topic: drift, filter_policy: {severity: [high]}}
     state_machines:
       training:
         definition: statemachines/training.asl.json
         triggers:
           - s3: {bucket: data, prefix: training/}
+          - schedule: {expression: "cron(0 3 * * ? *)", input: {mode: nightly}}
 
 Names of other resources are the keys of their sections; whether they exist is checked by
 :meth:`stepkit.stack.model.Stack.reference_problems` so the error points at the line.
@@ -21,7 +23,7 @@ Names of other resources are the keys of their sections; whether they exist is c
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -62,16 +64,56 @@ class SqsTrigger(_Model):
         return self
 
 
+class SnsTrigger(_Model):
+    """Messages published to ``topic``, delivered to the function by an SNS subscription;
+    ``filter_policy`` (SNS's filter policy) on the message attributes, or on the message body
+    with ``filter_scope: body``."""
+
+    topic: str
+    filter_policy: dict[str, Any] | None = None
+    filter_scope: Literal["attributes", "body"] = "attributes"
+
+
+class TopicSettings(_Model):
+    """One entry of ``topics``: a standard SNS topic; the key is its name."""
+
+    display_name: Annotated[str, Field(max_length=100)] = ""
+
+
+class ScheduleTrigger(_Model):
+    """An EventBridge scheduled rule (``rate(...)`` or six-field ``cron(...)``, UTC) starting a
+    state machine with ``input``; ``enabled: false`` deploys the rule disabled."""
+
+    expression: str
+    enabled: bool = True
+    input: dict[str, Any] | None = None
+
+    @field_validator("expression")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        from stepkit.stack.schedule_expressions import parse_schedule
+
+        try:
+            parse_schedule(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an EventBridge schedule expression ({exc}); write rate(N unit) "
+                             "or cron(minutes hours day-of-month month day-of-week year)") from None
+        return value
+
+
 class Trigger(_Model):
-    """One item of a ``triggers`` list: exactly one of ``s3`` or ``sqs``."""
+    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns`` or ``schedule``."""
 
     s3: S3Trigger | None = None
     sqs: SqsTrigger | None = None
+    sns: SnsTrigger | None = None
+    schedule: ScheduleTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if (self.s3 is None) == (self.sqs is None):
-            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}` or `sqs: {queue}`")
+        if [self.s3, self.sqs, self.sns, self.schedule].count(None) != 3:
+            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}` or "
+                             "`schedule: {expression}`")
         return self
 
 
@@ -192,8 +234,9 @@ class StateMachineSettings(_Model):
     @field_validator("triggers")
     @classmethod
     def _s3_only(cls, value: list[Trigger]) -> list[Trigger]:
-        if any(t.sqs is not None for t in value):
-            raise ValueError("a state machine is started by `s3` triggers; an SQS queue triggers a function")
+        if any(t.sqs is not None or t.sns is not None for t in value):
+            raise ValueError("a state machine is started by `s3` triggers or a `schedule`; an SQS queue or an SNS "
+                             "topic triggers a function")
         return value
 
 

@@ -155,9 +155,14 @@ def test_the_repository_ml_stack_builds_with_its_triggers_stages_and_least_privi
                for r in s["Resource"] if not r.endswith(":*")}
     assert invoked == {"stepkit-ml-prod-preprocess", "stepkit-ml-prod-train", "stepkit-ml-prod-select_model",
                        "stepkit-ml-prod-register_model"}
-    patterns = {r.logical: r.pattern["detail"]["object"] for r in desired.resources if r.kind == "event_rule"}  # type: ignore[attr-defined]
+    rules = [r for r in desired.resources if r.kind == "event_rule"]
+    patterns = {r.logical: r.pattern["detail"]["object"] for r in rules if r.pattern}  # type: ignore[attr-defined]
     assert patterns == {"training-s3-0": {"key": [{"prefix": "datasets/"}]},
                         "batch_inference-s3-0": {"key": [{"prefix": "incoming/"}]}}
+    nightly = by_key["event_rule:training-schedule-1"]
+    assert (nightly.name, nightly.schedule, nightly.enabled) == (  # type: ignore[attr-defined]
+        "stepkit-ml-prod-training-schedule-1", "cron(0 3 * * ? *)", True)
+    assert json.loads(nightly.input) == {"dataset_key": "datasets/latest.csv"}  # type: ignore[attr-defined]
     assert by_key["bucket_notifications:artifacts"].eventbridge  # type: ignore[attr-defined]
     for machine in ("training", "batch_inference"):
         definition = json.loads(by_key[f"state_machine:{machine}"].definition)  # type: ignore[attr-defined]
@@ -200,3 +205,84 @@ def test_a_target_says_where_its_code_runs() -> None:
                           code_platform="host").code_platform == "host"
     with pytest.raises(TargetError, match="unknown code platform 'docker'"):
         Target.resolve("local", environ={}, code_platform="docker")
+
+
+def test_the_nightly_retraining_is_deployed_disabled_in_dev() -> None:
+    project = Project.load(REPO / "infra" / "stack.yaml").for_stage("dev")
+    desired = build_desired(project, "dev", Names("stepkit-ml", "dev", "us-east-1", "123456789012"))
+    nightly = desired.by_key()["event_rule:training-schedule-1"]
+    assert (nightly.schedule, nightly.enabled) == ("cron(0 3 * * ? *)", False)  # type: ignore[attr-defined]
+    # the rule's role may start the training state machine and nothing else
+    role = desired.by_key()["role:events-training"].policy  # type: ignore[attr-defined]
+    assert [(s["Action"], s["Resource"]) for s in _statements(role)] == [
+        (["states:StartExecution"], ["arn:aws:states:us-east-1:123456789012:stateMachine:stepkit-ml-dev-training"])]
+
+
+def test_schedule_triggers_are_checked_at_their_line() -> None:
+    base = "state_machines:\n  m:\n    definition: m.asl.json\n    triggers:\n      - schedule: {expression: \"%s\"}\n"
+    assert parse_stack(base % "rate(1 day)").state_machines["m"].triggers[0].schedule.expression == "rate(1 day)"  # type: ignore[union-attr]
+    problem = _problems(base % "rate(1 days)")[0]
+    assert problem.startswith("infra/stack.yaml:5: state_machines.m.triggers.0.schedule.expression: ")
+    assert "'rate(1 days)' is not an EventBridge schedule expression" in problem
+    assert "not an EventBridge schedule expression" in _problems(base % "cron(0 3 * * *)")[0]
+    assert _problems("functions:\n  f:\n    triggers:\n      - schedule: {expression: rate(1 hour)}\n") == [
+        "infra/stack.yaml:4: functions.f.triggers.0.schedule: a schedule starts a state machine: declare it under "
+        "that state machine's triggers"]
+
+
+def test_a_schedule_rule_in_the_cloudformation_export() -> None:
+    from stepkit.deploy.cloudformation import build_template
+
+    template, _ = build_template(Project.load(REPO / "infra" / "stack.yaml"), "dev")
+    rules = {k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::Events::Rule"}
+    scheduled = [p for p in rules.values() if "ScheduleExpression" in p]
+    assert len(scheduled) == 1 and len(rules) == 3
+    assert scheduled[0]["ScheduleExpression"] == "cron(0 3 * * ? *)" and scheduled[0]["State"] == "DISABLED"
+    assert "EventPattern" not in scheduled[0]
+    assert json.loads(scheduled[0]["Targets"][0]["Input"]) == {"dataset_key": "datasets/latest.csv"}
+
+
+TOPIC_STACK = """name: t
+topics:
+  drift: {}
+functions:
+  retrain:
+    triggers:
+      - sns: {topic: drift, filter_policy: {severity: [high]}}
+"""
+
+
+def test_topic_triggers_are_checked_at_their_line() -> None:
+    assert _problems(TOPIC_STACK.replace("topic: drift", "topic: drfit")) == [
+        "infra/stack.yaml:7: functions.retrain.triggers.0.sns.topic: topic 'drfit' is not declared under `topics:` "
+        "(declared: drift)"]
+    assert "an SQS queue or an SNS topic triggers a function" in _problems(
+        "state_machines:\n  m:\n    definition: x\n    triggers:\n      - sns: {topic: d}\ntopics:\n  d: {}\n")[0]
+    assert "Input should be 'attributes' or 'body'" in _problems(
+        TOPIC_STACK.replace("filter_policy: {severity: [high]}", "filter_scope: payload"))[0]
+
+
+def test_a_topic_trigger_is_a_subscription_and_a_permission_for_that_topic_only(tmp_path: Path) -> None:
+    from stepkit.deploy.cloudformation import build_template
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(TOPIC_STACK)
+    (tmp_path / "functions" / "retrain").mkdir(parents=True)
+    (tmp_path / "functions" / "retrain" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    project = Project.load(tmp_path / "infra" / "stack.yaml")
+    desired = build_desired(project.for_stage("dev"), "dev", Names("t", "dev", "us-east-1", "123456789012"))
+    by_key = desired.by_key()
+    keys = [r.key for r in desired.resources]
+    assert keys.index("topic:drift") < keys.index("subscription:retrain-drift")
+    assert keys.index("permission:retrain-sns-drift") < keys.index("subscription:retrain-drift")
+    permission = by_key["permission:retrain-sns-drift"]
+    assert (permission.principal, permission.source_arn) == (  # type: ignore[attr-defined]
+        "sns.amazonaws.com", "arn:aws:sns:us-east-1:123456789012:t-dev-drift")
+    assert by_key["subscription:retrain-drift"].attributes() == {  # type: ignore[attr-defined]
+        "FilterPolicy": '{"severity": ["high"]}', "FilterPolicyScope": "MessageAttributes"}
+    template, _ = build_template(project, "dev")
+    kinds = {v["Type"]: v["Properties"] for v in template["Resources"].values()}
+    assert kinds["AWS::SNS::Topic"] == {"TopicName": "t-dev-drift"}
+    assert kinds["AWS::SNS::Subscription"]["Protocol"] == "lambda"
+    assert kinds["AWS::SNS::Subscription"]["FilterPolicy"] == {"severity": ["high"]}
+    assert kinds["AWS::Lambda::Permission"]["Principal"] == "sns.amazonaws.com"
