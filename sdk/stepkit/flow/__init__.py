@@ -13,12 +13,15 @@ from stepkit.flow.objects import (
     rule,
     writer_config,
 )
+from stepkit.flow.tasks import Task, TaskBundleError, task
 
 __all__ = [
     "UNSET",
     "Branch",
     "ItemProcessor",
     "States",
+    "Task",
+    "TaskBundleError",
     "Workflow",
     "catch",
     "item_batcher",
@@ -28,6 +31,7 @@ __all__ = [
     "result_writer",
     "retry",
     "rule",
+    "task",
     "writer_config",
 ]
 

@@ -11,10 +11,14 @@ builder writes the definition; :mod:`stepkit.asl.validation` judges it, as AWS w
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from stepkit.asl import definition_model as model
 from stepkit.flow.fields import UNSET, asl_object
+
+if TYPE_CHECKING:
+    from stepkit.engine.execution import Execution
+    from stepkit.flow.tasks import Task
 
 Json = Any
 Template = dict[str, Any]
@@ -32,12 +36,33 @@ class States:
         self.start_at = start_at
         self.comment = comment
         self.states: dict[str, dict[str, Any]] = {}
+        self._tasks: list[Task] = []
+        self._children: list[States] = []
 
     def _add(self, name: str, type_: str, arguments: dict[str, Any]) -> States:
         if name in self.states:
             raise ValueError(f"a state named {name!r} is already defined here")
         self.states[name] = asl_object(model.STATE_MODELS[type_], arguments, head={"Type": type_})
+        for value in (arguments.get("branches"), arguments.get("item_processor"), arguments.get("iterator")):
+            self._children += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, States)]
         return self
+
+    def step(self, task: Task, name: str | None = None, **fields: Any) -> States:
+        """A ``Task`` state calling a Python :func:`~stepkit.flow.task` (named after it unless
+        ``name`` is given); its retry policy comes first in the state's ``Retry``. ``fields``
+        are :meth:`task`'s (``next``, ``end``, ``arguments``, ``catch``, ...)."""
+        retry = [*task.retry, *fields.pop("retry", [])]
+        self.task(name or task.name, resource=task.arn(), **({"retry": retry} if retry else {}), **fields)
+        self._tasks.append(task)
+        return self
+
+    def tasks(self) -> list[Task]:
+        """The Python tasks these states (and the branches and processors inside) call, once each."""
+        found: dict[str, Task] = {}
+        for task in [*self._tasks, *(t for child in self._children for t in child.tasks())]:
+            if found.setdefault(task.name, task) is not task:
+                raise ValueError(f"two different tasks are named {task.name!r}")
+        return list(found.values())
 
     def _head(self) -> dict[str, Any]:
         return {"start_at": self.start_at, "comment": self.comment}
@@ -266,3 +291,12 @@ class Workflow(States):
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_asl(), indent=indent)
+
+    def run(self, input: Any = None, **options: Any) -> Execution:
+        """Run on the engine, each Python task in the local runtime's worker processes.
+
+        ``options`` are :meth:`stepkit.StateMachine.run`'s (``mock_config``, ``skip_waits``, ...).
+        """
+        from stepkit.flow.running import run_workflow
+
+        return run_workflow(self, input, **options)
