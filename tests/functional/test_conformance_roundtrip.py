@@ -2,29 +2,18 @@
 -> ASL -> engine. Every case that passes directly must pass round-tripped (the direct run's
 known failures, ``conformance_known_failures.txt``, are allowed to fail here too)."""
 
-from pathlib import Path
-
 import pytest
+from test_conformance import CORPUS, known_failures  # the direct run's corpus and known failures
 
 from stepkit.flow import from_python, to_python
 from stepkit.testing import run_case_roundtrip
-from stepkit.testing.corpus import find_corpus, iter_cases, run_corpus
-
-CORPUS = find_corpus(Path(__file__))
-KNOWN = Path(__file__).with_name("conformance_known_failures.txt")
+from stepkit.testing.corpus import iter_cases, run_corpus
 
 pytestmark = pytest.mark.skipif(
     CORPUS is None,
     reason="the conformance corpus (../shared/conformance beside the repository, or $STEPKIT_CONFORMANCE) "
     "is not on this machine",
 )
-
-
-def known_failures() -> set[str]:
-    if not KNOWN.is_file():
-        return set()
-    ids = (line.split("#", 1)[0].strip() for line in KNOWN.read_text().splitlines())
-    return {i for i in ids if i}
 
 
 def test_every_case_passes_round_tripped():
