@@ -38,3 +38,8 @@ __all__ = [
 from stepkit.flow.decompile import NotExpressible, from_python, to_python
 
 __all__ += ["NotExpressible", "from_python", "to_python"]
+
+from stepkit.flow.compiler import workflow  # noqa: E402
+from stepkit.flow.expressions import FlowCompileError  # noqa: E402
+
+__all__ += ["FlowCompileError", "workflow"]
