@@ -26,11 +26,12 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from stepkit.runtime.config import FunctionConfig
+if TYPE_CHECKING:
+    from stepkit.runtime.config import FunctionConfig
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
@@ -79,6 +80,8 @@ class Task:
         self.environment = dict(environment or {})
         self.input_type, self.output_type = _model_types(fn)
         # Validates name, memory and timeout now, where the decorator is, not at run time.
+        from stepkit.runtime.config import FunctionConfig
+
         FunctionConfig(name=self.name, code_dir=Path("."), memory_size=memory, timeout=timeout, runtime=runtime)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
@@ -105,6 +108,8 @@ class Task:
 
     def bundle(self, folder: Path) -> FunctionConfig:
         """Write the function's code folder into ``folder`` and return how to run it."""
+        from stepkit.runtime.config import FunctionConfig
+
         folder.mkdir(parents=True, exist_ok=True)
         if self.bundle_kind == "pickle":
             self._bundle_pickle(folder)
