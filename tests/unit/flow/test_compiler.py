@@ -54,13 +54,12 @@ def test_conditions_translate_to_jsonata():
         ("y = unknown + 1", "'unknown' is not a variable"),
     ],
 )
-def test_unsupported_python_is_an_error_with_file_and_line(source_line, message):
+def test_unsupported_python_is_an_error_with_file_and_line(source_line, message, tmp_path):
     namespace = {"work": work}
     code = f"def body(event):\n    {source_line}\n        pass\n" if source_line.endswith(":") else \
         f"def body(event):\n    {source_line}\n"
-    path = f"/tmp/stepkit_flow_{abs(hash(source_line))}.py"
-    with open(path, "w") as f:
-        f.write(code)
+    path = str(tmp_path / "unsupported.py")
+    (tmp_path / "unsupported.py").write_text(code)
     exec(compile(code, path, "exec"), namespace)
     with pytest.raises(flow.FlowCompileError, match=message) as caught:
         compile_function(namespace["body"])
