@@ -26,7 +26,9 @@ from stepkit.cli.common import aws_error, missing_module_error, print_error
 COMMAND_MODULES: dict[str, str] = {
     "aws": "aws_cmd",
     "build": "functions_cmd",
+    "compile": "flow_cmd",
     "cost": "estimate_cmd",
+    "decompile": "flow_cmd",
     "demo": "demo_cmd",
     "deploy": "deploy_cmd",
     "destroy": "deploy_cmd",

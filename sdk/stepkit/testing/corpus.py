@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -59,13 +59,15 @@ def iter_cases(corpus: Path, substring: str | None = None) -> Iterator[dict[str,
         yield case
 
 
-def run_corpus(corpus: Path, substring: str | None = None) -> list[CaseOutcome]:
+def run_corpus(
+    corpus: Path, substring: str | None = None, *, adapter: Callable[..., dict[str, Any]] = run_case
+) -> list[CaseOutcome]:
     runner = _load_runner(corpus)
     outcomes = []
     for case in iter_cases(corpus, substring):
         kwargs = {"state_machine_type": case["state_machine_type"]} if case.get("state_machine_type") else {}
         try:
-            result = run_case(case["definition"], case.get("input"), case.get("mock_config"),
+            result = adapter(case["definition"], case.get("input"), case.get("mock_config"),
                               case.get("test_case"), **kwargs)
             diffs, _ = runner.judge(case, result)
             outcomes.append(CaseOutcome(case["id"], not diffs, "; ".join(diffs)))

@@ -17,7 +17,9 @@ NOBODY = "http://127.0.0.1:9"
 #: For each command, arguments that make it fail (no endpoint answers, a missing file...).
 FAILING: dict[str, list[str]] = {
     "build": ["--stack", "{tmp}/missing.yaml"],
+    "compile": ["missing_module:flow"],
     "cost": ["--execution", "arn:aws:states:us-east-1:123456789012:execution:m:e", "--endpoint-url", NOBODY],
+    "decompile": ["{tmp}/missing.asl.json"],
     "demo": ["--project", "{tmp}/missing"],
     "deploy": ["--stack", "{tmp}/missing.yaml"],
     "destroy": ["--stack", "{tmp}/missing.yaml", "--yes"],
