@@ -72,6 +72,18 @@ class FunctionSettings(BaseModel):
     """What starts the function once deployed: ``s3`` prefixes and ``sqs`` queues."""
     access: list[Grant] = Field(default_factory=list)
     """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
+    layers: list[str] = Field(default_factory=list)
+    """Names of the stack's ``layers`` whose ``python/`` the function imports from, in order."""
+
+    @field_validator("layers")
+    @classmethod
+    def _check_layers(cls, value: list[str]) -> list[str]:
+        if len(value) > 5:  # Lambda's limit (stepkit.stack.layers.MAX_LAYERS_PER_FUNCTION)
+            raise ValueError(f"a function may use at most 5 layers ({len(value)} given)")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"layer {repeated[0]!r} is listed twice")
+        return value
 
     @field_validator("environment", mode="before")
     @classmethod
