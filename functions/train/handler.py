@@ -35,6 +35,7 @@ from typing import Any, Literal
 import joblib
 import numpy as np
 import sklearn
+from mlcontract import contract_sha256
 from mlcontract.aws import json_bytes, read_object, s3
 from mlcontract.bundle import candidate_id_for, dump_bundle, make_bundle
 from mlcontract.errors import InvalidEventError
@@ -226,13 +227,14 @@ def build_estimator(family: str, params: dict[str, Any], seed: int) -> Any:
 
 def code_version(context: Any) -> dict[str, Any]:
     """What identifies the code that trained: the deployed function version and this
-    handler's own source hash (the same source gives the same hash locally and in AWS)."""
+    handler's and the model layer's source hashes (the same sources give the same hashes locally and in AWS)."""
     source = Path(__file__).read_bytes()
     return {
         "function_name": getattr(context, "function_name", None),
         "function_version": getattr(context, "function_version", None),
         "code_version": os.environ.get("CODE_VERSION"),
         "handler_sha256": hashlib.sha256(source).hexdigest(),
+        "model_layer_sha256": contract_sha256(),
         "request_id": getattr(context, "aws_request_id", None),
     }
 

@@ -15,3 +15,18 @@ One implementation of what the functions must agree on, so training and serving 
 On Lambda the layer is extracted under ``/opt``, and ``/opt/python`` is on ``sys.path``; the
 local runtime puts ``functions/layers/model/python`` there the same way.
 """
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+def contract_sha256() -> str:
+    """A hash of this layer's sources: with the handler's own hash, what identifies the code
+    that trained a model (the same sources give the same hash locally and in AWS)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
