@@ -7,7 +7,9 @@ For tests and for the benchmark's "plain Python loop" baseline. Not a Lambda fun
     result = preprocess({"dataset_key": "datasets/iris.csv", "run_id": "r1", "bucket": "artifacts"})
 
 Each :class:`LocalFunction` loads ``functions/<name>/handler.py`` as its own module (so the
-five ``handler`` modules do not collide, and a new instance is a cold start), passes a
+five ``handler`` modules do not collide, and a new instance is a cold start: the modules of
+its layers are imported afresh too, from each layer's ``python/`` folder as Lambda puts
+``/opt/python`` on ``sys.path``), passes a
 context with Lambda's attributes, applies the function's ``environment`` from
 ``infra/stack.yaml`` during the call, and round-trips the event and the result through JSON
 as Lambda does, so a non-serialisable return value fails here as it would there. A handler's
@@ -54,8 +56,33 @@ class FakeLambdaContext:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
+def layer_paths(name: str) -> list[Path]:
+    """The ``python/`` folders of the layers ``infra/stack.yaml`` gives function ``name``."""
+    path = PROJECT_ROOT / "infra" / "stack.yaml"
+    if not path.is_file():
+        return []
+    import yaml
+
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    layers = document.get("layers") or {}
+    names = ((document.get("functions") or {}).get(name) or {}).get("layers") or []
+    return [PROJECT_ROOT / layers[layer]["path"] / "python" for layer in names]
+
+
+def _import_layers(name: str) -> None:
+    """Put the function's layers on ``sys.path`` and forget their modules imported before,
+    so this instance imports them afresh (a cold start)."""
+    for folder in layer_paths(name):
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
+        packages = {child.name.removesuffix(".py") for child in folder.iterdir()}
+        for module in [m for m in sys.modules if m.split(".")[0] in packages]:
+            del sys.modules[module]
+
+
 def load_handler_module(name: str) -> ModuleType:
     """A fresh module of ``functions/<name>/handler.py``."""
+    _import_layers(name)
     path = FUNCTIONS_DIR / name / "handler.py"
     module_name = f"stepkit_function_{name}_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(module_name, path)

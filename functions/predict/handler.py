@@ -30,50 +30,27 @@ registry's), :class:`InvalidRecordError` (the message names the record and the c
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import math
 import os
 import time
 from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import boto3
-import joblib
-import numpy as np
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from mlcontract.aws import error_code, read_object, s3
+from mlcontract.bundle import load_bundle, record_inputs
+from mlcontract.errors import InvalidEventError, ModelIntegrityError, ModelNotFoundError
+from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
+from mlcontract.features import InvalidRecordError, cast_labels, label_text
+from mlcontract.service import MetricUnit, Service
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SERVICE = "predict"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepkitML"), service=SERVICE)
-
-SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$"
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+service = Service("predict")
+logger = service.logger
 MAX_RECORDS_RETURNED = 10_000
-
-
-class InvalidEventError(ValueError):
-    """The event does not have the fields this function needs."""
-
-
-class ModelNotFoundError(Exception):
-    """No such model, alias or version in the registry, or its artifact is gone."""
-
-
-class ModelIntegrityError(Exception):
-    """The artifact's content hash differs from the one the registry recorded."""
-
-
-class InvalidRecordError(ValueError):
-    """A record cannot be scored; the message names the record and the column."""
+__all__ = ["InvalidEventError", "InvalidRecordError", "ModelIntegrityError", "ModelNotFoundError", "handler"]
 
 
 class ResultsNotFoundError(Exception):
@@ -115,9 +92,7 @@ class PredictEvent(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> PredictEvent:
-        self.bucket = self.bucket or os.environ.get("ARTIFACTS_BUCKET")
-        if not self.bucket:
-            raise ValueError("no bucket: give `bucket` or set ARTIFACTS_BUCKET")
+        self.bucket = artifacts_bucket(self.bucket)
         self.registry_prefix = self.registry_prefix.strip("/")
         if self.alias is not None and self.version is not None:
             raise ValueError("give `alias` or `version`, not both")
@@ -136,37 +111,18 @@ class PredictEvent(BaseModel):
         return self
 
 
-_s3_client: Any = None
 #: index.json per registry: (bucket, key) -> {"etag", "doc", "checked"}
 _indexes: dict[tuple[str, str], dict[str, Any]] = {}
 #: loaded model bundles: (bucket, artifact key, sha256) -> bundle; a small LRU.
 _models: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
 
-def s3() -> Any:
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-    return _s3_client
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run(event, context)
-    except Exception as exc:
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        logger.error("invocation failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:1000]})
-        raise
-
-
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = _parse_event(event)
+def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_event(event, PredictEvent, "predict")
     if request.action == "summarize":
         return summarize(request)
     model = resolve_model(request)
-    metrics.add_metric(name="ModelLoads" if model["loaded"] else "ModelCacheHits", unit=MetricUnit.Count, value=1)
+    service.count("ModelLoads" if model["loaded"] else "ModelCacheHits", 1)
     bundle = model["bundle"]
     info = {
         "model_name": request.model_name,
@@ -193,9 +149,8 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         out = {**info, "count": len(predictions), "predictions": predictions}
     else:
         out = {**info, **predict_object(request, bundle)}
-    metrics.add_metric(name="RecordsPredicted", unit=MetricUnit.Count, value=out["count"])
-    metrics.add_metric(name="PredictMilliseconds", unit=MetricUnit.Milliseconds,
-                       value=1000 * (time.perf_counter() - started))
+    service.count("RecordsPredicted", out["count"])
+    service.count("PredictMilliseconds", 1000 * (time.perf_counter() - started), MetricUnit.Milliseconds)
     return out
 
 
@@ -240,7 +195,7 @@ def _current_index(bucket: str, key: str, model_name: str) -> dict[str, Any]:
     try:
         response = s3().get_object(Bucket=bucket, Key=key, **extra)
     except ClientError as exc:
-        code = _code(exc)
+        code = error_code(exc)
         if cached and code in ("304", "NotModified"):
             cached["checked"] = now
             return cached["doc"]
@@ -254,17 +209,8 @@ def _current_index(bucket: str, key: str, model_name: str) -> dict[str, Any]:
 
 
 def _load_bundle(bucket: str, key: str, sha256: str) -> dict[str, Any]:
-    try:
-        body = s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
-            raise ModelNotFoundError(f"the registry names s3://{bucket}/{key}, which does not exist") from None
-        raise
-    digest = hashlib.sha256(body).hexdigest()
-    if digest != sha256:
-        raise ModelIntegrityError(f"s3://{bucket}/{key} has SHA-256 {digest[:12]}..., "
-                                  f"the registry recorded {sha256[:12]}...")
-    return joblib.load(io.BytesIO(body))
+    body = read_object(bucket, key, ModelNotFoundError, "the registry names ")
+    return load_bundle(body, sha256, f"s3://{bucket}/{key}")
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -273,28 +219,11 @@ def _load_bundle(bucket: str, key: str, sha256: str) -> dict[str, Any]:
 def score(bundle: dict[str, Any], records: list[Any], ids: list[Any] | None,
           label_column: str | None) -> list[dict[str, Any]]:
     """Predictions for raw records: the bundle's own imputation and scaling, then the estimator."""
-    features = bundle["feature_columns"]
-    x = np.empty((len(records), len(features)), dtype=np.float64)
-    for i, record in enumerate(records):
-        where = f"record {i}" + (f" (id {ids[i]!r})" if ids is not None else "")
-        if isinstance(record, dict):
-            for j, column in enumerate(features):
-                if column not in record:
-                    raise InvalidRecordError(f"{where}: missing feature '{column}'")
-                x[i, j] = _number(record[column], where, column)
-        else:
-            if len(record) != len(features):
-                raise InvalidRecordError(f"{where}: {len(record)} values, the model takes {len(features)} "
-                                         f"({', '.join(features[:5])}{', ...' if len(features) > 5 else ''})")
-            for j, value in enumerate(record):
-                x[i, j] = _number(value, where, features[j])
-    prep = bundle["preprocessing"]
-    x = np.where(np.isnan(x), np.asarray(prep["medians"]), x)
-    x = (x - np.asarray(prep["means"])) / np.asarray(prep["scales"])
+    x = record_inputs(bundle, records, ids)
     estimator = bundle["estimator"]
-    labels = [str(v) for v in estimator.predict(x)] if len(records) else []
+    labels = cast_labels(estimator.predict(x)).tolist() if len(records) else []
     proba = estimator.predict_proba(x) if hasattr(estimator, "predict_proba") and len(records) else None
-    classes = [str(c) for c in estimator.classes_]
+    classes = cast_labels(estimator.classes_).tolist()
     out = []
     for i, label in enumerate(labels):
         item: dict[str, Any] = {}
@@ -305,52 +234,15 @@ def score(bundle: dict[str, Any], records: list[Any], ids: list[Any] | None,
             {c: round(float(p), 6) for c, p in zip(classes, proba[i], strict=True)} if proba is not None else None
         )
         if label_column and isinstance(records[i], dict) and label_column in records[i]:
-            item["label"] = _label_text(records[i][label_column])
+            item["label"] = label_text(records[i][label_column]) or ""
         out.append(item)
     return out
-
-
-def _number(value: Any, where: str, column: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool):
-        raise InvalidRecordError(f"{where}: feature '{column}': {value!r} is not a number")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.lower() in MISSING_MARKERS:
-            return math.nan
-        try:
-            number = float(text)
-        except ValueError:
-            raise InvalidRecordError(f"{where}: feature '{column}': {text[:40]!r} is not a number") from None
-    else:
-        raise InvalidRecordError(f"{where}: feature '{column}': a {type(value).__name__} is not a number")
-    if not math.isfinite(number):
-        raise InvalidRecordError(f"{where}: feature '{column}': {value!r} is not finite")
-    return number
-
-
-def _label_text(value: Any) -> str:
-    """Labels as preprocess wrote them: numeric labels normalised (``1.0`` -> ``1``)."""
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return str(int(number)) if math.isfinite(number) and number == int(number) else text
 
 
 def predict_object(request: PredictEvent, bundle: dict[str, Any]) -> dict[str, Any]:
     location = request.s3_object
     bucket = location.bucket or request.bucket
-    try:
-        body = s3().get_object(Bucket=bucket, Key=location.key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
-            raise InvalidEventError(f"s3://{bucket}/{location.key} does not exist") from None
-        raise
+    body = read_object(bucket, location.key, InvalidEventError)
     try:
         rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"), newline="")))
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -446,19 +338,14 @@ def summarize(request: PredictEvent) -> dict[str, Any]:
     summary_key = f"{prefix}/summary.json"
     s3().put_object(Bucket=request.bucket, Key=summary_key, ContentType="application/json",
                     Body=(json.dumps(summary, indent=2) + "\n").encode())
-    metrics.add_metric(name="BatchRowsPredicted", unit=MetricUnit.Count, value=len(predictions))
-    metrics.add_metric(name="BatchesFailed", unit=MetricUnit.Count, value=batches["failed"])
+    service.count("BatchRowsPredicted", len(predictions))
+    service.count("BatchesFailed", batches["failed"])
     logger.info("batch inference summarised", extra={"rows": len(predictions), "batches": batches})
     return {**summary, "summary": {"bucket": request.bucket, "key": summary_key}}
 
 
 def _read_result(bucket: str, key: str) -> bytes:
-    try:
-        return s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
-            raise ResultsNotFoundError(f"s3://{bucket}/{key} does not exist") from None
-        raise
+    return read_object(bucket, key, ResultsNotFoundError)
 
 
 def _result_entries(body: bytes) -> list[Any]:
@@ -482,16 +369,4 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _parse_event(event: Any) -> PredictEvent:
-    try:
-        return parse(event=event, model=PredictEvent)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise InvalidEventError(f"bad predict event: {problems}") from None
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+handler = service.handler(run)

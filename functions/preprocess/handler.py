@@ -24,35 +24,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import math
-import os
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import numpy as np
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from mlcontract.aws import json_bytes, read_object, s3
+from mlcontract.errors import InvalidEventError
+from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
+from mlcontract.features import MISSING_MARKERS, class_sort_key, fit_preprocessing, label_text, transform
+from mlcontract.service import MetricUnit, Service
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SERVICE = "preprocess"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepkitML"), service=SERVICE)
-
-#: Cell values read as missing (case-insensitive, after stripping blanks).
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
-SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$"
+service = Service("preprocess")
+logger = service.logger
 MANIFEST_FORMAT = "stepkit.processed/1"
-
-
-class InvalidEventError(ValueError):
-    """The event does not have the fields this function needs."""
+__all__ = ["InvalidEventError", "handler"]
 
 
 class DatasetNotFoundError(Exception):
@@ -81,9 +69,7 @@ class PreprocessEvent(BaseModel):
 
     @model_validator(mode="after")
     def _defaults(self) -> PreprocessEvent:
-        self.bucket = self.bucket or os.environ.get("ARTIFACTS_BUCKET")
-        if not self.bucket:
-            raise ValueError("no bucket: give `bucket` or set ARTIFACTS_BUCKET")
+        self.bucket = artifacts_bucket(self.bucket)
         self.dataset_bucket = self.dataset_bucket or self.bucket
         if self.validation_fraction + self.test_fraction >= 0.8:
             raise ValueError("validation_fraction + test_fraction must leave at least 20% for training")
@@ -91,31 +77,8 @@ class PreprocessEvent(BaseModel):
         return self
 
 
-_s3_client: Any = None
-
-
-def s3() -> Any:
-    """One client per worker, created on first use from the environment (region,
-    credentials, and AWS_ENDPOINT_URL when set, as boto3 reads it)."""
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-    return _s3_client
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run(event, context)
-    except Exception as exc:
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        logger.error("invocation failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:1000]})
-        raise
-
-
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = _parse_event(event)
+def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_event(event, PreprocessEvent, "preprocess")
     started = time.perf_counter()
     raw = _read_dataset(request)
     dataset_sha = hashlib.sha256(raw).hexdigest()
@@ -151,15 +114,14 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "feature_stats": feature_stats(clean, splits["train"]),
         "files": outputs,
     }
-    manifest_body = _json_bytes(manifest)
+    manifest_body = json_bytes(manifest)
     manifest_key = f"{request.output_prefix}/manifest.json"
     s3().put_object(Bucket=request.bucket, Key=manifest_key, Body=manifest_body, ContentType="application/json")
 
     elapsed = time.perf_counter() - started
-    metrics.add_metric(name="RowsProcessed", unit=MetricUnit.Count, value=len(clean.labels))
-    metrics.add_metric(name="RowsDropped", unit=MetricUnit.Count,
-                       value=clean.dropped_missing_target + clean.dropped_duplicates)
-    metrics.add_metric(name="PreprocessSeconds", unit=MetricUnit.Seconds, value=elapsed)
+    service.count("RowsProcessed", len(clean.labels))
+    service.count("RowsDropped", clean.dropped_missing_target + clean.dropped_duplicates)
+    service.count("PreprocessSeconds", elapsed, MetricUnit.Seconds)
     logger.info("dataset processed", extra={"rows": manifest["rows"], "manifest_key": manifest_key})
     return {
         "run_id": request.run_id,
@@ -179,26 +141,8 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 # -- reading and validating ---------------------------------------------------------------------
 
 
-def _parse_event(event: Any) -> PreprocessEvent:
-    try:
-        return parse(event=event, model=PreprocessEvent)
-    except ValidationError as exc:
-        raise InvalidEventError(f"bad preprocess event: {_pydantic_problems(exc)}") from None
-
-
-def _pydantic_problems(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors())
-
-
 def _read_dataset(request: PreprocessEvent) -> bytes:
-    where = f"s3://{request.dataset_bucket}/{request.dataset_key}"
-    try:
-        return s3().get_object(Bucket=request.dataset_bucket, Key=request.dataset_key)["Body"].read()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
-            raise DatasetNotFoundError(f"dataset {where} does not exist ({code})") from None
-        raise
+    return read_object(request.dataset_bucket, request.dataset_key, DatasetNotFoundError, "dataset ")
 
 
 class Table:
@@ -288,7 +232,7 @@ def clean_table(table: Table, request: PreprocessEvent) -> CleanData:
     cells = np.array(table.rows, dtype=str).reshape(table.row_count, len(table.header))
     for j, col in enumerate(feature_at):
         values[:, j] = _numeric_column(cells[:, col], features[j], table, where)
-    labels: list[str | None] = [_label(cell) for cell in cells[:, target_at].tolist()]
+    labels: list[str | None] = [label_text(cell) for cell in cells[:, target_at].tolist()]
 
     keep = [r for r, label in enumerate(labels) if label is not None]
     dropped_target = table.row_count - len(keep)
@@ -315,7 +259,7 @@ def clean_table(table: Table, request: PreprocessEvent) -> CleanData:
                 f"{where}: column '{features[j]}' is missing in {share:.0%} of rows "
                 f"(at most {request.max_missing_fraction:.0%} allowed)"
             )
-    classes = sorted(set(labs.tolist()), key=_class_sort_key)
+    classes = sorted(set(labs.tolist()), key=class_sort_key)
     if len(classes) < 2:
         raise DatasetSchemaError(
             f"{where}: the target column '{request.target_column}' has a single class "
@@ -354,27 +298,6 @@ def _numeric_column(column: np.ndarray, name: str, table: Table, where: str) -> 
     return out
 
 
-def _label(cell: str) -> str | None:
-    """Labels are text; numeric labels are normalised so that ``1``, ``1.0`` and `` 1`` agree."""
-    text = cell.strip()
-    if text.lower() in MISSING_MARKERS:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if math.isfinite(number) and number == int(number):
-        return str(int(number))
-    return text
-
-
-def _class_sort_key(label: str) -> tuple:
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
-
-
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -386,7 +309,7 @@ def split_indices(labels: np.ndarray, validation: float, test: float, seed: int)
     """Stratified, seeded train/validation/test split: the same file and seed give the same split."""
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
-    for label in sorted(set(labels.tolist()), key=_class_sort_key):
+    for label in sorted(set(labels.tolist()), key=class_sort_key):
         members = np.flatnonzero(labels == label)
         members = members[rng.permutation(len(members))]
         n = len(members)
@@ -405,24 +328,6 @@ def split_indices(labels: np.ndarray, validation: float, test: float, seed: int)
         joined = np.concatenate(chunks) if chunks else np.array([], dtype=np.int64)
         out[name] = joined[rng.permutation(len(joined))]
     return out
-
-
-def fit_preprocessing(train: np.ndarray) -> dict[str, list[float]]:
-    """Median imputation and standard scaling, fitted on the training rows only."""
-    with np.errstate(all="ignore"):
-        medians = np.nanmedian(train, axis=0) if len(train) else np.zeros(train.shape[1])
-    medians = np.where(np.isnan(medians), 0.0, medians)
-    imputed = np.where(np.isnan(train), medians, train)
-    means = imputed.mean(axis=0)
-    scales = imputed.std(axis=0)
-    scales = np.where(scales > 0, scales, 1.0)  # a constant column stays constant (0), not NaN
-    return {"medians": medians.tolist(), "means": means.tolist(), "scales": scales.tolist()}
-
-
-def transform(features: np.ndarray, prep: dict[str, list[float]]) -> np.ndarray:
-    medians = np.asarray(prep["medians"])
-    imputed = np.where(np.isnan(features), medians, features)
-    return (imputed - np.asarray(prep["means"])) / np.asarray(prep["scales"])
 
 
 def feature_stats(clean: CleanData, train_rows: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -483,5 +388,4 @@ def _csv_bytes(header: list[str], matrix: np.ndarray, labels: np.ndarray) -> byt
     return out.getvalue().encode("utf-8")
 
 
-def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n").encode("utf-8")
+handler = service.handler(run)

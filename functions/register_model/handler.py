@@ -36,24 +36,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from mlcontract.aws import error_code, json_bytes, read_object, s3
+from mlcontract.errors import InvalidEventError, ModelIntegrityError
+from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
+from mlcontract.service import Service
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SERVICE = "register_model"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepkitML"), service=SERVICE)
-
-SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$"
+service = Service("register_model")
+logger = service.logger
+__all__ = ["InvalidEventError", "ModelIntegrityError", "handler"]
 INDEX_FORMAT = "stepkit.registry/1"
 VERSION_FORMAT = "stepkit.registry.version/1"
 HISTORY_LIMIT = 100
@@ -62,16 +57,8 @@ HISTORY_LIMIT = 100
 CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 
 
-class InvalidEventError(ValueError):
-    """The event does not have the fields this function needs."""
-
-
 class ArtifactNotFoundError(Exception):
     """The candidate's artifact or lineage does not exist."""
-
-
-class ModelIntegrityError(Exception):
-    """The candidate's artifact differs from the one that was selected (hash mismatch)."""
 
 
 class RegistryConflictError(Exception):
@@ -109,36 +96,13 @@ class RegisterEvent(BaseModel):
 
     @model_validator(mode="after")
     def _defaults(self) -> RegisterEvent:
-        self.bucket = self.bucket or os.environ.get("ARTIFACTS_BUCKET")
-        if not self.bucket:
-            raise ValueError("no bucket: give `bucket` or set ARTIFACTS_BUCKET")
+        self.bucket = artifacts_bucket(self.bucket)
         self.registry_prefix = self.registry_prefix.strip("/")
         return self
 
 
-_s3_client: Any = None
-
-
-def s3() -> Any:
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-    return _s3_client
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run(event, context)
-    except Exception as exc:
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        logger.error("invocation failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:1000]})
-        raise
-
-
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = _parse_event(event)
+def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_event(event, RegisterEvent, "register_model")
     bucket = request.bucket
     candidate = request.candidate
     root = f"{request.registry_prefix}/{request.model_name}"
@@ -156,12 +120,12 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                   f"compared with it; registered as challenger, not promoted")
         logger.warning("champion moved during the run", extra={"expected": expected, "current": current_champion})
 
-    artifact = _get(bucket, candidate.artifact_key)
+    artifact = read_object(bucket, candidate.artifact_key, ArtifactNotFoundError)
     digest = hashlib.sha256(artifact).hexdigest()
     if digest != candidate.artifact_sha256:
         raise ModelIntegrityError(f"s3://{bucket}/{candidate.artifact_key} has SHA-256 {digest[:12]}..., "
                                   f"the selected candidate's is {candidate.artifact_sha256[:12]}...")
-    lineage = json.loads(_get(bucket, candidate.lineage_key))
+    lineage = json.loads(read_object(bucket, candidate.lineage_key, ArtifactNotFoundError))
 
     version = next_version(bucket, root, index)
     version_dir = f"{root}/versions/{version:06d}"
@@ -190,7 +154,7 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     version_key = f"{version_dir}/version.json"
     written: list[str] = []
     try:
-        _put_new(bucket, version_key, _json_bytes(version_doc), "application/json",
+        _put_new(bucket, version_key, json_bytes(version_doc), "application/json",
                  conflict=f"version {version} of {request.model_name} was claimed by another writer")
         written.append(version_key)
         _put_new(bucket, version_doc["artifact_key"], artifact, "application/octet-stream",
@@ -227,16 +191,16 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                  "previous": previous_alias_target, "run_id": request.run_id},
             ],
         }
-        _put_index(bucket, index_key, _json_bytes(new_index), etag)
+        _put_index(bucket, index_key, json_bytes(new_index), etag)
     except Exception as exc:
         _roll_back(bucket, list(reversed(written)))
         if isinstance(exc, RegistryConflictError):
-            metrics.add_metric(name="RegistryConflicts", unit=MetricUnit.Count, value=1)
+            service.count("RegistryConflicts", 1)
         raise
 
-    metrics.add_metric(name="ModelVersionsRegistered", unit=MetricUnit.Count, value=1)
+    service.count("ModelVersionsRegistered", 1)
     if alias == "champion":
-        metrics.add_metric(name="ChampionPromotions", unit=MetricUnit.Count, value=1)
+        service.count("ChampionPromotions", 1)
     logger.info("model registered", extra={"model_name": request.model_name, "version": version, "alias": alias})
     return {
         "model_name": request.model_name,
@@ -262,7 +226,7 @@ def read_index(bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None
     try:
         response = s3().get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+        if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None, None
         raise
     return json.loads(response["Body"].read()), response["ETag"]
@@ -284,7 +248,7 @@ def _put_new(bucket: str, key: str, body: bytes, content_type: str, *, conflict:
     try:
         s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
     except ClientError as exc:
-        if _code(exc) in CONFLICT_CODES:
+        if error_code(exc) in CONFLICT_CODES:
             raise RegistryConflictError(f"s3://{bucket}/{key}: {conflict}") from None
         raise
 
@@ -294,7 +258,7 @@ def _put_index(bucket: str, key: str, body: bytes, etag: str | None) -> None:
     try:
         s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **condition)
     except ClientError as exc:
-        code = _code(exc)
+        code = error_code(exc)
         if code in CONFLICT_CODES or (etag and code in ("NoSuchKey", "404")):
             raise RegistryConflictError(
                 f"s3://{bucket}/{key} changed since it was read (another registration won); nothing was kept"
@@ -316,30 +280,8 @@ def _roll_back(bucket: str, keys: list[str]) -> None:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _parse_event(event: Any) -> RegisterEvent:
-    try:
-        return parse(event=event, model=RegisterEvent)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise InvalidEventError(f"bad register_model event: {problems}") from None
-
-
-def _get(bucket: str, key: str) -> bytes:
-    try:
-        return s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
-            raise ArtifactNotFoundError(f"s3://{bucket}/{key} does not exist") from None
-        raise
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
 def _v(version: Any) -> str:
     return "none" if version is None else f"v{version}"
 
 
-def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
+handler = service.handler(run)

@@ -8,7 +8,7 @@ Input (one invocation per candidate; the training state machine fans out over a 
      "seed": 42}
 
 Writes under ``runs/<run_id>/candidates/<candidate_id>/``: ``model.joblib`` (the estimator
-bundled with the preprocessing it expects, see :func:`model_bundle`), ``metrics.json``
+bundled with the preprocessing it expects, see the layer's ``mlcontract.bundle``), ``metrics.json``
 (validation metrics) and ``lineage.json`` (dataset and split hashes, parameters, code and
 library versions). Returns the candidate's summary with ``"status": "SUCCEEDED"``.
 
@@ -20,10 +20,7 @@ Errors: :class:`InvalidHyperparametersError` (unknown family parameter or bad va
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import hashlib
-import io
 import json
 import math
 import os
@@ -35,17 +32,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import boto3
 import joblib
 import numpy as np
 import sklearn
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
-from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from mlcontract import contract_sha256
+from mlcontract.aws import json_bytes, read_object, s3
+from mlcontract.bundle import candidate_id_for, dump_bundle, make_bundle
+from mlcontract.errors import InvalidEventError
+from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
+from mlcontract.features import pick_columns, read_labelled_csv
+from mlcontract.scoring import evaluate, round6
+from mlcontract.service import MetricUnit, Service
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
@@ -53,14 +51,11 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, log_loss, roc_auc_score
+from sklearn.metrics import accuracy_score
 
-SERVICE = "train"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "StepkitML"), service=SERVICE)
-
-SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$"
-MODEL_FORMAT = "stepkit.model/1"
+service = Service("train")
+logger = service.logger
+__all__ = ["InvalidEventError", "candidate_id_for", "handler"]
 
 #: family -> (estimator class, defaults applied before the candidate's own parameters).
 #: n_jobs=1: parallelism comes from the fan-out (one candidate per Lambda), not inside one.
@@ -72,10 +67,6 @@ FAMILIES: dict[str, tuple[type, dict[str, Any]]] = {
     "hist_gradient_boosting": (HistGradientBoostingClassifier, {}),
 }
 Family = Literal["logistic_regression", "random_forest", "extra_trees", "gradient_boosting", "hist_gradient_boosting"]
-
-
-class InvalidEventError(ValueError):
-    """The event does not have the fields this function needs."""
 
 
 class ArtifactNotFoundError(Exception):
@@ -114,43 +105,20 @@ class TrainEvent(BaseModel):
 
     @model_validator(mode="after")
     def _defaults(self) -> TrainEvent:
-        self.bucket = self.bucket or os.environ.get("ARTIFACTS_BUCKET")
-        if not self.bucket:
-            raise ValueError("no bucket: give `bucket` or set ARTIFACTS_BUCKET")
+        self.bucket = artifacts_bucket(self.bucket)
         self.output_prefix = (self.output_prefix or f"runs/{self.run_id}/candidates").strip("/")
         return self
 
 
-_s3_client: Any = None
-
-
-def s3() -> Any:
-    global _s3_client
-    if _s3_client is None:
-        _s3_client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
-    return _s3_client
-
-
-@logger.inject_lambda_context(log_event=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        return run(event, context)
-    except Exception as exc:
-        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        logger.error("invocation failed", extra={"error_type": type(exc).__name__, "error": str(exc)[:1000]})
-        raise
-
-
-def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = _parse_event(event)
+def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request = parse_event(event, TrainEvent, "train")
     candidate = request.candidate
     candidate_id = candidate.id or candidate_id_for(candidate.family, candidate.params)
     # Per-call `extra=` rather than logger.append_keys / metrics.add_dimension: those are
     # process-wide, and candidates may share a process when called in-process concurrently.
     log_keys = {"candidate_id": candidate_id, "family": candidate.family}
 
-    manifest_body = _get(request.bucket, request.manifest_key)
+    manifest_body = read_object(request.bucket, request.manifest_key, ArtifactNotFoundError)
     manifest = json.loads(manifest_body)
     x_train, y_train = _load_split(request.bucket, manifest, "train")
     x_val, y_val = _load_split(request.bucket, manifest, "validation")
@@ -176,10 +144,10 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     notes = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})[:10]
 
     prefix = f"{request.output_prefix}/{candidate_id}"
-    bundle = model_bundle(estimator, manifest, candidate_id, candidate.family, candidate.params)
-    buffer = io.BytesIO()
-    joblib.dump(bundle, buffer, compress=3)
-    artifact = buffer.getvalue()
+    bundle = make_bundle(estimator, manifest, candidate_id=candidate_id, family=candidate.family,
+                         params=candidate.params,
+                         libraries={"scikit-learn": sklearn.__version__, "numpy": np.__version__})
+    artifact = dump_bundle(bundle)
     artifact_sha = hashlib.sha256(artifact).hexdigest()
     artifact_key = f"{prefix}/model.joblib"
     s3().put_object(Bucket=request.bucket, Key=artifact_key, Body=artifact, ContentType="application/octet-stream")
@@ -205,21 +173,21 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "candidate_id": candidate_id,
         "family": candidate.family,
         "validation": validation,
-        "train": {"accuracy": _round(train_accuracy)},
+        "train": {"accuracy": round6(train_accuracy)},
         "rows": {"train": len(y_train), "validation": len(y_val)},
         "train_seconds": round(train_seconds, 4),
         "warnings": notes,
     }
     metrics_key = f"{prefix}/metrics.json"
     lineage_key = f"{prefix}/lineage.json"
-    s3().put_object(Bucket=request.bucket, Key=metrics_key, Body=_json_bytes(metrics_doc),
+    s3().put_object(Bucket=request.bucket, Key=metrics_key, Body=json_bytes(metrics_doc),
                     ContentType="application/json")
-    s3().put_object(Bucket=request.bucket, Key=lineage_key, Body=_json_bytes(lineage),
+    s3().put_object(Bucket=request.bucket, Key=lineage_key, Body=json_bytes(lineage),
                     ContentType="application/json")
 
-    metrics.add_metric(name="TrainSeconds", unit=MetricUnit.Seconds, value=train_seconds)
+    service.count("TrainSeconds", train_seconds, MetricUnit.Seconds)
     if validation.get("accuracy") is not None:
-        metrics.add_metric(name="ValidationAccuracy", unit=MetricUnit.Percent, value=100 * validation["accuracy"])
+        service.count("ValidationAccuracy", 100 * validation["accuracy"], MetricUnit.Percent)
     logger.info("candidate trained",
                 extra={**log_keys, "validation": validation, "train_seconds": round(train_seconds, 3)})
     return {
@@ -240,20 +208,6 @@ def run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _parse_event(event: Any) -> TrainEvent:
-    try:
-        return parse(event=event, model=TrainEvent)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise InvalidEventError(f"bad train event: {problems}") from None
-
-
-def candidate_id_for(family: str, params: dict[str, Any]) -> str:
-    """A stable id when the grid gives none: the family and a hash of the parameters."""
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return f"{family}-{digest}"
-
-
 def build_estimator(family: str, params: dict[str, Any], seed: int) -> Any:
     cls, defaults = FAMILIES[family]
     estimator = cls()
@@ -271,98 +225,31 @@ def build_estimator(family: str, params: dict[str, Any], seed: int) -> Any:
     return estimator
 
 
-def model_bundle(estimator: Any, manifest: dict[str, Any], candidate_id: str, family: str,
-                 params: dict[str, Any]) -> dict[str, Any]:
-    """What ``model.joblib`` holds: plain data plus the scikit-learn estimator, so loading it
-    needs only scikit-learn (no module of this project). ``predict`` and ``select_model``
-    apply ``preprocessing`` (median imputation, standard scaling) to raw feature values in
-    ``feature_columns`` order, then call the estimator."""
-    return {
-        "format": MODEL_FORMAT,
-        "estimator": estimator,
-        "feature_columns": list(manifest["feature_columns"]),
-        "target_column": manifest["target_column"],
-        "classes": [str(c) for c in estimator.classes_],
-        "preprocessing": manifest["preprocessing"],
-        "candidate_id": candidate_id,
-        "family": family,
-        "params": params,
-        "dataset_sha256": manifest["source"]["sha256"],
-        "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__},
-    }
-
-
-def evaluate(estimator: Any, x: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
-    """Classification metrics; ``None`` for one that cannot be computed on this split."""
-    predicted = estimator.predict(x)
-    result: dict[str, float | None] = {
-        "accuracy": _round(accuracy_score(y, predicted)),
-        "balanced_accuracy": _round(balanced_accuracy_score(y, predicted)),
-        "f1_macro": _round(f1_score(y, predicted, average="macro", zero_division=0)),
-        "roc_auc": None,
-        "log_loss": None,
-    }
-    if hasattr(estimator, "predict_proba"):
-        proba = estimator.predict_proba(x)
-        classes = list(estimator.classes_)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                if len(classes) == 2:
-                    result["roc_auc"] = _round(roc_auc_score(y == classes[1], proba[:, 1]))
-                else:
-                    result["roc_auc"] = _round(roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-            except ValueError:
-                pass  # a class absent from this split
-            with contextlib.suppress(ValueError):
-                result["log_loss"] = _round(log_loss(y, proba, labels=classes))
-    return result
-
-
 def code_version(context: Any) -> dict[str, Any]:
     """What identifies the code that trained: the deployed function version and this
-    handler's own source hash (the same source gives the same hash locally and in AWS)."""
+    handler's and the model layer's source hashes (the same sources give the same hashes locally and in AWS)."""
     source = Path(__file__).read_bytes()
     return {
         "function_name": getattr(context, "function_name", None),
         "function_version": getattr(context, "function_version", None),
         "code_version": os.environ.get("CODE_VERSION"),
         "handler_sha256": hashlib.sha256(source).hexdigest(),
+        "model_layer_sha256": contract_sha256(),
         "request_id": getattr(context, "aws_request_id", None),
     }
 
 
-def _get(bucket: str, key: str) -> bytes:
-    try:
-        return s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NoSuchBucket", "NotFound"):
-            raise ArtifactNotFoundError(f"s3://{bucket}/{key} does not exist ({code})") from None
-        raise
-
-
 def _load_split(bucket: str, manifest: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
     entry = manifest["files"][name]
-    body = _get(bucket, entry["key"])
+    body = read_object(bucket, entry["key"], ArtifactNotFoundError)
     digest = hashlib.sha256(body).hexdigest()
     if digest != entry["sha256"]:
         raise DatasetIntegrityError(
             f"s3://{bucket}/{entry['key']} has SHA-256 {digest[:12]}..., the manifest records "
             f"{entry['sha256'][:12]}...: the split changed after preprocessing"
         )
-    return read_labelled_csv(body, manifest["feature_columns"], manifest["target_column"])
-
-
-def read_labelled_csv(body: bytes, features: list[str], target: str) -> tuple[np.ndarray, np.ndarray]:
-    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
-    header = next(reader)
-    at = {name: i for i, name in enumerate(header)}
-    rows = [row for row in reader if row]
-    table = np.array(rows, dtype=str).reshape(len(rows), len(header))
-    x = table[:, [at[c] for c in features]]
-    x = np.where(x == "", "nan", x).astype(np.float64)
-    return x, table[:, at[target]]
+    names, x, y = read_labelled_csv(body, manifest["target_column"])
+    return pick_columns(names, x, manifest["feature_columns"]), y
 
 
 def _json_safe(value: Any) -> Any:
@@ -379,10 +266,4 @@ def _json_safe(value: Any) -> Any:
     return re.sub(r" at 0x[0-9a-f]+", "", repr(value))
 
 
-def _round(value: Any) -> float | None:
-    number = float(value)
-    return round(number, 6) if math.isfinite(number) else None
-
-
-def _json_bytes(document: Any) -> bytes:
-    return (json.dumps(document, indent=2, allow_nan=False) + "\n").encode("utf-8")
+handler = service.handler(run)

@@ -331,7 +331,7 @@ def package_command(fmt: str, stage: str, out: Path | None, stack: Path | None, 
         click.echo(json.dumps({"format": fmt, **{k: str(v) for k, v in written.items()}}, indent=2))
     else:
         make_console().print(f"wrote [bold]{written['template']}[/bold] and {written['zips']} "
-                                       f"function zips under {written['code']}")
+                                       f"zips (functions and layers) under {written['code']}")
 
 
 @click.command("init")

@@ -79,7 +79,7 @@ def build_command(names: tuple[str, ...], stack: Path | None, out: Path | None, 
     for function in _select(project, names):
         with errors.status(f"building [bold]{function.name}[/bold]…"):
             try:
-                results.append(build_bundle(FunctionConfig.from_project(function), out_dir, force=force,
+                results.append(build_bundle(FunctionConfig.in_project(project, function), out_dir, force=force,
                                             platform=platform))
             except BundleError as exc:
                 failed += 1

@@ -21,6 +21,7 @@ from typing import Any
 from stepkit.deploy.chalice_api import RestApi
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.iam import trust_policy
+from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
 from stepkit.deploy.resources import (
     Bucket,
@@ -173,6 +174,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 properties["Environment"] = {"Variables": variables}
             if r.reserved_concurrency is not None:
                 properties["ReservedConcurrentExecutions"] = r.reserved_concurrency
+            if function_layers(project, r.logical):
+                properties["Layers"] = function_layers(project, r.logical)
             add(r, "AWS::Lambda::Function", properties)
         elif isinstance(r, StateMachine):
             properties = {
@@ -222,6 +225,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.partial_failures:
                 properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
             add(r, "AWS::Lambda::EventSourceMapping", properties)
+    for layer in layers_used(project, [f.logical for f in functions]):
+        resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = {}
     for r in desired.resources:
         if isinstance(r, Function | StateMachine | Bucket | Queue):
@@ -300,14 +305,17 @@ def _references(value: Any) -> Iterator[str]:
 
 
 def write_package(project: Project, stage: str, out_dir: Path) -> dict[str, Any]:
-    """Write ``template.json`` and ``code/<function>-<digest>.zip`` under ``out_dir``."""
+    """Write ``template.json``, ``code/<function>-<digest>.zip`` and ``code/layer-<name>-<digest>.zip``
+    under ``out_dir``."""
     template, functions = build_template(project, stage)
     code = out_dir / "code"
     code.mkdir(parents=True, exist_ok=True)
     for function in functions:
+        # The function's own code: its layers are LayerVersions of the template.
         result = build_bundle(FunctionConfig.from_project(project.function(function.logical)),
-                              project.root / ".stepkit" / "build")
+                              project.root / ".stepkit" / "build" / "cloudformation")
         shutil.copyfile(result.path, code / zip_name(function))
+    layers = write_layer_zips(project, [f.logical for f in functions], code)
     path = out_dir / "template.json"
     path.write_text(json.dumps(template, indent=2) + "\n", encoding="utf-8")
-    return {"template": path, "code": code, "zips": len(functions)}
+    return {"template": path, "code": code, "zips": len(functions) + layers}

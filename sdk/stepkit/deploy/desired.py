@@ -217,7 +217,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         resources.append(Role(logical=f"function-{fn.name}", name=role, service="lambda.amazonaws.com",
                               policy=policy.document(), notes=tuple(policy.notes)))
         resources.append(LogGroup(logical=f"function-{fn.name}", name=names.function_log_group(fn.name)))
-        digest = bundle_digest(FunctionConfig.from_project(fn), code_platform) if compute_digests else ""
+        digest = bundle_digest(FunctionConfig.in_project(project, fn), code_platform) if compute_digests else ""
         resources.append(Function(
             logical=fn.name, name=names.function(fn.name), role=role, role_arn=names.role_arn(role),
             handler=s.handler, runtime=s.runtime, memory_size=s.memory_size, timeout=s.timeout,

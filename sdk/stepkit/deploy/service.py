@@ -109,7 +109,7 @@ class Deployment:
         return build / HOST if self.code_platform == HOST else build
 
     def _bundle(self, function: Function) -> dict[str, Any]:
-        config = FunctionConfig.from_project(self.project.function(function.logical))
+        config = FunctionConfig.in_project(self.project, self.project.function(function.logical))
         result = build_bundle(config, self.build_dir, platform=self.code_platform)
         self.built[function.logical] = not result.skipped
         assert self.bundles is not None

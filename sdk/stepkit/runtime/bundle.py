@@ -160,6 +160,18 @@ def source_files(root: Path) -> Iterator[tuple[str, Path]]:
                 yield path.relative_to(root).as_posix(), path
 
 
+def code_files(config: FunctionConfig) -> dict[str, Path]:
+    """The bundle's code: each layer's ``python/`` files, then the function's own (which win,
+    as ``/var/task`` comes before ``/opt/python`` on Lambda's ``sys.path``). The deployer
+    ships the layers inside each function's bundle, so the same code reaches the function
+    on every target."""
+    files: dict[str, Path] = {}
+    for folder in config.layer_dirs:
+        files.update(source_files(folder))
+    files.update(source_files(config.code_dir))
+    return files
+
+
 def bundle_digest(config: FunctionConfig, platform: str = LAMBDA) -> str:
     """What the zip for ``platform`` depends on: for Lambda, the sources, the runtime and the
     architecture; for the host, the sources, this interpreter and what of the requirements
@@ -173,7 +185,7 @@ def bundle_digest(config: FunctionConfig, platform: str = LAMBDA) -> str:
         parts = [BUILDER_VERSION, config.runtime, config.architecture]
     for part in parts:
         digest.update(part.encode() + b"\0")
-    for name, path in sorted(source_files(config.code_dir)):
+    for name, path in sorted(code_files(config).items()):
         digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
@@ -204,7 +216,7 @@ def build_bundle(
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"stepkit-build-{config.name}-") as scratch:
         entries = dict(_dependency_files(config, vendored, platform, Path(scratch), installer))
-        entries.update(source_files(config.code_dir))  # the function's own files win
+        entries.update(code_files(config))
         if platform == HOST:
             marker = Path(scratch) / MARKER
             marker.write_text(json.dumps({"platform": HOST, "python": host_tag(), "vendored": vendored},
@@ -217,7 +229,7 @@ def build_bundle(
                 f"{_mb(MAX_UNZIPPED_BYTES)} for code and dependencies; trim requirements.txt"
             )
         partial = zip_path.with_suffix(f".zip.{os.getpid()}.partial")  # two builders never share one
-        _write_zip(partial, entries)
+        write_zip(partial, entries)
     zipped = partial.stat().st_size
     partial.replace(zip_path)
     manifest = _Manifest(digest=digest, zipped_bytes=zipped, unzipped_bytes=unzipped, files=len(entries),
@@ -251,7 +263,8 @@ def _dependency_files(
     yield from source_files(target)
 
 
-def _write_zip(path: Path, entries: dict[str, Path]) -> None:
+def write_zip(path: Path, entries: dict[str, Path]) -> None:
+    """A reproducible zip of ``entries`` (name in the zip -> file): fixed times and modes."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name in sorted(entries):
             source = entries[name]

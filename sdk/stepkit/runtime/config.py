@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepkit.stack.functions import HANDLER_PATTERN, Architecture
 from stepkit.stack.model import FUNCTION_NAME
-from stepkit.stack.project import ProjectFunction
+from stepkit.stack.project import Project, ProjectFunction
 
 
 class FunctionConfig(BaseModel):
@@ -34,6 +35,9 @@ class FunctionConfig(BaseModel):
     max_retry_attempts: Annotated[int, Field(ge=0, le=2)] = 2
     deps_dir: Path | None = None
     """A folder of already installed dependencies; when unset they come from ``requirements.txt``."""
+    layer_dirs: tuple[Path, ...] = ()
+    """The ``python/`` folders of the function's layers, on ``sys.path`` after its own code and
+    dependencies, as Lambda puts ``/opt/python`` there."""
 
     @field_validator("code_dir", "deps_dir")
     @classmethod
@@ -41,12 +45,18 @@ class FunctionConfig(BaseModel):
         # Workers run in the code folder, so a relative path would mean something else there.
         return value.resolve() if value is not None else None
 
+    @field_validator("layer_dirs")
     @classmethod
-    def from_project(cls, function: ProjectFunction) -> FunctionConfig:
+    def _absolute_layers(cls, value: tuple[Path, ...]) -> tuple[Path, ...]:
+        return tuple(path.resolve() for path in value)
+
+    @classmethod
+    def from_project(cls, function: ProjectFunction, layer_dirs: Sequence[Path] = ()) -> FunctionConfig:
         s = function.settings
         return cls(
             name=function.name,
             code_dir=function.code_dir,
+            layer_dirs=tuple(layer_dirs),
             handler=s.handler,
             runtime=s.runtime,
             memory_size=s.memory_size,
@@ -56,6 +66,11 @@ class FunctionConfig(BaseModel):
             architecture=s.architecture,
             max_retry_attempts=s.max_retry_attempts,
         )
+
+    @classmethod
+    def in_project(cls, project: Project, function: ProjectFunction) -> FunctionConfig:
+        """``function`` with its layers' code folders, as ``project`` declares them."""
+        return cls.from_project(function, [layer.python_dir for layer in project.layers_of(function)])
 
     @property
     def requirements_file(self) -> Path | None:

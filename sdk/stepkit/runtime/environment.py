@@ -107,6 +107,8 @@ def worker_environment(
     )
     if deps_dir is not None:
         env["_STEPKIT_DEPS_DIR"] = str(deps_dir)
+    if config.layer_dirs:
+        env["_STEPKIT_LAYER_DIRS"] = os.pathsep.join(str(path) for path in config.layer_dirs)
     if not host_aws:  # no ~/.aws in Lambda's execution environment: boto3 must not find the host's
         env.update(NO_AWS_FILES)
     env.update(config.environment)

@@ -90,7 +90,7 @@ class LambdaRuntime:
     def from_project(cls, project: Project, **options: Any) -> LambdaRuntime:
         project.check_code_dirs()
         options.setdefault("cache_dir", project.root / ".stepkit" / "site")
-        return cls((FunctionConfig.from_project(fn) for fn in project.functions()), **options)
+        return cls((FunctionConfig.in_project(project, fn) for fn in project.functions()), **options)
 
     # -- functions ------------------------------------------------------------------------
 

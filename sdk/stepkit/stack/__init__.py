@@ -6,9 +6,10 @@ queues), the triggers between them, the access each needs, and stages that overr
 """
 
 from stepkit.stack.functions import Architecture, FunctionSettings
+from stepkit.stack.layers import LayerSettings
 from stepkit.stack.loader import StackError, load_stack, parse_stack
 from stepkit.stack.model import Stack
-from stepkit.stack.project import Project, ProjectFunction, ProjectStateMachine
+from stepkit.stack.project import Project, ProjectFunction, ProjectLayer, ProjectStateMachine
 from stepkit.stack.resources import (
     BucketSettings,
     DeadLetter,
@@ -27,9 +28,11 @@ __all__ = [
     "DeadLetter",
     "FunctionSettings",
     "Grant",
+    "LayerSettings",
     "Logging",
     "Project",
     "ProjectFunction",
+    "ProjectLayer",
     "ProjectStateMachine",
     "QueueSettings",
     "S3Trigger",

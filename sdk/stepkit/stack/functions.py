@@ -75,6 +75,18 @@ class FunctionSettings(BaseModel):
     """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
     api: ApiSettings | None = None
     """A REST API in front of the function, its routes those of the Chalice app in its folder."""
+    layers: list[str] = Field(default_factory=list)
+    """Names of the stack's ``layers`` whose ``python/`` the function imports from, in order."""
+
+    @field_validator("layers")
+    @classmethod
+    def _check_layers(cls, value: list[str]) -> list[str]:
+        if len(value) > 5:  # Lambda's limit (stepkit.stack.layers.MAX_LAYERS_PER_FUNCTION)
+            raise ValueError(f"a function may use at most 5 layers ({len(value)} given)")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"layer {repeated[0]!r} is listed twice")
+        return value
 
     @field_validator("environment", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stepkit.stack.functions import FunctionSettings
+from stepkit.stack.layers import LayerSettings
 from stepkit.stack.resources import (
     RESOURCE_NAME,
     BucketSettings,
@@ -88,6 +89,8 @@ class Stack(BaseModel):
     queues: Annotated[dict[str, QueueSettings], Field(default_factory=dict)]
     topics: Annotated[dict[str, TopicSettings], Field(default_factory=dict)]
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
+    layers: Annotated[dict[str, LayerSettings], Field(default_factory=dict)]
+    """Code shared by functions (Lambda layers), see :mod:`stepkit.stack.layers`."""
 
     @field_validator("name")
     @classmethod
@@ -115,6 +118,9 @@ class Stack(BaseModel):
     )
     _bucket_names = field_validator("buckets", mode="before")(
         _names_check("bucket", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _layer_names = field_validator("layers", mode="before")(
+        _names_check("layer", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
     )
     _queue_names = field_validator("queues", mode="before")(
         _names_check("queue", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
@@ -243,9 +249,24 @@ class Stack(BaseModel):
                 problems.append((("queues", name, "dead_letter"),
                                  f"stepkit would create {name}-dlq, which is already declared; name it: "
                                  f"`dead_letter: {{queue: {name}-dlq}}`"))
+        problems.extend(self._layer_problems())
         problems.extend(self._overlapping_notifications())
         problems.extend(self._substitution_collisions())
         return problems
+
+    def _layer_problems(self) -> Iterator[tuple[Location, str]]:
+        """A function naming an undeclared layer, or one not published for its runtime."""
+        for name, fn in self.functions.items():
+            for i, layer_name in enumerate(fn.layers):
+                layer = self.layers.get(layer_name)
+                if layer is None:
+                    declared = ", ".join(sorted(self.layers)) or "none"
+                    yield (("functions", name, "layers", str(i)),
+                           f"layer {layer_name!r} is not declared under `layers:` (declared: {declared})")
+                elif layer.compatible_runtimes and fn.runtime not in layer.compatible_runtimes:
+                    yield (("functions", name, "layers", str(i)),
+                           f"layer {layer_name!r} is for {', '.join(layer.compatible_runtimes)}, "
+                           f"not this function's runtime {fn.runtime}")
 
     def _substitution_collisions(self) -> Iterator[tuple[Location, str]]:
         from stepkit.stack.references import camel

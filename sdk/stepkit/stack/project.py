@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stepkit.stack.functions import FunctionSettings
+from stepkit.stack.layers import LAYER_PYTHON_DIR, LayerSettings
 from stepkit.stack.loader import StackError, load_stack
 from stepkit.stack.model import FUNCTION_NAME, STACK_NAME, Stack
 from stepkit.stack.resources import StateMachineSettings
@@ -24,6 +25,18 @@ class ProjectFunction:
     name: str
     settings: FunctionSettings
     code_dir: Path
+
+
+@dataclass(frozen=True)
+class ProjectLayer:
+    name: str
+    settings: LayerSettings
+    path: Path
+
+    @property
+    def python_dir(self) -> Path:
+        """What a function of this layer imports from (``/opt/python`` on Lambda)."""
+        return self.path / LAYER_PYTHON_DIR
 
 
 @dataclass(frozen=True)
@@ -68,12 +81,26 @@ class Project:
             code = Path(settings.code) if settings.code else Path(FUNCTIONS_DIR) / name
             found[name] = ProjectFunction(name, settings, (self.root / code).resolve())
         folder = self.root / FUNCTIONS_DIR
+        # A folder holding layers (functions/layers/model) is not a function.
+        layer_paths = [layer.path for layer in self.layers()]
         if folder.is_dir():
             for child in folder.iterdir():
                 name = child.name
+                if any(path == child.resolve() or child.resolve() in path.parents for path in layer_paths):
+                    continue
                 if child.is_dir() and FUNCTION_NAME.match(name) and name not in found and name[0] != "_":
                     found[name] = ProjectFunction(name, FunctionSettings(), child.resolve())
         return [found[name] for name in sorted(found)]
+
+    def layers(self) -> list[ProjectLayer]:
+        """Every declared layer, in the stack file's order."""
+        return [ProjectLayer(name, settings, (self.root / settings.path).resolve())
+                for name, settings in self.stack.layers.items()]
+
+    def layers_of(self, function: ProjectFunction) -> list[ProjectLayer]:
+        """The layers ``function`` uses, in its order (the order of ``sys.path``)."""
+        by_name = {layer.name: layer for layer in self.layers()}
+        return [by_name[name] for name in function.settings.layers if name in by_name]
 
     def state_machines(self) -> list[ProjectStateMachine]:
         """The state machines to deploy: those not ``enabled: false``."""
@@ -102,11 +129,18 @@ class Project:
         raise KeyError(name)
 
     def check_code_dirs(self) -> None:
-        """Raise :class:`StackError` for a declared function whose folder does not exist."""
+        """Raise :class:`StackError` for a declared function whose folder does not exist, or a
+        layer without its ``python/`` folder."""
         missing = [
             (None, f"functions.{fn.name}.code", f"folder {fn.code_dir} does not exist")
             for fn in self.functions()
             if not fn.code_dir.is_dir()
+        ]
+        missing += [
+            (None, f"layers.{layer.name}.path", f"folder {layer.python_dir} does not exist (a layer's code "
+             f"is under {LAYER_PYTHON_DIR}/, as Lambda extracts it to /opt/{LAYER_PYTHON_DIR})")
+            for layer in self.layers()
+            if not layer.python_dir.is_dir()
         ]
         if missing:
             raise StackError(self.stack_path or self.root, missing)

@@ -48,6 +48,7 @@ def test_each_family_trains_and_writes_artifact_metrics_and_lineage(kit, pre, fa
     assert lineage["splits"]["train"] == manifest["files"]["train"]["sha256"]
     assert lineage["params"] == FAST[family]
     assert len(lineage["code"]["handler_sha256"]) == 64 and lineage["code"]["function_name"] == "train"
+    assert len(lineage["code"]["model_layer_sha256"]) == 64
     assert lineage["libraries"]["scikit-learn"]
     assert kit.json(result["metrics_key"])["validation"] == result["validation"]
 

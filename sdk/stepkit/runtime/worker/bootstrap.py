@@ -26,8 +26,9 @@ def main(argv: list[str]) -> int:
     request_fd, response_fd = int(argv[0]), int(argv[1])
     env = os.environ
     deps_dir = env.pop("_STEPKIT_DEPS_DIR", "")
+    layer_dirs = [p for p in env.pop("_STEPKIT_LAYER_DIRS", "").split(os.pathsep) if p]
     host_sites = [p for p in env.pop("_STEPKIT_HOST_SITE", "").split(os.pathsep) if p]
-    _set_path(env["LAMBDA_TASK_ROOT"], deps_dir, host_sites)
+    _set_path(env["LAMBDA_TASK_ROOT"], deps_dir, host_sites, layer_dirs)
     sink = logsink.StandardLogSink()
     logsink.install(sink, env.get("AWS_LAMBDA_LOG_LEVEL"))
 
@@ -46,11 +47,12 @@ def main(argv: list[str]) -> int:
     return 1
 
 
-def _set_path(task_root: str, deps_dir: str, host_sites: list[str]) -> None:
-    """Lambda's order: the function's code, its own dependencies, the standard library, then
-    what the platform provides (here: the host environment, as Lambda provides boto3)."""
+def _set_path(task_root: str, deps_dir: str, host_sites: list[str], layer_dirs: list[str]) -> None:
+    """Lambda's order: the function's code, its own dependencies, its layers (``/opt/python``),
+    the standard library, then what the platform provides (here: the host environment, as
+    Lambda provides boto3)."""
     stdlib = [p for p in sys.path if p]
-    sys.path[:] = [task_root, *([deps_dir] if deps_dir else []), *stdlib]
+    sys.path[:] = [task_root, *([deps_dir] if deps_dir else []), *layer_dirs, *stdlib]
     for folder in host_sites:
         site.addsitedir(folder)
 

@@ -1,0 +1,66 @@
+"""stepkit package: a stack's layers become LayerVersions that its functions list."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stepkit.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "functions" / "score").mkdir(parents=True)
+    (tmp_path / "functions" / "score" / "app.py").write_text(
+        "from shared.maths import double\n\n\ndef handler(event, context):\n    return double(event)\n")
+    package = tmp_path / "functions" / "layers" / "shared" / "python" / "shared"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "maths.py").write_text("def double(x):\n    return 2 * x\n")
+    (tmp_path / "infra" / "stack.yaml").write_text(
+        "name: lay\n"
+        "layers:\n  shared: {path: functions/layers/shared, description: maths, compatible_runtimes: [python3.12]}\n"
+        "functions:\n  score: {runtime: python3.12, layers: [shared]}\n")
+    return tmp_path
+
+
+def test_a_layer_is_a_layer_version_the_function_lists(project: Path) -> None:
+    out = project / "out"
+    result = CliRunner().invoke(main, ["package", "--format", "cloudformation", "--out", str(out),
+                                       "--stack", str(project / "infra" / "stack.yaml")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    template = json.loads((out / "template.json").read_text())
+    layer = template["Resources"]["LayerShared"]
+    assert layer["Type"] == "AWS::Lambda::LayerVersion"
+    assert layer["Properties"]["LayerName"] == "lay-dev-shared"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert template["Resources"]["FunctionScore"]["Properties"]["Layers"] == [{"Ref": "LayerShared"}]
+    zips = sorted(p.name for p in (out / "code").iterdir())
+    assert [z.split("-")[0] for z in zips] == ["layer", "score"]
+    with zipfile.ZipFile(out / "code" / zips[0]) as archive:
+        assert sorted(archive.namelist()) == ["python/shared/__init__.py", "python/shared/maths.py"]
+    with zipfile.ZipFile(out / "code" / zips[1]) as archive:
+        assert archive.namelist() == ["app.py"]  # the layer's code is not copied into the function
+    linter = Path(sys.executable).parent / "cfn-lint"
+    if not linter.exists() and shutil.which("cfn-lint") is None:
+        pytest.skip("cfn-lint is not installed")
+    lint = subprocess.run([str(linter if linter.exists() else shutil.which("cfn-lint")), str(out / "template.json")],
+                          capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_deploy_bundles_ship_the_layers_code_with_the_function(project: Path) -> None:
+    result = CliRunner().invoke(main, ["build", "--stack", str(project / "infra" / "stack.yaml"),
+                                       "--out", str(project / "build"), "--platform", "host"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    with zipfile.ZipFile(project / "build" / "score.zip") as archive:
+        names = set(archive.namelist())
+    assert {"app.py", "shared/__init__.py", "shared/maths.py"} <= names
