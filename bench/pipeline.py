@@ -313,7 +313,10 @@ class StepkitSide:
         from stepkit.stack.project import Project
 
         project = Project.discover(ROOT)
-        self.runtime = LambdaRuntime.from_project(project, region=REGION, default_concurrency=parallelism)
+        # host_aws: the workers reach the bench's moto server through the AWS_* set in main(), as the
+        # plain-loop side's processes do (by default the runtime lends them none of the host's AWS setup)
+        self.runtime = LambdaRuntime.from_project(project, region=REGION, default_concurrency=parallelism,
+                                                  host_aws=True)
         timed = TimedRuntime(self.runtime)
         self.backend = TimedBackend(LambdaRuntimeIntegration(timed), timed)  # type: ignore[arg-type]
         registry = IntegrationRegistry()

@@ -129,9 +129,12 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
                                             "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}training"]
-    assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0"]
+    # the nightly retraining schedule is deployed disabled in dev (enabled only in prod)
+    assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0",
+                                 f"{PREFIX}training-schedule-1"]
     assert deployed["buckets"] == [BUCKET]
-    assert all(row["state"] in ("Active", "ACTIVE", "ENABLED", "present") for row in deployment.status()), \
+    assert all(row["state"] in ("Active", "ACTIVE", "ENABLED", "present") or row["name"].endswith("schedule-1")
+               for row in deployment.status()), \
         deployment.status()
     # Code for the host: the function's files, not 66 MB of another Python's wheels.
     train = endpoint.client("lambda").get_function_configuration(FunctionName=f"{PREFIX}train")

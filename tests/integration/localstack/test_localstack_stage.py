@@ -35,7 +35,7 @@ def test_the_localstack_stage_leaves_batch_inference_out_and_changes_nothing_els
     assert project.for_stage("localstack").stack.functions == project.for_stage("dev").stack.functions
     dev, localstack = _kinds("dev"), _kinds("localstack")
     assert localstack["state_machine"] == ["training"]
-    assert localstack["event_rule"] == ["training-s3-0"]
+    assert localstack["event_rule"] == ["training-s3-0", "training-schedule-1"]
     assert not any("batch_inference" in logical for logicals in localstack.values() for logical in logicals)
     without_batch = {kind: [n for n in names if "batch_inference" not in n] for kind, names in dev.items()}
     assert localstack == without_batch

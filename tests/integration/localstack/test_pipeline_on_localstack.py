@@ -161,9 +161,11 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
                                             "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}training"]  # batch inference: not on LocalStack 4.9.2
-    assert deployed["rules"] == [f"{PREFIX}training-s3-0"]
+    # the nightly retraining schedule is deployed disabled outside prod
+    assert deployed["rules"] == [f"{PREFIX}training-s3-0", f"{PREFIX}training-schedule-1"]
     assert deployed["buckets"] == [BUCKET]
-    assert all(row["state"] in ("Active", "ACTIVE", "ENABLED", "present") for row in deployment.status()), \
+    assert all(row["state"] in ("Active", "ACTIVE", "ENABLED", "present") or row["name"].endswith("schedule-1")
+               for row in deployment.status()), \
         deployment.status()
     # Code for the host: the function's files, run by stepkit with this machine's packages.
     train = aws("lambda").get_function_configuration(FunctionName=f"{PREFIX}train")
