@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
+from stepkit.demo.serving import ServingRun, api_url, send_dataset_rows
 from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
 
@@ -26,6 +27,7 @@ class DemoOptions:
     state_dir: Path
     dataset: str = "breast_cancer"
     inference_rows: int = 200
+    serving_requests: int = 100
     stage: str = "dev"
 
 
@@ -41,6 +43,7 @@ class DemoResult:
     artifacts_bucket: str = ""
     names: dict[str, str] = field(default_factory=dict)  # logical name -> deployed name
     cold_starts: list[float] = field(default_factory=list)  # when each cold start's invocation ended
+    serving: ServingRun | None = None
     status: str = "FAILED"
     problem: str | None = None
 
@@ -53,6 +56,7 @@ class DemoResult:
             "names": self.names, "cold_starts": len(self.cold_starts),
             "executions": {k: v.arn for k, v in views.items() if v is not None},
             "training_output": self.training_output, "inference_output": self.inference_output,
+            "serving": self.serving.summary() if self.serving is not None else None,
         }
 
 
@@ -127,13 +131,29 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         result.inference = _watch(sfn, arn, console, "batch inference")
         result.inference_output = _output(sfn, arn)
         result.cold_starts = _cold_starts(logs, names.function_log_group(""))
-        result.status = "SUCCEEDED" if result.inference_output is not None else "FAILED"
         if result.inference_output is None:
             result.problem = "batch inference failed"
+            return result
+        result.serving = _serve(deployment.status(), datasets, options, console)
+        result.status = "SUCCEEDED" if result.serving is None or not result.serving.errors else "FAILED"
+        if result.status == "FAILED":
+            result.problem = "the serving API did not answer every request"
         return result
     finally:
         endpoint.stop()
         render_report(result, console, options)
+
+
+def _serve(status_rows: list[dict[str, Any]], datasets: ModuleType, options: DemoOptions,
+           console: Console) -> ServingRun | None:
+    url = api_url(status_rows)
+    if url is None:
+        return None
+    with console.status(f"sending {options.serving_requests} requests to the serving API…"):
+        run = send_dataset_rows(url, datasets, options.dataset, options.serving_requests)
+    console.print(f"[bold]7. served[/bold] {run.requests} online predictions through API Gateway at {url}/predict "
+                  f"({run.errors} errors)")
+    return run
 
 
 def _cold_starts(logs: Any, prefix: str) -> list[float]:

@@ -100,6 +100,13 @@ def render_report(result: DemoResult, console: Console, options: DemoOptions) ->
             f"[bold]artifacts[/bold]: s3://{result.artifacts_bucket}/runs/ (splits, models, metrics, lineage), "
             f"registry/ (model registry), predictions/ (batch results)"
         )
+    if result.serving is not None:
+        served = result.serving.summary()
+        latency = served["latency_ms"] or {}
+        console.print(f"[bold]serving[/bold]: {served['requests']} requests to {served['url']}/predict, "
+                      f"{served['errors']} errors, by model version {served['by_version']}, accuracy "
+                      f"{served['accuracy']} on rows of the dataset (not the test set), "
+                      f"latency p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms")
     if result.problem:
         console.print(f"[bold red]{result.problem}[/bold red]")
     _follow_up(result, console, options)
@@ -116,6 +123,10 @@ def _follow_up(result: DemoResult, console: Console, options: DemoOptions) -> No
         machine, execution = result.training.arn.split(":")[-2:]
         console.print(f"  stepkit history {machine} {execution} {url}", markup=False)
     console.print(f"  stepkit logs {result.names.get('train', 'train')} {url}", markup=False)
+    if result.training is not None:
+        console.print(f"  stepkit cost --execution {result.training.arn} {url}", markup=False)
+    console.print(f"  open http://127.0.0.1:{port}/_stepkit/ui/ to see the executions as graphs and timelines",
+                  markup=False)
 
 
 def _summary(output: dict[str, Any]) -> str:
