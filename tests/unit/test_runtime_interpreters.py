@@ -126,3 +126,16 @@ def test_deploy_warns_once_per_runtime_that_falls_back(tmp_path: Path, nowhere: 
     fake_python(nowhere / "path" / f"python{OTHER}", OTHER)
     interpreters._search.cache_clear()
     assert _interpreter_warnings(desired) == []
+
+
+def test_the_lent_platform_folder_is_made_again_when_its_links_no_longer_resolve(tmp_path: Path) -> None:
+    """The folder links into this environment's site-packages; one left by a deleted
+    environment (dangling links) must not lend nothing."""
+    from stepkit.runtime.interpreters import platform_site
+
+    folder = platform_site(tmp_path)
+    assert (folder / "boto3").resolve().is_dir() and folder.name.startswith("platform-")
+    (folder / "boto3").unlink()
+    (folder / "boto3").symlink_to(tmp_path / "gone" / "boto3")  # as after `rm -rf` of the old venv
+    again = platform_site(tmp_path)
+    assert again == folder and (again / "boto3").resolve().is_dir()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import glob
+import hashlib
 import importlib.util
 import json
 import logging
@@ -120,22 +121,34 @@ def fallback_warning(runtime: str) -> str | None:
 
 def platform_site(root: Path) -> Path:
     """A folder under ``root`` with links to the host's boto3 and its dependencies only: what
-    Lambda's runtime provides, lent to a worker of another Python version (pure Python)."""
-    folder = root / f"platform-{HOST_VERSION}"
-    if (folder / ".complete").exists():
+    Lambda's runtime provides, lent to a worker of another Python version (pure Python).
+
+    The links point into this environment's site-packages, so the folder is named after them
+    (a hash of their paths): another virtual environment of the same Python version gets a
+    folder of its own, and a folder whose links no longer resolve (its environment deleted) is
+    made again instead of lending nothing."""
+    sources: list[Path] = []
+    for name in PLATFORM_MODULES:
+        found = importlib.util.find_spec(name)
+        if found is None or found.origin is None:
+            continue
+        origin = Path(found.origin)
+        sources.append(origin.parent if found.submodule_search_locations else origin)
+    key = hashlib.sha256("\n".join(str(s) for s in sources).encode()).hexdigest()[:12]
+    folder = root / f"platform-{HOST_VERSION}-{key}"
+
+    def complete() -> bool:
+        return (folder / ".complete").exists() and all((folder / s.name).exists() for s in sources)
+
+    if complete():
         return folder
     root.mkdir(parents=True, exist_ok=True)
     with open(root / "platform.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".complete").exists():
+        if not complete():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            for name in PLATFORM_MODULES:
-                found = importlib.util.find_spec(name)
-                if found is None or found.origin is None:
-                    continue
-                origin = Path(found.origin)
-                source = origin.parent if found.submodule_search_locations else origin
+            for source in sources:
                 (folder / source.name).symlink_to(source)
             (folder / ".complete").touch()
     return folder
