@@ -25,9 +25,12 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel
 
 from stepkit.flow.builder import ItemProcessor, States, Workflow
 from stepkit.flow.expressions import FlowCompileError, Translator
@@ -35,6 +38,7 @@ from stepkit.flow.fields import UNSET
 from stepkit.flow.objects import catch as catcher
 from stepkit.flow.objects import rule
 from stepkit.flow.tasks import Task
+from stepkit.flow.typecheck import require_types
 
 #: An except clause's exception name -> the ASL error it catches.
 ERROR_NAMES = {"Exception": "States.ALL", "BaseException": "States.ALL", "TimeoutError": "States.Timeout",
@@ -264,6 +268,8 @@ class _Compiler:
             scope.container.start_at = rename(scope.container.start_at)
             for p in sorted(scope.pending, key=lambda p: (p.line, -p.order)):
                 getattr(scope.container, p.method)(names[p.name], **rename(p.fields))
+                if p.method == "task":
+                    scope.container._sources[names[p.name]] = f"{self.tr.filename}:{p.line + self.tr.line_offset}"
 
 
 def compile_function(fn: Callable[..., Any]) -> Workflow:
@@ -297,7 +303,18 @@ def compile_function(fn: Callable[..., Any]) -> Workflow:
     assign = {"assign": {params[0]: "{% $states.input %}"}} if params else {}
     compiler.add(scope, 0, "pass_", start, **assign, **_Compiler.transition(first))
     compiler.finish()
+    workflow.input_type = _input_model(fn, params)
+    require_types(workflow, workflow.input_type)
     return workflow
+
+
+def _input_model(fn: Callable[..., Any], params: list[str]) -> Any:
+    """The pydantic model the workflow's parameter is annotated with, if any."""
+    try:
+        hint = typing.get_type_hints(fn).get(params[0]) if params else None
+    except (NameError, TypeError):
+        return None
+    return hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
 
 
 def _assigned_names(function: ast.FunctionDef) -> set[str]:
