@@ -283,7 +283,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         if len(problems) > before:
             continue
         text = PLACEHOLDER.sub(lambda m, known=known: known[m.group(1)], source)
-        diagnostics = [d for d in validate_definition(text, state_machine_type=s.type) if d.severity == ERROR]
+        diagnostics = [d for d in validate_definition(_pseudo_parameters_filled(text), state_machine_type=s.type)
+                       if d.severity == ERROR]
         if diagnostics:
             problems.extend(f"{file}: invalid definition: {d.code}"
                             + (f" at {d.location}" if d.location else "") + f": {d.message}" for d in diagnostics)
@@ -354,6 +355,15 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
 
 
 _STACK = {"Region", "AccountId", "Partition", "Stage", "StackName"}
+#: CloudFormation's pseudo parameters (the names of a template, :func:`build_template`) are
+#: known only when the stack is created; a definition is validated with values of their shape.
+_PSEUDO_PARAMETERS = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
+
+
+def _pseudo_parameters_filled(text: str) -> str:
+    for parameter, example in _PSEUDO_PARAMETERS.items():
+        text = text.replace(parameter, example)
+    return text
 
 
 def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Resource]:

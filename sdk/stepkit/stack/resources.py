@@ -11,7 +11,7 @@ Triggers live on what they start (a function or a state machine), as SAM's ``Eve
           - sns: {topic: drift, filter_policy: {severity: [high]}}
     state_machines:
       training:
-        definition: statemachines/training.asl.json
+        definition: statemachines/training.asl.json   # or flow: pipelines.training:training
         triggers:
           - s3: {bucket: data, prefix: training/}
           - schedule: {expression: "cron(0 3 * * ? *)", input: {mode: nightly}}
@@ -202,8 +202,13 @@ class AliasSettings(_Model):
 class StateMachineSettings(_Model):
     """One entry of ``state_machines``; the key is the state machine's name."""
 
-    definition: str
+    definition: str = ""
     """The ASL file, relative to the project root."""
+    flow: str = ""
+    """Instead of ``definition``: a workflow written in Python, ``package.module:name`` (imported
+    with the project root first on the path) or ``path/to/file.py:name``. Deploy, package and
+    ``stepkit run`` compile it, and its ``@flow.task`` functions become functions of the stack
+    (see :mod:`stepkit.flow.stack`)."""
     type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
     substitutions: dict[str, str] = Field(default_factory=dict)
     """Extra ``${Name}`` values; those of the stack's own resources are filled in by deploy."""
@@ -222,6 +227,16 @@ class StateMachineSettings(_Model):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StateMachineSettings:
+        if bool(self.definition) == bool(self.flow):
+            raise ValueError("a state machine has a `definition` (an ASL file) or a `flow` (module:name of a "
+                             "Python workflow), not " + ("both" if self.definition else "neither"))
+        if self.flow and not re.match(r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$", self.flow):
+            raise ValueError(f"flow is module:name (pipelines.training:training or pipelines/training.py:training), "
+                             f"not {self.flow!r}")
+        return self
 
     @field_validator("substitutions", mode="before")
     @classmethod
