@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from stepkit.flow.builder import ItemProcessor, States, Workflow
 from stepkit.flow.expressions import FlowCompileError, Translator
-from stepkit.flow.fields import UNSET
+from stepkit.flow.fields import UNSET, replace_strings
 from stepkit.flow.objects import catch as catcher
 from stepkit.flow.objects import rule
 from stepkit.flow.tasks import Task
@@ -255,19 +255,10 @@ class _Compiler:
                 name, n = f"{base} {n}", n + 1
             names[p.name] = name
 
-        def rename(value: Any) -> Any:
-            if isinstance(value, str):
-                return names.get(value, value)
-            if isinstance(value, dict):
-                return {k: rename(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [rename(v) for v in value]
-            return value
-
         for scope in reversed(self.scopes):
-            scope.container.start_at = rename(scope.container.start_at)
+            scope.container.start_at = replace_strings(scope.container.start_at, names)
             for p in sorted(scope.pending, key=lambda p: (p.line, -p.order)):
-                getattr(scope.container, p.method)(names[p.name], **rename(p.fields))
+                getattr(scope.container, p.method)(names[p.name], **replace_strings(p.fields, names))
                 if p.method == "task":
                     scope.container._sources[names[p.name]] = f"{self.tr.filename}:{p.line + self.tr.line_offset}"
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from stepkit.flow.builder import Workflow
+from stepkit.flow.fields import replace_strings
 from stepkit.flow.tasks import Task
 from stepkit.stack.functions import FunctionSettings
 from stepkit.stack.project import FLOWS_BUILD_DIR, Project
@@ -174,15 +175,4 @@ def _function_settings(task: Task, folder: Path) -> FunctionSettings:
 
 def _with_placeholders(definition: dict[str, Any], tasks: list[Task]) -> dict[str, Any]:
     """The definition with each task's ARN replaced by ``${<Task>FunctionArn}``."""
-    arns = {task.arn(): "${" + camel(task.name) + "FunctionArn}" for task in tasks}
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return arns.get(value, value)
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    return walk(definition)
+    return replace_strings(definition, {task.arn(): "${" + camel(task.name) + "FunctionArn}" for task in tasks})
