@@ -73,6 +73,15 @@ def test_run_a_flow_of_the_stack_by_name_and_a_module_flow_beside_the_stack_func
     assert json.loads(plain.stdout)["output"] == {"values": [2]}, plain.stderr
 
 
+def test_the_repository_pipeline_runs_from_python_in_place_of_the_stack_state_machine():
+    repo = Path(__file__).resolve().parents[2]
+    done = stepkit("run", "pipelines.training:training", "--input", "{}", "--json", cwd=repo)
+    result = json.loads(done.stdout)
+    # the stack's training (its ${ModelName} substitution too), compiled from pipelines/training.py
+    assert result["executionArn"].split(":")[-2] == "stepkit-ml-dev-training", done.stderr
+    assert (result["status"], result["error"]) == ("FAILED", "InvalidInput")
+
+
 def test_a_flow_whose_data_does_not_fit_is_refused_before_running(tmp_path):
     source = THREE_STEPS.read_text().replace("def report(stats: Stats)", "def report(stats: Rows)")
     (tmp_path / "bad_flow.py").write_text(source)
