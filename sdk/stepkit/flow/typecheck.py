@@ -230,8 +230,14 @@ def check_types(workflow: Workflow, input_type: Any = None, tasks: Iterable[Task
     The tasks are the workflow's own (``step``, function-body calls) and ``tasks``: Task
     states naming one of those functions (its ARN, or ``lambda:invoke`` of it) are checked.
     """
-    definition = workflow.to_asl()
-    checker = _Checker({t.name: t for t in [*tasks, *workflow.tasks()]}, workflow.sources())
+    return check_definition(workflow.to_asl(), [*tasks, *workflow.tasks()], workflow.sources(), input_type)
+
+
+def check_definition(definition: dict[str, Any], tasks: Iterable[Task], sources: dict[str, str] | None = None,
+                     input_type: Any = None) -> list[TypeFinding]:
+    """:func:`check_types` for a definition (a dict): ``tasks`` are the typed functions its Task
+    states may call, ``sources`` where each state was written."""
+    checker = _Checker({t.name: t for t in tasks}, dict(sources or {}))
     start: Shape = of_annotation(input_type, dumped=False) if input_type is not None else ANY
     if isinstance(start, Obj):
         start = Obj(start.fields, closed=False, title=start.title)
@@ -247,4 +253,4 @@ def require_types(workflow: Workflow, input_type: Any = None) -> None:
         raise FlowTypeError(findings)
 
 
-__all__ = ["FlowTypeError", "TypeFinding", "check_types", "require_types"]
+__all__ = ["FlowTypeError", "TypeFinding", "check_definition", "check_types", "require_types"]
