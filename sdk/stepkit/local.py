@@ -229,7 +229,9 @@ def with_flows(project: Project, flows: Mapping[str, str] | None = None) -> Proj
 
     try:
         return compiled(project, dict(flows or {}))
-    except (FlowError, FlowTypeError) as exc:
+    except FlowError as exc:  # a flow that cannot be imported: a bad argument when it was one
+        raise LocalRunError(str(exc), "DEFINITION" if flows else None) from None
+    except FlowTypeError as exc:
         raise LocalRunError(str(exc)) from None
 
 

@@ -90,6 +90,9 @@ def test_a_flow_whose_data_does_not_fit_is_refused_before_running(tmp_path):
     assert "state 'report' calls report (Rows): field 'rows' is required but missing (the input has count, mean)" \
         in json.loads(done.stdout)["message"]
     assert "Traceback" not in done.stderr
+    missing = stepkit("run", "no_such_module:pipeline", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "flow no_such_module:pipeline: cannot import no_such_module: ModuleNotFoundError" in missing.stderr
 
 
 @pytest.fixture
