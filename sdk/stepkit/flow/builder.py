@@ -14,6 +14,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import BaseModel
+
 from stepkit.asl import definition_model as model
 from stepkit.flow.fields import UNSET, asl_object
 
@@ -31,7 +33,7 @@ QueryLanguage = Literal["JSONPath", "JSONata"]
 class States:
     """A set of states and where it starts; the state methods add to it."""
 
-    _model: type[model.Branch] = model.Branch
+    _model: type[BaseModel] = model.Branch
 
     def __init__(self, start_at: str, *, comment: str = UNSET) -> None:
         self.start_at = start_at
@@ -55,7 +57,9 @@ class States:
         ``name`` is given); its retry policy comes first in the state's ``Retry``. ``fields``
         are :meth:`task`'s (``next``, ``end``, ``arguments``, ``catch``, ...)."""
         retry = [*task.retry, *fields.pop("retry", [])]
-        self.task(name or task.name, resource=task.arn(), **({"retry": retry} if retry else {}), **fields)
+        if retry:
+            fields["retry"] = retry
+        self.task(name or task.name, resource=task.arn(), **fields)
         self._tasks.append(task)
         caller = sys._getframe(1)
         self._sources[name or task.name] = f"{caller.f_code.co_filename}:{caller.f_lineno}"

@@ -163,13 +163,13 @@ class _Compiler:
                         **extra, **self.transition(successor))
 
     def if_(self, scope: _Scope, node: ast.If, successor: str | None) -> str:
-        rules = []
+        rules: list[dict[str, Any]] = []
         current: ast.stmt = node
         otherwise: list[ast.stmt] = []
         while isinstance(current, ast.If):
             condition = self.tr.template(current.test)
             start = self.block(scope, current.body, successor)
-            rules.append(dict(next=self.target(scope, start, current.lineno), condition=condition))
+            rules.append({"next": self.target(scope, start, current.lineno), "condition": condition})
             if len(current.orelse) == 1 and isinstance(current.orelse[0], ast.If):
                 current = current.orelse[0]
             else:
@@ -212,7 +212,7 @@ class _Compiler:
             if handler.name:
                 self.tr.variables.add(handler.name)
             start = self.target(scope, self.block(scope, handler.body, successor), handler.lineno)
-            assign = {"assign": {handler.name: "{% $states.errorOutput %}"}} if handler.name else {}
+            assign: dict[str, Any] = {"assign": {handler.name: "{% $states.errorOutput %}"}} if handler.name else {}
             level.append(catcher(errors, start, **assign))
         if not level:
             return self.block(scope, node.body, successor)

@@ -33,15 +33,19 @@ from stepkit.flow.shapes import (
 )
 
 _VARIABLE_PATH = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(.*)$")
-_INTRINSICS = {"Format": STRING, "JsonToString": STRING, "Base64Encode": STRING, "Base64Decode": STRING,
-               "Hash": STRING, "UUID": STRING, "MathAdd": INTEGER, "MathRandom": INTEGER, "ArrayLength": INTEGER,
-               "ArrayContains": BOOLEAN, "Array": Arr(ANY), "ArrayPartition": Arr(ANY), "ArrayRange": Arr(INTEGER),
-               "ArrayUnique": Arr(ANY)}
-_FUNCTIONS = {"count": INTEGER, "length": INTEGER, "string": STRING, "uppercase": STRING, "lowercase": STRING,
-              "substring": STRING, "join": STRING, "trim": STRING, "sum": NUMBER, "max": NUMBER, "min": NUMBER,
-              "abs": NUMBER, "round": NUMBER, "floor": NUMBER, "ceil": NUMBER, "number": NUMBER, "power": NUMBER,
-              "sqrt": NUMBER, "average": NUMBER, "not": BOOLEAN, "boolean": BOOLEAN, "exists": BOOLEAN,
-              "contains": BOOLEAN}
+#: What an intrinsic function returns (by its name after ``States.``).
+_INTRINSICS: dict[str, Shape] = {
+    "Format": STRING, "JsonToString": STRING, "Base64Encode": STRING, "Base64Decode": STRING, "Hash": STRING,
+    "UUID": STRING, "MathAdd": INTEGER, "MathRandom": INTEGER, "ArrayLength": INTEGER, "ArrayContains": BOOLEAN,
+    "Array": Arr(ANY), "ArrayPartition": Arr(ANY), "ArrayRange": Arr(INTEGER), "ArrayUnique": Arr(ANY),
+}
+#: What a JSONata function returns (by its name without ``$``).
+_FUNCTIONS: dict[str, Shape] = {
+    "count": INTEGER, "length": INTEGER, "string": STRING, "uppercase": STRING, "lowercase": STRING,
+    "substring": STRING, "join": STRING, "trim": STRING, "sum": NUMBER, "max": NUMBER, "min": NUMBER,
+    "abs": NUMBER, "round": NUMBER, "floor": NUMBER, "ceil": NUMBER, "number": NUMBER, "power": NUMBER,
+    "sqrt": NUMBER, "average": NUMBER, "not": BOOLEAN, "boolean": BOOLEAN, "exists": BOOLEAN, "contains": BOOLEAN,
+}
 _NUMERIC = {"+", "-", "*", "/", "%"}
 _BOOLEAN = {"=", "!=", "<", "<=", ">", ">=", "and", "or", "in"}
 

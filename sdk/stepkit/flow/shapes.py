@@ -176,7 +176,8 @@ def mismatches(value: Shape, wanted: Shape, where: str = "") -> list[tuple[str, 
     if isinstance(value, AnyShape) or isinstance(wanted, AnyShape):
         return []
     if isinstance(value, Union):
-        return next((found for o in value.options if (found := mismatches(o, wanted, where))), [])
+        failing = (mismatches(option, wanted, where) for option in value.options)
+        return next((found for found in failing if found), [])
     if isinstance(wanted, Union):
         found = [mismatches(value, o, where) for o in wanted.options]
         return [] if any(not f for f in found) else [(where, f"is {value.describe()}, not {wanted.describe()}")]

@@ -167,10 +167,10 @@ def bundle_task(task: Task, folder: Path) -> str:
 
 def _function_settings(task: Task, folder: Path) -> FunctionSettings:
     handler = bundle_task(task, folder)
-    return FunctionSettings(code=str(folder), handler=handler, runtime=task.runtime,
-                            memory_size=task.memory, timeout=math.ceil(task.timeout),
-                            environment=dict(task.environment),
-                            description=f"@flow.task {task.fn.__module__}.{task.fn.__qualname__}")
+    return FunctionSettings.model_validate({
+        "code": str(folder), "handler": handler, "runtime": task.runtime, "memory_size": task.memory,
+        "timeout": math.ceil(task.timeout), "environment": dict(task.environment),
+        "description": f"@flow.task {task.fn.__module__}.{task.fn.__qualname__}"})
 
 
 def _with_placeholders(definition: dict[str, Any], tasks: list[Task]) -> dict[str, Any]:

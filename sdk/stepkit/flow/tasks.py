@@ -214,7 +214,7 @@ def task(
 
     ``retry`` (``flow.retry(...)`` entries) becomes the Retry of every Task state calling it.
     """
-    options = dict(name=name, memory=memory, timeout=timeout, requirements=requirements, retry=retry,
+    options: dict[str, Any] = dict(name=name, memory=memory, timeout=timeout, requirements=requirements, retry=retry,
                    bundle=bundle, runtime=runtime, environment=environment)
     if fn is not None:
         return Task(fn, **options)

@@ -101,7 +101,7 @@ class _Checker:
         return union(*outputs) if outputs else ANY
 
     def state(self, name: str, state: dict[str, Any], env: _Env, language: str) -> Iterator[tuple[str | None, _Env]]:
-        kind = state.get("Type")
+        kind = str(state.get("Type"))
         jsonata = language == "JSONata"
         if kind == "Fail":
             return
