@@ -286,3 +286,23 @@ def test_mismatches_of_unions():
     assert mismatches(union(INTEGER, NULL), INTEGER) == [("", "is null, not an integer")]
     assert mismatches(ANY, INTEGER) == []
     assert mismatches(obj({"a": STRING}), obj({"a": ANY})) == []
+
+
+def test_jsonata_builder_output_assign_and_items():
+    w = flow.Workflow("load", query_language="JSONata")
+    w.step(load, arguments={"bucket": "b", "key": "k"}, assign={"rows": "{% $states.result %}"},
+           output="{% {'total': $states.result.count} %}", next="each")
+    processor = flow.ItemProcessor("store")
+    processor.step(store, arguments={"name": "{% $states.input %}"}, end=True)
+    w.map("each", items="{% $rows.parts %}", item_processor=processor, next="report")
+    w.step(report, arguments="{% {'total': $rows.count, 'name': $rows.count & ''} %}", end=True)
+    assert w.check_types() == []
+
+    w = flow.Workflow("load", query_language="JSONata")
+    w.step(load, arguments={"bucket": "b", "key": 3}, output="{% {'total': $states.result.count} %}",
+           next="report")
+    w.step(report, end=True)
+    assert {(f.state, f.field, f.reason) for f in w.check_types()} == {
+        ("load", "key", "is an integer, not a string"),
+        ("report", "name", "is required but missing (the input has total)"),
+    }
