@@ -109,3 +109,28 @@ def test_a_table_is_planned_deployed_used_converged_and_kept_with_its_data(endpo
     gone = runner.invoke(main, ["destroy", "--yes", "--delete-data"])
     assert gone.exit_code == 0, gone.output
     assert TABLE not in dynamodb.list_tables()["TableNames"]
+
+
+def test_a_local_run_provisions_the_stacks_tables_once(moto_url: str, tmp_path: Path) -> None:
+    """``stepkit run`` on an emulator creates what the stack declares; tables included."""
+    import boto3
+
+    from stepkit.local import LocalStack, provision
+    from stepkit.stack.project import Project
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(STACK.replace("name: tbl", "name: prov"))
+    (tmp_path / "functions" / "counter").mkdir(parents=True)
+    (tmp_path / "functions" / "counter" / "app.py").write_text(COUNTER)
+    stack = LocalStack(Project.load(tmp_path / "infra" / "stack.yaml"), endpoint_url=moto_url)
+    provision(moto_url, stack)
+    provision(moto_url, stack)  # already there: left as it is
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        table = dynamodb.describe_table(TableName="prov-dev-router")["Table"]
+        assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+        ttl = dynamodb.describe_time_to_live(TableName="prov-dev-router")["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    finally:
+        dynamodb.delete_table(TableName="prov-dev-router")
