@@ -21,7 +21,7 @@ import hashlib
 import math
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -172,6 +172,16 @@ def policy_error_text(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {error['msg']}" if where else error["msg"])
     return "invalid routing policy: " + "; ".join(parts)
+
+
+def check_versions(policy: Any, registered: Iterable[str]) -> None:
+    """:class:`~mlcontract.errors.InvalidPolicyError` naming every version ``policy`` routes to
+    that is not among the ``registered`` ones (the registry's, which this module cannot read)."""
+    known = [str(v) for v in registered]
+    unknown = [v for v in policy.arms() if v not in known]
+    if unknown:
+        raise InvalidPolicyError(f"unknown model version(s) {', '.join(unknown)} in the {policy.kind} policy "
+                                 f"(registered: {', '.join(known) or 'none'})")
 
 
 def ensemble_arm(versions: Sequence[str]) -> str:
