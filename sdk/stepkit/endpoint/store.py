@@ -93,6 +93,37 @@ class Store:
             rows = self._db.execute("SELECT data FROM history WHERE arn = ? ORDER BY id", (arn,)).fetchall()
         return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
 
+    def events_page(self, arn: str, limit: int, *, boundary: int | None = None,
+                    reverse: bool = False) -> list[HistoryEvent]:
+        """At most ``limit`` events by id, after ``boundary`` (before it when ``reverse``):
+        a range search of the primary key that reads only the rows it returns, however long
+        the history (``page_query`` is the SQL, for its query plan)."""
+        sql, args = page_query(arn, limit, boundary=boundary, reverse=reverse)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
+
+    def last_event_id(self, arn: str) -> int:
+        """The id of the last event recorded for ``arn`` (0: none); one step down the index."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(id) FROM history WHERE arn = ?", (arn,)).fetchone()
+        return row[0] or 0
+
     def delete_events(self, arn: str, after: int = 0) -> None:
         with self._lock:
             self._db.execute("DELETE FROM history WHERE arn = ? AND id > ?", (arn, after))
+
+    def delete_express_events(self) -> None:
+        """Drop the histories of EXPRESS executions an earlier process ran: AWS keeps no
+        record of them, and neither does the endpoint across a restart."""
+        with self._lock:
+            self._db.execute("DELETE FROM history WHERE arn LIKE 'arn:%:express:%'")
+
+
+def page_query(arn: str, limit: int, *, boundary: int | None = None, reverse: bool = False) -> tuple[str, tuple]:
+    """The SQL of one page of a history (``Store.events_page``)."""
+    order, compare = ("DESC", "<") if reverse else ("ASC", ">")
+    if boundary is None:
+        return f"SELECT data FROM history WHERE arn = ? ORDER BY id {order} LIMIT ?", (arn, limit)
+    return (f"SELECT data FROM history WHERE arn = ? AND id {compare} ? ORDER BY id {order} LIMIT ?",
+            (arn, boundary, limit))
