@@ -76,30 +76,32 @@ def map_run_summary(map_run: MapRun) -> dict[str, Any]:
     return out
 
 
-def describe_child(child: ChildExecution) -> dict[str, Any]:
-    """DescribeExecution's answer for a Map Run's child execution."""
+def _child_fields(child: ChildExecution) -> dict[str, Any]:
     out: dict[str, Any] = {
         "executionArn": child.arn,
         "stateMachineArn": child.state_machine_arn,
         "name": child.name,
         "status": child.status,
         "startDate": child.start_date,
-        "input": child.input_text,
-        "inputDetails": {"included": True},
         "mapRunArn": child.map_run.arn,
     }
     if child.stop_date is not None:
         out["stopDate"] = child.stop_date
+    return out
+
+
+def describe_child(child: ChildExecution) -> dict[str, Any]:
+    """DescribeExecution's answer for a Map Run's child execution."""
+    out = _child_fields(child)
+    out.update(input=child.input_text, inputDetails={"included": True})
     if child.status == "SUCCEEDED":
-        out["output"] = child.output_text
-        out["outputDetails"] = {"included": True}
+        out.update(output=child.output_text, outputDetails={"included": True})
     if child.error is not None:
         out["error"] = child.error
     if child.cause is not None:
         out["cause"] = child.cause
     status, reason = child.redrive_status()
-    out["redriveCount"] = child.redrive_count
-    out["redriveStatus"] = status
+    out.update(redriveCount=child.redrive_count, redriveStatus=status)
     if reason:
         out["redriveStatusReason"] = reason
     if child.redrive_date is not None:
@@ -109,20 +111,10 @@ def describe_child(child: ChildExecution) -> dict[str, Any]:
 
 def child_summary(child: ChildExecution) -> dict[str, Any]:
     """A ListExecutions entry (``mapRunArn`` and ``itemCount`` as AWS gives them for children)."""
-    out: dict[str, Any] = {
-        "executionArn": child.arn,
-        "stateMachineArn": child.state_machine_arn,
-        "name": child.name,
-        "status": child.status,
-        "startDate": child.start_date,
-        "mapRunArn": child.map_run.arn,
-        "itemCount": child.items,
-    }
-    if child.stop_date is not None:
-        out["stopDate"] = child.stop_date
+    out = _child_fields(child)
+    out["itemCount"] = child.items
     if child.redrive_count:
-        out["redriveCount"] = child.redrive_count
-        out["redriveDate"] = child.redrive_date
+        out.update(redriveCount=child.redrive_count, redriveDate=child.redrive_date)
     return out
 
 
