@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +14,13 @@ from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.compiler import Program
 from stepkit.engine.frame import Frame, iso_millis
-from stepkit.engine.history import HistoryEvent
+from stepkit.engine.history import EventSink, HistoryEvent
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
 from stepkit.integrations.arns import Resource
 from stepkit.integrations.mock_config import MockedTasks
 from stepkit.integrations.registry import Integration, IntegrationRegistry
 
-EventListener = Callable[[HistoryEvent], None]
+EventListener = EventSink
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 
@@ -102,7 +101,7 @@ class ExecutionRun:
         that AWS would fail); an EXPRESS execution has none anyway.
 
         ``execution_arn``: the ARN the caller already gave the execution (the endpoint's
-        record, a Map Run's child); by default ``execution_arn(...)`` derives it.
+        record, a Map Run's child); by default ``derive_execution_arn`` derives it.
         ``redrive_count``: ``$$.Execution.RedriveCount`` of an execution redriven before.
         ``retain_child_histories``: whether Distributed Map children that succeeded keep
         their history once they ended (failed ones always do: a redrive needs it).
@@ -282,8 +281,7 @@ class ExecutionRun:
             raise ValueError("a history to resume starts with ExecutionStarted")
         if self.keep_history:
             self.history[:] = events
-        last_id = max(e.event_id for e in events)
-        self._ids = itertools.count(last_id + 1)
+        self._ids = itertools.count(max(e.event_id for e in events) + 1)
         self.start_time = events[0].timestamp
         self.execution_context["StartTime"] = iso_millis(self.start_time)
         execution_events = [e for e in events[1:] if e.event_type.startswith("Execution")]
