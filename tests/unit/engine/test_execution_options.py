@@ -69,11 +69,7 @@ def test_retain_child_histories_is_a_declared_option():
     run.start()
     (map_run,) = run.map_runs.values()
     assert all(child.history for child in map_run.executions())
-    from stepkit.engine.execution import ExecutionRun
-
-    lean = ExecutionRun(machine.program, input=[0, 1, 2], name="lean", state_machine_arn=machine.arn,
-                        registry=machine.registry, clock=run.clock, tokens=machine.tokens,
-                        retain_child_histories=False)
+    lean = machine.prepare([0, 1, 2], retain_child_histories=False)
     lean.start()
     (map_run,) = lean.map_runs.values()
     kept = {child.status: bool(child.history) for child in map_run.executions()}
