@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -548,7 +549,7 @@ class SqsPollers:
         if result.function_error:
             failed = {r["messageId"] for r in keep}
         elif "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []):
-            failed = _batch_item_failures(result.payload, {r["messageId"] for r in keep})
+            failed = batch_item_failures(result.payload, {r["messageId"] for r in keep})
         done = [r for r in keep if r["messageId"] not in failed]
         self.counts["messages_processed"] += len(done)
         self.counts["messages_failed"] += len(failed)
@@ -565,7 +566,7 @@ class SqsPollers:
             )
 
 
-def _batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
+def batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
     """Lambda's rules: an empty or null answer means all succeeded; an entry naming no
     message of the batch fails the whole batch."""
     try:
@@ -587,16 +588,37 @@ def _batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
 
 
 def _filter(records: list[dict], criteria: dict[str, Any] | None) -> tuple[list[dict], list[dict]]:
-    filters = (criteria or {}).get("Filters") or []
-    if not filters:
-        return records, []
-    from moto.events.models import EventPattern
-
-    patterns = [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
     keep, drop = [], []
     for record in records:
         candidate = dict(record)
         with contextlib.suppress(ValueError):
             candidate["body"] = json.loads(record["body"])
-        (keep if any(p.matches_event(candidate) for p in patterns) else drop).append(record)
+        (keep if match_filters(candidate, criteria) else drop).append(record)
     return keep, drop
+
+
+def match_filters(view: dict[str, Any], criteria: dict[str, Any] | None) -> bool:
+    """Whether an event source mapping's ``FilterCriteria`` keeps a record (seen as ``view``):
+    no filter keeps all, else any filter's pattern (EventBridge's pattern language) must match."""
+    patterns = _patterns(json.dumps((criteria or {}).get("Filters") or [], sort_keys=True))
+    return not patterns or any(p.matches_event(view) for p in patterns)
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(filters: str) -> tuple[Any, ...]:
+    from moto.events.models import EventPattern
+
+    return tuple(EventPattern.load(f["Pattern"]) for f in json.loads(filters) if f.get("Pattern"))
+
+
+def check_filter_criteria(criteria: dict[str, Any] | None) -> None:
+    """AWS's answer to a filter that is not an event pattern, at create time."""
+    for item in (criteria or {}).get("Filters") or []:
+        pattern = item.get("Pattern")
+        try:
+            loaded = json.loads(pattern) if isinstance(pattern, str) else None
+            if not isinstance(loaded, dict):
+                raise ValueError(pattern)
+            _patterns(json.dumps([item], sort_keys=True))
+        except Exception:
+            raise AwsError("InvalidParameterValueException", "Invalid filter pattern definition.") from None

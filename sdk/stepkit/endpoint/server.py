@@ -170,6 +170,7 @@ class LocalEndpoint:
         from stepkit.endpoint.schedules import RuleSchedules
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
+        from stepkit.endpoint.stream_pollers import MappingPollers, StreamPollers
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
@@ -208,7 +209,10 @@ class LocalEndpoint:
         )
         self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
                                   self.region, self.lambda_service.is_active)
-        self.lambda_service.pollers = self.pollers
+        self.stream_pollers = StreamPollers(
+            self.store, self.moto.lock, lambda arn, body: self.lambda_service.invoke(arn, body),
+            self.lambda_service.is_active, self._role_of, self._send_failure)
+        self.lambda_service.pollers = MappingPollers(self.pollers, self.stream_pollers, self.lambda_service.mappings)
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         from stepkit.endpoint.apigateway import ApiGateway
 
@@ -240,6 +244,7 @@ class LocalEndpoint:
 
             self.schedules.close()
             self.pollers.close()
+            self.stream_pollers.close()
             self.deliveries.close()
             self.stepfunctions.close()
             self.apis.close()
@@ -326,6 +331,19 @@ class LocalEndpoint:
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         message_attributes = {k: {"DataType": "String", "StringValue": str(v)} for k, v in attributes.items() if v}
         sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes)
+
+    def _send_failure(self, destination: str, body: str) -> None:
+        """An event source mapping's on-failure record to its SQS queue or SNS topic."""
+        if destination.split(":")[2] == "sns":
+            self.client("sns", destination.split(":")[3]).publish(TopicArn=destination, Message=body)
+        else:
+            self.send_to_queue(destination, body, {})
+
+    def _role_of(self, function_arn: str) -> str | None:
+        try:
+            return self.lambda_service._resolve(function_arn)[0].get("Role")  # type: ignore[no-any-return]
+        except Exception:  # deleted meanwhile: the invocation will say so
+            return None
 
     def describe(self) -> dict[str, Any]:
         return {
