@@ -277,3 +277,25 @@ def test_latest_and_checkpoints_survive_a_restart(tmp_path: Path) -> None:
         lam.delete_event_source_mapping(UUID=mapping["UUID"])
         assert second.store.all("lambda_esm_shard") == []
         make_client(second.url, "kinesis").delete_stream(StreamARN=stream)  # moto is process-wide
+
+
+def test_at_timestamp_mapping_reads_from_its_time_and_a_disabled_one_reads_nothing_until_enabled(
+        clients: Any, lam: Any) -> None:
+    kinesis, logs = clients("kinesis"), clients("logs")
+    stream = _stream(kinesis)
+    function = create_function(lam, PRINT_EVENT)
+    _put(kinesis, stream, [{"n": 1}])
+    mapping = lam.create_event_source_mapping(EventSourceArn=stream, FunctionName=function, Enabled=False,
+                                              StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=1_000_000)
+    assert mapping["State"] == "Disabled"
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["StartingPositionTimestamp"].timestamp() == 1_000_000
+    _put(kinesis, stream, [{"n": 2}])
+    enabled = lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+    assert enabled["State"] == "Enabled"
+
+    def delivered() -> list[int]:
+        return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"]
+                for event in _logged(logs, function) for r in event["Records"]]
+
+    assert eventually(lambda: delivered() == [1, 2])
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])

@@ -181,3 +181,45 @@ def test_kinesis_filter_view_decodes_json_data_only() -> None:
     view = source.filter_view(text)
     assert view["data"] == base64.b64encode(b"plain").decode() and view["partitionKey"] == "k"
     assert view["eventSource"] == "aws:kinesis"
+
+
+def test_sources_read_moto_models_after_a_sequence_and_since_a_time() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from stepkit.endpoint.stream_sources import DynamoDBSource
+
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="eu-west-1")
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        for n in range(3):
+            kinesis.put_record(StreamName="s", Data=json.dumps({"n": n}).encode(), PartitionKey="p")
+        source = KinesisSource("arn:aws:kinesis:eu-west-1:123456789012:stream/s", threading.RLock())
+        assert source.exists() and source.shards() == [("shardId-000000000000", None)]
+        shard = "shardId-000000000000"
+        records = source.read(shard, None, 10)
+        assert records is not None and [r.sequence for r in records] == [1, 2, 3]
+        assert source.latest(shard) == 3
+        assert [r.sequence for r in source.read(shard, 1, 1) or []] == [2]
+        assert source.read(shard, None, 10, since=records[-1].arrival + 1) == []
+        assert records[0].event["awsRegion"] == "eu-west-1" and records[0].key == "p"
+        assert source.read("shardId-000000000009", None, 10) is None
+        assert not KinesisSource("arn:aws:kinesis:eu-west-1:123456789012:stream/none", threading.RLock()).exists()
+
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        arn = dynamodb.create_table(
+            TableName="t", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )["TableDescription"]["LatestStreamArn"]
+        ddb = DynamoDBSource(arn, threading.RLock())
+        [(ddb_shard, _)] = ddb.shards() or []
+        assert ddb.latest(ddb_shard) is None and ddb.read(ddb_shard, None, 5) == []
+        for key in ("a", "b"):
+            dynamodb.put_item(TableName="t", Item={"id": {"S": key}})
+        got = ddb.read(ddb_shard, None, 5) or []
+        assert [r.event["dynamodb"]["Keys"]["id"]["S"] for r in got] == ["a", "b"]
+        assert ddb.latest(ddb_shard) == got[-1].sequence
+        assert ddb.read(ddb_shard, got[0].sequence, 5) == got[1:]
+        assert got[0].event["awsRegion"] == "eu-west-1" and got[0].event["eventSourceARN"] == arn
+        assert not DynamoDBSource(arn.rsplit("/", 1)[0] + "/2000-01-01T00:00:00.000", threading.RLock()).exists()
