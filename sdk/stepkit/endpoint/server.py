@@ -167,6 +167,7 @@ class LocalEndpoint:
         from stepkit.endpoint.events import Deliveries, SqsPollers, fire_scheduled_rule, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
         from stepkit.endpoint.moto_backend import MotoBackend
+        from stepkit.endpoint.scheduler import SchedulerSchedules
         from stepkit.endpoint.schedules import RuleSchedules
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
@@ -206,6 +207,7 @@ class LocalEndpoint:
             self.stepfunctions.StartExecution,
             lambda arn, body: self.lambda_service.invoke(arn, body, invocation_type="Event"),
             self.send_to_queue,
+            publish=lambda arn, message: self.client("sns", arn.split(":")[3]).publish(TopicArn=arn, Message=message),
         )
         self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
                                   self.region, self.lambda_service.is_active)
@@ -222,7 +224,10 @@ class LocalEndpoint:
 
         app.viewer = ViewerApp(self)
         self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
-        install_moto_hooks(self.deliveries, self.account, self.schedules)
+        self.scheduler = SchedulerSchedules(
+            self.store, self.clock, self.moto.lock, lambda: self.deliveries,
+            lambda *where: self.moto.call("scheduler.delete_schedule", *where), lock=self.schedules.lock)
+        install_moto_hooks(self.deliveries, self.account, self.schedules, self.scheduler)
         self.lambda_service.load()
         running = self.stepfunctions.load()
         self.app = app
@@ -233,6 +238,7 @@ class LocalEndpoint:
         self.deliveries.start()
         self.moto.start_writer()
         self.schedules.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
         if not self._started:
@@ -243,6 +249,7 @@ class LocalEndpoint:
             from stepkit.endpoint.events import uninstall_moto_hooks
 
             self.schedules.close()
+            self.scheduler.close()
             self.pollers.close()
             self.stream_pollers.close()
             self.deliveries.close()
@@ -278,10 +285,12 @@ class LocalEndpoint:
 
     def advance_clock(self, seconds: float) -> int:
         """Move the endpoint's clock ``seconds`` forward (it must be a ``VirtualClock``) and fire
-        the scheduled rules that came due; returns how many firings that made."""
+        the scheduled rules and the Scheduler's schedules that came due; returns how many
+        firings that made."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("only a VirtualClock can be moved forward")
-        return self.schedules.advance(seconds)
+        with self.schedules.lock:  # one lock for both: neither fires in between
+            return self.schedules.advance(seconds) + self.scheduler.tick()
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:
@@ -329,8 +338,11 @@ class LocalEndpoint:
         parts = queue_arn.split(":")
         sqs = self.client("sqs", parts[3])
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        attributes = dict(attributes)
+        group = attributes.pop("MessageGroupId", None)
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex} if group else {}
         message_attributes = {k: {"DataType": "String", "StringValue": str(v)} for k, v in attributes.items() if v}
-        sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes)
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes, **fifo)
 
     def _send_failure(self, destination: str, body: str) -> None:
         """An event source mapping's on-failure record to its SQS queue or SNS topic."""
