@@ -164,14 +164,11 @@ class LocalEndpoint:
     def _assemble(self) -> None:
         from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
-        from stepkit.endpoint.events import Deliveries, SqsPollers, fire_scheduled_rule, install_moto_hooks
+        from stepkit.endpoint.events import Deliveries, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
         from stepkit.endpoint.moto_backend import MotoBackend
-        from stepkit.endpoint.scheduler import SchedulerSchedules
-        from stepkit.endpoint.schedules import RuleSchedules
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
-        from stepkit.endpoint.stream_pollers import MappingPollers, StreamPollers
         from stepkit.runtime import LambdaRuntime
 
         assert self.state_dir is not None and self._server is not None
@@ -209,12 +206,6 @@ class LocalEndpoint:
             self.send_to_queue,
             publish=lambda arn, message: self.client("sns", arn.split(":")[3]).publish(TopicArn=arn, Message=message),
         )
-        self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
-                                  self.region, self.lambda_service.is_active)
-        self.stream_pollers = StreamPollers(
-            self.store, self.moto.lock, lambda arn, body: self.lambda_service.invoke(arn, body),
-            self.lambda_service.is_active, self._role_of, self._send_failure)
-        self.lambda_service.pollers = MappingPollers(self.pollers, self.stream_pollers, self.lambda_service.mappings)
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         from stepkit.endpoint.apigateway import ApiGateway
 
@@ -223,10 +214,7 @@ class LocalEndpoint:
         from stepkit.viewer.api import ViewerApp
 
         app.viewer = ViewerApp(self)
-        self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
-        self.scheduler = SchedulerSchedules(
-            self.store, self.clock, self.moto.lock, lambda: self.deliveries,
-            lambda *where: self.moto.call("scheduler.delete_schedule", *where), lock=self.schedules.lock)
+        self._assemble_triggers()
         install_moto_hooks(self.deliveries, self.account, self.schedules, self.scheduler)
         self.lambda_service.load()
         running = self.stepfunctions.load()
@@ -239,6 +227,38 @@ class LocalEndpoint:
         self.moto.start_writer()
         self.schedules.start()
         self.scheduler.start()
+        self.pipes.start()
+
+    def _assemble_triggers(self) -> None:
+        """What starts functions and workflows without a request: event source mappings (SQS,
+        Kinesis, DynamoDB Streams), pipes, scheduled rules and the Scheduler's schedules."""
+        from stepkit.endpoint.events import SqsPollers, fire_scheduled_rule
+        from stepkit.endpoint.pipes import Pipes
+        from stepkit.endpoint.scheduler import SchedulerSchedules
+        from stepkit.endpoint.schedules import RuleSchedules
+        from stepkit.endpoint.stream_pollers import MappingPollers, StreamPollers
+
+        def invoke(arn: str, body: bytes) -> Any:
+            return self.lambda_service.invoke(arn, body)
+
+        self.pollers = SqsPollers(lambda: self.client("sqs"), invoke, self.region, self.lambda_service.is_active)
+        self.stream_pollers = StreamPollers(self.store, self.moto.lock, invoke, self.lambda_service.is_active,
+                                            self._role_of, self._send_failure)
+        self.lambda_service.pollers = MappingPollers(self.pollers, self.stream_pollers, self.lambda_service.mappings)
+        self.pipes = Pipes(self.moto.lock, self.client, self.lambda_service.invoke, self.stepfunctions.StartExecution,
+                           self.stepfunctions.StartSyncExecution)
+        self.pipes.sqs = SqsPollers(lambda: self.client("sqs"), self.pipes.run, self.region, self.pipes.is_running)
+        self.pipes.streams = StreamPollers(self.store, self.moto.lock, self.pipes.run, self.pipes.is_running,
+                                           self.pipes.role_of, self._send_failure)
+        self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
+        self.scheduler = SchedulerSchedules(
+            self.store, self.clock, self.moto.lock, lambda: self.deliveries,
+            lambda *where: self.moto.call("scheduler.delete_schedule", *where), lock=self.schedules.lock)
+
+    def _close_triggers(self) -> None:
+        for part in (self.schedules, self.scheduler, self.pollers, self.stream_pollers, self.pipes, self.pipes.sqs,
+                     self.pipes.streams):
+            part.close()
 
     def stop(self) -> None:
         if not self._started:
@@ -248,10 +268,7 @@ class LocalEndpoint:
         if self.app is not None:
             from stepkit.endpoint.events import uninstall_moto_hooks
 
-            self.schedules.close()
-            self.scheduler.close()
-            self.pollers.close()
-            self.stream_pollers.close()
+            self._close_triggers()
             self.deliveries.close()
             self.stepfunctions.close()
             self.apis.close()

@@ -339,14 +339,20 @@ def failure_record(mapping: dict[str, Any], source: StreamSource, shard: str, pa
     if last is not None:
         response.update(executedVersion=last.executed_version, functionError=last.function_error)
     first, final = part.records[0], part.records[-1]
+    if mapping.get("_pipe"):  # a pipe's dead-letter record: its own context, no function's
+        context: dict[str, Any] = {"context": {"partnerResourceArn": mapping["FunctionArn"], "condition": condition}}
+    else:
+        context = {
+            "requestContext": {
+                "requestId": last.request_id if last is not None else str(uuid.uuid4()),
+                "functionArn": mapping["FunctionArn"],
+                "condition": condition,
+                "approximateInvokeCount": part.invokes,
+            },
+            "responseContext": response,
+        }
     return {
-        "requestContext": {
-            "requestId": last.request_id if last is not None else str(uuid.uuid4()),
-            "functionArn": mapping["FunctionArn"],
-            "condition": condition,
-            "approximateInvokeCount": part.invokes,
-        },
-        "responseContext": response,
+        **context,
         "version": "1.0",
         "timestamp": iso(time.time()),
         source.batch_info: {
