@@ -36,6 +36,7 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
     StateMachineAlias,
+    StreamMapping,
     Subscription,
     Table,
     Topic,
@@ -229,6 +230,21 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.partial_failures:
                 properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
             add(r, "AWS::Lambda::EventSourceMapping", properties)
+        elif isinstance(r, StreamMapping):
+            settings = r.settings()
+            destination = settings.pop("DestinationConfig")
+            if r.on_failure:
+                kind = r.on_failure.split(":", 1)[0]
+                arn = {"Fn::GetAtt": [logical_id(r.on_failure), "Arn"]} if kind == "queue" else {
+                    "Ref": logical_id(r.on_failure)}
+                settings["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
+            elif destination["OnFailure"]:
+                settings["DestinationConfig"] = destination
+            if not r.filters:
+                settings.pop("FilterCriteria")
+            add(r, "AWS::Lambda::EventSourceMapping", {
+                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
+                "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = {}

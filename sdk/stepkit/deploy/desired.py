@@ -37,6 +37,7 @@ from stepkit.deploy.resources import (
     Role,
     StateMachine,
     StateMachineAlias,
+    StreamMapping,
     Subscription,
     Table,
     Topic,
@@ -262,6 +263,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     function=fn.name, function_name=names.function(fn.name), queue=q.queue,
                     queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
                     partial_failures=q.partial_failures, enabled=q.enabled))
+            if trigger.stream is not None and trigger.stream.table in stack.tables:
+                resources.append(stream_mapping(fn.name, trigger.stream, names))
 
     # --- state machines ---------------------------------------------------------------------------
     eventbridge_buckets: set[str] = set()
@@ -417,3 +420,21 @@ def dependency_order(resources: list[Resource]) -> list[Resource]:
             placed.extend(pending)
             break
     return placed
+
+
+def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
+    """A ``stream`` trigger (:class:`~stepkit.stack.resources.StreamTrigger`) as a resource."""
+    failure = stream.on_failure
+    on_failure, on_failure_arn = "", ""
+    if failure is not None and failure.queue is not None:
+        on_failure, on_failure_arn = f"queue:{failure.queue}", names.queue_arn(failure.queue)
+    elif failure is not None and failure.topic is not None:
+        on_failure, on_failure_arn = f"topic:{failure.topic}", names.topic_arn(failure.topic)
+    return StreamMapping(
+        logical=f"{function}-stream-{stream.table}", name=f"{names.function(function)}<-{names.table(stream.table)}",
+        function=function, function_name=names.function(function), table=stream.table,
+        table_name=names.table(stream.table), starting_position=stream.starting_position.upper(),
+        batch_size=stream.batch_size, batching_window=stream.batching_window, retries=stream.retries,
+        max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
+        partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,
+        filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)

@@ -141,9 +141,23 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
         if trigger.sqs is not None:
             policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                           "sqs:GetQueueAttributes"], names.queue_arn(trigger.sqs.queue))
+        if trigger.stream is not None:
+            stream_trigger_policy(policy, trigger.stream, names)
     for grant in settings.access:
         add_grant(policy, grant, stack)
     return policy
+
+
+def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> None:
+    """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
+    AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
+    and what it sends a discarded batch's description with."""
+    policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
+    if stream.on_failure is not None and stream.on_failure.queue is not None:
+        policy.allow(["sqs:SendMessage"], names.queue_arn(stream.on_failure.queue))
+    elif stream.on_failure is not None and stream.on_failure.topic is not None:
+        policy.allow(["sns:Publish"], names.topic_arn(stream.on_failure.topic))
 
 
 # --- state machines ---------------------------------------------------------------------------

@@ -376,6 +376,51 @@ class EventSourceMapping(Resource):
 
 
 @dataclass(frozen=True)
+class StreamMapping(Resource):
+    """A function's event source mapping on a table's DynamoDB stream (whose ARN deploy reads
+    from the table: DynamoDB names a stream when it creates it)."""
+
+    kind: ClassVar[str] = "stream_mapping"
+    order: ClassVar[int] = 90
+
+    function: str = ""
+    function_name: str = ""
+    table: str = ""
+    table_name: str = ""
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+    batching_window: int = 0
+    retries: int = -1
+    max_record_age: int = -1
+    bisect: bool = False
+    parallelization: int = 1
+    partial_failures: bool = True
+    on_failure: str = ""
+    """The dependency key of the on-failure queue or topic (``queue:x``, ``topic:x``), or ""."""
+    on_failure_arn: str = ""
+    filters: tuple[str, ...] = ()
+    """Event patterns, as JSON text."""
+    enabled: bool = True
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"function:{self.function}", f"table:{self.table}", *((self.on_failure,) if self.on_failure else ()))
+
+    def settings(self) -> dict[str, Any]:
+        """CreateEventSourceMapping's (and UpdateEventSourceMapping's) settings."""
+        out: dict[str, Any] = {
+            "BatchSize": self.batch_size, "MaximumBatchingWindowInSeconds": self.batching_window,
+            "MaximumRetryAttempts": self.retries, "MaximumRecordAgeInSeconds": self.max_record_age,
+            "BisectBatchOnFunctionError": self.bisect, "ParallelizationFactor": self.parallelization,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"] if self.partial_failures else [],
+            "DestinationConfig": {"OnFailure": {"Destination": self.on_failure_arn} if self.on_failure_arn else {}},
+            "FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]},
+            "Enabled": self.enabled,
+        }
+        return out
+
+
+@dataclass(frozen=True)
 class LambdaNotification:
     id: str
     function: str
@@ -438,5 +483,5 @@ def _sha(text: str) -> str:
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
     for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, Queue, Function, StateMachine, StateMachineAlias,
-                Permission, EventRule, EventSourceMapping, BucketNotifications)
+                Permission, EventRule, EventSourceMapping, StreamMapping, BucketNotifications)
 }

@@ -59,6 +59,14 @@ class StageOverrides(BaseModel):
         return {} if value is None else value
 
 
+def _event_pattern_shape(pattern: Any) -> bool:
+    """EventBridge's structural rule for a pattern: objects down to non-empty lists (the endpoint
+    and AWS check the matchers inside at deploy)."""
+    if not isinstance(pattern, dict) or not pattern:
+        return False
+    return all((isinstance(v, list) and bool(v)) or _event_pattern_shape(v) for v in pattern.values())
+
+
 class UnknownStage(ValueError):
     pass
 
@@ -191,6 +199,30 @@ class Stack(BaseModel):
 
     # --- cross-section checks -------------------------------------------------------------
 
+    def _stream_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
+                         undeclared: Any) -> list[tuple[Location, str]]:
+        """A stream trigger's table must declare a stream; its on-failure queue or topic must exist;
+        its filters must be event patterns."""
+        stream = trigger.stream
+        assert stream is not None
+        out: list[tuple[Location, str]] = []
+        table = self.tables.get(stream.table)
+        if table is None:
+            out.append(((*here, "stream", "table"), undeclared("table", stream.table)))
+        elif table.stream is None:
+            out.append(((*here, "stream", "table"), f"table {stream.table!r} has no stream: set "
+                        f"tables.{stream.table}.stream (new_and_old_images, new_image, old_image or keys_only)"))
+        if stream.on_failure is not None:
+            kind = "queue" if stream.on_failure.queue is not None else "topic"
+            name = stream.on_failure.queue or stream.on_failure.topic or ""
+            if name not in known[kind]:
+                out.append(((*here, "stream", "on_failure", kind), undeclared(kind, name)))
+        for j, pattern in enumerate(stream.filters):
+            if not _event_pattern_shape(pattern):
+                out.append(((*here, "stream", "filters", str(j)), "not an event pattern (a filter is an object whose "
+                            "leaves are non-empty lists of values or matchers, e.g. {eventName: [INSERT]})"))
+        return out
+
     def reference_problems(self) -> list[tuple[Location, str]]:
         """Every reference to an undeclared resource, and the rules that span sections."""
         problems: list[tuple[Location, str]] = []
@@ -218,6 +250,8 @@ class Stack(BaseModel):
                     problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
                 if trigger.sns is not None and trigger.sns.topic not in known["topic"]:
                     problems.append(((*here, "sns", "topic"), undeclared("topic", trigger.sns.topic)))
+                if trigger.stream is not None:
+                    problems.extend(self._stream_problems(here, trigger, known, undeclared))
 
         def grants(loc: Location, items: list[Grant], deployed: bool = True) -> None:
             for i, grant in enumerate(items):

@@ -9,6 +9,7 @@ Triggers live on what they start (a function or a state machine), as SAM's ``Eve
           - s3: {bucket: data, prefix: incoming/, suffix: .csv}
           - sqs: {queue: jobs, batch_size: 10, partial_failures: true}
           - sns: {topic: drift, filter_policy: {severity: [high]}}
+          - stream: {table: predictions, retries: 2, on_failure: {queue: failed}}
     state_machines:
       training:
         definition: statemachines/training.asl.json
@@ -72,6 +73,52 @@ class SnsTrigger(_Model):
     topic: str
     filter_policy: dict[str, Any] | None = None
     filter_scope: Literal["attributes", "body"] = "attributes"
+
+
+class OnFailure(_Model):
+    """Where a stream trigger sends the description of a batch it gave up on: a queue or a topic."""
+
+    queue: str | None = None
+    topic: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> OnFailure:
+        if (self.queue is None) == (self.topic is None):
+            raise ValueError("on_failure names exactly one of `queue` or `topic`")
+        return self
+
+
+class StreamTrigger(_Model):
+    """Changes of a table's DynamoDB stream (``table``, which declares ``stream:``), delivered
+    in order per shard by a Lambda event source mapping::
+
+        triggers:
+          - stream: {table: predictions, batch_size: 50, retries: 2, on_failure: {queue: failed}}
+
+    ``retries`` and ``max_record_age`` (seconds) bound how long a failing batch blocks its shard
+    (-1: until the record leaves the stream, as Lambda's default); ``bisect`` splits a failing
+    batch to find the bad record; ``filters`` are event patterns matched on each record."""
+
+    table: str
+    starting_position: Literal["trim_horizon", "latest"] = "latest"
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    batching_window: Annotated[int, Field(ge=0, le=300)] = 0
+    retries: Annotated[int, Field(ge=-1, le=10000)] = -1
+    max_record_age: Annotated[int, Field(ge=-1, le=604800)] = -1
+    bisect: bool = False
+    parallelization: Annotated[int, Field(ge=1, le=10)] = 1
+    partial_failures: bool = True
+    """The function reports failed records (``batchItemFailures``): the batch is retried from the first."""
+    on_failure: OnFailure | None = None
+    filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
+    enabled: bool = True
+
+    @field_validator("max_record_age")
+    @classmethod
+    def _age(cls, value: int) -> int:
+        if 0 <= value < 60:
+            raise ValueError("max_record_age is -1 (no limit) or 60 to 604800 seconds")
+        return value
 
 
 class TopicSettings(_Model):
@@ -144,18 +191,20 @@ class TableSettings(_Model):
 
 
 class Trigger(_Model):
-    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns`` or ``schedule``."""
+    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns``, ``stream`` or
+    ``schedule``."""
 
     s3: S3Trigger | None = None
     sqs: SqsTrigger | None = None
     sns: SnsTrigger | None = None
+    stream: StreamTrigger | None = None
     schedule: ScheduleTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if [self.s3, self.sqs, self.sns, self.schedule].count(None) != 3:
-            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}` or "
-                             "`schedule: {expression}`")
+        if [self.s3, self.sqs, self.sns, self.stream, self.schedule].count(None) != 4:
+            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}`, "
+                             "`stream: {table}` or `schedule: {expression}`")
         return self
 
 
@@ -278,9 +327,9 @@ class StateMachineSettings(_Model):
     @field_validator("triggers")
     @classmethod
     def _s3_only(cls, value: list[Trigger]) -> list[Trigger]:
-        if any(t.sqs is not None or t.sns is not None for t in value):
+        if any(t.sqs is not None or t.sns is not None or t.stream is not None for t in value):
             raise ValueError("a state machine is started by `s3` triggers or a `schedule`; an SQS queue or an SNS "
-                             "topic triggers a function")
+                             "topic triggers a function (and so does a table's `stream`)")
         return value
 
 

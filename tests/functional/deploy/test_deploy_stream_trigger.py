@@ -1,0 +1,128 @@
+"""A function's ``stream`` trigger deployed by ``stepkit deploy`` to a real local endpoint: the
+table's DynamoDB stream is mapped to the function with the declared settings, the function
+receives the table's changes that pass the filter, a batch it keeps failing goes to the
+on-failure queue; a second deploy changes nothing, ``stepkit destroy`` removes the mapping;
+``stepkit package`` exports it with the stream's ARN read from the table."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from stepkit.cli import main
+from stepkit.endpoint import LocalEndpoint
+
+STACK = """name: streams
+tables:
+  predictions:
+    partition_key: {name: id, type: S}
+    stream: new_image
+queues:
+  failed: {}
+functions:
+  watch:
+    runtime: python3.12
+    timeout: 10
+    triggers:
+      - stream:
+          table: predictions
+          starting_position: trim_horizon
+          batch_size: 5
+          retries: 1
+          on_failure: {queue: failed}
+          filters: [{eventName: [INSERT]}]
+"""
+WATCH = """
+import json
+def handler(event, context):
+    ids = [r['dynamodb']['NewImage']['id']['S'] for r in event['Records']]
+    if any(i.startswith('bad') for i in ids):
+        raise ValueError('bad record')
+    print('EVENT', json.dumps(ids))
+"""
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
+    root = tmp_path / "streams"
+    (root / "infra").mkdir(parents=True)
+    (root / "infra" / "stack.yaml").write_text(STACK)
+    (root / "functions" / "watch").mkdir(parents=True)
+    (root / "functions" / "watch" / "app.py").write_text(WATCH)
+    monkeypatch.chdir(root)
+    with LocalEndpoint() as ep:
+        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", ep.url)
+        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(name, value)
+        for name in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "STEPKIT_TARGET", "STEPKIT_STAGE"):
+            monkeypatch.delenv(name, raising=False)
+        yield ep
+
+
+def _eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_deployed_stream_trigger_delivers_changes_and_dead_letters(endpoint: LocalEndpoint) -> None:
+    result = CliRunner().invoke(main, ["deploy"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    lam, dynamodb, sqs, logs = (endpoint.client(s) for s in ("lambda", "dynamodb", "sqs", "logs"))
+    [mapping] = lam.list_event_source_mappings(FunctionName="streams-dev-watch")["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == dynamodb.describe_table(TableName="streams-dev-predictions")["Table"][
+        "LatestStreamArn"]
+    assert (mapping["BatchSize"], mapping["MaximumRetryAttempts"], mapping["StartingPosition"]) == (
+        5, 1, "TRIM_HORIZON")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"].endswith(":streams-dev-failed")
+    dynamodb.put_item(TableName="streams-dev-predictions", Item={"id": {"S": "p1"}})
+    dynamodb.put_item(TableName="streams-dev-predictions", Item={"id": {"S": "p1"}, "v": {"N": "2"}})  # MODIFY
+
+    def seen() -> list[str]:
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/streams-dev-watch")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [i for e in events if "EVENT" in e["message"] for i in json.loads(e["message"].split("EVENT", 1)[1])]
+
+    assert _eventually(lambda: seen() == ["p1"])  # the MODIFY is filtered out
+    dynamodb.put_item(TableName="streams-dev-predictions", Item={"id": {"S": "bad1"}})
+    url = sqs.get_queue_url(QueueName="streams-dev-failed")["QueueUrl"]
+    messages = _eventually(lambda: sqs.receive_message(QueueUrl=url).get("Messages"))
+    assert json.loads(messages[0]["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1
+
+    again = CliRunner().invoke(main, ["deploy", "--json"])
+    assert again.exit_code == 0, again.output
+    assert len(lam.list_event_source_mappings(FunctionName="streams-dev-watch")["EventSourceMappings"]) == 1
+
+    destroyed = CliRunner().invoke(main, ["destroy", "--yes", "--delete-data"])
+    assert destroyed.exit_code == 0, destroyed.output
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_package_exports_the_stream_mapping(endpoint: LocalEndpoint, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["package", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    template = json.loads((tmp_path / "out" / "template.json").read_text())
+    [mapping] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    properties = mapping["Properties"]
+    table = next(k for k, r in template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+    assert properties["StartingPosition"] == "TRIM_HORIZON" and properties["MaximumRetryAttempts"] == 1
+    assert properties["FilterCriteria"] == {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
+    assert "Fn::GetAtt" in properties["DestinationConfig"]["OnFailure"]["Destination"]
+    role = next(r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+                and "watch" in json.dumps(r))
+    statements = json.dumps(role["Properties"])
+    assert "dynamodb:GetRecords" in statements and "sqs:SendMessage" in statements
