@@ -122,6 +122,8 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
     elif grant.kind == "function":
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
+    elif grant.kind == "topic":
+        policy.allow(["sns:Publish"], names.topic_arn(grant.target))
     elif grant.kind == "table":
         table_arn = names.table_arn(grant.target)
         policy.allow([a for action in actions for a in _TABLE_ACTIONS[action]], [table_arn, f"{table_arn}/index/*"])

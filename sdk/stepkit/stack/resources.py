@@ -211,9 +211,9 @@ class Trigger(_Model):
 class Grant(_Model):
     """Access a function or state machine needs beyond what stepkit infers.
 
-    Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function`` or ``table``;
-    ``actions`` default to the narrowest useful one (read a bucket or a table, send to a
-    queue, start a state machine, invoke a function)."""
+    Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function``, ``table`` or
+    ``topic``; ``actions`` default to the narrowest useful one (read a bucket or a table, send
+    to a queue, start a state machine, invoke a function, publish to a topic)."""
 
     bucket: str | None = None
     prefix: str = ""
@@ -222,13 +222,15 @@ class Grant(_Model):
     state_machine: str | None = None
     function: str | None = None
     table: str | None = None
-    actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke"]] | None = None
+    topic: str | None = None
+    actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke", "publish"]] | None \
+        = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Grant:
         targets = [k for k in _GRANT_ACTIONS if getattr(self, k) is not None]
         if len(targets) != 1:
-            raise ValueError("a grant names exactly one of bucket, queue, state_machine, function or table")
+            raise ValueError("a grant names exactly one of bucket, queue, state_machine, function, table or topic")
         allowed = _GRANT_ACTIONS[targets[0]]
         wrong = [a for a in self.actions or () if a not in allowed]
         if wrong:
@@ -256,6 +258,7 @@ _GRANT_ACTIONS: dict[str, tuple[str, ...]] = {
     "state_machine": ("start",),
     "function": ("invoke",),
     "table": ("read", "write"),
+    "topic": ("publish",),
 }
 
 
