@@ -361,9 +361,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, StreamMappingCalls):
                 url = self._queue_url(r.name)
                 existing = True
         if existing:
-            attributes = r.attributes()
-            if "RedrivePolicy" not in attributes:
-                attributes["RedrivePolicy"] = ""
+            attributes = {"RedrivePolicy": "", "Policy": "", **r.attributes()}  # "" removes what the stack dropped
             sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return {"url": url, "arn": arn}

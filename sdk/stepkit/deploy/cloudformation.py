@@ -151,6 +151,13 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                     "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter_queue}"), "Arn"]},
                     "maxReceiveCount": r.max_receive_count}
             add(r, "AWS::SQS::Queue", properties)
+            policy = r.policy()
+            if policy is not None:  # the topics whose subscriptions dead-letter here may send
+                policy["Statement"][0]["Resource"] = {"Fn::GetAtt": [logical_id(r.key), "Arn"]}
+                policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] = [
+                    {"Ref": logical_id(f"topic:{t}")} for t in r.sender_topics]
+                resources[logical_id(r.key) + "Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                    "Queues": [{"Ref": logical_id(r.key)}], "PolicyDocument": policy}}
         elif isinstance(r, Function):
             functions.append(r)
             variables: dict[str, Any] = {}
@@ -218,6 +225,9 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                           "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
             if r.filter_policy:
                 properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
+            if r.dead_letter:
+                properties["RedrivePolicy"] = {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter}"), "Arn"]}}
             add(r, "AWS::SNS::Subscription", properties)
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))

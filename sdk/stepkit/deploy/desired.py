@@ -170,6 +170,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         physical = bucket_names[logical]
         check_length("bucket", physical, f"buckets.{logical}")
         resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
+    senders = topic_dead_letter_senders(stack)
     for logical, settings in stack.queues.items():
         dead = settings.dead_letter
         dlq = None
@@ -184,6 +185,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             retention=settings.retention, delay=settings.delay, dead_letter_queue=dlq,
             dead_letter_arn=names.queue_arn(dlq) if dlq else None,
             max_receive_count=dead.max_receive_count if dead else 5,
+            arn=names.queue_arn(logical), senders=tuple(names.topic_arn(t) for t in sorted(senders.get(logical, ()))),
+            sender_topics=tuple(sorted(senders.get(logical, ()))),
         ))
 
     for logical, topic in stack.topics.items():
@@ -382,8 +385,20 @@ def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Reso
                      name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
                      function_arn=names.function_arn(function), topic=trigger.topic,
                      topic_arn=names.topic_arn(trigger.topic), filter_policy=policy,
-                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes"),
+                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes",
+                     dead_letter=trigger.dead_letter or "",
+                     dead_letter_arn=names.queue_arn(trigger.dead_letter) if trigger.dead_letter else ""),
     ]
+
+
+def topic_dead_letter_senders(stack: Any) -> dict[str, set[str]]:
+    """Per queue, the (logical) topics whose function subscriptions send their dead letters to it."""
+    out: dict[str, set[str]] = {}
+    for settings in stack.functions.values():
+        for trigger in settings.triggers:
+            if trigger.sns is not None and trigger.sns.dead_letter and trigger.sns.topic in stack.topics:
+                out.setdefault(trigger.sns.dead_letter, set()).add(trigger.sns.topic)
+    return out
 
 
 def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:

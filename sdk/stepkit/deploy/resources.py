@@ -158,10 +158,25 @@ class Queue(Resource):
     """Logical name of the dead-letter queue."""
     dead_letter_arn: str | None = None
     max_receive_count: int = 5
+    arn: str = ""
+    senders: tuple[str, ...] = ()
+    """ARNs of the SNS topics allowed to send to this queue: the topics whose subscriptions
+    use it as their dead-letter queue (SNS needs the queue's policy to say so)."""
+    sender_topics: tuple[str, ...] = ()
+    """Their logical names (for the CloudFormation export)."""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (f"queue:{self.dead_letter_queue}",) if self.dead_letter_queue else ()
+
+    def policy(self) -> dict[str, Any] | None:
+        """The queue policy letting ``senders`` (only) send to it, or None."""
+        if not self.senders:
+            return None
+        return {"Version": "2012-10-17", "Statement": [{
+            "Sid": "stepkit-sns-dead-letters", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": self.arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": list(self.senders)}}}]}
 
     def attributes(self) -> dict[str, str]:
         out = {
@@ -173,6 +188,9 @@ class Queue(Resource):
             out["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": self.max_receive_count}
             )
+        policy = self.policy()
+        if policy is not None:
+            out["Policy"] = json.dumps(policy)
         return out
 
 
@@ -344,16 +362,22 @@ class Subscription(Resource):
     topic_arn: str = ""
     filter_policy: str = ""
     filter_scope: str = "MessageAttributes"
+    dead_letter: str = ""
+    """Logical name of the queue SNS sends what it could not deliver to (its ``RedrivePolicy``)."""
+    dead_letter_arn: str = ""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}")
+        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}",
+                *((f"queue:{self.dead_letter}",) if self.dead_letter else ()))
 
     def attributes(self) -> dict[str, str]:
         """SNS's subscription attributes this one sets."""
-        if not self.filter_policy:
-            return {}
-        return {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope}
+        out = {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope} if self.filter_policy \
+            else {}
+        if self.dead_letter_arn:
+            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_arn})
+        return out
 
 
 @dataclass(frozen=True)

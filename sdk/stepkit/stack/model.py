@@ -250,6 +250,8 @@ class Stack(BaseModel):
                     problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
                 if trigger.sns is not None and trigger.sns.topic not in known["topic"]:
                     problems.append(((*here, "sns", "topic"), undeclared("topic", trigger.sns.topic)))
+                if trigger.sns is not None and trigger.sns.dead_letter not in (None, *known["queue"]):
+                    problems.append(((*here, "sns", "dead_letter"), undeclared("queue", str(trigger.sns.dead_letter))))
                 if trigger.stream is not None:
                     problems.extend(self._stream_problems(here, trigger, known, undeclared))
 

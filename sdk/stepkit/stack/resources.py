@@ -73,6 +73,9 @@ class SnsTrigger(_Model):
     topic: str
     filter_policy: dict[str, Any] | None = None
     filter_scope: Literal["attributes", "body"] = "attributes"
+    dead_letter: str | None = None
+    """A declared queue for the messages SNS could not deliver to the function (the
+    subscription's ``RedrivePolicy``); deploy lets the topic, and only it, send to the queue."""
 
 
 class OnFailure(_Model):
