@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
+from stepkit.deploy.pipes import PipeCalls
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -59,7 +60,7 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, StreamMappingCalls):
+class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, StreamMappingCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     tables: :mod:`stepkit.deploy.tables`)."""
 

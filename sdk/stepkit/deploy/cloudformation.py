@@ -31,6 +31,7 @@ from stepkit.deploy.resources import (
     Function,
     LogGroup,
     Permission,
+    Pipe,
     Queue,
     Resource,
     Role,
@@ -240,6 +241,21 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.partial_failures:
                 properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
             add(r, "AWS::Lambda::EventSourceMapping", properties)
+        elif isinstance(r, Pipe):
+            source = ({"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]} if r.queue
+                      else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]})
+            target_attribute = "Arn" if r.target.startswith("function:") else None
+            target = ({"Fn::GetAtt": [logical_id(r.target), "Arn"]} if target_attribute
+                      else {"Ref": logical_id(r.target)})
+            properties = {"Name": r.name, "RoleArn": {"Fn::GetAtt": [logical_id(f"role:pipe-{r.logical}"), "Arn"]},
+                          "Source": source, "SourceParameters": r.source_parameters(True), "Target": target,
+                          "TargetParameters": r.target_parameters(),
+                          "DesiredState": "RUNNING" if r.enabled else "STOPPED"}
+            if not r.filters:
+                properties["SourceParameters"].pop("FilterCriteria")
+            if r.enrichment:
+                properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
+            add(r, "AWS::Pipes::Pipe", properties)
         elif isinstance(r, StreamMapping):
             settings = r.settings()
             destination = settings.pop("DestinationConfig")

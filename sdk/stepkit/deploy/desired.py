@@ -20,7 +20,7 @@ from stepkit.asl.substitutions import PLACEHOLDER, placeholders
 from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
+from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import NAME_LIMITS, Names
 from stepkit.deploy.resources import (
     Bucket,
@@ -32,6 +32,7 @@ from stepkit.deploy.resources import (
     LambdaNotification,
     LogGroup,
     Permission,
+    Pipe,
     Queue,
     Resource,
     Role,
@@ -268,6 +269,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     partial_failures=q.partial_failures, enabled=q.enabled))
             if trigger.stream is not None and trigger.stream.table in stack.tables:
                 resources.append(stream_mapping(fn.name, trigger.stream, names))
+            if trigger.pipe is not None:
+                resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
     # --- state machines ---------------------------------------------------------------------------
     eventbridge_buckets: set[str] = set()
@@ -329,12 +332,14 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 canary_percentage=s.alias.canary_percentage,
                 canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
             ))
-        if s.triggers:
+        if any(t.s3 is not None or t.schedule is not None for t in s.triggers):
             events_role = names.role("events", machine.name)
             check_length("role", events_role, f"{place}.triggers")
             resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
                                   policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
         for i, trigger in enumerate(s.triggers):
+            if trigger.pipe is not None:
+                resources.extend(pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
             if trigger.schedule is not None:
                 rule = names.rule(machine.name, i, "schedule")
                 check_length("rule", rule, f"{place}.triggers.{i}")
@@ -453,3 +458,23 @@ def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
         max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
         partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,
         filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)
+
+
+def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) -> list[Resource]:
+    """A ``pipe`` trigger of a function or state machine (``owner``: its kind and name): the
+    pipe and its role, which may read the source, invoke the enrichment and start the target."""
+    kind, name = owner
+    logical = f"{name}-pipe-{index}"
+    role = names.role("pipe", f"{name}-{index}")
+    target_arn = names.function_arn(name) if kind == "function" else names.state_machine_arn(name)
+    enrichment_arn = names.function_arn(pipe.enrichment) if pipe.enrichment else ""
+    policy = pipe_role_policy(pipe, names, target_arn, kind)
+    return [
+        Role(logical=f"pipe-{logical}", name=role, service="pipes.amazonaws.com", policy=policy.document()),
+        Pipe(logical=logical, name=f"{names.prefix}-{logical}"[:64], role=role, role_arn=names.role_arn(role),
+             queue=pipe.queue or "", queue_arn=names.queue_arn(pipe.queue) if pipe.queue else "",
+             table=pipe.table or "", table_name=names.table(pipe.table) if pipe.table else "",
+             target=f"{kind}:{name}", target_arn=target_arn, enrichment=pipe.enrichment or "",
+             enrichment_arn=enrichment_arn, filters=tuple(json.dumps(f, sort_keys=True) for f in pipe.filters),
+             batch_size=pipe.batch_size, starting_position=pipe.starting_position.upper(), enabled=pipe.enabled),
+    ]

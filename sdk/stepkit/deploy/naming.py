@@ -53,7 +53,7 @@ class Names:
         return f"{self.prefix}-deploy-{self.account}".lower()
 
     def role(self, owner_kind: str, name: str) -> str:
-        suffix = {"function": "fn", "state_machine": "sm", "events": "events"}[owner_kind]
+        suffix = {"function": "fn", "state_machine": "sm", "events": "events", "pipe": "pipe"}[owner_kind]
         return f"{self.prefix}-{name}-{suffix}"
 
     def rule(self, state_machine: str, index: int, kind: str = "s3") -> str:

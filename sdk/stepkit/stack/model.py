@@ -199,6 +199,27 @@ class Stack(BaseModel):
 
     # --- cross-section checks -------------------------------------------------------------
 
+    def _pipe_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
+                       undeclared: Any) -> list[tuple[Location, str]]:
+        """A pipe's source (a queue, or a table with a stream), its enrichment function, its filters."""
+        pipe = trigger.pipe
+        assert pipe is not None
+        out: list[tuple[Location, str]] = []
+        if pipe.queue is not None and pipe.queue not in known["queue"]:
+            out.append(((*here, "pipe", "queue"), undeclared("queue", pipe.queue)))
+        if pipe.table is not None:
+            table = self.tables.get(pipe.table)
+            if table is None:
+                out.append(((*here, "pipe", "table"), undeclared("table", pipe.table)))
+            elif table.stream is None:
+                out.append(((*here, "pipe", "table"), f"table {pipe.table!r} has no stream: set "
+                            f"tables.{pipe.table}.stream"))
+        if pipe.enrichment is not None and pipe.enrichment not in known["function"]:
+            out.append(((*here, "pipe", "enrichment"), undeclared("function", pipe.enrichment)))
+        out.extend(((*here, "pipe", "filters", str(j)), "not an event pattern (an object whose leaves are "
+                    "non-empty lists)") for j, f in enumerate(pipe.filters) if not _event_pattern_shape(f))
+        return out
+
     def _stream_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
                          undeclared: Any) -> list[tuple[Location, str]]:
         """A stream trigger's table must declare a stream; its on-failure queue or topic must exist;
@@ -254,6 +275,8 @@ class Stack(BaseModel):
                     problems.append(((*here, "sns", "dead_letter"), undeclared("queue", str(trigger.sns.dead_letter))))
                 if trigger.stream is not None:
                     problems.extend(self._stream_problems(here, trigger, known, undeclared))
+                if trigger.pipe is not None:
+                    problems.extend(self._pipe_problems(here, trigger, known, undeclared))
 
         def grants(loc: Location, items: list[Grant], deployed: bool = True) -> None:
             for i, grant in enumerate(items):

@@ -124,6 +124,31 @@ class StreamTrigger(_Model):
         return value
 
 
+class PipeTrigger(_Model):
+    """An EventBridge pipe from a queue or a table's DynamoDB stream to the function or state
+    machine that declares it, through ``filters`` (event patterns) and an optional
+    ``enrichment`` function of the stack, whose answer becomes the batch::
+
+        triggers:
+          - pipe: {table: predictions, filters: [{eventName: [INSERT]}], enrichment: score}
+    """
+
+    queue: str | None = None
+    table: str | None = None
+    filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
+    enrichment: str | None = None
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
+    starting_position: Literal["trim_horizon", "latest"] = "latest"
+    """For a table's stream only."""
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipeTrigger:
+        if (self.queue is None) == (self.table is None):
+            raise ValueError("a pipe reads exactly one of `queue` or `table` (its DynamoDB stream)")
+        return self
+
+
 class TopicSettings(_Model):
     """One entry of ``topics``: a standard SNS topic; the key is its name."""
 
@@ -194,20 +219,21 @@ class TableSettings(_Model):
 
 
 class Trigger(_Model):
-    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns``, ``stream`` or
-    ``schedule``."""
+    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns``, ``stream``,
+    ``pipe`` or ``schedule``."""
 
     s3: S3Trigger | None = None
     sqs: SqsTrigger | None = None
     sns: SnsTrigger | None = None
     stream: StreamTrigger | None = None
     schedule: ScheduleTrigger | None = None
+    pipe: PipeTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if [self.s3, self.sqs, self.sns, self.stream, self.schedule].count(None) != 4:
+        if [self.s3, self.sqs, self.sns, self.stream, self.schedule, self.pipe].count(None) != 5:
             raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}`, "
-                             "`stream: {table}` or `schedule: {expression}`")
+                             "`stream: {table}`, `pipe: {queue or table}` or `schedule: {expression}`")
         return self
 
 
@@ -334,8 +360,8 @@ class StateMachineSettings(_Model):
     @classmethod
     def _s3_only(cls, value: list[Trigger]) -> list[Trigger]:
         if any(t.sqs is not None or t.sns is not None or t.stream is not None for t in value):
-            raise ValueError("a state machine is started by `s3` triggers or a `schedule`; an SQS queue or an SNS "
-                             "topic triggers a function (and so does a table's `stream`)")
+            raise ValueError("a state machine is started by `s3` triggers, a `schedule` or a `pipe`; an SQS queue "
+                             "or an SNS topic triggers a function (and so does a table's `stream`)")
         return value
 
 

@@ -34,3 +34,20 @@ def test_stream_trigger_checks() -> None:
         Stack.model_validate({"tables": {"t": {"partition_key": {"name": "id"}, "stream": "keys_only"}},
                               "state_machines": {"m": {"definition": "m.json",
                                                        "triggers": [{"stream": {"table": "t"}}]}}})
+
+
+def test_pipe_trigger_checks() -> None:
+    def stack(pipe: dict, **sections: dict) -> Stack:
+        return Stack.model_validate({"tables": {"t": {"partition_key": {"name": "id"}, "stream": "new_image"},
+                                                "plain": {"partition_key": {"name": "id"}}},
+                                     "queues": {"q": {}}, "functions": {"f": {}}, **sections,
+                                     "state_machines": {"m": {"definition": "m.json", "triggers": [{"pipe": pipe}]}}})
+
+    assert stack({"table": "t", "enrichment": "f"}).reference_problems() == []
+    assert stack({"queue": "q"}).reference_problems() == []
+    problems = dict(stack({"table": "plain", "enrichment": "g", "filters": [{"a": 1}]}).reference_problems())
+    assert "has no stream" in problems[("state_machines", "m", "triggers", "0", "pipe", "table")]
+    assert "function 'g' is not declared" in problems[("state_machines", "m", "triggers", "0", "pipe", "enrichment")]
+    assert ("state_machines", "m", "triggers", "0", "pipe", "filters", "0") in problems
+    with pytest.raises(ValidationError, match="exactly one of `queue` or `table`"):
+        stack({"queue": "q", "table": "t"})
