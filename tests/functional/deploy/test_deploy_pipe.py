@@ -6,12 +6,12 @@ keeps the pipe; ``stepkit package`` exports an AWS::Pipes::Pipe."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from local_project import eventually, local_project
 
 from stepkit.cli import main
 from stepkit.endpoint import LocalEndpoint
@@ -39,21 +39,9 @@ PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
 
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
-    root = tmp_path / "piped"
-    (root / "infra").mkdir(parents=True)
-    (root / "statemachines").mkdir()
-    (root / "infra" / "stack.yaml").write_text(STACK)
-    (root / "statemachines" / "review.asl.json").write_text(json.dumps(PASS))
-    (root / "functions" / "enrich").mkdir(parents=True)
-    (root / "functions" / "enrich" / "app.py").write_text(ENRICH)
-    monkeypatch.chdir(root)
-    with LocalEndpoint() as ep:
-        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", ep.url)
-        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "STEPKIT_TARGET", "STEPKIT_STAGE"):
-            monkeypatch.delenv(name, raising=False)
+    files = {"infra/stack.yaml": STACK, "statemachines/review.asl.json": json.dumps(PASS),
+             "functions/enrich/app.py": ENRICH}
+    with local_project(tmp_path, monkeypatch, "piped", files) as ep:
         yield ep
 
 
@@ -75,11 +63,7 @@ def test_deployed_pipe_runs_from_the_table_to_the_state_machine(endpoint: LocalE
 
     dynamodb.put_item(TableName="piped-dev-predictions", Item={"id": {"S": "p1"}})
     machine = pipe["Target"]
-    deadline = time.monotonic() + 60
-    executions: list[dict] = []
-    while not executions and time.monotonic() < deadline:
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        time.sleep(0.1)
+    executions = eventually(lambda: sfn.list_executions(stateMachineArn=machine)["executions"])
     assert executions, "the pipe started no execution"
     described = sfn.describe_execution(executionArn=executions[0]["executionArn"])
     assert json.loads(described["input"]) == [{"id": "p1", "enriched": True}]

@@ -7,13 +7,12 @@ on-failure queue; a second deploy changes nothing, ``stepkit destroy`` removes t
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from local_project import eventually, local_project
 
 from stepkit.cli import main
 from stepkit.endpoint import LocalEndpoint
@@ -50,29 +49,9 @@ def handler(event, context):
 
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
-    root = tmp_path / "streams"
-    (root / "infra").mkdir(parents=True)
-    (root / "infra" / "stack.yaml").write_text(STACK)
-    (root / "functions" / "watch").mkdir(parents=True)
-    (root / "functions" / "watch" / "app.py").write_text(WATCH)
-    monkeypatch.chdir(root)
-    with LocalEndpoint() as ep:
-        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", ep.url)
-        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "STEPKIT_TARGET", "STEPKIT_STAGE"):
-            monkeypatch.delenv(name, raising=False)
+    with local_project(tmp_path, monkeypatch, "streams", {"infra/stack.yaml": STACK,
+                                                          "functions/watch/app.py": WATCH}) as ep:
         yield ep
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def test_deployed_stream_trigger_delivers_changes_and_dead_letters(endpoint: LocalEndpoint) -> None:
@@ -96,10 +75,10 @@ def test_deployed_stream_trigger_delivers_changes_and_dead_letters(endpoint: Loc
             return []
         return [i for e in events if "EVENT" in e["message"] for i in json.loads(e["message"].split("EVENT", 1)[1])]
 
-    assert _eventually(lambda: seen() == ["p1"])  # the MODIFY is filtered out
+    assert eventually(lambda: seen() == ["p1"])  # the MODIFY is filtered out
     dynamodb.put_item(TableName="streams-dev-predictions", Item={"id": {"S": "bad1"}})
     url = sqs.get_queue_url(QueueName="streams-dev-failed")["QueueUrl"]
-    messages = _eventually(lambda: sqs.receive_message(QueueUrl=url).get("Messages"))
+    messages = eventually(lambda: sqs.receive_message(QueueUrl=url).get("Messages"))
     assert json.loads(messages[0]["Body"])["DDBStreamBatchInfo"]["batchSize"] == 1
 
     again = CliRunner().invoke(main, ["deploy", "--json"])

@@ -5,12 +5,12 @@ send to it, a message SNS cannot deliver lands there; ``stepkit package`` export
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from local_project import eventually, local_project
 
 from stepkit.cli import main
 from stepkit.endpoint import LocalEndpoint
@@ -30,19 +30,8 @@ functions:
 
 @pytest.fixture
 def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
-    root = tmp_path / "dl"
-    (root / "infra").mkdir(parents=True)
-    (root / "infra" / "stack.yaml").write_text(STACK)
-    (root / "functions" / "retrain").mkdir(parents=True)
-    (root / "functions" / "retrain" / "app.py").write_text("def handler(event, context):\n    return None\n")
-    monkeypatch.chdir(root)
-    with LocalEndpoint() as ep:
-        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", ep.url)
-        for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "STEPKIT_TARGET", "STEPKIT_STAGE"):
-            monkeypatch.delenv(name, raising=False)
+    files = {"infra/stack.yaml": STACK, "functions/retrain/app.py": "def handler(event, context):\n    return None\n"}
+    with local_project(tmp_path, monkeypatch, "dl", files) as ep:
         yield ep
 
 
@@ -64,10 +53,7 @@ def test_topic_trigger_dead_letter_queue(endpoint: LocalEndpoint, tmp_path: Path
 
     lam.delete_function(FunctionName="dl-dev-retrain")  # SNS cannot deliver: a client-side error
     sns.publish(TopicArn=topic, Message="retrain please")
-    deadline = time.monotonic() + 60
-    messages: list[dict] = []
-    while not messages and time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    messages = eventually(lambda: sqs.receive_message(QueueUrl=url).get("Messages", []))
     assert messages and json.loads(messages[0]["Body"])["Message"] == "retrain please"
 
     packaged = CliRunner().invoke(main, ["package", "--out", str(tmp_path / "out")])
