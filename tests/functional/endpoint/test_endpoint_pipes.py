@@ -8,7 +8,16 @@ import base64
 import json
 from typing import Any
 
-from endpoint_helpers import create_function, create_machine, eventually, unique, wait_execution
+from endpoint_helpers import (
+    create_function,
+    create_machine,
+    drain,
+    eventually,
+    logged_events,
+    new_queue,
+    unique,
+    wait_execution,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/pipes"
 PRINT_EVENT = "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n"
@@ -17,33 +26,19 @@ ENRICH = "def handler(events, context):\n    return [dict(e, enriched=True) for 
 FAIL = "def handler(events, context):\n    raise ValueError('no')\n"
 
 
-def _queue(sqs: Any) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def _drain(sqs: Any, url: str) -> list[dict]:
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    for m in messages:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return messages
 
 
 def _arn(lam: Any, name: str) -> str:
     return lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
 
 
-def _logged(logs: Any, function: str) -> list[Any]:
-    try:
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    return [json.loads(e["message"].split("EVENT", 1)[1]) for e in events if "EVENT" in e["message"]]
 
 
 def test_sqs_source_filtered_enriched_by_lambda_to_a_state_machine(clients: Any, lam: Any, sfn: Any) -> None:
     sqs, pipes = clients("sqs"), clients("pipes")
-    url, queue_arn = _queue(sqs)
+    url, queue_arn = new_queue(sqs)
     enrich = _arn(lam, create_function(lam, ENRICH))
     machine = create_machine(sfn, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     name = unique("pipe")
@@ -71,7 +66,7 @@ def test_kinesis_source_enriched_by_express_machine_to_a_queue_then_stopped(clie
     stream = unique("stream")
     kinesis.create_stream(StreamName=stream, ShardCount=1)
     stream_arn = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
-    url, queue_arn = _queue(sqs)
+    url, queue_arn = new_queue(sqs)
     express = create_machine(sfn, {"StartAt": "P", "States": {"P": {
         "Type": "Pass", "Parameters": {"keys.$": "$[*].partitionKey"}, "End": True}}}, type="EXPRESS")
     name = unique("pipe")
@@ -81,7 +76,7 @@ def test_kinesis_source_enriched_by_express_machine_to_a_queue_then_stopped(clie
     for key in ("a", "b", "c"):
         kinesis.put_record(StreamName=stream, Data=b"{}", PartitionKey=key)
     bodies: list[dict] = []
-    assert eventually(lambda: bodies.extend(json.loads(m["Body"]) for m in _drain(sqs, url))
+    assert eventually(lambda: bodies.extend(json.loads(m["Body"]) for m in drain(sqs, url))
                       or sum(len(b["keys"]) for b in bodies) >= 3)
     assert [key for body in bodies for key in body["keys"]] == ["a", "b", "c"]  # in order, each once
     pipes.stop_pipe(Name=name)
@@ -102,7 +97,7 @@ def test_dynamodb_source_to_lambda_and_event_bus(clients: Any, lam: Any) -> None
     pipes.create_pipe(Name=to_lambda, RoleArn=ROLE, Source=stream, Target=_arn(lam, function),
                       SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "TRIM_HORIZON"}})
     bus = events.create_event_bus(Name=unique("bus"))["EventBusArn"]
-    url, queue_arn = _queue(sqs)
+    url, queue_arn = new_queue(sqs)
     events.put_rule(Name=unique("r"), EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": "Pipe "}]}))
     rule = events.list_rules(EventBusName=bus)["Rules"][0]["Name"]
     events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
@@ -110,10 +105,10 @@ def test_dynamodb_source_to_lambda_and_event_bus(clients: Any, lam: Any) -> None
     pipes.create_pipe(Name=to_bus, RoleArn=ROLE, Source=stream, Target=bus,
                       SourceParameters={"DynamoDBStreamParameters": {"StartingPosition": "TRIM_HORIZON"}})
     dynamodb.put_item(TableName=table, Item={"id": {"S": "m1"}, "score": {"N": "0.9"}})
-    batches = eventually(lambda: _logged(logs, function))
+    batches = eventually(lambda: logged_events(logs, function))
     assert isinstance(batches[0], list) and batches[0][0]["dynamodb"]["NewImage"]["id"] == {"S": "m1"}
     bodies: list[dict] = []
-    assert eventually(lambda: bodies.extend(json.loads(m["Body"]) for m in _drain(sqs, url)) or bodies)
+    assert eventually(lambda: bodies.extend(json.loads(m["Body"]) for m in drain(sqs, url)) or bodies)
     assert bodies[0]["source"] == f"Pipe {to_bus}" and bodies[0]["detail-type"] == "Event from aws:dynamodb"
     assert bodies[0]["detail"]["eventName"] == "INSERT"
     pipes.delete_pipe(Name=to_lambda)
@@ -125,7 +120,7 @@ def test_failing_target_sends_a_stream_batch_to_the_pipes_dead_letter_queue(clie
     stream = unique("stream")
     kinesis.create_stream(StreamName=stream, ShardCount=1)
     stream_arn = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["StreamARN"]
-    dlq_url, dlq_arn = _queue(sqs)
+    dlq_url, dlq_arn = new_queue(sqs)
     name = unique("pipe")
     pipes.create_pipe(Name=name, RoleArn=ROLE, Source=stream_arn, Target=_arn(lam, create_function(lam, FAIL)),
                       SourceParameters={"KinesisStreamParameters": {
@@ -133,7 +128,7 @@ def test_failing_target_sends_a_stream_batch_to_the_pipes_dead_letter_queue(clie
                           "DeadLetterConfig": {"Arn": dlq_arn}}})
     sequence = kinesis.put_record(StreamName=stream, Data=base64.b64encode(b"x"), PartitionKey="k")["SequenceNumber"]
     dead: list[dict] = []
-    assert eventually(lambda: dead.extend(_drain(sqs, dlq_url)) or dead)
+    assert eventually(lambda: dead.extend(drain(sqs, dlq_url)) or dead)
     record = json.loads(dead[0]["Body"])
     assert record["context"] == {"partnerResourceArn": pipes.describe_pipe(Name=name)["Arn"],
                                  "condition": "RetryAttemptsExhausted"}

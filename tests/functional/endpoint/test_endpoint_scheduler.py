@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import create_function, create_machine, eventually, make_client, unique, wait_execution
+from endpoint_helpers import (
+    create_function,
+    create_machine,
+    drain,
+    eventually,
+    make_client,
+    new_queue,
+    unique,
+    wait_execution,
+)
 
 from stepkit.endpoint import LocalEndpoint
 from stepkit.engine.clock import ManualClock
@@ -34,21 +43,8 @@ def client(endpoint: LocalEndpoint) -> Any:
     return lambda service: make_client(endpoint.url, service)
 
 
-def _queue(sqs: Any, name: str | None = None, **attributes: str) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name or unique("q"), Attributes=attributes)["QueueUrl"]
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def _bodies(sqs: Any, url: str) -> list[dict]:
-    out = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
-            "Messages", [])
-        if not messages:
-            return out
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        out.extend(messages)
 
 
 def _wall(endpoint: LocalEndpoint, ahead: float, tz: str = "UTC") -> str:
@@ -68,7 +64,7 @@ def _schedule(scheduler: Any, expression: str, target: dict, **kwargs: Any) -> s
 
 def test_cron_in_a_time_zone_fires_a_queue_with_context_attributes(endpoint: LocalEndpoint, client: Any) -> None:
     sqs, scheduler = client("sqs"), client("scheduler")
-    url, arn = _queue(sqs)
+    url, arn = new_queue(sqs)
     # 09:30 in Paris (UTC+1 in January) is 08:30 UTC: half an hour after START
     name = _schedule(scheduler, "cron(30 9 * * ? *)", {
         "Arn": arn, "Input": json.dumps({"arn": "<aws.scheduler.schedule-arn>",
@@ -77,7 +73,7 @@ def test_cron_in_a_time_zone_fires_a_queue_with_context_attributes(endpoint: Loc
     assert endpoint.advance_clock(29 * 60) == 0
     assert endpoint.advance_clock(60) == 1
     endpoint.wait_idle(60)
-    [message] = _bodies(sqs, url)
+    [message] = drain(sqs, url)
     body = json.loads(message["Body"])
     assert body == {"arn": f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{name}",
                     "at": "2027-01-15T08:30:00Z"}
@@ -129,14 +125,14 @@ def test_rate_schedule_invokes_lambda_from_its_start_date_until_its_end_date(
 def test_failed_target_goes_to_the_dead_letter_queue_with_schedulers_attributes(
         endpoint: LocalEndpoint, client: Any) -> None:
     sqs, scheduler = client("sqs"), client("scheduler")
-    dlq_url, dlq_arn = _queue(sqs)
+    dlq_url, dlq_arn = new_queue(sqs)
     missing = f"arn:aws:states:us-east-1:123456789012:stateMachine:{unique('gone')}"
     name = _schedule(scheduler, "rate(1 hour)", {"Arn": missing, "Input": '{"n": 1}',
                                                  "DeadLetterConfig": {"Arn": dlq_arn},
                                                  "RetryPolicy": {"MaximumRetryAttempts": 0,
                                                                  "MaximumEventAgeInSeconds": 60}})
     dead: list[dict] = []
-    assert eventually(lambda: dead.extend(_bodies(sqs, dlq_url)) or dead)  # a rate fires at once
+    assert eventually(lambda: dead.extend(drain(sqs, dlq_url)) or dead)  # a rate fires at once
     [message] = dead
     assert message["Body"] == '{"n": 1}'
     attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
@@ -150,7 +146,7 @@ def test_failed_target_goes_to_the_dead_letter_queue_with_schedulers_attributes(
 
 def test_flexible_window_fires_within_the_window_and_sns_target(endpoint: LocalEndpoint, client: Any) -> None:
     sqs, sns, scheduler = client("sqs"), client("sns"), client("scheduler")
-    url, arn = _queue(sqs)
+    url, arn = new_queue(sqs)
     topic = sns.create_topic(Name=unique("t"))["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     name = unique("s")
@@ -164,7 +160,7 @@ def test_flexible_window_fires_within_the_window_and_sns_target(endpoint: LocalE
         minutes += 1
     assert 60 <= minutes <= 75  # the hour, then up to the 15-minute window
     endpoint.wait_idle(60)
-    assert eventually(lambda: [m["Body"] for m in _bodies(sqs, url)] == ["drift check"])
+    assert eventually(lambda: [m["Body"] for m in drain(sqs, url)] == ["drift check"])
     scheduler.delete_schedule(Name=name)
 
 

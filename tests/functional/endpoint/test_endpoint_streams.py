@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, KinesisDataStreamModel
 from botocore.exceptions import ClientError
-from endpoint_helpers import ROLE, create_function, eventually, make_client, unique
+from endpoint_helpers import ROLE, create_function, drain, eventually, logged_events, make_client, new_queue, unique
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -39,12 +39,6 @@ def handler(event, context):
 """
 
 
-def _logged(logs: Any, function: str) -> list[Any]:
-    try:
-        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
-    except logs.exceptions.ResourceNotFoundException:
-        return []
-    return [json.loads(e["message"].split("EVENT", 1)[1]) for e in events if "EVENT" in e["message"]]
 
 
 def _stream(kinesis: Any, shards: int = 1) -> str:
@@ -62,16 +56,8 @@ def _table(dynamodb: Any) -> tuple[str, str]:
     return name, described["TableDescription"]["LatestStreamArn"]
 
 
-def _queue(sqs: Any) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def _drain(sqs: Any, url: str) -> list[dict]:
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    for m in messages:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return messages
 
 
 def _put(kinesis: Any, arn: str, values: list[dict], key: str = "k") -> list[str]:
@@ -100,10 +86,10 @@ def test_kinesis_records_in_aws_shape_in_order_batched_and_filtered(clients: Any
 
     def delivered() -> list[int]:
         return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"]
-                for event in _logged(logs, function) for r in event["Records"]]
+                for event in logged_events(logs, function) for r in event["Records"]]
 
     assert eventually(lambda: len(delivered()) >= len(kept))
-    events = _logged(logs, function)
+    events = logged_events(logs, function)
     assert sorted(delivered()) == kept and delivered() == sorted(delivered())  # in order, each once
     assert all(len(e["Records"]) <= 3 for e in events)
     parsed = KinesisDataStreamModel.model_validate(events[-1])
@@ -119,7 +105,7 @@ def test_kinesis_records_in_aws_shape_in_order_batched_and_filtered(clients: Any
 def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_sqs(clients: Any, lam: Any) -> None:
     kinesis, logs, sqs = clients("kinesis"), clients("logs"), clients("sqs")
     stream = _stream(kinesis)
-    dlq_url, dlq_arn = _queue(sqs)
+    dlq_url, dlq_arn = new_queue(sqs)
     function = create_function(lam, FAIL_ON_BAD)
     function_arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
     sequences = _put(kinesis, stream, [{"n": 1}, {"n": 2}, {"n": 3, "bad": True}, {"n": 4}])
@@ -128,7 +114,7 @@ def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_sqs(clients
         BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
         DestinationConfig={"OnFailure": {"Destination": dlq_arn}})
     dead: list[dict] = []
-    assert eventually(lambda: dead.extend(_drain(sqs, dlq_url)) or dead)
+    assert eventually(lambda: dead.extend(drain(sqs, dlq_url)) or dead)
     record = json.loads(dead[0]["Body"])
     assert set(record) == {"requestContext", "responseContext", "version", "timestamp", "KinesisBatchInfo"}
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
@@ -140,10 +126,10 @@ def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_sqs(clients
             info["streamArn"]) == ("shardId-000000000000", sequences[2], sequences[2], 1, stream)
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
     # the good records were all processed, in order; the shard went on after the bad one
-    assert eventually(lambda: sorted(v["n"] for batch in _logged(logs, function) for v in batch) == [1, 2, 4])
+    assert eventually(lambda: sorted(v["n"] for batch in logged_events(logs, function) for v in batch) == [1, 2, 4])
     _put(kinesis, stream, [{"n": 5}])
-    assert eventually(lambda: any(v["n"] == 5 for batch in _logged(logs, function) for v in batch))
-    assert _drain(sqs, dlq_url) == []
+    assert eventually(lambda: any(v["n"] == 5 for batch in logged_events(logs, function) for v in batch))
+    assert drain(sqs, dlq_url) == []
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
@@ -151,7 +137,7 @@ def test_dynamodb_stream_partial_batch_response_and_sns_destination(clients: Any
     dynamodb, logs, sqs, sns = clients("dynamodb"), clients("logs"), clients("sqs"), clients("sns")
     table, stream = _table(dynamodb)
     topic = sns.create_topic(Name=unique("failed"))["TopicArn"]
-    url, queue_arn = _queue(sqs)
+    url, queue_arn = new_queue(sqs)
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
     function = create_function(lam, REPORT_X2)
     for n in (1, 2, 3):
@@ -161,7 +147,7 @@ def test_dynamodb_stream_partial_batch_response_and_sns_destination(clients: Any
         FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=2,
         DestinationConfig={"OnFailure": {"Destination": topic}})
     dead: list[dict] = []
-    assert eventually(lambda: dead.extend(_drain(sqs, url)) or dead)
+    assert eventually(lambda: dead.extend(drain(sqs, url)) or dead)
     record = json.loads(dead[0]["Body"])
     info = record["DDBStreamBatchInfo"]
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
@@ -169,7 +155,7 @@ def test_dynamodb_stream_partial_batch_response_and_sns_destination(clients: Any
     assert record["responseContext"]["functionError"] is None
     assert (info["batchSize"], info["streamArn"]) == (2, stream)  # x2 and x3: retried from the lowest failure
     assert info["approximateArrivalOfFirstRecord"].endswith("Z") and "." not in info["approximateArrivalOfFirstRecord"]
-    events = _logged(logs, function)
+    events = logged_events(logs, function)
     parsed = [DynamoDBStreamModel.model_validate(e) for e in events]
     keys = [[r.dynamodb.Keys["id"] for r in e.Records] for e in parsed]
     assert keys == [["x1", "x2", "x3"], ["x2", "x3"], ["x2", "x3"]]
@@ -192,7 +178,7 @@ def test_parallelization_factor_keeps_each_partition_key_in_order(clients: Any, 
 
     def seen() -> list[dict]:
         return [json.loads(base64.b64decode(r["kinesis"]["data"]))
-                for event in _logged(logs, function) for r in event["Records"]]
+                for event in logged_events(logs, function) for r in event["Records"]]
 
     assert eventually(lambda: len(seen()) >= 12)
     values = seen()
@@ -262,7 +248,7 @@ def test_latest_and_checkpoints_survive_a_restart(tmp_path: Path) -> None:
         mapping = lam.create_event_source_mapping(EventSourceArn=stream, FunctionName=function,
                                                   StartingPosition="LATEST")
         _put(kinesis, stream, [{"n": 1}])
-        assert eventually(lambda: _logged(logs, function))
+        assert eventually(lambda: logged_events(logs, function))
         first.stream_pollers.close()  # records put from here on wait for the next start
         _put(kinesis, stream, [{"n": 2}])
     with LocalEndpoint(state_dir=tmp_path) as second:
@@ -270,7 +256,7 @@ def test_latest_and_checkpoints_survive_a_restart(tmp_path: Path) -> None:
 
         def delivered() -> list[int]:
             return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"]
-                    for event in _logged(logs, function) for r in event["Records"]]
+                    for event in logged_events(logs, function) for r in event["Records"]]
 
         assert eventually(lambda: 2 in delivered())
         assert delivered() == [1, 2]  # n=0 never (LATEST), n=1 not again (the checkpoint)
@@ -295,7 +281,7 @@ def test_at_timestamp_mapping_reads_from_its_time_and_a_disabled_one_reads_nothi
 
     def delivered() -> list[int]:
         return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"]
-                for event in _logged(logs, function) for r in event["Records"]]
+                for event in logged_events(logs, function) for r in event["Records"]]
 
     assert eventually(lambda: delivered() == [1, 2])
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
