@@ -35,7 +35,7 @@ from stepkit.deploy.resources import (
     StateMachine,
 )
 from stepkit.deploy.state import Recorded
-from stepkit.deploy.streams import StreamMappingCalls
+from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
 from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
 from stepkit.deploy.topics import TopicCalls
@@ -60,7 +60,7 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, StreamMappingCalls, PipeCalls):
+class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     tables: :mod:`stepkit.deploy.tables`)."""
 

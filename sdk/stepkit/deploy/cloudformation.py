@@ -29,6 +29,7 @@ from stepkit.deploy.resources import (
     EventRule,
     EventSourceMapping,
     Function,
+    KinesisStream,
     LogGroup,
     Permission,
     Pipe,
@@ -256,6 +257,9 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.enrichment:
                 properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
             add(r, "AWS::Pipes::Pipe", properties)
+        elif isinstance(r, KinesisStream):
+            add(r, "AWS::Kinesis::Stream", {"Name": r.name, "ShardCount": r.shards,
+                                            "RetentionPeriodHours": r.retention_hours})
         elif isinstance(r, StreamMapping):
             settings = r.settings()
             destination = settings.pop("DestinationConfig")
@@ -269,7 +273,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if not r.filters:
                 settings.pop("FilterCriteria")
             add(r, "AWS::Lambda::EventSourceMapping", {
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
+                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"kinesis_stream:{r.kinesis}"), "Arn"]} if r.kinesis
+                else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
                 "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))

@@ -29,6 +29,7 @@ from stepkit.deploy.resources import (
     EventRule,
     EventSourceMapping,
     Function,
+    KinesisStream,
     LambdaNotification,
     LogGroup,
     Permission,
@@ -96,6 +97,8 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
             out[placeholder] = names.topic_arn(name) if attribute == "arn" else names.topic(name)
         elif kind == "table":
             out[placeholder] = names.table_arn(name) if attribute == "arn" else names.table(name)
+        elif kind == "stream":
+            out[placeholder] = names.kinesis_stream_arn(name) if attribute == "arn" else names.kinesis_stream(name)
     return out
 
 
@@ -193,6 +196,10 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     for logical, topic in stack.topics.items():
         check_length("topic", names.topic(logical), f"topics.{logical}")
         resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
+    for logical, kinesis in stack.streams.items():
+        check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
+        resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
+                                       retention_hours=kinesis.retention_hours))
     for logical, table in stack.tables.items():
         check_length("table", names.table(logical), f"tables.{logical}")
         resources.append(Table(
@@ -267,7 +274,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     function=fn.name, function_name=names.function(fn.name), queue=q.queue,
                     queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
                     partial_failures=q.partial_failures, enabled=q.enabled))
-            if trigger.stream is not None and trigger.stream.table in stack.tables:
+            if trigger.stream is not None and (trigger.stream.table in stack.tables
+                                               or trigger.stream.kinesis in stack.streams):
                 resources.append(stream_mapping(fn.name, trigger.stream, names))
             if trigger.pipe is not None:
                 resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
@@ -450,10 +458,13 @@ def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
         on_failure, on_failure_arn = f"queue:{failure.queue}", names.queue_arn(failure.queue)
     elif failure is not None and failure.topic is not None:
         on_failure, on_failure_arn = f"topic:{failure.topic}", names.topic_arn(failure.topic)
+    source = stream.table or stream.kinesis
     return StreamMapping(
-        logical=f"{function}-stream-{stream.table}", name=f"{names.function(function)}<-{names.table(stream.table)}",
-        function=function, function_name=names.function(function), table=stream.table,
-        table_name=names.table(stream.table), starting_position=stream.starting_position.upper(),
+        logical=f"{function}-stream-{source}", name=f"{names.function(function)}<-{names.prefix}-{source}",
+        function=function, function_name=names.function(function), table=stream.table or "",
+        table_name=names.table(stream.table) if stream.table else "", kinesis=stream.kinesis or "",
+        kinesis_arn=names.kinesis_stream_arn(stream.kinesis) if stream.kinesis else "",
+        starting_position=stream.starting_position.upper(),
         batch_size=stream.batch_size, batching_window=stream.batching_window, retries=stream.retries,
         max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
         partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,

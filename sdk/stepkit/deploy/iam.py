@@ -172,8 +172,15 @@ def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> Non
     """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
     AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
     and what it sends a discarded batch's description with."""
-    policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                  "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
+    if stream.kinesis is not None:
+        policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"],
+                     names.kinesis_stream_arn(stream.kinesis))
+        policy.allow(["kinesis:ListStreams"], "*")
+        policy.note("kinesis:ListStreams names no stream: Lambda's poller lists the account's streams")
+    else:
+        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                      "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
     if stream.on_failure is not None and stream.on_failure.queue is not None:
         policy.allow(["sqs:SendMessage"], names.queue_arn(stream.on_failure.queue))
     elif stream.on_failure is not None and stream.on_failure.topic is not None:

@@ -147,6 +147,17 @@ class Table(Resource):
 
 
 @dataclass(frozen=True)
+class KinesisStream(Resource):
+    """A Kinesis data stream with provisioned shards."""
+
+    kind: ClassVar[str] = "kinesis_stream"
+    order: ClassVar[int] = 36
+
+    shards: int = 1
+    retention_hours: int = 24
+
+
+@dataclass(frozen=True)
 class Queue(Resource):
     kind: ClassVar[str] = "queue"
     order: ClassVar[int] = 40
@@ -411,6 +422,9 @@ class StreamMapping(Resource):
     function_name: str = ""
     table: str = ""
     table_name: str = ""
+    kinesis: str = ""
+    """Instead of ``table``: a Kinesis stream of the stack (logical name)."""
+    kinesis_arn: str = ""
     starting_position: str = "LATEST"
     batch_size: int = 100
     batching_window: int = 0
@@ -428,7 +442,8 @@ class StreamMapping(Resource):
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}", f"table:{self.table}", *((self.on_failure,) if self.on_failure else ()))
+        source = f"kinesis_stream:{self.kinesis}" if self.kinesis else f"table:{self.table}"
+        return (f"function:{self.function}", source, *((self.on_failure,) if self.on_failure else ()))
 
     def settings(self) -> dict[str, Any]:
         """CreateEventSourceMapping's (and UpdateEventSourceMapping's) settings."""
@@ -553,6 +568,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, Queue, Function, StateMachine, StateMachineAlias,
-                Permission, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, KinesisStream, Queue, Function, StateMachine,
+                StateMachineAlias, Permission, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
 }

@@ -22,6 +22,7 @@ from stepkit.stack.resources import (
     RESOURCE_NAME,
     BucketSettings,
     Grant,
+    KinesisSettings,
     QueueSettings,
     StateMachineSettings,
     TableSettings,
@@ -49,9 +50,11 @@ class StageOverrides(BaseModel):
     queues: dict[str, dict[str, Any]] = Field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    streams: dict[str, dict[str, Any]] = Field(default_factory=dict)
     region: str | None = None
 
-    @field_validator("functions", "state_machines", "buckets", "queues", "topics", "tables", mode="before")
+    @field_validator("functions", "state_machines", "buckets", "queues", "topics", "tables", "streams",
+                     mode="before")
     @classmethod
     def _empty(cls, value: object) -> object:
         if isinstance(value, dict):
@@ -100,6 +103,8 @@ class Stack(BaseModel):
     topics: Annotated[dict[str, TopicSettings], Field(default_factory=dict)]
     tables: Annotated[dict[str, TableSettings], Field(default_factory=dict)]
     """DynamoDB tables, see :class:`stepkit.stack.resources.TableSettings`."""
+    streams: Annotated[dict[str, KinesisSettings], Field(default_factory=dict)]
+    """Kinesis data streams, see :class:`stepkit.stack.resources.KinesisSettings`."""
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
     layers: Annotated[dict[str, LayerSettings], Field(default_factory=dict)]
     """Code shared by functions (Lambda layers), see :mod:`stepkit.stack.layers`."""
@@ -127,6 +132,9 @@ class Stack(BaseModel):
 
     _sm_names = field_validator("state_machines", mode="before")(
         _names_check("state machine", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _stream_names = field_validator("streams", mode="before")(
+        _names_check("stream", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
     )
     _bucket_names = field_validator("buckets", mode="before")(
         _names_check("bucket", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
@@ -227,9 +235,12 @@ class Stack(BaseModel):
         stream = trigger.stream
         assert stream is not None
         out: list[tuple[Location, str]] = []
-        table = self.tables.get(stream.table)
-        if table is None:
-            out.append(((*here, "stream", "table"), undeclared("table", stream.table)))
+        table = self.tables.get(stream.table) if stream.table is not None else None
+        if stream.kinesis is not None:
+            if stream.kinesis not in known["stream"]:
+                out.append(((*here, "stream", "kinesis"), undeclared("stream", stream.kinesis)))
+        elif table is None:
+            out.append(((*here, "stream", "table"), undeclared("table", str(stream.table))))
         elif table.stream is None:
             out.append(((*here, "stream", "table"), f"table {stream.table!r} has no stream: set "
                         f"tables.{stream.table}.stream (new_and_old_images, new_image, old_image or keys_only)"))
@@ -254,9 +265,10 @@ class Stack(BaseModel):
             "function": set(self.functions),
             "topic": set(self.topics),
             "table": set(self.tables),
+            "stream": set(self.streams),
         }
         section = {"bucket": "buckets", "queue": "queues", "state_machine": "state_machines",
-                   "function": "functions", "topic": "topics", "table": "tables"}
+                   "function": "functions", "topic": "topics", "table": "tables", "stream": "streams"}
 
         def undeclared(kind: str, name: str) -> str:
             names = ", ".join(sorted(known[kind])) or "none"

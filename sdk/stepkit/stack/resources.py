@@ -91,18 +91,28 @@ class OnFailure(_Model):
         return self
 
 
+class KinesisSettings(_Model):
+    """One entry of ``streams``: a Kinesis data stream (provisioned shards); the key is its name."""
+
+    shards: Annotated[int, Field(ge=1, le=500)] = 1
+    retention_hours: Annotated[int, Field(ge=24, le=8760)] = 24
+
+
 class StreamTrigger(_Model):
-    """Changes of a table's DynamoDB stream (``table``, which declares ``stream:``), delivered
-    in order per shard by a Lambda event source mapping::
+    """Records of a Kinesis stream (``kinesis``, declared under ``streams:``) or changes of a
+    table's DynamoDB stream (``table``, which declares ``stream:``), delivered in order per
+    shard by a Lambda event source mapping::
 
         triggers:
           - stream: {table: predictions, batch_size: 50, retries: 2, on_failure: {queue: failed}}
+          - stream: {kinesis: clicks, starting_position: trim_horizon}
 
     ``retries`` and ``max_record_age`` (seconds) bound how long a failing batch blocks its shard
     (-1: until the record leaves the stream, as Lambda's default); ``bisect`` splits a failing
     batch to find the bad record; ``filters`` are event patterns matched on each record."""
 
-    table: str
+    table: str | None = None
+    kinesis: str | None = None
     starting_position: Literal["trim_horizon", "latest"] = "latest"
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
     batching_window: Annotated[int, Field(ge=0, le=300)] = 0
@@ -115,6 +125,17 @@ class StreamTrigger(_Model):
     on_failure: OnFailure | None = None
     filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StreamTrigger:
+        if (self.table is None) == (self.kinesis is None):
+            raise ValueError("a stream trigger reads exactly one of `table` (its DynamoDB stream) or `kinesis`")
+        return self
+
+    @property
+    def source(self) -> str:
+        """``table:<name>`` or ``kinesis:<name>``."""
+        return f"table:{self.table}" if self.table is not None else f"kinesis:{self.kinesis}"
 
     @field_validator("max_record_age")
     @classmethod

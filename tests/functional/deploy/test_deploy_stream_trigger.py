@@ -105,3 +105,65 @@ def test_package_exports_the_stream_mapping(endpoint: LocalEndpoint, tmp_path: P
                 and "watch" in json.dumps(r))
     statements = json.dumps(role["Properties"])
     assert "dynamodb:GetRecords" in statements and "sqs:SendMessage" in statements
+
+
+KINESIS_STACK = """name: clicks
+streams:
+  clicks: {shards: 2, retention_hours: 48}
+functions:
+  count:
+    runtime: python3.12
+    environment:
+      STREAM: ${ClicksStreamName}
+    triggers:
+      - stream: {kinesis: clicks, starting_position: trim_horizon, batch_size: 10, parallelization: 2}
+"""
+COUNT = """
+import base64, json, os
+def handler(event, context):
+    print('EVENT', json.dumps([os.environ['STREAM']] + [base64.b64decode(r['kinesis']['data']).decode()
+                                                         for r in event['Records']]))
+"""
+
+
+@pytest.fixture
+def kinesis_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEndpoint]:
+    with local_project(tmp_path, monkeypatch, "clicks", {"infra/stack.yaml": KINESIS_STACK,
+                                                         "functions/count/app.py": COUNT}) as ep:
+        yield ep
+
+
+def test_deployed_kinesis_stream_and_its_trigger(kinesis_project: LocalEndpoint, tmp_path: Path) -> None:
+    endpoint = kinesis_project
+    result = CliRunner().invoke(main, ["deploy"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    kinesis, lam, logs = (endpoint.client(s) for s in ("kinesis", "lambda", "logs"))
+    summary = kinesis.describe_stream_summary(StreamName="clicks-dev-clicks")["StreamDescriptionSummary"]
+    assert (summary["OpenShardCount"], summary["RetentionPeriodHours"]) == (2, 48)
+    [mapping] = lam.list_event_source_mappings(FunctionName="clicks-dev-count")["EventSourceMappings"]
+    assert (mapping["EventSourceArn"], mapping["ParallelizationFactor"]) == (summary["StreamARN"], 2)
+    kinesis.put_record(StreamName="clicks-dev-clicks", Data=b"click-1", PartitionKey="u1")
+
+    def seen() -> list[list[str]]:
+        try:
+            events = logs.filter_log_events(logGroupName="/aws/lambda/clicks-dev-count")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+        return [json.loads(e["message"].split("EVENT", 1)[1]) for e in events if "EVENT" in e["message"]]
+
+    assert eventually(lambda: seen() == [["clicks-dev-clicks", "click-1"]])
+
+    packaged = CliRunner().invoke(main, ["package", "--out", str(tmp_path / "out")])
+    assert packaged.exit_code == 0, packaged.output
+    template = json.loads((tmp_path / "out" / "template.json").read_text())["Resources"]
+    [stream_id] = [k for k, r in template.items() if r["Type"] == "AWS::Kinesis::Stream"]
+    assert template[stream_id]["Properties"] == {"Name": "clicks-dev-clicks", "ShardCount": 2,
+                                                 "RetentionPeriodHours": 48}
+    [exported] = [r["Properties"] for r in template.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert exported["EventSourceArn"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    role = json.dumps([r for r in template.values() if r["Type"] == "AWS::IAM::Role"])
+    assert "kinesis:GetRecords" in role and "dynamodb:" not in role
+
+    destroyed = CliRunner().invoke(main, ["destroy", "--yes"])
+    assert destroyed.exit_code == 0, destroyed.output
+    assert "clicks-dev-clicks" not in kinesis.list_streams()["StreamNames"]

@@ -51,3 +51,17 @@ def test_pipe_trigger_checks() -> None:
     assert ("state_machines", "m", "triggers", "0", "pipe", "filters", "0") in problems
     with pytest.raises(ValidationError, match="exactly one of `queue` or `table`"):
         stack({"queue": "q", "table": "t"})
+
+
+def test_kinesis_stream_trigger_checks() -> None:
+    def stack(trigger: dict) -> Stack:
+        return Stack.model_validate({"streams": {"clicks": {"shards": 2}},
+                                     "functions": {"f": {"triggers": [{"stream": trigger}]}}})
+
+    assert stack({"kinesis": "clicks"}).reference_problems() == []
+    [(where, message)] = stack({"kinesis": "views"}).reference_problems()
+    assert where[-1] == "kinesis" and "stream 'views' is not declared under `streams:`" in message
+    with pytest.raises(ValidationError, match="exactly one of `table`"):
+        stack({"kinesis": "clicks", "table": "t"})
+    with pytest.raises(ValidationError):
+        Stack.model_validate({"streams": {"clicks": {"shards": 0}}})
