@@ -272,7 +272,7 @@ class ProjectSession:
         integrations = _OnTheEndpoint(None, region=self.stack.region, access_key="test", secret_key="test")
         registry = registry or IntegrationRegistry()
         integrations.register(registry)
-        registry.set_client_factory(lambda service, region_name=None: integrations.client(service, region_name))
+        registry.clients.set_factory(lambda service, region_name=None: integrations.client(service, region_name))
         registry.set_lambda_backend(self.backend)
         return registry
 

@@ -33,6 +33,7 @@ from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
 from stepkit.runtime.errors import FunctionNotFound
+from stepkit.runtime.invoker import FunctionInvoker
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,10 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
-class LambdaService:
+class LambdaService(FunctionInvoker):
+    """The Lambda API over the runtime; its ``invoke`` (versions and aliases resolved) is the
+    ``FunctionInvoker`` Step Functions' Lambda tasks, API Gateway and event sources call."""
+
     def __init__(
         self,
         store: Store,

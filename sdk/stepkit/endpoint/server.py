@@ -295,9 +295,9 @@ class LocalEndpoint:
 
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
-        registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
+        registry.clients.set_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region, isolated=True)
-        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
+        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))
         return registry
 
     def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:

@@ -17,9 +17,7 @@ from stepkit.engine.compiler import Program
 from stepkit.engine.frame import Frame, iso_millis
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
-from stepkit.integrations.arns import Resource
-from stepkit.integrations.mock_config import MockedTasks
-from stepkit.integrations.registry import Integration, IntegrationRegistry
+from stepkit.engine.tasks import Integration, Resource, TaskResolver
 
 EventListener = Callable[[HistoryEvent], None]
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
@@ -76,16 +74,16 @@ class ExecutionRun:
         input: Any,
         name: str,
         state_machine_arn: str,
-        registry: IntegrationRegistry,
+        resolver: TaskResolver,
         clock: Clock,
         tokens: TaskTokens,
-        mocks: MockedTasks | None = None,
         role_arn: str = "arn:aws:iam::123456789012:role/stepkit",
         listener: EventListener | None = None,
         express: bool = False,
         unlimited_history: bool = False,
     ) -> None:
-        """``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
+        """``resolver`` answers which integration runs each Task (and makes AWS clients).
+        ``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
         that AWS would fail); an EXPRESS execution has none anyway."""
         self.program = program
         self.input = input
@@ -98,11 +96,10 @@ class ExecutionRun:
         else:
             prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
             self.execution_arn = f"{prefix}:{name}"
-        self.registry = registry
+        self.resolver = resolver
         self.clock = clock
         self._now = clock.now
         self.tokens = tokens
-        self.mocks = mocks
         self.listener = listener
         self.history: list[HistoryEvent] = []
         self._ids = itertools.count(1)
@@ -170,11 +167,7 @@ class ExecutionRun:
     # -- integrations ------------------------------------------------------------------
     def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
         """The handler of a Task; ``mocked`` is true when a MockConfigFile answers it."""
-        if self.mocks is not None:
-            mocked = self.mocks.for_state(state_name)
-            if mocked is not None:
-                return mocked, True
-        return self.registry.resolve(resource), False
+        return self.resolver.integration_for(state_name, resource)
 
     def map_run_arn(self, state_name: str, label: str | None) -> str:
         sm = self.state_machine_arn.replace(":stateMachine:", ":mapRun:", 1)

@@ -3,7 +3,7 @@
 Resources: ``arn:aws:states:::s3:getObject`` (``ReaderConfig.InputType`` CSV, JSON, JSONL,
 PARQUET, MANIFEST (S3 inventory), or an Athena data manifest with
 ``ManifestType: ATHENA_DATA``) and ``arn:aws:states:::s3:listObjectsV2``. The S3 client
-comes from the integration registry (``IntegrationRegistry.client("s3")``), so whatever
+comes from the integration registry (``TaskResolver.client("s3")``), so whatever
 endpoint boto3 is configured for (``AWS_ENDPOINT_URL``) or a test's factory is used.
 
 Items are produced lazily: a CSV or JSONL object is read line by line from the response's

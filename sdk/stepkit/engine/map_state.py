@@ -454,9 +454,10 @@ class MapState(RecoverableState):
 
 
 def _s3(run: Any, error: str) -> Any:
-    """The registry's S3 client; failing to make one fails the reader or the writer."""
+    """The execution's S3 client (its resolver makes it); failing to make one fails the
+    reader or the writer."""
     try:
-        return run.registry.client("s3")
+        return run.resolver.client("s3")
     except Exception as exc:
         raise StatesError(error, f"Cannot make an S3 client: {type(exc).__name__}: {exc}") from None
 

@@ -12,8 +12,7 @@ from stepkit.engine.activity_task import run_activity
 from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
 from stepkit.engine.states import Outcome, RecoverableState, check_result_size
-from stepkit.integrations.arns import parse_resource
-from stepkit.integrations.registry import TaskInvocation
+from stepkit.engine.tasks import TaskInvocation, parse_resource
 
 if TYPE_CHECKING:
     from stepkit.engine.compiler import Compiler

@@ -40,7 +40,8 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from stepkit.asl import errors
 from stepkit.asl.errors import StatesError
 from stepkit.aws_sessions import isolated_session, make_client, models_session, service_model
-from stepkit.integrations.registry import IntegrationRegistry, TaskInvocation
+from stepkit.engine.tasks import TaskInvocation
+from stepkit.integrations.registry import IntegrationRegistry
 
 #: Step Functions' service names (those of the AWS SDK for Java 2.x) that botocore names differently.
 _SDK_ALIASES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs",

@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 from stepkit.asl.errors import StatesError
+from stepkit.engine.tasks import TaskInvocation
 from stepkit.integrations.lambda_response import function_failure, invoke_envelope, service_failure
-from stepkit.integrations.registry import TaskInvocation
-from stepkit.runtime import FunctionNotFound, LambdaRuntime, LambdaServiceError
+from stepkit.runtime import FunctionInvoker, FunctionNotFound, LambdaServiceError
 
 
 class LambdaRuntimeIntegration:
-    def __init__(self, runtime: LambdaRuntime) -> None:
+    def __init__(self, runtime: FunctionInvoker) -> None:
         self.runtime = runtime
 
     def __call__(self, invocation: TaskInvocation) -> Any:

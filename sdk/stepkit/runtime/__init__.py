@@ -21,6 +21,7 @@ from stepkit.runtime.errors import (
     RuntimeClosed,
     TooManyRequests,
 )
+from stepkit.runtime.invoker import FunctionInvoker
 from stepkit.runtime.results import InvokeResult
 from stepkit.runtime.service import LambdaRuntime
 
@@ -29,6 +30,7 @@ __all__ = [
     "Clock",
     "DependencyInstallError",
     "FunctionConfig",
+    "FunctionInvoker",
     "FunctionNotFound",
     "InvalidParameterValue",
     "InvalidRequestContent",

@@ -9,8 +9,9 @@ import pytest
 
 from stepkit import StateMachine
 from stepkit.engine.callbacks import TaskTokens, TokenTimedOut
-from stepkit.integrations.activities import ACTIVITY_RESOURCES, ActivityTicket
-from stepkit.integrations.registry import IntegrationRegistry, TaskInvocation
+from stepkit.engine.tasks import ActivityTicket, TaskInvocation
+from stepkit.integrations.activities import ACTIVITY_RESOURCES
+from stepkit.integrations.registry import IntegrationRegistry
 
 ACTIVITY = "arn:aws:states:us-east-1:123456789012:activity:work"
 
