@@ -208,7 +208,7 @@ class LocalEndpoint:
         )
         self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
                                   self.region, self.lambda_service.is_active)
-        self.lambda_service.pollers = self.pollers
+        self.lambda_service.event_sources.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         from stepkit.endpoint.apigateway import ApiGateway
 
@@ -225,7 +225,7 @@ class LocalEndpoint:
         self._serving.set()  # requests go through from here; resumed executions may call the endpoint
         self.stepfunctions.resume_all(running)
         self.resumed = len(running)
-        self.lambda_service.start_mappings()
+        self.lambda_service.event_sources.start()
         self.deliveries.start()
         self.moto.start_writer()
         self.schedules.start()
