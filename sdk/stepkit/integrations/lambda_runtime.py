@@ -14,7 +14,7 @@ from typing import Any
 from stepkit.asl.errors import StatesError
 from stepkit.engine.tasks import TaskInvocation
 from stepkit.integrations.lambda_response import function_failure, invoke_envelope, service_failure
-from stepkit.runtime import FunctionInvoker, FunctionNotFound, LambdaServiceError
+from stepkit.runtime import FunctionInvoker, FunctionNotFound, JsonPayload, LambdaServiceError
 
 
 class LambdaRuntimeIntegration:
@@ -36,7 +36,7 @@ class LambdaRuntimeIntegration:
             payload = params.get("Payload")
             invocation_type = params.get("InvocationType", "RequestResponse")
             qualifier = params.get("Qualifier")
-        body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b"{}"
+        body = JsonPayload.of(payload) if payload is not None else JsonPayload(b"{}")
         try:
             result = self.runtime.invoke(name, body, invocation_type=invocation_type, qualifier=qualifier)
         except LambdaServiceError as e:

@@ -21,7 +21,7 @@ from stepkit.runtime.errors import (
     RuntimeClosed,
     TooManyRequests,
 )
-from stepkit.runtime.invoker import FunctionInvoker
+from stepkit.runtime.invoker import FunctionInvoker, JsonPayload
 from stepkit.runtime.results import InvokeResult
 from stepkit.runtime.service import LambdaRuntime
 
@@ -35,6 +35,7 @@ __all__ = [
     "InvalidParameterValue",
     "InvalidRequestContent",
     "InvokeResult",
+    "JsonPayload",
     "LambdaRuntime",
     "LambdaServiceError",
     "RequestTooLarge",

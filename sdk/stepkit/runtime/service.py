@@ -27,6 +27,7 @@ from stepkit.runtime.errors import (
     RuntimeClosed,
 )
 from stepkit.runtime.function import LocalFunction
+from stepkit.runtime.invoker import JsonPayload
 from stepkit.runtime.results import InvokeResult
 from stepkit.stack.project import Project
 
@@ -235,6 +236,8 @@ def _checked_payload(payload: bytes, invocation_type: str) -> bytes:
     limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+    if isinstance(payload, JsonPayload):  # serialised from a value: JSON by construction
+        return payload
     if not payload.strip():
         return b"{}"  # Lambda hands an invocation without a payload the event {}
     try:
