@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Mapping
 from functools import lru_cache
@@ -424,10 +423,10 @@ def _explain(error: JException) -> tuple[str | None, str]:
 
 
 class _Runner(Jsonata):
-    """The jsonata-python evaluator, one per thread, with JSONata 2.0.6's semantics restored.
+    """The jsonata-python evaluator, with JSONata 2.0.6's semantics restored.
 
-    jsonata-python keeps per-evaluation state on the instance that evaluates (it looks it up
-    per thread), so one instance per thread evaluates every compiled expression; expressions
+    jsonata-python keeps per-evaluation state on the instance that evaluates (it finds it in
+    ``Jsonata.CURRENT``), so each evaluation makes one (about a microsecond); expressions
     themselves are only ASTs. It is built without ``Jsonata.__init__``, which parses an
     expression this instance never needs.
     """
@@ -537,16 +536,6 @@ def _mismatched_argument(function: Any, args: Any) -> int | None:
     return matched + 1
 
 
-_local = threading.local()
-
-
-def _runner() -> _Runner:
-    runner = getattr(_local, "runner", None)
-    if runner is None:
-        runner = _local.runner = _Runner()
-    return runner
-
-
 _FUNCTIONS = Jsonata.Frame(Jsonata.static_frame)
 for _name, _value in step_functions_bindings().items():
     _FUNCTIONS.bind(_name, _value)
@@ -563,11 +552,15 @@ class _Scope(Jsonata.Frame):
     A variable is converted when an expression first reads it and kept for the rest of the
     scope, which a template shares among all its expressions. ``$states`` is bound as it is:
     what an expression reads from it is converted by :meth:`_Runner.evaluate_name`. ``$states``
-    wins over a variable of the same name.
+    wins over a variable of the same name. ``now`` (seconds since the epoch) is the time
+    ``$now()`` and ``$millis()`` report.
     """
 
-    def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None) -> None:
+    def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None, now: float | None) -> None:
         self.bindings = dict(_HOOKS)
+        # What $now() and $millis() report, in milliseconds: the caller's clock (an
+        # execution's, which a virtual clock moves), else real time; one value per evaluation.
+        self.now_ms = int((time.time() if now is None else now) * 1000)
         self.parent = _FUNCTIONS
         self.is_parallel_call = False
         self._states = states
@@ -712,26 +705,29 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
-    def evaluate(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(
+        self, states: Mapping[str, Any], variables: Mapping[str, Any] | None = None, *, now: float | None = None
+    ) -> Any:
         """The expression's value, or :data:`UNDEFINED`.
 
         ``states`` is ``$states`` (``input``, ``context`` and, where they exist, ``result`` or
-        ``errorOutput``); each workflow variable is ``$name``. Neither is modified.
+        ``errorOutput``); each workflow variable is ``$name``. Neither is modified. ``now``
+        (seconds since the epoch; default: real time) is what ``$now()`` and ``$millis()`` report.
 
         Raises :class:`JsonataEvaluationError` when evaluation fails.
         """
-        return self._run(_Scope(states, variables), "")
+        return self._run(_Scope(states, variables, now), "")
 
     def _run(self, scope: _Scope, path: str) -> Any:
         if self._simple is not None:
             result = _walk(scope, *self._simple)
             if result is not _MAP_OVER_ARRAY:
                 return UNDEFINED if result is None or is_function(result) else _to_json(result)
-        runner = _runner()
+        runner = _Runner()  # cheap (no parsing); holds this evaluation's state only
         current = Jsonata.CURRENT  # where jsonata-python's functions find the evaluator
         previous = getattr(current, "jsonata", None)
         current.jsonata = runner
-        runner.timestamp = int(time.time() * 1000)  # what $now() and $millis() report
+        runner.timestamp = scope.now_ms
         frame = Jsonata.Frame(scope)
         frame.bindings.update(_HOOKS)
         try:
@@ -954,8 +950,11 @@ class Template:
         self._root = root
         self.has_expressions = _has_expressions(root)
 
-    def evaluate(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> Any:
-        """The value with every expression replaced by what it evaluates to.
+    def evaluate(
+        self, states: Mapping[str, Any], variables: Mapping[str, Any] | None = None, *, now: float | None = None
+    ) -> Any:
+        """The value with every expression replaced by what it evaluates to (``now`` as in
+        :meth:`Expression.evaluate`: one time for all its expressions).
 
         An expression that returns nothing fails with a :class:`JsonataEvaluationError` whose
         ``undefined`` is true and whose ``path`` says where it sits, in an object (``/key``) or
@@ -963,7 +962,7 @@ class Template:
         than drop the member. A template that is one expression fails the same way, at path
         ``""``, so ``error.at("Output")`` names the field itself.
         """
-        return _build(self._root, _Scope(states, variables))
+        return _build(self._root, _Scope(states, variables, now))
 
 
 def compile_template(value: Any) -> Template:
