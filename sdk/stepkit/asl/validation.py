@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from stepkit.asl import definition_model as model
 from stepkit.asl.definition_model import JSONATA, JSONPATH, QUERY_LANGUAGES, STATE_FIELDS, STATE_TYPES
+from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
 
 ERROR = "ERROR"
 WARNING = "WARNING"
@@ -53,7 +54,6 @@ STATES_ALL = "States.ALL"
 
 #: Jackson, which AWS parses definitions with, quotes at most this much of the source.
 _SOURCE_QUOTE_LIMIT = 500
-_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 _LOOKS_LIKE_PATH = re.compile(r"\$\$?[.\[]")
 _LOOKS_LIKE_INTRINSIC = re.compile(r"States\.[A-Za-z0-9]+\(")
 _EXPRESS_UNSUPPORTED_SUFFIX = re.compile(r"arn:[^:]+:states:::.+\.(sync(?::2)?|waitForTaskToken)")
@@ -127,7 +127,7 @@ def validate_definition(
     if isinstance(definition, str):
         text = definition
         if placeholders:
-            text = _quote_bare_placeholders(_substitute(text, substitutions or {}))
+            text = quote_bare_placeholders(substitute_known(text, substitutions or {}))
         if not text.strip():
             return [_no_object()]
         parsed, problem = _parse_json(text)
@@ -190,45 +190,14 @@ def _parse_json(text: str) -> tuple[Any, Diagnostic | None]:
     return None, Diagnostic(ERROR, INVALID_JSON_DESCRIPTION, f"{reason}\n at {where}", where)
 
 
-def _substitute(text: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
 def _substitute_values(value: Any, values: Mapping[str, str] | None) -> Any:
     if isinstance(value, str):
-        return _substitute(value, values or {})
+        return substitute_known(value, values or {})
     if isinstance(value, Mapping):
         return {k: _substitute_values(v, values) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute_values(v, values) for v in value]
     return value
-
-
-def _quote_bare_placeholders(text: str) -> str:
-    """Put placeholders that stand outside JSON strings (``"MaxConcurrency": ${N}``) in quotes."""
-    out: list[str] = []
-    in_string = escaped = False
-    position = 0
-    while position < len(text):
-        char = text[position]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "$":
-            placeholder = _PLACEHOLDER.match(text, position)
-            if placeholder is not None:
-                out.append(json.dumps(placeholder.group(0)))
-                position = placeholder.end()
-                continue
-        out.append(char)
-        position += 1
-    return "".join(out)
 
 
 # --- locations and messages ------------------------------------------------------------
@@ -379,7 +348,7 @@ class _Checker:
 
     def deferred(self, value: Any) -> bool:
         """A placeholder value, when tolerated, is not checked."""
-        return self.placeholders and model.has_placeholder(value)
+        return self.placeholders and has_placeholder(value)
 
     # pydantic errors -> diagnostics
 
@@ -859,7 +828,7 @@ class _Checker:
     def report_placeholders(self, definition: Mapping[str, Any]) -> None:
         seen: set[str] = set()
         for location, text in _strings(definition, ()):
-            for placeholder in _PLACEHOLDER.finditer(text):
+            for placeholder in PLACEHOLDER.finditer(text):
                 name = placeholder.group(1)
                 if name not in seen:
                     seen.add(name)
