@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock, VirtualClock
 from stepkit.engine.compiler import Program, compile_definition
 from stepkit.engine.execution import EventListener, Execution, ExecutionRun
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size
+from stepkit.engine.task_tokens import TaskTokens
 from stepkit.engine.tasks import TaskResolver
 from stepkit.integrations.mock_config import MockConfig, MockedTasks
 from stepkit.integrations.registry import IntegrationRegistry

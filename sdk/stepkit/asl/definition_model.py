@@ -350,7 +350,7 @@ class _Schema(BaseModel):
 # --- machines --------------------------------------------------------------------------
 
 
-class StateMachine(_Schema):
+class StateMachineSchema(_Schema):
     """The top-level object. ``States`` comes first: AWS lists it first when both are missing."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -361,7 +361,7 @@ class StateMachine(_Schema):
     query_language: QueryLanguageName = Field(None, alias="QueryLanguage")
 
 
-class Branch(_Schema):
+class BranchSchema(_Schema):
     """A ``Parallel`` branch. Its states inherit the top-level query language."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -369,21 +369,21 @@ class Branch(_Schema):
     comment: Text = Field(None, alias="Comment")
 
 
-class ProcessorConfig(_Schema):
+class ProcessorConfigSchema(_Schema):
     mode: Annotated[Any, _one_of("INLINE", "DISTRIBUTED")] = Field(None, alias="Mode")
     execution_type: Annotated[Any, _one_of("STANDARD", "EXPRESS")] = Field(None, alias="ExecutionType")
 
 
-class ItemProcessor(Branch):
+class ItemProcessorSchema(BranchSchema):
     """A ``Map`` state's ``ItemProcessor`` (or its older name, ``Iterator``)."""
 
-    processor_config: ProcessorConfig | None = Field(None, alias="ProcessorConfig")
+    processor_config: ProcessorConfigSchema | None = Field(None, alias="ProcessorConfig")
 
 
 # --- error handling --------------------------------------------------------------------
 
 
-class Retrier(_Schema):
+class RetrierSchema(_Schema):
     error_equals: Annotated[list[Text], Field(alias="ErrorEquals", min_length=1)]
     interval_seconds: Annotated[Any, _integer(1, MAX_SECONDS)] = Field(None, alias="IntervalSeconds")
     max_attempts: Annotated[Any, _integer(0, MAX_SECONDS)] = Field(None, alias="MaxAttempts")
@@ -393,7 +393,7 @@ class Retrier(_Schema):
     comment: Text = Field(None, alias="Comment")
 
 
-class Catcher(_Schema):
+class CatcherSchema(_Schema):
     error_equals: Annotated[list[Text], Field(alias="ErrorEquals", min_length=1)]
     next: Text = Field(alias="Next")
     result_path: ResultPathType = Field(None, alias="ResultPath")
@@ -485,15 +485,15 @@ _RuleWithOperators: type[_RuleBody] = create_model(  # type: ignore[call-overloa
 )
 
 
-class NestedChoiceRule(_RuleWithOperators):  # type: ignore[misc,valid-type]
+class NestedChoiceRuleSchema(_RuleWithOperators):  # type: ignore[misc,valid-type]
     """A rule inside ``And``, ``Or`` or ``Not``: no ``Next``."""
 
-    and_: list[NestedChoiceRule] | None = Field(None, alias="And", min_length=1)
-    or_: list[NestedChoiceRule] | None = Field(None, alias="Or", min_length=1)
-    not_: NestedChoiceRule | None = Field(None, alias="Not")
+    and_: list[NestedChoiceRuleSchema] | None = Field(None, alias="And", min_length=1)
+    or_: list[NestedChoiceRuleSchema] | None = Field(None, alias="Or", min_length=1)
+    not_: NestedChoiceRuleSchema | None = Field(None, alias="Not")
 
 
-class ChoiceRule(NestedChoiceRule):
+class ChoiceRuleSchema(NestedChoiceRuleSchema):
     """A top-level entry of ``Choices``."""
 
     next: Text = Field(alias="Next")
@@ -504,7 +504,7 @@ class ChoiceRule(NestedChoiceRule):
 # --- Map helpers -----------------------------------------------------------------------
 
 
-class ReaderConfig(_Schema):
+class ReaderConfigSchema(_Schema):
     input_type: Annotated[Any, _one_of("CSV", "JSON", "JSONL", "MANIFEST", "PARQUET")] = Field(
         None, alias="InputType"
     )
@@ -524,14 +524,14 @@ class ReaderConfig(_Schema):
     """listObjectsV2: ``LOAD_AND_FLATTEN`` reads each listed object's items instead of the listing."""
 
 
-class ItemReader(_Schema):
+class ItemReaderSchema(_Schema):
     resource: Annotated[Any, _s3_resource("getObject", "listObjectsV2")] = Field(alias="Resource")
-    reader_config: ReaderConfig | None = Field(None, alias="ReaderConfig")
+    reader_config: ReaderConfigSchema | None = Field(None, alias="ReaderConfig")
     parameters: Template = Field(None, alias="Parameters")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class ItemBatcher(_Schema):
+class ItemBatcherSchema(_Schema):
     max_items_per_batch: Annotated[Any, _integer(1, jsonata=True)] = Field(None, alias="MaxItemsPerBatch")
     max_items_per_batch_path: ReferencePath = Field(None, alias="MaxItemsPerBatchPath")
     max_input_bytes_per_batch: Annotated[Any, _integer(1, MAX_INPUT_BYTES_PER_BATCH, jsonata=True)] = Field(
@@ -541,18 +541,18 @@ class ItemBatcher(_Schema):
     batch_input: Json = Field(None, alias="BatchInput")  # any JSON value, as AWS's schema has it
 
 
-class WriterConfig(_Schema):
+class WriterConfigSchema(_Schema):
     """Both fields or neither: AWS refuses a WriterConfig missing either one."""
 
     transformation: Annotated[Any, _one_of("NONE", "COMPACT", "FLATTEN")] = Field(alias="Transformation")
     output_type: Annotated[Any, _one_of("JSON", "JSONL")] = Field(alias="OutputType")
 
 
-class ResultWriter(_Schema):
+class ResultWriterSchema(_Schema):
     resource: Annotated[Any, _s3_resource("putObject")] = Field(None, alias="Resource")
     parameters: Template = Field(None, alias="Parameters")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
-    writer_config: WriterConfig | None = Field(None, alias="WriterConfig")
+    writer_config: WriterConfigSchema | None = Field(None, alias="WriterConfig")
 
 
 # --- states ----------------------------------------------------------------------------
@@ -587,16 +587,16 @@ class _Work(_Result):
     """Task, Parallel and Map: a result to select from, and errors to retry or catch."""
 
     result_selector: Template = Field(None, alias="ResultSelector")
-    retry: list[Retrier] | None = Field(None, alias="Retry")
-    catch: list[Catcher] | None = Field(None, alias="Catch")
+    retry: list[RetrierSchema] | None = Field(None, alias="Retry")
+    catch: list[CatcherSchema] | None = Field(None, alias="Catch")
 
 
-class PassState(_Result):
+class PassStateSchema(_Result):
     type: Literal["Pass"] = Field(alias="Type")
     result: Json = Field(None, alias="Result")
 
 
-class TaskState(_Work):
+class TaskStateSchema(_Work):
     type: Literal["Task"] = Field(alias="Type")
     resource: Annotated[Any, _field(_resource)] = Field(alias="Resource")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
@@ -607,14 +607,14 @@ class TaskState(_Work):
     heartbeat_seconds_path: ReferencePath = Field(None, alias="HeartbeatSecondsPath")
 
 
-class ChoiceState(_InputOutput):
+class ChoiceStateSchema(_InputOutput):
     type: Literal["Choice"] = Field(alias="Type")
-    choices: Annotated[list[ChoiceRule], Field(alias="Choices", min_length=1)]
+    choices: Annotated[list[ChoiceRuleSchema], Field(alias="Choices", min_length=1)]
     default: Text = Field(None, alias="Default")
     assign: Template = Field(None, alias="Assign")
 
 
-class WaitState(_Transition):
+class WaitStateSchema(_Transition):
     type: Literal["Wait"] = Field(alias="Type")
     seconds: Annotated[Any, _integer(0, MAX_SECONDS, jsonata=True)] = Field(None, alias="Seconds")
     timestamp: Annotated[Any, _field(_timestamp_or_jsonata)] = Field(None, alias="Timestamp")
@@ -622,11 +622,11 @@ class WaitState(_Transition):
     timestamp_path: ReferencePath = Field(None, alias="TimestampPath")
 
 
-class SucceedState(_InputOutput):
+class SucceedStateSchema(_InputOutput):
     type: Literal["Succeed"] = Field(alias="Type")
 
 
-class FailState(_State):
+class FailStateSchema(_State):
     type: Literal["Fail"] = Field(alias="Type")
     error: Text = Field(None, alias="Error")
     error_path: PathOrIntrinsic = Field(None, alias="ErrorPath")
@@ -634,22 +634,22 @@ class FailState(_State):
     cause_path: PathOrIntrinsic = Field(None, alias="CausePath")
 
 
-class ParallelState(_Work):
+class ParallelStateSchema(_Work):
     type: Literal["Parallel"] = Field(alias="Type")
-    branches: Annotated[list[Branch], Field(alias="Branches", min_length=1)]
+    branches: Annotated[list[BranchSchema], Field(alias="Branches", min_length=1)]
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class MapState(_Work):
+class MapStateSchema(_Work):
     type: Literal["Map"] = Field(alias="Type")
-    item_processor: ItemProcessor | None = Field(None, alias="ItemProcessor")
-    iterator: ItemProcessor | None = Field(None, alias="Iterator")
+    item_processor: ItemProcessorSchema | None = Field(None, alias="ItemProcessor")
+    iterator: ItemProcessorSchema | None = Field(None, alias="Iterator")
     items_path: ReferencePath = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
     item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
-    item_reader: ItemReader | None = Field(None, alias="ItemReader")
-    item_batcher: ItemBatcher | None = Field(None, alias="ItemBatcher")
-    result_writer: ResultWriter | None = Field(None, alias="ResultWriter")
+    item_reader: ItemReaderSchema | None = Field(None, alias="ItemReader")
+    item_batcher: ItemBatcherSchema | None = Field(None, alias="ItemBatcher")
+    result_writer: ResultWriterSchema | None = Field(None, alias="ResultWriter")
     max_concurrency: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxConcurrency")
     max_concurrency_path: ReferencePath = Field(None, alias="MaxConcurrencyPath")
     tolerated_failure_percentage: Annotated[Any, _number(0, 100, jsonata=True)] = Field(
@@ -664,20 +664,27 @@ class MapState(_Work):
 
 
 State = Annotated[
-    PassState | TaskState | ChoiceState | WaitState | SucceedState | FailState | ParallelState | MapState,
+    PassStateSchema
+    | TaskStateSchema
+    | ChoiceStateSchema
+    | WaitStateSchema
+    | SucceedStateSchema
+    | FailStateSchema
+    | ParallelStateSchema
+    | MapStateSchema,
     Field(discriminator="type"),
 ]
 STATE_ADAPTER: TypeAdapter[Any] = TypeAdapter(State)
 
 STATE_MODELS: dict[str, type[_State]] = {
-    "Task": TaskState,
-    "Wait": WaitState,
-    "Pass": PassState,
-    "Succeed": SucceedState,
-    "Fail": FailState,
-    "Choice": ChoiceState,
-    "Parallel": ParallelState,
-    "Map": MapState,
+    "Task": TaskStateSchema,
+    "Wait": WaitStateSchema,
+    "Pass": PassStateSchema,
+    "Succeed": SucceedStateSchema,
+    "Fail": FailStateSchema,
+    "Choice": ChoiceStateSchema,
+    "Parallel": ParallelStateSchema,
+    "Map": MapStateSchema,
 }
 #: The ASL field names each state type accepts, whatever its query language.
 STATE_FIELDS: dict[str, frozenset[str]] = {
@@ -693,6 +700,6 @@ def validate_state(raw: Any, *, query_language: str, placeholders: bool = False)
     )
 
 
-def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachine:
+def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachineSchema:
     """The typed top-level object (its states stay raw); raises pydantic's ValidationError."""
-    return StateMachine.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))
+    return StateMachineSchema.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))

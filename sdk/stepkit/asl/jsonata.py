@@ -546,7 +546,7 @@ _HOOKS: Final = {"__evaluate_entry": None, "__evaluate_exit": None}
 _ABSENT: Final = object()
 
 
-class _Scope(Jsonata.Frame):
+class _Bindings(Jsonata.Frame):
     """The bindings one evaluation sees: ``$states``, the workflow variables, the functions.
 
     A variable is converted when an expression first reads it and kept for the rest of the
@@ -716,9 +716,9 @@ class Expression:
 
         Raises :class:`JsonataEvaluationError` when evaluation fails.
         """
-        return self._run(_Scope(states, variables, now), "")
+        return self._run(_Bindings(states, variables, now), "")
 
-    def _run(self, scope: _Scope, path: str) -> Any:
+    def _run(self, scope: _Bindings, path: str) -> Any:
         if self._simple is not None:
             result = _walk(scope, *self._simple)
             if result is not _MAP_OVER_ARRAY:
@@ -912,7 +912,7 @@ def _compile_node(value: Any, path: str) -> Any:
     return value
 
 
-def _build(node: Any, scope: _Scope) -> Any:
+def _build(node: Any, scope: _Bindings) -> Any:
     kind = type(node)
     if kind is _Leaf:
         value = node.expression._run(scope, node.path)
@@ -962,7 +962,7 @@ class Template:
         than drop the member. A template that is one expression fails the same way, at path
         ``""``, so ``error.at("Output")`` names the field itself.
         """
-        return _build(self._root, _Scope(states, variables, now))
+        return _build(self._root, _Bindings(states, variables, now))
 
 
 def compile_template(value: Any) -> Template:

@@ -137,7 +137,7 @@ def validate_definition(
         parsed = _substitute_values(definition, substitutions) if placeholders else definition
     if not isinstance(parsed, Mapping):
         return [_no_object()]
-    checker = _Checker(express=state_machine_type == "EXPRESS", placeholders=placeholders)
+    checker = _DefinitionChecker(express=state_machine_type == "EXPRESS", placeholders=placeholders)
     checker.check_definition(parsed)
     if placeholders:
         checker.report_placeholders(parsed)
@@ -331,7 +331,7 @@ def _entries(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
 # --- the checker -------------------------------------------------------------------------
 
 
-class _Checker:
+class _DefinitionChecker:
     def __init__(self, *, express: bool, placeholders: bool) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.express = express

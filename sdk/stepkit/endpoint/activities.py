@@ -29,7 +29,7 @@ from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch
 from stepkit.endpoint.rules import sfn_tag_map
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import TaskTokens
+from stepkit.engine.task_tokens import TaskTokens
 from stepkit.engine.tasks import ActivityTicket, TaskInvocation
 
 ACTIVITY_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):activity:(?P<name>[^:]+)")

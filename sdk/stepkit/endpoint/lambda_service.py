@@ -29,7 +29,7 @@ from stepkit.endpoint.function_urls import FunctionUrls
 from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
 from stepkit.endpoint.lambda_mappings import EventSourceMappings
 from stepkit.endpoint.lambda_pages import LATEST, marker_page, now_text, public
-from stepkit.endpoint.lambda_settings import FunctionSettings
+from stepkit.endpoint.lambda_settings import FunctionSettingsApi
 from stepkit.endpoint.lambda_versions import VersionsAndAliases
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
@@ -84,7 +84,7 @@ class LambdaService(FunctionInvoker):
         # The API's other parts, each its own module, on the same records.
         self.urls = FunctionUrls(self)
         self.event_sources = EventSourceMappings(self)
-        for part in (self.urls, self.event_sources, VersionsAndAliases(self), FunctionSettings(self)):
+        for part in (self.urls, self.event_sources, VersionsAndAliases(self), FunctionSettingsApi(self)):
             handlers.update(part.handlers())
         self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from stepkit.endpoint.lambda_service import LambdaService
 
 
-class FunctionSettings:
+class FunctionSettingsApi:
     def __init__(self, service: LambdaService) -> None:
         self.service = service
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from stepkit.asl.choice import compile_rule
 from stepkit.asl.payload import compile_payload
-from stepkit.engine.dataflow import JsonPathFlow
+from stepkit.engine.jsonpath_flow import JsonPathFlow
 from stepkit.engine.map_state import MapState
 from stepkit.engine.parallel_state import ParallelState
 from stepkit.engine.states import (

@@ -11,13 +11,13 @@ from typing import Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.compiler import Program
 from stepkit.engine.frame import Frame, iso_millis
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
-from stepkit.engine.tasks import Integration, Resource, TaskResolver
+from stepkit.engine.task_tokens import TaskTokens
+from stepkit.engine.tasks import Integration, TaskResolver, TaskResource
 
 EventListener = Callable[[HistoryEvent], None]
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
@@ -165,7 +165,7 @@ class ExecutionRun:
         raise self._limit_reached  # type: ignore[misc]
 
     # -- integrations ------------------------------------------------------------------
-    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
         """The handler of a Task; ``mocked`` is true when a MockConfigFile answers it."""
         return self.resolver.integration_for(state_name, resource)
 

@@ -16,9 +16,9 @@ from stepkit.asl.json_types import json_type_name
 from stepkit.asl.jsonata import compile_expression
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
-from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
 from stepkit.engine.item_reader import STATE_DATA, ReaderConfig, S3ItemSource, limited
+from stepkit.engine.jsonpath_flow import resolve_path
 from stepkit.engine.map_run import (
     _FAILED,
     MAX_BATCH_BYTES,

@@ -18,8 +18,8 @@ from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.asl.timestamps import parse_timestamp
-from stepkit.engine.dataflow import place_result, result_path_field
 from stepkit.engine.frame import Frame
+from stepkit.engine.jsonpath_flow import place_result, result_path_field
 from stepkit.engine.recovery import Catcher, Retrier, RetryPolicy
 
 if TYPE_CHECKING:

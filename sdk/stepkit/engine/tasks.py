@@ -1,6 +1,6 @@
 """The engine's task interface: what a Task state asks of the world outside the engine.
 
-A Task's ``Resource`` is parsed into a :class:`Resource`; an execution asks its
+A Task's ``Resource`` is parsed into a :class:`TaskResource`; an execution asks its
 :class:`TaskResolver` for the :class:`Integration` that runs it and calls it with a
 :class:`TaskInvocation`. An integration returns the task's result (a JSON value) or raises
 ``StatesError`` with the error AWS would record. An activity's integration is an
@@ -25,7 +25,7 @@ PATTERNS = (".sync:2", ".sync", ".waitForTaskToken")
 
 
 @dataclass(frozen=True, slots=True)
-class Resource:
+class TaskResource:
     """A Task's resource, split as Step Functions records it in TaskScheduled events."""
 
     arn: str
@@ -36,25 +36,25 @@ class Resource:
     region: str
 
 
-def parse_resource(arn: str, default_region: str = "us-east-1") -> Resource:
+def parse_resource(arn: str, default_region: str = "us-east-1") -> TaskResource:
     m = FUNCTION_ARN.fullmatch(arn)
     if m:
-        return Resource(arn, "", m.group("name"), "", True, m.group("region") or default_region)
+        return TaskResource(arn, "", m.group("name"), "", True, m.group("region") or default_region)
     m = _SERVICE_ARN.fullmatch(arn)
     if m:
         rest = m.group("rest")
         pattern = next((p for p in PATTERNS if rest.endswith(p)), "")
         body = rest[: len(rest) - len(pattern)] if pattern else rest
         service, _, action = body.rpartition(":")
-        return Resource(arn, service, action, pattern, False, m.group("region") or default_region)
-    return Resource(arn, "", arn, "", False, default_region)
+        return TaskResource(arn, service, action, pattern, False, m.group("region") or default_region)
+    return TaskResource(arn, "", arn, "", False, default_region)
 
 
 @dataclass(slots=True)
 class TaskInvocation:
     """Everything a handler may need to run one Task attempt."""
 
-    resource: Resource
+    resource: TaskResource
     parameters: Any
     state_name: str
     execution_arn: str
@@ -76,7 +76,7 @@ class TaskResolver(Protocol):
     clients that states other than Tasks need (a Distributed Map's ItemReader and
     ResultWriter read and write S3)."""
 
-    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
         """The handler of the Task ``state_name``; ``mocked`` (the second value) is true when
         a mock answers for it (no callback is awaited, no child run is submitted). Raises
         ``StatesError`` when nothing handles ``resource``."""

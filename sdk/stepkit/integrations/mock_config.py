@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stepkit.asl.errors import StatesError
-from stepkit.engine.tasks import Integration, Resource, TaskInvocation, TaskResolver
+from stepkit.engine.tasks import Integration, TaskInvocation, TaskResolver, TaskResource
 
 
 class MockThrow(BaseModel):
@@ -110,7 +110,7 @@ class MockedTasks:
         self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
         mocked = self.for_state(state_name)
         if mocked is not None:
             return mocked, True

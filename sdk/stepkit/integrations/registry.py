@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stepkit.asl.errors import StatesError
-from stepkit.engine.tasks import Integration, Resource, TaskInvocation
+from stepkit.engine.tasks import Integration, TaskInvocation, TaskResource
 from stepkit.integrations.arns import function_name_from
 from stepkit.integrations.clients import AwsClients
 from stepkit.integrations.lambda_response import invoke_envelope
@@ -44,7 +44,7 @@ class IntegrationRegistry:
         elsewhere)."""
         return self.clients.client(service_name, region_name)
 
-    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
         """The engine's question (``TaskResolver``): the registry mocks nothing."""
         return self.resolve(resource), False
 
@@ -67,7 +67,7 @@ class IntegrationRegistry:
         """What runs Lambda functions that no callable stands in for (the local runtime)."""
         self._lambda_backend = backend
 
-    def resolve(self, resource: Resource) -> Integration:
+    def resolve(self, resource: TaskResource) -> Integration:
         handler = self._exact.get(resource.arn)
         if handler is not None:
             return handler

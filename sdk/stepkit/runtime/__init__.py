@@ -9,7 +9,7 @@ Lambda's context, environment, limits, errors and logs.
 """
 
 from stepkit.runtime.async_queue import AsyncInvocation
-from stepkit.runtime.clock import Clock
+from stepkit.runtime.clock import Sleeper
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.errors import (
     DependencyInstallError,
@@ -27,7 +27,6 @@ from stepkit.runtime.service import LambdaRuntime
 
 __all__ = [
     "AsyncInvocation",
-    "Clock",
     "DependencyInstallError",
     "FunctionConfig",
     "FunctionInvoker",
@@ -40,5 +39,6 @@ __all__ = [
     "LambdaServiceError",
     "RequestTooLarge",
     "RuntimeClosed",
+    "Sleeper",
     "TooManyRequests",
 ]

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from stepkit.runtime import reports
 from stepkit.runtime.arn import function_arn, parse_function_ref
 from stepkit.runtime.async_queue import AsyncInvocation, AsyncQueue
-from stepkit.runtime.clock import Clock, RealClock
+from stepkit.runtime.clock import RealSleeper, Sleeper
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import VERSION
@@ -61,7 +61,7 @@ class LambdaRuntime:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         env_overrides: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
+        clock: Sleeper | None = None,
         on_invoke: Callable[[FunctionConfig, InvokeResult], None] | None = None,  # each run: settings, result
         cache_dir: Path | None = None,
         default_concurrency: int | None = None,
@@ -78,7 +78,7 @@ class LambdaRuntime:
         self._functions: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._async = AsyncQueue(clock or RealClock(self._stop), self._stop, on_async_complete)
+        self._async = AsyncQueue(clock or RealSleeper(self._stop), self._stop, on_async_complete)
         for config in functions:
             self.add_function(config)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from stepkit import StateMachine
-from stepkit.engine.callbacks import TaskTokens, TokenTimedOut
+from stepkit.engine.task_tokens import TaskTokens, TokenTimedOut
 from stepkit.engine.tasks import ActivityTicket, TaskInvocation
 from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry

@@ -108,7 +108,7 @@ def test_heartbeat_timeout_without_heartbeats():
 
 
 def test_a_sent_token_cannot_be_used_twice():
-    from stepkit.engine.callbacks import InvalidToken
+    from stepkit.engine.task_tokens import InvalidToken
 
     machine, tokens = _callback_machine()
     _when_token(tokens, lambda t: machine.tokens.send_success(t, {}))
