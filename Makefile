@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stepkit-installed
 
-.PHONY: demo test lint conformance bench clean
+.PHONY: demo test lint typecheck conformance bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check sdk tests bench functions
+
+# mypy on sdk/ (its settings: [tool.mypy] in pyproject.toml); incremental through .mypy_cache.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 conformance: $(STAMP)
 	$(BIN)/python ../shared/conformance/run.py --adapter stepkit.testing:run_case --jobs 2

@@ -350,7 +350,7 @@ class _Schema(BaseModel):
 # --- machines --------------------------------------------------------------------------
 
 
-class StateMachineSchema(_Schema):
+class StateMachine(_Schema):
     """The top-level object. ``States`` comes first: AWS lists it first when both are missing."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -361,7 +361,7 @@ class StateMachineSchema(_Schema):
     query_language: QueryLanguageName = Field(None, alias="QueryLanguage")
 
 
-class BranchSchema(_Schema):
+class Branch(_Schema):
     """A ``Parallel`` branch. Its states inherit the top-level query language."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -369,21 +369,21 @@ class BranchSchema(_Schema):
     comment: Text = Field(None, alias="Comment")
 
 
-class ProcessorConfigSchema(_Schema):
+class ProcessorConfig(_Schema):
     mode: Annotated[Any, _one_of("INLINE", "DISTRIBUTED")] = Field(None, alias="Mode")
     execution_type: Annotated[Any, _one_of("STANDARD", "EXPRESS")] = Field(None, alias="ExecutionType")
 
 
-class ItemProcessorSchema(BranchSchema):
+class ItemProcessor(Branch):
     """A ``Map`` state's ``ItemProcessor`` (or its older name, ``Iterator``)."""
 
-    processor_config: ProcessorConfigSchema | None = Field(None, alias="ProcessorConfig")
+    processor_config: ProcessorConfig | None = Field(None, alias="ProcessorConfig")
 
 
 # --- error handling --------------------------------------------------------------------
 
 
-class RetrierSchema(_Schema):
+class Retrier(_Schema):
     error_equals: Annotated[list[Text], Field(alias="ErrorEquals", min_length=1)]
     interval_seconds: Annotated[Any, _integer(1, MAX_SECONDS)] = Field(None, alias="IntervalSeconds")
     max_attempts: Annotated[Any, _integer(0, MAX_SECONDS)] = Field(None, alias="MaxAttempts")
@@ -393,7 +393,7 @@ class RetrierSchema(_Schema):
     comment: Text = Field(None, alias="Comment")
 
 
-class CatcherSchema(_Schema):
+class Catcher(_Schema):
     error_equals: Annotated[list[Text], Field(alias="ErrorEquals", min_length=1)]
     next: Text = Field(alias="Next")
     result_path: ResultPathType = Field(None, alias="ResultPath")
@@ -485,15 +485,15 @@ _RuleWithOperators: type[_RuleBody] = create_model(  # type: ignore[call-overloa
 )
 
 
-class NestedChoiceRuleSchema(_RuleWithOperators):  # type: ignore[misc,valid-type]
+class NestedChoiceRule(_RuleWithOperators):  # type: ignore[misc,valid-type]
     """A rule inside ``And``, ``Or`` or ``Not``: no ``Next``."""
 
-    and_: list[NestedChoiceRuleSchema] | None = Field(None, alias="And", min_length=1)
-    or_: list[NestedChoiceRuleSchema] | None = Field(None, alias="Or", min_length=1)
-    not_: NestedChoiceRuleSchema | None = Field(None, alias="Not")
+    and_: list[NestedChoiceRule] | None = Field(None, alias="And", min_length=1)
+    or_: list[NestedChoiceRule] | None = Field(None, alias="Or", min_length=1)
+    not_: NestedChoiceRule | None = Field(None, alias="Not")
 
 
-class ChoiceRuleSchema(NestedChoiceRuleSchema):
+class ChoiceRule(NestedChoiceRule):
     """A top-level entry of ``Choices``."""
 
     next: Text = Field(alias="Next")
@@ -504,7 +504,7 @@ class ChoiceRuleSchema(NestedChoiceRuleSchema):
 # --- Map helpers -----------------------------------------------------------------------
 
 
-class ReaderConfigSchema(_Schema):
+class ReaderConfig(_Schema):
     input_type: Annotated[Any, _one_of("CSV", "JSON", "JSONL", "MANIFEST", "PARQUET")] = Field(
         None, alias="InputType"
     )
@@ -524,14 +524,14 @@ class ReaderConfigSchema(_Schema):
     """listObjectsV2: ``LOAD_AND_FLATTEN`` reads each listed object's items instead of the listing."""
 
 
-class ItemReaderSchema(_Schema):
+class ItemReader(_Schema):
     resource: Annotated[Any, _s3_resource("getObject", "listObjectsV2")] = Field(alias="Resource")
-    reader_config: ReaderConfigSchema | None = Field(None, alias="ReaderConfig")
+    reader_config: ReaderConfig | None = Field(None, alias="ReaderConfig")
     parameters: Template = Field(None, alias="Parameters")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class ItemBatcherSchema(_Schema):
+class ItemBatcher(_Schema):
     max_items_per_batch: Annotated[Any, _integer(1, jsonata=True)] = Field(None, alias="MaxItemsPerBatch")
     max_items_per_batch_path: ReferencePath = Field(None, alias="MaxItemsPerBatchPath")
     max_input_bytes_per_batch: Annotated[Any, _integer(1, MAX_INPUT_BYTES_PER_BATCH, jsonata=True)] = Field(
@@ -541,18 +541,18 @@ class ItemBatcherSchema(_Schema):
     batch_input: Json = Field(None, alias="BatchInput")  # any JSON value, as AWS's schema has it
 
 
-class WriterConfigSchema(_Schema):
+class WriterConfig(_Schema):
     """Both fields or neither: AWS refuses a WriterConfig missing either one."""
 
     transformation: Annotated[Any, _one_of("NONE", "COMPACT", "FLATTEN")] = Field(alias="Transformation")
     output_type: Annotated[Any, _one_of("JSON", "JSONL")] = Field(alias="OutputType")
 
 
-class ResultWriterSchema(_Schema):
+class ResultWriter(_Schema):
     resource: Annotated[Any, _s3_resource("putObject")] = Field(None, alias="Resource")
     parameters: Template = Field(None, alias="Parameters")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
-    writer_config: WriterConfigSchema | None = Field(None, alias="WriterConfig")
+    writer_config: WriterConfig | None = Field(None, alias="WriterConfig")
 
 
 # --- states ----------------------------------------------------------------------------
@@ -587,16 +587,16 @@ class _Work(_Result):
     """Task, Parallel and Map: a result to select from, and errors to retry or catch."""
 
     result_selector: Template = Field(None, alias="ResultSelector")
-    retry: list[RetrierSchema] | None = Field(None, alias="Retry")
-    catch: list[CatcherSchema] | None = Field(None, alias="Catch")
+    retry: list[Retrier] | None = Field(None, alias="Retry")
+    catch: list[Catcher] | None = Field(None, alias="Catch")
 
 
-class PassStateSchema(_Result):
+class PassState(_Result):
     type: Literal["Pass"] = Field(alias="Type")
     result: Json = Field(None, alias="Result")
 
 
-class TaskStateSchema(_Work):
+class TaskState(_Work):
     type: Literal["Task"] = Field(alias="Type")
     resource: Annotated[Any, _field(_resource)] = Field(alias="Resource")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
@@ -607,14 +607,14 @@ class TaskStateSchema(_Work):
     heartbeat_seconds_path: ReferencePath = Field(None, alias="HeartbeatSecondsPath")
 
 
-class ChoiceStateSchema(_InputOutput):
+class ChoiceState(_InputOutput):
     type: Literal["Choice"] = Field(alias="Type")
-    choices: Annotated[list[ChoiceRuleSchema], Field(alias="Choices", min_length=1)]
+    choices: Annotated[list[ChoiceRule], Field(alias="Choices", min_length=1)]
     default: Text = Field(None, alias="Default")
     assign: Template = Field(None, alias="Assign")
 
 
-class WaitStateSchema(_Transition):
+class WaitState(_Transition):
     type: Literal["Wait"] = Field(alias="Type")
     seconds: Annotated[Any, _integer(0, MAX_SECONDS, jsonata=True)] = Field(None, alias="Seconds")
     timestamp: Annotated[Any, _field(_timestamp_or_jsonata)] = Field(None, alias="Timestamp")
@@ -622,11 +622,11 @@ class WaitStateSchema(_Transition):
     timestamp_path: ReferencePath = Field(None, alias="TimestampPath")
 
 
-class SucceedStateSchema(_InputOutput):
+class SucceedState(_InputOutput):
     type: Literal["Succeed"] = Field(alias="Type")
 
 
-class FailStateSchema(_State):
+class FailState(_State):
     type: Literal["Fail"] = Field(alias="Type")
     error: Text = Field(None, alias="Error")
     error_path: PathOrIntrinsic = Field(None, alias="ErrorPath")
@@ -634,22 +634,22 @@ class FailStateSchema(_State):
     cause_path: PathOrIntrinsic = Field(None, alias="CausePath")
 
 
-class ParallelStateSchema(_Work):
+class ParallelState(_Work):
     type: Literal["Parallel"] = Field(alias="Type")
-    branches: Annotated[list[BranchSchema], Field(alias="Branches", min_length=1)]
+    branches: Annotated[list[Branch], Field(alias="Branches", min_length=1)]
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class MapStateSchema(_Work):
+class MapState(_Work):
     type: Literal["Map"] = Field(alias="Type")
-    item_processor: ItemProcessorSchema | None = Field(None, alias="ItemProcessor")
-    iterator: ItemProcessorSchema | None = Field(None, alias="Iterator")
+    item_processor: ItemProcessor | None = Field(None, alias="ItemProcessor")
+    iterator: ItemProcessor | None = Field(None, alias="Iterator")
     items_path: ReferencePath = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
     item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
-    item_reader: ItemReaderSchema | None = Field(None, alias="ItemReader")
-    item_batcher: ItemBatcherSchema | None = Field(None, alias="ItemBatcher")
-    result_writer: ResultWriterSchema | None = Field(None, alias="ResultWriter")
+    item_reader: ItemReader | None = Field(None, alias="ItemReader")
+    item_batcher: ItemBatcher | None = Field(None, alias="ItemBatcher")
+    result_writer: ResultWriter | None = Field(None, alias="ResultWriter")
     max_concurrency: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxConcurrency")
     max_concurrency_path: ReferencePath = Field(None, alias="MaxConcurrencyPath")
     tolerated_failure_percentage: Annotated[Any, _number(0, 100, jsonata=True)] = Field(
@@ -664,27 +664,20 @@ class MapStateSchema(_Work):
 
 
 State = Annotated[
-    PassStateSchema
-    | TaskStateSchema
-    | ChoiceStateSchema
-    | WaitStateSchema
-    | SucceedStateSchema
-    | FailStateSchema
-    | ParallelStateSchema
-    | MapStateSchema,
+    PassState | TaskState | ChoiceState | WaitState | SucceedState | FailState | ParallelState | MapState,
     Field(discriminator="type"),
 ]
 STATE_ADAPTER: TypeAdapter[Any] = TypeAdapter(State)
 
 STATE_MODELS: dict[str, type[_State]] = {
-    "Task": TaskStateSchema,
-    "Wait": WaitStateSchema,
-    "Pass": PassStateSchema,
-    "Succeed": SucceedStateSchema,
-    "Fail": FailStateSchema,
-    "Choice": ChoiceStateSchema,
-    "Parallel": ParallelStateSchema,
-    "Map": MapStateSchema,
+    "Task": TaskState,
+    "Wait": WaitState,
+    "Pass": PassState,
+    "Succeed": SucceedState,
+    "Fail": FailState,
+    "Choice": ChoiceState,
+    "Parallel": ParallelState,
+    "Map": MapState,
 }
 #: The ASL field names each state type accepts, whatever its query language.
 STATE_FIELDS: dict[str, frozenset[str]] = {
@@ -700,6 +693,6 @@ def validate_state(raw: Any, *, query_language: str, placeholders: bool = False)
     )
 
 
-def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachineSchema:
+def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachine:
     """The typed top-level object (its states stay raw); raises pydantic's ValidationError."""
-    return StateMachineSchema.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))
+    return StateMachine.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))

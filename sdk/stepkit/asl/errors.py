@@ -28,13 +28,16 @@ class StatesError(Exception):
     """A failure inside an execution, named as Step Functions names it.
 
     ``error`` and ``cause`` are exactly what AWS records in the history
-    (``cause`` may be ``None`` where AWS records none).
+    (``cause`` may be ``None`` where AWS records none). ``failed_event`` is the event the
+    failing state records before the error is caught or fails the execution (MapStateFailed,
+    ParallelStateFailed), when it records one.
     """
 
     def __init__(self, error: str | None, cause: str | None = None) -> None:
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+        self.failed_event: str | None = None
 
 
 class StateEvaluationError(StatesError):

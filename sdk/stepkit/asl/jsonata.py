@@ -486,7 +486,7 @@ class _Runner(Jsonata):
         return array_with_nulls(Jsonata.evaluate_wildcard(self, expr, input))
 
     def evaluate_string_concat(self, lhs: Any, rhs: Any) -> str:
-        return (js_string(lhs) if lhs is not None else "") + (js_string(rhs) if rhs is not None else "")
+        return (js_string(lhs) or "" if lhs is not None else "") + (js_string(rhs) or "" if rhs is not None else "")
 
     def evaluate_function(self, expr: Any, input: Any, environment: Any, applyto_context: Any) -> Any:
         try:
@@ -557,7 +557,7 @@ class _Bindings(Jsonata.Frame):
     """
 
     def __init__(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None, now: float | None) -> None:
-        self.bindings = dict(_HOOKS)
+        self.bindings: dict[str, Any] = dict(_HOOKS)
         # What $now() and $millis() report, in milliseconds: the caller's clock (an
         # execution's, which a virtual clock moves), else real time; one value per evaluation.
         self.now_ms = int((time.time() if now is None else now) * 1000)

@@ -218,7 +218,7 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     default_seconds, named_seconds = _pairs(task_seconds, "--task-seconds", float)
     _, reserved_by_name = _pairs(reserved, "--reserved", int)
     traced = _trace(definition, input_, subs, project, mock_config, test_case, as_json)
-    seconds, init = dict(named_seconds), {}
+    seconds, init = dict(named_seconds), dict[str, float]()
     if default_seconds is None and any(name not in seconds for name in _lambda_states(traced.steps)):
         traced, seconds, init = _measured(traced, definition, input_, subs, project, named_seconds, as_json)
     settings = _settings(traced.steps, seconds, default_seconds, init, reserved_by_name, cold_start, project,

@@ -548,7 +548,7 @@ class LambdaService(FunctionInvoker):
 
     # -- invoke -----------------------------------------------------------------------------
     def invoke(
-        self, name_or_arn: str, payload: bytes, *, invocation_type: str = "RequestResponse",
+        self, name_or_arn: str, payload: bytes = b"", *, invocation_type: str = "RequestResponse",
         log_type: str | None = None, qualifier: str | None = None,
     ) -> InvokeResult:
         """Invoke as Lambda's Invoke does; raises the runtime's ``LambdaServiceError``s."""

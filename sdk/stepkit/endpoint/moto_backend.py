@@ -139,7 +139,7 @@ def _answer_as_aws() -> None:
                                 "<EventBridgeConfiguration/></NotificationConfiguration>")
         return status, headers, text.encode() if isinstance(body, bytes) else text
 
-    S3Response.get_bucket_notification = get_bucket_notification
+    setattr(S3Response, "get_bucket_notification", get_bucket_notification)  # noqa: B010 - moto's method, patched
     _patched = True
 
 
@@ -334,7 +334,7 @@ class MotoBackend:
             with self.lock:
                 for backend in sqs_backends[account].values():
                     if name in backend.queues:
-                        return float(backend.queues[name].receive_message_wait_time_seconds or 0)
+                        return float(getattr(backend.queues[name], "receive_message_wait_time_seconds", 0) or 0)
         except Exception:
             pass
         return 0.0

@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
@@ -162,7 +162,7 @@ class ExecutionRun:
                 self._stop.set()  # the other branches stop at their next transition
                 self.tokens.release(self.execution_arn)
         self._limit_recorded.wait()  # another thread may still be recording the failure
-        raise self._limit_reached  # type: ignore[misc]
+        raise cast(HistoryLimitReached, self._limit_reached)  # set before _limit_recorded is
 
     # -- integrations ------------------------------------------------------------------
     def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:

@@ -29,7 +29,7 @@ def error_matches(error_equals: list[str], error: str | None) -> bool:
     return errors.TASK_FAILED in error_equals and name != errors.TIMEOUT
 
 
-class Retrier:
+class RetryRule:
     __slots__ = ("attempts", "backoff", "error_equals", "interval", "jitter", "max_attempts", "max_delay")
 
     def __init__(self, definition: dict) -> None:
@@ -50,7 +50,7 @@ class Retrier:
         return delay
 
 
-class Catcher:
+class CatchRule:
     __slots__ = ("definition", "error_equals", "next", "output")
 
     def __init__(self, definition: dict, output: Callable[..., Any]) -> None:
@@ -65,7 +65,7 @@ class RetryPolicy:
 
     __slots__ = ("catchers", "retriers")
 
-    def __init__(self, retriers: list[Retrier], catchers: list[Catcher]) -> None:
+    def __init__(self, retriers: list[RetryRule], catchers: list[CatchRule]) -> None:
         self.retriers = retriers
         self.catchers = catchers
 
@@ -84,7 +84,7 @@ class RetryPolicy:
                 return delay
         return None
 
-    def catcher_for(self, error: str | None) -> Catcher | None:
+    def catcher_for(self, error: str | None) -> CatchRule | None:
         for catcher in self.catchers:
             if error_matches(catcher.error_equals, error):
                 return catcher

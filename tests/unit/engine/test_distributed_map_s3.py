@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from stepkit import StateMachine
 from stepkit.asl.errors import StatesError
-from stepkit.engine.item_reader import ReaderConfig, S3ItemSource
+from stepkit.engine.item_reader import ReaderSettings, S3ItemSource
 from stepkit.integrations.registry import IntegrationRegistry
 
 BUCKET = "stepkit-data"
@@ -132,7 +132,7 @@ def test_csv_is_streamed_not_read_whole(s3):
             return response
 
     source = S3ItemSource(Client(), "getObject", {"Bucket": BUCKET, "Key": "data"},
-                          ReaderConfig({"InputType": "CSV"}))
+                          ReaderSettings({"InputType": "CSV"}))
     items = source.items()
     assert [next(items), next(items)] == [{"a": "x", "b": "y"}] * 2
     assert sum(read) <= 256 * 1024
@@ -486,7 +486,7 @@ def test_registry_clients_are_made_once_per_service_and_region(s3, monkeypatch):
 
 def test_reader_errors_are_states_errors():
     with pytest.raises(StatesError) as info:
-        S3ItemSource(object(), "getObject", {"Bucket": "b", "Key": "k"}, ReaderConfig({})).items()
+        S3ItemSource(object(), "getObject", {"Bucket": "b", "Key": "k"}, ReaderSettings({})).items()
     assert info.value.error == "States.ItemReaderFailed"
 
 
