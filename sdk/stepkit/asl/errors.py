@@ -52,3 +52,18 @@ class StateEvaluationError(StatesError):
     def __init__(self, detail: str, error: str = RUNTIME) -> None:
         super().__init__(error, detail)
         self.detail = detail
+
+
+class HeartbeatTimedOut(StatesError):
+    """A task whose worker or callback sent no heartbeat for ``HeartbeatSeconds``.
+
+    AWS records it as ``States.Timeout`` (a ``TaskTimedOut`` event and ``ExecutionFailed``
+    with that error: LocalStack's snapshot of ``test_heartbeat_timeout``, recorded against AWS
+    on 18-04-2024), as its error-names page says of ``States.Timeout`` ("failed to send a
+    heartbeat for a period longer than the HeartbeatSeconds value"). The same page lists
+    ``States.HeartbeatTimeout`` as a name for Retry and Catch only: a retrier or catcher
+    naming it takes this error too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TIMEOUT, None)

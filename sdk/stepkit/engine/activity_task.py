@@ -78,7 +78,7 @@ def _answered(run: Any, frame: Frame, wait: Any) -> Any:
         check_result_size(result, frame.state_name)
     except StatesError as err:
         failed = {"error": err.error, "cause": err.cause}
-        timed_out = err.error in (errors.TIMEOUT, errors.HEARTBEAT_TIMEOUT)
+        timed_out = err.error == errors.TIMEOUT
         run.record("ActivityTimedOut" if timed_out else "ActivityFailed", frame, failed)
         raise
     run.record("ActivitySucceeded", frame, {"output": result})

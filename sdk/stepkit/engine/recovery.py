@@ -11,18 +11,19 @@ from stepkit.asl import errors
 _UNCATCHABLE = frozenset({errors.RUNTIME})
 
 
-def error_matches(error_equals: list[str], error: str | None) -> bool:
+def error_matches(error_equals: list[str], error: str | None, *, heartbeat: bool = False) -> bool:
     """Whether a Retrier's or Catcher's ErrorEquals covers ``error``.
 
     ``States.Runtime`` fails the execution whatever the state says; ``States.ALL``
     matches every other error (a task's ``States.DataLimitExceeded`` included: the
     corpus records it caught); ``States.TaskFailed`` matches every error but
-    ``States.Timeout``.
+    ``States.Timeout``. ``heartbeat``: the error is a heartbeat's timeout
+    (``States.Timeout``), which ``States.HeartbeatTimeout`` names too.
     """
     name = error or ""
     if name in _UNCATCHABLE:
         return False
-    if name in error_equals:
+    if name in error_equals or (heartbeat and errors.HEARTBEAT_TIMEOUT in error_equals):
         return True
     if errors.ALL in error_equals:
         return True
@@ -69,14 +70,14 @@ class RetryPolicy:
         self.retriers = retriers
         self.catchers = catchers
 
-    def retry_delay(self, error: str | None, counts: list[int]) -> float | None:
+    def retry_delay(self, error: str | None, counts: list[int], *, heartbeat: bool = False) -> float | None:
         """The wait before the next attempt, or None when no retrier retries ``error``.
 
         The first retrier whose ErrorEquals matches decides; when it has used its
         MaxAttempts the error is not retried (later retriers are not consulted).
         """
         for i, retrier in enumerate(self.retriers):
-            if error_matches(retrier.error_equals, error):
+            if error_matches(retrier.error_equals, error, heartbeat=heartbeat):
                 if counts[i] >= retrier.max_attempts:
                     return None
                 delay = retrier.delay(counts[i])
@@ -84,8 +85,8 @@ class RetryPolicy:
                 return delay
         return None
 
-    def catcher_for(self, error: str | None) -> CatchRule | None:
+    def catcher_for(self, error: str | None, *, heartbeat: bool = False) -> CatchRule | None:
         for catcher in self.catchers:
-            if error_matches(catcher.error_equals, error):
+            if error_matches(catcher.error_equals, error, heartbeat=heartbeat):
                 return catcher
         return None

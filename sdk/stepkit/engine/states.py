@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
-from stepkit.asl.errors import StateEvaluationError, StatesError
+from stepkit.asl.errors import HeartbeatTimedOut, StateEvaluationError, StatesError
 from stepkit.asl.intrinsics import compile_intrinsic, is_intrinsic
 from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.payload import compile_payload, to_json
@@ -98,13 +98,14 @@ class RecoverableState(State):
                 return attempt()
             except StatesError as raw_err:
                 err = qualify(raw_err, frame)
-                delay = policy.retry_delay(err.error, counts)
+                heartbeat = isinstance(err, HeartbeatTimedOut)
+                delay = policy.retry_delay(err.error, counts, heartbeat=heartbeat)
                 if delay is not None:
                     frame.retry_count += 1
                     frame.run.clock.sleep(delay)
                     continue
                 self._record_failed(frame, err)
-                catcher = policy.catcher_for(err.error)
+                catcher = policy.catcher_for(err.error, heartbeat=heartbeat)
                 if catcher is None:
                     raise err from None
                 error_output: dict[str, Any] = {"Error": err.error}
