@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from stepkit.endpoint.lambda_pages import marker_page, public
+from stepkit.endpoint.lambda_pages import ApiPart, marker_page, public
 from stepkit.endpoint.protocol import AwsError, RequestContext
 
 if TYPE_CHECKING:
@@ -18,14 +18,11 @@ if TYPE_CHECKING:
 _QUEUE_ARN = re.compile(r"arn:aws[\w-]*:sqs:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<name>[\w.-]+)")
 
 
-class EventSourceMappings:
+class EventSourceMappings(ApiPart):
     def __init__(self, service: LambdaService) -> None:
-        self.service = service
+        super().__init__(service)
         self.records: dict[str, dict[str, Any]] = {}  # by UUID
         self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
-
-    def handlers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
 
     def load(self) -> None:
         for rec in self.service.store.all("lambda_esm"):

@@ -1,13 +1,16 @@
-"""What the Lambda API's modules share: ``$LATEST``, a record's public fields, and Lambda's
-``Marker``/``MaxItems`` pagination."""
+"""What the Lambda API's modules share: ``$LATEST``, a record's public fields, Lambda's
+``Marker``/``MaxItems`` pagination, and :class:`ApiPart`."""
 
 from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepkit.endpoint.protocol import AwsError
+
+if TYPE_CHECKING:
+    from stepkit.endpoint.lambda_service import LambdaService
 
 LATEST = "$LATEST"
 
@@ -39,3 +42,14 @@ def marker_page(rows: list[dict], p: dict, key: str) -> dict:
     if start + limit < len(rows):
         out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
     return out
+
+
+class ApiPart:
+    """One part of the Lambda API, on the service's records: its operations are its methods
+    named as AWS names them (``CreateAlias``...)."""
+
+    def __init__(self, service: LambdaService) -> None:
+        self.service = service
+
+    def handlers(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}

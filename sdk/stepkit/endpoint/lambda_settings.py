@@ -8,21 +8,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stepkit.endpoint.lambda_code import UNZIPPED_LIMIT, ZIPPED_LIMIT
+from stepkit.endpoint.lambda_pages import ApiPart
 from stepkit.endpoint.protocol import AwsError, RequestContext
 
-if TYPE_CHECKING:
-    from stepkit.endpoint.lambda_service import LambdaService
 
-
-class FunctionSettingsApi:
-    def __init__(self, service: LambdaService) -> None:
-        self.service = service
-
-    def handlers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+class FunctionSettingsApi(ApiPart):
 
     def AddPermission(self, p: dict, ctx: RequestContext) -> dict:
         rec, _ = self.service.resolve(p["FunctionName"], p.get("Qualifier"))

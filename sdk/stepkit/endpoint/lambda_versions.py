@@ -5,21 +5,13 @@ version that differs from ``$LATEST`` as a function of its own."""
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from stepkit.endpoint.lambda_pages import LATEST, marker_page, public
+from stepkit.endpoint.lambda_pages import LATEST, ApiPart, marker_page, public
 from stepkit.endpoint.protocol import AwsError, RequestContext
 
-if TYPE_CHECKING:
-    from stepkit.endpoint.lambda_service import LambdaService
 
-
-class VersionsAndAliases:
-    def __init__(self, service: LambdaService) -> None:
-        self.service = service
-
-    def handlers(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
+class VersionsAndAliases(ApiPart):
 
     def PublishVersion(self, p: dict, ctx: RequestContext) -> dict:
         name, _ = self.service.ref(p["FunctionName"])
