@@ -8,6 +8,11 @@ runtime has it, then ``Active`` (``Successful``).
 
 Versions and aliases: a version is a snapshot of the function's code and configuration;
 when it differs from ``$LATEST`` the runtime runs it as a function of its own.
+
+This module holds the functions themselves (create, update, get, list, delete, invoke) and the
+records; the API's other parts are modules of their own on the same records: versions and
+aliases (``lambda_versions``), a function's settings (``lambda_settings``), event source
+mappings (``lambda_mappings``) and function URLs (``function_urls``).
 """
 
 from __future__ import annotations
