@@ -305,12 +305,13 @@ class TimedBackend:
 
 class StepkitSide:
     def __init__(self, parallelism: int, s3_pid: int) -> None:
-        from stepkit.asl.substitutions import function_arn_substitutions, substitute
+        from stepkit.asl.substitutions import substitute
         from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
         from stepkit.integrations.registry import IntegrationRegistry
         from stepkit.runner import StateMachine
         from stepkit.runtime import LambdaRuntime
         from stepkit.stack.project import Project
+        from stepkit.stack.references import function_substitutions
 
         project = Project.discover(ROOT)
         # host_aws: the workers reach the bench's moto server through the AWS_* set in main(), as the
@@ -322,7 +323,7 @@ class StepkitSide:
         registry = IntegrationRegistry()
         registry.set_lambda_backend(self.backend)
         # As `stepkit run` fills them: the project's function ARNs, then the stack's own.
-        values = function_arn_substitutions(
+        values = function_substitutions(
             [fn.name for fn in project.functions()],
             lambda fn: f"arn:aws:lambda:{REGION}:123456789012:function:{fn}",
         )

@@ -100,4 +100,4 @@ def isolate_moto_sessions() -> None:
     from moto.core import base_backend, utils
 
     base_backend.AccountSpecificBackend.get_session = classmethod(lambda cls: isolated_session())  # type: ignore[method-assign,assignment]
-    utils.Session = isolated_botocore_session  # type: ignore[attr-defined,assignment]
+    utils.Session = isolated_botocore_session

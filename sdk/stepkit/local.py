@@ -93,7 +93,7 @@ class LocalStack:
         from stepkit.deploy.desired import build_desired
         from stepkit.deploy.errors import DeployInputError
         from stepkit.deploy.naming import Names, partition_of
-        from stepkit.deploy.resources import Function, StateMachine
+        from stepkit.deploy.resources import Function, StateMachine, Table
         from stepkit.stack.model import UnknownStage
 
         try:
@@ -112,7 +112,7 @@ class LocalStack:
         self.state_machines = {r.logical: r for r in desired.resources if isinstance(r, StateMachine)}
         self.buckets = [r.name for r in desired.resources if r.kind == "bucket"]
         self.queues = [r for r in desired.resources if r.kind == "queue"]
-        self.tables = [r for r in desired.resources if r.kind == "table"]
+        self.tables = [r for r in desired.resources if isinstance(r, Table)]
         unknown = sorted(set(self.env_vars) - {"Parameters", *self.functions})
         if unknown:
             raise LocalRunError(f"env vars: {', '.join(unknown)} is not a function of the stack "
@@ -302,7 +302,7 @@ class ProjectSession:
         integrations = _OnTheEndpoint(None, region=self.stack.region, access_key="test", secret_key="test")
         registry = registry or IntegrationRegistry()
         integrations.register(registry)
-        registry.set_client_factory(lambda service, region_name=None: integrations.client(service, region_name))
+        registry.clients.set_factory(lambda service, region_name=None: integrations.client(service, region_name))
         registry.set_lambda_backend(self.backend)
         return registry
 

@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock, VirtualClock
 from stepkit.engine.compiler import Program, compile_definition
 from stepkit.engine.execution import EventListener, Execution, ExecutionRun
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size
+from stepkit.engine.task_tokens import TaskTokens
+from stepkit.engine.tasks import TaskResolver
 from stepkit.integrations.mock_config import MockConfig, MockedTasks
 from stepkit.integrations.registry import IntegrationRegistry
 
@@ -117,21 +118,20 @@ class StateMachine:
             raise InvalidExecutionInput(
                 f"The execution input is {size} bytes, over the maximum of {MAX_PAYLOAD_BYTES} bytes."
             )
-        mocks = None
+        resolver: TaskResolver = self.registry
         if mock_config is not None:
             config = mock_config if isinstance(mock_config, MockConfig) else MockConfig.load(mock_config)
             if test_case is None:
                 raise ValueError("a mock config needs a test case name")
-            mocks = MockedTasks(config, test_case, self.name)
+            resolver = MockedTasks(config, test_case, self.name, fallback=self.registry)
         return ExecutionRun(
             self.program,
             input={} if input is None else input,
             name=name or str(uuid.uuid4()),
             state_machine_arn=self.arn,
-            registry=self.registry,
+            resolver=resolver,
             clock=clock or (VirtualClock() if skip_waits else Clock()),
             tokens=self.tokens,
-            mocks=mocks,
             listener=listener,
             express=self.type == "EXPRESS",
             role_arn=self.role_arn,

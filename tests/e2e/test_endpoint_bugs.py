@@ -12,7 +12,7 @@ both fixed in the endpoint since (05389f1, 31440f1): these stay as their regress
    connect to the endpoint URL: "https://<bucket>.s3.amazonaws.com/<key>"`` (offline; with a
    network, AWS refuses the test credentials), and a ResultWriter would write to AWS.
 
-   The fix: ``registry.set_client_factory(lambda service, region_name=None:
+   The fix: ``registry.clients.set_factory(lambda service, region_name=None:
    self.client(service, region_name))`` in ``_registry()``.
 
 2. ``GetBucketNotificationConfiguration`` on the endpoint leaves out

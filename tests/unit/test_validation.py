@@ -1298,3 +1298,20 @@ def test_broken_definitions_never_raise() -> None:
             diagnostics = validate_definition(broken)
             assert all(isinstance(d, Diagnostic) and d.severity in ("ERROR", "WARNING") for d in diagnostics)
             validate_definition(json.dumps(broken)[: rng.randrange(1, 400)])
+
+
+def test_one_placeholder_grammar_for_substitution_and_validation():
+    """What substitution replaces is what the validator treats as a placeholder, and only that."""
+    from stepkit.asl.substitutions import has_placeholder, placeholders, substitute_known
+
+    text = '{"a": "${Train.Arn}", "b": "${env:TOKEN}", "c": "${not a name}", "d": "${}"}'
+    assert placeholders(text) == ["Train.Arn", "env:TOKEN"]
+    assert substitute_known(text, {"env:TOKEN": "t"}) == text.replace("${env:TOKEN}", "t")
+    assert has_placeholder("x-${Stage}") and not has_placeholder("${not a name}")
+    definition = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "${TrainArn}", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "${not a name}", "End": True}}}
+    found = {(d.code, d.location) for d in validate_definition(definition, substitutions={})}
+    assert ("UNRESOLVED_PLACEHOLDER", "/States/A/Resource") in found
+    assert not any(code == "UNRESOLVED_PLACEHOLDER" and loc == "/States/B/Resource" for code, loc in found)
+    assert any(loc == "/States/B/Resource" for code, loc in found if code != "UNRESOLVED_PLACEHOLDER")

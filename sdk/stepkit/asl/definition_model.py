@@ -33,6 +33,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stepkit.asl.substitutions import has_placeholder
+
 JSONPATH = "JSONPath"
 JSONATA = "JSONata"
 QUERY_LANGUAGES = (JSONPATH, JSONATA)
@@ -54,7 +56,6 @@ VALUE_ERROR = "asl_value"  # "The value for the field 'X' <message>"
 ENUM_ERROR = "asl_enum"  # "The field 'X' should have one of these values: [<message>]"
 MESSAGE_ERROR = "asl_message"  # the whole message, worded as AWS words it
 
-_PLACEHOLDER = re.compile(r"\$\{[^}]+\}")
 _VARIABLE_ROOT = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 #: One step of a reference path: ``.name``, ``['name']``, ``["name"]`` or ``[3]``.
 _REFERENCE_STEP = re.compile(r"""\.[^.\[\]\s'"*?@(),:]+|\[(?:\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\]""")
@@ -71,11 +72,6 @@ def schema_context(query_language: str, *, placeholders: bool = False) -> dict[s
 
 def _language(info: ValidationInfo) -> str:
     return (info.context or {}).get("query_language", JSONPATH)
-
-
-def has_placeholder(value: Any) -> bool:
-    """True for a string holding a ``${Name}`` definition-substitution placeholder."""
-    return isinstance(value, str) and _PLACEHOLDER.search(value) is not None
 
 
 def _deferred(value: Any, info: ValidationInfo) -> bool:

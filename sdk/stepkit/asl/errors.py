@@ -28,13 +28,16 @@ class StatesError(Exception):
     """A failure inside an execution, named as Step Functions names it.
 
     ``error`` and ``cause`` are exactly what AWS records in the history
-    (``cause`` may be ``None`` where AWS records none).
+    (``cause`` may be ``None`` where AWS records none). ``failed_event`` is the event the
+    failing state records before the error is caught or fails the execution (MapStateFailed,
+    ParallelStateFailed), when it records one.
     """
 
     def __init__(self, error: str | None, cause: str | None = None) -> None:
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+        self.failed_event: str | None = None
 
 
 class StateEvaluationError(StatesError):
@@ -49,3 +52,18 @@ class StateEvaluationError(StatesError):
     def __init__(self, detail: str, error: str = RUNTIME) -> None:
         super().__init__(error, detail)
         self.detail = detail
+
+
+class HeartbeatTimedOut(StatesError):
+    """A task whose worker or callback sent no heartbeat for ``HeartbeatSeconds``.
+
+    AWS records it as ``States.Timeout`` (a ``TaskTimedOut`` event and ``ExecutionFailed``
+    with that error: LocalStack's snapshot of ``test_heartbeat_timeout``, recorded against AWS
+    on 18-04-2024), as its error-names page says of ``States.Timeout`` ("failed to send a
+    heartbeat for a period longer than the HeartbeatSeconds value"). The same page lists
+    ``States.HeartbeatTimeout`` as a name for Retry and Catch only: a retrier or catcher
+    naming it takes this error too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TIMEOUT, None)

@@ -31,7 +31,7 @@ import functools
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from stepkit.asl.errors import RESULT_PATH_MATCH_FAILURE, StatesError
 
@@ -666,7 +666,9 @@ class CompiledPath:
         if not plain:
             self.evaluate = self._evaluate_definite if self.is_definite else self._evaluate_indefinite
             return
-        self._segments = tuple(t.names[0] if isinstance(t, _Property) else t.indexes[0] for t in self._tokens)
+        self._segments = tuple(
+            t.names[0] if isinstance(t, _Property) else cast(_Index, t).indexes[0] for t in self._tokens
+        )
         if not self._segments:
             self.evaluate = _identity
         elif len(self._segments) == 1 and isinstance(self._segments[0], str):
@@ -810,7 +812,7 @@ class ReferencePath:
             ) from None
 
     def _put(self, node: Any, depth: int, value: Any) -> Any:
-        segment = self._segments[depth]
+        segment: Any = self._segments[depth]  # str or int, told apart by class (the hot path)
         last = depth == len(self._segments) - 1
         if segment.__class__ is str:
             if node.__class__ is not dict and not isinstance(node, Mapping):
@@ -824,7 +826,7 @@ class ReferencePath:
             return copy
         if not isinstance(node, list):
             raise _NoPlace
-        index = segment + len(node) if segment < 0 else segment  # type: ignore[operator]
+        index = segment + len(node) if segment < 0 else segment
         if not 0 <= index < len(node):
             raise _NoPlace
         copy = list(node)

@@ -1,10 +1,17 @@
 """AWS definition substitutions: ``${Name}`` placeholders in a definition's text, replaced
-before parsing (CloudFormation's ``DefinitionSubstitutions``, SAM's and CDK's too)."""
+before parsing (CloudFormation's ``DefinitionSubstitutions``, SAM's and CDK's too).
+
+The one grammar of a placeholder: ``${`` a name of letters, digits and ``_ . : -`` ``}``
+(``${TrainFunctionArn}``, ``${env:TOKEN}``). Substitution, validation and the definition
+model all find placeholders with :data:`PLACEHOLDER`.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 
@@ -12,6 +19,11 @@ PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
 def placeholders(text: str) -> list[str]:
     """The distinct placeholder names in ``text``, in order of first appearance."""
     return list(dict.fromkeys(PLACEHOLDER.findall(text)))
+
+
+def has_placeholder(value: Any) -> bool:
+    """True for a string holding a placeholder."""
+    return isinstance(value, str) and PLACEHOLDER.search(value) is not None
 
 
 class UnresolvedSubstitution(KeyError):
@@ -32,12 +44,34 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
 
 
-def function_arn_substitutions(function_names: list[str], arn_of: object) -> dict[str, str]:
-    """``${TrainFunctionArn}``-style names for functions named ``train``, ``select_model``
-    (CamelCase of the name + ``FunctionArn``), mapped to their ARNs."""
-    out = {}
-    for name in function_names:
-        camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\-]", name) if part)
-        out[f"{camel}FunctionArn"] = arn_of(name)  # type: ignore[operator]
-        out[f"{camel}FunctionName"] = name
-    return out
+def substitute_known(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with the placeholders that have a value replaced, the others left in place."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def quote_bare_placeholders(text: str) -> str:
+    """Put placeholders that stand outside JSON strings (``"MaxConcurrency": ${N}``) in
+    quotes, so that a definition whose numbers come from substitutions still parses."""
+    out: list[str] = []
+    in_string = escaped = False
+    position = 0
+    while position < len(text):
+        char = text[position]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "$":
+            placeholder = PLACEHOLDER.match(text, position)
+            if placeholder is not None:
+                out.append(json.dumps(placeholder.group(0)))
+                position = placeholder.end()
+                continue
+        out.append(char)
+        position += 1
+    return "".join(out)

@@ -22,14 +22,38 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from stepkit.asl import definition_model as model
+from stepkit.asl.definition_fields import (
+    BATCH_LIMITS,
+    EXCLUSIVE,
+    EXPRESSION_FIELDS,
+    NESTED_LANGUAGE_FIELDS,
+    STATE_JSONATA_ONLY,
+    STATE_JSONPATH_ONLY,
+    TEMPLATE_FIELDS,
+    TRANSITIONING,
+    WAIT_FIELDS,
+    Location,
+    as_object,
+    field_name,
+    format_location,
+    has_dynamic_key,
+    is_terminal,
+    not_supported,
+    object_entries,
+    required,
+    strings,
+    transitions,
+    wrong_language,
+)
 from stepkit.asl.definition_model import JSONATA, JSONPATH, QUERY_LANGUAGES, STATE_FIELDS, STATE_TYPES
+from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
 
 ERROR = "ERROR"
 WARNING = "WARNING"
@@ -53,13 +77,11 @@ STATES_ALL = "States.ALL"
 
 #: Jackson, which AWS parses definitions with, quotes at most this much of the source.
 _SOURCE_QUOTE_LIMIT = 500
-_PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 _LOOKS_LIKE_PATH = re.compile(r"\$\$?[.\[]")
 _LOOKS_LIKE_INTRINSIC = re.compile(r"States\.[A-Za-z0-9]+\(")
 _EXPRESS_UNSUPPORTED_SUFFIX = re.compile(r"arn:[^:]+:states:::.+\.(sync(?::2)?|waitForTaskToken)")
 _ACTIVITY = re.compile(r"arn:[^:]+:states:[^:]*:[^:]*:activity:.+")
 
-Location = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,7 @@ def validate_definition(
     if isinstance(definition, str):
         text = definition
         if placeholders:
-            text = _quote_bare_placeholders(_substitute(text, substitutions or {}))
+            text = quote_bare_placeholders(substitute_known(text, substitutions or {}))
         if not text.strip():
             return [_no_object()]
         parsed, problem = _parse_json(text)
@@ -137,7 +159,7 @@ def validate_definition(
         parsed = _substitute_values(definition, substitutions) if placeholders else definition
     if not isinstance(parsed, Mapping):
         return [_no_object()]
-    checker = _Checker(express=state_machine_type == "EXPRESS", placeholders=placeholders)
+    checker = _DefinitionChecker(express=state_machine_type == "EXPRESS", placeholders=placeholders)
     checker.check_definition(parsed)
     if placeholders:
         checker.report_placeholders(parsed)
@@ -190,13 +212,9 @@ def _parse_json(text: str) -> tuple[Any, Diagnostic | None]:
     return None, Diagnostic(ERROR, INVALID_JSON_DESCRIPTION, f"{reason}\n at {where}", where)
 
 
-def _substitute(text: str, values: Mapping[str, str]) -> str:
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
-
-
 def _substitute_values(value: Any, values: Mapping[str, str] | None) -> Any:
     if isinstance(value, str):
-        return _substitute(value, values or {})
+        return substitute_known(value, values or {})
     if isinstance(value, Mapping):
         return {k: _substitute_values(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -204,165 +222,10 @@ def _substitute_values(value: Any, values: Mapping[str, str] | None) -> Any:
     return value
 
 
-def _quote_bare_placeholders(text: str) -> str:
-    """Put placeholders that stand outside JSON strings (``"MaxConcurrency": ${N}``) in quotes."""
-    out: list[str] = []
-    in_string = escaped = False
-    position = 0
-    while position < len(text):
-        char = text[position]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "$":
-            placeholder = _PLACEHOLDER.match(text, position)
-            if placeholder is not None:
-                out.append(json.dumps(placeholder.group(0)))
-                position = placeholder.end()
-                continue
-        out.append(char)
-        position += 1
-    return "".join(out)
-
-
-# --- locations and messages ------------------------------------------------------------
-
-
-def format_location(location: Location) -> str:
-    """``("States", "A", "Catch", 0, "Next")`` -> ``/States/A/Catch[0]/Next``."""
-    parts: list[str] = []
-    for step in location:
-        if isinstance(step, int) and parts:
-            parts[-1] += f"[{step}]"
-        else:
-            parts.append(str(step))
-    return "/" + "/".join(parts)
-
-
-def _field_name(location: Location) -> str:
-    """The name a message gives the field at ``location``: ``Retry[0]``, ``ErrorEquals``."""
-    indexes = ""
-    for step in reversed(location):
-        if isinstance(step, int):
-            indexes = f"[{step}]" + indexes
-        else:
-            return f"{step}{indexes}"
-    return indexes
-
-
-def _required(names: Iterable[str]) -> str:
-    return f"These fields are required: [{', '.join(names)}]"
-
-
-def _not_supported(name: str) -> str:
-    return f"Field '{name}' is not supported"
-
-
-def _wrong_language(language: str, name: str) -> str:
-    other = JSONATA if language == JSONPATH else JSONPATH
-    return (
-        f"The QueryLanguage is set to '{language}', but field '{name}' is only supported "
-        f"for the '{other}' QueryLanguage"
-    )
-
-
-# --- what each query language allows -----------------------------------------------------
-
-_STATE_JSONPATH_ONLY = frozenset(
-    {
-        "InputPath",
-        "OutputPath",
-        "Parameters",
-        "ResultSelector",
-        "ResultPath",
-        "Result",
-        "ItemsPath",
-        "SecondsPath",
-        "TimestampPath",
-        "TimeoutSecondsPath",
-        "HeartbeatSecondsPath",
-        "ErrorPath",
-        "CausePath",
-        "MaxConcurrencyPath",
-        "ToleratedFailurePercentagePath",
-        "ToleratedFailureCountPath",
-    }
-)
-_STATE_JSONATA_ONLY = frozenset({"Arguments", "Output", "Items"})
-_RULE_JSONPATH_ONLY = frozenset({"Variable", *model.BOOLEAN_OPERATORS, *model.COMPARISON_OPERATORS})
-#: Per nested object: (fields only JSONPath allows, fields only JSONata allows).
-_NESTED_LANGUAGE_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "Catch": (frozenset({"ResultPath"}), frozenset({"Output"})),
-    "ItemReader": (frozenset({"Parameters"}), frozenset({"Arguments"})),
-    "ReaderConfig": (frozenset({"MaxItemsPath"}), frozenset()),
-    "ItemBatcher": (frozenset({"MaxItemsPerBatchPath", "MaxInputBytesPerBatchPath"}), frozenset()),
-    "ResultWriter": (frozenset({"Parameters"}), frozenset({"Arguments"})),
-    "Rule": (_RULE_JSONPATH_ONLY, frozenset({"Condition", "Output"})),
-}
-
-#: Fields a JSONPath state evaluates as payload templates (keys ending in ``.$``).
-_TEMPLATE_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign", "Credentials")
-#: Fields whose strings a JSONata state evaluates when written as ``{% ... %}``.
-_EXPRESSION_FIELDS = (
-    "Arguments",
-    "Output",
-    "Assign",
-    "Items",
-    "ItemSelector",
-    "Credentials",
-    "Seconds",
-    "Timestamp",
-    "TimeoutSeconds",
-    "HeartbeatSeconds",
-    "MaxConcurrency",
-    "ToleratedFailureCount",
-    "ToleratedFailurePercentage",
-    "Error",
-    "Cause",
-)
-_TRANSITIONING = frozenset({"Pass", "Task", "Wait", "Parallel", "Map"})
-#: Pairs (or groups) of fields that exclude each other, per state type.
-_EXCLUSIVE: dict[str, tuple[tuple[str, ...], ...]] = {
-    "Task": (("TimeoutSeconds", "TimeoutSecondsPath"), ("HeartbeatSeconds", "HeartbeatSecondsPath")),
-    "Fail": (("Error", "ErrorPath"), ("Cause", "CausePath")),
-    "Map": (
-        ("ItemSelector", "Parameters"),
-        ("MaxConcurrency", "MaxConcurrencyPath"),
-        ("ToleratedFailureCount", "ToleratedFailureCountPath"),
-        ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
-    ),
-}
-_WAIT_FIELDS = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")
-_BATCH_LIMITS = (
-    "MaxItemsPerBatch",
-    "MaxItemsPerBatchPath",
-    "MaxInputBytesPerBatch",
-    "MaxInputBytesPerBatchPath",
-)
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _entries(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    """The objects of a JSON array (``Retry``, ``Catch``, ``Choices``), with their index."""
-    if isinstance(value, list):
-        for index, entry in enumerate(value):
-            if isinstance(entry, Mapping):
-                yield index, entry
-
-
 # --- the checker -------------------------------------------------------------------------
 
 
-class _Checker:
+class _DefinitionChecker:
     def __init__(self, *, express: bool, placeholders: bool) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.express = express
@@ -379,7 +242,7 @@ class _Checker:
 
     def deferred(self, value: Any) -> bool:
         """A placeholder value, when tolerated, is not checked."""
-        return self.placeholders and model.has_placeholder(value)
+        return self.placeholders and has_placeholder(value)
 
     # pydantic errors -> diagnostics
 
@@ -402,17 +265,17 @@ class _Checker:
                     reports.append((parent, None))
                 missing[parent].append(name)
             elif kind == "extra_forbidden":
-                reports.append((at[:-1], _not_supported(str(at[-1]))))
+                reports.append((at[:-1], not_supported(str(at[-1]))))
             elif kind == "union_tag_invalid":
                 reports.append(((*at, "Type"), self._word(error, at)))
             else:
                 reports.append((at, self._word(error, at)))
         for at, message in reports:
-            self.schema(message if message is not None else _required(missing[at]), at)
+            self.schema(message if message is not None else required(missing[at]), at)
 
     @staticmethod
     def _word(error: Mapping[str, Any], at: Location) -> str:
-        kind, field = error["type"], _field_name(at)
+        kind, field = error["type"], field_name(at)
         if kind == "union_tag_invalid":
             return f"The field 'Type' should have one of these values: [{', '.join(STATE_TYPES)}]"
         if kind == model.VALUE_ERROR:
@@ -457,7 +320,7 @@ class _Checker:
         edges: dict[str, list[str]] = {}
         for name, state in states.items():
             edges[name] = []
-            for target, where in _transitions(_dict(state)):
+            for target, where in transitions(as_object(state)):
                 if target in states:
                     edges[name].append(target)
                 elif not self.deferred(target):
@@ -469,7 +332,7 @@ class _Checker:
         start = machine.get("StartAt")
         if isinstance(start, str) and start not in states and not self.deferred(start):
             self.add(MISSING_TRANSITION_TARGET, f"Missing 'Next' target: {start}", (*loc, "StartAt"))
-        has_terminal = any(_is_terminal(_dict(state)) for state in states.values())
+        has_terminal = any(is_terminal(as_object(state)) for state in states.values())
         if top and not has_terminal:
             # AWS stops here: with no way to end, it reports no state as unreachable.
             self.add(MISSING_END_STATE, "Workflow has no terminal state", None)
@@ -522,10 +385,10 @@ class _Checker:
         if kind == "Task":
             self.check_task(state, loc)
         elif kind == "Choice":
-            for index, rule in _entries(state.get("Choices")):
+            for index, rule in object_entries(state.get("Choices")):
                 self.check_rule(rule, (*loc, "Choices", index), language, top=True)
         elif kind == "Parallel":
-            for index, branch in _entries(state.get("Branches")):
+            for index, branch in object_entries(state.get("Branches")):
                 self.check_machine(branch, (*loc, "Branches", index), top=False)
         elif kind == "Map":
             self.check_map(state, language, loc)
@@ -547,18 +410,18 @@ class _Checker:
         """Report the fields the other query language owns and return the state without them,
         so that the schema does not report them a second time."""
         allowed = STATE_FIELDS.get(kind, frozenset())
-        foreign = _STATE_JSONATA_ONLY if language == JSONPATH else _STATE_JSONPATH_ONLY
+        foreign = STATE_JSONATA_ONLY if language == JSONPATH else STATE_JSONPATH_ONLY
         cleaned: dict[str, Any] = {}
         for field, value in state.items():
             if field in foreign and field in allowed:
                 # A JSONata-only field in a JSONPath state is reported at the state.
-                self.schema(_wrong_language(language, field), loc if language == JSONPATH else (*loc, field))
+                self.schema(wrong_language(language, field), loc if language == JSONPATH else (*loc, field))
             else:
                 cleaned[field] = value
         for field in ("ItemReader", "ItemBatcher", "ResultWriter"):
             if isinstance(cleaned.get(field), Mapping):
                 cleaned[field] = self.strip_nested(cleaned[field], field, language, (*loc, field))
-        reader = _dict(cleaned.get("ItemReader"))
+        reader = as_object(cleaned.get("ItemReader"))
         if isinstance(reader.get("ReaderConfig"), Mapping):
             cleaned["ItemReader"] = {
                 **reader,
@@ -579,12 +442,12 @@ class _Checker:
         return cleaned
 
     def strip_nested(self, obj: Mapping[str, Any], kind: str, language: str, loc: Location) -> dict[str, Any]:
-        jsonpath_only, jsonata_only = _NESTED_LANGUAGE_FIELDS[kind]
+        jsonpath_only, jsonata_only = NESTED_LANGUAGE_FIELDS[kind]
         foreign = jsonata_only if language == JSONPATH else jsonpath_only
         cleaned = {}
         for field, value in obj.items():
             if field in foreign:
-                self.schema(_wrong_language(language, field), (*loc, field))
+                self.schema(wrong_language(language, field), (*loc, field))
             else:
                 cleaned[field] = value
         return cleaned
@@ -605,7 +468,7 @@ class _Checker:
     # rules over several fields
 
     def check_transition(self, state: Mapping[str, Any], kind: str, loc: Location) -> None:
-        if kind not in _TRANSITIONING:
+        if kind not in TRANSITIONING:
             return
         has_next, has_end = "Next" in state, state.get("End") is True
         if has_next and has_end:
@@ -614,10 +477,10 @@ class _Checker:
             self.schema("One of these fields is required: [Next, End]", loc)
 
     def check_exclusive(self, state: Mapping[str, Any], kind: str, language: str, loc: Location) -> None:
-        for group in _EXCLUSIVE.get(kind, ()):
+        for group in EXCLUSIVE.get(kind, ()):
             self.at_most_one(state, group, loc)
         if kind == "Wait":
-            fields = tuple(f for f in _WAIT_FIELDS if language == JSONPATH or not f.endswith("Path"))
+            fields = tuple(f for f in WAIT_FIELDS if language == JSONPATH or not f.endswith("Path"))
             self.exactly_one(state, fields, loc)
         elif kind == "Map":
             self.exactly_one(state, ("ItemProcessor", "Iterator"), loc)
@@ -636,7 +499,7 @@ class _Checker:
     def check_error_handling(self, state: Mapping[str, Any], loc: Location) -> None:
         """``States.ALL`` must stand alone in its ErrorEquals, in the last retrier/catcher."""
         for field in ("Retry", "Catch"):
-            entries = list(_entries(state.get(field)))
+            entries = list(object_entries(state.get(field)))
             count = len(state[field]) if isinstance(state.get(field), list) else 0
             for index, entry in entries:
                 errors = entry.get("ErrorEquals")
@@ -664,9 +527,9 @@ class _Checker:
             keys = [k for k in credentials if k in ("RoleArn", "RoleArn.$")]
             for key in credentials:
                 if key not in ("RoleArn", "RoleArn.$"):
-                    self.schema(_not_supported(str(key)), (*loc, "Credentials"))
+                    self.schema(not_supported(str(key)), (*loc, "Credentials"))
             if not keys:
-                self.schema(_required(["RoleArn"]), (*loc, "Credentials"))
+                self.schema(required(["RoleArn"]), (*loc, "Credentials"))
             else:
                 self.at_most_one(credentials, ("RoleArn", "RoleArn.$"), (*loc, "Credentials"))
         resource = state.get("Resource")
@@ -689,9 +552,9 @@ class _Checker:
             if isinstance(config, Mapping):
                 where = (*loc, key, "ProcessorConfig")
                 if config.get("Mode", "INLINE") == "INLINE" and "ExecutionType" in config:
-                    self.schema(_not_supported("ExecutionType"), where)
+                    self.schema(not_supported("ExecutionType"), where)
                 if config.get("Mode") == "DISTRIBUTED" and "ExecutionType" not in config:
-                    self.schema(_required(["ExecutionType"]), where)
+                    self.schema(required(["ExecutionType"]), where)
             self.check_machine(processor, (*loc, key), top=False)
         reader = state.get("ItemReader")
         if isinstance(reader, Mapping) and isinstance(reader.get("ReaderConfig"), Mapping):
@@ -703,7 +566,7 @@ class _Checker:
             where = (*loc, "ItemBatcher")
             self.at_most_one(batcher, ("MaxItemsPerBatch", "MaxItemsPerBatchPath"), where)
             self.at_most_one(batcher, ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"), where)
-            fields = [f for f in _BATCH_LIMITS if language == JSONPATH or not f.endswith("Path")]
+            fields = [f for f in BATCH_LIMITS if language == JSONPATH or not f.endswith("Path")]
             if not any(f in batcher for f in fields):
                 self.schema(f"One of these fields is required: [{', '.join(fields)}]", where)
         writer = state.get("ResultWriter")
@@ -713,15 +576,15 @@ class _Checker:
             if "Resource" not in writer and "WriterConfig" not in writer:
                 self.schema("One of these fields is required: [Resource, WriterConfig]", where)
             elif "Resource" in writer and arguments not in writer:
-                self.schema(_required([arguments]), where)
+                self.schema(required([arguments]), where)
             elif arguments in writer and "Resource" not in writer:
-                self.schema(_required(["Resource"]), where)
+                self.schema(required(["Resource"]), where)
 
     def check_rule(self, rule: Mapping[str, Any], loc: Location, language: str, *, top: bool) -> None:
         """One Choice rule: a JSONata ``Condition``, or exactly one comparison or And/Or/Not."""
         if language == JSONATA:
             if top and "Condition" not in rule:
-                self.schema(_required(["Condition"]), loc)
+                self.schema(required(["Condition"]), loc)
             return
         operators = [k for k in rule if k in model.COMPARISON_OPERATORS or k in model.BOOLEAN_OPERATORS]
         if not operators and "Condition" not in rule:  # a Condition is reported as JSONata-only
@@ -735,11 +598,11 @@ class _Checker:
             )
         comparisons = [k for k in operators if k in model.COMPARISON_OPERATORS]
         if comparisons and "Variable" not in rule:
-            self.schema(_required(["Variable"]), loc)
+            self.schema(required(["Variable"]), loc)
         if not comparisons and operators and "Variable" in rule:
-            self.schema(_not_supported("Variable"), loc)
+            self.schema(not_supported("Variable"), loc)
         for operator in ("And", "Or"):
-            for index, nested in _entries(rule.get(operator)):
+            for index, nested in object_entries(rule.get(operator)):
                 self.check_rule(nested, (*loc, operator, index), language, top=False)
         if isinstance(rule.get("Not"), Mapping):
             self.check_rule(rule["Not"], (*loc, "Not"), language, top=False)
@@ -747,13 +610,13 @@ class _Checker:
     # payload templates, paths and expressions
 
     def check_jsonpath_state(self, state: Mapping[str, Any], kind: str, loc: Location) -> None:
-        for field in _TEMPLATE_FIELDS:
+        for field in TEMPLATE_FIELDS:
             if isinstance(state.get(field), Mapping | list):
                 self.check_template(state[field], (*loc, field))
-        for index, catcher in _entries(state.get("Catch")):
+        for index, catcher in object_entries(state.get("Catch")):
             if isinstance(catcher.get("Assign"), Mapping):
                 self.check_template(catcher["Assign"], (*loc, "Catch", index, "Assign"))
-        for index, rule in _entries(state.get("Choices")):
+        for index, rule in object_entries(state.get("Choices")):
             if isinstance(rule.get("Assign"), Mapping):
                 self.check_template(rule["Assign"], (*loc, "Choices", index, "Assign"))
         for parent, field in (
@@ -761,10 +624,10 @@ class _Checker:
             ("ResultWriter", "Parameters"),
             ("ItemBatcher", "BatchInput"),
         ):
-            value = _dict(state.get(parent)).get(field)
+            value = as_object(state.get(parent)).get(field)
             if isinstance(value, Mapping | list):
                 self.check_template(value, (*loc, parent, field))
-        if kind == "Pass" and _has_dynamic_key(state.get("Result")):
+        if kind == "Pass" and has_dynamic_key(state.get("Result")):
             self.add(
                 PASS_RESULT_IS_STATIC,
                 "The field 'Result' is static: its fields ending in '.$' are not evaluated",
@@ -815,11 +678,11 @@ class _Checker:
                 self.check_template(value, where)
 
     def check_jsonata_state(self, state: Mapping[str, Any], loc: Location) -> None:
-        for field in _EXPRESSION_FIELDS:
+        for field in EXPRESSION_FIELDS:
             if field in state:
                 self.check_expressions(state[field], (*loc, field), loc)
         for field in ("Catch", "Choices"):
-            for index, entry in _entries(state.get(field)):
+            for index, entry in object_entries(state.get(field)):
                 for key in ("Condition", "Output", "Assign"):
                     if key in entry:
                         self.check_expressions(entry[key], (*loc, field, index, key), loc)
@@ -828,11 +691,11 @@ class _Checker:
             ("ItemBatcher", ("MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput")),
             ("ResultWriter", ("Arguments",)),
         ):
-            obj = _dict(state.get(parent))
+            obj = as_object(state.get(parent))
             for field in fields:
                 if field in obj:
                     self.check_expressions(obj[field], (*loc, parent, field), loc)
-        max_items = _dict(_dict(state.get("ItemReader")).get("ReaderConfig")).get("MaxItems")
+        max_items = as_object(as_object(state.get("ItemReader")).get("ReaderConfig")).get("MaxItems")
         self.check_expressions(max_items, (*loc, "ItemReader", "ReaderConfig", "MaxItems"), loc)
 
     def check_expressions(self, value: Any, loc: Location, state_loc: Location) -> None:
@@ -858,8 +721,8 @@ class _Checker:
 
     def report_placeholders(self, definition: Mapping[str, Any]) -> None:
         seen: set[str] = set()
-        for location, text in _strings(definition, ()):
-            for placeholder in _PLACEHOLDER.finditer(text):
+        for location, text in strings(definition, ()):
+            for placeholder in PLACEHOLDER.finditer(text):
                 name = placeholder.group(1)
                 if name not in seen:
                     seen.add(name)
@@ -869,45 +732,3 @@ class _Checker:
                         location,
                         WARNING,
                     )
-
-
-def _transitions(state: Mapping[str, Any]) -> list[tuple[str, Location]]:
-    """Every state name ``state`` may go to, with where it is named."""
-    out: list[tuple[str, Location]] = []
-    if isinstance(state.get("Next"), str):
-        out.append((state["Next"], ("Next",)))
-    if state.get("Type") == "Choice":
-        for index, rule in _entries(state.get("Choices")):
-            if isinstance(rule.get("Next"), str):
-                out.append((rule["Next"], ("Choices", index, "Next")))
-        if isinstance(state.get("Default"), str):
-            out.append((state["Default"], ("Default",)))
-    for index, catcher in _entries(state.get("Catch")):
-        if isinstance(catcher.get("Next"), str):
-            out.append((catcher["Next"], ("Catch", index, "Next")))
-    return out
-
-
-def _is_terminal(state: Mapping[str, Any]) -> bool:
-    return state.get("Type") in ("Succeed", "Fail") or state.get("End") is True
-
-
-def _has_dynamic_key(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any((isinstance(k, str) and k.endswith(".$")) or _has_dynamic_key(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_dynamic_key(v) for v in value)
-    return False
-
-
-def _strings(value: Any, loc: Location) -> Iterator[tuple[Location, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str):
-                yield (*loc, key), key
-            yield from _strings(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, (*loc, index))

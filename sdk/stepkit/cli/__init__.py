@@ -65,7 +65,10 @@ class _LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> Any:
         return load_command(cmd_name)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
+    # click overloads main on standalone_mode; stepkit's always runs non-standalone and exits itself
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
         """Run a command; errors, a missing extra and a closed pipe end it as the README says."""
         argv = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in (argv[: argv.index("--")] if "--" in argv else argv) and argv[:1] != ["aws"]
@@ -86,11 +89,11 @@ class _LazyGroup(click.Group):
             print_error(error, as_json)
             code = error.exit_code
         except Exception as exc:
-            error = aws_error(exc)
-            if error is None:
+            aws = aws_error(exc)
+            if aws is None:
                 raise
-            print_error(error, as_json)
-            code = error.exit_code
+            print_error(aws, as_json)
+            code = aws.exit_code
         try:
             sys.stdout.flush()
         except BrokenPipeError:

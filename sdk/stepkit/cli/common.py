@@ -79,7 +79,7 @@ class CommandError(click.ClickException):
                  details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares a class-wide code; ours varies
         self.details = details or {}
 
     def document(self) -> dict[str, Any]:

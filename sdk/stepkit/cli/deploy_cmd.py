@@ -108,7 +108,7 @@ def _open(stack: Path | None, stage: str, target: str, region: str | None, profi
 
 def _plan(deployment: Any, as_json: bool) -> Plan:
     try:
-        return deployment.plan()  # type: ignore[no-any-return]
+        return deployment.plan()
     except DeployInputError as exc:
         _fail(as_json, EXIT_INPUT, "InvalidInput", exc.problems)
     except TargetError as exc:

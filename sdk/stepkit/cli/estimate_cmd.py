@@ -218,7 +218,7 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     default_seconds, named_seconds = _pairs(task_seconds, "--task-seconds", float)
     _, reserved_by_name = _pairs(reserved, "--reserved", int)
     traced = _trace(definition, input_, subs, project, mock_config, test_case, as_json)
-    seconds, init = dict(named_seconds), {}
+    seconds, init = dict(named_seconds), dict[str, float]()
     if default_seconds is None and any(name not in seconds for name in _lambda_states(traced.steps)):
         traced, seconds, init = _measured(traced, definition, input_, subs, project, named_seconds, as_json)
     settings = _settings(traced.steps, seconds, default_seconds, init, reserved_by_name, cold_start, project,
@@ -238,7 +238,7 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
 def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
            mock_config: Path | None, test_case: str | None, as_json: bool) -> Any:
     """The definition's path through its input (tasks answering their input): a ``Traced``."""
-    from stepkit.asl.substitutions import UnresolvedSubstitution, function_arn_substitutions, substitute
+    from stepkit.asl.substitutions import UnresolvedSubstitution, substitute
     from stepkit.cli.inputs import read_json_argument
     from stepkit.cli.run_cmd import _fail_definition, _parse_subs
     from stepkit.estimate.trace import stub_trace
@@ -249,8 +249,10 @@ def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project:
         text = definition.read_text()
     except OSError as e:
         raise click.BadParameter(f"cannot read {definition}: {e.strerror}", param_hint="DEFINITION") from None
-    values = function_arn_substitutions(list(_function_settings(project)),
-                                        lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}")
+    from stepkit.stack.references import function_substitutions
+
+    values = function_substitutions(list(_function_settings(project)),
+                                    lambda fn: f"arn:aws:lambda:us-east-1:123456789012:function:{fn}")
     values.update(_parse_subs(subs))
     err = console(stderr=True)
     try:

@@ -119,7 +119,7 @@ def history_command(execution: str, name: str | None, show_data: bool, stage: st
     called: dict[int, str] = {}
     cells = []
     for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         scheduled = "parameters" in details or ":function:" in str(details.get("resource", ""))
         function = (_called(details) if scheduled else "") or called.get(event.get("previousEventId", 0), "")
         called[event["id"]] = function if not event["type"].endswith(("StateEntered", "StateExited")) else ""

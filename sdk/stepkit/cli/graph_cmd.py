@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from stepkit.asl.validation import ERROR, _quote_bare_placeholders, validate_definition
+from stepkit.asl.substitutions import quote_bare_placeholders
+from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.cli.common import EXIT_USAGE, fail, json_option
 from stepkit.viewer.graph import FORMATS, GraphError, GraphvizMissing, definition_graph
 
@@ -38,7 +39,7 @@ def graph(file: str, fmt: str, output: str | None, as_json: bool) -> None:
         fail(f"cannot read {file}: {exc}", kind="UnreadableFile", exit_code=EXIT_USAGE)
     # ${Name} placeholders (definition substitutions) stay as text: they do not change the shape.
     try:
-        definition = json.loads(_quote_bare_placeholders(text))
+        definition = json.loads(quote_bare_placeholders(text))
     except json.JSONDecodeError as exc:
         fail(f"{file} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", kind="InvalidJson",
              exit_code=EXIT_USAGE)

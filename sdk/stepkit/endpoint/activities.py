@@ -1,6 +1,6 @@
 """Step Functions activities on the local endpoint: CreateActivity, DescribeActivity,
 ListActivities, DeleteActivity, GetActivityTask, and the scheduler the engine hands
-activity Tasks to (``integrations.activities.ActivityScheduler``).
+activity Tasks to (``engine.tasks.ActivityScheduler``).
 
 A task is a record in the store from the moment the engine schedules it until it ends, so
 it outlives a restart of the endpoint: the resumed execution runs its Task state again and
@@ -29,9 +29,8 @@ from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch
 from stepkit.endpoint.rules import sfn_tag_map
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import TaskTokens
-from stepkit.integrations.activities import ActivityTicket
-from stepkit.integrations.registry import TaskInvocation
+from stepkit.engine.task_tokens import TaskTokens
+from stepkit.engine.tasks import ActivityTicket, TaskInvocation
 
 ACTIVITY_ARN = re.compile(r"arn:aws[\w-]*:states:(?P<region>[\w-]+):(?P<account>\d{12}):activity:(?P<name>[^:]+)")
 POLL_SECONDS = 60.0  # AWS holds a GetActivityTask request open up to 60 seconds

@@ -25,11 +25,11 @@ from stepkit.endpoint.map_runs import MapRunDirectory
 from stepkit.endpoint.protocol import AwsError
 from stepkit.endpoint.sfn_records import TERMINAL, ExecutionRecord, json_text
 from stepkit.endpoint.store import Store
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
 from stepkit.engine.history import HistoryEvent
 from stepkit.engine.map_run import adopt_map_runs
+from stepkit.engine.task_tokens import TaskTokens
 from stepkit.runner import StateMachine
 
 #: An EXPRESS execution's events are written this many at a time (one transaction each).

@@ -13,6 +13,7 @@ import string
 import threading
 from typing import TYPE_CHECKING, Any
 
+from stepkit.endpoint.lambda_pages import marker_page, now_text
 from stepkit.endpoint.protocol import AwsError, RequestContext
 
 if TYPE_CHECKING:
@@ -62,8 +63,8 @@ class FunctionUrls:
                 self.service.store.delete(_KIND, key)
 
     def _key(self, p: dict[str, Any]) -> tuple[str, str | None, str]:
-        name, qualifier = self.service._ref(p["FunctionName"], p.get("Qualifier"))
-        self.service._resolve(name, qualifier)  # the function (and the alias) must exist
+        name, qualifier = self.service.ref(p["FunctionName"], p.get("Qualifier"))
+        self.service.resolve(name, qualifier)  # the function (and the alias) must exist
         return name, qualifier, f"{name}:{qualifier or ''}"
 
     @staticmethod
@@ -71,8 +72,6 @@ class FunctionUrls:
         return {k: rec[k] for k in fields if k in rec}
 
     def create(self, p: dict, ctx: RequestContext) -> dict:
-        from stepkit.endpoint.lambda_service import _now_text
-
         name, qualifier, key = self._key(p)
         arn = self.service.arn(name, qualifier)
         with self._lock:
@@ -81,7 +80,7 @@ class FunctionUrls:
                                f"[functionArn = {arn}]. Error message:  FunctionUrlConfig exists for this "
                                "Lambda function")
             url_id = "".join(secrets.choice(_ALPHABET) for _ in range(32))
-            now = _now_text()
+            now = now_text()
             rec = {"FunctionUrl": f"http://{url_id}.lambda-url.{self.service.region}.localhost.localstack.cloud:"
                                   f"{_port(ctx)}/",
                    "FunctionArn": arn, "AuthType": p["AuthType"], "CreationTime": now, "LastModifiedTime": now,
@@ -104,14 +103,12 @@ class FunctionUrls:
         return self._out(self._existing(p), *_OUT)
 
     def update(self, p: dict, ctx: RequestContext) -> dict:
-        from stepkit.endpoint.lambda_service import _now_text
-
         with self._lock:
             rec = self._existing(p)
             for field in ("AuthType", "Cors", "InvokeMode"):
                 if p.get(field) is not None:
                     rec[field] = p[field]
-            rec["LastModifiedTime"] = _now_text()
+            rec["LastModifiedTime"] = now_text()
             self.service.store.put(_KIND, rec["_key"], rec)
         return self._out(rec, *_OUT)
 
@@ -124,9 +121,7 @@ class FunctionUrls:
         return {}
 
     def list(self, p: dict, ctx: RequestContext) -> dict:
-        from stepkit.endpoint.lambda_service import _marker_page
-
-        name, _ = self.service._ref(p["FunctionName"])
-        self.service._function(name)
+        name, _ = self.service.ref(p["FunctionName"])
+        self.service.function(name)
         rows = [self._out(rec, *_OUT) for key, rec in sorted(self.configs.items()) if rec["_function"] == name]
-        return _marker_page(rows, p, "FunctionUrlConfigs")
+        return marker_page(rows, p, "FunctionUrlConfigs")

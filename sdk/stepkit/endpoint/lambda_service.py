@@ -8,6 +8,11 @@ runtime has it, then ``Active`` (``Successful``).
 
 Versions and aliases: a version is a snapshot of the function's code and configuration;
 when it differs from ``$LATEST`` the runtime runs it as a function of its own.
+
+This module holds the functions themselves (create, update, get, list, delete, invoke) and the
+records; the API's other parts are modules of their own on the same records: versions and
+aliases (``lambda_versions``), a function's settings (``lambda_settings``), event source
+mappings (``lambda_mappings``) and function URLs (``function_urls``).
 """
 
 from __future__ import annotations
@@ -22,39 +27,34 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from stepkit.endpoint.lambda_code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeStore, StoredCode, check_direct_upload
+from stepkit.endpoint.function_urls import FunctionUrls
+from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
+from stepkit.endpoint.lambda_mappings import EventSourceMappings
+from stepkit.endpoint.lambda_pages import LATEST, marker_page, now_text, public
+from stepkit.endpoint.lambda_settings import FunctionSettingsApi
+from stepkit.endpoint.lambda_versions import VersionsAndAliases
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
-from stepkit.endpoint.stream_mappings import create_stream_mapping, update_stream_mapping
-from stepkit.endpoint.stream_sources import is_stream_arn
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
 from stepkit.runtime.errors import FunctionNotFound
+from stepkit.runtime.invoker import FunctionInvoker
 
 log = logging.getLogger(__name__)
 
-LATEST = "$LATEST"
 _ROLE = re.compile(r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_QUEUE_ARN = re.compile(r"arn:aws[\w-]*:sqs:(?P<region>[\w-]+):(?P<account>\d{12}):(?P<name>[\w.-]+)")
 _DEFAULTS = {"Timeout": 3, "MemorySize": 128, "Description": ""}
 
 
-def _now_text() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+class LambdaService(FunctionInvoker):
+    """The Lambda API over the runtime; its ``invoke`` (versions and aliases resolved) is the
+    ``FunctionInvoker`` Step Functions' Lambda tasks, API Gateway and event sources call."""
 
-
-def _public(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-class LambdaService:
     def __init__(
         self,
         store: Store,
@@ -80,18 +80,17 @@ class LambdaService:
         self.s3_object = s3_object
         self.send_to_queue = send_to_queue
         self.write_logs = write_logs
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self.functions: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, dict[str, dict[str, Any]]] = {}
         self.aliases: dict[str, dict[str, dict[str, Any]]] = {}
-        self.mappings: dict[str, dict[str, Any]] = {}
-        self.pollers: Any = None  # set by the endpoint: starts/stops SQS pollers
         self._async_payloads: dict[str, tuple[str, bytes, str]] = {}
         handlers = {name: getattr(self, name) for name in dir(self) if name[:1].isupper()}
-        from stepkit.endpoint.function_urls import FunctionUrls
-
-        self.urls = FunctionUrls(self)  # function URLs: their own module
-        handlers.update(self.urls.handlers())
+        # The API's other parts, each its own module, on the same records.
+        self.urls = FunctionUrls(self)
+        self.event_sources = EventSourceMappings(self)
+        for part in (self.urls, self.event_sources, VersionsAndAliases(self), FunctionSettingsApi(self)):
+            handlers.update(part.handlers())
         self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
     def handles(self, path: str) -> bool:
@@ -110,8 +109,7 @@ class LambdaService:
             self.versions.setdefault(rec["FunctionName"], {})[rec["Version"]] = rec
         for rec in self.store.all("lambda_alias"):
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
-        for rec in self.store.all("lambda_esm"):
-            self.mappings[rec["UUID"]] = rec
+        self.event_sources.load()
         self.urls.load()
         for rec in list(self.functions.values()):
             self._activate(rec, background=False)
@@ -138,7 +136,7 @@ class LambdaService:
                 last = invocation.attempts[-1] if invocation.attempts else None
                 record = {
                     "version": "1.0",
-                    "timestamp": _now_text(),
+                    "timestamp": now_text(),
                     "requestContext": {
                         "requestId": invocation.request_id,
                         "functionArn": f"{fn['FunctionArn']}:{LATEST}",
@@ -161,7 +159,7 @@ class LambdaService:
         base = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
         return f"{base}:{qualifier}" if qualifier else base
 
-    def _ref(self, name_or_arn: str, qualifier: str | None = None) -> tuple[str, str | None]:
+    def ref(self, name_or_arn: str, qualifier: str | None = None) -> tuple[str, str | None]:
         try:
             ref = parse_function_ref(name_or_arn, qualifier, region=self.region, account_id=self.account)
         except LambdaServiceError as exc:
@@ -171,16 +169,16 @@ class LambdaService:
     def _not_found(self, name: str, qualifier: str | None = None) -> AwsError:
         return AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, qualifier)}")
 
-    def _function(self, name: str) -> dict[str, Any]:
+    def function(self, name: str) -> dict[str, Any]:
         fn = self.functions.get(name)
         if fn is None:
             raise self._not_found(name)
         return fn
 
-    def _resolve(self, name_or_arn: str, qualifier: str | None = None) -> tuple[dict[str, Any], str]:
+    def resolve(self, name_or_arn: str, qualifier: str | None = None) -> tuple[dict[str, Any], str]:
         """The configuration a name (and qualifier: version or alias) designates, and its version."""
-        name, qualifier = self._ref(name_or_arn, qualifier)
-        fn = self._function(name)
+        name, qualifier = self.ref(name_or_arn, qualifier)
+        fn = self.function(name)
         if qualifier in (None, LATEST):
             return fn, LATEST
         alias = self.aliases.get(name, {}).get(qualifier)
@@ -228,7 +226,7 @@ class LambdaService:
             log.warning("could not remove unused function code: %s", exc)
 
     def _code_in_use(self) -> set[str]:
-        with self._lock:
+        with self.lock:
             records = [*self.functions.values(), *(v for vs in self.versions.values() for v in vs.values())]
             used = {Path(r["_code_dir"]).name for r in records}
         for name in self.runtime.function_names():  # an update's old code runs until it is replaced
@@ -268,26 +266,26 @@ class LambdaService:
         function marks it: an earlier one finishing last must not report the function ready
         while the runtime may still lack the change that followed it."""
         name = fn["FunctionName"]
-        with self._lock:
+        with self.lock:
             ticket = self._activations[name] = self._activations.get(name, 0) + 1
 
         def work() -> None:
             try:
-                installed = self._install(fn)
+                installed = self.install(fn)
             except Exception as exc:  # a configuration the runtime refuses
-                with self._lock:
+                with self.lock:
                     if self._activations.get(name) == ticket:
                         fn.update(State="Failed", StateReason=str(exc), StateReasonCode="InternalError",
                                   LastUpdateStatus="Failed", LastUpdateStatusReason=str(exc))
-                        self._save(fn)
+                        self.save(fn)
                 return
-            with self._lock:
+            with self.lock:
                 if not installed or self._activations.get(name) != ticket:
                     return
                 fn.update(State="Active", LastUpdateStatus="Successful")
                 for key in ("StateReason", "StateReasonCode", "LastUpdateStatusReason", "LastUpdateStatusReasonCode"):
                     fn.pop(key, None)
-                self._save(fn)
+                self.save(fn)
             if background:  # the code this replaced, unless something else uses it
                 self._collect_code()
 
@@ -296,13 +294,13 @@ class LambdaService:
         else:
             work()
 
-    def _install(self, fn: dict[str, Any]) -> bool:
+    def install(self, fn: dict[str, Any]) -> bool:
         """Put the function's configuration as it is now in the runtime, one change of a
         function at a time (so the last one installed is the latest); False if the function
         was deleted meanwhile."""
         name = fn["FunctionName"]
         with self._install_lock(name):
-            with self._lock:
+            with self.lock:
                 if self.functions.get(name) is not fn:
                     return False
                 config = self._config(fn, name)
@@ -310,10 +308,10 @@ class LambdaService:
             return True
 
     def _install_lock(self, name: str) -> threading.Lock:
-        with self._lock:
+        with self.lock:
             return self._install_locks.setdefault(name, threading.Lock())
 
-    def _save(self, fn: dict[str, Any]) -> None:
+    def save(self, fn: dict[str, Any]) -> None:
         if self.functions.get(fn["FunctionName"]) is fn:
             self.store.put("lambda_function", fn["FunctionName"], fn)
 
@@ -332,7 +330,7 @@ class LambdaService:
             raise AwsError("InvalidParameterValueException", f"The runtime parameter of {runtime} is not supported "
                            "by the stepkit endpoint: its local Lambda runs Python functions only.")
 
-    def _publish(self, fn: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    def publish(self, fn: dict[str, Any], description: str | None = None) -> dict[str, Any]:
         name = fn["FunctionName"]
         versions = self.versions.setdefault(name, {})
         if versions:
@@ -342,7 +340,7 @@ class LambdaService:
         number = str(max((int(v) for v in versions), default=0) + 1)
         rec = {k: v for k, v in fn.items() if k not in ("_tags", "_policy")}
         rec.update(Version=number, FunctionArn=self.arn(name, number), RevisionId=str(uuid.uuid4()),
-                   LastModified=_now_text(), State="Active", LastUpdateStatus="Successful")
+                   LastModified=now_text(), State="Active", LastUpdateStatus="Successful")
         if description is not None:
             rec["Description"] = description
         versions[number] = rec
@@ -353,13 +351,13 @@ class LambdaService:
     def CreateFunction(self, p: dict, ctx: RequestContext) -> dict:
         name = p["FunctionName"]
         if not _NAME.fullmatch(name):
-            name, _ = self._ref(name)
+            name, _ = self.ref(name)
         if p.get("PackageType", "Zip") != "Zip":
             raise AwsError("InvalidParameterValueException", "stepkit runs zip packages only, not container images.")
         self._check_role(p["Role"])
         self._check_runtime(p.get("Runtime"), p.get("Handler"))
         check_lambda_environment(p)
-        with self._lock:
+        with self.lock:
             if name in self.functions:
                 raise AwsError("ResourceConflictException", f"Function already exist: {name}")
         fn: dict[str, Any] = {
@@ -372,7 +370,7 @@ class LambdaService:
             "Description": p.get("Description", ""),
             "Timeout": p.get("Timeout", _DEFAULTS["Timeout"]),
             "MemorySize": p.get("MemorySize", _DEFAULTS["MemorySize"]),
-            "LastModified": _now_text(),
+            "LastModified": now_text(),
             "CodeSha256": "",
             "Version": LATEST,
             "TracingConfig": p.get("TracingConfig") or {"Mode": "PassThrough"},
@@ -401,16 +399,16 @@ class LambdaService:
         # if the record cannot be made.
         with self._store_code(p, "CreateFunction") as stored:
             fn.update(CodeSha256=stored.sha256, CodeSize=stored.size, _code_dir=str(stored.folder))
-            with self._lock:
+            with self.lock:
                 if name in self.functions:
                     raise AwsError("ResourceConflictException", f"Function already exist: {name}")
                 self.functions[name] = fn
                 try:
-                    self._save(fn)
+                    self.save(fn)
                 except Exception:  # a record that cannot be stored is not kept half-made
                     del self.functions[name]
                     raise
-                response = _public(fn)
+                response = public(fn)
         self._activate(fn)
         if p.get("Publish"):
             threading.Thread(target=self._publish_when_active, args=(fn,), daemon=True).start()
@@ -421,12 +419,12 @@ class LambdaService:
             if fn.get("State") != "Pending":
                 break
             time.sleep(0.01)
-        with self._lock:
-            self._publish(fn)
+        with self.lock:
+            self.publish(fn)
 
     def UpdateFunctionCode(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
+        name, _ = self.ref(p["FunctionName"])
+        fn = self.function(name)
         if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
             raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
                            "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
@@ -436,26 +434,26 @@ class LambdaService:
     def _update_code(self, p: dict, name: str, fn: dict[str, Any], stored: StoredCode) -> dict:
         sha, size, code_dir = stored.sha256, stored.size, stored.folder
         if p.get("DryRun"):
-            return {**_public(fn), "CodeSha256": sha, "CodeSize": size}
-        with self._lock:
-            fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir), LastModified=_now_text(),
+            return {**public(fn), "CodeSha256": sha, "CodeSize": size}
+        with self.lock:
+            fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir), LastModified=now_text(),
                       RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress",
                       LastUpdateStatusReason="The function is being created.",
                       LastUpdateStatusReasonCode="Creating")
             if p.get("Architectures"):
                 fn["Architectures"] = p["Architectures"]
-            self._save(fn)
-            response = _public(fn)
+            self.save(fn)
+            response = public(fn)
         self._activate(fn)
         if p.get("Publish"):
-            with self._lock:
+            with self.lock:
                 self._config(fn, name)
-                return _public(self._publish(fn))
+                return public(self.publish(fn))
         return response
 
     def UpdateFunctionConfiguration(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
+        name, _ = self.ref(p["FunctionName"])
+        fn = self.function(name)
         if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
             raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
                            "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
@@ -475,24 +473,24 @@ class LambdaService:
             self._config(candidate, name)
         except ValueError as exc:
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
-        with self._lock:
+        with self.lock:
             fn.update(candidate)
-            fn.update(LastModified=_now_text(), RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress")
-            self._save(fn)
-            response = _public(fn)
+            fn.update(LastModified=now_text(), RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress")
+            self.save(fn)
+            response = public(fn)
         self._activate(fn)
         return response
 
     def GetFunctionConfiguration(self, p: dict, ctx: RequestContext) -> dict:
-        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
-        return _public(rec)
+        rec, _ = self.resolve(p["FunctionName"], p.get("Qualifier"))
+        return public(rec)
 
     def GetFunction(self, p: dict, ctx: RequestContext) -> dict:
-        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
+        rec, _ = self.resolve(p["FunctionName"], p.get("Qualifier"))
         fn = self.functions[rec["FunctionName"]]
         sha_hex = Path(rec["_code_dir"]).name
         out: dict[str, Any] = {
-            "Configuration": _public(rec),
+            "Configuration": public(rec),
             "Code": {"RepositoryType": "S3", "Location": self.code_url(sha_hex)},
         }
         if fn.get("_tags"):
@@ -509,18 +507,18 @@ class LambdaService:
         return path if path.exists() else None
 
     def ListFunctions(self, p: dict, ctx: RequestContext) -> dict:
-        with self._lock:
-            rows = [_public(fn) for _, fn in sorted(self.functions.items())]
+        with self.lock:
+            rows = [public(fn) for _, fn in sorted(self.functions.items())]
             if p.get("FunctionVersion") == "ALL":
                 for name in sorted(self.versions):
-                    rows.extend(_public(v) for _, v in sorted(self.versions[name].items(), key=lambda x: int(x[0])))
-        return _marker_page(rows, p, "Functions")
+                    rows.extend(public(v) for _, v in sorted(self.versions[name].items(), key=lambda x: int(x[0])))
+        return marker_page(rows, p, "Functions")
 
     def DeleteFunction(self, p: dict, ctx: RequestContext) -> dict:
-        name, qualifier = self._ref(p["FunctionName"], p.get("Qualifier"))
+        name, qualifier = self.ref(p["FunctionName"], p.get("Qualifier"))
         doomed: list[str] = []
-        with self._lock:
-            self._function(name)
+        with self.lock:
+            self.function(name)
             if qualifier not in (None, LATEST):
                 if self.versions.get(name, {}).pop(qualifier, None) is None:
                     raise self._not_found(name, qualifier)
@@ -534,11 +532,11 @@ class LambdaService:
                     self.store.delete("lambda_version", f"{name}:{version}")
                 for alias in self.aliases.pop(name, {}):
                     self.store.delete("lambda_alias", f"{name}:{alias}")
-                doomed = [u for u, m in self.mappings.items() if m["FunctionArn"] == self.arn(name)]
+                doomed = self.event_sources.of_function(self.arn(name))
                 stopped = {name, *(_internal_name(name, v) for v in versions)}
                 self.urls.forget(name)
         for uid in doomed:
-            self._delete_mapping(uid)
+            self.event_sources.delete(uid)
         with self._install_lock(name):  # an activation under way finishes first, or sees the function gone
             for internal in stopped & set(self.runtime.function_names()):
                 with contextlib.suppress(FunctionNotFound):
@@ -548,19 +546,19 @@ class LambdaService:
 
     def is_active(self, name_or_arn: str) -> bool:
         try:
-            rec, _ = self._resolve(name_or_arn)
+            rec, _ = self.resolve(name_or_arn)
         except AwsError:
             return False
         return self.functions[rec["FunctionName"]].get("State") == "Active"
 
     # -- invoke -----------------------------------------------------------------------------
     def invoke(
-        self, name_or_arn: str, payload: bytes, *, invocation_type: str = "RequestResponse",
+        self, name_or_arn: str, payload: bytes = b"", *, invocation_type: str = "RequestResponse",
         log_type: str | None = None, qualifier: str | None = None,
     ) -> InvokeResult:
         """Invoke as Lambda's Invoke does; raises the runtime's ``LambdaServiceError``s."""
         try:
-            rec, version = self._resolve(name_or_arn, qualifier)
+            rec, version = self.resolve(name_or_arn, qualifier)
         except AwsError as err:
             if err.code == "ResourceNotFoundException":
                 raise FunctionNotFound(err.message) from None
@@ -599,330 +597,6 @@ class LambdaService:
         return out
 
     # -- versions and aliases ---------------------------------------------------------------
-    def PublishVersion(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        if p.get("CodeSha256") and p["CodeSha256"] != fn["CodeSha256"]:
-            raise AwsError("InvalidParameterValueException", f"CodeSHA256 ({p['CodeSha256']}) is different from "
-                           f"current CodeSHA256 in $LATEST ({fn['CodeSha256']}). Please try again with the CodeSHA256 "
-                           "in $LATEST.")
-        if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
-            raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
-                           "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-        if fn.get("State") != "Active":
-            raise AwsError("ResourceConflictException", "The operation cannot be performed at this time. An update "
-                           "is in progress for resource: " + fn["FunctionArn"])
-        with self._lock:
-            return _public(self._publish(fn, p.get("Description")))
-
-    def ListVersionsByFunction(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        rows = [_public(fn)] + [_public(v) for _, v in sorted(self.versions.get(name, {}).items(),
-                                                               key=lambda x: int(x[0]))]
-        return _marker_page(rows, p, "Versions")
-
-    def _alias_out(self, rec: dict[str, Any]) -> dict[str, Any]:
-        return _public(rec)
-
-    def CreateAlias(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        self._function(name)
-        version = p["FunctionVersion"]
-        if version != LATEST and version not in self.versions.get(name, {}):
-            raise AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, version)}")
-        with self._lock:
-            aliases = self.aliases.setdefault(name, {})
-            if p["Name"] in aliases:
-                raise AwsError("ResourceConflictException", f"Alias already exists: {self.arn(name, p['Name'])}")
-            rec = {"AliasArn": self.arn(name, p["Name"]), "Name": p["Name"], "FunctionVersion": version,
-                   "Description": p.get("Description", ""), "RevisionId": str(uuid.uuid4()), "_function": name}
-            if p.get("RoutingConfig"):
-                rec["RoutingConfig"] = p["RoutingConfig"]
-            aliases[p["Name"]] = rec
-            self.store.put("lambda_alias", f"{name}:{p['Name']}", rec)
-        return self._alias_out(rec)
-
-    def _alias(self, p: dict) -> tuple[str, dict[str, Any]]:
-        name, _ = self._ref(p["FunctionName"])
-        self._function(name)
-        rec = self.aliases.get(name, {}).get(p["Name"])
-        if rec is None:
-            raise AwsError("ResourceNotFoundException", f"Cannot find alias arn: {self.arn(name, p['Name'])}")
-        return name, rec
-
-    def GetAlias(self, p: dict, ctx: RequestContext) -> dict:
-        return self._alias_out(self._alias(p)[1])
-
-    def UpdateAlias(self, p: dict, ctx: RequestContext) -> dict:
-        name, rec = self._alias(p)
-        version = p.get("FunctionVersion", rec["FunctionVersion"])
-        if version != LATEST and version not in self.versions.get(name, {}):
-            raise AwsError("ResourceNotFoundException", f"Function not found: {self.arn(name, version)}")
-        with self._lock:
-            rec.update(FunctionVersion=version, RevisionId=str(uuid.uuid4()))
-            if "Description" in p:
-                rec["Description"] = p["Description"]
-            if "RoutingConfig" in p:
-                rec["RoutingConfig"] = p["RoutingConfig"]
-            self.store.put("lambda_alias", f"{name}:{rec['Name']}", rec)
-        return self._alias_out(rec)
-
-    def DeleteAlias(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        with self._lock:
-            self.aliases.get(name, {}).pop(p["Name"], None)
-            self.store.delete("lambda_alias", f"{name}:{p['Name']}")
-        return {}
-
-    def ListAliases(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        self._function(name)
-        rows = [self._alias_out(a) for _, a in sorted(self.aliases.get(name, {}).items())
-                if not p.get("FunctionVersion") or a["FunctionVersion"] == p["FunctionVersion"]]
-        return _marker_page(rows, p, "Aliases")
-
-    # -- permissions, concurrency, event invoke config, tags --------------------------------
-    def AddPermission(self, p: dict, ctx: RequestContext) -> dict:
-        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
-        fn = self.functions[rec["FunctionName"]]
-        with self._lock:
-            policy = fn.setdefault("_policy", [])
-            if any(s["Sid"] == p["StatementId"] for s in policy):
-                raise AwsError("ResourceConflictException", f"The statement id ({p['StatementId']}) provided already "
-                               "exists. Please provide a new statement id, or remove the existing statement.")
-            principal = p["Principal"]
-            statement: dict[str, Any] = {
-                "Sid": p["StatementId"],
-                "Effect": "Allow",
-                "Principal": {"Service": principal} if "." in principal else {"AWS": principal},
-                "Action": p["Action"],
-                "Resource": rec["FunctionArn"],
-            }
-            condition: dict[str, Any] = {}
-            if p.get("SourceArn"):
-                condition["ArnLike"] = {"AWS:SourceArn": p["SourceArn"]}
-            if p.get("SourceAccount"):
-                condition["StringEquals"] = {"AWS:SourceAccount": p["SourceAccount"]}
-            if condition:
-                statement["Condition"] = condition
-            policy.append(statement)
-            fn["RevisionId"] = str(uuid.uuid4())
-            self._save(fn)
-        return {"Statement": json.dumps(statement)}
-
-    def GetPolicy(self, p: dict, ctx: RequestContext) -> dict:
-        rec, _ = self._resolve(p["FunctionName"], p.get("Qualifier"))
-        fn = self.functions[rec["FunctionName"]]
-        if not fn.get("_policy"):
-            raise AwsError("ResourceNotFoundException", "The resource you requested does not exist.")
-        policy = {"Version": "2012-10-17", "Id": "default", "Statement": fn["_policy"]}
-        return {"Policy": json.dumps(policy), "RevisionId": fn["RevisionId"]}
-
-    def RemovePermission(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        with self._lock:
-            before = fn.get("_policy") or []
-            after = [s for s in before if s["Sid"] != p["StatementId"]]
-            if len(after) == len(before):
-                raise AwsError("ResourceNotFoundException", "Statement not found.")
-            fn["_policy"] = after
-            self._save(fn)
-        return {}
-
-    def _set_concurrency(self, name: str, value: int | None) -> None:
-        fn = self._function(name)
-        with self._lock:
-            fn["_reserved_concurrency"] = value
-            self._save(fn)
-        self._install(fn)
-
-    def PutFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        self._set_concurrency(name, p["ReservedConcurrentExecutions"])
-        return {"ReservedConcurrentExecutions": p["ReservedConcurrentExecutions"]}
-
-    def GetFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        value = self._function(name).get("_reserved_concurrency")
-        return {} if value is None else {"ReservedConcurrentExecutions": value}
-
-    def DeleteFunctionConcurrency(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        self._set_concurrency(name, None)
-        return {}
-
-    def PutFunctionEventInvokeConfig(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        config = {k: p[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in p}
-        with self._lock:
-            fn["_event_invoke"] = config
-            self._save(fn)
-        self._install(fn)
-        return {"FunctionArn": fn["FunctionArn"], "LastModified": datetime.now(UTC), **config}
-
-    UpdateFunctionEventInvokeConfig = PutFunctionEventInvokeConfig
-
-    def GetFunctionEventInvokeConfig(self, p: dict, ctx: RequestContext) -> dict:
-        name, _ = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        if "_event_invoke" not in fn:
-            raise AwsError("ResourceNotFoundException", f"The function {fn['FunctionArn']} doesn't have an "
-                           "EventInvokeConfig")
-        return {"FunctionArn": fn["FunctionArn"], **fn["_event_invoke"]}
-
-    def _tag_target(self, arn: str) -> dict[str, Any]:
-        name, _ = self._ref(arn)
-        return self._function(name)
-
-    def TagResource(self, p: dict, ctx: RequestContext) -> dict:
-        fn = self._tag_target(p["Resource"])
-        with self._lock:
-            fn.setdefault("_tags", {}).update(p["Tags"])
-            self._save(fn)
-        return {}
-
-    def UntagResource(self, p: dict, ctx: RequestContext) -> dict:
-        fn = self._tag_target(p["Resource"])
-        with self._lock:
-            for key in p["TagKeys"]:
-                fn.get("_tags", {}).pop(key, None)
-            self._save(fn)
-        return {}
-
-    def ListTags(self, p: dict, ctx: RequestContext) -> dict:
-        return {"Tags": self._tag_target(p["Resource"]).get("_tags", {})}
-
-    def GetAccountSettings(self, p: dict, ctx: RequestContext) -> dict:
-        return {
-            "AccountLimit": {"TotalCodeSize": 80530636800, "CodeSizeUnzipped": UNZIPPED_LIMIT,
-                             "CodeSizeZipped": ZIPPED_LIMIT, "ConcurrentExecutions": 1000,
-                             "UnreservedConcurrentExecutions": 1000},
-            "AccountUsage": {"TotalCodeSize": sum(f["CodeSize"] for f in self.functions.values()),
-                             "FunctionCount": len(self.functions)},
-        }
-
-    # -- event source mappings --------------------------------------------------------------
-    def _mapping_out(self, rec: dict[str, Any]) -> dict[str, Any]:
-        out = _public(rec)
-        out["LastModified"] = datetime.fromtimestamp(rec["_modified"], UTC)
-        return out
-
-    def CreateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
-        source = p.get("EventSourceArn")
-        if is_stream_arn(source or ""):  # Kinesis and DynamoDB Streams: stream_mappings.py
-            return create_stream_mapping(self, p)
-        m = _QUEUE_ARN.fullmatch(source or "")
-        if m is None:
-            raise AwsError("InvalidParameterValueException", "stepkit's event source mappings read SQS queues, "
-                           f"Kinesis streams and DynamoDB streams: EventSourceArn {source!r} is none of them")
-        name, qualifier = self._ref(p["FunctionName"])
-        fn = self._function(name)
-        batch = p.get("BatchSize", 10)
-        window = p.get("MaximumBatchingWindowInSeconds", 0)
-        _check_batching(batch, window)
-        timeout = self.pollers.visibility_timeout(source) if self.pollers is not None else None
-        if timeout is not None and timeout < fn["Timeout"]:
-            raise AwsError("InvalidParameterValueException", f"Queue visibility timeout: {timeout} seconds is less "
-                           f"than Function timeout: {fn['Timeout']} seconds")
-        rec: dict[str, Any] = {
-            "UUID": str(uuid.uuid4()),
-            "BatchSize": batch,
-            "MaximumBatchingWindowInSeconds": window,
-            "EventSourceArn": source,
-            "FunctionArn": self.arn(name, qualifier),
-            "State": "Creating" if p.get("Enabled", True) else "Disabled",
-            "StateTransitionReason": "USER_INITIATED",
-            "FunctionResponseTypes": p.get("FunctionResponseTypes") or [],
-            "_modified": time.time(),
-        }
-        for key in ("ScalingConfig", "FilterCriteria"):
-            if p.get(key):
-                rec[key] = p[key]
-        rec["EventSourceMappingArn"] = f"arn:aws:lambda:{self.region}:{self.account}:event-source-mapping:{rec['UUID']}"
-        with self._lock:
-            self.mappings[rec["UUID"]] = rec
-            self.store.put("lambda_esm", rec["UUID"], rec)
-        out = self._mapping_out(rec)
-        if rec["State"] == "Creating":
-            self._enable(rec)
-        return out
-
-    def _enable(self, rec: dict[str, Any]) -> None:
-        with self._lock:
-            rec["State"] = "Enabled"
-            self.store.put("lambda_esm", rec["UUID"], rec)
-        if self.pollers is not None:
-            self.pollers.start(rec)
-
-    def start_mappings(self) -> None:
-        for rec in list(self.mappings.values()):
-            if rec["State"] in ("Enabled", "Creating", "Enabling"):
-                self._enable(rec)
-
-    def _mapping(self, uid: str) -> dict[str, Any]:
-        rec = self.mappings.get(uid)
-        if rec is None:
-            raise AwsError("ResourceNotFoundException", f"The resource you requested does not exist. (Service: "
-                           f"Lambda, Status Code: 404, Request ID: {uuid.uuid4()})")
-        return rec
-
-    def GetEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
-        return self._mapping_out(self._mapping(p["UUID"]))
-
-    def ListEventSourceMappings(self, p: dict, ctx: RequestContext) -> dict:
-        rows = []
-        for rec in list(self.mappings.values()):
-            if p.get("EventSourceArn") and rec["EventSourceArn"] != p["EventSourceArn"]:
-                continue
-            if p.get("FunctionName") and rec["FunctionArn"] != self.arn(*self._ref(p["FunctionName"])):
-                continue
-            rows.append(self._mapping_out(rec))
-        return _marker_page(rows, p, "EventSourceMappings")
-
-    def UpdateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
-        rec = self._mapping(p["UUID"])
-        if is_stream_arn(rec["EventSourceArn"]):
-            return update_stream_mapping(self, rec, p)
-        batch = p.get("BatchSize", rec["BatchSize"])
-        window = p.get("MaximumBatchingWindowInSeconds", rec["MaximumBatchingWindowInSeconds"])
-        _check_batching(batch, window)
-        with self._lock:
-            rec.update(BatchSize=batch, MaximumBatchingWindowInSeconds=window, _modified=time.time())
-            for key in ("FunctionResponseTypes", "ScalingConfig", "FilterCriteria"):
-                if key in p:
-                    rec[key] = p[key]
-            if "FunctionName" in p:
-                rec["FunctionArn"] = self.arn(*self._ref(p["FunctionName"]))
-            enabled = p.get("Enabled")
-            self.store.put("lambda_esm", rec["UUID"], rec)
-        if self.pollers is not None:
-            self.pollers.stop(rec["UUID"])
-        if enabled is False:
-            rec["State"] = "Disabled"
-            self.store.put("lambda_esm", rec["UUID"], rec)
-        elif enabled is True or rec["State"] == "Enabled":
-            self._enable(rec)
-        return self._mapping_out(rec)
-
-    def _delete_mapping(self, uid: str) -> dict[str, Any] | None:
-        with self._lock:
-            rec = self.mappings.pop(uid, None)
-            self.store.delete("lambda_esm", uid)
-        if self.pollers is not None:
-            self.pollers.stop(uid)
-        return rec
-
-    def DeleteEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
-        rec = self._mapping(p["UUID"])
-        self._delete_mapping(p["UUID"])
-        out = self._mapping_out(rec)
-        out["State"] = "Deleting"
-        return out
-
-
 class _Conflict(LambdaServiceError):
     error_code = "ResourceConflictException"
     status_code = 409
@@ -936,31 +610,7 @@ def _internal_name(name: str, version: str) -> str:
     return name[: 55 - len(suffix)] + hashlib.sha1(name.encode()).hexdigest()[:8] + suffix
 
 
-def _check_batching(batch: int, window: int) -> None:
-    if batch > 10 and window < 1:
-        raise AwsError("InvalidParameterValueException", "Maximum batch window in seconds must be greater than 0 if "
-                       "maximum batch size is greater than 10")
-    if batch > 10000:
-        raise AwsError("InvalidParameterValueException", "BatchSize must be between 1 and 10000 for SQS queues.")
-
-
 def _with_version(result: InvokeResult, version: str) -> InvokeResult:
     from dataclasses import replace
 
     return replace(result, executed_version=version)
-
-
-def _marker_page(rows: list[dict], p: dict, key: str) -> dict:
-    limit = min(p.get("MaxItems") or 50, 10000)
-    start = 0
-    marker = p.get("Marker")
-    if marker:
-        try:
-            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
-        except (ValueError, UnicodeDecodeError):
-            raise AwsError("InvalidParameterValueException", f"Invalid marker: {marker}") from None
-    page = rows[start: start + limit]
-    out: dict[str, Any] = {key: page}
-    if start + limit < len(rows):
-        out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-    return out

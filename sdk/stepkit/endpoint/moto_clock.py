@@ -156,12 +156,12 @@ def install() -> None:
             if getattr(module, "utcnow", None) is original:
                 module.utcnow = _utcnow  # type: ignore[attr-defined]
         for name, attribute in _STRAYS:
-            module = sys.modules.get(name)
-            real = getattr(module, attribute, None) if module is not None else None
+            stray = sys.modules.get(name)
+            real = getattr(stray, attribute, None) if stray is not None else None
             if real is not None and not isinstance(real, _Module) and real is not _Datetime:
                 replacement = _stand_in(real)
                 if replacement is not None:
-                    setattr(module, attribute, replacement)
+                    setattr(stray, attribute, replacement)
         from moto.sns.models import Subscription
 
         Subscription.private_key = _signing_key  # type: ignore[assignment,method-assign]

@@ -33,7 +33,7 @@ import stat
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moto.core.base_backend import BackendDict
 
@@ -128,7 +128,7 @@ def keep_bodies_in_files() -> None:
     import moto.s3.models
 
     if "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE" not in os.environ:  # (not set in os.environ: workers inherit it)
-        moto.s3.models.get_s3_default_key_buffer_size = lambda: BLOB_MIN  # type: ignore[attr-defined]
+        moto.s3.models.get_s3_default_key_buffer_size = lambda: BLOB_MIN
     with contextlib.suppress(Exception):
         import resource
 
@@ -140,10 +140,10 @@ def keep_bodies_in_files() -> None:
 def memory_limit() -> int:
     import moto.s3.models
 
-    return int(moto.s3.models.get_s3_default_key_buffer_size())  # type: ignore[attr-defined]
+    return int(moto.s3.models.get_s3_default_key_buffer_size())
 
 
-def _new_key(cls: type) -> Any:
+def _new_key(cls: Any) -> Any:
     return cls.__new__(cls)
 
 
@@ -219,7 +219,7 @@ def write_snapshot(path: Path, covered: int, blobs: Path) -> list[str]:
     blobs.mkdir(parents=True, exist_ok=True)
     refs: set[str] = set()
     backends: dict[str, bytes] = {}
-    for bd in list(BackendDict._instances):
+    for bd in list(cast(Any, BackendDict)._instances):  # a class-level registry on a generic class
         if bd.service_name in OWN:
             continue
         key = backend_key(bd)

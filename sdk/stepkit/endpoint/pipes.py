@@ -138,7 +138,7 @@ class Pipes:
 
     def role_of(self, pipe_arn: str) -> str | None:
         pipe = self._pipes.get(pipe_arn)
-        return None if pipe is None else pipe.role_arn  # type: ignore[no-any-return]
+        return None if pipe is None else pipe.role_arn
 
     def _pollers(self, mapping: dict[str, Any]) -> Any:
         return self.streams if is_stream_arn(mapping["EventSourceArn"]) else self.sqs
@@ -163,11 +163,11 @@ class Pipes:
                         wanted[pipe.arn] = pipe
         self._pipes = wanted
         for arn, (signature, mapping) in list(self._running.items()):
-            pipe = wanted.get(arn)
-            if pipe is None or pipe.desired_state != "RUNNING" or _signature(pipe) != signature:
+            found = wanted.get(arn)
+            if found is None or found.desired_state != "RUNNING" or _signature(found) != signature:
                 del self._running[arn]
                 self._pollers(mapping).stop(mapping["UUID"])
-                if pipe is None and is_stream_arn(mapping["EventSourceArn"]):
+                if found is None and is_stream_arn(mapping["EventSourceArn"]):
                     self.streams.forget(mapping["UUID"])  # deleted: its checkpoints go too
         for arn, pipe in wanted.items():
             if pipe.desired_state == "RUNNING" and arn not in self._running:

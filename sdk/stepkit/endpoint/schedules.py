@@ -163,7 +163,7 @@ class RuleSchedules(ClockLoop):
     def _scheduled_rules(self) -> list[Any]:
         from moto.events.models import events_backends
 
-        rules = []
+        rules: list[Any] = []
         with self.moto_direct():
             for account in list(events_backends.keys()):
                 for region in list(events_backends[account].keys()):

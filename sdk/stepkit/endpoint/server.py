@@ -222,7 +222,7 @@ class LocalEndpoint:
         self._serving.set()  # requests go through from here; resumed executions may call the endpoint
         self.stepfunctions.resume_all(running)
         self.resumed = len(running)
-        self.lambda_service.start_mappings()
+        self.lambda_service.event_sources.start()
         self.deliveries.start()
         self.moto.start_writer()
         self.schedules.start()
@@ -244,7 +244,8 @@ class LocalEndpoint:
         self.pollers = SqsPollers(lambda: self.client("sqs"), invoke, self.region, self.lambda_service.is_active)
         self.stream_pollers = StreamPollers(self.store, self.moto.lock, invoke, self.lambda_service.is_active,
                                             self._role_of, self._send_failure)
-        self.lambda_service.pollers = MappingPollers(self.pollers, self.stream_pollers, self.lambda_service.mappings)
+        self.lambda_service.event_sources.pollers = MappingPollers(self.pollers, self.stream_pollers,
+                                                                  self.lambda_service.event_sources.records)
         self.pipes = Pipes(self.moto.lock, self.client, self.lambda_service.invoke, self.stepfunctions.StartExecution,
                            self.stepfunctions.StartSyncExecution)
         self.pipes.sqs = SqsPollers(lambda: self.client("sqs"), self.pipes.run, self.region, self.pipes.is_running)
@@ -326,9 +327,9 @@ class LocalEndpoint:
 
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
-        registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
+        registry.clients.set_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region, isolated=True)
-        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
+        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))
         return registry
 
     def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:
@@ -370,7 +371,8 @@ class LocalEndpoint:
 
     def _role_of(self, function_arn: str) -> str | None:
         try:
-            return self.lambda_service._resolve(function_arn)[0].get("Role")  # type: ignore[no-any-return]
+            role: str | None = self.lambda_service.resolve(function_arn)[0].get("Role")
+            return role
         except Exception:  # deleted meanwhile: the invocation will say so
             return None
 

@@ -77,18 +77,19 @@ def install(originals: dict[str, Any], deliveries: Callable[[], Any]) -> None:
             _refuse_raw()
         return original_subscribe(response)
 
-    Subscription.publish = publish
-    SNSBackend.set_subscription_attributes = set_subscription_attributes
-    SNSResponse.subscribe = subscribe
+    # moto's methods replaced at run time (setattr: the patch is not a subclass's override)
+    setattr(Subscription, "publish", publish)  # noqa: B010
+    setattr(SNSBackend, "set_subscription_attributes", set_subscription_attributes)  # noqa: B010
+    setattr(SNSResponse, "subscribe", subscribe)  # noqa: B010
 
 
 def uninstall(originals: dict[str, Any]) -> None:
     from moto.sns.models import SNSBackend, Subscription
     from moto.sns.responses import SNSResponse
 
-    Subscription.publish = originals.pop("sns_publish")
-    SNSBackend.set_subscription_attributes = originals.pop("sns_set_attribute")
-    SNSResponse.subscribe = originals.pop("sns_subscribe")
+    setattr(Subscription, "publish", originals.pop("sns_publish"))  # noqa: B010
+    setattr(SNSBackend, "set_subscription_attributes", originals.pop("sns_set_attribute"))  # noqa: B010
+    setattr(SNSResponse, "subscribe", originals.pop("sns_subscribe"))  # noqa: B010
 
 
 def _refuse_raw() -> None:

@@ -37,9 +37,9 @@ from stepkit.endpoint.store import Store
 from stepkit.endpoint.teststate import run_test_state
 from stepkit.endpoint.validation import parse_json_text
 from stepkit.endpoint.versions import Route, VersionService, split
-from stepkit.engine.callbacks import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.engine.execution import HISTORY_LIMIT, derive_execution_arn
 from stepkit.engine.history import HistoryEvent
+from stepkit.engine.task_tokens import InvalidToken, TaskTokens, TokenTimedOut
 from stepkit.integrations.activities import ACTIVITY_RESOURCES
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine

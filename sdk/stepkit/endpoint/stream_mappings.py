@@ -1,6 +1,6 @@
 """CreateEventSourceMapping and UpdateEventSourceMapping for Kinesis and DynamoDB Streams.
 
-The Lambda service (``lambda_service.py``) hands a request whose ``EventSourceArn`` is a
+The Lambda service's event source mappings (``lambda_mappings.py``) hand a request whose ``EventSourceArn`` is a
 stream here; the record it keeps is the mapping as GetEventSourceMapping shows it, with
 Lambda's defaults for streams (``BatchSize`` 100, ``MaximumRetryAttempts`` and
 ``MaximumRecordAgeInSeconds`` -1, ``ParallelizationFactor`` 1, ``BisectBatchOnFunctionError``
@@ -27,11 +27,14 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepkit.endpoint.events import check_filter_criteria
 from stepkit.endpoint.protocol import AwsError
 from stepkit.endpoint.stream_sources import DYNAMODB_STREAM_ARN
+
+if TYPE_CHECKING:
+    from stepkit.endpoint.lambda_mappings import EventSourceMappings
 
 _DEFAULTS: dict[str, Any] = {
     "BatchSize": 100, "MaximumBatchingWindowInSeconds": 0, "ParallelizationFactor": 1,
@@ -68,7 +71,7 @@ def _check_common(p: dict[str, Any]) -> None:
     check_filter_criteria(p.get("FilterCriteria"))
 
 
-def create_stream_mapping(service: Any, p: dict[str, Any]) -> dict[str, Any]:
+def create_stream_mapping(mappings: EventSourceMappings, p: dict[str, Any]) -> dict[str, Any]:
     """Check a CreateEventSourceMapping request for a stream, store the mapping and start it."""
     source = p["EventSourceArn"]
     position = p.get("StartingPosition")
@@ -80,12 +83,14 @@ def create_stream_mapping(service: Any, p: dict[str, Any]) -> dict[str, Any]:
     if p.get("StartingPositionTimestamp") is not None and position != "AT_TIMESTAMP":
         raise _invalid("Timestamp only valid with StartingPosition AT_TIMESTAMP")
     _check_common(p)
-    name, qualifier = service._ref(p["FunctionName"])
-    service._function(name)
+    service = mappings.service
+    name, qualifier = service.ref(p["FunctionName"])
+    service.function(name)
     function_arn = service.arn(name, qualifier)
-    if service.pollers is not None and not service.pollers.streams.source(source).exists():
+    where = f"{service.region}:{service.account}"
+    if mappings.pollers is not None and not mappings.pollers.streams.source(source).exists():
         raise _invalid(f"Stream not found: {source}")
-    for other in list(service.mappings.values()):
+    for other in list(mappings.records.values()):
         if other["EventSourceArn"] == source and other["FunctionArn"] == function_arn:
             raise AwsError("ResourceConflictException", f'The event source arn (" {source} ") and function '
                            f'(" {name} ") provided mapping already exists. Please update or delete the existing '
@@ -97,44 +102,45 @@ def create_stream_mapping(service: Any, p: dict[str, Any]) -> dict[str, Any]:
         "State": "Creating" if p.get("Enabled", True) else "Disabled", "StateTransitionReason": "User action",
         "LastProcessingResult": "No records processed", "FunctionResponseTypes": p.get("FunctionResponseTypes") or [],
         "DestinationConfig": {"OnFailure": (p.get("DestinationConfig") or {}).get("OnFailure") or {}},
-        "EventSourceMappingArn": f"arn:aws:lambda:{service.region}:{service.account}:event-source-mapping:{uid}",
+        "EventSourceMappingArn": f"arn:aws:lambda:{where}:event-source-mapping:{uid}",
         "_modified": time.time(),
     }
     if position == "AT_TIMESTAMP":
         rec["StartingPositionTimestamp"] = _timestamp(p.get("StartingPositionTimestamp") or 0)
     if p.get("FilterCriteria"):
         rec["FilterCriteria"] = p["FilterCriteria"]
-    with service._lock:
-        service.mappings[uid] = rec
-        service.store.put("lambda_esm", uid, rec)
-    out = service._mapping_out(rec)
+    with mappings.service.lock:
+        mappings.records[uid] = rec
+        mappings.service.store.put("lambda_esm", uid, rec)
+    out = mappings.mapping_out(rec)
     if rec["State"] == "Creating":
-        service._enable(rec)
+        mappings.enable(rec)
     return out
 
 
-def update_stream_mapping(service: Any, rec: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
+def update_stream_mapping(mappings: EventSourceMappings, rec: dict[str, Any], p: dict[str, Any]) -> dict[str, Any]:
     """UpdateEventSourceMapping of a stream mapping: the checks of create, then the change; the
     shard pollers restart from their checkpoints."""
     _check_common(p)
-    function_arn = service.arn(*service._ref(p["FunctionName"])) if "FunctionName" in p else rec["FunctionArn"]
+    service = mappings.service
+    function_arn = service.arn(*service.ref(p["FunctionName"])) if "FunctionName" in p else rec["FunctionArn"]
     if "FunctionName" in p:
-        service._function(service._ref(p["FunctionName"])[0])
-    with service._lock:
+        mappings.service.function(mappings.service.ref(p["FunctionName"])[0])
+    with mappings.service.lock:
         for key in _UPDATABLE:
             if key in p:
                 rec[key] = p[key]
         if "DestinationConfig" in p:
             rec["DestinationConfig"] = {"OnFailure": (p["DestinationConfig"] or {}).get("OnFailure") or {}}
         rec.update(FunctionArn=function_arn, _modified=time.time())
-        service.store.put("lambda_esm", rec["UUID"], rec)
-    if service.pollers is not None:
-        service.pollers.stop(rec["UUID"])
+        mappings.service.store.put("lambda_esm", rec["UUID"], rec)
+    if mappings.pollers is not None:
+        mappings.pollers.stop(rec["UUID"])
     enabled = p.get("Enabled")
     if enabled is False:
-        with service._lock:
+        with mappings.service.lock:
             rec["State"] = "Disabled"
-            service.store.put("lambda_esm", rec["UUID"], rec)
+            mappings.service.store.put("lambda_esm", rec["UUID"], rec)
     elif enabled is True or rec["State"] == "Enabled":
-        service._enable(rec)
-    return service._mapping_out(rec)
+        mappings.enable(rec)
+    return mappings.mapping_out(rec)

@@ -377,7 +377,7 @@ class MappingPollers:
         self.mappings = mappings
 
     def visibility_timeout(self, queue_arn: str) -> int | None:
-        return self.sqs.visibility_timeout(queue_arn)  # type: ignore[no-any-return]
+        return self.sqs.visibility_timeout(queue_arn)
 
     def start(self, mapping: dict[str, Any]) -> None:
         from stepkit.endpoint.stream_sources import is_stream_arn

@@ -9,8 +9,8 @@ from typing import Any
 from stepkit.endpoint.protocol import AwsError, RequestContext
 from stepkit.endpoint.sfn_records import check_definition, json_text
 from stepkit.endpoint.validation import parse_json_text
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.recovery import error_matches
+from stepkit.engine.task_tokens import TaskTokens
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
 
@@ -45,7 +45,7 @@ def run_test_state(p: dict, ctx: RequestContext, registry: IntegrationRegistry, 
     machine = StateMachine(definition, name="TestState", region=ctx.region, account_id=ctx.account,
                            registry=registry, validate=False, tokens=tokens, role_arn=p.get("roleArn"))
     result = machine.prepare(data, name=f"test-{uuid.uuid4()}").start()
-    entered = [e.details["name"] for e in result.history if e.event_type.endswith("StateEntered")]
+    entered = [(e.details or {})["name"] for e in result.history if e.event_type.endswith("StateEntered")]
     failed = [e for e in result.history if e.event_type in ("TaskFailed", "LambdaFunctionFailed", "TaskTimedOut")]
     out: dict[str, Any] = {}
     level = p.get("inspectionLevel", "INFO")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stepkit.asl import errors
 from stepkit.asl.errors import StatesError
 from stepkit.engine.states import check_result_size
-from stepkit.integrations.registry import TaskInvocation
+from stepkit.engine.tasks import ActivityScheduler, TaskInvocation
 
 if TYPE_CHECKING:
     from stepkit.engine.frame import Frame
@@ -40,14 +40,14 @@ def run_activity(state: TaskState, frame: Frame, params: Any, timeout: float | N
         details["timeoutInSeconds"] = int(timeout)
     if heartbeat is not None:
         details["heartbeatInSeconds"] = int(heartbeat)
-    if mocked or not hasattr(integration, "reserve"):
+    if mocked or not isinstance(integration, ActivityScheduler):
         # A MockConfigFile, or a callable registered for the activity's ARN, answers for the worker.
         run.record("ActivityScheduled", frame, details)
         run.record("ActivityStarted", frame, {})
         return _answered(run, frame, lambda: integration(invocation))
     invocation.task_token = run.tokens.new_token(run.execution_arn)
     try:
-        ticket = integration.reserve(invocation)  # type: ignore[attr-defined]
+        ticket = integration.reserve(invocation)
     except BaseException:
         run.tokens.cancel(invocation.task_token)
         raise
@@ -57,7 +57,7 @@ def run_activity(state: TaskState, frame: Frame, params: Any, timeout: float | N
     try:
         run.record("ActivityScheduled", frame, details)
         if not ticket.started:
-            integration.publish(ticket, invocation)  # type: ignore[attr-defined]
+            integration.publish(ticket, invocation)
 
         def answer() -> Any:
             worker = run.tokens.wait_started(token, _left(timeout, ticket.elapsed))
@@ -68,7 +68,7 @@ def run_activity(state: TaskState, frame: Frame, params: Any, timeout: float | N
         return _answered(run, frame, answer)
     finally:
         run.tokens.cancel(token)
-        integration.finished(ticket)  # type: ignore[attr-defined]
+        integration.finished(ticket)
 
 
 def _answered(run: Any, frame: Frame, wait: Any) -> Any:
@@ -78,7 +78,7 @@ def _answered(run: Any, frame: Frame, wait: Any) -> Any:
         check_result_size(result, frame.state_name)
     except StatesError as err:
         failed = {"error": err.error, "cause": err.cause}
-        timed_out = err.error in (errors.TIMEOUT, errors.HEARTBEAT_TIMEOUT)
+        timed_out = err.error == errors.TIMEOUT
         run.record("ActivityTimedOut" if timed_out else "ActivityFailed", frame, failed)
         raise
     run.record("ActivitySucceeded", frame, {"output": result})

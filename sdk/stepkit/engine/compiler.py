@@ -4,11 +4,11 @@ expressions compiled, so that running an execution does no parsing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stepkit.asl.choice import compile_rule
 from stepkit.asl.payload import compile_payload
-from stepkit.engine.dataflow import JsonPathFlow
+from stepkit.engine.jsonpath_flow import JsonPathFlow
 from stepkit.engine.map_state import MapState
 from stepkit.engine.parallel_state import ParallelState
 from stepkit.engine.states import (
@@ -21,6 +21,9 @@ from stepkit.engine.states import (
     json_path_catch_output,
 )
 from stepkit.engine.task_state import TaskState
+
+if TYPE_CHECKING:
+    from stepkit.engine.jsonata_flow import JsonataChoiceRule
 
 STATE_TYPES: dict[str, type[State]] = {
     "Pass": PassState,
@@ -44,7 +47,7 @@ class Program:
 
 
 @dataclass(slots=True)
-class ChoiceRule:
+class JsonPathChoiceRule:
     matches: Any
     next: str
     assign: Any
@@ -107,7 +110,7 @@ class Compiler:
     def _state(self, name: str, spec: Any, where: str) -> State:
         if not isinstance(spec, dict):
             raise DefinitionError(where, "A state must be a JSON object")
-        state_type = STATE_TYPES.get(spec.get("Type"))  # type: ignore[arg-type]
+        state_type = STATE_TYPES.get(str(spec.get("Type")))
         if state_type is None:
             raise DefinitionError(f"{where}/Type", f"Unknown state type: {spec.get('Type')}")
         self._where.append(where)
@@ -134,13 +137,13 @@ class Compiler:
             return jsonata_catch_output(catcher)
         return json_path_catch_output(catcher)
 
-    def choice_rule(self, state: State, rule: dict) -> ChoiceRule:
+    def choice_rule(self, state: State, rule: dict) -> JsonPathChoiceRule | JsonataChoiceRule:
         if state.query_language == "JSONata":
             from stepkit.engine.jsonata_flow import jsonata_choice_rule
 
             return jsonata_choice_rule(rule)
         assign = compile_payload(rule["Assign"]) if "Assign" in rule else None
-        return ChoiceRule(compile_rule(rule), rule["Next"], assign)
+        return JsonPathChoiceRule(compile_rule(rule), rule["Next"], assign)
 
 
 def _transitions(state: State) -> list[tuple[str, str]]:

@@ -6,19 +6,17 @@ import itertools
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
-from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.compiler import Program
 from stepkit.engine.frame import Frame, iso_millis
 from stepkit.engine.history import EventSink, HistoryEvent
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
-from stepkit.integrations.arns import Resource
-from stepkit.integrations.mock_config import MockedTasks
-from stepkit.integrations.registry import Integration, IntegrationRegistry
+from stepkit.engine.task_tokens import TaskTokens
+from stepkit.engine.tasks import Integration, TaskResolver, TaskResource
 
 EventListener = EventSink
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
@@ -84,10 +82,9 @@ class ExecutionRun:
         input: Any,
         name: str,
         state_machine_arn: str,
-        registry: IntegrationRegistry,
+        resolver: TaskResolver,
         clock: Clock,
         tokens: TaskTokens,
-        mocks: MockedTasks | None = None,
         role_arn: str = "arn:aws:iam::123456789012:role/stepkit",
         listener: EventListener | None = None,
         express: bool = False,
@@ -97,7 +94,8 @@ class ExecutionRun:
         retain_child_histories: bool = True,
         keep_history: bool = True,
     ) -> None:
-        """``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
+        """``resolver`` answers which integration runs each Task (and makes AWS clients).
+        ``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
         that AWS would fail); an EXPRESS execution has none anyway.
 
         ``execution_arn``: the ARN the caller already gave the execution (the endpoint's
@@ -115,11 +113,10 @@ class ExecutionRun:
         self.execution_arn = execution_arn or derive_execution_arn(state_machine_arn, name, express=express)
         self.retain_child_histories = retain_child_histories
         self.keep_history = keep_history
-        self.registry = registry
+        self.resolver = resolver
         self.clock = clock
         self._now = clock.now
         self.tokens = tokens
-        self.mocks = mocks
         self.listener = listener
         self.history: list[HistoryEvent] = []
         self._ids = itertools.count(1)
@@ -183,16 +180,12 @@ class ExecutionRun:
                 self._stop.set()  # the other branches stop at their next transition
                 self.tokens.release(self.execution_arn)
         self._limit_recorded.wait()  # another thread may still be recording the failure
-        raise self._limit_reached  # type: ignore[misc]
+        raise cast(HistoryLimitReached, self._limit_reached)  # set before _limit_recorded is
 
     # -- integrations ------------------------------------------------------------------
-    def integration_for(self, state_name: str, resource: Resource) -> tuple[Integration, bool]:
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
         """The handler of a Task; ``mocked`` is true when a MockConfigFile answers it."""
-        if self.mocks is not None:
-            mocked = self.mocks.for_state(state_name)
-            if mocked is not None:
-                return mocked, True
-        return self.registry.resolve(resource), False
+        return self.resolver.integration_for(state_name, resource)
 
     def map_run_arn(self, state_name: str, label: str | None) -> str:
         sm = self.state_machine_arn.replace(":stateMachine:", ":mapRun:", 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import ChainMap
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ def _size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _check_sizes(values: dict[str, Any], scope: dict[str, Any]) -> None:
+def _check_sizes(values: dict[str, Any], scope: Mapping[str, Any]) -> None:
     sizes = {name: _size(value) for name, value in values.items()}
     for name, size in sizes.items():
         if size > MAX_VARIABLE_BYTES:

@@ -3,7 +3,7 @@
 Resources: ``arn:aws:states:::s3:getObject`` (``ReaderConfig.InputType`` CSV, JSON, JSONL,
 PARQUET, MANIFEST (S3 inventory), or an Athena data manifest with
 ``ManifestType: ATHENA_DATA``) and ``arn:aws:states:::s3:listObjectsV2``. The S3 client
-comes from the integration registry (``IntegrationRegistry.client("s3")``), so whatever
+comes from the integration registry (``TaskResolver.client("s3")``), so whatever
 endpoint boto3 is configured for (``AWS_ENDPOINT_URL``) or a test's factory is used.
 
 Items are produced lazily: a CSV or JSONL object is read line by line from the response's
@@ -76,7 +76,7 @@ class _Body(io.RawIOBase):
             super().close()
 
 
-class ReaderConfig:
+class ReaderSettings:
     """``ItemReader.ReaderConfig`` as the reader uses it (MaxItems is resolved by the state)."""
 
     def __init__(self, config: dict | None) -> None:
@@ -135,7 +135,7 @@ def _check_headers(headers: list[str], where: str) -> None:
 class S3ItemSource:
     """Reads one ItemReader's items through ``client``; ``items()`` is a lazy iterator."""
 
-    def __init__(self, client: S3Client, action: str, parameters: dict, config: ReaderConfig) -> None:
+    def __init__(self, client: S3Client, action: str, parameters: dict, config: ReaderSettings) -> None:
         self.client = client
         self.action = action
         self.parameters = parameters if isinstance(parameters, dict) else {}
@@ -182,7 +182,7 @@ class S3ItemSource:
         return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
     # -- formats -------------------------------------------------------------------------
-    def _object_items(self, params: dict, input_type: str) -> Iterator[Any]:
+    def _object_items(self, params: dict, input_type: str | None) -> Iterator[Any]:
         bucket, key = self._location(params)
         where = _s3_uri(bucket, key)
         source = item_source(bucket, key)
@@ -343,7 +343,7 @@ class S3ItemSource:
             data_key = entry.get("key") if isinstance(entry, dict) else None
             if not isinstance(data_key, str):
                 raise reader_failed(f"The S3 inventory manifest {where} has a file entry without a key.")
-            sub = ReaderConfig({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": schema})
+            sub = ReaderSettings({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": schema})
             reader = S3ItemSource(self.client, "getObject", {}, sub)
             self.current_source = item_source(data_bucket, data_key)
             yield from reader._csv({"Bucket": data_bucket, "Key": data_key}, _s3_uri(data_bucket, data_key),
@@ -371,7 +371,7 @@ class S3ItemSource:
 
 def _listed_object(obj: dict) -> dict[str, Any]:
     """An s3:listObjectsV2 entry as a Distributed Map item (AWS's shape and field names)."""
-    modified = obj.get("LastModified")
+    modified: Any = obj.get("LastModified")
     item: dict[str, Any] = {"Etag": obj.get("ETag"), "Key": obj.get("Key")}
     item["LastModified"] = int(modified.timestamp()) if hasattr(modified, "timestamp") else modified
     item["Size"] = obj.get("Size")

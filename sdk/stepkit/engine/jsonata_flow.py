@@ -41,7 +41,7 @@ class JsonataField:
 
     def evaluate(self, states: dict, frame: Frame) -> Any:
         try:
-            return self.template.evaluate(states, frame.variables)
+            return self.template.evaluate(states, frame.variables, now=frame.run.clock.now())
         except JsonataEvaluationError as e:
             raise _failure(e, self.field) from None
 
@@ -91,7 +91,7 @@ class JsonataFlow:
             return value
         expression = compile_expression(value)
         try:
-            result = expression.evaluate(self.states(frame, raw), frame.variables)
+            result = expression.evaluate(self.states(frame, raw), frame.variables, now=frame.run.clock.now())
         except JsonataEvaluationError as e:
             raise _failure(e, field) from None
         if result is UNDEFINED:
@@ -203,7 +203,7 @@ class JsonataChoiceRule:
             value = self.source
         else:
             try:
-                value = self.condition.evaluate(states, frame.variables)
+                value = self.condition.evaluate(states, frame.variables, now=frame.run.clock.now())
             except JsonataEvaluationError as e:
                 raise _failure(e, f"Choices[{index}]/Condition") from None
         if not isinstance(value, bool):

@@ -16,9 +16,9 @@ from stepkit.asl.json_types import json_type_name
 from stepkit.asl.jsonata import compile_expression
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
-from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
-from stepkit.engine.item_reader import STATE_DATA, ReaderConfig, S3ItemSource, limited
+from stepkit.engine.item_reader import STATE_DATA, ReaderSettings, S3ItemSource, limited
+from stepkit.engine.jsonpath_flow import resolve_path
 from stepkit.engine.map_run import (
     _FAILED,
     MAX_BATCH_BYTES,
@@ -29,7 +29,7 @@ from stepkit.engine.map_run import (
     map_label,
     take_redrive,
 )
-from stepkit.engine.result_writer import WriterConfig
+from stepkit.engine.result_writer import WriterSettings
 from stepkit.engine.states import Outcome, RecoverableState, check_result_size, mark_state_failed
 
 if TYPE_CHECKING:
@@ -145,12 +145,12 @@ class MapState(RecoverableState):
         self.batcher = definition.get("ItemBatcher")
         self.item_reader = definition.get("ItemReader")
         self.label = definition.get("Label")
-        self.reader_config = ReaderConfig((self.item_reader or {}).get("ReaderConfig"))
+        self.reader_config = ReaderSettings((self.item_reader or {}).get("ReaderConfig"))
         reader_settings = (self.item_reader or {}).get("ReaderConfig") or {}
         self.max_items = _Setting(reader_settings, "MaxItems", 0, integer=True)
         self.reader_parameters = _template(self.item_reader, self.query_language, "ItemReader")
         self.result_writer = definition.get("ResultWriter")
-        self.writer = WriterConfig(self.result_writer) if self.result_writer is not None else None
+        self.writer = WriterSettings(self.result_writer) if self.result_writer is not None else None
         self.writer_parameters = _template(self.result_writer, self.query_language, "ResultWriter")
         if self.batcher is not None:
             self.batch_items = _Setting(self.batcher, "MaxItemsPerBatch", 0, integer=True)
@@ -312,8 +312,8 @@ class MapState(RecoverableState):
             """Each item with its ``$$.Map.Item.Source``."""
             if items is not None:
                 return ((item, STATE_DATA) for item in items)
-            action = str(self.item_reader.get("Resource", "")).rsplit(":", 1)[-1]
-            reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params, self.reader_config)
+            action = str((self.item_reader or {}).get("Resource", "")).rsplit(":", 1)[-1]
+            reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params or {}, self.reader_config)
             return ((item, reader.current_source) for item in limited(reader.items(), max_items))
 
         map_run = take_redrive(run, self.name)
@@ -368,7 +368,7 @@ class MapState(RecoverableState):
                 result: Any = self._write(run, writer_params, map_run)
             else:
                 children = sorted(map_run.children, key=lambda c: c.index)
-                result = list((self.writer or WriterConfig(None)).transform(children))
+                result = list((self.writer or WriterSettings(None)).transform(children))
         except StatesError as err:
             map_run.status, map_run.stop_date = "FAILED", run.clock.now()
             map_run.error, map_run.cause = err.error, err.cause
@@ -454,9 +454,10 @@ class MapState(RecoverableState):
 
 
 def _s3(run: Any, error: str) -> Any:
-    """The registry's S3 client; failing to make one fails the reader or the writer."""
+    """The execution's S3 client (its resolver makes it); failing to make one fails the
+    reader or the writer."""
     try:
-        return run.registry.client("s3")
+        return run.resolver.client("s3")
     except Exception as exc:
         raise StatesError(error, f"Cannot make an S3 client: {type(exc).__name__}: {exc}") from None
 

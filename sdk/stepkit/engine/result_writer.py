@@ -44,7 +44,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class WriterConfig:
+class WriterSettings:
     """``ResultWriter`` as the engine uses it: where to export, and how to format."""
 
     def __init__(self, definition: dict | None) -> None:

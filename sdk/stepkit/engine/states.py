@@ -12,15 +12,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from stepkit.asl import errors
-from stepkit.asl.errors import StateEvaluationError, StatesError
+from stepkit.asl.errors import HeartbeatTimedOut, StateEvaluationError, StatesError
 from stepkit.asl.intrinsics import compile_intrinsic, is_intrinsic
 from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.asl.timestamps import parse_timestamp
-from stepkit.engine.dataflow import place_result, result_path_field
 from stepkit.engine.frame import Frame
-from stepkit.engine.recovery import Catcher, Retrier, RetryPolicy
+from stepkit.engine.jsonpath_flow import place_result, result_path_field
+from stepkit.engine.recovery import CatchRule, RetryPolicy, RetryRule
 
 if TYPE_CHECKING:
     from stepkit.engine.compiler import Compiler
@@ -40,7 +40,7 @@ def qualify(err: StatesError, frame: Frame) -> StatesError:
             frame.run.record(
                 "EvaluationFailed", frame, {"error": err.error, "cause": qualified.cause, "state": frame.state_name}
             )
-        qualified.failed_event = getattr(err, "failed_event", None)  # type: ignore[attr-defined]
+        qualified.failed_event = err.failed_event
         return qualified
     return err
 
@@ -48,7 +48,7 @@ def qualify(err: StatesError, frame: Frame) -> StatesError:
 def mark_state_failed(err: StatesError, event_type: str) -> StatesError:
     """Tag an error so that, when no retrier takes it, the state records ``event_type``
     (MapStateFailed, ParallelStateFailed) before it is caught or fails the execution."""
-    err.failed_event = event_type  # type: ignore[attr-defined]
+    err.failed_event = event_type
     return err
 
 
@@ -79,8 +79,8 @@ class RecoverableState(State):
 
     def __init__(self, name: str, definition: dict, compiler: Compiler) -> None:
         super().__init__(name, definition, compiler)
-        retriers = [Retrier(r) for r in definition.get("Retry", [])]
-        catchers = [Catcher(c, compiler.catch_output(self, c)) for c in definition.get("Catch", [])]
+        retriers = [RetryRule(r) for r in definition.get("Retry", [])]
+        catchers = [CatchRule(c, compiler.catch_output(self, c)) for c in definition.get("Catch", [])]
         self.policy = RetryPolicy(retriers, catchers) if retriers or catchers else None
 
     def recover(self, frame: Frame, raw: Any, attempt: Callable[[], Outcome]) -> Outcome:
@@ -98,13 +98,14 @@ class RecoverableState(State):
                 return attempt()
             except StatesError as raw_err:
                 err = qualify(raw_err, frame)
-                delay = policy.retry_delay(err.error, counts)
+                heartbeat = isinstance(err, HeartbeatTimedOut)
+                delay = policy.retry_delay(err.error, counts, heartbeat=heartbeat)
                 if delay is not None:
                     frame.retry_count += 1
                     frame.run.clock.sleep(delay)
                     continue
                 self._record_failed(frame, err)
-                catcher = policy.catcher_for(err.error)
+                catcher = policy.catcher_for(err.error, heartbeat=heartbeat)
                 if catcher is None:
                     raise err from None
                 error_output: dict[str, Any] = {"Error": err.error}
@@ -114,7 +115,7 @@ class RecoverableState(State):
 
     @staticmethod
     def _record_failed(frame: Frame, err: StatesError) -> None:
-        event_type = getattr(err, "failed_event", None)
+        event_type = err.failed_event
         if event_type:
             frame.run.record(event_type, frame, {"error": err.error, "cause": err.cause})
 
@@ -190,7 +191,7 @@ class WaitState(State):
         self._seconds_ref = compile_reference(self.seconds_path) if self.seconds_path else None
         self._timestamp_ref = compile_reference(self.timestamp_path) if self.timestamp_path else None
 
-    def _read(self, ref: Any, text: str, field: str, frame: Frame, data: Any) -> Any:
+    def _read(self, ref: Any, text: str | None, field: str, frame: Frame, data: Any) -> Any:
         try:
             return ref.resolve(data, frame.context() if ref.is_context else None, frame.variables)
         except PathNotFoundError:

@@ -9,11 +9,10 @@ from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
 from stepkit.asl.references import compile_reference
 from stepkit.engine.activity_task import run_activity
-from stepkit.engine.dataflow import resolve_path
 from stepkit.engine.frame import Frame
+from stepkit.engine.jsonpath_flow import resolve_path
 from stepkit.engine.states import Outcome, RecoverableState, check_result_size
-from stepkit.integrations.arns import parse_resource
-from stepkit.integrations.registry import TaskInvocation
+from stepkit.engine.tasks import TaskInvocation, parse_resource
 
 if TYPE_CHECKING:
     from stepkit.engine.compiler import Compiler

@@ -22,6 +22,7 @@ per-service throttles of non-Lambda tasks, and the Distributed Map's own start r
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -149,7 +150,7 @@ class Simulation:
             delay = self.start_bucket.take(0.0)
             if delay:
                 self.throttles["StartExecution"] += 1
-            self.at(delay, lambda start=delay: self._sequence(self.trace, 0, lambda: self._ended(start)))
+            self.at(delay, functools.partial(self._start, delay))
         while self.heap and self.failure is None:
             self.now, _, action = heapq.heappop(self.heap)
             self.handled += 1
@@ -172,6 +173,10 @@ class Simulation:
         if delay:
             self.throttles["StateTransition"] += 1
         self.at(self.now + delay, action)
+
+    def _start(self, start: float) -> None:
+        """One execution, started at ``start``: its steps, then its end."""
+        self._sequence(self.trace, 0, lambda: self._ended(start))
 
     def _sequence(self, steps: list[Step], index: int, done: Callable[[], None]) -> None:
         if index == len(steps):

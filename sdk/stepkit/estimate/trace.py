@@ -147,7 +147,7 @@ def stub_trace(definition: Mapping[str, Any], payload: Any, mock_config: Any = N
 
     registry = IntegrationRegistry()
     registry.register("*", _echo)
-    registry.set_client_factory(_no_aws)
+    registry.clients.set_factory(_no_aws)
     run = StateMachine(dict(definition), registry=registry).prepare(
         payload, skip_waits=True, mock_config=mock_config, test_case=test_case)
     execution = run.start()

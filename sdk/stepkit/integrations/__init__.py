@@ -1,5 +1,7 @@
-"""What a Task state's ``Resource`` means: a registry from resources to handlers."""
+"""What a Task state's ``Resource`` means: a registry from resources to handlers, the
+mocks of a MockConfigFile, the AWS service integrations. They implement the engine's task
+interface (``stepkit.engine.tasks``)."""
 
-from stepkit.integrations.registry import Integration, IntegrationRegistry, TaskInvocation
+from stepkit.integrations.registry import IntegrationRegistry
 
-__all__ = ["Integration", "IntegrationRegistry", "TaskInvocation"]
+__all__ = ["IntegrationRegistry"]

@@ -1,32 +1,13 @@
-"""Parsing Task resources: Lambda function ARNs and Step Functions service integrations."""
+"""Lambda function names from the forms a Task gives them in (name, partial or full ARN)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-_FUNCTION_ARN = re.compile(
-    r"arn:(?P<partition>[\w-]+):lambda:(?P<region>[\w-]*):(?P<account>\d*):function:(?P<name>[^:]+)(?::(?P<qualifier>.+))?"
-)
-_SERVICE_ARN = re.compile(r"arn:(?P<partition>[\w-]+):states:(?P<region>[\w-]*):(?P<account>\d*):(?P<rest>.+)")
-PATTERNS = (".sync:2", ".sync", ".waitForTaskToken")
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """A Task's resource, split as Step Functions records it in TaskScheduled events."""
-
-    arn: str
-    resource_type: str  # "lambda", "aws-sdk:s3", "sns", ... ; "" for a plain Lambda function ARN
-    action: str  # "invoke", "getObject", ... ; the function name for a plain Lambda ARN
-    pattern: str  # "", ".sync", ".sync:2", ".waitForTaskToken"
-    is_lambda_function: bool  # the legacy form: Resource is the function's ARN itself
-    region: str
+from stepkit.engine.tasks import FUNCTION_ARN
 
 
 def function_name_from(identifier: str) -> str:
     """A Lambda function name from a name, a partial or a full ARN (qualifier dropped)."""
-    m = _FUNCTION_ARN.fullmatch(identifier)
+    m = FUNCTION_ARN.fullmatch(identifier)
     if m:
         return m.group("name")
     parts = identifier.split(":")
@@ -35,17 +16,3 @@ def function_name_from(identifier: str) -> str:
     if len(parts) == 2:  # name:qualifier
         return parts[0]
     return identifier
-
-
-def parse_resource(arn: str, default_region: str = "us-east-1") -> Resource:
-    m = _FUNCTION_ARN.fullmatch(arn)
-    if m:
-        return Resource(arn, "", m.group("name"), "", True, m.group("region") or default_region)
-    m = _SERVICE_ARN.fullmatch(arn)
-    if m:
-        rest = m.group("rest")
-        pattern = next((p for p in PATTERNS if rest.endswith(p)), "")
-        body = rest[: len(rest) - len(pattern)] if pattern else rest
-        service, _, action = body.rpartition(":")
-        return Resource(arn, service, action, pattern, False, m.group("region") or default_region)
-    return Resource(arn, "", arn, "", False, default_region)

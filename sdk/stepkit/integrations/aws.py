@@ -35,12 +35,13 @@ import boto3
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StatesError
 from stepkit.aws_sessions import isolated_session, make_client, models_session, service_model
-from stepkit.integrations.registry import IntegrationRegistry, TaskInvocation
+from stepkit.engine.tasks import TaskInvocation
+from stepkit.integrations.registry import IntegrationRegistry
 
 #: Step Functions' service names (those of the AWS SDK for Java 2.x) that botocore names differently.
 _SDK_ALIASES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs",
@@ -169,10 +170,9 @@ def _from_model(value: Any, shape: Shape | None = None) -> Any:
     """A botocore result as Step Functions shows it: members of structures PascalCase (map keys
     as they are), text for streams and dates."""
     if isinstance(value, dict):
-        kind = shape.type_name if shape is not None else None
-        if kind == "map":
-            return {k: _from_model(v, shape.value) for k, v in value.items()}  # type: ignore[union-attr]
-        members = shape.members if kind == "structure" else {}  # type: ignore[union-attr]
+        if isinstance(shape, MapShape):
+            return {k: _from_model(v, shape.value) for k, v in value.items()}
+        members = shape.members if isinstance(shape, StructureShape) else {}
         return {(k[:1].upper() + k[1:]): _from_model(v, members.get(k)) for k, v in value.items()}
     if isinstance(value, list):
         member = shape.member if shape is not None and shape.type_name == "list" else None

@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 from stepkit.asl.errors import StatesError
+from stepkit.engine.tasks import TaskInvocation
 from stepkit.integrations.lambda_response import function_failure, invoke_envelope, service_failure
-from stepkit.integrations.registry import TaskInvocation
-from stepkit.runtime import FunctionNotFound, LambdaRuntime, LambdaServiceError
+from stepkit.runtime import FunctionInvoker, FunctionNotFound, JsonPayload, LambdaServiceError
 
 
 class LambdaRuntimeIntegration:
-    def __init__(self, runtime: LambdaRuntime) -> None:
+    def __init__(self, runtime: FunctionInvoker) -> None:
         self.runtime = runtime
 
     def __call__(self, invocation: TaskInvocation) -> Any:
@@ -36,7 +36,7 @@ class LambdaRuntimeIntegration:
             payload = params.get("Payload")
             invocation_type = params.get("InvocationType", "RequestResponse")
             qualifier = params.get("Qualifier")
-        body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b"{}"
+        body = JsonPayload.of(payload) if payload is not None else JsonPayload(b"{}")
         try:
             result = self.runtime.invoke(name, body, invocation_type=invocation_type, qualifier=qualifier)
         except LambdaServiceError as e:

@@ -13,21 +13,26 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from stepkit.integrations.registry import TaskInvocation
+from stepkit.engine.tasks import TaskInvocation
+from stepkit.runtime.invoker import FunctionInvoker
+from stepkit.runtime.results import InvokeResult
 from stepkit.stack.project import Project
 
 if TYPE_CHECKING:
     from stepkit.local import LocalStack
 
 
-class _Aliased:
+class _Aliased(FunctionInvoker):
     """A LambdaRuntime that also knows each function by another name (its deployed one)."""
 
-    def __init__(self, runtime: Any, aliases: Mapping[str, str]) -> None:
+    def __init__(self, runtime: FunctionInvoker, aliases: Mapping[str, str]) -> None:
         self.runtime = runtime
         self.aliases = aliases
 
-    def invoke(self, name_or_arn: str, payload: bytes = b"", **options: Any) -> Any:
+    def invoke(
+        self, name_or_arn: str, payload: bytes = b"", *, invocation_type: str = "RequestResponse",
+        log_type: str | None = None, qualifier: str | None = None,
+    ) -> InvokeResult:
         head, sep, name = name_or_arn.rpartition("function:")
         qualifier = ""
         if ":" in name:
@@ -35,7 +40,8 @@ class _Aliased:
             qualifier = ":" + qualifier
         if name in self.aliases:
             name_or_arn = f"{head}{sep}{self.aliases[name]}{qualifier}"
-        return self.runtime.invoke(name_or_arn, payload, **options)
+        return self.runtime.invoke(name_or_arn, payload, invocation_type=invocation_type, log_type=log_type,
+                                   qualifier=qualifier)
 
 
 class ProjectLambdaBackend:
@@ -71,7 +77,7 @@ class ProjectLambdaBackend:
                     options.setdefault("cache_dir", self.project.root / ".stepkit" / "site")
                     options.setdefault("region", self.stack.region)
                     self._runtime = LambdaRuntime(self.stack.function_configs(), **options)
-                    self._integration = LambdaRuntimeIntegration(_Aliased(self._runtime, self.stack.aliases()))  # type: ignore[arg-type]
+                    self._integration = LambdaRuntimeIntegration(_Aliased(self._runtime, self.stack.aliases()))
             return self._runtime
 
     def __call__(self, invocation: TaskInvocation) -> Any:

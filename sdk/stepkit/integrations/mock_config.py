@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stepkit.asl.errors import StatesError
-from stepkit.integrations.registry import Integration, TaskInvocation
+from stepkit.engine.tasks import Integration, TaskInvocation, TaskResolver, TaskResource
 
 
 class MockThrow(BaseModel):
@@ -96,13 +96,28 @@ class MockConfig(BaseModel):
 
 
 class MockedTasks:
-    """The mocks of one test case for one execution: state name -> next response."""
+    """The mocks of one test case for one execution: state name -> next response.
 
-    def __init__(self, config: MockConfig, test_case: str, state_machine: str | None = None) -> None:
+    It is the execution's ``TaskResolver``: a mocked state is answered by its mock, any
+    other Task by ``fallback`` (the integration registry), which also makes the clients."""
+
+    def __init__(
+        self, config: MockConfig, test_case: str, state_machine: str | None = None, *, fallback: TaskResolver
+    ) -> None:
+        self.fallback = fallback
         mapping = config.test_case(test_case, state_machine)
         self._responses = {state: config.responses(mock) for state, mock in mapping.items()}
         self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
+        mocked = self.for_state(state_name)
+        if mocked is not None:
+            return mocked, True
+        return self.fallback.integration_for(state_name, resource)
+
+    def client(self, service_name: str, region_name: str | None = None) -> Any:
+        return self.fallback.client(service_name, region_name)
 
     def for_state(self, state_name: str) -> Integration | None:
         """The mock answering a Task state, or None when the test case does not mock it."""

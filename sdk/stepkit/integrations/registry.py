@@ -1,42 +1,23 @@
 """The integration registry: resource ARN (or pattern) -> handler.
 
-The engine knows only this interface. Handlers take a ``TaskInvocation`` and return the
-task's result (a JSON value) or raise ``StatesError`` with the error AWS would record.
+It is the engine's ``TaskResolver`` (``stepkit.engine.tasks``) for executions without mocks.
+Handlers take a ``TaskInvocation`` and return the task's result (a JSON value) or raise
+``StatesError`` with the error AWS would record.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-import os
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from stepkit.asl.errors import StatesError
-from stepkit.integrations.arns import Resource, function_name_from
+from stepkit.engine.tasks import Integration, TaskInvocation, TaskResource
+from stepkit.integrations.arns import function_name_from
+from stepkit.integrations.clients import AwsClients
 from stepkit.integrations.lambda_response import invoke_envelope
-
-
-@dataclass(slots=True)
-class TaskInvocation:
-    """Everything a handler may need to run one Task attempt."""
-
-    resource: Resource
-    parameters: Any
-    state_name: str
-    execution_arn: str
-    task_token: str | None = None
-    timeout_seconds: float | None = None
-    heartbeat_seconds: float | None = None
-    credentials: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class Integration(Protocol):
-    def __call__(self, invocation: TaskInvocation) -> Any: ...
 
 
 def _lambda_not_found(name: str, region: str) -> StatesError:
@@ -56,35 +37,16 @@ class IntegrationRegistry:
         self._patterns: list[tuple[str, Integration]] = []
         self._functions: dict[str, Callable[[Any], Any]] = {}
         self._lambda_backend: Integration | None = None
-        self._client_factory: Callable[..., Any] | None = None
-        self._clients: dict[tuple[str, str | None], Any] = {}
-        self._clients_lock = threading.Lock()
-
-    # -- AWS clients (Distributed Map's ItemReader and ResultWriter use S3) --------------------
-    def set_client_factory(self, factory: Callable[..., Any] | None) -> None:
-        """Make ``client()`` call ``factory(service_name, region_name=...)`` (None: boto3's
-        default); tests and the local endpoint point S3 at their own server this way."""
-        with self._clients_lock:
-            self._client_factory = factory
-            self._clients.clear()
+        self.clients = AwsClients()
 
     def client(self, service_name: str, region_name: str | None = None) -> Any:
-        """A boto3 client for ``service_name``, made once per service and region and shared
-        (boto3 clients are thread-safe). By default ``boto3.client(service, region_name=...)``,
-        which honours ``AWS_ENDPOINT_URL`` and the usual credential chain."""
-        region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        key = (service_name, region)
-        with self._clients_lock:
-            client = self._clients.get(key)
-            if client is None:
-                if self._client_factory is not None:
-                    client = self._client_factory(service_name, region_name=region)
-                else:
-                    import boto3
+        """A shared boto3 client (``self.clients``; ``self.clients.set_factory`` points them
+        elsewhere)."""
+        return self.clients.client(service_name, region_name)
 
-                    client = boto3.client(service_name, region_name=region)
-                self._clients[key] = client
-            return client
+    def integration_for(self, state_name: str, resource: TaskResource) -> tuple[Integration, bool]:
+        """The engine's question (``TaskResolver``): the registry mocks nothing."""
+        return self.resolve(resource), False
 
     def register(self, resource: str, handler: Integration) -> None:
         """Handle a resource ARN, or every ARN matching a glob pattern (``*`` wildcards)."""
@@ -105,7 +67,7 @@ class IntegrationRegistry:
         """What runs Lambda functions that no callable stands in for (the local runtime)."""
         self._lambda_backend = backend
 
-    def resolve(self, resource: Resource) -> Integration:
+    def resolve(self, resource: TaskResource) -> Integration:
         handler = self._exact.get(resource.arn)
         if handler is not None:
             return handler

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("install", "start"):
             seconds = host.ensure_installed(setup)
-            print(f"LocalStack venv ready: {setup.venv_dir} ({seconds:.1f} s)")
+            print(f"LocalStack venv ready: {setup.venv} ({seconds:.1f} s)")
         if args.command == "start":
             instance = host.start(setup, args.port, services=args.services)
             print(
@@ -36,22 +36,22 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"log: {instance.log_file}\npid file: {instance.pid_file}")
         elif args.command == "stop":
-            instance = host.read_instance(pid_file)
-            if instance is None:
+            recorded = host.read_instance(pid_file)
+            if recorded is None:
                 print(f"No LocalStack recorded in {pid_file}")
                 return 0
-            stopped = host.stop(instance)
+            stopped = host.stop(recorded)
             print(
                 f"Stopped LocalStack (pids {', '.join(map(str, stopped))})"
                 if stopped
-                else f"LocalStack (pid {instance.pid}) was not running"
+                else f"LocalStack (pid {recorded.pid}) was not running"
             )
         elif args.command == "status":
-            instance = host.read_instance(pid_file)
-            if instance is None:
+            recorded = host.read_instance(pid_file)
+            if recorded is None:
                 print(f"No LocalStack recorded in {pid_file}")
                 return 1
-            print(json.dumps({**instance.__dict__, "health": host.health(instance.endpoint_url)}, indent=2))
+            print(json.dumps({**recorded.__dict__, "health": host.health(recorded.endpoint_url)}, indent=2))
     except host.LocalStackUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 
 LOCALSTACK_VERSION = "4.9.2"
@@ -104,18 +104,20 @@ class Setup:
     """Where LocalStack's venv and run files live, and which Python runs the handlers."""
 
     state_dir: Path = field(default_factory=lambda: Path.cwd() / ".stepkit")
-    venv_dir: Path | None = None
+    venv_dir: InitVar[Path | None] = None  # default: $STEPKIT_LOCALSTACK_VENV, else under state_dir
     stepkit_python: str = sys.executable
     base_python: str = sys.executable
 
-    def __post_init__(self) -> None:
+    venv: Path = field(init=False)  # LocalStack's virtual environment
+
+    def __post_init__(self, venv_dir: Path | None) -> None:
         self.state_dir = Path(self.state_dir).resolve()
         env_venv = os.environ.get("STEPKIT_LOCALSTACK_VENV")
-        self.venv_dir = Path(self.venv_dir or env_venv or self.state_dir / "localstack-venv").resolve()
+        self.venv = Path(venv_dir or env_venv or self.state_dir / "localstack-venv").resolve()
 
     @property
     def python(self) -> Path:
-        return self.venv_dir / "bin" / "python"
+        return self.venv / "bin" / "python"
 
     def run_dir(self, port: int) -> Path:
         return self.state_dir / "localstack" / str(port)
@@ -130,7 +132,7 @@ class Setup:
 def ensure_installed(setup: Setup, *, log: io.TextIOBase | None = None) -> float:
     """Create LocalStack's venv (or reuse it) and install the plugin; seconds it took."""
     started = time.perf_counter()
-    venv = setup.venv_dir
+    venv = setup.venv
     venv.parent.mkdir(parents=True, exist_ok=True)
     with _locked(venv.with_name(venv.name + ".lock")):
         stamp = venv / ".stepkit-stamp.json"
@@ -273,7 +275,7 @@ def start(
 ) -> Instance:
     """Start LocalStack on ``127.0.0.1:port`` and wait until it is healthy."""
     if not setup.python.exists():
-        raise LocalStackUnavailable(f"LocalStack is not installed in {setup.venv_dir}: run the install step first")
+        raise LocalStackUnavailable(f"LocalStack is not installed in {setup.venv}: run the install step first")
     pid_file = setup.pid_file(port)
     if (old := read_instance(pid_file)) is not None and _is_localstack(old.pid):
         raise PortInUse(f"LocalStack (pid {old.pid}) already runs on port {port}: stop it first")

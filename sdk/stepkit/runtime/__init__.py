@@ -9,7 +9,7 @@ Lambda's context, environment, limits, errors and logs.
 """
 
 from stepkit.runtime.async_queue import AsyncInvocation
-from stepkit.runtime.clock import Clock
+from stepkit.runtime.clock import Sleeper
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.errors import (
     DependencyInstallError,
@@ -21,21 +21,24 @@ from stepkit.runtime.errors import (
     RuntimeClosed,
     TooManyRequests,
 )
+from stepkit.runtime.invoker import FunctionInvoker, JsonPayload
 from stepkit.runtime.results import InvokeResult
 from stepkit.runtime.service import LambdaRuntime
 
 __all__ = [
     "AsyncInvocation",
-    "Clock",
     "DependencyInstallError",
     "FunctionConfig",
+    "FunctionInvoker",
     "FunctionNotFound",
     "InvalidParameterValue",
     "InvalidRequestContent",
     "InvokeResult",
+    "JsonPayload",
     "LambdaRuntime",
     "LambdaServiceError",
     "RequestTooLarge",
     "RuntimeClosed",
+    "Sleeper",
     "TooManyRequests",
 ]

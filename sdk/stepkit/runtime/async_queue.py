@@ -1,6 +1,6 @@
 """Asynchronous (``Event``) invocations: accepted at once, run in the background, and retried
 as Lambda retries them: two more attempts after a function error, one minute then two
-minutes later. The waits go through a :class:`~stepkit.runtime.clock.Clock`."""
+minutes later. The waits go through a :class:`~stepkit.runtime.clock.Sleeper`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from stepkit.runtime.clock import Clock
+from stepkit.runtime.clock import Sleeper
 from stepkit.runtime.errors import LambdaServiceError
 from stepkit.runtime.results import InvokeResult
 
@@ -34,7 +34,7 @@ class AsyncInvocation:
 class AsyncQueue:
     def __init__(
         self,
-        clock: Clock,
+        clock: Sleeper,
         stop: threading.Event,
         on_complete: Callable[[AsyncInvocation], None] | None = None,
         threads: int = 8,

@@ -6,11 +6,14 @@ import threading
 from typing import Protocol
 
 
-class Clock(Protocol):
+class Sleeper(Protocol):
+    """What the runtime waits through (asynchronous retries); the engine's ``Clock`` also
+    tells the time, this only sleeps."""
+
     def sleep(self, seconds: float) -> None: ...
 
 
-class RealClock:
+class RealSleeper:
     """Sleeps for real, but wakes at once when ``stop`` is set (the runtime is closing)."""
 
     def __init__(self, stop: threading.Event) -> None:

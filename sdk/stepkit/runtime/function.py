@@ -26,7 +26,7 @@ from stepkit.runtime.errors import (
 )
 from stepkit.runtime.interpreters import choose, platform_site, warn_once
 from stepkit.runtime.pool import WorkerPool
-from stepkit.runtime.process import Outcome, WorkerProcess, WorkerSpec
+from stepkit.runtime.process import WorkerOutcome, WorkerProcess, WorkerSpec
 
 #: Lambda's limit for the INIT phase; a function with a longer timeout gets that instead.
 INIT_TIMEOUT_S = 10.0
@@ -35,7 +35,7 @@ MAX_RESPONSE_BYTES = 6_291_556
 
 
 @dataclass(frozen=True)
-class Execution:
+class FunctionRun:
     """One synchronous invocation as it ran."""
 
     payload: bytes
@@ -98,7 +98,7 @@ class LocalFunction:
                                         python=self.python)
             return self._spec
 
-    def run(self, request_id: str, payload: bytes, invoked_arn: str) -> Execution:
+    def run(self, request_id: str, payload: bytes, invoked_arn: str) -> FunctionRun:
         if self.config.reserved_concurrency == 0:
             raise TooManyRequests("Rate Exceeded.")
         spec = self.worker_spec()
@@ -136,13 +136,13 @@ class LocalFunction:
     def _finish(
         self,
         request_id: str,
-        outcome: Outcome,
+        outcome: WorkerOutcome,
         preamble: str,
         output: str,
         duration_ms: float,
         init_ms: float | None,
         peak_kb: int,
-    ) -> Execution:
+    ) -> FunctionRun:
         status = None
         body = outcome.body
         error_type = outcome.error_type if outcome.kind == "error" else None
@@ -164,8 +164,8 @@ class LocalFunction:
         )
 
     def _init_failed(
-        self, request_id: str, outcome: Outcome, preamble: str, init_ms: float, peak_kb: int
-    ) -> Execution:
+        self, request_id: str, outcome: WorkerOutcome, preamble: str, init_ms: float, peak_kb: int
+    ) -> FunctionRun:
         if outcome.kind == "init_error":
             body = outcome.body
             error_type = json.loads(body).get("errorType") or "Runtime.Unknown"
@@ -188,7 +188,7 @@ class LocalFunction:
         init_ms: float | None,
         peak_kb: int,
         status: str | None,
-    ) -> Execution:
+    ) -> FunctionRun:
         memory_size = self.config.memory_size
         used_mb = min(max(math.ceil(peak_kb / 1024), 1), memory_size)
         logs += reports.end_line(request_id) + reports.report_line(
@@ -200,10 +200,10 @@ class LocalFunction:
             status=status,
             error_type=error_type if status == "error" else None,
         )
-        return Execution(body, error_type, logs, duration_ms, init_ms, used_mb)
+        return FunctionRun(body, error_type, logs, duration_ms, init_ms, used_mb)
 
     @staticmethod
-    def _platform_fault(request_id: str, outcome: Outcome, timeout_s: float) -> tuple[str, str, str]:
+    def _platform_fault(request_id: str, outcome: WorkerOutcome, timeout_s: float) -> tuple[str, str, str]:
         """(errorType, errorMessage, log lines) of a worker the platform stopped or lost."""
         if outcome.kind == "timeout":
             message = f"RequestId: {request_id} Error: {reports.timed_out_message(timeout_s)}"

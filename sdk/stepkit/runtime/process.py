@@ -45,7 +45,7 @@ class WorkerSpec:
 
 
 @dataclass
-class Outcome:
+class WorkerOutcome:
     kind: OutcomeKind
     body: bytes = b""
     error_type: str | None = None
@@ -103,11 +103,11 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def wait_ready(self, timeout_s: float) -> Outcome:
+    def wait_ready(self, timeout_s: float) -> WorkerOutcome:
         """The INIT phase: ``ready``, or why the worker cannot serve (init error, crash, ...)."""
         return self._await(time.monotonic() + timeout_s)
 
-    def invoke(self, header: dict[str, Any], body: bytes, timeout_s: float) -> Outcome:
+    def invoke(self, header: dict[str, Any], body: bytes, timeout_s: float) -> WorkerOutcome:
         deadline = time.monotonic() + timeout_s
         try:
             wire.write_frame(self.request_fd, header, body)
@@ -144,7 +144,7 @@ class WorkerProcess:
             self._log_closed = True
             os.close(self.log_fd)
 
-    def _await(self, deadline: float) -> Outcome:
+    def _await(self, deadline: float) -> WorkerOutcome:
         limit_kb = self.spec.memory_limit_mb * 1024
         started = time.monotonic()
         while True:
@@ -155,7 +155,7 @@ class WorkerProcess:
             if remaining <= 0:
                 self._note_peak()
                 self.kill()
-                return Outcome("timeout")
+                return WorkerOutcome("timeout")
             age = time.monotonic() - started
             interval = min(max(MEMORY_CHECK_INTERVAL_S, age / 10), MEMORY_CHECK_MAX_INTERVAL_S)
             wait_ms = math.ceil(min(remaining, interval) * 1000)
@@ -167,17 +167,17 @@ class WorkerProcess:
             if rss is not None and rss > limit_kb:
                 self._note_peak()
                 self.kill()
-                return Outcome("oom")
+                return WorkerOutcome("oom")
 
-    def _from_frame(self, header: dict[str, Any], body: bytes) -> Outcome:
+    def _from_frame(self, header: dict[str, Any], body: bytes) -> WorkerOutcome:
         self.peak_kb = max(self.peak_kb, header.get("rss", 0))
         if self.peak_kb > self.spec.memory_limit_mb * 1024:
             # It went over between two checks: Lambda would have stopped it on the way.
             self.kill()
-            return Outcome("oom")
-        return Outcome(header["t"], body, header.get("type"))
+            return WorkerOutcome("oom")
+        return WorkerOutcome(header["t"], body, header.get("type"))
 
-    def _exited(self) -> Outcome:
+    def _exited(self) -> WorkerOutcome:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:  # closed its pipe but lives on
@@ -188,7 +188,7 @@ class WorkerProcess:
             reason = f"signal: {(signal.strsignal(-code) or str(-code)).lower()}"
         else:
             reason = f"exit status {code}" if code else ""
-        return Outcome("exit", exit_reason=reason)
+        return WorkerOutcome("exit", exit_reason=reason)
 
     def _note_peak(self) -> None:
         peak = memory.peak_rss_kb(self.pid)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from stepkit.runtime import reports
 from stepkit.runtime.arn import function_arn, parse_function_ref
 from stepkit.runtime.async_queue import AsyncInvocation, AsyncQueue
-from stepkit.runtime.clock import Clock, RealClock
+from stepkit.runtime.clock import RealSleeper, Sleeper
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import VERSION
@@ -27,6 +27,7 @@ from stepkit.runtime.errors import (
     RuntimeClosed,
 )
 from stepkit.runtime.function import LocalFunction
+from stepkit.runtime.invoker import JsonPayload
 from stepkit.runtime.results import InvokeResult
 from stepkit.stack.project import Project
 
@@ -60,7 +61,7 @@ class LambdaRuntime:
         region: str = "us-east-1",
         account_id: str = "123456789012",
         env_overrides: Mapping[str, str] | None = None,
-        clock: Clock | None = None,
+        clock: Sleeper | None = None,
         on_invoke: Callable[[FunctionConfig, InvokeResult], None] | None = None,  # each run: settings, result
         cache_dir: Path | None = None,
         default_concurrency: int | None = None,
@@ -77,7 +78,7 @@ class LambdaRuntime:
         self._functions: dict[str, LocalFunction] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._async = AsyncQueue(clock or RealClock(self._stop), self._stop, on_async_complete)
+        self._async = AsyncQueue(clock or RealSleeper(self._stop), self._stop, on_async_complete)
         for config in functions:
             self.add_function(config)
 
@@ -235,6 +236,8 @@ def _checked_payload(payload: bytes, invocation_type: str) -> bytes:
     limit = ASYNC_PAYLOAD_LIMIT if invocation_type == "Event" else SYNC_PAYLOAD_LIMIT
     if len(payload) > limit:
         raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+    if isinstance(payload, JsonPayload):  # serialised from a value: JSON by construction
+        return payload
     if not payload.strip():
         return b"{}"  # Lambda hands an invocation without a payload the event {}
     try:

@@ -51,7 +51,7 @@ def parse_stack(text: str, path: Path | str = "stack.yaml") -> Stack:
         problem = getattr(exc, "problem", None) or str(exc)
         raise StackError(path, [(line, "", f"not valid YAML: {problem}")]) from exc
     if node is None:
-        return Stack()
+        return Stack.model_validate({})
     lines: dict[Location, int] = {}
     duplicates = list(_index_lines(node, (), lines))
     if duplicates:

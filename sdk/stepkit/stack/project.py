@@ -75,7 +75,7 @@ class Project:
         for folder in (here, *here.parents):
             if (folder / STACK_FILE).is_file():
                 return cls.load(folder / STACK_FILE)
-        return cls(root=here, stack=Stack(), stack_path=None)
+        return cls(root=here, stack=Stack.model_validate({}), stack_path=None)
 
     def functions(self) -> list[ProjectFunction]:
         """Every function, declared or found under ``functions/``, sorted by name."""
@@ -140,7 +140,7 @@ class Project:
     def check_code_dirs(self) -> None:
         """Raise :class:`StackError` for a declared function whose folder does not exist, or a
         layer without its ``python/`` folder."""
-        missing = [
+        missing: list[tuple[int | None, str, str]] = [
             (None, f"functions.{fn.name}.code", f"folder {fn.code_dir} does not exist")
             for fn in self.functions()
             if not fn.code_dir.is_dir()

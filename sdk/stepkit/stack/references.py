@@ -18,6 +18,7 @@ vocabulary is known, which is enough to tell a placeholder that names nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,6 +64,17 @@ def substitution_names(stack: Stack, function_names: list[str] | None = None) ->
             for suffix, attribute in _ATTRIBUTES[kind]:
                 out.setdefault(f"{camel(name)}{suffix}", (kind, name, attribute))
     return out
+
+
+def function_substitutions(function_names: list[str], arn_of: Callable[[str], str]) -> dict[str, str]:
+    """``${TrainFunctionArn}`` and ``${TrainFunctionName}`` for each function (``train``),
+    with the ARN ``arn_of`` gives it: the functions' part of the vocabulary, filled in."""
+    values = {"arn": arn_of, "name": lambda name: name}
+    return {
+        f"{camel(name)}{suffix}": values[attribute](name)
+        for name in function_names
+        for suffix, attribute in _ATTRIBUTES["function"]
+    }
 
 
 def closest(name: str, known: list[str]) -> str | None:

@@ -236,7 +236,8 @@ def parse_scheduler_expression(expression: str) -> Schedule | AtSchedule:
     """EventBridge Scheduler's ``at()``, ``rate()`` and ``cron()`` (ValueError when invalid)."""
     at = _AT.match(expression) if isinstance(expression, str) else None
     if at:
-        return AtSchedule(datetime(*(int(part) for part in at.groups())))  # ValueError: no such date
+        year, month, day, hour, minute, second = (int(part) for part in at.groups())
+        return AtSchedule(datetime(year, month, day, hour, minute, second))  # ValueError: no such date
     return parse_schedule(expression)
 
 
@@ -294,7 +295,8 @@ class SchedulerOccurrences:
             candidate = self.schedule.next_after(wall)
             if candidate is None:
                 return None
-            instant = _instant(candidate.replace(tzinfo=None), self.tz)
-            if instant is not None and instant > after:
-                return instant
+            occurrence = _instant(candidate.replace(tzinfo=None), self.tz)
+            if occurrence is not None and occurrence > after:
+                return occurrence
+            wall = candidate  # skipped by the clocks (or not yet after ``after``): the next one
             wall = candidate

@@ -177,11 +177,11 @@ def test_heartbeat_timeout_and_a_stale_token(sfn: Any) -> None:
     task = sfn.get_activity_task(activityArn=activity)  # no workerName
     assert json.loads(task["input"]) == {"k": "v"}
     result = wait_execution(sfn, arn, timeout=120)  # the worker never heartbeats
-    assert (result["status"], result["error"]) == ("FAILED", "States.HeartbeatTimeout")
+    assert (result["status"], result["error"]) == ("FAILED", "States.Timeout")  # as AWS records a heartbeat's
     events = _history(sfn, arn)
     assert [e["type"] for e in events][2:5] == ["ActivityScheduled", "ActivityStarted", "ActivityTimedOut"]
     assert events[3]["activityStartedEventDetails"] == {}
-    assert events[4]["activityTimedOutEventDetails"] == {"error": "States.HeartbeatTimeout"}
+    assert events[4]["activityTimedOutEventDetails"] == {"error": "States.Timeout"}
     for send in (lambda: sfn.send_task_success(taskToken=task["taskToken"], output="{}"),
                  lambda: sfn.send_task_heartbeat(taskToken=task["taskToken"])):
         with pytest.raises(ClientError) as exc:

@@ -84,7 +84,7 @@ def test_a_taken_task_times_out_when_its_worker_is_gone(tmp_path: Path) -> None:
     endpoint, sfn, _, arn, _ = _taken_then_restarted(tmp_path, HeartbeatSeconds=2)
     try:
         result = wait_execution(sfn, arn, timeout=120)
-        assert (result["status"], result["error"]) == ("FAILED", "States.HeartbeatTimeout")
+        assert (result["status"], result["error"]) == ("FAILED", "States.Timeout")
         kinds = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
         assert kinds[-2:] == ["ActivityTimedOut", "ExecutionFailed"]
     finally:

@@ -110,7 +110,7 @@ def test_parquet_and_listing_through_a_client_factory(endpoint, s3):
         made.append(service)
         return boto3.client(service, region_name=region_name, endpoint_url=endpoint)
 
-    registry.set_client_factory(factory)
+    registry.clients.set_factory(factory)
     registry.register_function("score", score)
     spec = definition({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "PARQUET"},
                        "Parameters": {"Bucket": BUCKET, "Key": "parquet/part-0.parquet"}},

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from stepkit import StateMachine
-from stepkit.engine.callbacks import TaskTokens, TokenTimedOut
-from stepkit.integrations.activities import ACTIVITY_RESOURCES, ActivityTicket
-from stepkit.integrations.registry import IntegrationRegistry, TaskInvocation
+from stepkit.engine.task_tokens import TaskTokens, TokenTimedOut
+from stepkit.engine.tasks import ActivityTicket, TaskInvocation
+from stepkit.integrations.activities import ACTIVITY_RESOURCES
+from stepkit.integrations.registry import IntegrationRegistry
 
 ACTIVITY = "arn:aws:states:us-east-1:123456789012:activity:work"
 

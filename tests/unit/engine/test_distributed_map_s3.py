@@ -12,7 +12,7 @@ from moto import mock_aws
 from stepkit import StateMachine
 from stepkit.asl.errors import StatesError
 from stepkit.endpoint.map_runs import describe_map_run
-from stepkit.engine.item_reader import ReaderConfig, S3ItemSource
+from stepkit.engine.item_reader import ReaderSettings, S3ItemSource
 from stepkit.integrations.registry import IntegrationRegistry
 
 BUCKET = "stepkit-data"
@@ -133,7 +133,7 @@ def test_csv_is_streamed_not_read_whole(s3):
             return response
 
     source = S3ItemSource(Client(), "getObject", {"Bucket": BUCKET, "Key": "data"},
-                          ReaderConfig({"InputType": "CSV"}))
+                          ReaderSettings({"InputType": "CSV"}))
     items = source.items()
     assert [next(items), next(items)] == [{"a": "x", "b": "y"}] * 2
     assert sum(read) <= 256 * 1024
@@ -465,7 +465,7 @@ def test_a_retry_on_item_reader_failed_reads_again(s3):
             put(s3, "late.json", "[7]")
             return real.get_object(**params)
 
-    registry.set_client_factory(lambda service, region_name=None: Late())
+    registry.clients.set_factory(lambda service, region_name=None: Late())
     execution_run, ex = execute(definition, registry=registry)
     assert ex.status == "SUCCEEDED" and ex.output == [7]
     assert len(execution_run.map_runs) == 2  # each attempt is a Map Run of its own
@@ -475,19 +475,19 @@ def test_a_retry_on_item_reader_failed_reads_again(s3):
 def test_registry_clients_are_made_once_per_service_and_region(s3, monkeypatch):
     registry = IntegrationRegistry()
     made = []
-    registry.set_client_factory(lambda service, region_name=None: made.append((service, region_name)) or object())
+    registry.clients.set_factory(lambda service, region_name=None: made.append((service, region_name)) or object())
     a = registry.client("s3")
     assert registry.client("s3") is a and made == [("s3", "us-east-1")]
     registry.client("s3", region_name="eu-west-1")
     assert made[-1] == ("s3", "eu-west-1")
-    registry.set_client_factory(None)
+    registry.clients.set_factory(None)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     assert registry.client("s3").meta.region_name == "eu-central-1"
 
 
 def test_reader_errors_are_states_errors():
     with pytest.raises(StatesError) as info:
-        S3ItemSource(object(), "getObject", {"Bucket": "b", "Key": "k"}, ReaderConfig({})).items()
+        S3ItemSource(object(), "getObject", {"Bucket": "b", "Key": "k"}, ReaderSettings({})).items()
     assert info.value.error == "States.ItemReaderFailed"
 
 

@@ -235,3 +235,22 @@ def test_variable_size_limit():
     )
     ex = run(definition, {})
     assert ex.status == "FAILED" and "over the limit" in ex.cause
+
+
+def test_now_and_millis_read_the_executions_clock():
+    """``$now()`` and ``$millis()`` are the execution's time: a Wait on a virtual clock moves
+    them by exactly its seconds, and a manual clock fixes them."""
+    from stepkit.engine.clock import ManualClock
+
+    start = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    definition = machine(
+        {
+            "A": {"Type": "Pass", "Assign": {"t0": "{% $millis() %}", "iso": "{% $now() %}"}, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 3600, "Next": "B"},
+            "B": {"Type": "Pass", "Output": {"t0": "{% $t0 %}", "iso": "{% $iso %}", "t1": "{% $millis() %}",
+                                             "later": "{% $now() %}"}, "End": True},
+        }
+    )
+    out = run(definition, {}, clock=ManualClock(start)).output
+    assert out == {"t0": 1_700_000_000_000, "iso": "2023-11-14T22:13:20.000Z", "t1": 1_700_003_600_000,
+                   "later": "2023-11-14T23:13:20.000Z"}

@@ -5,7 +5,7 @@ import pytest
 from stepkit import StateMachine
 from stepkit.asl.errors import StatesError
 from stepkit.engine.clock import VirtualClock
-from stepkit.engine.recovery import Retrier, error_matches
+from stepkit.engine.recovery import RetryRule, error_matches
 from stepkit.integrations.registry import IntegrationRegistry
 
 
@@ -57,12 +57,12 @@ def test_error_matching(equals, error, expected):
 
 
 def test_backoff_grows_and_is_capped():
-    r = Retrier({"ErrorEquals": ["X"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxDelaySeconds": 10})
+    r = RetryRule({"ErrorEquals": ["X"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxDelaySeconds": 10})
     assert [r.delay(n) for n in range(4)] == [2, 6, 10, 10]
 
 
 def test_full_jitter_stays_within_the_delay():
-    r = Retrier({"ErrorEquals": ["X"], "IntervalSeconds": 4, "JitterStrategy": "FULL"})
+    r = RetryRule({"ErrorEquals": ["X"], "IntervalSeconds": 4, "JitterStrategy": "FULL"})
     delays = [r.delay(1) for _ in range(200)]
     assert all(0 <= d <= 8 for d in delays)
     assert len(set(delays)) > 1

@@ -3,6 +3,8 @@
 import threading
 import time
 
+import pytest
+
 from stepkit import StateMachine, run
 from stepkit.asl.errors import StatesError
 from stepkit.integrations.registry import IntegrationRegistry
@@ -102,13 +104,40 @@ def test_wait_for_task_token_failure_is_the_sent_error():
 
 
 def test_heartbeat_timeout_without_heartbeats():
+    """AWS records a callback's heartbeat running out as TaskTimedOut with States.Timeout
+    (LocalStack's AWS-recorded snapshot of test_heartbeat_timeout, 18-04-2024)."""
     machine, _ = _callback_machine(HeartbeatSeconds=1, TimeoutSeconds=30)
     ex = machine.run({})
-    assert (ex.status, ex.error) == ("FAILED", "States.HeartbeatTimeout")
+    assert (ex.status, ex.error, ex.cause) == ("FAILED", "States.Timeout", None)
+    timed_out = [e for e in ex.history if e.event_type == "TaskTimedOut"]
+    assert len(timed_out) == 1 and timed_out[0].details["error"] == "States.Timeout"
+    assert "TaskFailed" not in ex.event_types
+
+
+@pytest.mark.parametrize(
+    ("error_equals", "caught"),
+    [(["States.HeartbeatTimeout"], True), (["States.Timeout"], True), (["States.TaskFailed"], False)],
+)
+def test_a_heartbeat_timeout_is_caught_by_either_name(error_equals, caught):
+    """AWS's error-names page offers States.HeartbeatTimeout to Retry and Catch; the
+    error itself is States.Timeout, which States.TaskFailed does not match."""
+    resource = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    registry = IntegrationRegistry()
+    registry.register(resource, lambda invocation: {})
+    task = {"Type": "Task", "Resource": resource, "Parameters": {"MessageBody": {"token.$": "$$.Task.Token"}},
+            "HeartbeatSeconds": 1, "TimeoutSeconds": 30, "Next": "Done",
+            "Catch": [{"ErrorEquals": error_equals, "Next": "Caught"}]}
+    machine = StateMachine({"StartAt": "T", "States": {
+        "T": task, "Done": {"Type": "Succeed"}, "Caught": {"Type": "Pass", "End": True}}}, registry=registry)
+    ex = machine.run({})
+    if caught:
+        assert (ex.status, ex.output) == ("SUCCEEDED", {"Error": "States.Timeout"})
+    else:
+        assert (ex.status, ex.error) == ("FAILED", "States.Timeout")
 
 
 def test_a_sent_token_cannot_be_used_twice():
-    from stepkit.engine.callbacks import InvalidToken
+    from stepkit.engine.task_tokens import InvalidToken
 
     machine, tokens = _callback_machine()
     _when_token(tokens, lambda t: machine.tokens.send_success(t, {}))

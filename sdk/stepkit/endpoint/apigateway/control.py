@@ -90,5 +90,5 @@ def install() -> None:
         _add_extensions(self, api, api_doc)
         return api
 
-    APIGatewayBackend.put_rest_api = put_rest_api
+    setattr(APIGatewayBackend, "put_rest_api", put_rest_api)  # noqa: B010 - moto's method, patched
     _installed = True

@@ -27,7 +27,7 @@ import os
 import subprocess
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import IO, Any
 
 from localstack import config
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
@@ -81,6 +81,12 @@ class HelperClient:
             )
         except OSError as exc:
             raise HelperError(f"Cannot start the stepkit helper with {python}: {exc}") from exc
+        stdin, stdout = self.process.stdin, self.process.stdout
+        if stdin is None or stdout is None:  # made with PIPE for both: not expected
+            self.process.kill()
+            raise HelperError("The stepkit helper started without its pipes")
+        self._stdin: IO[bytes] = stdin
+        self._stdout: IO[bytes] = stdout
         self._seq = itertools.count(1)
         self._pending: dict[int, Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -101,8 +107,8 @@ class HelperClient:
             self._pending[seq] = future
             line = json.dumps({"seq": seq, "op": op, **fields}) + "\n"
             try:
-                self.process.stdin.write(line.encode())
-                self.process.stdin.flush()
+                self._stdin.write(line.encode())
+                self._stdin.flush()
             except OSError as exc:
                 self._pending.pop(seq, None)
                 raise HelperError(f"The stepkit helper process is gone: {exc}") from exc
@@ -115,7 +121,7 @@ class HelperClient:
         with self._lock:
             self._dead = True
             with contextlib.suppress(OSError):
-                self.process.stdin.close()  # the helper stops its workers and exits
+                self._stdin.close()  # the helper stops its workers and exits
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -123,7 +129,7 @@ class HelperClient:
             self.process.wait()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        for line in self._stdout:
             try:
                 answer = json.loads(line)
             except ValueError:

@@ -79,7 +79,7 @@ def _load_handler(name: str) -> Handler:
             faults.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace
         ) from None
     try:
-        return getattr(module, function_name)  # type: ignore[no-any-return]
+        return getattr(module, function_name)
     except AttributeError:
         raise faults.Fault(
             faults.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'"

@@ -59,8 +59,8 @@ class _RequestIdFilter(logging.Filter):
 
 
 def install(sink: StandardLogSink, level: str | None) -> None:
-    sys.stdout = Unbuffered(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = Unbuffered(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = Unbuffered(sys.stdout)
+    sys.stderr = Unbuffered(sys.stderr)
     logging.Formatter.converter = time.gmtime
     handler = _Handler(sink)
     handler.setFormatter(logging.Formatter(_FORMAT, "%Y-%m-%dT%H:%M:%S"))

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from stepkit.asl import errors
-from stepkit.asl.errors import StatesError
+from stepkit.asl.errors import HeartbeatTimedOut, StatesError
 
 
 class InvalidToken(KeyError):
@@ -116,8 +116,8 @@ class TaskTokens:
         self._get(token).heartbeat_at = time.monotonic()
 
     def wait(self, token: str, timeout: float | None, heartbeat: float | None) -> Any:
-        """Block until the callback arrives; raises the sent failure, ``States.Timeout`` or
-        ``States.HeartbeatTimeout``."""
+        """Block until the callback arrives; raises the sent failure, ``States.Timeout``, or
+        ``HeartbeatTimedOut`` (``States.Timeout`` too, as AWS records it)."""
         with self._lock:
             waiter = self._waiters[token]
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -136,7 +136,7 @@ class TaskTokens:
                     raise StatesError(errors.TIMEOUT, None)
                 if heartbeat is not None and now >= waiter.heartbeat_at + heartbeat:
                     self._expire(token)
-                    raise StatesError(errors.HEARTBEAT_TIMEOUT, None)
+                    raise HeartbeatTimedOut
         finally:
             self.cancel(token)
 
