@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.backend import Backend, ServingError
 from mlcontract.errors import InvalidPolicyError
 from mlcontract.routing import ArmStats, ChampionPolicy, ShadowPolicy, WeightedPolicy, parse_policy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from chalicelib.backend import Backend, ServingError
 
 MAX_RECORDS = 1000
 
