@@ -70,7 +70,7 @@ class ServingApi:
         record = dict(zip(features, map(float, rows[0]), strict=True))
         status, answer = self.call(f"{base}/predict", {"records": [record]})
         assert status == 200, answer
-        assert answer["model_version"] == version and answer["predictions"][0]["prediction"] in set(labels)
+        assert answer["model_version"] == str(version) and answer["predictions"][0]["prediction"] in set(labels)
 
 
 @pytest.fixture(scope="session")
