@@ -13,12 +13,14 @@ its training state machine (iris, one candidate), then, warm:
 3. the ``predict`` handler called in this process (``functions/local_harness.py``; its S3
    reads go to the endpoint): what the model and the registry check cost alone;
 4. requests/s of ``/predict`` with 16 concurrent clients (threads of a separate process, one
-   kept-alive connection each, so that the clients do not share the server's GIL).
+   kept-alive connection each, so that the clients do not share the server's GIL: the load
+   generator of bench/api_gateway.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import importlib.util
 import json
@@ -28,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,12 @@ def warm_latency(endpoint: Any, names: Any, api: str, calls: int) -> dict[str, A
 
 
 def _handler_in_process(endpoint: Any, calls: int) -> dict[str, float]:
+    """The handler's log and metric lines go to /dev/null: they are not the benchmark's output."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        return _handler_calls(endpoint, calls)
+
+
+def _handler_calls(endpoint: Any, calls: int) -> dict[str, float]:
     harness = _load("bench_local_harness", ROOT / "functions" / "local_harness.py")
     for key, value in {"AWS_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": endpoint.region}.items():
@@ -135,51 +142,19 @@ def _handler_in_process(endpoint: Any, calls: int) -> dict[str, float]:
     return _figures(times)
 
 
-def client_main(port: int, path: str, clients: int, per_client: int) -> None:
-    """The load generator (run as a separate process): prints requests/s."""
-    barrier = threading.Barrier(clients + 1)
-    failures: list[int] = []
-    body = json.dumps({"record": RECORD})
-
-    def work(n: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port)
-        barrier.wait()
-        for _ in range(per_client):
-            connection.request("POST", path, body=body,
-                               headers={"Content-Type": "application/json", "X-Caller-Id": f"client-{n}"})
-            response = connection.getresponse()
-            response.read()
-            if response.status != 200:
-                failures.append(response.status)
-        connection.close()
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    print(json.dumps({"clients": clients, "requests": clients * per_client, "seconds": round(elapsed, 3),
-                      "failures": len(failures), "requests_per_s": round(clients * per_client / elapsed, 1)}))
-
-
 def throughput(endpoint: Any, path: str, clients: int, per_client: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--client", str(endpoint.port), path, str(clients),
-                          str(per_client)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
+    """``/predict`` from ``clients`` threads of another process (bench/api_gateway.py's load
+    generator, POSTing the record)."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "api_gateway.py"), "--client", str(endpoint.port),
+                          path, str(clients), str(per_client), "--body", json.dumps({"record": RECORD})],
+                         capture_output=True, text=True, check=True)
+    return {"clients": clients, **json.loads(out.stdout)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="A smoke run: few calls.")
-    parser.add_argument("--client", nargs=4, metavar=("PORT", "PATH", "CLIENTS", "PER_CLIENT"))
     args = parser.parse_args()
-    if args.client:
-        port, path, clients, per_client = args.client
-        client_main(int(port), path, int(clients), int(per_client))
-        return
     from stepkit.endpoint import LocalEndpoint
 
     calls, per_client = (30, 3) if args.quick else (1000, 60)

@@ -12,8 +12,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,8 +22,6 @@ pytest.importorskip("aws_lambda_powertools")
 pytest.importorskip("chalice")
 pytest.importorskip("moto")
 
-from stepkit.deploy import Deployment
-from stepkit.endpoint import LocalEndpoint
 
 PREFIX = "stepkit-ml-dev-"
 BUCKET = f"{PREFIX}artifacts"
@@ -33,23 +29,6 @@ MODEL = "classifier"
 DEADLINE_S = 600.0
 #: short waits, few feedbacks per step: the rollout as a test drives it
 ROLLOUT = {"wait_seconds": 1, "min_feedback": 4, "steps": [10, 50, 100], "max_checks": 100000}
-
-
-@pytest.fixture
-def deployed(tmp_path: Path, project: Path, local_aws_env: None) -> Iterator[dict[str, Any]]:
-    endpoint = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
-    try:
-        environ = {"STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "test",
-                   "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": endpoint.region}
-        deployment = Deployment.open(project / "infra" / "stack.yaml", target="local", environ=environ,
-                                     records_dir=tmp_path / "records")
-        _, outcome = deployment.deploy(environ=environ)
-        assert outcome.failed is None, outcome.error
-        api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
-        yield {"endpoint": endpoint, "names": deployment.names,
-               "api": f"{endpoint.url}/restapis/{api_id}/api/_user_request_"}
-    finally:
-        endpoint.stop()
 
 
 def call(url: str, body: Any = None, method: str | None = None, **headers: str) -> tuple[int, Any]:
@@ -104,9 +83,9 @@ def traffic(api: str, record: dict[str, float], rewards: dict[str, float]) -> An
     return send
 
 
-def test_a_better_challenger_is_promoted_and_a_worse_one_rolled_back(deployed: dict[str, Any],
+def test_a_better_challenger_is_promoted_and_a_worse_one_rolled_back(deployed_stack: dict[str, Any],
                                                                       sample_datasets: ModuleType) -> None:
-    endpoint, names, api = deployed["endpoint"], deployed["names"], deployed["api"]
+    endpoint, names, api = deployed_stack["endpoint"], deployed_stack["names"], deployed_stack["api"]
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
     sample_datasets.upload_dataset(s3, BUCKET, "data/iris.csv", "iris")  # not under datasets/: no trigger
     features, rows, _ = sample_datasets.load("iris")
