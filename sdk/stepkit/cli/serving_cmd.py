@@ -40,14 +40,20 @@ def _api_options(function: Any) -> Any:
     return function
 
 
-def _base_url(url: str | None, stage: str, target: str, endpoint: str | None, stack: Path | None) -> str:
+def _base_url(url: str | None, stage: str, target: str, endpoint: str | None, stack: Path | None,
+              as_json: bool) -> str:
     if url:
         return url.rstrip("/")
     from stepkit.cli.deploy_cmd import _open
     from stepkit.demo.serving import api_url
 
-    deployment = _open(stack, stage, target, None, None, False, None, endpoint)
-    found = api_url(deployment.status())
+    deployment = _open(stack, stage, target, None, None, as_json, None, endpoint)
+    try:
+        rows = deployment.status()
+    except Exception as exc:  # the target does not answer, or refuses: no API to find
+        fail(f"cannot read the deployed stack on {target}: {type(exc).__name__}: {exc}", kind="TargetError",
+             exit_code=EXIT_USAGE)
+    found = api_url(rows)
     if found is None:
         fail(f"no serving API is deployed for stage {stage} on {target} (deploy the stack, or give --url)",
              kind="NoServingApi", exit_code=EXIT_USAGE)
@@ -109,7 +115,7 @@ def status_command(url: str | None, stage: str, target: str, endpoint_url: str |
                    as_json: bool) -> None:
     """Per version: traffic share (configured and observed), requests, p50/p99 latency, errors,
     accuracy from feedback."""
-    models = _call(_base_url(url, stage, target, endpoint_url, stack), "/models")
+    models = _call(_base_url(url, stage, target, endpoint_url, stack, as_json), "/models")
     if as_json:
         dump(models)
     else:
@@ -173,7 +179,7 @@ def policy_group() -> None:
 def policy_show(model: str, url: str | None, stage: str, target: str, endpoint_url: str | None,
                 stack: Path | None, as_json: bool) -> None:
     """The model's routing policy and its revision."""
-    answer = _call(_base_url(url, stage, target, endpoint_url, stack), f"/models/{model}/policy")
+    answer = _call(_base_url(url, stage, target, endpoint_url, stack, as_json), f"/models/{model}/policy")
     if as_json:
         dump(answer)
     else:
@@ -216,7 +222,8 @@ def policy_set(model: str, champion: bool, weighted: str | None, no_sticky: bool
                           not no_sticky, discount, epsilon, share, method)
     if expected_revision is not None:
         policy["expected_revision"] = expected_revision
-    answer = _call(_base_url(url, stage, target, endpoint_url, stack), f"/models/{model}/policy", policy, "PUT")
+    base = _base_url(url, stage, target, endpoint_url, stack, as_json)
+    answer = _call(base, f"/models/{model}/policy", policy, "PUT")
     if as_json:
         dump(answer)
     else:
@@ -230,7 +237,7 @@ def policy_set(model: str, champion: bool, weighted: str | None, no_sticky: bool
 def decisions_command(model: str, url: str | None, stage: str, target: str, endpoint_url: str | None,
                       stack: Path | None, as_json: bool) -> None:
     """The rollout log of MODEL: every canary share, evaluation, promotion and roll back."""
-    answer = _call(_base_url(url, stage, target, endpoint_url, stack), f"/models/{model}/decisions")
+    answer = _call(_base_url(url, stage, target, endpoint_url, stack, as_json), f"/models/{model}/decisions")
     if as_json:
         dump(answer)
         return
