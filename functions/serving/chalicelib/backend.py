@@ -214,10 +214,13 @@ class Backend:
     def _count(self, served: Served) -> None:
         """The answer in the router's state (counters, the prediction kept for /feedback),
         the version's metrics and a log line."""
-        self._record(served.version, served.latency_ms, error=False)
         predictions = served.answer.get("predictions") or []
         remembered = predictions[0] if len(predictions) == 1 else predictions
-        self.state.remember_prediction(served.request_id, self.model_name, served.version, remembered)
+        # Two independent writes at once; both done before the answer (feedback may follow at once).
+        kept = self.pool.submit(self.state.remember_prediction, served.request_id, self.model_name,
+                                served.version, remembered)
+        self._record(served.version, served.latency_ms, error=False)
+        kept.result()
         logger.info("prediction served", extra={"request_id": served.request_id, "model_version": served.version,
                                                 "policy": served.policy, "records": len(predictions),
                                                 "latency_ms": round(served.latency_ms, 3),

@@ -60,15 +60,19 @@ def feedback_request(body: Any) -> FeedbackRequest:
         raise ServingError(422, _problems(exc)) from None
 
 
-def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[Any, int | None]:
-    """The policy of a PUT /models/{name}/policy body and its ``expected_revision``; 422 when it
-    is not a valid policy or names a version the registry does not have."""
+def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[Any, int | None, bool]:
+    """The policy of a PUT /models/{name}/policy body, its ``expected_revision`` and
+    ``reset_arms`` (the policy's versions start counting from zero: a new experiment); 422
+    when it is not a valid policy or names a version the registry does not have."""
     if not isinstance(body, dict):
         raise ServingError(400, 'the body is a routing policy, a JSON object with "kind"')
     document = dict(body)
     expected = document.pop("expected_revision", None)
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
         raise ServingError(422, "expected_revision is an integer >= 0")
+    reset = document.pop("reset_arms", False)
+    if not isinstance(reset, bool):
+        raise ServingError(422, "reset_arms is true or false")
     try:
         policy = parse_policy(document)
     except InvalidPolicyError as exc:
@@ -78,7 +82,7 @@ def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[A
     if unknown:
         known = ", ".join(sorted(versions, key=int)) or "none"
         raise ServingError(422, f"model '{model_name}' has no version(s) {', '.join(unknown)} (versions: {known})")
-    return policy, expected
+    return policy, expected, reset
 
 
 def configured_shares(policy: Any, champion: str | None) -> dict[str, float]:

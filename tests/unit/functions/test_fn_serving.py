@@ -261,6 +261,18 @@ def test_ensemble_combines_every_member(two_versions: Serving) -> None:
     assert sorted(p["version"] for p, _ in two_versions.calls) == [1, 2]
 
 
+def test_a_policy_can_start_its_versions_counters_from_zero(two_versions: Serving) -> None:
+    with two_versions.client() as client:
+        post(client, "/predict", {"record": IRIS_RECORD}, **{"X-Model-Version": "2"})
+        kept = client.http.put(f"/models/{MODEL}/policy", headers={"Content-Type": "application/json"},
+                               body=json.dumps({"kind": "thompson", "versions": ["1", "2"]}))
+        assert two_versions.backend.state.stats(MODEL)["2"].requests == 1 and kept.json_body["reset_arms"] == []
+        reset = client.http.put(f"/models/{MODEL}/policy", headers={"Content-Type": "application/json"},
+                                body=json.dumps({"kind": "thompson", "versions": ["1", "2"], "reset_arms": True}))
+    assert reset.status_code == 200 and reset.json_body["reset_arms"] == ["1", "2"]
+    assert two_versions.backend.state.stats(MODEL) == {}
+
+
 def test_thompson_sends_traffic_to_the_version_with_better_feedback(two_versions: Serving) -> None:
     state = two_versions.backend.state
     with two_versions.client() as client:
