@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     from stepkit.endpoint import LocalEndpoint
 
-    calls, per_client = (30, 3) if args.quick else (1000, 60)
+    calls, per_client = (30, 3) if args.quick else (1000, 30)
     with tempfile.TemporaryDirectory(prefix="stepkit-bench-serving-") as tmp:
         project = Path(tmp) / "project"
         for folder in ("infra", "functions", "statemachines"):

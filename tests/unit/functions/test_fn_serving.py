@@ -297,7 +297,7 @@ def test_a_route_that_fails_answers_500_without_a_traceback(two_versions: Servin
     def broken(*args: Any) -> Any:
         raise RuntimeError("table gone")
 
-    two_versions.backend.state.view = broken  # type: ignore[method-assign]
+    two_versions.backend.state.policy = broken  # type: ignore[method-assign]
     with two_versions.client() as client:
         response = post(client, "/predict", {"record": IRIS_RECORD})
     assert response.status_code == 500 and response.json_body == {"error": "internal error (logged)"}
