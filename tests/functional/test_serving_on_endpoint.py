@@ -65,7 +65,8 @@ def test_the_deployed_api_routes_counts_and_refuses_bad_input(deployed_stack: di
     features, rows, _ = sample_datasets.load("iris")
     record = dict(zip(features, map(float, rows[0]), strict=True))
 
-    assert call(f"{api}/predict", {"record": record})[:2][0] == 503  # nothing registered yet
+    status, body, _ = call(f"{api}/predict", {"record": record})
+    assert status == 503 and "no model registered" in body["error"], (status, body)  # nothing registered yet
     sample_datasets.upload_dataset(s3, BUCKET, "data/iris.csv", "iris")
     train(sfn, names)
     # A second version: registered as challenger; its rollout is stopped at the canary.
