@@ -230,6 +230,23 @@ def project_of(project: Project | Path | str | None) -> Project:
         raise LocalRunError(str(exc)) from None
 
 
+def with_flows(project: Project, flows: Mapping[str, str] | None = None) -> Project:
+    """``project`` with its ``flow:`` state machines (and ``flows``) compiled, their tasks as
+    functions (:func:`stepkit.flow.stack.with_flows`); raises :class:`LocalRunError`."""
+    if not flows and not project.flows:
+        return project
+    from stepkit.flow.stack import FlowError
+    from stepkit.flow.stack import with_flows as compiled
+    from stepkit.flow.typecheck import FlowTypeError
+
+    try:
+        return compiled(project, dict(flows or {}))
+    except FlowError as exc:  # a flow that cannot be imported: a bad argument when it was one
+        raise LocalRunError(str(exc), "DEFINITION" if flows else None) from None
+    except FlowTypeError as exc:
+        raise LocalRunError(str(exc)) from None
+
+
 class ProjectSession:
     """A project ready to run its definitions here: its stack's values, its functions in
     local workers (started on the first Lambda task), their AWS calls and the definitions'
@@ -241,11 +258,12 @@ class ProjectSession:
     def __init__(self, project: Project | Path | str | None = None, *, stage: str = DEFAULT_STAGE,
                  endpoint_url: str | None = None, env_vars: Path | str | Mapping[str, Any] | None = None,
                  provision: bool = False, environ: Mapping[str, str] | None = None,
-                 runtime_options: Mapping[str, Any] | None = None) -> None:
-        """``runtime_options`` go to the functions' LambdaRuntime (``on_invoke=``...)."""
+                 runtime_options: Mapping[str, Any] | None = None, flows: Mapping[str, str] | None = None) -> None:
+        """``runtime_options`` go to the functions' LambdaRuntime (``on_invoke=``...); ``flows``
+        (name -> ``module:name``) adds Python workflows as state machines for this session."""
         from stepkit.integrations.local_functions import ProjectLambdaBackend
 
-        self.project = project_of(project)
+        self.project = with_flows(project_of(project), flows)
         variables = load_env_vars(env_vars) if env_vars is not None else {}
         self.stack = LocalStack(self.project, stage, endpoint_url, variables, environ)
         self.services = LocalServices(self.stack, endpoint_url, provision=provision)

@@ -55,3 +55,54 @@ def test_decompile_refuses_what_is_not_asl(tmp_path):
     result = stepkit("decompile", "bad.asl.json", "--json", cwd=tmp_path)
     assert result.returncode == 1
     assert "Type is one of" in json.loads(result.stdout)["message"]
+
+
+TYPED = '''
+from pydantic import BaseModel
+from stepkit import flow
+
+
+class Rows(BaseModel):
+    count: int
+
+
+class Named(BaseModel):
+    name: str
+
+
+@flow.task
+def load(event) -> Rows:
+    return Rows(count=1)
+
+
+@flow.task
+def greet(event: Named) -> dict:
+    return {}
+
+{body}
+'''
+
+
+def test_compile_reports_what_does_not_fit_a_task_with_file_and_line(tmp_path):
+    (tmp_path / "typed_builder.py").write_text(TYPED.replace("{body}", (
+        "workflow = flow.Workflow('load')\n"
+        "workflow.step(load, next='greet')\n"
+        "workflow.step(greet, end=True)\n")))
+    builder = stepkit("compile", "typed_builder:workflow", "--json", cwd=tmp_path)
+    assert builder.returncode == 1, builder.stderr
+    document = json.loads(builder.stdout)
+    assert document["error"] == "FlowTypeError"
+    [finding] = document["findings"]
+    assert finding["state"] == "greet" and finding["field"] == "name"
+    assert finding["source"].endswith("typed_builder.py:25")
+
+    (tmp_path / "typed_body.py").write_text(TYPED.replace("{body}", (
+        "@flow.workflow\n"
+        "def workflow(event):\n"
+        "    rows = load(event)\n"
+        "    greet(name=rows['count'])\n")))
+    body = stepkit("compile", "typed_body.py:workflow", cwd=tmp_path)
+    assert body.returncode == 1
+    assert "typed_body.py:26: state 'greet' calls greet (Named): field 'name' is an integer, not a string" \
+        in body.stderr
+    assert "Traceback" not in body.stderr + builder.stderr

@@ -712,6 +712,11 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
+    @property
+    def syntax_tree(self) -> Any:
+        """The parsed expression (jsonata-python's AST), for static analysis of what it reads."""
+        return self._ast
+
     def evaluate(self, states: Mapping[str, Any], variables: Mapping[str, Any] | None = None) -> Any:
         """The expression's value, or :data:`UNDEFINED`.
 

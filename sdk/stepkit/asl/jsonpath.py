@@ -786,6 +786,11 @@ class ReferencePath:
     def __repr__(self) -> str:
         return f"ReferencePath({self.text!r})"
 
+    @property
+    def segments(self) -> tuple[str | int, ...]:
+        """The names and indexes from the root to the node, in order."""
+        return self._segments
+
     def set(self, data: Any, value: Any) -> Any:
         """A new document: ``data`` with ``value`` at this path.
 

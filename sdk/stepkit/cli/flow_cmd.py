@@ -4,7 +4,8 @@
 ``path/to/file.py``), takes its :class:`stepkit.flow.Workflow` and writes the definition,
 after validating it as Step Functions would. ``decompile`` writes the builder code for a
 definition (:func:`stepkit.flow.to_python`). Exit codes: 0 done, 1 the definition is
-invalid, 2 the module, flow or file cannot be used.
+invalid or its data does not fit its tasks' input types (:mod:`stepkit.flow.typecheck`),
+2 the module, flow or file cannot be used.
 """
 
 from __future__ import annotations
@@ -15,15 +16,27 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from stepkit.cli.common import EXIT_USAGE, fail
 
+if TYPE_CHECKING:
+    from stepkit.flow.typecheck import FlowTypeError
+
+
+def fail_types(exc: FlowTypeError) -> NoReturn:
+    """A workflow whose data does not fit its tasks: exit 1, each finding in the document."""
+    fail(str(exc), kind="FlowTypeError", findings=[
+        {"state": f.state, "task": f.task, "field": f.field, "reason": f.reason, "source": f.source}
+        for f in exc.findings])
+
 
 def _import(module: str) -> ModuleType:
     """``module`` by dotted name (the current folder first on the path) or by file path."""
+    from stepkit.flow.typecheck import FlowTypeError
+
     try:
         if module.endswith(".py") or "/" in module:
             path = Path(module)
@@ -41,6 +54,8 @@ def _import(module: str) -> ModuleType:
         return importlib.import_module(module)
     except click.ClickException:
         raise
+    except FlowTypeError as exc:  # a @flow.workflow is type checked as it compiles, at import
+        fail_types(exc)
     except Exception as exc:  # the user's module: whatever it raises is why it cannot be used
         fail(f"cannot import {module}: {type(exc).__name__}: {exc}", kind="FlowNotFound", exit_code=EXIT_USAGE)
 
@@ -69,8 +84,13 @@ def load_flow(target: str) -> Any:
 def compile_flow(target: str, output: str | None, as_json: bool) -> None:
     """Compile the workflow FLOW of MODULE to an ASL definition."""
     from stepkit.asl.validation import ERROR, invalid_definition_message, validate_definition
+    from stepkit.flow.typecheck import FlowTypeError
 
-    definition = load_flow(target).to_asl()
+    workflow = load_flow(target)
+    findings = workflow.check_types()
+    if findings:
+        fail_types(FlowTypeError(findings))
+    definition = workflow.to_asl()
     problems = [d for d in validate_definition(definition) if d.severity == ERROR]
     if problems:
         fail(invalid_definition_message(problems), kind="InvalidDefinition",

@@ -54,7 +54,7 @@ class _Progress:
 
 
 @click.command("run")
-@click.argument("definition", metavar="DEFINITION|NAME")
+@click.argument("definition", metavar="DEFINITION|NAME|MODULE:FLOW")
 @click.option("--input", "input_", metavar="JSON|@FILE|file://FILE", help="Execution input (default {}).")
 @click.option("--name", help="Execution name (default: a UUID).")
 @click.option("--mock-config", type=click.Path(dir_okay=False, path_type=Path),
@@ -90,8 +90,13 @@ def run_command(
     project: Path | None,
     as_json: bool,
 ) -> None:
-    """Run the state machine DEFINITION (an ASL JSON file), or the state machine NAME of the
-    project's infra/stack.yaml, locally.
+    """Run the state machine DEFINITION (an ASL JSON file), the state machine NAME of the
+    project's infra/stack.yaml, or the Python workflow MODULE:FLOW (pipelines.training:training,
+    path/to/file.py:flow) locally.
+
+    A Python workflow is type checked and compiled, its @flow.task functions run as Lambda
+    functions of the project; with the name of a state machine of the stack it runs in its
+    place (its substitutions and type).
 
     Lambda tasks run the project's functions in local worker processes, with the environment a
     deploy of --stage gives them (and --env-vars). Their AWS calls, and the definition's AWS
@@ -135,9 +140,10 @@ def run_locally(
         raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
     console = Console(stderr=True)
     values = _parse_subs(subs)
+    flow = _flow_target(definition)
     try:
         session = ProjectSession(project, stage=stage, endpoint_url=endpoint_url, env_vars=env_vars,
-                                 runtime_options=runtime_options)
+                                 runtime_options=runtime_options, flows=flow)
     except LocalRunError as e:
         if e.param:
             raise click.BadParameter(str(e), param_hint=e.param) from None
@@ -146,7 +152,9 @@ def run_locally(
         where = str(definition)
         path = Path(definition)
         source: str
-        if path.is_file():
+        if flow:
+            source = where = next(iter(flow))
+        elif path.is_file():
             source = read_text_file(path, "DEFINITION")
         elif where in session.stack.state_machines:
             source = where
@@ -161,6 +169,16 @@ def run_locally(
         return _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
                         where=where, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
                         skip_waits=skip_waits)
+
+
+def _flow_target(definition: str | Path) -> dict[str, str] | None:
+    """``{state machine name: MODULE:FLOW}`` when DEFINITION names a Python workflow (not a file):
+    run as the stack's state machine of that name, or as a new one."""
+    text = str(definition)
+    module, sep, attribute = text.rpartition(":")
+    if not sep or not module or not attribute.isidentifier() or Path(text).is_file():
+        return None
+    return {attribute[:40]: text}
 
 
 def _execute(session: Any, text: str, machine_name: str, machine_type: str, console: Console, as_json: bool,

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
+from stepkit.demo.scheduled import demo_clock, scheduled_drift_check
 from stepkit.demo.serving import ServingRun
 from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
@@ -86,7 +87,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     datasets = _load_module(options.project_root / "functions" / "sample_datasets.py")
     options.state_dir.mkdir(parents=True, exist_ok=True)
     with console.status("starting the local AWS endpoint…"):
-        endpoint = LocalEndpoint(state_dir=options.state_dir / "endpoint").start()
+        endpoint = LocalEndpoint(state_dir=options.state_dir / "endpoint", clock=demo_clock()).start()
     result.endpoint_url = endpoint.url
     console.print(f"[bold]1. local endpoint[/bold] at {endpoint.url} (Step Functions, Lambda, S3, EventBridge, …)")
     try:
@@ -147,6 +148,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         started = time.monotonic()
         problem = serve(result, deployment, endpoint, dataset_key, options, console)
         result.serving_seconds = time.monotonic() - started
+        scheduled_drift_check(endpoint, names, console)
         result.problem = problem or (f"the serving API did not answer {result.serving.errors} requests"
                                      if result.serving is not None and result.serving.errors else None)
         result.status = "FAILED" if result.problem else "SUCCEEDED"

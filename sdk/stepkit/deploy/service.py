@@ -41,6 +41,16 @@ def load_project(stack_path: Path | None, stage: str) -> tuple[Project, Project]
     if project.stack_path is None:
         raise DeployInputError([f"no infra/stack.yaml found in {project.root} or above; create one "
                                 "(`stepkit init DIR` makes a new project) or pass --stack"])
+    if project.flows:
+        from stepkit.flow.stack import FlowError, with_flows
+        from stepkit.flow.typecheck import FlowTypeError
+
+        try:
+            project = with_flows(project)
+        except FlowError as exc:
+            raise DeployInputError(exc.problems) from None
+        except FlowTypeError as exc:
+            raise DeployInputError([str(f) for f in exc.findings]) from None
     try:
         staged = project.for_stage(stage)
     except UnknownStage as exc:

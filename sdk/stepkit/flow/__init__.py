@@ -43,3 +43,7 @@ from stepkit.flow.compiler import workflow  # noqa: E402
 from stepkit.flow.expressions import FlowCompileError  # noqa: E402
 
 __all__ += ["FlowCompileError", "workflow"]
+
+from stepkit.flow.typecheck import FlowTypeError, TypeFinding, check_types  # noqa: E402
+
+__all__ += ["FlowTypeError", "TypeFinding", "check_types"]

@@ -11,7 +11,10 @@ builder writes the definition; :mod:`stepkit.asl.validation` judges it, as AWS w
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
 
 from stepkit.asl import definition_model as model
 from stepkit.flow.fields import UNSET, asl_object
@@ -30,7 +33,7 @@ QueryLanguage = Literal["JSONPath", "JSONata"]
 class States:
     """A set of states and where it starts; the state methods add to it."""
 
-    _model: type[model.Branch] = model.Branch
+    _model: type[BaseModel] = model.Branch
 
     def __init__(self, start_at: str, *, comment: str = UNSET) -> None:
         self.start_at = start_at
@@ -38,6 +41,8 @@ class States:
         self.states: dict[str, dict[str, Any]] = {}
         self._tasks: list[Task] = []
         self._children: list[States] = []
+        #: state name -> the "file:line" that wrote it, where known (for the type checker's findings)
+        self._sources: dict[str, str] = {}
 
     def _add(self, name: str, type_: str, arguments: dict[str, Any]) -> States:
         if name in self.states:
@@ -52,8 +57,12 @@ class States:
         ``name`` is given); its retry policy comes first in the state's ``Retry``. ``fields``
         are :meth:`task`'s (``next``, ``end``, ``arguments``, ``catch``, ...)."""
         retry = [*task.retry, *fields.pop("retry", [])]
-        self.task(name or task.name, resource=task.arn(), **({"retry": retry} if retry else {}), **fields)
+        if retry:
+            fields["retry"] = retry
+        self.task(name or task.name, resource=task.arn(), **fields)
         self._tasks.append(task)
+        caller = sys._getframe(1)
+        self._sources[name or task.name] = f"{caller.f_code.co_filename}:{caller.f_lineno}"
         return self
 
     def tasks(self) -> list[Task]:
@@ -63,6 +72,13 @@ class States:
             if found.setdefault(task.name, task) is not task:
                 raise ValueError(f"two different tasks are named {task.name!r}")
         return list(found.values())
+
+    def sources(self) -> dict[str, str]:
+        """Where each Python task's state was written (``file:line``), inner states included."""
+        found = dict(self._sources)
+        for child in self._children:
+            found.update(child.sources())
+        return found
 
     def _head(self) -> dict[str, Any]:
         return {"start_at": self.start_at, "comment": self.comment}
@@ -277,6 +293,8 @@ class Workflow(States):
         self.query_language = query_language
         self.timeout_seconds = timeout_seconds
         self.version = version
+        #: The execution input's pydantic model, when declared (the type checker starts from it).
+        self.input_type: Any = None
 
     def _head(self) -> dict[str, Any]:
         return {
@@ -291,6 +309,13 @@ class Workflow(States):
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_asl(), indent=indent)
+
+    def check_types(self) -> list[Any]:
+        """Each field a typed task's input cannot get from what flows into it
+        (:func:`stepkit.flow.typecheck.check_types`); empty when the data fits."""
+        from stepkit.flow.typecheck import check_types
+
+        return check_types(self, self.input_type)
 
     def run(self, input: Any = None, **options: Any) -> Execution:
         """Run on the engine, each Python task in the local runtime's worker processes.

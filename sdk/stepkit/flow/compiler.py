@@ -25,16 +25,20 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from stepkit.flow.builder import ItemProcessor, States, Workflow
 from stepkit.flow.expressions import FlowCompileError, Translator
-from stepkit.flow.fields import UNSET
+from stepkit.flow.fields import UNSET, replace_strings
 from stepkit.flow.objects import catch as catcher
 from stepkit.flow.objects import rule
 from stepkit.flow.tasks import Task
+from stepkit.flow.typecheck import require_types
 
 #: An except clause's exception name -> the ASL error it catches.
 ERROR_NAMES = {"Exception": "States.ALL", "BaseException": "States.ALL", "TimeoutError": "States.Timeout",
@@ -159,13 +163,13 @@ class _Compiler:
                         **extra, **self.transition(successor))
 
     def if_(self, scope: _Scope, node: ast.If, successor: str | None) -> str:
-        rules = []
+        rules: list[dict[str, Any]] = []
         current: ast.stmt = node
         otherwise: list[ast.stmt] = []
         while isinstance(current, ast.If):
             condition = self.tr.template(current.test)
             start = self.block(scope, current.body, successor)
-            rules.append(dict(next=self.target(scope, start, current.lineno), condition=condition))
+            rules.append({"next": self.target(scope, start, current.lineno), "condition": condition})
             if len(current.orelse) == 1 and isinstance(current.orelse[0], ast.If):
                 current = current.orelse[0]
             else:
@@ -208,7 +212,7 @@ class _Compiler:
             if handler.name:
                 self.tr.variables.add(handler.name)
             start = self.target(scope, self.block(scope, handler.body, successor), handler.lineno)
-            assign = {"assign": {handler.name: "{% $states.errorOutput %}"}} if handler.name else {}
+            assign: dict[str, Any] = {"assign": {handler.name: "{% $states.errorOutput %}"}} if handler.name else {}
             level.append(catcher(errors, start, **assign))
         if not level:
             return self.block(scope, node.body, successor)
@@ -251,19 +255,12 @@ class _Compiler:
                 name, n = f"{base} {n}", n + 1
             names[p.name] = name
 
-        def rename(value: Any) -> Any:
-            if isinstance(value, str):
-                return names.get(value, value)
-            if isinstance(value, dict):
-                return {k: rename(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [rename(v) for v in value]
-            return value
-
         for scope in reversed(self.scopes):
-            scope.container.start_at = rename(scope.container.start_at)
+            scope.container.start_at = replace_strings(scope.container.start_at, names)
             for p in sorted(scope.pending, key=lambda p: (p.line, -p.order)):
-                getattr(scope.container, p.method)(names[p.name], **rename(p.fields))
+                getattr(scope.container, p.method)(names[p.name], **replace_strings(p.fields, names))
+                if p.method == "task":
+                    scope.container._sources[names[p.name]] = f"{self.tr.filename}:{p.line + self.tr.line_offset}"
 
 
 def compile_function(fn: Callable[..., Any]) -> Workflow:
@@ -297,7 +294,18 @@ def compile_function(fn: Callable[..., Any]) -> Workflow:
     assign = {"assign": {params[0]: "{% $states.input %}"}} if params else {}
     compiler.add(scope, 0, "pass_", start, **assign, **_Compiler.transition(first))
     compiler.finish()
+    workflow.input_type = _input_model(fn, params)
+    require_types(workflow, workflow.input_type)
     return workflow
+
+
+def _input_model(fn: Callable[..., Any], params: list[str]) -> Any:
+    """The pydantic model the workflow's parameter is annotated with, if any."""
+    try:
+        hint = typing.get_type_hints(fn).get(params[0]) if params else None
+    except (NameError, TypeError):
+        return None
+    return hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
 
 
 def _assigned_names(function: ast.FunctionDef) -> set[str]:

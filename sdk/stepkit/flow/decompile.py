@@ -133,7 +133,9 @@ def _value(field: str, value: Any, indent: str, where: str) -> str:
 
 def _container(code: _Code, variable: str, cls: str, obj: Any, where: str) -> None:
     """Write ``variable = flow.<cls>(...)`` and one call per state of ``obj``."""
-    owner = {"Workflow": model.StateMachine, "Branch": model.Branch, "ItemProcessor": model.ItemProcessor}[cls]
+    owners: dict[str, type[BaseModel]] = {"Workflow": model.StateMachine, "Branch": model.Branch,
+                                          "ItemProcessor": model.ItemProcessor}
+    owner = owners[cls]
     if not isinstance(obj, dict) or not isinstance(obj.get("States"), dict) or "StartAt" not in obj:
         raise NotExpressible(f"{where}: needs StartAt and an object of States")
     head = {k: v for k, v in obj.items() if k not in ("States", "StartAt")}

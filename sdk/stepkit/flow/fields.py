@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -73,3 +74,14 @@ def asl_object(model: type[BaseModel], arguments: dict[str, Any], *, head: dict[
             raise TypeError(f"{model.__name__} has no field {name!r}")
         out[fields[name]] = to_asl_value(value)
     return out
+
+
+def replace_strings(value: Any, table: Mapping[str, str]) -> Any:
+    """``value`` (JSON) with every string that is a key of ``table`` replaced by its value."""
+    if isinstance(value, str):
+        return table.get(value, value)
+    if isinstance(value, dict):
+        return {k: replace_strings(v, table) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_strings(v, table) for v in value]
+    return value

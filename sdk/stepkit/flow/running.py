@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 
 
 def run_workflow(workflow: Workflow, input: Any = None, *, name: str = "StateMachine", **options: Any) -> Execution:
-    """One execution of ``workflow``; the runtime's workers are stopped when it ends."""
+    """One execution of ``workflow``; the runtime's workers are stopped when it ends.
+
+    Raises :class:`~stepkit.flow.typecheck.FlowTypeError` before anything runs when the
+    data cannot satisfy a typed task's input."""
+    from stepkit.flow.typecheck import require_types
+
+    require_types(workflow, workflow.input_type)
     with tempfile.TemporaryDirectory(prefix="stepkit-flow-") as folder:
         configs = [task.bundle(Path(folder, task.name)) for task in workflow.tasks()]
         with LambdaRuntime(configs) as runtime:

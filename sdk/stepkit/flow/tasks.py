@@ -79,10 +79,14 @@ class Task:
         self.runtime = runtime
         self.environment = dict(environment or {})
         self.input_type, self.output_type = _model_types(fn)
-        # Validates name, memory and timeout now, where the decorator is, not at run time.
-        from stepkit.runtime.config import FunctionConfig
-
-        FunctionConfig(name=self.name, code_dir=Path("."), memory_size=memory, timeout=timeout, runtime=runtime)
+        # Validates name, memory and timeout now, where the decorator is, not at run time. In a
+        # deployed bundle, which carries only stepkit's flow part, it was validated when bundled.
+        try:
+            from stepkit.runtime.config import FunctionConfig
+        except ModuleNotFoundError:
+            pass
+        else:
+            FunctionConfig(name=self.name, code_dir=Path("."), memory_size=memory, timeout=timeout, runtime=runtime)
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -210,7 +214,7 @@ def task(
 
     ``retry`` (``flow.retry(...)`` entries) becomes the Retry of every Task state calling it.
     """
-    options = dict(name=name, memory=memory, timeout=timeout, requirements=requirements, retry=retry,
+    options: dict[str, Any] = dict(name=name, memory=memory, timeout=timeout, requirements=requirements, retry=retry,
                    bundle=bundle, runtime=runtime, environment=environment)
     if fn is not None:
         return Task(fn, **options)

@@ -18,6 +18,8 @@ from stepkit.stack.resources import StateMachineSettings
 
 STACK_FILE = Path("infra") / "stack.yaml"
 FUNCTIONS_DIR = "functions"
+#: Where the state machines of ``flow:`` entries are compiled to, and their tasks bundled.
+FLOWS_BUILD_DIR = Path(".stepkit") / "build" / "flows"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class ProjectStateMachine:
     name: str
     settings: StateMachineSettings
     definition_path: Path
+    """The ASL file; for a ``flow:`` state machine, where :mod:`stepkit.flow.stack` compiles it to."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,14 @@ class Project:
 
     def state_machines(self) -> list[ProjectStateMachine]:
         """The state machines to deploy: those not ``enabled: false``."""
-        return [ProjectStateMachine(name, settings, (self.root / settings.definition).resolve())
+        return [ProjectStateMachine(name, settings, (self.root / (settings.definition or FLOWS_BUILD_DIR /
+                                                                   f"{name}.asl.json")).resolve())
                 for name, settings in self.stack.state_machines.items() if settings.enabled]
+
+    @property
+    def flows(self) -> dict[str, str]:
+        """State machine -> the Python workflow (``module:name``) it is compiled from."""
+        return {name: s.flow for name, s in self.stack.state_machines.items() if s.flow}
 
     @property
     def name(self) -> str:
