@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
 from stepkit.engine.clock import Clock, VirtualClock
+from stepkit.viewer.task_logs import InvocationLedger
 
 if TYPE_CHECKING:
     from stepkit.endpoint.app import EndpointApp
@@ -97,6 +98,7 @@ class LocalEndpoint:
         self.app: EndpointApp | None = None
         self.listening_in: float | None = None
         self.resumed = 0
+        self.invocation_ledger = InvocationLedger()  # the viewer's: which request id each Task state got
         self.moto_restored = 0
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -290,14 +292,13 @@ class LocalEndpoint:
 
     def _registry(self) -> IntegrationRegistry:
         from stepkit.integrations.aws import register_aws_integrations
-        from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
         from stepkit.integrations.registry import IntegrationRegistry
 
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
         registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region, isolated=True)
-        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
+        registry.set_lambda_backend(self.invocation_ledger.integration(self.lambda_service))
         return registry
 
     def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:

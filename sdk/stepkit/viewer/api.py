@@ -11,6 +11,8 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
+- ``GET  /_stepkit/ui/api/task-logs?arn=ARN&state=NAME``  the Lambda invocations a state of that
+  execution made, with their log lines (``task_logs``: matched by request id)
 - ``POST /_stepkit/ui/api/stop`` and ``/redrive`` (``{"arn": ...}``): the only actions; each
   carries the token in ``X-Stepkit-Csrf`` (the request guard refuses them without it, and so
   does this app).
@@ -37,6 +39,7 @@ from stepkit.endpoint.protocol import RequestContext, read_body, respond
 from stepkit.viewer.graph import GraphError, definition_graph
 from stepkit.viewer.history import map_state_of_run, state_runs
 from stepkit.viewer.invocations import invocations
+from stepkit.viewer.task_logs import task_logs
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _TOKEN_SLOT = "__STEPKIT_CSRF_TOKEN__"
@@ -77,6 +80,7 @@ class ViewerApp:
         self._get: dict[str, Callable[[dict[str, list[str]]], Any]] = {
             "machines": self.machines, "executions": self.executions, "execution": self.execution,
             "maprun": self.map_run, "functions": self.functions, "invocations": self.invocations,
+            "task-logs": self.task_logs,
         }
         self._clients: dict[str, Any] = {}
         self._post: dict[str, Callable[[dict[str, Any]], Any]] = {"stop": self.stop, "redrive": self.redrive}
@@ -268,6 +272,19 @@ class ViewerApp:
             raise ViewerError(400, "BadRequest", "a function name has letters, digits, hyphens and underscores")
         events = self._boto_pages("logs", "filter_log_events", "events", logGroupName=f"/aws/lambda/{name}")
         return {"function": name, "invocations": [i.to_dict() for i in invocations(events)]}
+
+    def task_logs(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        arn, state = _one(query, "arn"), _one(query, "state")
+        status = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)["status"]
+        ledger = getattr(self.endpoint, "invocation_ledger", None)  # an endpoint elsewhere has none
+
+        def read(function: str, start_ms: int, end_ms: int | None) -> list[dict[str, Any]]:
+            window = {"startTime": start_ms} | ({"endTime": end_ms} if end_ms is not None else {})
+            return self._boto_pages("logs", "filter_log_events", "events", logGroupName=f"/aws/lambda/{function}",
+                                    **window)
+
+        noted = ledger.noted(arn, state) if ledger is not None else []
+        return task_logs(self.sfn.execution_events(arn), state, status == "RUNNING", read, noted)
 
     def stop(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.sfn.StopExecution({"executionArn": body["arn"], "error": "stepkit.viewer",

@@ -10,6 +10,7 @@ the last error, the last input and output.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -56,9 +57,9 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
 
 
-def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[StateRun]:
-    """Each state's summary, in order of first entry."""
-    runs: dict[str, StateRun] = {}
+def owned_events(events: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any], str | None]]:
+    """Each event with its details and the name of the state it belongs to (None: the
+    execution's own events), following ``previousEventId`` as the module's docstring says."""
     owner: dict[int, str] = {}
     for event in events:
         kind: str = event["type"]
@@ -68,11 +69,19 @@ def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[Stat
             name = details.get("name")
         elif kind.endswith("StateExited"):
             name = details.get("name", name)
+        if name is not None:
+            owner[event["id"]] = name
+        yield event, details, name
+
+
+def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[StateRun]:
+    """Each state's summary, in order of first entry."""
+    runs: dict[str, StateRun] = {}
+    for event, details, name in owned_events(events):
         if name is None:
             continue
-        owner[event["id"]] = name
         run = runs.setdefault(name, StateRun(name))
-        _apply(run, kind, details, _epoch(event["timestamp"]))
+        _apply(run, event["type"], details, _epoch(event["timestamp"]))
     for run in runs.values():
         if run.status == "RUNNING" and execution_status != "RUNNING":
             run.status = "ABORTED"
@@ -113,14 +122,7 @@ def _apply(run: StateRun, kind: str, details: dict[str, Any], when: float) -> No
 def map_state_of_run(events: list[dict[str, Any]], map_run_arn: str) -> str | None:
     """The name of the Map state that started ``map_run_arn`` (its ``MapRunStarted`` event's
     state), which names the item processor its child executions run."""
-    owner: dict[int, str] = {}
-    for event in events:
-        details = _details(event)
-        name = owner.get(event.get("previousEventId") or 0)
-        if event["type"].endswith("StateEntered"):
-            name = details.get("name")
-        if name is not None:
-            owner[event["id"]] = name
+    for event, details, name in owned_events(events):
         if event["type"] == "MapRunStarted" and details.get("mapRunArn") == map_run_arn:
             return name
     return None

@@ -97,6 +97,13 @@ def test_watch_an_execution_turn_green_and_open_its_map_run(endpoint: LocalEndpo
     page.wait_for_selector(_node("Double", "SUCCEEDED"))
     page.click('g.node[data-state="Double"]')
     assert '"double": 2' in page.locator("#state-output").text_content()
+    # The child's own invocation of the function, with its log lines (matched by request id).
+    invocation = page.locator("#task-logs .task-invocation")
+    invocation.wait_for()
+    assert invocation.count() == 1
+    lines = invocation.locator("pre.log").text_content()
+    request = invocation.get_attribute("data-request")
+    assert lines.startswith(f"START RequestId: {request}") and f"REPORT RequestId: {request}" in lines
 
     page.click("#nav-lambda")
     page.locator("tr[data-function] a").first.click()

@@ -167,7 +167,38 @@ function showState(view, name) {
     st.error ? [h("h4", {text: "Error"}), h("pre", {id: "state-error", class: "error", text: st.error})] : [],
     st.cause ? [h("h4", {text: "Cause"}), h("pre", {id: "state-cause", text: pretty(st.cause)})] : [],
     h("h4", {text: "Input"}), h("pre", {id: "state-input", text: pretty(st.input)}),
-    h("h4", {text: "Output"}), h("pre", {id: "state-output", text: pretty(st.output)}));
+    h("h4", {text: "Output"}), h("pre", {id: "state-output", text: pretty(st.output)}),
+    st.type === "Task" ? h("div", {id: "task-logs"}) : null);
+  if (st.type === "Task") showTaskLogs(view, name, st);
+}
+
+async function showTaskLogs(view, name, st) {
+  // Fetched again only when the state changed since (a poll of a running execution re-renders it).
+  const key = [name, st.status, st.attempts, st.exits].join("|");
+  const box = document.getElementById("task-logs");
+  if (view.logs && view.logs.key === key) { box.replaceChildren(...view.logs.nodes); return; }
+  const data = await get("task-logs", {arn: view.dataset.arn, state: name}).catch((err) => ({error: err.message}));
+  if (view.selected !== name || !document.getElementById("task-logs")) return;
+  const nodes = [h("h4", {text: "Lambda log lines"})];
+  if (data.error) nodes.push(h("p", {class: "error", text: data.error}));
+  else if (!data.calls) nodes.push(h("p", {class: "muted", text: "This state invoked no Lambda function."}));
+  else {
+    for (const inv of data.invocations) {
+      const r = inv.report;
+      const outcome = r.status ? (r.status === "timeout" ? "TIMED_OUT" : "FAILED") : r.durationMs !== undefined ? "SUCCEEDED" : "RUNNING";
+      nodes.push(h("div", {class: "task-invocation", "data-request": inv.requestId},
+        h("p", {}, badge(outcome), " ", h("span", {class: "mono", text: inv.function + " · " + inv.requestId}),
+          r.durationMs !== undefined ? " · " + r.durationMs.toFixed(2) + " ms" : ""),
+        h("pre", {class: "log", text: inv.lines.join("\n")})));
+    }
+    const notes = [];
+    if (data.invocations.length < data.calls - data.unrecorded - data.unlogged) notes.push(`the last ${data.invocations.length} of ${data.calls} invocations shown`);
+    if (data.unlogged) notes.push(`${data.unlogged} not logged yet`);
+    if (data.unrecorded) notes.push(`${data.unrecorded} made before this endpoint started (or on another endpoint): find them on the function's page`);
+    if (notes.length) nodes.push(h("p", {class: "muted", id: "task-logs-note", text: notes.join("; ") + "."}));
+  }
+  view.logs = {key, nodes};
+  document.getElementById("task-logs").replaceChildren(...nodes);
 }
 
 function renderGantt(states, e, onPick) {
