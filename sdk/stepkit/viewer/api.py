@@ -6,8 +6,9 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/static/...``            its scripts, styles and vendored libraries
 - ``GET  /_stepkit/ui/api/machines``          state machines, with their executions' counts by status
 - ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT][&since=EPOCH]``
-- ``GET  /_stepkit/ui/api/execution?arn=ARN`` an execution: its description, the definition's
-  graph, each state's summary, its events, its Map Runs
+- ``GET  /_stepkit/ui/api/execution?arn=ARN[&after=ID]`` an execution: its description, the
+  definition's graph, each state's summary, its events, its Map Runs; with ``after`` (a page
+  polling a running execution) only the events after that id, and no graph
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
@@ -26,6 +27,8 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
@@ -37,12 +40,13 @@ from stepkit.endpoint.errors import AwsError
 from stepkit.endpoint.guard import UI_PREFIX, UI_TOKEN_HEADER, RequestGuard
 from stepkit.endpoint.protocol import RequestContext, read_body, respond
 from stepkit.viewer.graph import GraphError, definition_graph
-from stepkit.viewer.history import map_state_of_run, state_runs
+from stepkit.viewer.history import StateRunFold, map_state_of_run
 from stepkit.viewer.invocations import invocations
 from stepkit.viewer.task_logs import task_logs
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _TOKEN_SLOT = "__STEPKIT_CSRF_TOKEN__"
+_FOLDS_KEPT = 64
 
 StartResponse = Callable[..., Any]
 
@@ -83,6 +87,8 @@ class ViewerApp:
             "task-logs": self.task_logs,
         }
         self._clients: dict[str, Any] = {}
+        self._folds: OrderedDict[str, StateRunFold] = OrderedDict()  # executions' state summaries so far
+        self._folds_lock = threading.Lock()
         self._post: dict[str, Callable[[dict[str, Any]], Any]] = {"stop": self.stop, "redrive": self.redrive}
 
     @property
@@ -206,15 +212,31 @@ class ViewerApp:
 
     def execution(self, query: dict[str, list[str]]) -> dict[str, Any]:
         arn = _one(query, "arn")
+        after = _event_id(query)
         described = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)
         events = self.sfn.execution_events(arn)
-        graph = self._graph(described)
-        runs = [r.to_dict() for r in state_runs(events, described["status"])]
         map_runs = []
         for summary in self._all("ListMapRuns", {"executionArn": arn}, "mapRuns"):
             described_run = self.sfn.DescribeMapRun({"mapRunArn": summary["mapRunArn"]}, self.ctx)
             map_runs.append(dict(summary, **described_run))
-        return {"execution": described, "graph": graph, "states": runs, "events": events, "mapRuns": map_runs}
+        return {"execution": described, "graph": self._graph(described) if after is None else None,
+                "states": self._states(arn, events, described["status"]),
+                "events": events if after is None else [e for e in events if e["id"] > after],
+                "eventCount": len(events), "mapRuns": map_runs}
+
+    def _states(self, arn: str, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+        """Each state's summary, reading only the events that came since this execution was last
+        asked for (a history only grows; one that does not match what was read is read again)."""
+        with self._folds_lock:
+            fold = self._folds.pop(arn, None)
+            read = fold.count if fold is not None else 0
+            if fold is None or read > len(events) or (read and events[read - 1]["id"] != fold.last_id):
+                fold = StateRunFold()
+            fold.feed(events[fold.count:])
+            self._folds[arn] = fold
+            while len(self._folds) > _FOLDS_KEPT:
+                self._folds.popitem(last=False)
+            return [run.to_dict() for run in fold.runs(status)]
 
     def _graph(self, described: dict[str, Any]) -> dict[str, Any] | None:
         """The graph of the definition the execution ran (a Map Run child: its item processor)."""
@@ -301,6 +323,15 @@ def _one(query: dict[str, list[str]], name: str) -> str:
     if len(values) != 1 or not values[0]:
         raise ViewerError(400, "BadRequest", f"the query needs one {name!r}")
     return values[0]
+
+
+def _event_id(query: dict[str, list[str]]) -> int | None:
+    values = query.get("after")
+    if values is None:
+        return None
+    if len(values) != 1 or not values[0].isdigit():
+        raise ViewerError(400, "BadRequest", "after is an event id: a whole number")
+    return int(values[0])
 
 
 def _processor(definition: Any, state_name: str) -> dict[str, Any] | None:

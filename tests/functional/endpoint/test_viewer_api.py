@@ -200,3 +200,16 @@ def test_a_task_states_lambda_log_lines(endpoint: LocalEndpoint, clients: Any):
     assert _api(endpoint, f"task-logs?arn={execution}&state=Nowhere")[1]["calls"] == 0
     assert _api(endpoint, f"task-logs?arn={execution}")[0] == 400
     assert _api(endpoint, "task-logs?arn=garbage&state=Call")[1]["code"] == "InvalidArn"
+
+
+def test_a_poll_reads_only_the_events_after_those_it_holds(endpoint: LocalEndpoint, finished: dict[str, str]):
+    _, whole = _api(endpoint, f"execution?arn={finished['execution']}")
+    total = len(whole["events"])
+    assert whole["eventCount"] == total and whole["graph"] is not None
+    _, tail = _api(endpoint, f"execution?arn={finished['execution']}&after={total - 3}")
+    assert [e["id"] for e in tail["events"]] == [total - 2, total - 1, total]
+    assert tail["graph"] is None and tail["eventCount"] == total and tail["states"] == whole["states"]
+    _, none = _api(endpoint, f"execution?arn={finished['execution']}&after={total}")
+    assert none["events"] == [] and none["states"] == whole["states"]
+    for bad in ("-1", "x", "1&after=2"):
+        assert _api(endpoint, f"execution?arn={finished['execution']}&after={bad}")[0] == 400

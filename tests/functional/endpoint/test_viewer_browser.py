@@ -104,6 +104,7 @@ def test_watch_an_execution_turn_green_and_open_its_map_run(endpoint: LocalEndpo
     lines = invocation.locator("pre.log").text_content()
     request = invocation.get_attribute("data-request")
     assert lines.startswith(f"START RequestId: {request}") and f"REPORT RequestId: {request}" in lines
+    page.locator("#detail").screenshot(path=str(IMAGES / "task-logs.png"))
 
     page.click("#nav-lambda")
     page.locator("tr[data-function] a").first.click()

@@ -107,13 +107,22 @@ async function machinePage(gen, arn) {
 }
 
 async function executionPage(gen, arn) {
-  const data = await get("execution", {arn});
+  // A poll asks only for the events after those the page holds (and no graph: it has it).
+  let view = document.getElementById("execution");
+  const held = view && view.dataset.arn === arn && view.events ? view.events : null;
+  const after = held && held.length ? held[held.length - 1].id : null;
+  let data = await get("execution", after === null ? {arn} : {arn, after});
   if (gen !== generation) return;
+  if (after !== null && data.eventCount !== held.length + data.events.length) {
+    data = await get("execution", {arn});  // the history is not the one held: read it whole
+    if (gen !== generation) return;
+    view.events = null;
+    document.getElementById("events").replaceChildren();
+  }
   const e = data.execution;
   const machineArn = e.mapRunArn ? null : e.stateMachineArn;
   crumbs(link("#/", "State machines"), machineArn ? link("#/machine/" + encodeURIComponent(machineArn), short(machineArn)) : null,
     e.mapRunArn ? link("#/maprun/" + encodeURIComponent(e.mapRunArn), "Map Run") : null, h("span", {text: e.name}));
-  let view = document.getElementById("execution");
   if (!view || view.dataset.arn !== arn) {
     view = h("div", {id: "execution", "data-arn": arn},
       h("div", {id: "summary"}), h("div", {class: "layout"}, h("div", {id: "graph"}), h("div", {id: "detail"},
@@ -123,14 +132,17 @@ async function executionPage(gen, arn) {
     setMain(view);
     if (data.graph) drawGraph(document.getElementById("graph"), data.graph, (name) => showState(view, name));
     else document.getElementById("graph").append(h("p", {class: "muted", text: "The definition could not be drawn."}));
+    view.graph = data.graph;
   }
+  const fresh = !view.events || data.events.length > 0;
+  view.events = view.events ? view.events.concat(data.events) : data.events;
   view.states = Object.fromEntries(data.states.map((st) => [st.name, st]));
   renderSummary(e);
-  if (data.graph) colourGraph(view.states, data.graph, data.mapRuns.length > 0);
+  if (view.graph) colourGraph(view.states, view.graph, data.mapRuns.length > 0);
   renderGantt(data.states, e, (name) => showState(view, name));
   renderMapRuns(data.mapRuns);
   renderCandidates(selectionReport(data.states));
-  renderEvents(data.events);
+  if (fresh) renderEvents(view.events);
   if (view.selected) showState(view, view.selected);
   live((e.status === "RUNNING" ? "live · " : "") + "updated " + new Date().toLocaleTimeString());
   if (!TERMINAL.has(e.status)) poll(() => gen === generation && executionPage(gen, arn), 1000);
@@ -287,19 +299,30 @@ function eventDetails(details) {
 }
 
 function renderEvents(events) {
+  // Rows are only added: a poll of a running execution appends its new events (up to the rows
+  // shown), and a history past them changes the button's count alone.
   const box = document.getElementById("events");
   const shown = Math.max(EVENT_PAGE, box.shown || 0);
   const start = events.length ? events[0].timestamp * 1000 : 0;
-  const rows = events.slice(0, shown).map((ev) => {
+  let table = document.getElementById("event-table");
+  if (!table) {
+    table = h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))));
+    box.replaceChildren(table);
+    box.drawn = 0;
+  }
+  table.append(...events.slice(box.drawn, shown).map((ev) => {
     const key = Object.keys(ev).find((k) => k.endsWith("EventDetails"));
     return h("tr", {}, h("td", {class: "num", text: ev.id}), h("td", {text: ev.type}),
       h("td", {class: "num", text: ms(Math.round(ev.timestamp * 1000 - start))}),
       h("td", {}, key ? eventDetails(ev[key]) : ""));
-  });
-  const more = events.length > shown ? h("button", {class: "action", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(events); }},
-    `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`) : null;
-  box.replaceChildren(h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))), rows));
-  if (more) box.append(more);
+  }));
+  box.drawn = Math.min(shown, events.length);
+  const old = document.getElementById("more-events");
+  if (old) old.remove();
+  if (events.length > shown) {
+    box.append(h("button", {class: "action", id: "more-events", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(document.getElementById("execution").events); }},
+      `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`));
+  }
 }
 
 async function mapRunPage(gen, arn) {
