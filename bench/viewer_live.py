@@ -93,7 +93,7 @@ def _watch(browser: Any, url: str, seconds: float) -> dict[str, float]:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.add_init_script(WATCH_SCRIPT)
     page.goto(url)
-    page.wait_for_selector('g.node[data-state="Each"][data-status="RUNNING"]', timeout=120_000)
+    page.wait_for_selector('g.node[data-state="Each"][data-status]', timeout=120_000)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
 
@@ -142,7 +142,7 @@ def main() -> None:
         watched = running[0]
         opened, size = _median_ms(f"{ui}api/execution?arn={watched}", 5)
         print(f"open: api/execution of a running execution {opened:.0f} ms median ({size / 1000:.0f} kB)")
-        ready = ['g.node[data-state="Each"][data-status="RUNNING"]', "#event-table tr:nth-child(2)"]
+        ready = ['g.node[data-state="Each"][data-status]', "#event-table tr:nth-child(2)"]
         print(f"open: its page opens in {_page_ms(browser, ui + '#/execution/' + watched, ready, 5):.0f} ms")
         live = _watch(browser, ui + "#/execution/" + watched, args.watch)
         print("live: {polls} polls in {watched_s:.1f} s; per poll {poll_kb:.0f} kB, server {poll_server_ms:.0f} ms, "
