@@ -200,7 +200,7 @@ class LocalEndpoint:
             write_logs=self._write_logs,
         )
         service_holder.append(self.lambda_service)
-        self.stepfunctions = StepFunctionsService(self.store, self._registry)
+        self.stepfunctions = StepFunctionsService(self.store, self._noting_registry)
         self.tokens = self.stepfunctions.tokens
         self.deliveries = Deliveries(
             self.store,
@@ -292,12 +292,19 @@ class LocalEndpoint:
 
     def _registry(self) -> IntegrationRegistry:
         from stepkit.integrations.aws import register_aws_integrations
+        from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
         from stepkit.integrations.registry import IntegrationRegistry
 
         registry = IntegrationRegistry()
         # Distributed Map readers and writers reach S3 through the registry: point them here.
         registry.set_client_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region, isolated=True)
+        registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))  # type: ignore[arg-type]
+        return registry
+
+    def _noting_registry(self) -> IntegrationRegistry:
+        """The registry whose Lambda tasks note their request ids for the viewer (``task_logs``)."""
+        registry = self._registry()
         registry.set_lambda_backend(self.invocation_ledger.integration(self.lambda_service))
         return registry
 
