@@ -83,18 +83,32 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
                  project: Path | None, as_json: bool) -> tuple[Any, Any]:
     """The local run's usage, and the finished execution."""
     from stepkit.cli.run_cmd import run_locally
-    from stepkit.estimate.usage import LambdaInvocation, usage_from_history
+    from stepkit.estimate.usage import LambdaInvocation, run_usage
 
     invocations: list[LambdaInvocation] = []
+    runs: list[Any] = []
 
     def record(config: Any, result: Any) -> None:
         invocations.append(LambdaInvocation(config.name, config.memory_size, result.duration_ms,
                                             result.init_duration_ms, config.architecture, result.request_id))
 
     execution = run_locally(definition, input_, None, None, None, skip_waits, subs, project, as_json,
-                            on_invoke=record)
+                            on_invoke=record, on_run=runs.append)
     text = definition.read_text()
-    return usage_from_history(execution.events(), text, invocations), execution
+    children = _local_children(json.loads(text), runs[0].map_runs.values()) if runs else []
+    return run_usage(execution.events(), text, invocations, children), execution
+
+
+def _local_children(definition: Any, map_runs: Any) -> list[Any]:
+    """The Distributed Maps' children of a local run, with their item processors."""
+    from stepkit.estimate.usage import ChildHistory, item_processor
+
+    children = []
+    for map_run in map_runs:
+        processor = item_processor(definition, map_run.state_name) or {}
+        text = json.dumps(processor)
+        children += [ChildHistory(child.events(), text, child.express) for child in map_run.executions()]
+    return children
 
 
 def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any, str, str]:
@@ -102,7 +116,7 @@ def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any,
 
     from stepkit.cli.remote import client
     from stepkit.estimate.remote import fetch_execution
-    from stepkit.estimate.usage import usage_from_history
+    from stepkit.estimate.usage import run_usage
 
     parts = arn.split(":")
     if len(parts) < 8 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "execution":
@@ -114,7 +128,7 @@ def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any,
     except (ClientError, ParamValidationError) as e:
         message = e.response.get("Error", {}).get("Message") if isinstance(e, ClientError) else str(e)
         raise click.BadParameter(str(message), param_hint="--execution") from None
-    usage = usage_from_history(remote.events, remote.definition, remote.invocations)
+    usage = run_usage(remote.events, remote.definition, remote.invocations, remote.children)
     return usage, remote.status, region or parts[3]
 
 
@@ -128,12 +142,19 @@ def _print(document: dict[str, Any]) -> None:
                       _usd(row["standard_usd"]), str(row["lambda_requests"]), f"{row['lambda_gb_seconds']:.4f}",
                       _usd(row["lambda_usd"]))
     out.print(table)
-    lam_usd = lam["usd"] or 0.0
-    out.print(f"STANDARD  {std['transitions']} transitions {_usd(std['usd'])}  + Lambda {_usd(lam['usd'])}"
-              f"  = [bold]{_usd(std['usd'] + lam_usd)}[/]")
+    children, total = document["map_children"], document["total"]
+    more = f"  + Lambda {_usd(lam['usd'])}"
+    if children["standard"]["executions"] or children["express"]["requests"]:
+        more += f"  + Map children {_usd(children['usd'])}"
+        out.print(f"Distributed Map children: {children['standard']['executions']} STANDARD "
+                  f"({children['standard']['transitions']} transitions {_usd(children['standard']['usd'])}), "
+                  f"{children['express']['requests']} EXPRESS ({children['express']['billed_seconds']} s "
+                  f"{_usd(children['express']['usd'])})")
+    out.print(f"STANDARD  {std['transitions']} transitions {_usd(std['usd'])}{more}"
+              f"  = [bold]{_usd(total['standard'])}[/]")
     if exp["usd"] is not None:
         out.print(f"EXPRESS   1 request, {exp['billed_seconds']} s x {exp['billed_memory_mb']} MB {_usd(exp['usd'])}"
-                  f"  + Lambda {_usd(lam['usd'])}  = [bold]{_usd(exp['usd'] + lam_usd)}[/]")
+                  f"{more}  = [bold]{_usd(total['express'])}[/]")
     out.print(f"Lambda    {lam['requests']} requests, {lam['billed_ms']} ms billed (init {lam['init_ms']} ms), "
               f"{lam['gb_seconds']:.4f} GB-s")
     if "free_tier" in document:

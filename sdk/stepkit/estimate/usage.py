@@ -97,15 +97,40 @@ class RunUsage:
     redrives: int = 0
     execution_durations: list[float] | None = None
     """Several executions' durations (a simulation of many); None: one, ``duration_seconds``."""
+    map_children: list[ChildUsage] = field(default_factory=list)
+    """The child executions of its Distributed Maps, each billed as its own type."""
 
     @property
     def transitions(self) -> int:
+        """The execution's own state transitions (its Distributed Maps' children apart)."""
         return sum(s.transitions for s in self.states.values()) + self.redrives
 
     @property
     def lambda_invocations(self) -> list[LambdaInvocation]:
+        """Every Lambda invocation of the run, its Distributed Maps' children's included."""
         found = [i for s in self.states.values() for i in s.lambda_invocations]
-        return found + self.unmatched_invocations
+        return found + self.unmatched_invocations + [i for c in self.map_children for i in c.usage.lambda_invocations]
+
+
+@dataclass(slots=True)
+class ChildUsage:
+    """A Distributed Map's child execution: a STANDARD one bills its state transitions, an
+    EXPRESS one a request and its duration x memory (AWS's pricing page, Distributed Map)."""
+
+    express: bool
+    usage: RunUsage
+
+
+@dataclass(frozen=True, slots=True)
+class ChildHistory:
+    """What is known of one child execution: its history (empty when the service keeps none,
+    as AWS for Express children), its item processor's definition, its type and duration."""
+
+    events: list[Mapping[str, Any]]
+    definition: str
+    express: bool
+    duration_seconds: float | None = None
+    """From ListExecutions' dates when the history is not at hand."""
 
 
 def _seconds(value: Any) -> float:
@@ -231,3 +256,45 @@ def usage_from_history(
         unmatched_invocations=unmatched,
         redrives=redrives,
     )
+
+
+def item_processor(definition: Any, state_name: str) -> dict[str, Any] | None:
+    """The ``ItemProcessor`` (or ``Iterator``) of the Map state ``state_name``, wherever it is nested."""
+    states = definition.get("States") if isinstance(definition, dict) else None
+    for name, state in (states or {}).items():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if name == state_name and state.get("Type") == "Map" and isinstance(processor, dict):
+            return processor
+        for nested in [*(state.get("Branches") or []), processor]:
+            found = item_processor(nested, state_name) if isinstance(nested, dict) else None
+            if found is not None:
+                return found
+    return None
+
+
+def is_express_processor(processor: Mapping[str, Any]) -> bool:
+    config = processor.get("ProcessorConfig")
+    return isinstance(config, Mapping) and config.get("ExecutionType") == "EXPRESS"
+
+
+def run_usage(
+    events: Iterable[Mapping[str, Any]],
+    definition: str,
+    invocations: Iterable[LambdaInvocation] = (),
+    children: Iterable[ChildHistory] = (),
+) -> RunUsage:
+    """``usage_from_history`` of an execution and of its Distributed Maps' children: the
+    invocations the parent's states did not schedule go to the children's states."""
+    usage = usage_from_history(events, definition, invocations)
+    left = usage.unmatched_invocations
+    for child in children:
+        child_usage = usage_from_history(child.events, child.definition, left)
+        if not child.events and child.duration_seconds is not None:
+            child_usage.duration_seconds = child.duration_seconds
+        left = child_usage.unmatched_invocations
+        child_usage.unmatched_invocations = []
+        usage.map_children.append(ChildUsage(child.express, child_usage))
+    usage.unmatched_invocations = left
+    return usage

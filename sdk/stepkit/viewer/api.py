@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 from stepkit.endpoint.errors import AwsError
 from stepkit.endpoint.guard import UI_PREFIX, UI_TOKEN_HEADER, RequestGuard
 from stepkit.endpoint.protocol import RequestContext, read_body, respond
+from stepkit.estimate.usage import item_processor
 from stepkit.viewer.graph import GraphError, definition_graph
 from stepkit.viewer.history import StateRunFold, map_state_of_run
 from stepkit.viewer.invocations import invocations
@@ -245,7 +246,7 @@ class ViewerApp:
                 owner = self.sfn.DescribeMapRun({"mapRunArn": described["mapRunArn"]}, self.ctx)["executionArn"]
                 state = map_state_of_run(self.sfn.execution_events(owner, False), described["mapRunArn"])
                 parent = self.sfn.DescribeStateMachineForExecution({"executionArn": owner}, self.ctx)
-                definition = _processor(json.loads(parent["definition"]), state or "")
+                definition = item_processor(json.loads(parent["definition"]), state or "")
             else:
                 machine = self.sfn.DescribeStateMachineForExecution({"executionArn": described["executionArn"]},
                                                                     self.ctx)
@@ -332,19 +333,3 @@ def _event_id(query: dict[str, list[str]]) -> int | None:
     if len(values) != 1 or not values[0].isdigit():
         raise ViewerError(400, "BadRequest", "after is an event id: a whole number")
     return int(values[0])
-
-
-def _processor(definition: Any, state_name: str) -> dict[str, Any] | None:
-    """The ``ItemProcessor`` of the Map state ``state_name``, wherever it is nested."""
-    states = definition.get("States") if isinstance(definition, dict) else None
-    for name, state in (states or {}).items():
-        if not isinstance(state, dict):
-            continue
-        processor = state.get("ItemProcessor") or state.get("Iterator")
-        if name == state_name and state.get("Type") == "Map" and isinstance(processor, dict):
-            return processor
-        for nested in [*(state.get("Branches") or []), processor]:
-            found = _processor(nested, state_name) if isinstance(nested, dict) else None
-            if found is not None:
-                return found
-    return None

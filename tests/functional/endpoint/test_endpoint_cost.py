@@ -44,3 +44,29 @@ def test_cost_of_an_unknown_execution_is_a_usage_error(endpoint: LocalEndpoint) 
     result = CliRunner().invoke(main, ["cost", "--execution", missing, "--endpoint-url", endpoint.url])
     assert result.exit_code == 2
     assert "does not exist" in result.output.lower() or "not exist" in result.output.lower()
+
+
+@pytest.mark.parametrize("execution_type", ["STANDARD", "EXPRESS"])
+def test_a_distributed_maps_children_are_priced_as_their_type(endpoint: LocalEndpoint, sfn: Any, lam: Any,
+                                                              execution_type: str) -> None:
+    name = create_function(lam, CODE)
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    definition = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                          "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": arn, "End": True}}}}}}
+    described = run_machine(sfn, definition, {"items": [1, 2, 3, 4]})
+    assert described["status"] == "SUCCEEDED"
+    result = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
+                                       endpoint.url, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    children = doc["map_children"]
+    assert doc["standard"]["transitions"] == 1 and doc["lambda"]["requests"] == 4  # the children's invocations
+    if execution_type == "STANDARD":
+        assert children["standard"] == {"executions": 4, "transitions": 4, "usd": pytest.approx(4 * 0.025 / 1000)}
+        assert children["express"]["requests"] == 0
+    else:
+        assert children["standard"]["executions"] == 0 and children["express"]["requests"] == 4
+        assert children["express"]["billed_memory_mb"] == 64 and children["usd"] == children["express"]["usd"] > 0
+    assert doc["total"]["standard"] == pytest.approx(doc["standard"]["usd"] + doc["lambda"]["usd"] + children["usd"])
