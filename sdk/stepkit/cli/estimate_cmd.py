@@ -47,8 +47,9 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
     """Price one run of the state machine DEFINITION (run locally, as `stepkit run` runs it), or
     the endpoint's execution --execution ARN: Standard's state transitions and Express's
     requests and GB-hours side by side, Lambda's requests and GB-seconds from each invocation's
-    measured duration and configured memory, per state. Prices are the dated table of
-    stepkit/data/prices.json; S3 and SQS requests are not counted.
+    measured duration and configured memory, per state, a Distributed Map's children as their
+    own type, and the S3 and SQS requests its Task states made. Prices are the dated table of
+    stepkit/data/prices.json.
     """
     from stepkit.estimate.prices import UnknownRegion, load_prices
     from stepkit.estimate.report import price_run
@@ -142,8 +143,13 @@ def _print(document: dict[str, Any]) -> None:
                       _usd(row["standard_usd"]), str(row["lambda_requests"]), f"{row['lambda_gb_seconds']:.4f}",
                       _usd(row["lambda_usd"]))
     out.print(table)
-    children, total = document["map_children"], document["total"]
+    children, total, requests = document["map_children"], document["total"], document["requests"]
     more = f"  + Lambda {_usd(lam['usd'])}"
+    s3, sqs = requests["s3"], requests["sqs"]
+    if s3["tier1"] + s3["tier2"] + s3["free"] + sqs["standard"] + sqs["fifo"]:
+        more += f"  + S3/SQS {_usd(requests['usd'])}"
+        out.print(f"S3 requests: {s3['tier1']} PUT/COPY/POST/LIST, {s3['tier2']} GET and others, {s3['free']} free "
+                  f"{_usd(s3['usd'])}; SQS requests: {sqs['standard']} standard, {sqs['fifo']} FIFO {_usd(sqs['usd'])}")
     if children["standard"]["executions"] or children["express"]["requests"]:
         more += f"  + Map children {_usd(children['usd'])}"
         out.print(f"Distributed Map children: {children['standard']['executions']} STANDARD "

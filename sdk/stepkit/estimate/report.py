@@ -15,11 +15,12 @@ from stepkit.estimate.cost import (
     lambda_usd,
     standard_usd,
 )
-from stepkit.estimate.prices import ExpressPrices, LambdaPrices, PriceTable, StandardPrices
-from stepkit.estimate.usage import ChildUsage, LambdaInvocation, RunUsage
+from stepkit.estimate.prices import ExpressPrices, LambdaPrices, PriceTable, RequestPrices, StandardPrices
+from stepkit.estimate.usage import ChildUsage, LambdaInvocation, RunUsage, ServiceRequests
 
 NOT_COUNTED = (
-    "S3 and SQS requests made by the run (the endpoint does not attribute them to an execution)",
+    "S3 and SQS requests of the Lambda functions themselves and of a Distributed Map's ItemReader and "
+    "ResultWriter (the endpoint does not attribute them to an execution)",
     "CloudWatch Logs, data transfer and other services the run called",
 )
 
@@ -62,7 +63,9 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
         "lambda": lam,
         "states": [_state_row(s, prices.standard, prices.lambda_, architecture) for s in usage.states.values()],
         "map_children": children,
-        "missing_prices": [n for n, p in (("express", prices.express), ("lambda", prices.lambda_)) if p is None],
+        "requests": _request_figures(usage.all_requests, prices.requests),
+        "missing_prices": [n for n, p in (("express", prices.express), ("lambda", prices.lambda_)) if p is None]
+        + (["requests"] if prices.requests is None and usage.all_requests != ServiceRequests() else []),
         "not_counted": list(NOT_COUNTED),
     }
     document["total"] = _totals(document)
@@ -115,11 +118,25 @@ def _children_figures(children: list[ChildUsage], standard: StandardPrices,
             "express": express_runs, "usd": usd}
 
 
+def _request_figures(requests: ServiceRequests, prices: RequestPrices | None) -> dict[str, Any]:
+    """The run's S3 and SQS requests (its Task states'), priced; None when the table has no
+    request prices for the region and the run made some."""
+    s3 = {"tier1": requests.s3_tier1, "tier2": requests.s3_tier2, "free": requests.s3_free}
+    sqs = {"standard": requests.sqs_standard, "fifo": requests.sqs_fifo}
+    if prices is None:
+        usd = None if requests.s3_tier1 + requests.s3_tier2 + requests.sqs_standard + requests.sqs_fifo else 0.0
+        return {"s3": s3 | {"usd": usd}, "sqs": sqs | {"usd": usd}, "usd": usd}
+    s3_usd = (requests.s3_tier1 * prices.s3_tier1_per_1000 + requests.s3_tier2 * prices.s3_tier2_per_1000) / 1000
+    sqs_usd = (requests.sqs_standard * prices.sqs_standard_per_million
+               + requests.sqs_fifo * prices.sqs_fifo_per_million) / 1_000_000
+    return {"s3": s3 | {"usd": s3_usd}, "sqs": sqs | {"usd": sqs_usd}, "usd": s3_usd + sqs_usd}
+
+
 def _totals(document: dict[str, Any]) -> dict[str, float | None]:
     """The run as STANDARD and as EXPRESS: the workflow, its Lambda invocations and its
     Distributed Maps' children (priced as their own type either way)."""
     lam = document["lambda"]
-    extra = [lam["usd"] if lam["requests"] else 0.0, document["map_children"]["usd"]]
+    extra = [lam["usd"] if lam["requests"] else 0.0, document["map_children"]["usd"], document["requests"]["usd"]]
     if any(value is None for value in extra):
         return {"standard": None, "express": None}
     express = document["express"]["usd"]

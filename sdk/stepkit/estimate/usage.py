@@ -22,7 +22,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,49 @@ def parse_report(function: str, line: str, architecture: str = "x86_64") -> Lamb
     )
 
 
+#: S3's request classes (its pricing page): PUT, COPY, POST and LIST requests (multipart uploads are
+#: PUT/POST requests); GET, SELECT and every other request; DELETE and CANCEL requests are free.
+_S3_TIER1 = ("put", "copy", "post", "list", "create", "upload", "complete")
+_S3_FREE = ("delete", "abort")
+SQS_CHUNK_BYTES = 65_536
+"""SQS bills each 64 KB chunk of a request's payload as one request."""
+
+
+@dataclass(slots=True)
+class ServiceRequests:
+    """The S3 and SQS requests a run's Task states made (service integrations, ``aws-sdk:``)."""
+
+    s3_tier1: int = 0
+    s3_tier2: int = 0
+    s3_free: int = 0
+    sqs_standard: int = 0
+    sqs_fifo: int = 0
+
+    def add(self, other: ServiceRequests) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def count(self, event: Mapping[str, Any]) -> None:
+        """One ``TaskScheduled`` event's requests (each attempt is a request)."""
+        details = _details(event)
+        service = str(details.get("resourceType", "")).removeprefix("aws-sdk:")
+        action = str(details.get("resource", "")).lower()
+        parameters = str(details.get("parameters") or "")
+        if service == "s3":
+            if action.startswith(_S3_FREE):
+                self.s3_free += 1
+            elif action.startswith(_S3_TIER1):
+                self.s3_tier1 += 1
+            else:
+                self.s3_tier2 += 1
+        elif service == "sqs":
+            chunks = max(1, math.ceil(len(parameters.encode()) / SQS_CHUNK_BYTES)) if action.startswith("send") else 1
+            if re.search(r'"QueueUrl"\s*:\s*"[^"]*\.fifo"', parameters):
+                self.sqs_fifo += chunks
+            else:
+                self.sqs_standard += chunks
+
+
 @dataclass(slots=True)
 class StateUsage:
     name: str
@@ -99,6 +142,16 @@ class RunUsage:
     """Several executions' durations (a simulation of many); None: one, ``duration_seconds``."""
     map_children: list[ChildUsage] = field(default_factory=list)
     """The child executions of its Distributed Maps, each billed as its own type."""
+    requests: ServiceRequests = field(default_factory=ServiceRequests)
+    """S3 and SQS requests of its Task states (its Distributed Maps' children's apart)."""
+
+    @property
+    def all_requests(self) -> ServiceRequests:
+        """The run's S3 and SQS requests, its Distributed Maps' children's included."""
+        total = ServiceRequests()
+        for usage in [self, *(c.usage for c in self.map_children)]:
+            total.add(usage.requests)
+        return total
 
     @property
     def transitions(self) -> int:
@@ -214,6 +267,7 @@ def usage_from_history(
     schedulings: dict[int, int] = defaultdict(int)
     calls: dict[str, list[str]] = defaultdict(list)  # function -> states, in scheduling order
     data_bytes, steps, redrives = 0, 0, 0
+    requests = ServiceRequests()
     branches = _parallel_branches(json.loads(definition))
     for event in ordered:
         kind, details = event["type"], _details(event)
@@ -227,6 +281,8 @@ def usage_from_history(
             steps += 1
         elif kind == "ExecutionRedriven":
             redrives += 1
+        elif kind == "TaskScheduled":
+            requests.count(event)
         if owner is not None:
             entry_of[event["id"]] = owner
             if kind in _SCHEDULED:
@@ -255,6 +311,7 @@ def usage_from_history(
         map_parallel_steps=steps,
         unmatched_invocations=unmatched,
         redrives=redrives,
+        requests=requests,
     )
 
 

@@ -176,3 +176,33 @@ def test_express_children_bill_a_request_and_their_duration_each() -> None:
     assert (express["requests"], express["billed_memory_mb"]) == (3, 64)
     assert express["billed_seconds"] == 0.3
     assert express["usd"] == pytest.approx(3 * 1.0 / 1e6 + 3 * 0.1 * 64 / 1024 / 3600 * 0.06, rel=1e-12)
+
+
+def test_s3_and_sqs_requests_of_task_states_by_class_and_64_kb_chunk() -> None:
+    registry = IntegrationRegistry()
+    registry.register("arn:aws:states:::*", lambda invocation: {})
+    big = "x" * 70_000  # two 64 KB chunks
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "Next": "Get",
+                "Parameters": {"Bucket": "b", "Key": "k", "Body": "{}"}, "ResultPath": None},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject", "Next": "Delete",
+                "Parameters": {"Bucket": "b", "Key": "k"}, "ResultPath": None},
+        "Delete": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:deleteObject", "Next": "Send",
+                   "Parameters": {"Bucket": "b", "Key": "k"}, "ResultPath": None},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Next": "Fifo",
+                 "Parameters": {"QueueUrl": "https://sqs/q", "MessageBody": big}, "ResultPath": None},
+        "Fifo": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+                 "Parameters": {"QueueUrl": "https://sqs/q.fifo", "MessageBody": "m", "MessageGroupId": "g"}}}}
+    execution = StateMachine(definition, registry=registry).run({}, skip_waits=True)
+    assert execution.status == "SUCCEEDED", execution.cause
+    usage = usage_from_history(execution.events(), json.dumps(definition))
+    requests = usage.all_requests
+    assert (requests.s3_tier1, requests.s3_tier2, requests.s3_free) == (1, 1, 1)
+    assert (requests.sqs_standard, requests.sqs_fifo) == (2, 1)
+    document = price_run(usage, load_prices(), "us-east-1")
+    assert document["requests"]["s3"]["usd"] == pytest.approx((0.005 + 0.0004) / 1000)
+    assert document["requests"]["sqs"]["usd"] == pytest.approx((2 * 0.40 + 0.50) / 1e6)
+    assert document["total"]["standard"] == pytest.approx(document["standard"]["usd"] + document["requests"]["usd"])
+    elsewhere = price_run(usage, load_prices(), "eu-west-1")  # no request prices there: said, not guessed
+    assert "requests" in elsewhere["missing_prices"] and elsewhere["requests"]["usd"] is None
+    assert elsewhere["total"] == {"standard": None, "express": None}
