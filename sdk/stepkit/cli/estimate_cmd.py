@@ -216,10 +216,14 @@ def _pairs(values: tuple[str, ...], option: str, kind: type) -> tuple[Any, dict[
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions' settings (and, to measure, code) apply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the simulation as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw Lambda concurrency over time to this image (.png, .svg or .pdf; needs matplotlib: "
+                   "the plot extra).")
 def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[str, ...],
                      account_concurrency: int | None, reserved: tuple[str, ...], cold_start: float | None,
                      executions: int, workflow_type: str, region: str, seed: int, subs: tuple[str, ...],
-                     mock_config: Path | None, test_case: str | None, project: Path | None, as_json: bool) -> None:
+                     mock_config: Path | None, test_case: str | None, project: Path | None, as_json: bool,
+                     plot_path: Path | None) -> None:
     """Predict how DEFINITION runs on AWS at scale: a discrete-event model of the execution
     under Lambda's concurrency, scaling rate and cold starts, Step Functions' token buckets
     and Map concurrency, with throttles retried as the definition's Retry says. Prints the
@@ -236,6 +240,7 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     from stepkit.estimate.simulate import Simulation, simulation_document
 
     prices, quotas = load_prices(), load_quotas()
+    _check_plot(plot_path)
     try:
         prices.region(region)
     except UnknownRegion as e:
@@ -255,11 +260,30 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     outcome = Simulation(traced.steps, settings, quotas, traced.error).run()
     document = simulation_document(outcome, settings, quotas, traced.usage, prices)
     document["cause"] = traced.cause if outcome.failed_state is None and outcome.error else None
+    if plot_path is not None:
+        from stepkit.estimate.plot import plot_simulation
+
+        try:
+            plot_simulation(document, plot_path)
+        except OSError as e:
+            raise click.BadParameter(f"cannot write {plot_path}: {e.strerror or e}", param_hint="--plot") from None
     if as_json:
         click.echo(json.dumps(document))
     else:
         _print_simulation(document)
     sys.exit(0 if outcome.status == "SUCCEEDED" else 1)
+
+
+def _check_plot(path: Path | None) -> None:
+    """Before anything runs: the image's format, and matplotlib."""
+    if path is None:
+        return
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"{path}: the image is a .png, .svg or .pdf file", param_hint="--plot")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise click.BadParameter("drawing needs matplotlib: pip install 'stepkit[plot]'", param_hint="--plot") from None
 
 
 def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
