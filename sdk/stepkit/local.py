@@ -112,6 +112,7 @@ class LocalStack:
         self.state_machines = {r.logical: r for r in desired.resources if isinstance(r, StateMachine)}
         self.buckets = [r.name for r in desired.resources if r.kind == "bucket"]
         self.queues = [r for r in desired.resources if r.kind == "queue"]
+        self.tables = [r for r in desired.resources if r.kind == "table"]
         unknown = sorted(set(self.env_vars) - {"Parameters", *self.functions})
         if unknown:
             raise LocalRunError(f"env vars: {', '.join(unknown)} is not a function of the stack "
@@ -183,7 +184,7 @@ class LocalServices:
 
 
 def provision(endpoint_url: str, stack: LocalStack) -> None:
-    """Create the stack's buckets and queues on ``endpoint_url`` when missing (an emulator's:
+    """Create the stack's buckets, queues and tables on ``endpoint_url`` when missing (an emulator's:
     never AWS, where ``stepkit deploy`` creates them)."""
     import boto3
     from botocore.exceptions import ClientError
@@ -202,6 +203,20 @@ def provision(endpoint_url: str, stack: LocalStack) -> None:
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     for queue in stack.queues:
         sqs.create_queue(QueueName=queue.name)
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    for table in stack.tables:
+        try:
+            dynamodb.create_table(TableName=table.name, BillingMode="PAY_PER_REQUEST", KeySchema=table.key_schema(),
+                                  AttributeDefinitions=table.attribute_definitions(),
+                                  **({"StreamSpecification": table.stream_specification()}
+                                     if table.stream_view_type else {}))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
+                raise
+            continue
+        if table.ttl_attribute:
+            dynamodb.update_time_to_live(TableName=table.name, TimeToLiveSpecification={
+                "AttributeName": table.ttl_attribute, "Enabled": True})
 
 
 def project_of(project: Project | Path | str | None) -> Project:

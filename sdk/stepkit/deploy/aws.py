@@ -34,6 +34,7 @@ from stepkit.deploy.resources import (
     StateMachine,
 )
 from stepkit.deploy.state import Recorded
+from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
 from stepkit.deploy.topics import TopicCalls
 
@@ -57,8 +58,9 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls):
-    """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`)."""
+class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls):
+    """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
+    tables: :mod:`stepkit.deploy.tables`)."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
                  sleep: Callable[[float], None] = time.sleep, wait_timeout: float = 300.0) -> None:

@@ -37,6 +37,7 @@ from stepkit.deploy.resources import (
     StateMachine,
     StateMachineAlias,
     Subscription,
+    Table,
     Topic,
 )
 from stepkit.runtime.bundle import build_bundle
@@ -99,8 +100,9 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         body: dict[str, Any] = {"Type": cfn_type, "Properties": properties}
         if deps:
             body["DependsOn"] = deps
-        if cfn_type in ("AWS::S3::Bucket", "AWS::Logs::LogGroup"):
-            body["DeletionPolicy"] = "Retain" if cfn_type == "AWS::S3::Bucket" else "Delete"
+        if cfn_type in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"):
+            # Data outlives the stack, as `stepkit destroy` keeps it without --delete-data.
+            body["DeletionPolicy"] = "Delete" if cfn_type == "AWS::Logs::LogGroup" else "Retain"
             body["UpdateReplacePolicy"] = body["DeletionPolicy"]
         resources[logical_id(resource.key)] = body
 
@@ -205,6 +207,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
             add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
                                          "Targets": [target]})
+        elif isinstance(r, Table):
+            add(r, "AWS::DynamoDB::Table", table_properties(r))
         elif isinstance(r, Topic):
             add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
                                                                  else {})})
@@ -232,6 +236,10 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         if isinstance(r, Function | StateMachine | Bucket | Queue):
             attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
             outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
+        if isinstance(r, Table):
+            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "Arn"]}}
+            if r.stream_view_type:
+                outputs[logical_id(r.key) + "StreamArn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "StreamArn"]}}
     for r in desired.resources:
         if isinstance(r, RestApi):
             outputs[logical_id(r.key) + "Url"] = {"Value": {"Fn::Sub": (
@@ -244,6 +252,17 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         "Outputs": outputs,
     }
     return template, functions
+
+
+def table_properties(r: Table) -> dict[str, Any]:
+    """``AWS::DynamoDB::Table``'s properties for a stack table (billed per request)."""
+    properties: dict[str, Any] = {"TableName": r.name, "BillingMode": "PAY_PER_REQUEST",
+                                  "AttributeDefinitions": r.attribute_definitions(), "KeySchema": r.key_schema()}
+    if r.stream_view_type:
+        properties["StreamSpecification"] = {"StreamViewType": r.stream_view_type}
+    if r.ttl_attribute:
+        properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
+    return properties
 
 
 def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from stepkit.deploy.resources import (
     StateMachine,
     StateMachineAlias,
     Subscription,
+    Table,
     Topic,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
@@ -91,6 +92,8 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
             out[placeholder] = {"url": names.queue_url, "arn": names.queue_arn, "name": names.queue}[attribute](name)
         elif kind == "topic":
             out[placeholder] = names.topic_arn(name) if attribute == "arn" else names.topic(name)
+        elif kind == "table":
+            out[placeholder] = names.table_arn(name) if attribute == "arn" else names.table(name)
     return out
 
 
@@ -185,6 +188,13 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     for logical, topic in stack.topics.items():
         check_length("topic", names.topic(logical), f"topics.{logical}")
         resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
+    for logical, table in stack.tables.items():
+        check_length("table", names.table(logical), f"tables.{logical}")
+        resources.append(Table(
+            logical=logical, name=names.table(logical), partition_key=table.partition_key.name,
+            partition_type=table.partition_key.type, sort_key=table.sort_key.name if table.sort_key else None,
+            sort_type=table.sort_key.type if table.sort_key else None, ttl_attribute=table.ttl_attribute,
+            stream_view_type=table.stream_view_type))
 
     # --- functions -------------------------------------------------------------------------------
     notifications: dict[str, list[LambdaNotification]] = {}
@@ -228,7 +238,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         if s.api is not None:
             try:
                 resources.append(rest_api_resource(fn.name, names.function(fn.name), names.function_arn(fn.name),
-                                                   names.region, s.api.stage, fn.code_dir, s.handler))
+                                                   names.region, s.api.stage, fn.code_dir, s.handler,
+                                                   [layer.python_dir for layer in project.layers_of(fn)]))
             except ValueError as exc:
                 problems.append(f"{where}: {place}.api: {exc}")
         for i, trigger in enumerate(s.triggers):

@@ -87,6 +87,12 @@ class StackArns:
 
 
 _BUCKET_OBJECT_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
+#: What ``read`` and ``write`` of a table allow: item and query calls, on the table and its indexes.
+_TABLE_ACTIONS = {
+    "read": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+             "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"),
+    "write": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+}
 _QUEUE_ACTIONS = {
     "send": ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
     "receive": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -116,6 +122,9 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
     elif grant.kind == "function":
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
+    elif grant.kind == "table":
+        table_arn = names.table_arn(grant.target)
+        policy.allow([a for action in actions for a in _TABLE_ACTIONS[action]], [table_arn, f"{table_arn}/index/*"])
 
 
 # --- functions ------------------------------------------------------------------------------

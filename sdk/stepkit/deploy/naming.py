@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 #: Service limits on names, checked before anything is created.
-NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64, "topic": 256}
+NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64, "topic": 256,
+               "table": 255}
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,12 @@ class Names:
 
     def topic_arn(self, name: str) -> str:
         return self._arn("sns", self.topic(name))
+
+    def table(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def table_arn(self, name: str) -> str:
+        return self._arn("dynamodb", f"table/{self.table(name)}")
 
     def queue_url(self, name: str) -> str:
         if self.endpoint_url:

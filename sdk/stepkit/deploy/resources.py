@@ -106,6 +106,39 @@ class Bucket(Resource):
 
 
 @dataclass(frozen=True)
+class Table(Resource):
+    """A DynamoDB table billed per request, maybe with a TTL attribute and a stream."""
+
+    kind: ClassVar[str] = "table"
+    order: ClassVar[int] = 35
+
+    partition_key: str = ""
+    partition_type: str = "S"
+    sort_key: str | None = None
+    sort_type: str | None = None
+    ttl_attribute: str | None = None
+    stream_view_type: str | None = None
+    """``NEW_AND_OLD_IMAGES``, ``NEW_IMAGE``, ``OLD_IMAGE``, ``KEYS_ONLY``; None: no stream."""
+
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        return schema
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        out = [{"AttributeName": self.partition_key, "AttributeType": self.partition_type}]
+        if self.sort_key:
+            out.append({"AttributeName": self.sort_key, "AttributeType": self.sort_type or "S"})
+        return out
+
+    def stream_specification(self) -> dict[str, Any]:
+        if self.stream_view_type:
+            return {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
+        return {"StreamEnabled": False}
+
+
+@dataclass(frozen=True)
 class Queue(Resource):
     kind: ClassVar[str] = "queue"
     order: ClassVar[int] = 40
@@ -396,6 +429,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Queue, Function, StateMachine, StateMachineAlias,
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, Queue, Function, StateMachine, StateMachineAlias,
                 Permission, EventRule, EventSourceMapping, BucketNotifications)
 }

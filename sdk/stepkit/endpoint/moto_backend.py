@@ -117,10 +117,13 @@ def _answer_as_aws() -> None:
     - GetBucketNotificationConfiguration: moto keeps a bucket's EventBridge setting (and the
       endpoint delivers its events) but leaves ``<EventBridgeConfiguration/>`` out of the
       answer, so a deployer could not read back what it set.
+    - UpdateTable enabling a stream: moto refuses it once the table has ever had a stream;
+      AWS refuses it only while one is enabled (disable, then enable: a new stream label).
     """
     global _patched
     if _patched:
         return
+    _enable_stream_again()
     from moto.s3.responses import S3Response
 
     original = S3Response.get_bucket_notification
@@ -141,6 +144,19 @@ def _answer_as_aws() -> None:
 
     S3Response.get_bucket_notification = get_bucket_notification
     _patched = True
+
+
+def _enable_stream_again() -> None:
+    from moto.dynamodb.exceptions import StreamAlreadyEnabledException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def update_table_streams(self: Any, table: Any, stream_specification: dict[str, Any]) -> None:
+        enabling = stream_specification.get("StreamEnabled") or stream_specification.get("StreamViewType")
+        if enabling and (table.stream_specification or {}).get("StreamEnabled"):
+            raise StreamAlreadyEnabledException
+        table.set_stream_specification(stream_specification)
+
+    DynamoDBBackend.update_table_streams = update_table_streams
 
 
 def _call(app: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:

@@ -2,7 +2,7 @@
 
 The model is validated with pydantic at the boundary; errors name the file, the line and
 the field. The file declares functions, state machines, buckets, queues (with dead-letter
-queues), the triggers between them, the access each needs, and stages that override values.
+queues), DynamoDB tables, the triggers between them, the access each needs, and stages that override values.
 """
 
 from stepkit.stack.functions import Architecture, FunctionSettings
@@ -19,6 +19,8 @@ from stepkit.stack.resources import (
     S3Trigger,
     SqsTrigger,
     StateMachineSettings,
+    TableKey,
+    TableSettings,
     Trigger,
 )
 
@@ -40,6 +42,8 @@ __all__ = [
     "Stack",
     "StackError",
     "StateMachineSettings",
+    "TableKey",
+    "TableSettings",
     "Trigger",
     "load_stack",
     "parse_stack",

@@ -24,6 +24,7 @@ from stepkit.stack.resources import (
     Grant,
     QueueSettings,
     StateMachineSettings,
+    TableSettings,
     TopicSettings,
     Trigger,
 )
@@ -47,9 +48,10 @@ class StageOverrides(BaseModel):
     buckets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     queues: dict[str, dict[str, Any]] = Field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
     region: str | None = None
 
-    @field_validator("functions", "state_machines", "buckets", "queues", "topics", mode="before")
+    @field_validator("functions", "state_machines", "buckets", "queues", "topics", "tables", mode="before")
     @classmethod
     def _empty(cls, value: object) -> object:
         if isinstance(value, dict):
@@ -88,6 +90,8 @@ class Stack(BaseModel):
     buckets: Annotated[dict[str, BucketSettings], Field(default_factory=dict)]
     queues: Annotated[dict[str, QueueSettings], Field(default_factory=dict)]
     topics: Annotated[dict[str, TopicSettings], Field(default_factory=dict)]
+    tables: Annotated[dict[str, TableSettings], Field(default_factory=dict)]
+    """DynamoDB tables, see :class:`stepkit.stack.resources.TableSettings`."""
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
     layers: Annotated[dict[str, LayerSettings], Field(default_factory=dict)]
     """Code shared by functions (Lambda layers), see :mod:`stepkit.stack.layers`."""
@@ -127,6 +131,9 @@ class Stack(BaseModel):
     )
     _topic_names = field_validator("topics", mode="before")(
         _names_check("topic", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _table_names = field_validator("tables", mode="before")(
+        _names_check("table", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
     )
 
     @field_validator("stages", mode="before")
@@ -193,9 +200,10 @@ class Stack(BaseModel):
             "state_machine": set(self.state_machines),
             "function": set(self.functions),
             "topic": set(self.topics),
+            "table": set(self.tables),
         }
         section = {"bucket": "buckets", "queue": "queues", "state_machine": "state_machines",
-                   "function": "functions", "topic": "topics"}
+                   "function": "functions", "topic": "topics", "table": "tables"}
 
         def undeclared(kind: str, name: str) -> str:
             names = ", ".join(sorted(known[kind])) or "none"
@@ -272,7 +280,7 @@ class Stack(BaseModel):
         from stepkit.stack.references import camel
 
         sections = {"functions": self.functions, "state_machines": self.state_machines,
-                    "buckets": self.buckets, "queues": self.queues, "topics": self.topics}
+                    "buckets": self.buckets, "queues": self.queues, "topics": self.topics, "tables": self.tables}
         for section, entries in sections.items():
             seen: dict[str, str] = {}
             for name in entries:

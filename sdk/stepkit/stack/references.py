@@ -7,6 +7,7 @@ Each declared resource gives a few names (CamelCase of its key plus what it is):
 - bucket ``artifacts``: ``${ArtifactsBucket}`` (its name), ``${ArtifactsBucketName}``, ``${ArtifactsBucketArn}``
 - queue ``jobs``: ``${JobsQueueUrl}``, ``${JobsQueueArn}``, ``${JobsQueueName}``
 - topic ``drift``: ``${DriftTopicArn}``, ``${DriftTopicName}``
+- table ``router``: ``${RouterTable}`` (its name), ``${RouterTableName}``, ``${RouterTableArn}``
 - the stack: ``${Region}``, ``${AccountId}``, ``${Partition}``, ``${Stage}``, ``${StackName}``
 
 Deploy resolves them to the deployed names and ARNs of the target; here only the
@@ -32,6 +33,7 @@ _ATTRIBUTES = {
     "bucket": (("Bucket", "name"), ("BucketName", "name"), ("BucketArn", "arn")),
     "queue": (("QueueUrl", "url"), ("QueueArn", "arn"), ("QueueName", "name")),
     "topic": (("TopicArn", "arn"), ("TopicName", "name")),
+    "table": (("Table", "name"), ("TableName", "name"), ("TableArn", "arn")),
 }
 
 
@@ -51,6 +53,7 @@ def substitution_names(stack: Stack, function_names: list[str] | None = None) ->
         "queue": [*stack.queues, *(f"{q}-dlq" for q, s in stack.queues.items()
                                    if s.dead_letter is not None and s.dead_letter.queue is None)],
         "topic": list(stack.topics),
+        "table": list(stack.tables),
     }
     for kind, names in sections.items():
         for name in names:

@@ -1,5 +1,5 @@
 """The sections of ``infra/stack.yaml`` beyond functions: state machines, buckets, queues,
-the triggers that connect them, and the grants a function or state machine declares.
+DynamoDB tables, the triggers that connect them, and the grants a function or state machine declares.
 
 Triggers live on what they start (a function or a state machine), as SAM's ``Events`` do::
 
@@ -101,6 +101,48 @@ class ScheduleTrigger(_Model):
         return value
 
 
+class TableKey(_Model):
+    """A key attribute of a table: its name and DynamoDB type (``S``, ``N`` or ``B``)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    type: Literal["S", "N", "B"] = "S"
+
+
+#: ``stream:`` values and the ``StreamViewType`` each one is.
+STREAM_VIEW_TYPES = {"new_and_old_images": "NEW_AND_OLD_IMAGES", "new_image": "NEW_IMAGE",
+                     "old_image": "OLD_IMAGE", "keys_only": "KEYS_ONLY"}
+
+
+class TableSettings(_Model):
+    """One entry of ``tables``: a DynamoDB table billed per request (``PAY_PER_REQUEST``);
+    the key is its name::
+
+        tables:
+          router:
+            partition_key: {name: pk, type: S}
+            sort_key: {name: sk, type: S}
+            ttl_attribute: expires_at
+            stream: new_and_old_images
+
+    ``ttl_attribute``: the number attribute (epoch seconds) after which DynamoDB deletes an
+    item; ``stream``: a DynamoDB stream of the changes, with what each record carries."""
+
+    partition_key: TableKey
+    sort_key: TableKey | None = None
+    ttl_attribute: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    stream: Literal["new_and_old_images", "new_image", "old_image", "keys_only"] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> TableSettings:
+        if self.sort_key is not None and self.sort_key.name == self.partition_key.name:
+            raise ValueError(f"the sort key and the partition key are the same attribute ({self.sort_key.name!r})")
+        return self
+
+    @property
+    def stream_view_type(self) -> str | None:
+        return STREAM_VIEW_TYPES[self.stream] if self.stream else None
+
+
 class Trigger(_Model):
     """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns`` or ``schedule``."""
 
@@ -120,9 +162,9 @@ class Trigger(_Model):
 class Grant(_Model):
     """Access a function or state machine needs beyond what stepkit infers.
 
-    Exactly one of ``bucket``, ``queue``, ``state_machine`` or ``function``; ``actions``
-    default to the narrowest useful one (read a bucket, send to a queue, start a state
-    machine, invoke a function)."""
+    Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function`` or ``table``;
+    ``actions`` default to the narrowest useful one (read a bucket or a table, send to a
+    queue, start a state machine, invoke a function)."""
 
     bucket: str | None = None
     prefix: str = ""
@@ -130,13 +172,14 @@ class Grant(_Model):
     queue: str | None = None
     state_machine: str | None = None
     function: str | None = None
+    table: str | None = None
     actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke"]] | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Grant:
-        targets = [k for k in ("bucket", "queue", "state_machine", "function") if getattr(self, k) is not None]
+        targets = [k for k in _GRANT_ACTIONS if getattr(self, k) is not None]
         if len(targets) != 1:
-            raise ValueError("a grant names exactly one of bucket, queue, state_machine or function")
+            raise ValueError("a grant names exactly one of bucket, queue, state_machine, function or table")
         allowed = _GRANT_ACTIONS[targets[0]]
         wrong = [a for a in self.actions or () if a not in allowed]
         if wrong:
@@ -147,7 +190,7 @@ class Grant(_Model):
 
     @property
     def kind(self) -> str:
-        return next(k for k in ("bucket", "queue", "state_machine", "function") if getattr(self, k) is not None)
+        return next(k for k in _GRANT_ACTIONS if getattr(self, k) is not None)
 
     @property
     def target(self) -> str:
@@ -163,6 +206,7 @@ _GRANT_ACTIONS: dict[str, tuple[str, ...]] = {
     "queue": ("send", "receive"),
     "state_machine": ("start",),
     "function": ("invoke",),
+    "table": ("read", "write"),
 }
 
 
