@@ -12,6 +12,8 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
+- ``GET  /_stepkit/ui/api/serving``          the serving API's ``GET /models`` (``serving``), if
+  one is deployed on the endpoint
 - ``GET  /_stepkit/ui/api/task-logs?arn=ARN&state=NAME``  the Lambda invocations a state of that
   execution made, with their log lines (``task_logs``: matched by request id)
 - ``POST /_stepkit/ui/api/stop`` and ``/redrive`` (``{"arn": ...}``): the only actions; each
@@ -43,6 +45,7 @@ from stepkit.estimate.usage import item_processor
 from stepkit.viewer.graph import GraphError, definition_graph
 from stepkit.viewer.history import StateRunFold, map_state_of_run
 from stepkit.viewer.invocations import invocations
+from stepkit.viewer.serving import find_serving_api, read_models
 from stepkit.viewer.task_logs import task_logs
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
@@ -85,7 +88,7 @@ class ViewerApp:
         self._get: dict[str, Callable[[dict[str, list[str]]], Any]] = {
             "machines": self.machines, "executions": self.executions, "execution": self.execution,
             "maprun": self.map_run, "functions": self.functions, "invocations": self.invocations,
-            "task-logs": self.task_logs,
+            "task-logs": self.task_logs, "serving": self.serving,
         }
         self._clients: dict[str, Any] = {}
         self._folds: OrderedDict[str, StateRunFold] = OrderedDict()  # executions' state summaries so far
@@ -308,6 +311,16 @@ class ViewerApp:
 
         noted = ledger.noted(arn, state) if ledger is not None else []
         return task_logs(self.sfn.execution_events(arn), state, status == "RUNNING", read, noted)
+
+    def serving(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            api = find_serving_api(self._client("apigateway"))
+        except (ClientError, BotoCoreError) as exc:
+            raise ViewerError(502, "ServingApiLookupFailed",
+                              f"the endpoint's API Gateway did not answer: {exc}") from None
+        return {"api": None} if api is None else read_models(api)
 
     def stop(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.sfn.StopExecution({"executionArn": body["arn"], "error": "stepkit.viewer",

@@ -180,3 +180,18 @@ def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint,
     while sfn.describe_execution(executionArn=execution).get("redriveCount", 0) < 1:
         assert time.monotonic() < deadline, "the redrive was not recorded"
         time.sleep(0.05)
+
+
+def test_serving_traffic_and_accuracy_per_version(endpoint: LocalEndpoint, clients: Any, page: Any):
+    from serving_double import serving_api
+
+    page.goto(endpoint.url + "/_stepkit/ui/#/serving")
+    page.wait_for_selector("#no-serving")  # nothing deployed yet: said so
+    serving_api(clients("lambda"), clients("apigateway"))
+    page.wait_for_selector('#serving-versions tr[data-version="2"]')  # the page's next poll finds it
+    assert "random_forest" in page.locator('#serving-versions tr[data-version="2"]').text_content()
+    # Samples accumulate while the page is open: each version's curve gains points.
+    page.wait_for_function("""() => [...document.querySelectorAll('#traffic-chart path.series')]
+        .filter((p) => Number(p.dataset.points) >= 3).length === 2""")
+    assert page.locator('#accuracy-chart path.series[data-version="1"]').count() == 1
+    page.locator("main").screenshot(path=str(IMAGES / "serving.png"))

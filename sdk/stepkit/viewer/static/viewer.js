@@ -382,6 +382,81 @@ async function functionPage(gen, name) {
   poll(() => gen === generation && functionPage(gen, name), 3000);
 }
 
+// -- serving -----------------------------------------------------------------------------------
+// GET /models of the serving API deployed on this endpoint, sampled while the page is open (kept
+// in sessionStorage, so a reload keeps the curve): traffic share and accuracy per version.
+const SERVING_KEY = "stepkit-serving-samples";
+const SERVING_SAMPLES = 720;
+const PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#e65100", "#6a1b9a", "#00838f", "#5d4037", "#ad1457"];
+function servingSamples(apiId) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SERVING_KEY) || "{}");
+    return kept.api === apiId && Array.isArray(kept.samples) ? kept.samples : [];
+  } catch (e) { return []; }
+}
+async function servingPage(gen) {
+  crumbs(h("span", {text: "Serving"}));
+  const data = await get("serving");
+  if (gen !== generation) return;
+  if (!data.api || data.error) {
+    setMain(h("h2", {text: "Serving"}), data.api
+      ? h("p", {class: "error", id: "serving-error", text: `${data.api.name}: GET /models answered ${data.status ?? "nothing"}: ${data.error}`})
+      : h("p", {class: "muted", id: "no-serving", text: "No serving API on this endpoint (a REST API with GET /models): deploy the stack's serving function."}));
+    live("updated " + new Date().toLocaleTimeString());
+    poll(() => gen === generation && servingPage(gen), 5000);
+    return;
+  }
+  const m = data.models;
+  const samples = servingSamples(data.api.id);
+  const sample = {t: Date.now() / 1000, v: {}};
+  for (const v of m.versions) sample.v[v.version] = [v.observed_share, v.metrics.accuracy, v.metrics.requests];
+  samples.push(sample);
+  samples.splice(0, Math.max(0, samples.length - SERVING_SAMPLES));
+  sessionStorage.setItem(SERVING_KEY, JSON.stringify({api: data.api.id, samples}));
+  const colour = Object.fromEntries(m.versions.map((v, i) => [v.version, PALETTE[i % PALETTE.length]]));
+  const pct = (x) => (x === null || x === undefined ? "" : (x * 100).toFixed(1) + " %");
+  const rows = m.versions.map((v) => h("tr", {"data-version": v.version},
+    h("td", {}, h("span", {class: "swatch", style: `background:${colour[v.version]}`}), " v" + v.version,
+      v.version === m.champion ? " ★" : ""),
+    h("td", {text: v.aliases.join(", ")}), h("td", {text: v.family || ""}),
+    h("td", {class: "num", text: v.share === null || v.share === undefined ? "adaptive" : v.share.toFixed(1) + " %"}),
+    h("td", {class: "num", text: pct(v.observed_share)}), h("td", {class: "num", text: v.metrics.requests}),
+    h("td", {class: "num", text: v.metrics.errors}), h("td", {class: "num accuracy", text: pct(v.metrics.accuracy)}),
+    h("td", {class: "num", text: v.metrics.p50_ms === null ? "" : ms(Math.round(v.metrics.p50_ms))}),
+    h("td", {class: "num", text: v.metrics.p99_ms === null ? "" : ms(Math.round(v.metrics.p99_ms))})));
+  const series = (index) => Object.fromEntries(m.versions.map((v) => [v.version,
+    samples.filter((x) => x.v[v.version] && x.v[v.version][index] !== null).map((x) => [x.t, x.v[v.version][index]])]));
+  setMain(h("h2", {}, `Serving: ${m.model_name} `, h("span", {class: "muted", text: `policy ${m.policy.kind}, revision ${m.revision}`})),
+    h("table", {id: "serving-versions"}, h("tr", {}, ["Version", "Aliases", "Family", "Configured", "Observed", "Requests",
+      "Errors", "Accuracy", "p50", "p99"].map((t) => h("th", {text: t}))), rows),
+    h("div", {class: "charts"}, lineChart("traffic-chart", "Observed traffic share", series(0), colour),
+      lineChart("accuracy-chart", "Accuracy (from feedback)", series(1), colour)),
+    h("p", {class: "muted", text: `${m.requests} requests in all; sampled every 3 s while this page is open (${samples.length} samples); ${data.api.name} (${data.api.id}, stage ${data.api.stage}).`}));
+  live("updated " + new Date().toLocaleTimeString());
+  poll(() => gen === generation && servingPage(gen), 3000);
+}
+
+function lineChart(id, title, series, colour) {
+  // A line per version over the samples' time, the value axis 0-100 %.
+  const W = 520, H = 220, L = 44, B = 26, T = 22;
+  const svg = s("svg", {id, class: "line-chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`});
+  const points = Object.values(series).flat();
+  const t0 = Math.min(...points.map((p) => p[0]), Date.now() / 1000), t1 = Math.max(...points.map((p) => p[0]), t0 + 1);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10), y = (v) => T + (1 - v) * (H - T - B);
+  svg.append(s("text", {x: L, y: 14, class: "chart-title"}, document.createTextNode(title)));
+  for (const v of [0, 0.5, 1]) {
+    svg.append(s("line", {x1: L, x2: W - 10, y1: y(v), y2: y(v), class: "grid"}),
+      s("text", {x: L - 6, y: y(v) + 4, "text-anchor": "end"}, document.createTextNode(v * 100 + " %")));
+  }
+  svg.append(s("text", {x: W - 10, y: H - 6, "text-anchor": "end"}, document.createTextNode(`${Math.round(t1 - t0)} s`)));
+  for (const [version, pts] of Object.entries(series)) {
+    if (!pts.length) continue;
+    const path = pts.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
+    svg.append(s("path", {d: path, class: "series", stroke: colour[version], "data-version": version, "data-points": pts.length}));
+  }
+  return svg;
+}
+
 // -- the graph ------------------------------------------------------------------------------------
 function nodeSize(node) {
   const w = Math.max(60, node.name.length * 7 + 28);
@@ -475,6 +550,7 @@ async function route() {
     else if (page === "maprun") await mapRunPage(gen, arn);
     else if (page === "lambda") await functionsPage(gen);
     else if (page === "function") await functionPage(gen, arn);
+    else if (page === "serving") await servingPage(gen);
     else await machinesPage(gen);
   } catch (err) {
     if (gen === generation) setMain(h("p", {class: "error", id: "failure", text: err.message}));
