@@ -112,7 +112,7 @@ def _reports(
     found: list[LambdaInvocation] = []
     for function, scheduled in scheduled_functions(events).items():
         architecture = _architecture(client, function)
-        window = {"startTime": start} | ({"endTime": stop + 1000} if stop is not None else {})
+        window: dict[str, Any] = {"startTime": start} | ({"endTime": stop + 1000} if stop is not None else {})
         try:
             lines = _all(logs.filter_log_events, "events", logGroupName=f"/aws/lambda/{function}", **window)
         except ClientError:  # no log group: the function never logged

@@ -67,15 +67,24 @@ class InvocationLedger:
         with self._lock:
             return [n for n in self._noted.get(execution_arn, ()) if n.state == state]
 
-    def integration(self, service: Any) -> Callable[[Any], Any]:
+    def integration(self, service: Any) -> NotingIntegration:
         """The Lambda Task integration over ``service`` (the endpoint's ``LambdaService``),
         noting each invocation's request id under its execution and state."""
+        return NotingIntegration(self, service)
+
+
+class NotingIntegration:
+    """What the registry runs Lambda tasks with: the local runtime's integration, over a
+    ``service`` whose invocations the ledger notes."""
+
+    def __init__(self, ledger: InvocationLedger, service: Any) -> None:
+        self.ledger, self.service = ledger, service
+
+    def __call__(self, invocation: Any) -> Any:
         from stepkit.integrations.lambda_runtime import LambdaRuntimeIntegration
 
-        def run(invocation: Any) -> Any:
-            return LambdaRuntimeIntegration(_Noting(service, self, invocation))(invocation)  # type: ignore[arg-type]
-
-        return run
+        noting: Any = _Noting(self.service, self.ledger, invocation)  # duck-typed as the runtime
+        return LambdaRuntimeIntegration(noting)(invocation)
 
 
 class _Noting:
