@@ -195,3 +195,31 @@ def test_serving_traffic_and_accuracy_per_version(endpoint: LocalEndpoint, clien
         .filter((p) => Number(p.dataset.points) >= 3).length === 2""")
     assert page.locator('#accuracy-chart path.series[data-version="1"]').count() == 1
     page.locator("main").screenshot(path=str(IMAGES / "serving.png"))
+
+
+def test_a_simulation_document_drawn(endpoint: LocalEndpoint, page: Any, tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text("functions: {}\n")
+    fan = {"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "End": True,
+                                                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work"}}}}}}
+    (tmp_path / "fan.asl.json").write_text(json.dumps(fan))
+    done = subprocess.run([sys.executable, "-m", "stepkit.cli", "simulate", "fan.asl.json", "--input",
+                           json.dumps({"items": list(range(100))}), "--task-seconds", "2", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "sim.json").write_text(done.stdout)
+    (tmp_path / "bad.json").write_text("[1, 2]")
+
+    page.goto(endpoint.url + "/_stepkit/ui/#/simulation")
+    page.set_input_files("#simulation-file", str(tmp_path / "bad.json"))
+    page.wait_for_selector("#simulation-error")
+    page.set_input_files("#simulation-file", str(tmp_path / "sim.json"))
+    page.wait_for_selector("#simulation-chart path.series")
+    assert page.locator("#simulation-makespan").text_content() == "6 s"  # 100 items, 40 at a time, 2 s each
+    assert int(page.locator("#simulation-chart path.series").get_attribute("data-points")) >= 3
+    page.locator("main").screenshot(path=str(IMAGES / "simulation.png"))

@@ -436,25 +436,61 @@ async function servingPage(gen) {
   poll(() => gen === generation && servingPage(gen), 3000);
 }
 
-function lineChart(id, title, series, colour) {
-  // A line per version over the samples' time, the value axis 0-100 %.
-  const W = 520, H = 220, L = 44, B = 26, T = 22;
+function lineChart(id, title, series, colour, opts) {
+  // A line per series over time; the value axis 0-100 % unless opts.top (and opts.unit) say
+  // otherwise; opts.step draws a step line (a value holds until the next sample).
+  const {top = 1, unit = (v) => Math.round(v * 100) + " %", step = false, t0: start} = opts || {};
+  const W = 520, H = 220, L = 52, B = 26, T = 22;
   const svg = s("svg", {id, class: "line-chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`});
   const points = Object.values(series).flat();
-  const t0 = Math.min(...points.map((p) => p[0]), Date.now() / 1000), t1 = Math.max(...points.map((p) => p[0]), t0 + 1);
-  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10), y = (v) => T + (1 - v) * (H - T - B);
+  const t0 = start ?? Math.min(...points.map((p) => p[0]), Date.now() / 1000);
+  const t1 = Math.max(...points.map((p) => p[0]), t0 + 1);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10), y = (v) => T + (1 - v / top) * (H - T - B);
   svg.append(s("text", {x: L, y: 14, class: "chart-title"}, document.createTextNode(title)));
-  for (const v of [0, 0.5, 1]) {
+  for (const v of [0, top / 2, top]) {
     svg.append(s("line", {x1: L, x2: W - 10, y1: y(v), y2: y(v), class: "grid"}),
-      s("text", {x: L - 6, y: y(v) + 4, "text-anchor": "end"}, document.createTextNode(v * 100 + " %")));
+      s("text", {x: L - 6, y: y(v) + 4, "text-anchor": "end"}, document.createTextNode(unit(v))));
   }
-  svg.append(s("text", {x: W - 10, y: H - 6, "text-anchor": "end"}, document.createTextNode(`${Math.round(t1 - t0)} s`)));
-  for (const [version, pts] of Object.entries(series)) {
+  svg.append(s("text", {x: W - 10, y: H - 6, "text-anchor": "end"}, document.createTextNode(`${+(t1 - t0).toFixed(1)} s`)));
+  for (const [name, pts] of Object.entries(series)) {
     if (!pts.length) continue;
-    const path = pts.map((p, i) => `${i ? "L" : "M"}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" ");
-    svg.append(s("path", {d: path, class: "series", stroke: colour[version], "data-version": version, "data-points": pts.length}));
+    const path = pts.map((p, i) => i === 0 ? `M${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`
+      : (step ? `H${x(p[0]).toFixed(1)}V${y(p[1]).toFixed(1)}` : `L${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`)).join(" ");
+    svg.append(s("path", {d: path, class: "series", stroke: colour[name], "data-version": name, "data-points": pts.length}));
   }
   return svg;
+}
+
+function simulationPage() {
+  // A `stepkit simulate --json` document, read from a file the user picks (nothing is sent anywhere).
+  crumbs(h("span", {text: "Simulation"}));
+  const out = h("div", {id: "simulation"});
+  const pick = h("input", {type: "file", id: "simulation-file", accept: ".json,application/json", onchange: async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    try { showSimulation(out, JSON.parse(await file.text())); } catch (err) {
+      out.replaceChildren(h("p", {class: "error", id: "simulation-error", text: `${file.name}: not a simulation document (${err.message})`}));
+    }
+  }});
+  setMain(h("h2", {text: "Simulation"}), h("p", {class: "muted"}, "Open the output of ",
+    h("code", {text: "stepkit simulate FILE --json > sim.json"}), ": "), pick, out);
+}
+
+function showSimulation(out, doc) {
+  if (typeof doc.makespan_seconds !== "number" || !Array.isArray(doc.concurrency)) throw new Error("no makespan_seconds or concurrency");
+  const peak = Math.max(1, ...doc.concurrency.map((p) => p[1]));
+  const top = Math.max(peak, doc.quotas && doc.quotas.account_concurrency <= peak * 1.5 ? doc.quotas.account_concurrency : 0);
+  const cost = doc.cost || {};
+  const throttles = Object.entries(doc.throttles || {}).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  out.replaceChildren(
+    h("dl", {id: "simulation-summary"}, h("dt", {text: "Status"}), h("dd", {}, badge(doc.status)),
+      h("dt", {text: "Makespan"}), h("dd", {id: "simulation-makespan", text: doc.makespan_seconds + " s"}),
+      h("dt", {text: "Lambda"}), h("dd", {text: `${doc.lambda.invocations} invocations, peak ${doc.lambda.peak_concurrency}, ${doc.lambda.cold_starts} cold starts`}),
+      h("dt", {text: "Throttles"}), h("dd", {text: throttles}), h("dt", {text: "Retries"}), h("dd", {text: doc.retries}),
+      cost.total ? [h("dt", {text: "Cost"}), h("dd", {text: `STANDARD $${(cost.total.standard ?? 0).toFixed(6)}` +
+        (cost.total.express !== null && cost.total.express !== undefined ? `, EXPRESS $${cost.total.express.toFixed(6)}` : "")})] : []),
+    lineChart("simulation-chart", "Lambda concurrency", {concurrency: doc.concurrency}, {concurrency: "#1565c0"},
+      {top, unit: (v) => String(Math.round(v)), step: true, t0: 0}));
 }
 
 // -- the graph ------------------------------------------------------------------------------------
@@ -551,6 +587,7 @@ async function route() {
     else if (page === "lambda") await functionsPage(gen);
     else if (page === "function") await functionPage(gen, arn);
     else if (page === "serving") await servingPage(gen);
+    else if (page === "simulation") simulationPage();
     else await machinesPage(gen);
   } catch (err) {
     if (gen === generation) setMain(h("p", {class: "error", id: "failure", text: err.message}));
