@@ -55,3 +55,11 @@ def serving_api(lam: Any, apigw: Any, stage: str = "api", code: str = MODELS) ->
                           uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function}/invocations")
     apigw.create_deployment(restApiId=api, stageName=stage)
     return api  # type: ignore[no-any-return]
+
+
+def remove_serving_apis(apigw: Any) -> None:
+    """Delete the REST APIs with a ``/models`` resource: moto's state lives as long as the test
+    process, so another module's serving API (the real one's tests, these) would be found."""
+    for api in apigw.get_rest_apis()["items"]:
+        if any(r.get("path") == "/models" for r in apigw.get_resources(restApiId=api["id"])["items"]):
+            apigw.delete_rest_api(restApiId=api["id"])

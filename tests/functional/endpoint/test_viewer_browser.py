@@ -183,10 +183,12 @@ def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint,
 
 
 def test_serving_traffic_and_accuracy_per_version(endpoint: LocalEndpoint, clients: Any, page: Any):
-    from serving_double import serving_api
+    from serving_double import remove_serving_apis, serving_api
 
+    remove_serving_apis(clients("apigateway"))
     page.goto(endpoint.url + "/_stepkit/ui/#/serving")
-    page.wait_for_selector("#no-serving")  # nothing deployed yet: said so
+    page.wait_for_selector("#no-serving, #failure, #serving-error")
+    assert page.locator("#no-serving").count() == 1, page.locator("main").text_content()  # nothing deployed yet
     serving_api(clients("lambda"), clients("apigateway"))
     page.wait_for_selector('#serving-versions tr[data-version="2"]')  # the page's next poll finds it
     assert "random_forest" in page.locator('#serving-versions tr[data-version="2"]').text_content()

@@ -7,7 +7,7 @@ import json
 import urllib.request
 from typing import Any
 
-from serving_double import NO_MODEL, serving_api
+from serving_double import NO_MODEL, remove_serving_apis, serving_api
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -19,6 +19,7 @@ def _serving(endpoint: LocalEndpoint) -> dict[str, Any]:
 
 def test_without_a_serving_api_the_answer_says_so(endpoint: LocalEndpoint, clients: Any) -> None:
     apigw = clients("apigateway")
+    remove_serving_apis(apigw)
     other = apigw.create_rest_api(name="not-serving")["id"]  # an API without GET /models is not it
     apigw.create_resource(restApiId=other, parentId=apigw.get_resources(restApiId=other)["items"][0]["id"],
                           pathPart="items")
