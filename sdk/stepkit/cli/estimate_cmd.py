@@ -405,10 +405,11 @@ def _print_simulation(document: dict[str, Any]) -> None:
     for when, value in series[:: max(1, len(series) // 20)]:
         out.print(f"  {when:9.2f}s {'#' * round(40 * value / peak):<40} {value}")
     cost = document["cost"]
-    lam_usd = cost["lambda"]["usd"] or 0.0
-    out.print(f"cost: STANDARD {_usd(cost['standard']['usd'] + lam_usd)}"
-              + (f", EXPRESS {_usd(cost['express']['usd'] + lam_usd)}" if cost["express"]["usd"] is not None else "")
-              + f" (Lambda {_usd(cost['lambda']['usd'])})")
+    total, children = cost["total"], cost["map_children"]
+    out.print(f"cost: STANDARD {_usd(total['standard'])}"
+              + (f", EXPRESS {_usd(total['express'])}" if total["express"] is not None else "")
+              + f" (Lambda {_usd(cost['lambda']['usd'])}"
+              + (f", Distributed Map children {_usd(children['usd'])})" if children["usd"] else ")"))
 
 
 COMMANDS = [cost_command, simulate_command]

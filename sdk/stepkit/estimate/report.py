@@ -90,7 +90,7 @@ def _express_figures(runs: list[RunUsage], prices: ExpressPrices | None,
                      durations: list[float] | None = None) -> dict[str, Any]:
     """Express executions: one request each, each one's duration x its own billed memory
     (``durations``: several executions of one run's shape, a simulation's)."""
-    pairs = [(d, run) for run in runs for d in (durations or [run.duration_seconds])]
+    pairs = [(d, run) for run in runs for d in (durations or run.execution_durations or [run.duration_seconds])]
     billed = [(express_billed_seconds(d), express_billed_memory_mb(r.definition_bytes, r.data_bytes,
                                                                    r.map_parallel_steps)) for d, r in pairs]
     gb_s = sum(express_gb_seconds(seconds, memory) for seconds, memory in billed)
