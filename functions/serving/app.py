@@ -10,7 +10,8 @@ a REST API, see ``functions.serving.api`` in infra/stack.yaml).
   version that answered.
 - ``GET /models`` -> the registry's versions, their traffic shares and live metrics.
 - ``PUT /models/{name}/policy`` -> change the routing at run time (``expected_revision``
-  optional); ``GET /models/{name}/policy``; ``GET /models/{name}/decisions``: the rollout log.
+  optional; ``reset_arms: true`` starts the policy's versions' counters from zero);
+  ``GET /models/{name}/policy``; ``GET /models/{name}/decisions``: the rollout log.
 
 Bad input changes nothing: 400 (not JSON, wrong shape), 422 (features missing or extra,
 bad fields), 404 (unknown version or request id), 409 (feedback already recorded, policy
@@ -29,6 +30,7 @@ from chalice import Chalice, Response
 from chalicelib.backend import Backend, ServingError, logger
 from chalicelib.views import feedback_request, models_view, policy_request, predict_records
 from mlcontract.errors import FeedbackAlreadyRecordedError, PolicyConflictError, UnknownRequestError
+from mlcontract.routing import ensemble_arm
 
 app = Chalice(app_name="stepkit-serving")
 _backend: Backend | None = None
@@ -135,14 +137,18 @@ def get_policy(name: str) -> Any:
 @_handled
 def put_policy(name: str) -> Any:
     serving = backend()
-    policy, expected = policy_request(_json_body(), serving.index(name), name)
+    policy, expected, reset = policy_request(_json_body(), serving.index(name), name)
     try:
         revision = serving.state.set_policy(name, policy, expected_revision=expected)
     except PolicyConflictError as exc:
         return _error(409, str(exc))
+    arms = policy.arms() + ([ensemble_arm(policy.arms())] if policy.kind == "ensemble" else [])
+    for version in arms if reset else []:
+        serving.state.reset_arm(name, version)
     logger.info("routing policy changed", extra={"model_name": name, "policy": policy.model_dump(),
-                                                 "revision": revision})
-    return {"model_name": name, "policy": policy.model_dump(), "revision": revision}
+                                                 "revision": revision, "reset_arms": arms if reset else []})
+    return {"model_name": name, "policy": policy.model_dump(), "revision": revision,
+            "reset_arms": arms if reset else []}
 
 
 @app.route("/models/{name}/decisions", methods=["GET"])

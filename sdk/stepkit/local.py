@@ -206,10 +206,7 @@ def provision(endpoint_url: str, stack: LocalStack) -> None:
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     for table in stack.tables:
         try:
-            dynamodb.create_table(TableName=table.name, BillingMode="PAY_PER_REQUEST", KeySchema=table.key_schema(),
-                                  AttributeDefinitions=table.attribute_definitions(),
-                                  **({"StreamSpecification": table.stream_specification()}
-                                     if table.stream_view_type else {}))
+            dynamodb.create_table(**table.create_arguments())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ResourceInUseException":
                 raise

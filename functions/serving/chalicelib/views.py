@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.backend import Backend, ServingError
 from mlcontract.errors import InvalidPolicyError
-from mlcontract.routing import ArmStats, ChampionPolicy, ShadowPolicy, WeightedPolicy, parse_policy
+from mlcontract.routing import ArmStats, ChampionPolicy, ShadowPolicy, WeightedPolicy, check_versions, parse_policy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_RECORDS = 1000
@@ -60,25 +60,25 @@ def feedback_request(body: Any) -> FeedbackRequest:
         raise ServingError(422, _problems(exc)) from None
 
 
-def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[Any, int | None]:
-    """The policy of a PUT /models/{name}/policy body and its ``expected_revision``; 422 when it
-    is not a valid policy or names a version the registry does not have."""
+def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[Any, int | None, bool]:
+    """The policy of a PUT /models/{name}/policy body, its ``expected_revision`` and
+    ``reset_arms`` (the policy's versions start counting from zero: a new experiment); 422
+    when it is not a valid policy or names a version the registry does not have."""
     if not isinstance(body, dict):
         raise ServingError(400, 'the body is a routing policy, a JSON object with "kind"')
     document = dict(body)
     expected = document.pop("expected_revision", None)
     if expected is not None and (not isinstance(expected, int) or isinstance(expected, bool) or expected < 0):
         raise ServingError(422, "expected_revision is an integer >= 0")
+    reset = document.pop("reset_arms", False)
+    if not isinstance(reset, bool):
+        raise ServingError(422, "reset_arms is true or false")
     try:
         policy = parse_policy(document)
+        check_versions(policy, sorted(index.get("versions") or {}, key=int))
     except InvalidPolicyError as exc:
-        raise ServingError(422, str(exc)) from None
-    versions = index.get("versions") or {}
-    unknown = [v for v in policy.arms() if v not in versions]
-    if unknown:
-        known = ", ".join(sorted(versions, key=int)) or "none"
-        raise ServingError(422, f"model '{model_name}' has no version(s) {', '.join(unknown)} (versions: {known})")
-    return policy, expected
+        raise ServingError(422, f"model '{model_name}': {exc}") from None
+    return policy, expected, reset
 
 
 def configured_shares(policy: Any, champion: str | None) -> dict[str, float]:

@@ -172,6 +172,13 @@ def policy_group() -> None:
     """Show or change a model's routing policy (at run time, no redeploy)."""
 
 
+def _print_policy(model: str, answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        dump(answer)
+    else:
+        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+
+
 @policy_group.command("show")
 @click.argument("model")
 @_api_options
@@ -180,10 +187,7 @@ def policy_show(model: str, url: str | None, stage: str, target: str, endpoint_u
                 stack: Path | None, as_json: bool) -> None:
     """The model's routing policy and its revision."""
     answer = _call(_base_url(url, stage, target, endpoint_url, stack, as_json), f"/models/{model}/policy")
-    if as_json:
-        dump(answer)
-    else:
-        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+    _print_policy(model, answer, as_json)
 
 
 @policy_group.command("set")
@@ -203,13 +207,15 @@ def policy_show(model: str, url: str | None, stage: str, target: str, endpoint_u
 @click.option("--ensemble", metavar="V,...", help="Every request scored by these versions, combined.")
 @click.option("--method", type=click.Choice(["vote", "average"]), default="vote", show_default=True,
               help="With --ensemble.")
+@click.option("--reset", is_flag=True, help="Start the versions' counters from zero (a new experiment).")
 @click.option("--expected-revision", type=click.IntRange(min=0),
               help="Change it only if the policy is still at this revision (else exit 1).")
 @_api_options
 @json_option
 def policy_set(model: str, champion: bool, weighted: str | None, no_sticky: bool, thompson: str | None,
                discount: float, epsilon_greedy: str | None, epsilon: float, shadow: str | None, share: float,
-               ensemble: str | None, method: str, expected_revision: int | None, url: str | None, stage: str,
+               ensemble: str | None, method: str, reset: bool, expected_revision: int | None, url: str | None,
+               stage: str,
                target: str, endpoint_url: str | None, stack: Path | None, as_json: bool) -> None:
     """Route MODEL's requests by a new policy, for example:
 
@@ -222,12 +228,11 @@ def policy_set(model: str, champion: bool, weighted: str | None, no_sticky: bool
                           not no_sticky, discount, epsilon, share, method)
     if expected_revision is not None:
         policy["expected_revision"] = expected_revision
+    if reset:
+        policy["reset_arms"] = True
     base = _base_url(url, stage, target, endpoint_url, stack, as_json)
     answer = _call(base, f"/models/{model}/policy", policy, "PUT")
-    if as_json:
-        dump(answer)
-    else:
-        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+    _print_policy(model, answer, as_json)
 
 
 @serving_group.command("decisions")

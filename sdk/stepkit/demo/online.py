@@ -66,7 +66,8 @@ def serve(result: DemoResult, deployment: Any, endpoint: Any, dataset_key: str, 
                   f"{'; '.join(run.rollout.get('reasons') or [])}")
 
     bandit_policy = {"kind": "thompson", "versions": [champion, challenger]}
-    status, answer = call(f"{url}/models/{model}/policy", bandit_policy, "PUT")
+    # reset_arms: the bandit starts knowing nothing (the A/B phase's feedback is forgotten)
+    status, answer = call(f"{url}/models/{model}/policy", {**bandit_policy, "reset_arms": True}, "PUT")
     if status != 200:
         return f"could not set the bandit policy: {answer.get('error')}"
     wanted = max(options.serving_requests - ab.requests, options.serving_requests // 2)

@@ -256,9 +256,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
 
 def table_properties(r: Table) -> dict[str, Any]:
     """``AWS::DynamoDB::Table``'s properties for a stack table (billed per request)."""
-    properties: dict[str, Any] = {"TableName": r.name, "BillingMode": "PAY_PER_REQUEST",
-                                  "AttributeDefinitions": r.attribute_definitions(), "KeySchema": r.key_schema()}
-    if r.stream_view_type:
+    properties: dict[str, Any] = {k: v for k, v in r.create_arguments().items() if k != "StreamSpecification"}
+    if r.stream_view_type:  # CloudFormation's StreamSpecification has no StreamEnabled
         properties["StreamSpecification"] = {"StreamViewType": r.stream_view_type}
     if r.ttl_attribute:
         properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}

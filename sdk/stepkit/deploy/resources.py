@@ -137,6 +137,14 @@ class Table(Resource):
             return {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
         return {"StreamEnabled": False}
 
+    def create_arguments(self) -> dict[str, Any]:
+        """DynamoDB CreateTable's arguments for this table (tags aside)."""
+        out: dict[str, Any] = {"TableName": self.name, "BillingMode": "PAY_PER_REQUEST",
+                               "KeySchema": self.key_schema(), "AttributeDefinitions": self.attribute_definitions()}
+        if self.stream_view_type:
+            out["StreamSpecification"] = self.stream_specification()
+        return out
+
 
 @dataclass(frozen=True)
 class Queue(Resource):

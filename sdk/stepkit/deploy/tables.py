@@ -57,13 +57,7 @@ class TableCalls:
         dynamodb = self.c("dynamodb")
         table = self._table(r.name) if existing else None
         if table is None:
-            request: dict[str, Any] = {
-                "TableName": r.name, "BillingMode": "PAY_PER_REQUEST", "KeySchema": r.key_schema(),
-                "AttributeDefinitions": r.attribute_definitions(),
-                "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()]}
-            if r.stream_view_type:
-                request["StreamSpecification"] = r.stream_specification()
-            dynamodb.create_table(**request)
+            dynamodb.create_table(**r.create_arguments(), Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()])
         else:
             self._check_keys(r, table)
             dynamodb.tag_resource(ResourceArn=table["TableArn"],

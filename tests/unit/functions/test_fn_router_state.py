@@ -158,3 +158,29 @@ def test_decisions_are_logged_in_order_and_an_arm_can_be_reset(state: RouterStat
     assert "2" not in state.stats("iris")
     policy, revision, arms = state.view("iris")
     assert (policy, revision, arms) == (ChampionPolicy(), 0, {})
+
+
+class _StaleReads:
+    """A client whose GetItem answers as if no feedback were recorded yet: a second feedback
+    that read before the first one wrote."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get_item(self, **kwargs: Any) -> Any:
+        answer = self._client.get_item(**kwargs)
+        answer.get("Item", {}).pop("feedback_at", None)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_feedback_that_loses_the_race_changes_no_counter(state: RouterState) -> None:
+    state.remember_prediction("r1", "iris", "1", {"prediction": "a"})
+    assert state.record_feedback("r1", label="a") == ("iris", "1", 1.0)
+    late = RouterState(TABLE, client=_StaleReads(state.client))
+    with pytest.raises(FeedbackAlreadyRecordedError):
+        late.record_feedback("r1", label="b")
+    arm = state.stats("iris")["1"]
+    assert (arm.feedbacks, arm.successes, arm.failures) == (1, 1.0, 0.0)

@@ -22,6 +22,7 @@ from mlcontract.routing import (  # noqa: E402
     ShadowPolicy,
     ThompsonPolicy,
     WeightedPolicy,
+    check_versions,
     choose,
     combine,
     latency_bucket,
@@ -184,3 +185,11 @@ def test_arm_summary_derives_accuracy_error_rate_and_agreement() -> None:
     summary = ArmStats(requests=10, errors=1, successes=6, failures=2, shadow_agreements=3,
                        shadow_comparisons=4).summary()
     assert summary["accuracy"] == 0.75 and summary["error_rate"] == 0.1 and summary["shadow_agreement"] == 0.75
+
+
+def test_versions_a_policy_names_are_checked_against_the_registered_ones() -> None:
+    check_versions(WeightedPolicy(weights={"1": 50, "2": 50}), ["1", "2", "3"])
+    check_versions(ChampionPolicy(), [])
+    with pytest.raises(InvalidPolicyError, match=r"unknown model version\(s\) 4, 7 in the thompson policy "
+                                                 r"\(registered: 1, 2\)"):
+        check_versions(ThompsonPolicy(versions=["1", "4", "7"]), [1, 2])

@@ -215,7 +215,7 @@ def test_bad_policies_are_422_naming_the_problem(two_versions: Serving) -> None:
                                       body='{"kind": "champion"}')
         policy = client.http.get(f"/models/{MODEL}/policy").json_body
     assert sums.status_code == 422 and "sum to 100" in sums.json_body["error"]
-    assert unknown.status_code == 422 and "no version(s) 7" in unknown.json_body["error"]
+    assert unknown.status_code == 422 and "unknown model version(s) 7" in unknown.json_body["error"]
     assert kind.status_code == 422
     assert stale.status_code == 409
     assert other_model.status_code == 503
@@ -261,6 +261,18 @@ def test_ensemble_combines_every_member(two_versions: Serving) -> None:
     assert sorted(p["version"] for p, _ in two_versions.calls) == [1, 2]
 
 
+def test_a_policy_can_start_its_versions_counters_from_zero(two_versions: Serving) -> None:
+    with two_versions.client() as client:
+        post(client, "/predict", {"record": IRIS_RECORD}, **{"X-Model-Version": "2"})
+        kept = client.http.put(f"/models/{MODEL}/policy", headers={"Content-Type": "application/json"},
+                               body=json.dumps({"kind": "thompson", "versions": ["1", "2"]}))
+        assert two_versions.backend.state.stats(MODEL)["2"].requests == 1 and kept.json_body["reset_arms"] == []
+        reset = client.http.put(f"/models/{MODEL}/policy", headers={"Content-Type": "application/json"},
+                                body=json.dumps({"kind": "thompson", "versions": ["1", "2"], "reset_arms": True}))
+    assert reset.status_code == 200 and reset.json_body["reset_arms"] == ["1", "2"]
+    assert two_versions.backend.state.stats(MODEL) == {}
+
+
 def test_thompson_sends_traffic_to_the_version_with_better_feedback(two_versions: Serving) -> None:
     state = two_versions.backend.state
     with two_versions.client() as client:
@@ -285,7 +297,7 @@ def test_a_route_that_fails_answers_500_without_a_traceback(two_versions: Servin
     def broken(*args: Any) -> Any:
         raise RuntimeError("table gone")
 
-    two_versions.backend.state.view = broken  # type: ignore[method-assign]
+    two_versions.backend.state.policy = broken  # type: ignore[method-assign]
     with two_versions.client() as client:
         response = post(client, "/predict", {"record": IRIS_RECORD})
     assert response.status_code == 500 and response.json_body == {"error": "internal error (logged)"}

@@ -10,7 +10,10 @@ One implementation of what the functions must agree on, so training and serving 
 * :mod:`mlcontract.scoring`: the classification metrics (needs scikit-learn; imported only by
   the functions that have it);
 * :mod:`mlcontract.aws`, :mod:`mlcontract.events`, :mod:`mlcontract.service`: the S3 client,
-  event parsing and the Powertools handler wrapper every function uses.
+  event parsing and the Powertools handler wrapper every function uses;
+* :mod:`mlcontract.routing`, :mod:`mlcontract.router_state`: how serving routes a request
+  between model versions (champion, weighted, bandits, shadow, ensemble) and the router's
+  state in DynamoDB (policies, atomic per-version counters, predictions awaiting feedback).
 
 On Lambda the layer is extracted under ``/opt``, and ``/opt/python`` is on ``sys.path``; the
 local runtime puts ``functions/layers/model/python`` there the same way.

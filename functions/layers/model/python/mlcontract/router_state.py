@@ -188,17 +188,21 @@ class RouterState:
             counters["discounted_successes"], counters["discounted_failures"] = successes, failures
         return ArmStats(**counters)
 
-    def _add(self, model: str, version: str, amounts: dict[str, float | int], remove: list[str] | None = None) -> None:
+    def _arm_update(self, model: str, version: str, amounts: dict[str, float | int],
+                    remove: list[str] | None = None) -> dict[str, Any]:
+        """The UpdateItem (or transaction Update) that ADDs ``amounts`` to a version's counters."""
         names = {f"#a{i}": name for i, name in enumerate(amounts)}
         values = {f":a{i}": _num(amount) for i, amount in enumerate(amounts.values())}
         expression = "SET #version = :version ADD " + ", ".join(f"{n} :{n[1:]}" for n in names)
         if remove:
             names.update({f"#r{i}": name for i, name in enumerate(remove)})
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
-        self.client.update_item(
-            TableName=self.table, Key=self._key(model_pk(model), arm_sk(version)), UpdateExpression=expression,
-            ExpressionAttributeNames={**names, "#version": "version"},
-            ExpressionAttributeValues={**values, ":version": {"S": version}})
+        return {"TableName": self.table, "Key": self._key(model_pk(model), arm_sk(version)),
+                "UpdateExpression": expression, "ExpressionAttributeNames": {**names, "#version": "version"},
+                "ExpressionAttributeValues": {**values, ":version": {"S": version}}}
+
+    def _add(self, model: str, version: str, amounts: dict[str, float | int]) -> None:
+        self.client.update_item(**self._arm_update(model, version, amounts))
 
     def record_request(self, model: str, version: str, latency_ms: float, error: bool) -> None:
         """Count one request answered (or failed) by ``version`` and its latency."""
@@ -246,21 +250,28 @@ class RouterState:
             predicted = predicted.get("prediction") if isinstance(predicted, dict) else predicted
             reward = 1.0 if label_text(label) == label_text(predicted) else 0.0
         reward = float(reward)
+        if "feedback_at" in item:  # checked again, atomically, by the write
+            raise FeedbackAlreadyRecordedError(f"feedback for request id {request_id!r} was already recorded")
+        model, version = item["model"]["S"], item["version"]["S"]
+        claim = {"TableName": self.table, "Key": key, "UpdateExpression": "SET #at = :now, #reward = :reward",
+                 "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(#at)",
+                 "ExpressionAttributeNames": {"#at": "feedback_at", "#reward": "reward"},
+                 "ExpressionAttributeValues": {":now": {"S": _now_iso()}, ":reward": _num(reward)}}
+        # One transaction: the feedback is claimed if and only if its reward is counted.
         try:
-            self.client.update_item(
-                TableName=self.table, Key=key, UpdateExpression="SET #at = :now, #reward = :reward",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#at)",
-                ExpressionAttributeNames={"#at": "feedback_at", "#reward": "reward"},
-                ExpressionAttributeValues={":now": {"S": _now_iso()}, ":reward": _num(reward)})
+            self.client.transact_write_items(TransactItems=[{"Update": claim},
+                                                            {"Update": self._reward_update(model, version, reward)}])
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            reasons = exc.response.get("CancellationReasons") or [{}]
+            if _code(exc) != "TransactionCanceledException" or reasons[0].get("Code") != "ConditionalCheckFailed":
                 raise
             raise FeedbackAlreadyRecordedError(f"feedback for request id {request_id!r} was already recorded") from None
-        model, version = item["model"]["S"], item["version"]["S"]
-        self._add_reward(model, version, reward)
         return model, version, reward
 
-    def _add_reward(self, model: str, version: str, reward: float) -> None:
+    def _reward_update(self, model: str, version: str, reward: float) -> dict[str, Any]:
+        """The arm update of one feedback; under a discounted Thompson policy it takes the next
+        ``feedback_seq`` (a feedback that then loses a race for its request leaves a gap: one
+        extra discount step for every arm, which is all it changes)."""
         response = self.client.update_item(
             TableName=self.table, Key=self._key(model_pk(model), POLICY_SK), UpdateExpression="ADD #seq :one",
             ExpressionAttributeNames={"#seq": "feedback_seq"}, ExpressionAttributeValues={":one": _num(1)},
@@ -278,7 +289,7 @@ class RouterState:
             amounts[s_attr], amounts[f_attr] = reward * scale, (1 - reward) * scale
             remove = [a for old in range(max(0, chunk - 2 * _KEPT_CHUNKS), chunk - _KEPT_CHUNKS + 1)
                       for a in _chunk_attrs(length, old)]
-        self._add(model, version, amounts, remove)
+        return self._arm_update(model, version, amounts, remove)
 
     # -- decisions --------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ import hashlib
 import math
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
@@ -50,6 +50,21 @@ def _distinct(versions: list[str], least: int) -> list[str]:
     if repeated:
         raise ValueError(f"version(s) listed more than once: {', '.join(repeated)}")
     return versions
+
+
+class _OverVersions(_Policy):
+    """A policy over a list of distinct versions (at least ``least_versions``)."""
+
+    versions: list[str]
+    least_versions: ClassVar[int] = 1
+
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, versions: list[str]) -> list[str]:
+        return _distinct(versions, cls.least_versions)
+
+    def arms(self) -> list[str]:
+        return list(self.versions)
 
 
 class ChampionPolicy(_Policy):
@@ -84,41 +99,23 @@ class WeightedPolicy(_Policy):
         return list(self.weights)
 
 
-class ThompsonPolicy(_Policy):
+class ThompsonPolicy(_OverVersions):
     """Beta-Bernoulli Thompson sampling over ``versions``, fed by feedback rewards in [0, 1];
     ``alpha``/``beta`` are the prior's pseudo-counts; ``discount`` in (0, 1] (1: no
     forgetting)."""
 
     kind: Literal["thompson"] = "thompson"
-    versions: list[str]
     discount: float = Field(default=1.0, gt=0, le=1)
     alpha: float = Field(default=1.0, gt=0)
     beta: float = Field(default=1.0, gt=0)
 
-    @field_validator("versions")
-    @classmethod
-    def _versions(cls, versions: list[str]) -> list[str]:
-        return _distinct(versions, 1)
 
-    def arms(self) -> list[str]:
-        return list(self.versions)
-
-
-class EpsilonGreedyPolicy(_Policy):
+class EpsilonGreedyPolicy(_OverVersions):
     """With probability ``epsilon`` a uniformly random version, otherwise the one with the best
     mean reward so far (a version without feedback yet is tried first)."""
 
     kind: Literal["epsilon_greedy"] = "epsilon_greedy"
-    versions: list[str]
     epsilon: float = Field(default=0.1, ge=0, le=1)
-
-    @field_validator("versions")
-    @classmethod
-    def _versions(cls, versions: list[str]) -> list[str]:
-        return _distinct(versions, 1)
-
-    def arms(self) -> list[str]:
-        return list(self.versions)
 
 
 class ShadowPolicy(_Policy):
@@ -140,21 +137,13 @@ class ShadowPolicy(_Policy):
         return [self.primary, self.challenger]
 
 
-class EnsemblePolicy(_Policy):
+class EnsemblePolicy(_OverVersions):
     """Every request scored by all ``versions``, combined by majority vote or by averaging the
     class probabilities (:func:`combine`)."""
 
     kind: Literal["ensemble"] = "ensemble"
-    versions: list[str]
     method: Literal["vote", "average"] = "vote"
-
-    @field_validator("versions")
-    @classmethod
-    def _versions(cls, versions: list[str]) -> list[str]:
-        return _distinct(versions, 2)
-
-    def arms(self) -> list[str]:
-        return list(self.versions)
+    least_versions: ClassVar[int] = 2
 
 
 RoutingPolicy = Annotated[
@@ -183,6 +172,16 @@ def policy_error_text(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {error['msg']}" if where else error["msg"])
     return "invalid routing policy: " + "; ".join(parts)
+
+
+def check_versions(policy: Any, registered: Iterable[str]) -> None:
+    """:class:`~mlcontract.errors.InvalidPolicyError` naming every version ``policy`` routes to
+    that is not among the ``registered`` ones (the registry's, which this module cannot read)."""
+    known = [str(v) for v in registered]
+    unknown = [v for v in policy.arms() if v not in known]
+    if unknown:
+        raise InvalidPolicyError(f"unknown model version(s) {', '.join(unknown)} in the {policy.kind} policy "
+                                 f"(registered: {', '.join(known) or 'none'})")
 
 
 def ensemble_arm(versions: Sequence[str]) -> str:
