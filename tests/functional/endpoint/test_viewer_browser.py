@@ -175,6 +175,14 @@ def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint,
     assert page.locator('#maprun-counts [data-count="failed"] b').text_content() == "2"
     assert page.locator("#maprun-strip a.bar-FAILED").count() == 2
     assert "odd item 3" in page.locator("main").text_content()
+    page.locator("#maprun-strip a.bar-FAILED").first.click()  # a failed child: its function's error logged
+    page.wait_for_selector(_node("Check", "FAILED"))
+    page.click('g.node[data-state="Check"]')
+    failed = page.locator('#task-logs .task-invocation .badge[data-status="FAILED"]')
+    failed.wait_for()
+    assert "ValueError: odd item" in page.locator("#task-logs pre.log").first.text_content()
+    page.go_back()
+    page.wait_for_selector("#redrive")
     page.click("#redrive")
     deadline = time.monotonic() + 120  # a deadline for the redrive to be recorded, not a measure
     while sfn.describe_execution(executionArn=execution).get("redriveCount", 0) < 1:

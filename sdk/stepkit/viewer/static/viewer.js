@@ -184,6 +184,15 @@ function showState(view, name) {
   if (st.type === "Task") showTaskLogs(view, name, st);
 }
 
+function invocationOutcome(inv) {
+  // The REPORT line's Status names a timeout or a crash; a function's own error is its
+  // runtime's "[ERROR]" line (Lambda's REPORT does not say it); no REPORT yet: running.
+  const r = inv.report;
+  if (r.status) return r.status === "timeout" ? "TIMED_OUT" : "FAILED";
+  if (r.durationMs === undefined) return "RUNNING";
+  return inv.lines.some((line) => line.startsWith("[ERROR]")) ? "FAILED" : "SUCCEEDED";
+}
+
 async function showTaskLogs(view, name, st) {
   // Fetched again only when the state changed since (a poll of a running execution re-renders it).
   const key = [name, st.status, st.attempts, st.exits].join("|");
@@ -197,7 +206,7 @@ async function showTaskLogs(view, name, st) {
   else {
     for (const inv of data.invocations) {
       const r = inv.report;
-      const outcome = r.status ? (r.status === "timeout" ? "TIMED_OUT" : "FAILED") : r.durationMs !== undefined ? "SUCCEEDED" : "RUNNING";
+      const outcome = invocationOutcome(inv);
       nodes.push(h("div", {class: "task-invocation", "data-request": inv.requestId},
         h("p", {}, badge(outcome), " ", h("span", {class: "mono", text: inv.function + " · " + inv.requestId}),
           r.durationMs !== undefined ? " · " + r.durationMs.toFixed(2) + " ms" : ""),
@@ -372,7 +381,7 @@ async function functionPage(gen, name) {
       h("td", {class: "num", text: r.durationMs !== undefined ? r.durationMs.toFixed(2) + " ms" : "running"}),
       h("td", {class: "num", text: r.initMs ? r.initMs.toFixed(0) + " ms" : ""}),
       h("td", {class: "num", text: r.maxMemoryMB !== undefined ? `${r.maxMemoryMB} / ${r.memoryMB} MB` : ""}),
-      h("td", {}, r.status ? badge(r.status === "timeout" ? "TIMED_OUT" : "FAILED") : r.durationMs !== undefined ? badge("SUCCEEDED") : ""),
+      h("td", {}, badge(invocationOutcome(inv))),
       h("td", {}, h("details", {}, h("summary", {text: inv.lines.length + " lines"}), h("pre", {class: "log", text: inv.lines.join("\n")}))));
   });
   setMain(h("h2", {text: name}), rows.length
