@@ -11,15 +11,12 @@ so the page cannot be used to reach another address.
 
 from __future__ import annotations
 
-import json
 import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 MODELS_PATH = "/models"
-TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +56,14 @@ def find_serving_api(apigateway: Any) -> ServingApi | None:
 def read_models(api: ServingApi) -> dict[str, Any]:
     """``GET /models`` of ``api``: ``{"api", "status", "models"}``, or ``"error"`` with the
     API's own message when it answers with one (no model registered yet, say)."""
+    from stepkit.demo.serving import call
+
     out: dict[str, Any] = {"api": asdict(api)}
     try:
-        with urllib.request.urlopen(api.url + MODELS_PATH, timeout=TIMEOUT_SECONDS) as answer:
-            out.update(status=answer.status, models=json.loads(answer.read() or b"null"))
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            message = json.loads(raw).get("error") or raw.decode(errors="replace")
-        except (ValueError, AttributeError):
-            message = raw.decode(errors="replace")
-        out.update(status=err.code, error=str(message))
+        status, body = call(api.url + MODELS_PATH)
     except (urllib.error.URLError, OSError, ValueError) as err:
-        out.update(status=None, error=f"the serving API does not answer: {err}")
-    return out
+        return out | {"status": None, "error": f"the serving API does not answer: {err}"}
+    if status != 200:
+        message = body.get("error") if isinstance(body, dict) else None
+        return out | {"status": status, "error": str(message or body)}
+    return out | {"status": status, "models": body}
