@@ -107,3 +107,21 @@ def test_a_mock_config_steers_the_traced_path(project: Path) -> None:
     assert doc["lambda"]["invocations"] == 1 + 30 and doc["makespan_seconds"] == 2.0
     missing = stepkit("simulate", "sweep.asl.json", "--mock-config", "mock.json", cwd=project)
     assert missing.returncode == 2 and "--mock-config needs --test-case" in missing.stderr
+
+
+def test_plot_draws_the_concurrency_over_time(project: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    items = json.dumps({"items": list(range(100))})
+    done = stepkit("simulate", "inline.asl.json", "--input", items, "--task-seconds", "Work=2", "--plot",
+                   "concurrency.png", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    image = (project / "concurrency.png").read_bytes()
+    assert image[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(image[16:20], "big") == 900  # 9 in at 100 dpi
+    svg = stepkit("simulate", "inline.asl.json", "--input", items, "--task-seconds", "Work=2", "--plot",
+                  "concurrency.svg", cwd=project)
+    assert svg.returncode == 0, svg.stderr
+    text = (project / "concurrency.svg").read_text()
+    assert text.lstrip().startswith("<?xml") and "makespan 6.0 s" in text.replace("\u00a0", " ")
+    bad = stepkit("simulate", "inline.asl.json", "--task-seconds", "1", "--plot", "out.gif", cwd=project)
+    assert bad.returncode == 2 and ".png, .svg or .pdf" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (project / "out.gif").exists()

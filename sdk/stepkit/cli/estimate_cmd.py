@@ -47,8 +47,9 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
     """Price one run of the state machine DEFINITION (run locally, as `stepkit run` runs it), or
     the endpoint's execution --execution ARN: Standard's state transitions and Express's
     requests and GB-hours side by side, Lambda's requests and GB-seconds from each invocation's
-    measured duration and configured memory, per state. Prices are the dated table of
-    stepkit/data/prices.json; S3 and SQS requests are not counted.
+    measured duration and configured memory, per state, a Distributed Map's children as their
+    own type, and the S3 and SQS requests its Task states made. Prices are the dated table of
+    stepkit/data/prices.json.
     """
     from stepkit.estimate.prices import UnknownRegion, load_prices
     from stepkit.estimate.report import price_run
@@ -83,18 +84,32 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
                  project: Path | None, as_json: bool) -> tuple[Any, Any]:
     """The local run's usage, and the finished execution."""
     from stepkit.cli.run_cmd import run_locally
-    from stepkit.estimate.usage import LambdaInvocation, usage_from_history
+    from stepkit.estimate.usage import LambdaInvocation, run_usage
 
     invocations: list[LambdaInvocation] = []
+    runs: list[Any] = []
 
     def record(config: Any, result: Any) -> None:
         invocations.append(LambdaInvocation(config.name, config.memory_size, result.duration_ms,
                                             result.init_duration_ms, config.architecture, result.request_id))
 
     execution = run_locally(definition, input_, None, None, None, skip_waits, subs, project, as_json,
-                            on_invoke=record)
+                            on_invoke=record, on_run=runs.append)
     text = definition.read_text()
-    return usage_from_history(execution.events(), text, invocations), execution
+    children = _local_children(json.loads(text), runs[0].map_runs.values()) if runs else []
+    return run_usage(execution.events(), text, invocations, children), execution
+
+
+def _local_children(definition: Any, map_runs: Any) -> list[Any]:
+    """The Distributed Maps' children of a local run, with their item processors."""
+    from stepkit.estimate.usage import ChildHistory, item_processor
+
+    children = []
+    for map_run in map_runs:
+        processor = item_processor(definition, map_run.state_name) or {}
+        text = json.dumps(processor)
+        children += [ChildHistory(child.events(), text, child.express) for child in map_run.executions()]
+    return children
 
 
 def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any, str, str]:
@@ -102,7 +117,7 @@ def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any,
 
     from stepkit.cli.remote import client
     from stepkit.estimate.remote import fetch_execution
-    from stepkit.estimate.usage import usage_from_history
+    from stepkit.estimate.usage import run_usage
 
     parts = arn.split(":")
     if len(parts) < 8 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "execution":
@@ -114,7 +129,7 @@ def _remote_usage(arn: str, endpoint_url: str, region: str | None) -> tuple[Any,
     except (ClientError, ParamValidationError) as e:
         message = e.response.get("Error", {}).get("Message") if isinstance(e, ClientError) else str(e)
         raise click.BadParameter(str(message), param_hint="--execution") from None
-    usage = usage_from_history(remote.events, remote.definition, remote.invocations)
+    usage = run_usage(remote.events, remote.definition, remote.invocations, remote.children)
     return usage, remote.status, region or parts[3]
 
 
@@ -128,12 +143,24 @@ def _print(document: dict[str, Any]) -> None:
                       _usd(row["standard_usd"]), str(row["lambda_requests"]), f"{row['lambda_gb_seconds']:.4f}",
                       _usd(row["lambda_usd"]))
     out.print(table)
-    lam_usd = lam["usd"] or 0.0
-    out.print(f"STANDARD  {std['transitions']} transitions {_usd(std['usd'])}  + Lambda {_usd(lam['usd'])}"
-              f"  = [bold]{_usd(std['usd'] + lam_usd)}[/]")
+    children, total, requests = document["map_children"], document["total"], document["requests"]
+    more = f"  + Lambda {_usd(lam['usd'])}"
+    s3, sqs = requests["s3"], requests["sqs"]
+    if s3["tier1"] + s3["tier2"] + s3["free"] + sqs["standard"] + sqs["fifo"]:
+        more += f"  + S3/SQS {_usd(requests['usd'])}"
+        out.print(f"S3 requests: {s3['tier1']} PUT/COPY/POST/LIST, {s3['tier2']} GET and others, {s3['free']} free "
+                  f"{_usd(s3['usd'])}; SQS requests: {sqs['standard']} standard, {sqs['fifo']} FIFO {_usd(sqs['usd'])}")
+    if children["standard"]["executions"] or children["express"]["requests"]:
+        more += f"  + Map children {_usd(children['usd'])}"
+        out.print(f"Distributed Map children: {children['standard']['executions']} STANDARD "
+                  f"({children['standard']['transitions']} transitions {_usd(children['standard']['usd'])}), "
+                  f"{children['express']['requests']} EXPRESS ({children['express']['billed_seconds']} s "
+                  f"{_usd(children['express']['usd'])})")
+    out.print(f"STANDARD  {std['transitions']} transitions {_usd(std['usd'])}{more}"
+              f"  = [bold]{_usd(total['standard'])}[/]")
     if exp["usd"] is not None:
         out.print(f"EXPRESS   1 request, {exp['billed_seconds']} s x {exp['billed_memory_mb']} MB {_usd(exp['usd'])}"
-                  f"  + Lambda {_usd(lam['usd'])}  = [bold]{_usd(exp['usd'] + lam_usd)}[/]")
+                  f"{more}  = [bold]{_usd(total['express'])}[/]")
     out.print(f"Lambda    {lam['requests']} requests, {lam['billed_ms']} ms billed (init {lam['init_ms']} ms), "
               f"{lam['gb_seconds']:.4f} GB-s")
     if "free_tier" in document:
@@ -189,10 +216,14 @@ def _pairs(values: tuple[str, ...], option: str, kind: type) -> tuple[Any, dict[
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path),
               help="The project whose functions' settings (and, to measure, code) apply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the simulation as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw Lambda concurrency over time to this image (.png, .svg or .pdf; needs matplotlib: "
+                   "the plot extra).")
 def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[str, ...],
                      account_concurrency: int | None, reserved: tuple[str, ...], cold_start: float | None,
                      executions: int, workflow_type: str, region: str, seed: int, subs: tuple[str, ...],
-                     mock_config: Path | None, test_case: str | None, project: Path | None, as_json: bool) -> None:
+                     mock_config: Path | None, test_case: str | None, project: Path | None, as_json: bool,
+                     plot_path: Path | None) -> None:
     """Predict how DEFINITION runs on AWS at scale: a discrete-event model of the execution
     under Lambda's concurrency, scaling rate and cold starts, Step Functions' token buckets
     and Map concurrency, with throttles retried as the definition's Retry says. Prints the
@@ -209,6 +240,7 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     from stepkit.estimate.simulate import Simulation, simulation_document
 
     prices, quotas = load_prices(), load_quotas()
+    _check_plot(plot_path)
     try:
         prices.region(region)
     except UnknownRegion as e:
@@ -228,11 +260,30 @@ def simulate_command(definition: Path, input_: str | None, task_seconds: tuple[s
     outcome = Simulation(traced.steps, settings, quotas, traced.error).run()
     document = simulation_document(outcome, settings, quotas, traced.usage, prices)
     document["cause"] = traced.cause if outcome.failed_state is None and outcome.error else None
+    if plot_path is not None:
+        from stepkit.estimate.plot import plot_simulation
+
+        try:
+            plot_simulation(document, plot_path)
+        except OSError as e:
+            raise click.BadParameter(f"cannot write {plot_path}: {e.strerror or e}", param_hint="--plot") from None
     if as_json:
         click.echo(json.dumps(document))
     else:
         _print_simulation(document)
     sys.exit(0 if outcome.status == "SUCCEEDED" else 1)
+
+
+def _check_plot(path: Path | None) -> None:
+    """Before anything runs: the image's format, and matplotlib."""
+    if path is None:
+        return
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise click.BadParameter(f"{path}: the image is a .png, .svg or .pdf file", param_hint="--plot")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise click.BadParameter("drawing needs matplotlib: pip install 'stepkit[plot]'", param_hint="--plot") from None
 
 
 def _trace(definition: Path, input_: str | None, subs: tuple[str, ...], project: Path | None,
@@ -356,10 +407,11 @@ def _print_simulation(document: dict[str, Any]) -> None:
     for when, value in series[:: max(1, len(series) // 20)]:
         out.print(f"  {when:9.2f}s {'#' * round(40 * value / peak):<40} {value}")
     cost = document["cost"]
-    lam_usd = cost["lambda"]["usd"] or 0.0
-    out.print(f"cost: STANDARD {_usd(cost['standard']['usd'] + lam_usd)}"
-              + (f", EXPRESS {_usd(cost['express']['usd'] + lam_usd)}" if cost["express"]["usd"] is not None else "")
-              + f" (Lambda {_usd(cost['lambda']['usd'])})")
+    total, children = cost["total"], cost["map_children"]
+    out.print(f"cost: STANDARD {_usd(total['standard'])}"
+              + (f", EXPRESS {_usd(total['express'])}" if total["express"] is not None else "")
+              + f" (Lambda {_usd(cost['lambda']['usd'])}"
+              + (f", Distributed Map children {_usd(children['usd'])})" if children["usd"] else ")"))
 
 
 COMMANDS = [cost_command, simulate_command]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,11 +128,13 @@ def run_locally(
     stage: str = "dev",
     env_vars: Path | None = None,
     endpoint_url: str | None = None,
+    on_run: Callable[[Any], None] | None = None,
     **runtime_options: Any,
 ) -> Any:
     """Set up and run a definition (a file, or a state machine of the stack by name) as
     ``stepkit run`` does (``stepkit cost`` too): the finished execution. ``runtime_options``
-    go to the project's LambdaRuntime."""
+    go to the project's LambdaRuntime; ``on_run`` is given the prepared ``ExecutionRun``
+    (its Map Runs' children, after the run)."""
     from stepkit.asl.substitutions import UnresolvedSubstitution
     from stepkit.local import LocalRunError, ProjectSession
 
@@ -168,7 +171,7 @@ def run_locally(
             raise click.BadParameter(f"{e}; give it with --sub NAME=VALUE", param_hint="--sub") from None
         return _execute(session, text, stack_name or path.name.split(".")[0], stack_type, console, as_json,
                         where=where, payload=payload, name=name, mock_config=mock_config, test_case=test_case,
-                        skip_waits=skip_waits)
+                        skip_waits=skip_waits, on_run=on_run)
 
 
 def _flow_target(definition: str | Path) -> dict[str, str] | None:
@@ -195,6 +198,7 @@ def _execute(session: Any, text: str, machine_name: str, machine_type: str, cons
     except InvalidDefinition as e:
         _fail_definition(console, as_json, str(e), e.diagnostics)
     payload = options.pop("payload")
+    on_run = options.pop("on_run", None)
     try:
         progress = None if as_json or not console.is_terminal else _Progress(console)
         run = machine.prepare(payload, listener=progress, **options)
@@ -202,6 +206,8 @@ def _execute(session: Any, text: str, machine_name: str, machine_type: str, cons
         raise click.BadParameter(str(e), param_hint="--input") from None
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--mock-config") from None
+    if on_run is not None:
+        on_run(run)
     try:
         if progress is not None:
             with progress.live:

@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from stepkit.endpoint.apigateway import is_user_api_request
 from stepkit.endpoint.guard import RequestGuard
 from stepkit.engine.clock import Clock, VirtualClock
+from stepkit.viewer.task_logs import InvocationLedger
 
 if TYPE_CHECKING:
     from stepkit.endpoint.app import EndpointApp
@@ -97,6 +98,7 @@ class LocalEndpoint:
         self.app: EndpointApp | None = None
         self.listening_in: float | None = None
         self.resumed = 0
+        self.invocation_ledger = InvocationLedger()  # the viewer's: which request id each Task state got
         self.moto_restored = 0
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class LocalEndpoint:
             write_logs=self._write_logs,
         )
         service_holder.append(self.lambda_service)
-        self.stepfunctions = StepFunctionsService(self.store, self._registry)
+        self.stepfunctions = StepFunctionsService(self.store, self._noting_registry)
         self.tokens = self.stepfunctions.tokens
         self.deliveries = Deliveries(
             self.store,
@@ -330,6 +332,12 @@ class LocalEndpoint:
         registry.clients.set_factory(lambda service, region_name=None: self.client(service, region_name))
         register_aws_integrations(registry, self.url, region=self.region, isolated=True)
         registry.set_lambda_backend(LambdaRuntimeIntegration(self.lambda_service))
+        return registry
+
+    def _noting_registry(self) -> IntegrationRegistry:
+        """The registry whose Lambda tasks note their request ids for the viewer (``task_logs``)."""
+        registry = self._registry()
+        registry.set_lambda_backend(self.invocation_ledger.integration(self.lambda_service))
         return registry
 
     def _s3_object(self, bucket: str, key: str, version: str | None) -> bytes:

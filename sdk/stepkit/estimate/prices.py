@@ -59,10 +59,22 @@ class LambdaPrices(_Model):
         return self
 
 
+class RequestPrices(_Model):
+    """S3 Standard's and SQS's request prices (the first SQS tier: up to 100 billion a month)."""
+
+    s3_tier1_per_1000: Annotated[float, Field(ge=0)]
+    """PUT, COPY, POST and LIST requests."""
+    s3_tier2_per_1000: Annotated[float, Field(ge=0)]
+    """GET, SELECT and every other request (DELETE and CANCEL are free)."""
+    sqs_standard_per_million: Annotated[float, Field(ge=0)]
+    sqs_fifo_per_million: Annotated[float, Field(ge=0)]
+
+
 class RegionPrices(_Model):
     standard: StandardPrices
     express: ExpressPrices | None = None
     lambda_: LambdaPrices | None = Field(default=None, alias="lambda")
+    requests: RequestPrices | None = None
 
 
 class FreeTier(_Model):

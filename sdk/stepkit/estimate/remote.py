@@ -1,6 +1,6 @@
 """An endpoint's execution, for ``stepkit cost --execution``: its history (GetExecutionHistory),
-its definition, and the REPORT lines of the Lambda invocations it made, read from CloudWatch
-Logs (``/aws/lambda/NAME``).
+its definition, its Distributed Maps' child executions, and the REPORT lines of the Lambda
+invocations they made, read from CloudWatch Logs (``/aws/lambda/NAME``).
 
 A report belongs to the execution when a ``lambda:invoke`` result of its history names the
 report's request id; otherwise when it was written while the execution ran, up to the number
@@ -10,12 +10,21 @@ at the same time cannot be told apart from these by time alone).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from stepkit.estimate.usage import LambdaInvocation, lambda_request_ids, parse_report, scheduled_functions
+from stepkit.estimate.usage import (
+    ChildHistory,
+    LambdaInvocation,
+    is_express_processor,
+    item_processor,
+    lambda_request_ids,
+    parse_report,
+    scheduled_functions,
+)
 
 ClientFactory = Callable[[str], Any]
 """Makes a boto3 client for a service name (``stepfunctions``, ``logs``, ``lambda``)."""
@@ -28,6 +37,7 @@ class RemoteExecution:
     definition: str
     events: list[dict[str, Any]]
     invocations: list[LambdaInvocation]
+    children: list[ChildHistory] = field(default_factory=list)
 
 
 def _millis(value: Any) -> int:
@@ -52,8 +62,34 @@ def fetch_execution(client: ClientFactory, execution_arn: str) -> RemoteExecutio
     events = _all(sfn.get_execution_history, "events", executionArn=execution_arn, maxResults=1000)
     start = _millis(described["startDate"])
     stop = _millis(described["stopDate"]) if described.get("stopDate") else None
-    invocations = _reports(client, events, start, stop)
-    return RemoteExecution(execution_arn, described["status"], machine["definition"], events, invocations)
+    children = _children(sfn, execution_arn, events, json.loads(machine["definition"]))
+    every = events + [e for child in children for e in child.events]
+    invocations = _reports(client, every, start, stop)
+    return RemoteExecution(execution_arn, described["status"], machine["definition"], events, invocations, children)
+
+
+def _children(sfn: Any, execution_arn: str, events: list[dict[str, Any]], definition: Any) -> list[ChildHistory]:
+    """The children of the execution's Distributed Maps (ListMapRuns, ListExecutions of each
+    Map Run), with their histories. An Express child has no history on AWS: its dates give its
+    duration."""
+    from botocore.exceptions import ClientError
+
+    from stepkit.viewer.history import map_state_of_run
+
+    found: list[ChildHistory] = []
+    for map_run in _all(sfn.list_map_runs, "mapRuns", executionArn=execution_arn):
+        processor = item_processor(definition, map_state_of_run(events, map_run["mapRunArn"]) or "") or {}
+        text, express = json.dumps(processor), is_express_processor(processor)
+        for child in _all(sfn.list_executions, "executions", mapRunArn=map_run["mapRunArn"]):
+            try:
+                history = _all(sfn.get_execution_history, "events", executionArn=child["executionArn"],
+                               maxResults=1000)
+            except ClientError:
+                history = []
+            stop = child.get("stopDate")
+            seconds = (_millis(stop) - _millis(child["startDate"])) / 1000 if stop is not None else None
+            found.append(ChildHistory(history, text, express, seconds))
+    return found
 
 
 def _architecture(client: ClientFactory, function: str) -> str:

@@ -15,11 +15,12 @@ from stepkit.estimate.cost import (
     lambda_usd,
     standard_usd,
 )
-from stepkit.estimate.prices import LambdaPrices, PriceTable
-from stepkit.estimate.usage import LambdaInvocation, RunUsage
+from stepkit.estimate.prices import ExpressPrices, LambdaPrices, PriceTable, RequestPrices, StandardPrices
+from stepkit.estimate.usage import ChildUsage, LambdaInvocation, RunUsage, ServiceRequests
 
 NOT_COUNTED = (
-    "S3 and SQS requests made by the run (the endpoint does not attribute them to an execution)",
+    "S3 and SQS requests of the Lambda functions themselves and of a Distributed Map's ItemReader and "
+    "ResultWriter (the endpoint does not attribute them to an execution)",
     "CloudWatch Logs, data transfer and other services the run called",
 )
 
@@ -50,19 +51,9 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
     the month's only usage (kept apart: the free tier is per account, not per run)."""
     prices = table.region(region)
     transitions = usage.transitions
-    durations = usage.execution_durations or [usage.duration_seconds]
-    billed = [express_billed_seconds(d) for d in durations]
-    memory_mb = express_billed_memory_mb(usage.definition_bytes, usage.data_bytes, usage.map_parallel_steps)
-    gb_s = sum(express_gb_seconds(b, memory_mb) for b in billed)
     lam = _lambda_figures(usage.lambda_invocations, prices.lambda_, architecture)
-    express = {
-        "requests": len(durations),
-        "duration_seconds": round(sum(durations), 3),
-        "billed_seconds": round(sum(billed), 1),
-        "billed_memory_mb": memory_mb,
-        "gb_seconds": gb_s,
-        "usd": express_usd(len(durations), gb_s, prices.express) if prices.express else None,
-    }
+    express = _express_figures([usage], prices.express, usage.execution_durations)
+    children = _children_figures(usage.map_children, prices.standard, prices.express)
     document: dict[str, Any] = {
         "region": region,
         "prices_checked": table.checked,
@@ -71,9 +62,13 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
         "express": express,
         "lambda": lam,
         "states": [_state_row(s, prices.standard, prices.lambda_, architecture) for s in usage.states.values()],
-        "missing_prices": [n for n, p in (("express", prices.express), ("lambda", prices.lambda_)) if p is None],
+        "map_children": children,
+        "requests": _request_figures(usage.all_requests, prices.requests),
+        "missing_prices": [n for n, p in (("express", prices.express), ("lambda", prices.lambda_)) if p is None]
+        + (["requests"] if prices.requests is None and usage.all_requests != ServiceRequests() else []),
         "not_counted": list(NOT_COUNTED),
     }
+    document["total"] = _totals(document)
     if usage.unmatched_invocations:
         document["lambda"]["unmatched"] = len(usage.unmatched_invocations)
     if free_tier:
@@ -89,6 +84,64 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
             if prices.lambda_ else None,
         }
     return document
+
+
+def _express_figures(runs: list[RunUsage], prices: ExpressPrices | None,
+                     durations: list[float] | None = None) -> dict[str, Any]:
+    """Express executions: one request each, each one's duration x its own billed memory
+    (``durations``: several executions of one run's shape, a simulation's)."""
+    pairs = [(d, run) for run in runs for d in (durations or run.execution_durations or [run.duration_seconds])]
+    billed = [(express_billed_seconds(d), express_billed_memory_mb(r.definition_bytes, r.data_bytes,
+                                                                   r.map_parallel_steps)) for d, r in pairs]
+    gb_s = sum(express_gb_seconds(seconds, memory) for seconds, memory in billed)
+    return {
+        "requests": len(pairs),
+        "duration_seconds": round(sum(d for d, _ in pairs), 3),
+        "billed_seconds": round(sum(seconds for seconds, _ in billed), 1),
+        "billed_memory_mb": max((memory for _, memory in billed), default=0),
+        "gb_seconds": gb_s,
+        "usd": express_usd(len(pairs), gb_s, prices) if prices else None,
+    }
+
+
+def _children_figures(children: list[ChildUsage], standard: StandardPrices,
+                      express: ExpressPrices | None) -> dict[str, Any]:
+    """A Distributed Map's children, each billed as its own type; their Lambda invocations are
+    in the run's ``lambda`` figures."""
+    standard_runs = [c.usage for c in children if not c.express]
+    transitions = sum(run.transitions for run in standard_runs)
+    express_runs = _express_figures([c.usage for c in children if c.express], express)
+    standard_usd_ = standard_usd(transitions, standard)
+    missing = express_runs["usd"] is None and express_runs["requests"] > 0
+    usd = None if missing else standard_usd_ + (express_runs["usd"] or 0.0)
+    return {"standard": {"executions": len(standard_runs), "transitions": transitions, "usd": standard_usd_},
+            "express": express_runs, "usd": usd}
+
+
+def _request_figures(requests: ServiceRequests, prices: RequestPrices | None) -> dict[str, Any]:
+    """The run's S3 and SQS requests (its Task states'), priced; None when the table has no
+    request prices for the region and the run made some."""
+    s3 = {"tier1": requests.s3_tier1, "tier2": requests.s3_tier2, "free": requests.s3_free}
+    sqs = {"standard": requests.sqs_standard, "fifo": requests.sqs_fifo}
+    if prices is None:
+        usd = None if requests.s3_tier1 + requests.s3_tier2 + requests.sqs_standard + requests.sqs_fifo else 0.0
+        return {"s3": s3 | {"usd": usd}, "sqs": sqs | {"usd": usd}, "usd": usd}
+    s3_usd = (requests.s3_tier1 * prices.s3_tier1_per_1000 + requests.s3_tier2 * prices.s3_tier2_per_1000) / 1000
+    sqs_usd = (requests.sqs_standard * prices.sqs_standard_per_million
+               + requests.sqs_fifo * prices.sqs_fifo_per_million) / 1_000_000
+    return {"s3": s3 | {"usd": s3_usd}, "sqs": sqs | {"usd": sqs_usd}, "usd": s3_usd + sqs_usd}
+
+
+def _totals(document: dict[str, Any]) -> dict[str, float | None]:
+    """The run as STANDARD and as EXPRESS: the workflow, its Lambda invocations and its
+    Distributed Maps' children (priced as their own type either way)."""
+    lam = document["lambda"]
+    extra = [lam["usd"] if lam["requests"] else 0.0, document["map_children"]["usd"], document["requests"]["usd"]]
+    if any(value is None for value in extra):
+        return {"standard": None, "express": None}
+    express = document["express"]["usd"]
+    return {"standard": document["standard"]["usd"] + sum(extra),
+            "express": express + sum(extra) if express is not None else None}
 
 
 def _state_row(state: Any, standard: Any, lambda_prices: LambdaPrices | None, architecture: str | None) -> dict:

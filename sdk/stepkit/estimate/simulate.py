@@ -36,7 +36,7 @@ from stepkit.estimate.prices import PriceTable
 from stepkit.estimate.quotas import QuotaTable, TokenBucket
 from stepkit.estimate.report import price_run
 from stepkit.estimate.trace import Step
-from stepkit.estimate.usage import LambdaInvocation, RunUsage, StateUsage
+from stepkit.estimate.usage import ChildUsage, LambdaInvocation, RunUsage, StateUsage
 
 THROTTLED = "Lambda.TooManyRequestsException"
 SERIES_POINTS = 200
@@ -105,6 +105,9 @@ class Outcome:
     environments: dict[str, int]
     events: int = 0
     invocations: int = field(default=0)
+    express_child_states: dict[str, StateUsage] = field(default_factory=dict)
+    """The states of a STANDARD run's EXPRESS Distributed Map children (billed as those children)."""
+    express_child_seconds: list[float] = field(default_factory=list)
 
 
 class Simulation:
@@ -130,6 +133,9 @@ class Simulation:
         self.order = itertools.count()
         self.random = random.Random(settings.seed)
         self.states: dict[str, StateUsage] = {}
+        self.express_run = settings.workflow_type == "EXPRESS"
+        self.child_states: dict[str, StateUsage] = {}  # EXPRESS children of a STANDARD run's Distributed Maps
+        self.child_seconds: list[float] = []
         self.throttles: Counter[str] = Counter()
         self.retries = 0
         self.cold_starts = 0
@@ -163,9 +169,10 @@ class Simulation:
     # -- states -----------------------------------------------------------------------------
 
     def _usage(self, step: Step) -> StateUsage:
-        usage = self.states.get(step.name)
+        states = self.child_states if step.express and not self.express_run else self.states
+        usage = states.get(step.name)
         if usage is None:
-            usage = self.states[step.name] = StateUsage(step.name)
+            usage = states[step.name] = StateUsage(step.name)
         return usage
 
     def _transition(self, step: Step, action: Callable[[], None]) -> None:
@@ -204,17 +211,20 @@ class Simulation:
         distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
         cap = sfn.distributed_map_max_concurrency if distributed else sfn.inline_map_concurrency
         wanted = int(step.definition.get("MaxConcurrency") or 0)
-        self._all(step.children, min(cap, wanted) if wanted > 0 else cap, done)
+        express_children = distributed and (processor.get("ProcessorConfig") or {}).get("ExecutionType") == "EXPRESS"
+        self._all(step.children, min(cap, wanted) if wanted > 0 else cap, done,
+                  timed=express_children and not self.express_run)
 
-    def _all(self, sequences: list[list[Step]], limit: int, done: Callable[[], None]) -> None:
-        """Run ``sequences`` at most ``limit`` at a time; ``done`` once all finished."""
+    def _all(self, sequences: list[list[Step]], limit: int, done: Callable[[], None], timed: bool = False) -> None:
+        """Run ``sequences`` at most ``limit`` at a time; ``done`` once all finished. ``timed``:
+        each is an EXPRESS child execution, whose duration it is billed by."""
         pending = iter(sequences)
         left = [len(sequences)]
 
         def launch() -> None:
             sequence = next(pending, None)
             if sequence is not None:
-                self.at(self.now, lambda: self._sequence(sequence, 0, finished))
+                self.at(self.now, lambda: self._child(sequence, finished, timed))
 
         def finished() -> None:
             left[0] -= 1
@@ -227,6 +237,16 @@ class Simulation:
             done()
         for _ in range(min(limit, len(sequences))):
             launch()
+
+    def _child(self, sequence: list[Step], finished: Callable[[], None], timed: bool) -> None:
+        started = self.now
+
+        def ended() -> None:
+            if timed:
+                self.child_seconds.append(self.now - started)
+            finished()
+
+        self._sequence(sequence, 0, ended)
 
     # -- tasks and Lambda ---------------------------------------------------------------------
 
@@ -333,7 +353,9 @@ class Simulation:
             execution_seconds=self.execution_seconds or [self.now],
             environments={name: f.environments for name, f in self.functions.items()},
             events=self.handled,
-            invocations=sum(len(s.lambda_invocations) for s in self.states.values()),
+            invocations=sum(len(s.lambda_invocations) for s in [*self.states.values(), *self.child_states.values()]),
+            express_child_states=self.child_states,
+            express_child_seconds=self.child_seconds,
         )
 
 
@@ -377,6 +399,11 @@ def simulation_document(outcome: Outcome, settings: Settings, quotas: QuotaTable
         map_parallel_steps=shape.map_parallel_steps,
         execution_durations=outcome.execution_seconds,
     )
+    if outcome.express_child_seconds:
+        children = RunUsage(states=outcome.express_child_states, duration_seconds=sum(outcome.express_child_seconds),
+                            definition_bytes=shape.definition_bytes, data_bytes=shape.data_bytes, map_parallel_steps=0,
+                            execution_durations=outcome.express_child_seconds)
+        usage.map_children.append(ChildUsage(True, children))
     buckets = quotas.stepfunctions.buckets(settings.region)
     return {
         "makespan_seconds": round(outcome.makespan_seconds, 3),

@@ -22,7 +22,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,49 @@ def parse_report(function: str, line: str, architecture: str = "x86_64") -> Lamb
     )
 
 
+#: S3's request classes (its pricing page): PUT, COPY, POST and LIST requests (multipart uploads are
+#: PUT/POST requests); GET, SELECT and every other request; DELETE and CANCEL requests are free.
+_S3_TIER1 = ("put", "copy", "post", "list", "create", "upload", "complete")
+_S3_FREE = ("delete", "abort")
+SQS_CHUNK_BYTES = 65_536
+"""SQS bills each 64 KB chunk of a request's payload as one request."""
+
+
+@dataclass(slots=True)
+class ServiceRequests:
+    """The S3 and SQS requests a run's Task states made (service integrations, ``aws-sdk:``)."""
+
+    s3_tier1: int = 0
+    s3_tier2: int = 0
+    s3_free: int = 0
+    sqs_standard: int = 0
+    sqs_fifo: int = 0
+
+    def add(self, other: ServiceRequests) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def count(self, event: Mapping[str, Any]) -> None:
+        """One ``TaskScheduled`` event's requests (each attempt is a request)."""
+        details = _details(event)
+        service = str(details.get("resourceType", "")).removeprefix("aws-sdk:")
+        action = str(details.get("resource", "")).lower()
+        parameters = str(details.get("parameters") or "")
+        if service == "s3":
+            if action.startswith(_S3_FREE):
+                self.s3_free += 1
+            elif action.startswith(_S3_TIER1):
+                self.s3_tier1 += 1
+            else:
+                self.s3_tier2 += 1
+        elif service == "sqs":
+            chunks = max(1, math.ceil(len(parameters.encode()) / SQS_CHUNK_BYTES)) if action.startswith("send") else 1
+            if re.search(r'"QueueUrl"\s*:\s*"[^"]*\.fifo"', parameters):
+                self.sqs_fifo += chunks
+            else:
+                self.sqs_standard += chunks
+
+
 @dataclass(slots=True)
 class StateUsage:
     name: str
@@ -97,15 +140,50 @@ class RunUsage:
     redrives: int = 0
     execution_durations: list[float] | None = None
     """Several executions' durations (a simulation of many); None: one, ``duration_seconds``."""
+    map_children: list[ChildUsage] = field(default_factory=list)
+    """The child executions of its Distributed Maps, each billed as its own type."""
+    requests: ServiceRequests = field(default_factory=ServiceRequests)
+    """S3 and SQS requests of its Task states (its Distributed Maps' children's apart)."""
+
+    @property
+    def all_requests(self) -> ServiceRequests:
+        """The run's S3 and SQS requests, its Distributed Maps' children's included."""
+        total = ServiceRequests()
+        for usage in [self, *(c.usage for c in self.map_children)]:
+            total.add(usage.requests)
+        return total
 
     @property
     def transitions(self) -> int:
+        """The execution's own state transitions (its Distributed Maps' children apart)."""
         return sum(s.transitions for s in self.states.values()) + self.redrives
 
     @property
     def lambda_invocations(self) -> list[LambdaInvocation]:
+        """Every Lambda invocation of the run, its Distributed Maps' children's included."""
         found = [i for s in self.states.values() for i in s.lambda_invocations]
-        return found + self.unmatched_invocations
+        return found + self.unmatched_invocations + [i for c in self.map_children for i in c.usage.lambda_invocations]
+
+
+@dataclass(slots=True)
+class ChildUsage:
+    """A Distributed Map's child execution: a STANDARD one bills its state transitions, an
+    EXPRESS one a request and its duration x memory (AWS's pricing page, Distributed Map)."""
+
+    express: bool
+    usage: RunUsage
+
+
+@dataclass(frozen=True, slots=True)
+class ChildHistory:
+    """What is known of one child execution: its history (empty when the service keeps none,
+    as AWS for Express children), its item processor's definition, its type and duration."""
+
+    events: list[Mapping[str, Any]]
+    definition: str
+    express: bool
+    duration_seconds: float | None = None
+    """From ListExecutions' dates when the history is not at hand."""
 
 
 def _seconds(value: Any) -> float:
@@ -189,6 +267,7 @@ def usage_from_history(
     schedulings: dict[int, int] = defaultdict(int)
     calls: dict[str, list[str]] = defaultdict(list)  # function -> states, in scheduling order
     data_bytes, steps, redrives = 0, 0, 0
+    requests = ServiceRequests()
     branches = _parallel_branches(json.loads(definition))
     for event in ordered:
         kind, details = event["type"], _details(event)
@@ -202,6 +281,8 @@ def usage_from_history(
             steps += 1
         elif kind == "ExecutionRedriven":
             redrives += 1
+        elif kind == "TaskScheduled":
+            requests.count(event)
         if owner is not None:
             entry_of[event["id"]] = owner
             if kind in _SCHEDULED:
@@ -230,4 +311,47 @@ def usage_from_history(
         map_parallel_steps=steps,
         unmatched_invocations=unmatched,
         redrives=redrives,
+        requests=requests,
     )
+
+
+def item_processor(definition: Any, state_name: str) -> dict[str, Any] | None:
+    """The ``ItemProcessor`` (or ``Iterator``) of the Map state ``state_name``, wherever it is nested."""
+    states = definition.get("States") if isinstance(definition, dict) else None
+    for name, state in (states or {}).items():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if name == state_name and state.get("Type") == "Map" and isinstance(processor, dict):
+            return processor
+        for nested in [*(state.get("Branches") or []), processor]:
+            found = item_processor(nested, state_name) if isinstance(nested, dict) else None
+            if found is not None:
+                return found
+    return None
+
+
+def is_express_processor(processor: Mapping[str, Any]) -> bool:
+    config = processor.get("ProcessorConfig")
+    return isinstance(config, Mapping) and config.get("ExecutionType") == "EXPRESS"
+
+
+def run_usage(
+    events: Iterable[Mapping[str, Any]],
+    definition: str,
+    invocations: Iterable[LambdaInvocation] = (),
+    children: Iterable[ChildHistory] = (),
+) -> RunUsage:
+    """``usage_from_history`` of an execution and of its Distributed Maps' children: the
+    invocations the parent's states did not schedule go to the children's states."""
+    usage = usage_from_history(events, definition, invocations)
+    left = usage.unmatched_invocations
+    for child in children:
+        child_usage = usage_from_history(child.events, child.definition, left)
+        if not child.events and child.duration_seconds is not None:
+            child_usage.duration_seconds = child.duration_seconds
+        left = child_usage.unmatched_invocations
+        child_usage.unmatched_invocations = []
+        usage.map_children.append(ChildUsage(child.express, child_usage))
+    usage.unmatched_invocations = left
+    return usage

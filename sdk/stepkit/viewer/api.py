@@ -6,11 +6,16 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/static/...``            its scripts, styles and vendored libraries
 - ``GET  /_stepkit/ui/api/machines``          state machines, with their executions' counts by status
 - ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT][&since=EPOCH]``
-- ``GET  /_stepkit/ui/api/execution?arn=ARN`` an execution: its description, the definition's
-  graph, each state's summary, its events, its Map Runs
+- ``GET  /_stepkit/ui/api/execution?arn=ARN[&after=ID]`` an execution: its description, the
+  definition's graph, each state's summary, its events, its Map Runs; with ``after`` (a page
+  polling a running execution) only the events after that id, and no graph
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
+- ``GET  /_stepkit/ui/api/serving``          the serving API's ``GET /models`` (``serving``), if
+  one is deployed on the endpoint
+- ``GET  /_stepkit/ui/api/task-logs?arn=ARN&state=NAME``  the Lambda invocations a state of that
+  execution made, with their log lines (``task_logs``: matched by request id)
 - ``POST /_stepkit/ui/api/stop`` and ``/redrive`` (``{"arn": ...}``): the only actions; each
   carries the token in ``X-Stepkit-Csrf`` (the request guard refuses them without it, and so
   does this app).
@@ -24,6 +29,8 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from http import HTTPStatus
@@ -34,12 +41,16 @@ from urllib.parse import parse_qs
 from stepkit.endpoint.errors import AwsError
 from stepkit.endpoint.guard import UI_PREFIX, UI_TOKEN_HEADER, RequestGuard
 from stepkit.endpoint.protocol import RequestContext, read_body, respond
+from stepkit.estimate.usage import item_processor
 from stepkit.viewer.graph import GraphError, definition_graph
-from stepkit.viewer.history import map_state_of_run, state_runs
+from stepkit.viewer.history import StateRunFold, map_state_of_run
 from stepkit.viewer.invocations import invocations
+from stepkit.viewer.serving import find_serving_api, read_models
+from stepkit.viewer.task_logs import task_logs
 
 _STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _TOKEN_SLOT = "__STEPKIT_CSRF_TOKEN__"
+_FOLDS_KEPT = 64
 
 StartResponse = Callable[..., Any]
 
@@ -77,8 +88,11 @@ class ViewerApp:
         self._get: dict[str, Callable[[dict[str, list[str]]], Any]] = {
             "machines": self.machines, "executions": self.executions, "execution": self.execution,
             "maprun": self.map_run, "functions": self.functions, "invocations": self.invocations,
+            "task-logs": self.task_logs, "serving": self.serving,
         }
         self._clients: dict[str, Any] = {}
+        self._folds: OrderedDict[str, StateRunFold] = OrderedDict()  # executions' state summaries so far
+        self._folds_lock = threading.Lock()
         self._post: dict[str, Callable[[dict[str, Any]], Any]] = {"stop": self.stop, "redrive": self.redrive}
 
     @property
@@ -202,15 +216,31 @@ class ViewerApp:
 
     def execution(self, query: dict[str, list[str]]) -> dict[str, Any]:
         arn = _one(query, "arn")
+        after = _event_id(query)
         described = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)
         events = self.sfn.execution_events(arn)
-        graph = self._graph(described)
-        runs = [r.to_dict() for r in state_runs(events, described["status"])]
         map_runs = []
         for summary in self._all("ListMapRuns", {"executionArn": arn}, "mapRuns"):
             described_run = self.sfn.DescribeMapRun({"mapRunArn": summary["mapRunArn"]}, self.ctx)
             map_runs.append(dict(summary, **described_run))
-        return {"execution": described, "graph": graph, "states": runs, "events": events, "mapRuns": map_runs}
+        return {"execution": described, "graph": self._graph(described) if after is None else None,
+                "states": self._states(arn, events, described["status"]),
+                "events": events if after is None else [e for e in events if e["id"] > after],
+                "eventCount": len(events), "mapRuns": map_runs}
+
+    def _states(self, arn: str, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+        """Each state's summary, reading only the events that came since this execution was last
+        asked for (a history only grows; one that does not match what was read is read again)."""
+        with self._folds_lock:
+            fold = self._folds.pop(arn, None)
+            read = fold.count if fold is not None else 0
+            if fold is None or read > len(events) or (read and events[read - 1]["id"] != fold.last_id):
+                fold = StateRunFold()
+            fold.feed(events[fold.count:])
+            self._folds[arn] = fold
+            while len(self._folds) > _FOLDS_KEPT:
+                self._folds.popitem(last=False)
+            return [run.to_dict() for run in fold.runs(status)]
 
     def _graph(self, described: dict[str, Any]) -> dict[str, Any] | None:
         """The graph of the definition the execution ran (a Map Run child: its item processor)."""
@@ -219,7 +249,7 @@ class ViewerApp:
                 owner = self.sfn.DescribeMapRun({"mapRunArn": described["mapRunArn"]}, self.ctx)["executionArn"]
                 state = map_state_of_run(self.sfn.execution_events(owner, False), described["mapRunArn"])
                 parent = self.sfn.DescribeStateMachineForExecution({"executionArn": owner}, self.ctx)
-                definition = _processor(json.loads(parent["definition"]), state or "")
+                definition = item_processor(json.loads(parent["definition"]), state or "")
             else:
                 machine = self.sfn.DescribeStateMachineForExecution({"executionArn": described["executionArn"]},
                                                                     self.ctx)
@@ -269,6 +299,29 @@ class ViewerApp:
         events = self._boto_pages("logs", "filter_log_events", "events", logGroupName=f"/aws/lambda/{name}")
         return {"function": name, "invocations": [i.to_dict() for i in invocations(events)]}
 
+    def task_logs(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        arn, state = _one(query, "arn"), _one(query, "state")
+        status = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)["status"]
+        ledger = getattr(self.endpoint, "invocation_ledger", None)  # an endpoint elsewhere has none
+
+        def read(function: str, start_ms: int, end_ms: int | None) -> list[dict[str, Any]]:
+            window = {"startTime": start_ms} | ({"endTime": end_ms} if end_ms is not None else {})
+            return self._boto_pages("logs", "filter_log_events", "events", logGroupName=f"/aws/lambda/{function}",
+                                    **window)
+
+        noted = ledger.noted(arn, state) if ledger is not None else []
+        return task_logs(self.sfn.execution_events(arn), state, status == "RUNNING", read, noted)
+
+    def serving(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            api = find_serving_api(self._client("apigateway"))
+        except (ClientError, BotoCoreError) as exc:
+            raise ViewerError(502, "ServingApiLookupFailed",
+                              f"the endpoint's API Gateway did not answer: {exc}") from None
+        return {"api": None} if api is None else read_models(api)
+
     def stop(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.sfn.StopExecution({"executionArn": body["arn"], "error": "stepkit.viewer",
                                          "cause": "stopped from the stepkit viewer"}, self.ctx)
@@ -286,17 +339,10 @@ def _one(query: dict[str, list[str]], name: str) -> str:
     return values[0]
 
 
-def _processor(definition: Any, state_name: str) -> dict[str, Any] | None:
-    """The ``ItemProcessor`` of the Map state ``state_name``, wherever it is nested."""
-    states = definition.get("States") if isinstance(definition, dict) else None
-    for name, state in (states or {}).items():
-        if not isinstance(state, dict):
-            continue
-        processor = state.get("ItemProcessor") or state.get("Iterator")
-        if name == state_name and state.get("Type") == "Map" and isinstance(processor, dict):
-            return processor
-        for nested in [*(state.get("Branches") or []), processor]:
-            found = _processor(nested, state_name) if isinstance(nested, dict) else None
-            if found is not None:
-                return found
-    return None
+def _event_id(query: dict[str, list[str]]) -> int | None:
+    values = query.get("after")
+    if values is None:
+        return None
+    if len(values) != 1 or not values[0].isdigit():
+        raise ViewerError(400, "BadRequest", "after is an event id: a whole number")
+    return int(values[0])

@@ -10,7 +10,8 @@ the last error, the last input and output.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,13 +54,19 @@ def _epoch(value: Any) -> float:
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
-    return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+    for key, value in event.items():
+        if key[-12:] == "EventDetails" and isinstance(value, dict):
+            return value
+    return {}
 
 
-def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[StateRun]:
-    """Each state's summary, in order of first entry."""
-    runs: dict[str, StateRun] = {}
-    owner: dict[int, str] = {}
+def owned_events(
+    events: Iterable[dict[str, Any]], owner: dict[int, str] | None = None,
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], str | None]]:
+    """Each event with its details and the name of the state it belongs to (None: the
+    execution's own events), following ``previousEventId`` as the module's docstring says.
+    ``owner`` (event id -> state) carries on from the events read before."""
+    owner = {} if owner is None else owner
     for event in events:
         kind: str = event["type"]
         details = _details(event)
@@ -68,15 +75,43 @@ def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[Stat
             name = details.get("name")
         elif kind.endswith("StateExited"):
             name = details.get("name", name)
-        if name is None:
-            continue
-        owner[event["id"]] = name
-        run = runs.setdefault(name, StateRun(name))
-        _apply(run, kind, details, _epoch(event["timestamp"]))
-    for run in runs.values():
-        if run.status == "RUNNING" and execution_status != "RUNNING":
-            run.status = "ABORTED"
-    return list(runs.values())
+        if name is not None:
+            owner[event["id"]] = name
+        yield event, details, name
+
+
+class StateRunFold:
+    """``state_runs`` read on as events arrive: a running execution's page asks every second,
+    and only the events since its last answer are read again."""
+
+    def __init__(self) -> None:
+        self.count = 0  # events read
+        self.last_id = 0
+        self._owner: dict[int, str] = {}
+        self._runs: dict[str, StateRun] = {}
+
+    def feed(self, events: Iterable[dict[str, Any]]) -> None:
+        for event, details, name in owned_events(events, self._owner):
+            self.count += 1
+            self.last_id = event["id"]
+            if name is not None:
+                run = self._runs.setdefault(name, StateRun(name))
+                _apply(run, event["type"], details, _epoch(event["timestamp"]))
+
+    def runs(self, execution_status: str) -> list[StateRun]:
+        """Each state's summary, in order of first entry; a state still running in an execution
+        that is not is ABORTED."""
+        if execution_status == "RUNNING":
+            return [replace(run) for run in self._runs.values()]
+        return [replace(run, status="ABORTED") if run.status == "RUNNING" else replace(run)
+                for run in self._runs.values()]
+
+
+def state_runs(events: list[dict[str, Any]], execution_status: str) -> list[StateRun]:
+    """Each state's summary, in order of first entry."""
+    fold = StateRunFold()
+    fold.feed(events)
+    return fold.runs(execution_status)
 
 
 def _apply(run: StateRun, kind: str, details: dict[str, Any], when: float) -> None:
@@ -113,14 +148,7 @@ def _apply(run: StateRun, kind: str, details: dict[str, Any], when: float) -> No
 def map_state_of_run(events: list[dict[str, Any]], map_run_arn: str) -> str | None:
     """The name of the Map state that started ``map_run_arn`` (its ``MapRunStarted`` event's
     state), which names the item processor its child executions run."""
-    owner: dict[int, str] = {}
-    for event in events:
-        details = _details(event)
-        name = owner.get(event.get("previousEventId") or 0)
-        if event["type"].endswith("StateEntered"):
-            name = details.get("name")
-        if name is not None:
-            owner[event["id"]] = name
+    for event, details, name in owned_events(events):
         if event["type"] == "MapRunStarted" and details.get("mapRunArn") == map_run_arn:
             return name
     return None

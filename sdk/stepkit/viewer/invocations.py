@@ -46,12 +46,19 @@ def _report(line: str) -> dict[str, Any]:
     return out
 
 
+def _order(event: dict[str, Any]) -> tuple[int, int, str]:
+    """Time, then the order written: event ids are digits (AWS's of one length, moto's counted
+    from 0, so "10" comes after "9" by length first)."""
+    event_id = str(event.get("eventId", ""))
+    return event.get("timestamp", 0), len(event_id), event_id
+
+
 def invocations(events: list[dict[str, Any]], limit: int = 100) -> list[Invocation]:
     """The last ``limit`` invocations in ``events`` (FilterLogEvents' shape: ``timestamp`` in
     ms, ``message``, ``logStreamName``), newest first."""
     found: dict[str, Invocation] = {}
     latest: dict[str, str] = {}  # stream -> request id started last there
-    for event in sorted(events, key=lambda e: (e.get("timestamp", 0), e.get("eventId", ""))):
+    for event in sorted(events, key=_order):
         message = str(event.get("message", "")).rstrip("\n")
         stream = str(event.get("logStreamName", ""))
         start = _START.match(message)

@@ -44,3 +44,55 @@ def test_cost_of_an_unknown_execution_is_a_usage_error(endpoint: LocalEndpoint) 
     result = CliRunner().invoke(main, ["cost", "--execution", missing, "--endpoint-url", endpoint.url])
     assert result.exit_code == 2
     assert "does not exist" in result.output.lower() or "not exist" in result.output.lower()
+
+
+@pytest.mark.parametrize("execution_type", ["STANDARD", "EXPRESS"])
+def test_a_distributed_maps_children_are_priced_as_their_type(endpoint: LocalEndpoint, sfn: Any, lam: Any,
+                                                              execution_type: str) -> None:
+    name = create_function(lam, CODE)
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    definition = {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                          "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": arn, "End": True}}}}}}
+    described = run_machine(sfn, definition, {"items": [1, 2, 3, 4]})
+    assert described["status"] == "SUCCEEDED"
+    result = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
+                                       endpoint.url, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    children = doc["map_children"]
+    assert doc["standard"]["transitions"] == 1 and doc["lambda"]["requests"] == 4  # the children's invocations
+    if execution_type == "STANDARD":
+        assert children["standard"] == {"executions": 4, "transitions": 4, "usd": pytest.approx(4 * 0.025 / 1000)}
+        assert children["express"]["requests"] == 0
+    else:
+        assert children["standard"]["executions"] == 0 and children["express"]["requests"] == 4
+        assert children["express"]["billed_memory_mb"] == 64 and children["usd"] == children["express"]["usd"] > 0
+    assert doc["total"]["standard"] == pytest.approx(doc["standard"]["usd"] + doc["lambda"]["usd"] + children["usd"])
+
+
+def test_the_s3_and_sqs_requests_of_an_endpoint_execution(endpoint: LocalEndpoint, sfn: Any) -> None:
+    s3, sqs = endpoint.client("s3"), endpoint.client("sqs")
+    s3.create_bucket(Bucket="cost-requests")
+    queue = sqs.create_queue(QueueName="cost-requests")["QueueUrl"]
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "ResultPath": None,
+                "Parameters": {"Bucket": "cost-requests", "Key": "k", "Body": "{}"}, "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject", "ResultPath": None,
+                "Parameters": {"Bucket": "cost-requests", "Key": "k"}, "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+                 "Parameters": {"QueueUrl": queue, "MessageBody": "hello"}}}}
+    described = run_machine(sfn, definition, {})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert int(sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
+               ["Attributes"]["ApproximateNumberOfMessages"]) == 1  # the run really sent it through the endpoint
+    result = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
+                                       endpoint.url, "--json"])
+    assert result.exit_code == 0, result.output
+    requests = json.loads(result.stdout)["requests"]
+    assert (requests["s3"]["tier1"], requests["s3"]["tier2"], requests["sqs"]["standard"]) == (1, 1, 1)
+    assert requests["usd"] == pytest.approx(0.005 / 1000 + 0.0004 / 1000 + 0.40 / 1e6)
+    table = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
+                                      endpoint.url])
+    assert table.exit_code == 0 and "S3 requests: 1 PUT/COPY/POST/LIST, 1 GET and others" in table.output

@@ -11,7 +11,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from endpoint_helpers import create_machine, wait_execution
+from endpoint_helpers import create_function, create_machine, wait_execution
 from viewer_scenario import approve, viewer_workflow
 
 from stepkit.endpoint import LocalEndpoint
@@ -157,3 +157,59 @@ def test_functions_and_their_invocations_from_the_logs(endpoint: LocalEndpoint, 
     assert all(run["lines"][0].startswith("START RequestId: ") for run in doubled)
     assert _api(endpoint, "invocations?function=never-made")[1]["invocations"] == []
     assert _api(endpoint, "invocations?function=../x")[0] == 400
+
+
+GREET = ("def handler(event, context):\n    print('greeting', event['who'])\n"
+         "    if event.get('fail'):\n        raise ValueError('no greeting for ' + event['who'])\n"
+         "    return {'hello': event['who']}\n")
+
+
+def test_a_task_states_lambda_log_lines(endpoint: LocalEndpoint, clients: Any):
+    """A plain function ARN (retried, then caught) and ``lambda:invoke``: each state's own
+    invocations, found by request id, with the lines the function printed."""
+    sfn, lam = clients("stepfunctions"), clients("lambda")
+    function = lam.get_function(FunctionName=create_function(lam, GREET))["Configuration"]["FunctionArn"]
+    machine = create_machine(sfn, {"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": function, "Parameters": {"who": "first", "fail": True},
+                 "Retry": [{"ErrorEquals": ["ValueError"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Invoke"}],
+                 "Next": "Invoke"},
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": function, "Payload": {"who": "second"}}, "End": True}}})
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert wait_execution(sfn, execution)["status"] == "SUCCEEDED"
+    # Other executions of the same function at the same time are not this one's.
+    other = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert wait_execution(sfn, other)["status"] == "SUCCEEDED"
+
+    status, call = _api(endpoint, f"task-logs?arn={execution}&state=Call")
+    assert status == 200 and call["calls"] == 2 and call["unrecorded"] == 0 and call["unlogged"] == 0
+    assert len(call["invocations"]) == 2 and {i["function"] for i in call["invocations"]} == {function.split(":")[-1]}
+    for invocation in call["invocations"]:
+        assert invocation["lines"][0] == f"START RequestId: {invocation['requestId']} Version: $LATEST"
+        assert any("greeting first" in line for line in invocation["lines"])
+        assert invocation["lines"][-1].startswith(f"REPORT RequestId: {invocation['requestId']}")
+    _, invoke = _api(endpoint, f"task-logs?arn={execution}&state=Invoke")
+    (only,) = invoke["invocations"]
+    output = next(e for e in sfn.get_execution_history(executionArn=execution)["events"]
+                  if e["type"] == "TaskSucceeded")["taskSucceededEventDetails"]["output"]
+    assert only["requestId"] in output and any("greeting second" in line for line in only["lines"])
+    _, again = _api(endpoint, f"task-logs?arn={other}&state=Invoke")
+    assert again["invocations"][0]["requestId"] != only["requestId"]
+
+    assert _api(endpoint, f"task-logs?arn={execution}&state=Nowhere")[1]["calls"] == 0
+    assert _api(endpoint, f"task-logs?arn={execution}")[0] == 400
+    assert _api(endpoint, "task-logs?arn=garbage&state=Call")[1]["code"] == "InvalidArn"
+
+
+def test_a_poll_reads_only_the_events_after_those_it_holds(endpoint: LocalEndpoint, finished: dict[str, str]):
+    _, whole = _api(endpoint, f"execution?arn={finished['execution']}")
+    total = len(whole["events"])
+    assert whole["eventCount"] == total and whole["graph"] is not None
+    _, tail = _api(endpoint, f"execution?arn={finished['execution']}&after={total - 3}")
+    assert [e["id"] for e in tail["events"]] == [total - 2, total - 1, total]
+    assert tail["graph"] is None and tail["eventCount"] == total and tail["states"] == whole["states"]
+    _, none = _api(endpoint, f"execution?arn={finished['execution']}&after={total}")
+    assert none["events"] == [] and none["states"] == whole["states"]
+    for bad in ("-1", "x", "1&after=2"):
+        assert _api(endpoint, f"execution?arn={finished['execution']}&after={bad}")[0] == 400

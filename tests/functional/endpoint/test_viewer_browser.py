@@ -97,6 +97,14 @@ def test_watch_an_execution_turn_green_and_open_its_map_run(endpoint: LocalEndpo
     page.wait_for_selector(_node("Double", "SUCCEEDED"))
     page.click('g.node[data-state="Double"]')
     assert '"double": 2' in page.locator("#state-output").text_content()
+    # The child's own invocation of the function, with its log lines (matched by request id).
+    invocation = page.locator("#task-logs .task-invocation")
+    invocation.wait_for()
+    assert invocation.count() == 1
+    lines = invocation.locator("pre.log").text_content()
+    request = invocation.get_attribute("data-request")
+    assert lines.startswith(f"START RequestId: {request}") and f"REPORT RequestId: {request}" in lines
+    page.locator("#detail").screenshot(path=str(IMAGES / "task-logs.png"))
 
     page.click("#nav-lambda")
     page.locator("tr[data-function] a").first.click()
@@ -167,8 +175,61 @@ def test_failed_map_run_lists_failed_items_and_redrives(endpoint: LocalEndpoint,
     assert page.locator('#maprun-counts [data-count="failed"] b').text_content() == "2"
     assert page.locator("#maprun-strip a.bar-FAILED").count() == 2
     assert "odd item 3" in page.locator("main").text_content()
+    page.locator("#maprun-strip a.bar-FAILED").first.click()  # a failed child: its function's error logged
+    page.wait_for_selector(_node("Check", "FAILED"))
+    page.click('g.node[data-state="Check"]')
+    failed = page.locator('#task-logs .task-invocation .badge[data-status="FAILED"]')
+    failed.wait_for()
+    assert "ValueError: odd item" in page.locator("#task-logs pre.log").first.text_content()
+    page.go_back()
+    page.wait_for_selector("#redrive")
     page.click("#redrive")
     deadline = time.monotonic() + 120  # a deadline for the redrive to be recorded, not a measure
     while sfn.describe_execution(executionArn=execution).get("redriveCount", 0) < 1:
         assert time.monotonic() < deadline, "the redrive was not recorded"
         time.sleep(0.05)
+
+
+def test_serving_traffic_and_accuracy_per_version(endpoint: LocalEndpoint, clients: Any, page: Any):
+    from serving_double import remove_serving_apis, serving_api
+
+    remove_serving_apis(clients("apigateway"))
+    page.goto(endpoint.url + "/_stepkit/ui/#/serving")
+    page.wait_for_selector("#no-serving, #failure, #serving-error")
+    assert page.locator("#no-serving").count() == 1, page.locator("main").text_content()  # nothing deployed yet
+    serving_api(clients("lambda"), clients("apigateway"))
+    page.wait_for_selector('#serving-versions tr[data-version="2"]')  # the page's next poll finds it
+    assert "random_forest" in page.locator('#serving-versions tr[data-version="2"]').text_content()
+    # Samples accumulate while the page is open: each version's curve gains points.
+    page.wait_for_function("""() => [...document.querySelectorAll('#traffic-chart path.series')]
+        .filter((p) => Number(p.dataset.points) >= 3).length === 2""")
+    assert page.locator('#accuracy-chart path.series[data-version="1"]').count() == 1
+    page.locator("main").screenshot(path=str(IMAGES / "serving.png"))
+
+
+def test_a_simulation_document_drawn(endpoint: LocalEndpoint, page: Any, tmp_path: Path):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text("functions: {}\n")
+    fan = {"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+        "StartAt": "Work", "States": {"Work": {"Type": "Task", "End": True,
+                                                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:work"}}}}}}
+    (tmp_path / "fan.asl.json").write_text(json.dumps(fan))
+    done = subprocess.run([sys.executable, "-m", "stepkit.cli", "simulate", "fan.asl.json", "--input",
+                           json.dumps({"items": list(range(100))}), "--task-seconds", "2", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "sim.json").write_text(done.stdout)
+    (tmp_path / "bad.json").write_text("[1, 2]")
+
+    page.goto(endpoint.url + "/_stepkit/ui/#/simulation")
+    page.set_input_files("#simulation-file", str(tmp_path / "bad.json"))
+    page.wait_for_selector("#simulation-error")
+    page.set_input_files("#simulation-file", str(tmp_path / "sim.json"))
+    page.wait_for_selector("#simulation-chart path.series")
+    assert page.locator("#simulation-makespan").text_content() == "6 s"  # 100 items, 40 at a time, 2 s each
+    assert int(page.locator("#simulation-chart path.series").get_attribute("data-points")) >= 3
+    page.locator("main").screenshot(path=str(IMAGES / "simulation.png"))

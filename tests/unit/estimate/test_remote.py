@@ -52,6 +52,9 @@ class _Client:
     def describe_state_machine_for_execution(self, executionArn: str) -> dict:
         return {"definition": json.dumps({"StartAt": "Plain", "States": {}})}
 
+    def list_map_runs(self, executionArn: str) -> dict:
+        return {"mapRuns": []}
+
     def get_execution_history(self, **kwargs: Any) -> dict:
         if "nextToken" not in kwargs:
             return {"events": HISTORY[:3], "nextToken": "more"}
@@ -89,3 +92,55 @@ def test_the_request_id_a_result_names_wins_over_time_order() -> None:
 def test_a_function_without_a_log_group_contributes_nothing() -> None:
     remote = fetch_execution(lambda service: _Client({"env": [_report("mine")]}), ARN)
     assert [i.function for i in remote.invocations] == ["env"]
+
+
+CHILD_ARN = "arn:aws:states:us-east-1:123456789012:execution:m/Fan:c1"
+CHILD_HISTORY = [
+    _event(1, "ExecutionStarted", 0),
+    _event(2, "TaskStateEntered", 1, name="Work"),
+    _event(3, "LambdaFunctionScheduled", 2, resource=f"{FN}child"),
+]
+
+
+class _Parent(_Client):
+    """An execution whose Distributed Map ``Fan`` ran one STANDARD child and one EXPRESS child
+    (whose history, as on AWS, cannot be read)."""
+
+    def __init__(self, logs: dict[str, list[str]], express: bool) -> None:
+        super().__init__(logs)
+        self.express = express
+        processor = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS" if express else "STANDARD"},
+                     "StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": f"{FN}child", "End": True}}}
+        self.definition = {"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "ItemProcessor": processor,
+                                                                 "End": True}}}
+
+    def describe_state_machine_for_execution(self, executionArn: str) -> dict:
+        return {"definition": json.dumps(self.definition)}
+
+    def list_map_runs(self, executionArn: str) -> dict:
+        return {"mapRuns": [{"mapRunArn": "run-1"}]}
+
+    def list_executions(self, mapRunArn: str) -> dict:
+        return {"executions": [{"executionArn": CHILD_ARN, "startDate": START,
+                                "stopDate": START.replace(second=2)}]}
+
+    def get_execution_history(self, **kwargs: Any) -> dict:
+        if kwargs["executionArn"] == CHILD_ARN:
+            if self.express:
+                raise ClientError({"Error": {"Code": "InvalidArn", "Message": "express"}}, "GetExecutionHistory")
+            return {"events": CHILD_HISTORY}
+        return {"events": [_event(1, "ExecutionStarted", 0),
+                           dict(_event(2, "MapStateEntered", 1), stateEnteredEventDetails={"name": "Fan"}),
+                           dict(_event(3, "MapRunStarted", 2), mapRunStartedEventDetails={"mapRunArn": "run-1"})]}
+
+
+def test_distributed_map_children_come_with_their_type_history_and_lambda_reports() -> None:
+    standard = fetch_execution(lambda service: _Parent({"child": [_report("c")]}, express=False), ARN)
+    (child,) = standard.children
+    assert not child.express and [e["id"] for e in child.events] == [1, 2, 3]
+    assert json.loads(child.definition)["StartAt"] == "Work"
+    assert [i.request_id for i in standard.invocations] == ["c"]  # scheduled by the child's history
+
+    express = fetch_execution(lambda service: _Parent({}, express=True), ARN)
+    (child,) = express.children
+    assert child.express and child.events == [] and child.duration_seconds == 2.0

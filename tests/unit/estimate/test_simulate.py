@@ -171,3 +171,22 @@ def test_an_item_reader_is_not_read_from_aws() -> None:
                                                "Parameters": {"Bucket": "b", "Key": "k.json"}}
     traced = stub_trace(definition, {})
     assert traced.status == "FAILED" and "calls no AWS service (s3)" in (traced.cause or "")
+
+
+@pytest.mark.parametrize("execution_type", ["EXPRESS", "STANDARD"])
+def test_distributed_map_children_are_priced_as_their_type(execution_type: str) -> None:
+    definition = _map("DISTRIBUTED", execution_type=execution_type)
+    traced = stub_trace(definition, {"items": list(range(50))})
+    settings = Settings(task_seconds={}, default_task_seconds=2.0,
+                        functions={"work": FunctionModel(memory_mb=1024)}, account_concurrency=1000)
+    outcome = Simulation(traced.steps, settings, load_quotas()).run()
+    cost = simulation_document(outcome, settings, load_quotas(), traced.usage, load_prices())["cost"]
+    assert cost["lambda"]["requests"] == 50 and outcome.invocations == 50
+    children = cost["map_children"]
+    if execution_type == "EXPRESS":  # 50 Express executions of 2 s each; the parent's one transition
+        assert cost["standard"]["transitions"] == 1
+        assert (children["express"]["requests"], children["express"]["billed_seconds"]) == (50, 100.0)
+        assert cost["total"]["standard"] == pytest.approx(cost["standard"]["usd"] + cost["lambda"]["usd"]
+                                                          + children["express"]["usd"])
+    else:  # Standard children's transitions are Standard transitions of the run
+        assert cost["standard"]["transitions"] == 51 and children["express"]["requests"] == 0

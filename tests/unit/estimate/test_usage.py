@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from stepkit.asl.errors import StatesError
 from stepkit.estimate.prices import load_prices
 from stepkit.estimate.report import price_run
@@ -125,3 +127,82 @@ def test_a_report_line_of_the_runtime_reads_back() -> None:
     warm = parse_report("echo", report_line("r2", duration_ms=1.2, memory_size=128, max_memory_used_mb=1,
                                             init_duration_ms=None))
     assert warm is not None and warm.init_duration_ms is None and warm.billed == 2
+
+
+def _distributed(execution_type: str) -> dict:
+    return {"StartAt": "Fan", "States": {"Fan": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                          "StartAt": "Double", "States": {
+                              "Double": {"Type": "Task", "Resource": f"{FN}double", "Next": "Done"},
+                              "Done": {"Type": "Pass", "End": True}}}}}}
+
+
+def _children_usage(execution_type: str) -> tuple[Any, dict]:
+    from stepkit.cli.estimate_cmd import _local_children
+    from stepkit.estimate.usage import run_usage
+
+    definition = _distributed(execution_type)
+    registry = IntegrationRegistry()
+    registry.register_function("double", lambda n: n * 2)
+    run = StateMachine(definition, registry=registry).prepare({"items": [1, 2, 3]}, skip_waits=True)
+    execution = run.start()
+    assert execution.status == "SUCCEEDED", execution.cause
+    reports = [LambdaInvocation("double", 128, 100.0, request_id=f"r{i}") for i in range(3)]
+    usage = run_usage(execution.events(), json.dumps(definition), reports,
+                      _local_children(definition, run.map_runs.values()))
+    return usage, price_run(usage, load_prices(), "us-east-1")
+
+
+def test_standard_children_bill_their_transitions_and_their_lambda_invocations() -> None:
+    usage, document = _children_usage("STANDARD")
+    assert usage.transitions == 1  # the parent's Map state
+    assert [c.express for c in usage.map_children] == [False] * 3
+    assert [c.usage.transitions for c in usage.map_children] == [2, 2, 2]  # Double and Done in each
+    children = document["map_children"]
+    assert children["standard"] == {"executions": 3, "transitions": 6, "usd": 6 * 0.025 / 1000}
+    assert children["express"]["requests"] == 0 and children["usd"] == children["standard"]["usd"]
+    assert document["lambda"]["requests"] == 3 and "unmatched" not in document["lambda"]  # the children's states
+    parts = document["standard"]["usd"] + document["lambda"]["usd"] + children["usd"]
+    assert document["total"]["standard"] == pytest.approx(parts, rel=1e-12)
+
+
+def test_express_children_bill_a_request_and_their_duration_each() -> None:
+    usage, document = _children_usage("EXPRESS")
+    express = document["map_children"]["express"]
+    assert [c.express for c in usage.map_children] == [True] * 3
+    assert document["map_children"]["standard"]["executions"] == 0
+    # three requests; each run rounded up to 100 ms at 64 MB (50 MB + a tiny definition and data)
+    assert (express["requests"], express["billed_memory_mb"]) == (3, 64)
+    assert express["billed_seconds"] == 0.3
+    assert express["usd"] == pytest.approx(3 * 1.0 / 1e6 + 3 * 0.1 * 64 / 1024 / 3600 * 0.06, rel=1e-12)
+
+
+def test_s3_and_sqs_requests_of_task_states_by_class_and_64_kb_chunk() -> None:
+    registry = IntegrationRegistry()
+    registry.register("arn:aws:states:::*", lambda invocation: {})
+    big = "x" * 70_000  # two 64 KB chunks
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "Next": "Get",
+                "Parameters": {"Bucket": "b", "Key": "k", "Body": "{}"}, "ResultPath": None},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject", "Next": "Delete",
+                "Parameters": {"Bucket": "b", "Key": "k"}, "ResultPath": None},
+        "Delete": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:deleteObject", "Next": "Send",
+                   "Parameters": {"Bucket": "b", "Key": "k"}, "ResultPath": None},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Next": "Fifo",
+                 "Parameters": {"QueueUrl": "https://sqs/q", "MessageBody": big}, "ResultPath": None},
+        "Fifo": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True,
+                 "Parameters": {"QueueUrl": "https://sqs/q.fifo", "MessageBody": "m", "MessageGroupId": "g"}}}}
+    execution = StateMachine(definition, registry=registry).run({}, skip_waits=True)
+    assert execution.status == "SUCCEEDED", execution.cause
+    usage = usage_from_history(execution.events(), json.dumps(definition))
+    requests = usage.all_requests
+    assert (requests.s3_tier1, requests.s3_tier2, requests.s3_free) == (1, 1, 1)
+    assert (requests.sqs_standard, requests.sqs_fifo) == (2, 1)
+    document = price_run(usage, load_prices(), "us-east-1")
+    assert document["requests"]["s3"]["usd"] == pytest.approx((0.005 + 0.0004) / 1000)
+    assert document["requests"]["sqs"]["usd"] == pytest.approx((2 * 0.40 + 0.50) / 1e6)
+    assert document["total"]["standard"] == pytest.approx(document["standard"]["usd"] + document["requests"]["usd"])
+    elsewhere = price_run(usage, load_prices(), "eu-west-1")  # no request prices there: said, not guessed
+    assert "requests" in elsewhere["missing_prices"] and elsewhere["requests"]["usd"] is None
+    assert elsewhere["total"] == {"standard": None, "express": None}

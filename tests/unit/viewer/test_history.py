@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepkit.viewer.history import state_runs
+from stepkit.viewer.history import StateRunFold, state_runs
 
 
 def _events(*specs: tuple[str, int, dict[str, Any] | None]) -> list[dict[str, Any]]:
@@ -76,3 +76,25 @@ def test_a_state_entered_per_item_spans_first_entry_to_last_exit():
     item = next(r for r in state_runs(events, "RUNNING") if r.name == "Item")
     assert (item.entries, item.exits, item.status, item.output) == (2, 2, "SUCCEEDED", "b")
     assert item.to_dict()["durationMs"] == 3000
+
+
+def test_a_fold_fed_in_pieces_agrees_with_one_read_and_a_stopped_execution_aborts_running_states():
+    events = _events(
+        ("ExecutionStarted", 0, {}),
+        ("ParallelStateEntered", 1, {"name": "Both"}),
+        ("PassStateEntered", 2, {"name": "Left"}),
+        ("TaskStateEntered", 2, {"name": "Right"}),
+        ("PassStateExited", 3, {"name": "Left", "output": "1"}),
+        ("TaskScheduled", 4, {}),
+        ("TaskFailed", 6, {"error": "E"}),
+        ("TaskScheduled", 7, {}),
+    )
+    whole = [run.to_dict() for run in state_runs(events, "RUNNING")]
+    fold = StateRunFold()
+    for piece in (events[:3], events[3:6], events[6:]):
+        fold.feed(piece)
+    assert [run.to_dict() for run in fold.runs("RUNNING")] == whole
+    assert (fold.count, fold.last_id) == (8, 8)
+    assert {r.name: r.status for r in fold.runs("ABORTED")} == {"Both": "ABORTED", "Left": "SUCCEEDED",
+                                                              "Right": "ABORTED"}
+    assert {r.name: r.status for r in fold.runs("RUNNING")}["Right"] == "RUNNING"  # asking changed nothing

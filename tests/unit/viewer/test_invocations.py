@@ -37,3 +37,13 @@ def test_limit_keeps_the_newest_and_a_running_one_has_no_report():
     events = [_event(i, start_line(f"r{i}", "$LATEST")) for i in range(5)]
     found = invocations(events, limit=2)
     assert [i.requestId for i in found] == ["r4", "r3"] and found[0].report == {}
+
+
+def test_lines_of_one_millisecond_keep_the_order_they_were_written():
+    """moto counts event ids from 0: "10" is written after "9"."""
+    lines = [start_line("r", "$LATEST"), "one", "two", "three", "four", "five", "six", "seven", "eight",
+             end_line("r"), report_line("r", duration_ms=1.0, memory_size=128, max_memory_used_mb=10,
+                                        init_duration_ms=None)]
+    events = [dict(_event(5, line), eventId=str(i)) for i, line in enumerate(lines)]
+    (only,) = invocations(list(reversed(events)))
+    assert only.lines == [line.rstrip("\n") for line in lines] and only.report["durationMs"] == 1.0

@@ -107,13 +107,22 @@ async function machinePage(gen, arn) {
 }
 
 async function executionPage(gen, arn) {
-  const data = await get("execution", {arn});
+  // A poll asks only for the events after those the page holds (and no graph: it has it).
+  let view = document.getElementById("execution");
+  const held = view && view.dataset.arn === arn && view.events ? view.events : null;
+  const after = held && held.length ? held[held.length - 1].id : null;
+  let data = await get("execution", after === null ? {arn} : {arn, after});
   if (gen !== generation) return;
+  if (after !== null && data.eventCount !== held.length + data.events.length) {
+    data = await get("execution", {arn});  // the history is not the one held: read it whole
+    if (gen !== generation) return;
+    view.events = null;
+    document.getElementById("events").replaceChildren();
+  }
   const e = data.execution;
   const machineArn = e.mapRunArn ? null : e.stateMachineArn;
   crumbs(link("#/", "State machines"), machineArn ? link("#/machine/" + encodeURIComponent(machineArn), short(machineArn)) : null,
     e.mapRunArn ? link("#/maprun/" + encodeURIComponent(e.mapRunArn), "Map Run") : null, h("span", {text: e.name}));
-  let view = document.getElementById("execution");
   if (!view || view.dataset.arn !== arn) {
     view = h("div", {id: "execution", "data-arn": arn},
       h("div", {id: "summary"}), h("div", {class: "layout"}, h("div", {id: "graph"}), h("div", {id: "detail"},
@@ -123,14 +132,17 @@ async function executionPage(gen, arn) {
     setMain(view);
     if (data.graph) drawGraph(document.getElementById("graph"), data.graph, (name) => showState(view, name));
     else document.getElementById("graph").append(h("p", {class: "muted", text: "The definition could not be drawn."}));
+    view.graph = data.graph;
   }
+  const fresh = !view.events || data.events.length > 0;
+  view.events = view.events ? view.events.concat(data.events) : data.events;
   view.states = Object.fromEntries(data.states.map((st) => [st.name, st]));
   renderSummary(e);
-  if (data.graph) colourGraph(view.states, data.graph, data.mapRuns.length > 0);
+  if (view.graph) colourGraph(view.states, view.graph, data.mapRuns.length > 0);
   renderGantt(data.states, e, (name) => showState(view, name));
   renderMapRuns(data.mapRuns);
   renderCandidates(selectionReport(data.states));
-  renderEvents(data.events);
+  if (fresh) renderEvents(view.events);
   if (view.selected) showState(view, view.selected);
   live((e.status === "RUNNING" ? "live · " : "") + "updated " + new Date().toLocaleTimeString());
   if (!TERMINAL.has(e.status)) poll(() => gen === generation && executionPage(gen, arn), 1000);
@@ -167,7 +179,47 @@ function showState(view, name) {
     st.error ? [h("h4", {text: "Error"}), h("pre", {id: "state-error", class: "error", text: st.error})] : [],
     st.cause ? [h("h4", {text: "Cause"}), h("pre", {id: "state-cause", text: pretty(st.cause)})] : [],
     h("h4", {text: "Input"}), h("pre", {id: "state-input", text: pretty(st.input)}),
-    h("h4", {text: "Output"}), h("pre", {id: "state-output", text: pretty(st.output)}));
+    h("h4", {text: "Output"}), h("pre", {id: "state-output", text: pretty(st.output)}),
+    st.type === "Task" ? h("div", {id: "task-logs"}) : null);
+  if (st.type === "Task") showTaskLogs(view, name, st);
+}
+
+function invocationOutcome(inv) {
+  // The REPORT line's Status names a timeout or a crash; a function's own error is its
+  // runtime's "[ERROR]" line (Lambda's REPORT does not say it); no REPORT yet: running.
+  const r = inv.report;
+  if (r.status) return r.status === "timeout" ? "TIMED_OUT" : "FAILED";
+  if (r.durationMs === undefined) return "RUNNING";
+  return inv.lines.some((line) => line.startsWith("[ERROR]")) ? "FAILED" : "SUCCEEDED";
+}
+
+async function showTaskLogs(view, name, st) {
+  // Fetched again only when the state changed since (a poll of a running execution re-renders it).
+  const key = [name, st.status, st.attempts, st.exits].join("|");
+  const box = document.getElementById("task-logs");
+  if (view.logs && view.logs.key === key) { box.replaceChildren(...view.logs.nodes); return; }
+  const data = await get("task-logs", {arn: view.dataset.arn, state: name}).catch((err) => ({error: err.message}));
+  if (view.selected !== name || !document.getElementById("task-logs")) return;
+  const nodes = [h("h4", {text: "Lambda log lines"})];
+  if (data.error) nodes.push(h("p", {class: "error", text: data.error}));
+  else if (!data.calls) nodes.push(h("p", {class: "muted", text: "This state invoked no Lambda function."}));
+  else {
+    for (const inv of data.invocations) {
+      const r = inv.report;
+      const outcome = invocationOutcome(inv);
+      nodes.push(h("div", {class: "task-invocation", "data-request": inv.requestId},
+        h("p", {}, badge(outcome), " ", h("span", {class: "mono", text: inv.function + " · " + inv.requestId}),
+          r.durationMs !== undefined ? " · " + r.durationMs.toFixed(2) + " ms" : ""),
+        h("pre", {class: "log", text: inv.lines.join("\n")})));
+    }
+    const notes = [];
+    if (data.invocations.length < data.calls - data.unrecorded - data.unlogged) notes.push(`the last ${data.invocations.length} of ${data.calls} invocations shown`);
+    if (data.unlogged) notes.push(`${data.unlogged} not logged yet`);
+    if (data.unrecorded) notes.push(`${data.unrecorded} made before this endpoint started (or on another endpoint): find them on the function's page`);
+    if (notes.length) nodes.push(h("p", {class: "muted", id: "task-logs-note", text: notes.join("; ") + "."}));
+  }
+  view.logs = {key, nodes};
+  document.getElementById("task-logs").replaceChildren(...nodes);
 }
 
 function renderGantt(states, e, onPick) {
@@ -256,19 +308,30 @@ function eventDetails(details) {
 }
 
 function renderEvents(events) {
+  // Rows are only added: a poll of a running execution appends its new events (up to the rows
+  // shown), and a history past them changes the button's count alone.
   const box = document.getElementById("events");
   const shown = Math.max(EVENT_PAGE, box.shown || 0);
   const start = events.length ? events[0].timestamp * 1000 : 0;
-  const rows = events.slice(0, shown).map((ev) => {
+  let table = document.getElementById("event-table");
+  if (!table) {
+    table = h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))));
+    box.replaceChildren(table);
+    box.drawn = 0;
+  }
+  table.append(...events.slice(box.drawn, shown).map((ev) => {
     const key = Object.keys(ev).find((k) => k.endsWith("EventDetails"));
     return h("tr", {}, h("td", {class: "num", text: ev.id}), h("td", {text: ev.type}),
       h("td", {class: "num", text: ms(Math.round(ev.timestamp * 1000 - start))}),
       h("td", {}, key ? eventDetails(ev[key]) : ""));
-  });
-  const more = events.length > shown ? h("button", {class: "action", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(events); }},
-    `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`) : null;
-  box.replaceChildren(h("table", {id: "event-table"}, h("tr", {}, ["ID", "Type", "Elapsed", "Details"].map((t) => h("th", {text: t}))), rows));
-  if (more) box.append(more);
+  }));
+  box.drawn = Math.min(shown, events.length);
+  const old = document.getElementById("more-events");
+  if (old) old.remove();
+  if (events.length > shown) {
+    box.append(h("button", {class: "action", id: "more-events", onclick: () => { box.shown = shown + EVENT_PAGE; renderEvents(document.getElementById("execution").events); }},
+      `Show ${Math.min(EVENT_PAGE, events.length - shown)} more of ${events.length - shown}`));
+  }
 }
 
 async function mapRunPage(gen, arn) {
@@ -318,7 +381,7 @@ async function functionPage(gen, name) {
       h("td", {class: "num", text: r.durationMs !== undefined ? r.durationMs.toFixed(2) + " ms" : "running"}),
       h("td", {class: "num", text: r.initMs ? r.initMs.toFixed(0) + " ms" : ""}),
       h("td", {class: "num", text: r.maxMemoryMB !== undefined ? `${r.maxMemoryMB} / ${r.memoryMB} MB` : ""}),
-      h("td", {}, r.status ? badge(r.status === "timeout" ? "TIMED_OUT" : "FAILED") : r.durationMs !== undefined ? badge("SUCCEEDED") : ""),
+      h("td", {}, badge(invocationOutcome(inv))),
       h("td", {}, h("details", {}, h("summary", {text: inv.lines.length + " lines"}), h("pre", {class: "log", text: inv.lines.join("\n")}))));
   });
   setMain(h("h2", {text: name}), rows.length
@@ -326,6 +389,117 @@ async function functionPage(gen, name) {
     : h("p", {class: "muted", text: "No invocations logged yet."}));
   live("updated " + new Date().toLocaleTimeString());
   poll(() => gen === generation && functionPage(gen, name), 3000);
+}
+
+// -- serving -----------------------------------------------------------------------------------
+// GET /models of the serving API deployed on this endpoint, sampled while the page is open (kept
+// in sessionStorage, so a reload keeps the curve): traffic share and accuracy per version.
+const SERVING_KEY = "stepkit-serving-samples";
+const SERVING_SAMPLES = 720;
+const PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#e65100", "#6a1b9a", "#00838f", "#5d4037", "#ad1457"];
+function servingSamples(apiId) {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(SERVING_KEY) || "{}");
+    return kept.api === apiId && Array.isArray(kept.samples) ? kept.samples : [];
+  } catch (e) { return []; }
+}
+async function servingPage(gen) {
+  crumbs(h("span", {text: "Serving"}));
+  const data = await get("serving");
+  if (gen !== generation) return;
+  if (!data.api || data.error) {
+    setMain(h("h2", {text: "Serving"}), data.api
+      ? h("p", {class: "error", id: "serving-error", text: `${data.api.name}: GET /models answered ${data.status ?? "nothing"}: ${data.error}`})
+      : h("p", {class: "muted", id: "no-serving", text: "No serving API on this endpoint (a REST API with GET /models): deploy the stack's serving function."}));
+    live("updated " + new Date().toLocaleTimeString());
+    poll(() => gen === generation && servingPage(gen), 5000);
+    return;
+  }
+  const m = data.models;
+  const samples = servingSamples(data.api.id);
+  const sample = {t: Date.now() / 1000, v: {}};
+  for (const v of m.versions) sample.v[v.version] = [v.observed_share, v.metrics.accuracy, v.metrics.requests];
+  samples.push(sample);
+  samples.splice(0, Math.max(0, samples.length - SERVING_SAMPLES));
+  sessionStorage.setItem(SERVING_KEY, JSON.stringify({api: data.api.id, samples}));
+  const colour = Object.fromEntries(m.versions.map((v, i) => [v.version, PALETTE[i % PALETTE.length]]));
+  const pct = (x) => (x === null || x === undefined ? "" : (x * 100).toFixed(1) + " %");
+  const rows = m.versions.map((v) => h("tr", {"data-version": v.version},
+    h("td", {}, h("span", {class: "swatch", style: `background:${colour[v.version]}`}), " v" + v.version,
+      v.version === m.champion ? " ★" : ""),
+    h("td", {text: v.aliases.join(", ")}), h("td", {text: v.family || ""}),
+    h("td", {class: "num", text: v.share === null || v.share === undefined ? "adaptive" : v.share.toFixed(1) + " %"}),
+    h("td", {class: "num", text: pct(v.observed_share)}), h("td", {class: "num", text: v.metrics.requests}),
+    h("td", {class: "num", text: v.metrics.errors}), h("td", {class: "num accuracy", text: pct(v.metrics.accuracy)}),
+    h("td", {class: "num", text: v.metrics.p50_ms === null ? "" : ms(Math.round(v.metrics.p50_ms))}),
+    h("td", {class: "num", text: v.metrics.p99_ms === null ? "" : ms(Math.round(v.metrics.p99_ms))})));
+  const series = (index) => Object.fromEntries(m.versions.map((v) => [v.version,
+    samples.filter((x) => x.v[v.version] && x.v[v.version][index] !== null).map((x) => [x.t, x.v[v.version][index]])]));
+  setMain(h("h2", {}, `Serving: ${m.model_name} `, h("span", {class: "muted", text: `policy ${m.policy.kind}, revision ${m.revision}`})),
+    h("table", {id: "serving-versions"}, h("tr", {}, ["Version", "Aliases", "Family", "Configured", "Observed", "Requests",
+      "Errors", "Accuracy", "p50", "p99"].map((t) => h("th", {text: t}))), rows),
+    h("div", {class: "charts"}, lineChart("traffic-chart", "Observed traffic share", series(0), colour),
+      lineChart("accuracy-chart", "Accuracy (from feedback)", series(1), colour)),
+    h("p", {class: "muted", text: `${m.requests} requests in all; sampled every 3 s while this page is open (${samples.length} samples); ${data.api.name} (${data.api.id}, stage ${data.api.stage}).`}));
+  live("updated " + new Date().toLocaleTimeString());
+  poll(() => gen === generation && servingPage(gen), 3000);
+}
+
+function lineChart(id, title, series, colour, opts) {
+  // A line per series over time; the value axis 0-100 % unless opts.top (and opts.unit) say
+  // otherwise; opts.step draws a step line (a value holds until the next sample).
+  const {top = 1, unit = (v) => Math.round(v * 100) + " %", step = false, t0: start} = opts || {};
+  const W = 520, H = 220, L = 52, B = 26, T = 22;
+  const svg = s("svg", {id, class: "line-chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`});
+  const points = Object.values(series).flat();
+  const t0 = start ?? Math.min(...points.map((p) => p[0]), Date.now() / 1000);
+  const t1 = Math.max(...points.map((p) => p[0]), t0 + 1);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10), y = (v) => T + (1 - v / top) * (H - T - B);
+  svg.append(s("text", {x: L, y: 14, class: "chart-title"}, document.createTextNode(title)));
+  for (const v of [0, top / 2, top]) {
+    svg.append(s("line", {x1: L, x2: W - 10, y1: y(v), y2: y(v), class: "grid"}),
+      s("text", {x: L - 6, y: y(v) + 4, "text-anchor": "end"}, document.createTextNode(unit(v))));
+  }
+  svg.append(s("text", {x: W - 10, y: H - 6, "text-anchor": "end"}, document.createTextNode(`${+(t1 - t0).toFixed(1)} s`)));
+  for (const [name, pts] of Object.entries(series)) {
+    if (!pts.length) continue;
+    const path = pts.map((p, i) => i === 0 ? `M${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`
+      : (step ? `H${x(p[0]).toFixed(1)}V${y(p[1]).toFixed(1)}` : `L${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`)).join(" ");
+    svg.append(s("path", {d: path, class: "series", stroke: colour[name], "data-version": name, "data-points": pts.length}));
+  }
+  return svg;
+}
+
+function simulationPage() {
+  // A `stepkit simulate --json` document, read from a file the user picks (nothing is sent anywhere).
+  crumbs(h("span", {text: "Simulation"}));
+  const out = h("div", {id: "simulation"});
+  const pick = h("input", {type: "file", id: "simulation-file", accept: ".json,application/json", onchange: async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    try { showSimulation(out, JSON.parse(await file.text())); } catch (err) {
+      out.replaceChildren(h("p", {class: "error", id: "simulation-error", text: `${file.name}: not a simulation document (${err.message})`}));
+    }
+  }});
+  setMain(h("h2", {text: "Simulation"}), h("p", {class: "muted"}, "Open the output of ",
+    h("code", {text: "stepkit simulate FILE --json > sim.json"}), ": "), pick, out);
+}
+
+function showSimulation(out, doc) {
+  if (typeof doc.makespan_seconds !== "number" || !Array.isArray(doc.concurrency)) throw new Error("no makespan_seconds or concurrency");
+  const peak = Math.max(1, ...doc.concurrency.map((p) => p[1]));
+  const top = Math.max(peak, doc.quotas && doc.quotas.account_concurrency <= peak * 1.5 ? doc.quotas.account_concurrency : 0);
+  const cost = doc.cost || {};
+  const throttles = Object.entries(doc.throttles || {}).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  out.replaceChildren(
+    h("dl", {id: "simulation-summary"}, h("dt", {text: "Status"}), h("dd", {}, badge(doc.status)),
+      h("dt", {text: "Makespan"}), h("dd", {id: "simulation-makespan", text: doc.makespan_seconds + " s"}),
+      h("dt", {text: "Lambda"}), h("dd", {text: `${doc.lambda.invocations} invocations, peak ${doc.lambda.peak_concurrency}, ${doc.lambda.cold_starts} cold starts`}),
+      h("dt", {text: "Throttles"}), h("dd", {text: throttles}), h("dt", {text: "Retries"}), h("dd", {text: doc.retries}),
+      cost.total ? [h("dt", {text: "Cost"}), h("dd", {text: `STANDARD $${(cost.total.standard ?? 0).toFixed(6)}` +
+        (cost.total.express !== null && cost.total.express !== undefined ? `, EXPRESS $${cost.total.express.toFixed(6)}` : "")})] : []),
+    lineChart("simulation-chart", "Lambda concurrency", {concurrency: doc.concurrency}, {concurrency: "#1565c0"},
+      {top, unit: (v) => String(Math.round(v)), step: true, t0: 0}));
 }
 
 // -- the graph ------------------------------------------------------------------------------------
@@ -421,6 +595,8 @@ async function route() {
     else if (page === "maprun") await mapRunPage(gen, arn);
     else if (page === "lambda") await functionsPage(gen);
     else if (page === "function") await functionPage(gen, arn);
+    else if (page === "serving") await servingPage(gen);
+    else if (page === "simulation") simulationPage();
     else await machinesPage(gen);
   } catch (err) {
     if (gen === generation) setMain(h("p", {class: "error", id: "failure", text: err.message}));
