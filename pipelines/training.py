@@ -35,6 +35,8 @@ DEFAULTS = {
     "max_failed_candidates": 2,
     "max_concurrency": 4,
     "grid": GRID,
+    "rollout": True,
+    "rollout_input": {},
 }
 
 training = flow.Workflow(
@@ -260,14 +262,14 @@ fail_with_error(training, "SelectionFailed",
 training.choice(
     "PromoteOrKeep",
     comment=("Register when the best candidate reaches min_score and beats the champion by at least margin (or "
-             "there is no champion)."),
+             "there is no champion: the first model is champion directly)."),
     choices=[
         flow.rule(variable="$.selection.best_test_score", numeric_less_than_path="$.config.min_score",
                   next="BelowMinimumScore"),
         flow.rule(variable="$.selection.has_champion", boolean_equals=False, next="RegisterModel"),
         flow.rule(variable="$.selection.champion_comparable", boolean_equals=False, next="ChampionNotComparable"),
         flow.rule(variable="$.selection.improvement", numeric_greater_than_equals_path="$.config.margin",
-                  next="RegisterModel"),
+                  next="RolloutOrPromote"),
     ],
     default="NotBetterByMargin",
 )
@@ -293,33 +295,101 @@ kept("NotBetterByMargin",
      "$.selection.best.candidate_id, $.selection.best_test_score, $.selection.metric, $.selection.champion_version, "
      "$.selection.champion_test_score, $.selection.improvement, $.config.margin)")
 
-training.task(
-    "RegisterModel",
-    comment="Conditional writes: a lost race raises RegistryConflictError, retried after re-reading the registry.",
-    resource=INVOKE,
-    parameters=invoke("RegisterModel", {
-        "bucket.$": "$.config.bucket",
-        "registry_prefix.$": "$.config.registry_prefix",
-        "model_name.$": "$.config.model_name",
-        "run_id.$": "$$.Execution.Name",
-        "metric.$": "$.selection.metric",
-        "alias": "champion",
-        "expected_champion_version.$": "$.selection.champion_version",
-        "candidate.$": "$.selection.best",
-    }),
-    result_selector={"registered": True, **answer("promoted", "reason", "version", "alias", "previous_champion",
-                                                  "version_key", "artifact_key")},
-    result_path="$.outcome",
-    retry=[
-        TRANSIENT,
-        flow.retry(error_equals=["RegistryConflictError"], interval_seconds=1, max_attempts=3, backoff_rate=2.0,
-                   jitter_strategy="FULL"),
-    ],
-    catch=on_error("RegistrationFailed"),
-    next="Report",
-)
+
+
+def register(name: str, alias: str, next: str, comment: str) -> None:
+    """Register the best candidate under ``alias``, with conditional writes: a lost race raises
+    RegistryConflictError, retried after re-reading the registry."""
+    training.task(
+        name,
+        comment=comment,
+        resource=INVOKE,
+        parameters=invoke("RegisterModel", {
+            "bucket.$": "$.config.bucket",
+            "registry_prefix.$": "$.config.registry_prefix",
+            "model_name.$": "$.config.model_name",
+            "run_id.$": "$$.Execution.Name",
+            "metric.$": "$.selection.metric",
+            "alias": alias,
+            "expected_champion_version.$": "$.selection.champion_version",
+            "candidate.$": "$.selection.best",
+        }),
+        result_selector={"registered": True, **answer("promoted", "reason", "version", "alias", "previous_champion",
+                                                      "version_key", "artifact_key")},
+        result_path="$.outcome",
+        retry=[
+            TRANSIENT,
+            flow.retry(error_equals=["RegistryConflictError"], interval_seconds=1, max_attempts=3, backoff_rate=2.0,
+                       jitter_strategy="FULL"),
+        ],
+        catch=on_error("RegistrationFailed"),
+        next=next,
+    )
+
+
+register("RegisterModel", "champion", "Report",
+         "Conditional writes: a lost race raises RegistryConflictError, retried after re-reading the registry.")
 fail_with_error(training, "RegistrationFailed",
                 "The registry was left as it was (conditional writes; this attempt's files removed).")
+
+# --- a better challenger goes live through the rollout state machine ----------------------------------
+
+training.choice(
+    "RolloutOrPromote",
+    comment=("A better candidate than the champion: registered as challenger and rolled out on live traffic "
+             "(rollout: true, the default), or made champion at once (rollout: false)."),
+    choices=[flow.rule(variable="$.config.rollout", boolean_equals=True, next="RegisterChallenger")],
+    default="RegisterModel",
+)
+register("RegisterChallenger", "challenger", "RolloutInput",
+         "Registered as challenger: the rollout state machine decides from live metrics whether it becomes champion.")
+training.pass_(
+    "RolloutInput",
+    comment=("The rollout's input: the two versions, merged with the run's rollout_input (wait_seconds, steps, "
+             "margins...)."),
+    parameters={
+        "model_name.$": "$.config.model_name",
+        "bucket.$": "$.config.bucket",
+        "registry_prefix.$": "$.config.registry_prefix",
+        "champion.$": "$.selection.champion_version",
+        "challenger.$": "$.outcome.version",
+    },
+    result_path="$.rollout_base",
+    next="StartRollout",
+)
+training.task(
+    "StartRollout",
+    comment="Start the rollout (canary share, live metrics, promote or roll back) without waiting for it.",
+    resource="arn:aws:states:::states:startExecution",
+    parameters={
+        "StateMachineArn": "${RolloutStateMachineArn}",
+        "Input.$": "States.JsonMerge($.rollout_base, $.config.rollout_input, false)",
+    },
+    result_selector={"execution_arn.$": "$.ExecutionArn"},
+    result_path="$.rollout",
+    retry=[flow.retry(error_equals=["States.ALL"], interval_seconds=1, max_attempts=3, backoff_rate=2.0,
+                      jitter_strategy="FULL")],
+    catch=on_error("RegistrationFailed"),
+    next="ChallengerOutcome",
+)
+training.pass_(
+    "ChallengerOutcome",
+    parameters={
+        "registered": True,
+        "promoted": False,
+        "rollout_started": True,
+        "reason.$": ("States.Format('version {} registered as challenger; the rollout {} gives it live traffic step "
+                     "by step', $.outcome.version, $.rollout.execution_arn)"),
+        "version.$": "$.outcome.version",
+        "alias.$": "$.outcome.alias",
+        "previous_champion.$": "$.outcome.previous_champion",
+        "version_key.$": "$.outcome.version_key",
+        "artifact_key.$": "$.outcome.artifact_key",
+        "rollout_execution_arn.$": "$.rollout.execution_arn",
+    },
+    result_path="$.outcome",
+    next="Report",
+)
 
 # --- the report ------------------------------------------------------------------------------------
 
@@ -346,6 +416,7 @@ training.pass_(
 training.choice(
     "Outcome",
     choices=[
+        flow.rule(variable="$.outcome.rollout_started", is_present=True, next="RolloutStarted"),
         flow.rule(variable="$.outcome.promoted", boolean_equals=True, next="NewChampion"),
         flow.rule(variable="$.outcome.registered", boolean_equals=True, next="RegisteredAsChallenger"),
     ],
@@ -355,5 +426,10 @@ training.succeed("NewChampion", comment="The best candidate is the registry's ne
 training.succeed(
     "RegisteredAsChallenger",
     comment="Another run promoted a champion meanwhile: registered as challenger (outcome.reason says why).",
+)
+training.succeed(
+    "RolloutStarted",
+    comment=("The best candidate beat the champion: registered as challenger, its rollout started "
+             "(outcome.rollout_execution_arn)."),
 )
 training.succeed("ChampionStays", comment="Nothing registered; outcome.reason says why the champion stays.")
