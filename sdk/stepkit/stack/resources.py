@@ -227,6 +227,9 @@ class TableSettings(_Model):
     sort_key: TableKey | None = None
     ttl_attribute: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     stream: Literal["new_and_old_images", "new_image", "old_image", "keys_only"] | None = None
+    enabled: bool = True
+    """``false`` leaves the table out of what the stack deploys (a stage on a target without
+    DynamoDB); whatever is granted access to it must be disabled too."""
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> TableSettings:
