@@ -8,7 +8,8 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT][&since=EPOCH]``
 - ``GET  /_stepkit/ui/api/execution?arn=ARN[&after=ID]`` an execution: its description, the
   definition's graph, each state's summary, its events, its Map Runs; with ``after`` (a page
-  polling a running execution) only the events after that id, and no graph
+  polling a running execution) only the events after that id (read from the endpoint's store
+  by id: a poll costs what its new events cost), and no graph
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
