@@ -20,7 +20,8 @@ from stepkit.asl.intrinsics import (
     compile_intrinsic,
     is_intrinsic,
 )
-from stepkit.asl.jsonpath import compile_path, compile_reference_path
+from stepkit.asl.jsonpath import compile_path
+from stepkit.asl.reference_path import compile_reference_path
 
 CONTEXT = {
     "Execution": {"Id": "arn:aws:states:us-east-1:111111111111:execution:my-machine:run-1", "Name": "run-1"},

@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 
 from stepkit.asl.errors import RESULT_PATH_MATCH_FAILURE, StatesError
-from stepkit.asl.jsonpath import (
-    JSONPathSyntaxError,
-    PathNotFoundError,
-    compile_path,
-    compile_reference_path,
-    is_valid_path,
-    java_double_to_string,
-    java_json_dumps,
-    java_to_string,
-)
+from stepkit.asl.java_json import java_double_to_string, java_json_dumps, java_to_string
+from stepkit.asl.jsonpath import JSONPathSyntaxError, PathNotFoundError, compile_path, is_valid_path
+from stepkit.asl.reference_path import compile_reference_path
 
 DOC: dict[str, Any] = {
     "a": {"x": 1, "b": {"x": 2}, "c": [{"x": 3}, {"y": 4, "x": 5}], "s": "str", "n": None},
