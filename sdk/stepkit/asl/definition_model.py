@@ -350,7 +350,7 @@ class _Schema(BaseModel):
 # --- machines --------------------------------------------------------------------------
 
 
-class StateMachine(_Schema):
+class StateMachineSchema(_Schema):
     """The top-level object. ``States`` comes first: AWS lists it first when both are missing."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -361,7 +361,7 @@ class StateMachine(_Schema):
     query_language: QueryLanguageName = Field(None, alias="QueryLanguage")
 
 
-class Branch(_Schema):
+class BranchSchema(_Schema):
     """A ``Parallel`` branch. Its states inherit the top-level query language."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -374,7 +374,7 @@ class ProcessorConfig(_Schema):
     execution_type: Annotated[Any, _one_of("STANDARD", "EXPRESS")] = Field(None, alias="ExecutionType")
 
 
-class ItemProcessor(Branch):
+class ItemProcessorSchema(BranchSchema):
     """A ``Map`` state's ``ItemProcessor`` (or its older name, ``Iterator``)."""
 
     processor_config: ProcessorConfig | None = Field(None, alias="ProcessorConfig")
@@ -591,12 +591,12 @@ class _Work(_Result):
     catch: list[Catcher] | None = Field(None, alias="Catch")
 
 
-class PassState(_Result):
+class PassStateSchema(_Result):
     type: Literal["Pass"] = Field(alias="Type")
     result: Json = Field(None, alias="Result")
 
 
-class TaskState(_Work):
+class TaskStateSchema(_Work):
     type: Literal["Task"] = Field(alias="Type")
     resource: Annotated[Any, _field(_resource)] = Field(alias="Resource")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
@@ -607,14 +607,14 @@ class TaskState(_Work):
     heartbeat_seconds_path: ReferencePath = Field(None, alias="HeartbeatSecondsPath")
 
 
-class ChoiceState(_InputOutput):
+class ChoiceStateSchema(_InputOutput):
     type: Literal["Choice"] = Field(alias="Type")
     choices: Annotated[list[ChoiceRule], Field(alias="Choices", min_length=1)]
     default: Text = Field(None, alias="Default")
     assign: Template = Field(None, alias="Assign")
 
 
-class WaitState(_Transition):
+class WaitStateSchema(_Transition):
     type: Literal["Wait"] = Field(alias="Type")
     seconds: Annotated[Any, _integer(0, MAX_SECONDS, jsonata=True)] = Field(None, alias="Seconds")
     timestamp: Annotated[Any, _field(_timestamp_or_jsonata)] = Field(None, alias="Timestamp")
@@ -622,11 +622,11 @@ class WaitState(_Transition):
     timestamp_path: ReferencePath = Field(None, alias="TimestampPath")
 
 
-class SucceedState(_InputOutput):
+class SucceedStateSchema(_InputOutput):
     type: Literal["Succeed"] = Field(alias="Type")
 
 
-class FailState(_State):
+class FailStateSchema(_State):
     type: Literal["Fail"] = Field(alias="Type")
     error: Text = Field(None, alias="Error")
     error_path: PathOrIntrinsic = Field(None, alias="ErrorPath")
@@ -634,16 +634,16 @@ class FailState(_State):
     cause_path: PathOrIntrinsic = Field(None, alias="CausePath")
 
 
-class ParallelState(_Work):
+class ParallelStateSchema(_Work):
     type: Literal["Parallel"] = Field(alias="Type")
-    branches: Annotated[list[Branch], Field(alias="Branches", min_length=1)]
+    branches: Annotated[list[BranchSchema], Field(alias="Branches", min_length=1)]
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class MapState(_Work):
+class MapStateSchema(_Work):
     type: Literal["Map"] = Field(alias="Type")
-    item_processor: ItemProcessor | None = Field(None, alias="ItemProcessor")
-    iterator: ItemProcessor | None = Field(None, alias="Iterator")
+    item_processor: ItemProcessorSchema | None = Field(None, alias="ItemProcessor")
+    iterator: ItemProcessorSchema | None = Field(None, alias="Iterator")
     items_path: ReferencePath = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
     item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
@@ -664,20 +664,27 @@ class MapState(_Work):
 
 
 State = Annotated[
-    PassState | TaskState | ChoiceState | WaitState | SucceedState | FailState | ParallelState | MapState,
+    PassStateSchema
+    | TaskStateSchema
+    | ChoiceStateSchema
+    | WaitStateSchema
+    | SucceedStateSchema
+    | FailStateSchema
+    | ParallelStateSchema
+    | MapStateSchema,
     Field(discriminator="type"),
 ]
 STATE_ADAPTER: TypeAdapter[Any] = TypeAdapter(State)
 
 STATE_MODELS: dict[str, type[_State]] = {
-    "Task": TaskState,
-    "Wait": WaitState,
-    "Pass": PassState,
-    "Succeed": SucceedState,
-    "Fail": FailState,
-    "Choice": ChoiceState,
-    "Parallel": ParallelState,
-    "Map": MapState,
+    "Task": TaskStateSchema,
+    "Wait": WaitStateSchema,
+    "Pass": PassStateSchema,
+    "Succeed": SucceedStateSchema,
+    "Fail": FailStateSchema,
+    "Choice": ChoiceStateSchema,
+    "Parallel": ParallelStateSchema,
+    "Map": MapStateSchema,
 }
 #: The ASL field names each state type accepts, whatever its query language.
 STATE_FIELDS: dict[str, frozenset[str]] = {
@@ -693,6 +700,6 @@ def validate_state(raw: Any, *, query_language: str, placeholders: bool = False)
     )
 
 
-def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachine:
+def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachineSchema:
     """The typed top-level object (its states stay raw); raises pydantic's ValidationError."""
-    return StateMachine.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))
+    return StateMachineSchema.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))
