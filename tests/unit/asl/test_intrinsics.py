@@ -485,7 +485,7 @@ def test_uuid_is_a_random_version_4_uuid() -> None:
 
 # -- the AWS-recorded corpus ----------------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
 _PASS_FIELDS = {"Type", "Parameters", "InputPath", "ResultPath", "OutputPath", "End", "Comment"}
 
 

@@ -19,7 +19,7 @@ from stepkit.asl.validation import (
     validate_definition,
 )
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases"
+CONFORMANCE = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases"
 TYPE_VALUES = "[Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"
 
 
