@@ -334,7 +334,7 @@ Template = Annotated[Any, _field(_object)]
 TemplateOrJsonata = Annotated[Any, _field(_object_or_jsonata)]
 Path = Annotated[Any, _path()]
 NullablePath = Annotated[Any, _path(nullable=True)]
-ReferencePath = Annotated[Any, _reference_path()]
+ReferencePathField = Annotated[Any, _reference_path()]
 ResultPathType = Annotated[Any, _reference_path(nullable=True, input_only=True)]
 PathOrIntrinsic = Annotated[Any, _field(_path_or_intrinsic)]
 QueryLanguageName = Annotated[Any, _one_of(*QUERY_LANGUAGES)]
@@ -517,7 +517,7 @@ class ReaderConfig(_Schema):
     )
     manifest_type: Annotated[Any, _one_of("ATHENA_DATA", "S3_INVENTORY")] = Field(None, alias="ManifestType")
     max_items: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxItems")
-    max_items_path: ReferencePath = Field(None, alias="MaxItemsPath")
+    max_items_path: ReferencePathField = Field(None, alias="MaxItemsPath")
     items_pointer: Text | None = Field(None, alias="ItemsPointer")
     """A JSON Pointer (``/data/items``) to the array inside a JSON object (InputType JSON)."""
     transformation: Annotated[Any, _one_of("NONE", "LOAD_AND_FLATTEN")] = Field(None, alias="Transformation")
@@ -533,11 +533,11 @@ class ItemReader(_Schema):
 
 class ItemBatcher(_Schema):
     max_items_per_batch: Annotated[Any, _integer(1, jsonata=True)] = Field(None, alias="MaxItemsPerBatch")
-    max_items_per_batch_path: ReferencePath = Field(None, alias="MaxItemsPerBatchPath")
+    max_items_per_batch_path: ReferencePathField = Field(None, alias="MaxItemsPerBatchPath")
     max_input_bytes_per_batch: Annotated[Any, _integer(1, MAX_INPUT_BYTES_PER_BATCH, jsonata=True)] = Field(
         None, alias="MaxInputBytesPerBatch"
     )
-    max_input_bytes_per_batch_path: ReferencePath = Field(None, alias="MaxInputBytesPerBatchPath")
+    max_input_bytes_per_batch_path: ReferencePathField = Field(None, alias="MaxInputBytesPerBatchPath")
     batch_input: Json = Field(None, alias="BatchInput")  # any JSON value, as AWS's schema has it
 
 
@@ -602,9 +602,9 @@ class TaskStateSchema(_Work):
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
     credentials: Template = Field(None, alias="Credentials")
     timeout_seconds: Seconds = Field(None, alias="TimeoutSeconds")
-    timeout_seconds_path: ReferencePath = Field(None, alias="TimeoutSecondsPath")
+    timeout_seconds_path: ReferencePathField = Field(None, alias="TimeoutSecondsPath")
     heartbeat_seconds: Seconds = Field(None, alias="HeartbeatSeconds")
-    heartbeat_seconds_path: ReferencePath = Field(None, alias="HeartbeatSecondsPath")
+    heartbeat_seconds_path: ReferencePathField = Field(None, alias="HeartbeatSecondsPath")
 
 
 class ChoiceStateSchema(_InputOutput):
@@ -618,8 +618,8 @@ class WaitStateSchema(_Transition):
     type: Literal["Wait"] = Field(alias="Type")
     seconds: Annotated[Any, _integer(0, MAX_SECONDS, jsonata=True)] = Field(None, alias="Seconds")
     timestamp: Annotated[Any, _field(_timestamp_or_jsonata)] = Field(None, alias="Timestamp")
-    seconds_path: ReferencePath = Field(None, alias="SecondsPath")
-    timestamp_path: ReferencePath = Field(None, alias="TimestampPath")
+    seconds_path: ReferencePathField = Field(None, alias="SecondsPath")
+    timestamp_path: ReferencePathField = Field(None, alias="TimestampPath")
 
 
 class SucceedStateSchema(_InputOutput):
@@ -644,22 +644,22 @@ class MapStateSchema(_Work):
     type: Literal["Map"] = Field(alias="Type")
     item_processor: ItemProcessorSchema | None = Field(None, alias="ItemProcessor")
     iterator: ItemProcessorSchema | None = Field(None, alias="Iterator")
-    items_path: ReferencePath = Field(None, alias="ItemsPath")
+    items_path: ReferencePathField = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
     item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
     item_reader: ItemReader | None = Field(None, alias="ItemReader")
     item_batcher: ItemBatcher | None = Field(None, alias="ItemBatcher")
     result_writer: ResultWriter | None = Field(None, alias="ResultWriter")
     max_concurrency: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxConcurrency")
-    max_concurrency_path: ReferencePath = Field(None, alias="MaxConcurrencyPath")
+    max_concurrency_path: ReferencePathField = Field(None, alias="MaxConcurrencyPath")
     tolerated_failure_percentage: Annotated[Any, _number(0, 100, jsonata=True)] = Field(
         None, alias="ToleratedFailurePercentage"
     )
-    tolerated_failure_percentage_path: ReferencePath = Field(None, alias="ToleratedFailurePercentagePath")
+    tolerated_failure_percentage_path: ReferencePathField = Field(None, alias="ToleratedFailurePercentagePath")
     tolerated_failure_count: Annotated[Any, _integer(0, jsonata=True)] = Field(
         None, alias="ToleratedFailureCount"
     )
-    tolerated_failure_count_path: ReferencePath = Field(None, alias="ToleratedFailureCountPath")
+    tolerated_failure_count_path: ReferencePathField = Field(None, alias="ToleratedFailureCountPath")
     label: Annotated[Any, _field(_map_label)] = Field(None, alias="Label")
 
 

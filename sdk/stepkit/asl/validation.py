@@ -58,7 +58,6 @@ from stepkit.asl.definition_text import parse_definition_json
 from stepkit.asl.diagnostics import (
     DUPLICATE_STATE_NAME,
     ERROR,
-    INVALID_JSON_DESCRIPTION,
     INVALID_JSONATA_EXPRESSION,
     INVALID_STATE_NAME,
     MISSING_END_STATE,
@@ -70,31 +69,12 @@ from stepkit.asl.diagnostics import (
     UNRESOLVED_PLACEHOLDER,
     WARNING,
     Diagnostic,
-    has_errors,
     invalid_definition_message,
 )
 from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
 
-# The diagnostics' vocabulary is re-exported: callers import it with validate_definition.
-__all__ = [
-    "DUPLICATE_STATE_NAME",
-    "ERROR",
-    "INVALID_JSONATA_EXPRESSION",
-    "INVALID_JSON_DESCRIPTION",
-    "INVALID_STATE_NAME",
-    "MISSING_END_STATE",
-    "MISSING_TRANSITION_TARGET",
-    "NO_DOLLAR",
-    "NO_PATH",
-    "PASS_RESULT_IS_STATIC",
-    "SCHEMA_VALIDATION_FAILED",
-    "UNRESOLVED_PLACEHOLDER",
-    "WARNING",
-    "Diagnostic",
-    "has_errors",
-    "invalid_definition_message",
-    "validate_definition",
-]
+# What callers import together with validate_definition (the rest: stepkit.asl.diagnostics).
+__all__ = ["ERROR", "Diagnostic", "invalid_definition_message", "validate_definition"]
 
 MAX_STATE_NAME_LENGTH = 80
 STATES_ALL = "States.ALL"
