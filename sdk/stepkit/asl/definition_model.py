@@ -664,14 +664,8 @@ class MapStateSchema(_Work):
 
 
 State = Annotated[
-    PassStateSchema
-    | TaskStateSchema
-    | ChoiceStateSchema
-    | WaitStateSchema
-    | SucceedStateSchema
-    | FailStateSchema
-    | ParallelStateSchema
-    | MapStateSchema,
+    PassStateSchema | TaskStateSchema | ChoiceStateSchema | WaitStateSchema
+    | SucceedStateSchema | FailStateSchema | ParallelStateSchema | MapStateSchema,
     Field(discriminator="type"),
 ]
 STATE_ADAPTER: TypeAdapter[Any] = TypeAdapter(State)
