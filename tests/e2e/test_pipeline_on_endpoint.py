@@ -125,8 +125,8 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert names.bucket("artifacts") == BUCKET
     deployed = inventory(endpoint)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
-                                           ("predict", "preprocess", "register_model", "select_model", "serving",
-                                            "train"))
+                                           ("drift_check", "predict", "preprocess", "register_model",
+                                            "retrain_on_drift", "select_model", "serving", "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}training"]
     # the nightly retraining schedule is deployed disabled in dev (enabled only in prod)

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
+from stepkit.demo.scheduled import demo_clock, scheduled_drift_check
 from stepkit.demo.serving import ServingRun, api_url, send_dataset_rows
 from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
@@ -78,7 +79,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     datasets = _load_module(options.project_root / "functions" / "sample_datasets.py")
     options.state_dir.mkdir(parents=True, exist_ok=True)
     with console.status("starting the local AWS endpoint…"):
-        endpoint = LocalEndpoint(state_dir=options.state_dir / "endpoint").start()
+        endpoint = LocalEndpoint(state_dir=options.state_dir / "endpoint", clock=demo_clock()).start()
     result.endpoint_url = endpoint.url
     console.print(f"[bold]1. local endpoint[/bold] at {endpoint.url} (Step Functions, Lambda, S3, EventBridge, …)")
     try:
@@ -135,6 +136,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             result.problem = "batch inference failed"
             return result
         result.serving = _serve(deployment.status(), datasets, options, console)
+        scheduled_drift_check(endpoint, names, console)
         result.status = "SUCCEEDED" if result.serving is None or not result.serving.errors else "FAILED"
         if result.status == "FAILED":
             result.problem = "the serving API did not answer every request"

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
+from stepkit.deploy.pipes import PipeCalls
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -34,6 +35,7 @@ from stepkit.deploy.resources import (
     StateMachine,
 )
 from stepkit.deploy.state import Recorded
+from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
 from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
 from stepkit.deploy.topics import TopicCalls
@@ -58,7 +60,7 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls):
+class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     tables: :mod:`stepkit.deploy.tables`)."""
 
@@ -360,9 +362,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls):
                 url = self._queue_url(r.name)
                 existing = True
         if existing:
-            attributes = r.attributes()
-            if "RedrivePolicy" not in attributes:
-                attributes["RedrivePolicy"] = ""
+            attributes = {"RedrivePolicy": "", "Policy": "", **r.attributes()}  # "" removes what the stack dropped
             sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return {"url": url, "arn": arn}

@@ -29,13 +29,16 @@ from stepkit.deploy.resources import (
     EventRule,
     EventSourceMapping,
     Function,
+    KinesisStream,
     LogGroup,
     Permission,
+    Pipe,
     Queue,
     Resource,
     Role,
     StateMachine,
     StateMachineAlias,
+    StreamMapping,
     Subscription,
     Table,
     Topic,
@@ -150,6 +153,13 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                     "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter_queue}"), "Arn"]},
                     "maxReceiveCount": r.max_receive_count}
             add(r, "AWS::SQS::Queue", properties)
+            policy = r.policy()
+            if policy is not None:  # the topics whose subscriptions dead-letter here may send
+                policy["Statement"][0]["Resource"] = {"Fn::GetAtt": [logical_id(r.key), "Arn"]}
+                policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] = [
+                    {"Ref": logical_id(f"topic:{t}")} for t in r.sender_topics]
+                resources[logical_id(r.key) + "Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                    "Queues": [{"Ref": logical_id(r.key)}], "PolicyDocument": policy}}
         elif isinstance(r, Function):
             functions.append(r)
             variables: dict[str, Any] = {}
@@ -217,6 +227,9 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                           "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
             if r.filter_policy:
                 properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
+            if r.dead_letter:
+                properties["RedrivePolicy"] = {
+                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter}"), "Arn"]}}
             add(r, "AWS::SNS::Subscription", properties)
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
@@ -229,6 +242,40 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.partial_failures:
                 properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
             add(r, "AWS::Lambda::EventSourceMapping", properties)
+        elif isinstance(r, Pipe):
+            source = ({"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]} if r.queue
+                      else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]})
+            target_attribute = "Arn" if r.target.startswith("function:") else None
+            target = ({"Fn::GetAtt": [logical_id(r.target), "Arn"]} if target_attribute
+                      else {"Ref": logical_id(r.target)})
+            properties = {"Name": r.name, "RoleArn": {"Fn::GetAtt": [logical_id(f"role:pipe-{r.logical}"), "Arn"]},
+                          "Source": source, "SourceParameters": r.source_parameters(True), "Target": target,
+                          "TargetParameters": r.target_parameters(),
+                          "DesiredState": "RUNNING" if r.enabled else "STOPPED"}
+            if not r.filters:
+                properties["SourceParameters"].pop("FilterCriteria")
+            if r.enrichment:
+                properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
+            add(r, "AWS::Pipes::Pipe", properties)
+        elif isinstance(r, KinesisStream):
+            add(r, "AWS::Kinesis::Stream", {"Name": r.name, "ShardCount": r.shards,
+                                            "RetentionPeriodHours": r.retention_hours})
+        elif isinstance(r, StreamMapping):
+            settings = r.settings()
+            destination = settings.pop("DestinationConfig")
+            if r.on_failure:
+                kind = r.on_failure.split(":", 1)[0]
+                arn = {"Fn::GetAtt": [logical_id(r.on_failure), "Arn"]} if kind == "queue" else {
+                    "Ref": logical_id(r.on_failure)}
+                settings["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
+            elif destination["OnFailure"]:
+                settings["DestinationConfig"] = destination
+            if not r.filters:
+                settings.pop("FilterCriteria")
+            add(r, "AWS::Lambda::EventSourceMapping", {
+                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"kinesis_stream:{r.kinesis}"), "Arn"]} if r.kinesis
+                else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
+                "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = {}

@@ -20,7 +20,7 @@ from stepkit.asl.substitutions import PLACEHOLDER, placeholders
 from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
+from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import NAME_LIMITS, Names
 from stepkit.deploy.resources import (
     Bucket,
@@ -29,14 +29,17 @@ from stepkit.deploy.resources import (
     EventRule,
     EventSourceMapping,
     Function,
+    KinesisStream,
     LambdaNotification,
     LogGroup,
     Permission,
+    Pipe,
     Queue,
     Resource,
     Role,
     StateMachine,
     StateMachineAlias,
+    StreamMapping,
     Subscription,
     Table,
     Topic,
@@ -94,6 +97,8 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
             out[placeholder] = names.topic_arn(name) if attribute == "arn" else names.topic(name)
         elif kind == "table":
             out[placeholder] = names.table_arn(name) if attribute == "arn" else names.table(name)
+        elif kind == "stream":
+            out[placeholder] = names.kinesis_stream_arn(name) if attribute == "arn" else names.kinesis_stream(name)
     return out
 
 
@@ -169,6 +174,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         physical = bucket_names[logical]
         check_length("bucket", physical, f"buckets.{logical}")
         resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
+    senders = topic_dead_letter_senders(stack)
     for logical, settings in stack.queues.items():
         dead = settings.dead_letter
         dlq = None
@@ -183,11 +189,17 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             retention=settings.retention, delay=settings.delay, dead_letter_queue=dlq,
             dead_letter_arn=names.queue_arn(dlq) if dlq else None,
             max_receive_count=dead.max_receive_count if dead else 5,
+            arn=names.queue_arn(logical), senders=tuple(names.topic_arn(t) for t in sorted(senders.get(logical, ()))),
+            sender_topics=tuple(sorted(senders.get(logical, ()))),
         ))
 
     for logical, topic in stack.topics.items():
         check_length("topic", names.topic(logical), f"topics.{logical}")
         resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
+    for logical, kinesis in stack.streams.items():
+        check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
+        resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
+                                       retention_hours=kinesis.retention_hours))
     for logical, table in stack.tables.items():
         check_length("table", names.table(logical), f"tables.{logical}")
         resources.append(Table(
@@ -262,6 +274,11 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     function=fn.name, function_name=names.function(fn.name), queue=q.queue,
                     queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
                     partial_failures=q.partial_failures, enabled=q.enabled))
+            if trigger.stream is not None and (trigger.stream.table in stack.tables
+                                               or trigger.stream.kinesis in stack.streams):
+                resources.append(stream_mapping(fn.name, trigger.stream, names))
+            if trigger.pipe is not None:
+                resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
     # --- state machines ---------------------------------------------------------------------------
     eventbridge_buckets: set[str] = set()
@@ -324,12 +341,14 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 canary_percentage=s.alias.canary_percentage,
                 canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
             ))
-        if s.triggers:
+        if any(t.s3 is not None or t.schedule is not None for t in s.triggers):
             events_role = names.role("events", machine.name)
             check_length("role", events_role, f"{place}.triggers")
             resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
                                   policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
         for i, trigger in enumerate(s.triggers):
+            if trigger.pipe is not None:
+                resources.extend(pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
             if trigger.schedule is not None:
                 rule = names.rule(machine.name, i, "schedule")
                 check_length("rule", rule, f"{place}.triggers.{i}")
@@ -389,8 +408,20 @@ def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Reso
                      name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
                      function_arn=names.function_arn(function), topic=trigger.topic,
                      topic_arn=names.topic_arn(trigger.topic), filter_policy=policy,
-                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes"),
+                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes",
+                     dead_letter=trigger.dead_letter or "",
+                     dead_letter_arn=names.queue_arn(trigger.dead_letter) if trigger.dead_letter else ""),
     ]
+
+
+def topic_dead_letter_senders(stack: Any) -> dict[str, set[str]]:
+    """Per queue, the (logical) topics whose function subscriptions send their dead letters to it."""
+    out: dict[str, set[str]] = {}
+    for settings in stack.functions.values():
+        for trigger in settings.triggers:
+            if trigger.sns is not None and trigger.sns.dead_letter and trigger.sns.topic in stack.topics:
+                out.setdefault(trigger.sns.dead_letter, set()).add(trigger.sns.topic)
+    return out
 
 
 def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:
@@ -427,3 +458,44 @@ def dependency_order(resources: list[Resource]) -> list[Resource]:
             placed.extend(pending)
             break
     return placed
+
+
+def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
+    """A ``stream`` trigger (:class:`~stepkit.stack.resources.StreamTrigger`) as a resource."""
+    failure = stream.on_failure
+    on_failure, on_failure_arn = "", ""
+    if failure is not None and failure.queue is not None:
+        on_failure, on_failure_arn = f"queue:{failure.queue}", names.queue_arn(failure.queue)
+    elif failure is not None and failure.topic is not None:
+        on_failure, on_failure_arn = f"topic:{failure.topic}", names.topic_arn(failure.topic)
+    source = stream.table or stream.kinesis
+    return StreamMapping(
+        logical=f"{function}-stream-{source}", name=f"{names.function(function)}<-{names.prefix}-{source}",
+        function=function, function_name=names.function(function), table=stream.table or "",
+        table_name=names.table(stream.table) if stream.table else "", kinesis=stream.kinesis or "",
+        kinesis_arn=names.kinesis_stream_arn(stream.kinesis) if stream.kinesis else "",
+        starting_position=stream.starting_position.upper(),
+        batch_size=stream.batch_size, batching_window=stream.batching_window, retries=stream.retries,
+        max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
+        partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,
+        filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)
+
+
+def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) -> list[Resource]:
+    """A ``pipe`` trigger of a function or state machine (``owner``: its kind and name): the
+    pipe and its role, which may read the source, invoke the enrichment and start the target."""
+    kind, name = owner
+    logical = f"{name}-pipe-{index}"
+    role = names.role("pipe", f"{name}-{index}")
+    target_arn = names.function_arn(name) if kind == "function" else names.state_machine_arn(name)
+    enrichment_arn = names.function_arn(pipe.enrichment) if pipe.enrichment else ""
+    policy = pipe_role_policy(pipe, names, target_arn, kind)
+    return [
+        Role(logical=f"pipe-{logical}", name=role, service="pipes.amazonaws.com", policy=policy.document()),
+        Pipe(logical=logical, name=f"{names.prefix}-{logical}"[:64], role=role, role_arn=names.role_arn(role),
+             queue=pipe.queue or "", queue_arn=names.queue_arn(pipe.queue) if pipe.queue else "",
+             table=pipe.table or "", table_name=names.table(pipe.table) if pipe.table else "",
+             target=f"{kind}:{name}", target_arn=target_arn, enrichment=pipe.enrichment or "",
+             enrichment_arn=enrichment_arn, filters=tuple(json.dumps(f, sort_keys=True) for f in pipe.filters),
+             batch_size=pipe.batch_size, starting_position=pipe.starting_position.upper(), enabled=pipe.enabled),
+    ]

@@ -122,6 +122,8 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
     elif grant.kind == "function":
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
+    elif grant.kind == "topic":
+        policy.allow(["sns:Publish"], names.topic_arn(grant.target))
     elif grant.kind == "table":
         table_arn = names.table_arn(grant.target)
         policy.allow([a for action in actions for a in _TABLE_ACTIONS[action]], [table_arn, f"{table_arn}/index/*"])
@@ -141,9 +143,48 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
         if trigger.sqs is not None:
             policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                           "sqs:GetQueueAttributes"], names.queue_arn(trigger.sqs.queue))
+        if trigger.stream is not None:
+            stream_trigger_policy(policy, trigger.stream, names)
     for grant in settings.access:
         add_grant(policy, grant, stack)
     return policy
+
+
+def pipe_role_policy(pipe: Any, names: Any, target_arn: str, target_kind: str) -> PolicyBuilder:
+    """A pipe's role: read its source (the queue, or the table's streams), invoke its
+    enrichment, start its target (the Pipes user guide, "Permissions for EventBridge Pipes")."""
+    policy = PolicyBuilder()
+    if pipe.queue is not None:
+        policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], names.queue_arn(pipe.queue))
+    else:
+        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                      "dynamodb:ListStreams"], f"{names.table_arn(pipe.table)}/stream/*")
+    if pipe.enrichment is not None:
+        policy.allow(["lambda:InvokeFunction"], names.function_arn(pipe.enrichment))
+    if target_kind == "state_machine":
+        policy.allow(["states:StartExecution"], target_arn)
+    else:
+        policy.allow(["lambda:InvokeFunction"], target_arn)
+    return policy
+
+
+def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> None:
+    """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
+    AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
+    and what it sends a discarded batch's description with."""
+    if stream.kinesis is not None:
+        policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"],
+                     names.kinesis_stream_arn(stream.kinesis))
+        policy.allow(["kinesis:ListStreams"], "*")
+        policy.note("kinesis:ListStreams names no stream: Lambda's poller lists the account's streams")
+    else:
+        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                      "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
+    if stream.on_failure is not None and stream.on_failure.queue is not None:
+        policy.allow(["sqs:SendMessage"], names.queue_arn(stream.on_failure.queue))
+    elif stream.on_failure is not None and stream.on_failure.topic is not None:
+        policy.allow(["sns:Publish"], names.topic_arn(stream.on_failure.topic))
 
 
 # --- state machines ---------------------------------------------------------------------------

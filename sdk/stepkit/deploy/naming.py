@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 #: Service limits on names, checked before anything is created.
 NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64, "topic": 256,
-               "table": 255}
+               "table": 255, "stream": 128}
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Names:
         return f"{self.prefix}-deploy-{self.account}".lower()
 
     def role(self, owner_kind: str, name: str) -> str:
-        suffix = {"function": "fn", "state_machine": "sm", "events": "events"}[owner_kind]
+        suffix = {"function": "fn", "state_machine": "sm", "events": "events", "pipe": "pipe"}[owner_kind]
         return f"{self.prefix}-{name}-{suffix}"
 
     def rule(self, state_machine: str, index: int, kind: str = "s3") -> str:
@@ -88,6 +88,12 @@ class Names:
 
     def topic_arn(self, name: str) -> str:
         return self._arn("sns", self.topic(name))
+
+    def kinesis_stream(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def kinesis_stream_arn(self, name: str) -> str:
+        return self._arn("kinesis", f"stream/{self.kinesis_stream(name)}")
 
     def table(self, name: str) -> str:
         return f"{self.prefix}-{name}"

@@ -147,6 +147,17 @@ class Table(Resource):
 
 
 @dataclass(frozen=True)
+class KinesisStream(Resource):
+    """A Kinesis data stream with provisioned shards."""
+
+    kind: ClassVar[str] = "kinesis_stream"
+    order: ClassVar[int] = 36
+
+    shards: int = 1
+    retention_hours: int = 24
+
+
+@dataclass(frozen=True)
 class Queue(Resource):
     kind: ClassVar[str] = "queue"
     order: ClassVar[int] = 40
@@ -158,10 +169,25 @@ class Queue(Resource):
     """Logical name of the dead-letter queue."""
     dead_letter_arn: str | None = None
     max_receive_count: int = 5
+    arn: str = ""
+    senders: tuple[str, ...] = ()
+    """ARNs of the SNS topics allowed to send to this queue: the topics whose subscriptions
+    use it as their dead-letter queue (SNS needs the queue's policy to say so)."""
+    sender_topics: tuple[str, ...] = ()
+    """Their logical names (for the CloudFormation export)."""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (f"queue:{self.dead_letter_queue}",) if self.dead_letter_queue else ()
+
+    def policy(self) -> dict[str, Any] | None:
+        """The queue policy letting ``senders`` (only) send to it, or None."""
+        if not self.senders:
+            return None
+        return {"Version": "2012-10-17", "Statement": [{
+            "Sid": "stepkit-sns-dead-letters", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": self.arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": list(self.senders)}}}]}
 
     def attributes(self) -> dict[str, str]:
         out = {
@@ -173,6 +199,9 @@ class Queue(Resource):
             out["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": self.max_receive_count}
             )
+        policy = self.policy()
+        if policy is not None:
+            out["Policy"] = json.dumps(policy)
         return out
 
 
@@ -344,16 +373,22 @@ class Subscription(Resource):
     topic_arn: str = ""
     filter_policy: str = ""
     filter_scope: str = "MessageAttributes"
+    dead_letter: str = ""
+    """Logical name of the queue SNS sends what it could not deliver to (its ``RedrivePolicy``)."""
+    dead_letter_arn: str = ""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}")
+        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}",
+                *((f"queue:{self.dead_letter}",) if self.dead_letter else ()))
 
     def attributes(self) -> dict[str, str]:
         """SNS's subscription attributes this one sets."""
-        if not self.filter_policy:
-            return {}
-        return {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope}
+        out = {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope} if self.filter_policy \
+            else {}
+        if self.dead_letter_arn:
+            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_arn})
+        return out
 
 
 @dataclass(frozen=True)
@@ -373,6 +408,102 @@ class EventSourceMapping(Resource):
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (f"function:{self.function}", f"queue:{self.queue}")
+
+
+@dataclass(frozen=True)
+class StreamMapping(Resource):
+    """A function's event source mapping on a table's DynamoDB stream (whose ARN deploy reads
+    from the table: DynamoDB names a stream when it creates it)."""
+
+    kind: ClassVar[str] = "stream_mapping"
+    order: ClassVar[int] = 90
+
+    function: str = ""
+    function_name: str = ""
+    table: str = ""
+    table_name: str = ""
+    kinesis: str = ""
+    """Instead of ``table``: a Kinesis stream of the stack (logical name)."""
+    kinesis_arn: str = ""
+    starting_position: str = "LATEST"
+    batch_size: int = 100
+    batching_window: int = 0
+    retries: int = -1
+    max_record_age: int = -1
+    bisect: bool = False
+    parallelization: int = 1
+    partial_failures: bool = True
+    on_failure: str = ""
+    """The dependency key of the on-failure queue or topic (``queue:x``, ``topic:x``), or ""."""
+    on_failure_arn: str = ""
+    filters: tuple[str, ...] = ()
+    """Event patterns, as JSON text."""
+    enabled: bool = True
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        source = f"kinesis_stream:{self.kinesis}" if self.kinesis else f"table:{self.table}"
+        return (f"function:{self.function}", source, *((self.on_failure,) if self.on_failure else ()))
+
+    def settings(self) -> dict[str, Any]:
+        """CreateEventSourceMapping's (and UpdateEventSourceMapping's) settings."""
+        out: dict[str, Any] = {
+            "BatchSize": self.batch_size, "MaximumBatchingWindowInSeconds": self.batching_window,
+            "MaximumRetryAttempts": self.retries, "MaximumRecordAgeInSeconds": self.max_record_age,
+            "BisectBatchOnFunctionError": self.bisect, "ParallelizationFactor": self.parallelization,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"] if self.partial_failures else [],
+            "DestinationConfig": {"OnFailure": {"Destination": self.on_failure_arn} if self.on_failure_arn else {}},
+            "FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]},
+            "Enabled": self.enabled,
+        }
+        return out
+
+
+@dataclass(frozen=True)
+class Pipe(Resource):
+    """An EventBridge pipe from a queue or a table's stream (whose ARN deploy reads from the
+    table) to a function or a state machine, with filters and an optional enrichment function."""
+
+    kind: ClassVar[str] = "pipe"
+    order: ClassVar[int] = 95
+
+    role: str = ""
+    role_arn: str = ""
+    queue: str = ""
+    queue_arn: str = ""
+    table: str = ""
+    table_name: str = ""
+    target: str = ""
+    """The dependency key of the target: ``function:x`` or ``state_machine:x``."""
+    target_arn: str = ""
+    enrichment: str = ""
+    enrichment_arn: str = ""
+    filters: tuple[str, ...] = ()
+    batch_size: int = 10
+    starting_position: str = "LATEST"
+    enabled: bool = True
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return (f"role:{self.logical}", self.target, *((f"queue:{self.queue}",) if self.queue else ()),
+                *((f"table:{self.table}",) if self.table else ()),
+                *((f"function:{self.enrichment}",) if self.enrichment else ()))
+
+    def source_parameters(self, creating: bool) -> dict[str, Any]:
+        """CreatePipe's (``creating``) or UpdatePipe's ``SourceParameters`` (a starting position
+        is set once, at create)."""
+        out: dict[str, Any] = {"FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]}}
+        if self.queue:
+            out["SqsQueueParameters"] = {"BatchSize": self.batch_size}
+        else:
+            out["DynamoDBStreamParameters"] = {"BatchSize": self.batch_size,
+                                               **({"StartingPosition": self.starting_position} if creating else {})}
+        return out
+
+    def target_parameters(self) -> dict[str, Any]:
+        if self.target.startswith("state_machine:"):
+            return {"StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"}}
+        return {"LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}}
 
 
 @dataclass(frozen=True)
@@ -437,6 +568,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, Queue, Function, StateMachine, StateMachineAlias,
-                Permission, EventRule, EventSourceMapping, BucketNotifications)
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, KinesisStream, Queue, Function, StateMachine,
+                StateMachineAlias, Permission, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
 }

@@ -33,7 +33,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _SIGNED_FOR = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 
 #: What moto answers here (the services of issue 4; moto serves many more).
-MOTO_SERVICES = ("s3", "sqs", "sns", "iam", "sts", "events", "logs", "dynamodb", "secretsmanager", "ssm")
+MOTO_SERVICES = ("s3", "sqs", "sns", "iam", "sts", "events", "logs", "dynamodb", "secretsmanager", "ssm", "kinesis",
+                 "dynamodbstreams", "scheduler", "pipes")
 
 
 def _version() -> str:

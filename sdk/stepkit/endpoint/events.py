@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 
 #: Failures no retry can mend: straight to the dead-letter queue.
 _FINAL = {"StateMachineDoesNotExist", "InvalidArn", "ResourceNotFoundException", "InvalidExecutionInput",
-          "InvalidParameterValueException", "InvalidRequestContentException", "RequestEntityTooLargeException"}
+          "InvalidParameterValueException", "InvalidRequestContentException", "RequestEntityTooLargeException",
+          "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NotFound"}
 _MAX_BACKOFF = 2.0
 
 
@@ -65,8 +67,12 @@ class Deliveries:
         invoke_async: Callable[[str, bytes], Any],
         send_to_queue: Callable[[str, str, dict[str, Any]], None],
         workers: int = 8,
+        publish: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``send_to_queue(arn, body, attributes)``: an ``MessageGroupId`` attribute is the
+        group of a FIFO queue's message, not a message attribute."""
         self.store = store
+        self.publish = publish
         self.start_execution = start_execution
         self.invoke_async = invoke_async
         self.send_to_queue = send_to_queue
@@ -137,25 +143,18 @@ class Deliveries:
 
     def _deliver(self, record: dict[str, Any]) -> None:
         try:
-            if record["kind"] == "states":
-                params = {"stateMachineArn": record["target"], "input": json.dumps(record["payload"])}
-                if record.get("name"):
-                    params["name"] = record["name"]
-                try:
-                    self.start_execution(params, RequestContext())
-                except AwsError as err:
-                    if err.code != "ExecutionAlreadyExists":  # already started by an earlier attempt
-                        raise
-            else:
-                self.invoke_async(record["target"], json.dumps(record["payload"]).encode())
+            self._send(record)
         except Exception as exc:
             code = getattr(exc, "code", None) or getattr(exc, "error_code", None) or type(exc).__name__
+            if hasattr(exc, "response"):  # a boto3 ClientError (SQS and SNS targets)
+                code = exc.response.get("Error", {}).get("Code", code)
             message = getattr(exc, "message", None) or str(exc)
             record["attempts"] += 1
-            final = code in _FINAL
             too_old = time.time() - record["created"] > record["max_age"]
-            if final or too_old or record["attempts"] > record["retries"] or self._stop.is_set():
-                self._dead_letter(record, code, message)
+            if code in _FINAL or too_old or record["attempts"] > record["retries"] or self._stop.is_set():
+                condition = "MaximumEventAgeInSeconds" if too_old else (
+                    "MaximumRetryAttempts" if record["attempts"] > record["retries"] else None)
+                self._dead_letter(record, code, message, condition)
                 return
             self.store.put("outbox", record["id"], record)
             delay = min(0.05 * 2 ** (record["attempts"] - 1), _MAX_BACKOFF)
@@ -163,14 +162,45 @@ class Deliveries:
             return
         self._done(record, "delivered")
 
-    def _dead_letter(self, record: dict[str, Any], code: str, message: str) -> None:
+    def _send(self, record: dict[str, Any]) -> None:
+        kind = record["kind"]
+        if kind == "states":
+            params = {"stateMachineArn": record["target"], "input": json.dumps(record["payload"])}
+            if record.get("name"):
+                params["name"] = record["name"]
+            try:
+                self.start_execution(params, RequestContext())
+            except AwsError as err:
+                if err.code != "ExecutionAlreadyExists":  # already started by an earlier attempt
+                    raise
+        elif kind == "sqs":  # the payload is the message body; ``name`` a FIFO queue's group
+            self.send_to_queue(record["target"], record["payload"],
+                               {"MessageGroupId": record["name"]} if record.get("name") else {})
+        elif kind == "sns":
+            if self.publish is None:
+                raise AwsError("InvalidParameterValueException", "this endpoint cannot publish to SNS")
+            self.publish(record["target"], record["payload"])
+        elif kind == "lambda":
+            self.invoke_async(record["target"], json.dumps(record["payload"]).encode())
+        else:
+            raise AwsError("InvalidParameterValueException",
+                           f"stepkit delivers to Lambda, Step Functions, SQS and SNS, not to {record['target']}")
+
+    def _dead_letter(self, record: dict[str, Any], code: str, message: str, condition: str | None = None) -> None:
         dlq = record.get("dead_letter")
         if not dlq:
             log.warning("delivery to %s failed (%s: %s) and has no dead-letter queue", record["target"], code, message)
             self._done(record, "dropped")
             return
-        if record.get("dead_letter_style") == "sns":
+        style = record.get("dead_letter_style")
+        if style == "sns":
             attributes = {"RequestID": record["id"], "ErrorCode": code, "ErrorMessage": message[:256]}
+        elif style == "scheduler":  # EventBridge Scheduler's dead-letter event
+            attributes = {
+                "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
+                "RETRY_ATTEMPTS": str(max(record["attempts"] - 1, 0)), "IS_PAYLOAD_TRUNCATED": "false",
+                **({"EXHAUSTED_RETRY_CONDITION": condition} if condition else {}), **record.get("source", {}),
+            }
         else:
             attributes = {
                 "ERROR_CODE": code, "ERROR_MESSAGE": message[:256], "TARGET_ARN": record["target"],
@@ -191,19 +221,20 @@ class Deliveries:
 _router: dict[str, Any] = {}
 _endpoints: list[Deliveries] = []  # the endpoints of this process that have the hooks installed
 _originals: dict[str, Any] = {}
-_schedules_of: dict[int, Any] = {}  # each endpoint's RuleSchedules, by id of its Deliveries
+_schedules_of: dict[int, Any] = {}  # each endpoint's (RuleSchedules, SchedulerSchedules), by id of its Deliveries
 _install_lock = threading.Lock()
 
 
-def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = None) -> None:
-    """Point moto's Lambda/state-machine deliveries at ``deliveries`` and its PutRule at
-    ``schedules`` (the latest endpoint wins); moto's own functions come back when the last
-    endpoint uninstalls them."""
+def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = None, scheduler: Any = None) -> None:
+    """Point moto's Lambda/state-machine deliveries at ``deliveries``, its PutRule at
+    ``schedules`` and its CreateSchedule at ``scheduler`` (the latest endpoint wins); moto's own
+    functions come back when the last endpoint uninstalls them."""
     with _install_lock:
         _router["deliveries"] = deliveries
         _router["account"] = account
         _router["schedules"] = schedules
-        _schedules_of[id(deliveries)] = schedules
+        _router["scheduler"] = scheduler
+        _schedules_of[id(deliveries)] = (schedules, scheduler)
         _endpoints.append(deliveries)
         if _originals:
             return
@@ -228,6 +259,9 @@ def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = No
         from stepkit.endpoint import sns_lambda
 
         sns_lambda.install(_originals, lambda: _router.get("deliveries"))
+        from stepkit.endpoint import scheduler as scheduler_hooks
+
+        scheduler_hooks.install(_originals, lambda: _router.get("scheduler"))
         s3_notifications._invoke_awslambda = _s3_to_lambda
         s3_notifications._get_s3_event = s3_event
         Rule.send_to_targets = send_to_targets
@@ -242,9 +276,10 @@ def uninstall_moto_hooks(deliveries: Deliveries) -> None:
         if _router.get("deliveries") is deliveries:
             _router.pop("deliveries", None)
             _router.pop("schedules", None)
+            _router.pop("scheduler", None)
             if _endpoints:
                 _router["deliveries"] = _endpoints[-1]
-                _router["schedules"] = _schedules_of.get(id(_endpoints[-1]))
+                _router["schedules"], _router["scheduler"] = _schedules_of.get(id(_endpoints[-1]), (None, None))
         if _endpoints or not _originals:
             return
         import moto.s3.notifications as s3_notifications
@@ -257,6 +292,9 @@ def uninstall_moto_hooks(deliveries: Deliveries) -> None:
         from stepkit.endpoint import sns_lambda
 
         sns_lambda.uninstall(_originals)
+        from stepkit.endpoint import scheduler as scheduler_hooks
+
+        scheduler_hooks.uninstall(_originals)
         _originals.clear()
 
 
@@ -548,7 +586,7 @@ class SqsPollers:
         if result.function_error:
             failed = {r["messageId"] for r in keep}
         elif "ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []):
-            failed = _batch_item_failures(result.payload, {r["messageId"] for r in keep})
+            failed = batch_item_failures(result.payload, {r["messageId"] for r in keep})
         done = [r for r in keep if r["messageId"] not in failed]
         self.counts["messages_processed"] += len(done)
         self.counts["messages_failed"] += len(failed)
@@ -565,7 +603,7 @@ class SqsPollers:
             )
 
 
-def _batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
+def batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
     """Lambda's rules: an empty or null answer means all succeeded; an entry naming no
     message of the batch fails the whole batch."""
     try:
@@ -587,16 +625,37 @@ def _batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
 
 
 def _filter(records: list[dict], criteria: dict[str, Any] | None) -> tuple[list[dict], list[dict]]:
-    filters = (criteria or {}).get("Filters") or []
-    if not filters:
-        return records, []
-    from moto.events.models import EventPattern
-
-    patterns = [EventPattern.load(f["Pattern"]) for f in filters if f.get("Pattern")]
     keep, drop = [], []
     for record in records:
         candidate = dict(record)
         with contextlib.suppress(ValueError):
             candidate["body"] = json.loads(record["body"])
-        (keep if any(p.matches_event(candidate) for p in patterns) else drop).append(record)
+        (keep if match_filters(candidate, criteria) else drop).append(record)
     return keep, drop
+
+
+def match_filters(view: dict[str, Any], criteria: dict[str, Any] | None) -> bool:
+    """Whether an event source mapping's ``FilterCriteria`` keeps a record (seen as ``view``):
+    no filter keeps all, else any filter's pattern (EventBridge's pattern language) must match."""
+    patterns = _patterns(json.dumps((criteria or {}).get("Filters") or [], sort_keys=True))
+    return not patterns or any(p.matches_event(view) for p in patterns)
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(filters: str) -> tuple[Any, ...]:
+    from moto.events.models import EventPattern
+
+    return tuple(EventPattern.load(f["Pattern"]) for f in json.loads(filters) if f.get("Pattern"))
+
+
+def check_filter_criteria(criteria: dict[str, Any] | None) -> None:
+    """AWS's answer to a filter that is not an event pattern, at create time."""
+    for item in (criteria or {}).get("Filters") or []:
+        pattern = item.get("Pattern")
+        try:
+            loaded = json.loads(pattern) if isinstance(pattern, str) else None
+            if not isinstance(loaded, dict):
+                raise ValueError(pattern)
+            _patterns(json.dumps([item], sort_keys=True))
+        except Exception:
+            raise AwsError("InvalidParameterValueException", "Invalid filter pattern definition.") from None

@@ -30,6 +30,8 @@ from stepkit.endpoint.lambda_code import UNZIPPED_LIMIT, ZIPPED_LIMIT, CodeStore
 from stepkit.endpoint.protocol import AwsError, RequestContext, RestJsonService
 from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
+from stepkit.endpoint.stream_mappings import create_stream_mapping, update_stream_mapping
+from stepkit.endpoint.stream_sources import is_stream_arn
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
 from stepkit.runtime.errors import FunctionNotFound
@@ -810,10 +812,12 @@ class LambdaService:
 
     def CreateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
         source = p.get("EventSourceArn")
+        if is_stream_arn(source or ""):  # Kinesis and DynamoDB Streams: stream_mappings.py
+            return create_stream_mapping(self, p)
         m = _QUEUE_ARN.fullmatch(source or "")
         if m is None:
-            raise AwsError("InvalidParameterValueException", "stepkit's event source mappings read SQS queues: "
-                           f"EventSourceArn must be an SQS queue ARN, not {source!r}")
+            raise AwsError("InvalidParameterValueException", "stepkit's event source mappings read SQS queues, "
+                           f"Kinesis streams and DynamoDB streams: EventSourceArn {source!r} is none of them")
         name, qualifier = self._ref(p["FunctionName"])
         fn = self._function(name)
         batch = p.get("BatchSize", 10)
@@ -880,6 +884,8 @@ class LambdaService:
 
     def UpdateEventSourceMapping(self, p: dict, ctx: RequestContext) -> dict:
         rec = self._mapping(p["UUID"])
+        if is_stream_arn(rec["EventSourceArn"]):
+            return update_stream_mapping(self, rec, p)
         batch = p.get("BatchSize", rec["BatchSize"])
         window = p.get("MaximumBatchingWindowInSeconds", rec["MaximumBatchingWindowInSeconds"])
         _check_batching(batch, window)

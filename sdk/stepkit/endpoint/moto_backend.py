@@ -105,8 +105,15 @@ def _put_log_events(account: str, region: str, group: str, stream: str, events: 
     backend.put_log_events(group, stream, events)
 
 
+def _delete_schedule(account: str, region: str, group: str, name: str) -> None:
+    from moto.scheduler.models import scheduler_backends
+
+    scheduler_backends[account][region].delete_schedule(group, name)
+
+
 #: The changes stepkit makes by calling moto's models: journaled by name and arguments.
-_CALLS: dict[str, Callable[..., None]] = {"logs.put_log_events": _put_log_events}
+_CALLS: dict[str, Callable[..., None]] = {"logs.put_log_events": _put_log_events,
+                                          "scheduler.delete_schedule": _delete_schedule}
 
 _patched = False
 

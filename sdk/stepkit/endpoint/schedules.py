@@ -59,27 +59,21 @@ def scheduled_event(rule: Any, occurrence: datetime) -> dict[str, Any]:
     }
 
 
-class RuleSchedules:
-    """Fires scheduled rules when the clock reaches their occurrences."""
+class ClockLoop:
+    """A thread that looks at the endpoint's clock every ``interval`` seconds (or when woken)
+    and fires what came due (``_tick``, under ``lock``). Loops that share a lock can be moved
+    forward together (``LocalEndpoint.advance_clock``)."""
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        moto_direct: Callable[[], AbstractContextManager[Any]],
-        fire: Callable[[Any, dict[str, Any]], None],
-        interval: float = 0.2,
-    ) -> None:
-        self.store = store
+    name = "clock-loop"
+
+    def __init__(self, clock: Clock, interval: float = 0.2, lock: threading.RLock | None = None) -> None:
         self.clock = clock
-        self.moto_direct = moto_direct
-        self.fire = fire
         self.interval = interval
         self.fired = 0
+        self.lock = lock if lock is not None else threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="rule-schedules", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._catching_up = True
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -100,10 +94,44 @@ class RuleSchedules:
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception:  # a bug here must not stop the schedules
-                log.exception("scheduled rules: a look at the clock failed")
+            except Exception:  # a bug here must not stop the loop
+                log.exception("%s: a look at the clock failed", self.name)
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def tick(self) -> int:
+        """Fire every due occurrence; returns how many were fired."""
+        with self.lock:
+            return self._tick()
+
+    def advance(self, seconds: float) -> int:
+        """Move a virtual clock ``seconds`` forward and fire what came due, in one step (the
+        background look cannot fire it in between: the count is this move's)."""
+        with self.lock:
+            self.clock.sleep(seconds)
+            return self._tick()
+
+    def _tick(self) -> int:
+        raise NotImplementedError
+
+
+class RuleSchedules(ClockLoop):
+    """Fires scheduled rules when the clock reaches their occurrences."""
+
+    name = "rule-schedules"
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        moto_direct: Callable[[], AbstractContextManager[Any]],
+        fire: Callable[[Any, dict[str, Any]], None],
+        interval: float = 0.2,
+    ) -> None:
+        super().__init__(clock, interval)
+        self.store = store
+        self.moto_direct = moto_direct
+        self.fire = fire
 
     # -- the rules ----------------------------------------------------------------------------
     def put(self, rule: Any) -> None:
@@ -118,18 +146,6 @@ class RuleSchedules:
         now = self.clock.now()
         self.store.put(_KIND, rule.arn, {"arn": rule.arn, "expression": expression, "anchor": now, "last": now})
         self.wake()
-
-    def tick(self) -> int:
-        """Fire every due occurrence; returns how many were fired."""
-        with self._lock:
-            return self._tick()
-
-    def advance(self, seconds: float) -> int:
-        """Move a virtual clock ``seconds`` forward and fire what came due, in one step (the
-        background look cannot fire it in between: the count is this move's)."""
-        with self._lock:
-            self.clock.sleep(seconds)
-            return self._tick()
 
     def _tick(self) -> int:
         now = datetime.fromtimestamp(self.clock.now(), UTC)

@@ -164,10 +164,9 @@ class LocalEndpoint:
     def _assemble(self) -> None:
         from stepkit.aws_sessions import isolate_moto_sessions
         from stepkit.endpoint.app import EndpointApp
-        from stepkit.endpoint.events import Deliveries, SqsPollers, fire_scheduled_rule, install_moto_hooks
+        from stepkit.endpoint.events import Deliveries, install_moto_hooks
         from stepkit.endpoint.lambda_service import LambdaService
         from stepkit.endpoint.moto_backend import MotoBackend
-        from stepkit.endpoint.schedules import RuleSchedules
         from stepkit.endpoint.stepfunctions import StepFunctionsService
         from stepkit.endpoint.store import Store
         from stepkit.runtime import LambdaRuntime
@@ -205,10 +204,8 @@ class LocalEndpoint:
             self.stepfunctions.StartExecution,
             lambda arn, body: self.lambda_service.invoke(arn, body, invocation_type="Event"),
             self.send_to_queue,
+            publish=lambda arn, message: self.client("sns", arn.split(":")[3]).publish(TopicArn=arn, Message=message),
         )
-        self.pollers = SqsPollers(lambda: self.client("sqs"), lambda arn, body: self.lambda_service.invoke(arn, body),
-                                  self.region, self.lambda_service.is_active)
-        self.lambda_service.pollers = self.pollers
         app = EndpointApp(self.stepfunctions.app, self.lambda_service, self.moto, self.lambda_service.code_zip)
         from stepkit.endpoint.apigateway import ApiGateway
 
@@ -217,8 +214,8 @@ class LocalEndpoint:
         from stepkit.viewer.api import ViewerApp
 
         app.viewer = ViewerApp(self)
-        self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
-        install_moto_hooks(self.deliveries, self.account, self.schedules)
+        self._assemble_triggers()
+        install_moto_hooks(self.deliveries, self.account, self.schedules, self.scheduler)
         self.lambda_service.load()
         running = self.stepfunctions.load()
         self.app = app
@@ -229,6 +226,39 @@ class LocalEndpoint:
         self.deliveries.start()
         self.moto.start_writer()
         self.schedules.start()
+        self.scheduler.start()
+        self.pipes.start()
+
+    def _assemble_triggers(self) -> None:
+        """What starts functions and workflows without a request: event source mappings (SQS,
+        Kinesis, DynamoDB Streams), pipes, scheduled rules and the Scheduler's schedules."""
+        from stepkit.endpoint.events import SqsPollers, fire_scheduled_rule
+        from stepkit.endpoint.pipes import Pipes
+        from stepkit.endpoint.scheduler import SchedulerSchedules
+        from stepkit.endpoint.schedules import RuleSchedules
+        from stepkit.endpoint.stream_pollers import MappingPollers, StreamPollers
+
+        def invoke(arn: str, body: bytes) -> Any:
+            return self.lambda_service.invoke(arn, body)
+
+        self.pollers = SqsPollers(lambda: self.client("sqs"), invoke, self.region, self.lambda_service.is_active)
+        self.stream_pollers = StreamPollers(self.store, self.moto.lock, invoke, self.lambda_service.is_active,
+                                            self._role_of, self._send_failure)
+        self.lambda_service.pollers = MappingPollers(self.pollers, self.stream_pollers, self.lambda_service.mappings)
+        self.pipes = Pipes(self.moto.lock, self.client, self.lambda_service.invoke, self.stepfunctions.StartExecution,
+                           self.stepfunctions.StartSyncExecution)
+        self.pipes.sqs = SqsPollers(lambda: self.client("sqs"), self.pipes.run, self.region, self.pipes.is_running)
+        self.pipes.streams = StreamPollers(self.store, self.moto.lock, self.pipes.run, self.pipes.is_running,
+                                           self.pipes.role_of, self._send_failure)
+        self.schedules = RuleSchedules(self.store, self.clock, self.moto.direct, fire_scheduled_rule)
+        self.scheduler = SchedulerSchedules(
+            self.store, self.clock, self.moto.lock, lambda: self.deliveries,
+            lambda *where: self.moto.call("scheduler.delete_schedule", *where), lock=self.schedules.lock)
+
+    def _close_triggers(self) -> None:
+        for part in (self.schedules, self.scheduler, self.pollers, self.stream_pollers, self.pipes, self.pipes.sqs,
+                     self.pipes.streams):
+            part.close()
 
     def stop(self) -> None:
         if not self._started:
@@ -238,8 +268,7 @@ class LocalEndpoint:
         if self.app is not None:
             from stepkit.endpoint.events import uninstall_moto_hooks
 
-            self.schedules.close()
-            self.pollers.close()
+            self._close_triggers()
             self.deliveries.close()
             self.stepfunctions.close()
             self.apis.close()
@@ -273,10 +302,12 @@ class LocalEndpoint:
 
     def advance_clock(self, seconds: float) -> int:
         """Move the endpoint's clock ``seconds`` forward (it must be a ``VirtualClock``) and fire
-        the scheduled rules that came due; returns how many firings that made."""
+        the scheduled rules and the Scheduler's schedules that came due; returns how many
+        firings that made."""
         if not isinstance(self.clock, VirtualClock):
             raise TypeError("only a VirtualClock can be moved forward")
-        return self.schedules.advance(seconds)
+        with self.schedules.lock:  # one lock for both: neither fires in between
+            return self.schedules.advance(seconds) + self.scheduler.tick()
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, service: str, region: str | None = None) -> Any:
@@ -324,8 +355,24 @@ class LocalEndpoint:
         parts = queue_arn.split(":")
         sqs = self.client("sqs", parts[3])
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+        attributes = dict(attributes)
+        group = attributes.pop("MessageGroupId", None)
+        fifo = {"MessageGroupId": group, "MessageDeduplicationId": uuid.uuid4().hex} if group else {}
         message_attributes = {k: {"DataType": "String", "StringValue": str(v)} for k, v in attributes.items() if v}
-        sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes)
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageAttributes=message_attributes, **fifo)
+
+    def _send_failure(self, destination: str, body: str) -> None:
+        """An event source mapping's on-failure record to its SQS queue or SNS topic."""
+        if destination.split(":")[2] == "sns":
+            self.client("sns", destination.split(":")[3]).publish(TopicArn=destination, Message=body)
+        else:
+            self.send_to_queue(destination, body, {})
+
+    def _role_of(self, function_arn: str) -> str | None:
+        try:
+            return self.lambda_service._resolve(function_arn)[0].get("Role")  # type: ignore[no-any-return]
+        except Exception:  # deleted meanwhile: the invocation will say so
+            return None
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from stepkit.stack.resources import (
     RESOURCE_NAME,
     BucketSettings,
     Grant,
+    KinesisSettings,
     QueueSettings,
     StateMachineSettings,
     TableSettings,
@@ -49,14 +50,24 @@ class StageOverrides(BaseModel):
     queues: dict[str, dict[str, Any]] = Field(default_factory=dict)
     topics: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    streams: dict[str, dict[str, Any]] = Field(default_factory=dict)
     region: str | None = None
 
-    @field_validator("functions", "state_machines", "buckets", "queues", "topics", "tables", mode="before")
+    @field_validator("functions", "state_machines", "buckets", "queues", "topics", "tables", "streams",
+                     mode="before")
     @classmethod
     def _empty(cls, value: object) -> object:
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return {} if value is None else value
+
+
+def _event_pattern_shape(pattern: Any) -> bool:
+    """EventBridge's structural rule for a pattern: objects down to non-empty lists (the endpoint
+    and AWS check the matchers inside at deploy)."""
+    if not isinstance(pattern, dict) or not pattern:
+        return False
+    return all((isinstance(v, list) and bool(v)) or _event_pattern_shape(v) for v in pattern.values())
 
 
 class UnknownStage(ValueError):
@@ -92,6 +103,8 @@ class Stack(BaseModel):
     topics: Annotated[dict[str, TopicSettings], Field(default_factory=dict)]
     tables: Annotated[dict[str, TableSettings], Field(default_factory=dict)]
     """DynamoDB tables, see :class:`stepkit.stack.resources.TableSettings`."""
+    streams: Annotated[dict[str, KinesisSettings], Field(default_factory=dict)]
+    """Kinesis data streams, see :class:`stepkit.stack.resources.KinesisSettings`."""
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
     layers: Annotated[dict[str, LayerSettings], Field(default_factory=dict)]
     """Code shared by functions (Lambda layers), see :mod:`stepkit.stack.layers`."""
@@ -119,6 +132,9 @@ class Stack(BaseModel):
 
     _sm_names = field_validator("state_machines", mode="before")(
         _names_check("state machine", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
+    )
+    _stream_names = field_validator("streams", mode="before")(
+        _names_check("stream", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
     )
     _bucket_names = field_validator("buckets", mode="before")(
         _names_check("bucket", RESOURCE_NAME, "1-40 letters, digits, '-' or '_', starting with a letter")
@@ -191,6 +207,54 @@ class Stack(BaseModel):
 
     # --- cross-section checks -------------------------------------------------------------
 
+    def _pipe_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
+                       undeclared: Any) -> list[tuple[Location, str]]:
+        """A pipe's source (a queue, or a table with a stream), its enrichment function, its filters."""
+        pipe = trigger.pipe
+        assert pipe is not None
+        out: list[tuple[Location, str]] = []
+        if pipe.queue is not None and pipe.queue not in known["queue"]:
+            out.append(((*here, "pipe", "queue"), undeclared("queue", pipe.queue)))
+        if pipe.table is not None:
+            table = self.tables.get(pipe.table)
+            if table is None:
+                out.append(((*here, "pipe", "table"), undeclared("table", pipe.table)))
+            elif table.stream is None:
+                out.append(((*here, "pipe", "table"), f"table {pipe.table!r} has no stream: set "
+                            f"tables.{pipe.table}.stream"))
+        if pipe.enrichment is not None and pipe.enrichment not in known["function"]:
+            out.append(((*here, "pipe", "enrichment"), undeclared("function", pipe.enrichment)))
+        out.extend(((*here, "pipe", "filters", str(j)), "not an event pattern (an object whose leaves are "
+                    "non-empty lists)") for j, f in enumerate(pipe.filters) if not _event_pattern_shape(f))
+        return out
+
+    def _stream_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
+                         undeclared: Any) -> list[tuple[Location, str]]:
+        """A stream trigger's table must declare a stream; its on-failure queue or topic must exist;
+        its filters must be event patterns."""
+        stream = trigger.stream
+        assert stream is not None
+        out: list[tuple[Location, str]] = []
+        table = self.tables.get(stream.table) if stream.table is not None else None
+        if stream.kinesis is not None:
+            if stream.kinesis not in known["stream"]:
+                out.append(((*here, "stream", "kinesis"), undeclared("stream", stream.kinesis)))
+        elif table is None:
+            out.append(((*here, "stream", "table"), undeclared("table", str(stream.table))))
+        elif table.stream is None:
+            out.append(((*here, "stream", "table"), f"table {stream.table!r} has no stream: set "
+                        f"tables.{stream.table}.stream (new_and_old_images, new_image, old_image or keys_only)"))
+        if stream.on_failure is not None:
+            kind = "queue" if stream.on_failure.queue is not None else "topic"
+            name = stream.on_failure.queue or stream.on_failure.topic or ""
+            if name not in known[kind]:
+                out.append(((*here, "stream", "on_failure", kind), undeclared(kind, name)))
+        for j, pattern in enumerate(stream.filters):
+            if not _event_pattern_shape(pattern):
+                out.append(((*here, "stream", "filters", str(j)), "not an event pattern (a filter is an object whose "
+                            "leaves are non-empty lists of values or matchers, e.g. {eventName: [INSERT]})"))
+        return out
+
     def reference_problems(self) -> list[tuple[Location, str]]:
         """Every reference to an undeclared resource, and the rules that span sections."""
         problems: list[tuple[Location, str]] = []
@@ -201,9 +265,10 @@ class Stack(BaseModel):
             "function": set(self.functions),
             "topic": set(self.topics),
             "table": set(self.tables),
+            "stream": set(self.streams),
         }
         section = {"bucket": "buckets", "queue": "queues", "state_machine": "state_machines",
-                   "function": "functions", "topic": "topics", "table": "tables"}
+                   "function": "functions", "topic": "topics", "table": "tables", "stream": "streams"}
 
         def undeclared(kind: str, name: str) -> str:
             names = ", ".join(sorted(known[kind])) or "none"
@@ -218,6 +283,12 @@ class Stack(BaseModel):
                     problems.append(((*here, "sqs", "queue"), undeclared("queue", trigger.sqs.queue)))
                 if trigger.sns is not None and trigger.sns.topic not in known["topic"]:
                     problems.append(((*here, "sns", "topic"), undeclared("topic", trigger.sns.topic)))
+                if trigger.sns is not None and trigger.sns.dead_letter not in (None, *known["queue"]):
+                    problems.append(((*here, "sns", "dead_letter"), undeclared("queue", str(trigger.sns.dead_letter))))
+                if trigger.stream is not None:
+                    problems.extend(self._stream_problems(here, trigger, known, undeclared))
+                if trigger.pipe is not None:
+                    problems.extend(self._pipe_problems(here, trigger, known, undeclared))
 
         def grants(loc: Location, items: list[Grant], deployed: bool = True) -> None:
             for i, grant in enumerate(items):

@@ -8,6 +8,7 @@ Each declared resource gives a few names (CamelCase of its key plus what it is):
 - queue ``jobs``: ``${JobsQueueUrl}``, ``${JobsQueueArn}``, ``${JobsQueueName}``
 - topic ``drift``: ``${DriftTopicArn}``, ``${DriftTopicName}``
 - table ``router``: ``${RouterTable}`` (its name), ``${RouterTableName}``, ``${RouterTableArn}``
+- Kinesis stream ``clicks``: ``${ClicksStreamName}``, ``${ClicksStreamArn}``
 - the stack: ``${Region}``, ``${AccountId}``, ``${Partition}``, ``${Stage}``, ``${StackName}``
 
 Deploy resolves them to the deployed names and ARNs of the target; here only the
@@ -34,6 +35,7 @@ _ATTRIBUTES = {
     "queue": (("QueueUrl", "url"), ("QueueArn", "arn"), ("QueueName", "name")),
     "topic": (("TopicArn", "arn"), ("TopicName", "name")),
     "table": (("Table", "name"), ("TableName", "name"), ("TableArn", "arn")),
+    "stream": (("StreamName", "name"), ("StreamArn", "arn")),
 }
 
 
@@ -54,6 +56,7 @@ def substitution_names(stack: Stack, function_names: list[str] | None = None) ->
                                    if s.dead_letter is not None and s.dead_letter.queue is None)],
         "topic": list(stack.topics),
         "table": list(stack.tables),
+        "stream": list(stack.streams),
     }
     for kind, names in sections.items():
         for name in names:

@@ -9,6 +9,7 @@ Triggers live on what they start (a function or a state machine), as SAM's ``Eve
           - s3: {bucket: data, prefix: incoming/, suffix: .csv}
           - sqs: {queue: jobs, batch_size: 10, partial_failures: true}
           - sns: {topic: drift, filter_policy: {severity: [high]}}
+          - stream: {table: predictions, retries: 2, on_failure: {queue: failed}}
     state_machines:
       training:
         definition: statemachines/training.asl.json   # or flow: pipelines.training:training
@@ -72,6 +73,101 @@ class SnsTrigger(_Model):
     topic: str
     filter_policy: dict[str, Any] | None = None
     filter_scope: Literal["attributes", "body"] = "attributes"
+    dead_letter: str | None = None
+    """A declared queue for the messages SNS could not deliver to the function (the
+    subscription's ``RedrivePolicy``); deploy lets the topic, and only it, send to the queue."""
+
+
+class OnFailure(_Model):
+    """Where a stream trigger sends the description of a batch it gave up on: a queue or a topic."""
+
+    queue: str | None = None
+    topic: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> OnFailure:
+        if (self.queue is None) == (self.topic is None):
+            raise ValueError("on_failure names exactly one of `queue` or `topic`")
+        return self
+
+
+class KinesisSettings(_Model):
+    """One entry of ``streams``: a Kinesis data stream (provisioned shards); the key is its name."""
+
+    shards: Annotated[int, Field(ge=1, le=500)] = 1
+    retention_hours: Annotated[int, Field(ge=24, le=8760)] = 24
+
+
+class StreamTrigger(_Model):
+    """Records of a Kinesis stream (``kinesis``, declared under ``streams:``) or changes of a
+    table's DynamoDB stream (``table``, which declares ``stream:``), delivered in order per
+    shard by a Lambda event source mapping::
+
+        triggers:
+          - stream: {table: predictions, batch_size: 50, retries: 2, on_failure: {queue: failed}}
+          - stream: {kinesis: clicks, starting_position: trim_horizon}
+
+    ``retries`` and ``max_record_age`` (seconds) bound how long a failing batch blocks its shard
+    (-1: until the record leaves the stream, as Lambda's default); ``bisect`` splits a failing
+    batch to find the bad record; ``filters`` are event patterns matched on each record."""
+
+    table: str | None = None
+    kinesis: str | None = None
+    starting_position: Literal["trim_horizon", "latest"] = "latest"
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 100
+    batching_window: Annotated[int, Field(ge=0, le=300)] = 0
+    retries: Annotated[int, Field(ge=-1, le=10000)] = -1
+    max_record_age: Annotated[int, Field(ge=-1, le=604800)] = -1
+    bisect: bool = False
+    parallelization: Annotated[int, Field(ge=1, le=10)] = 1
+    partial_failures: bool = True
+    """The function reports failed records (``batchItemFailures``): the batch is retried from the first."""
+    on_failure: OnFailure | None = None
+    filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StreamTrigger:
+        if (self.table is None) == (self.kinesis is None):
+            raise ValueError("a stream trigger reads exactly one of `table` (its DynamoDB stream) or `kinesis`")
+        return self
+
+    @property
+    def source(self) -> str:
+        """``table:<name>`` or ``kinesis:<name>``."""
+        return f"table:{self.table}" if self.table is not None else f"kinesis:{self.kinesis}"
+
+    @field_validator("max_record_age")
+    @classmethod
+    def _age(cls, value: int) -> int:
+        if 0 <= value < 60:
+            raise ValueError("max_record_age is -1 (no limit) or 60 to 604800 seconds")
+        return value
+
+
+class PipeTrigger(_Model):
+    """An EventBridge pipe from a queue or a table's DynamoDB stream to the function or state
+    machine that declares it, through ``filters`` (event patterns) and an optional
+    ``enrichment`` function of the stack, whose answer becomes the batch::
+
+        triggers:
+          - pipe: {table: predictions, filters: [{eventName: [INSERT]}], enrichment: score}
+    """
+
+    queue: str | None = None
+    table: str | None = None
+    filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
+    enrichment: str | None = None
+    batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
+    starting_position: Literal["trim_horizon", "latest"] = "latest"
+    """For a table's stream only."""
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PipeTrigger:
+        if (self.queue is None) == (self.table is None):
+            raise ValueError("a pipe reads exactly one of `queue` or `table` (its DynamoDB stream)")
+        return self
 
 
 class TopicSettings(_Model):
@@ -144,27 +240,30 @@ class TableSettings(_Model):
 
 
 class Trigger(_Model):
-    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns`` or ``schedule``."""
+    """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns``, ``stream``,
+    ``pipe`` or ``schedule``."""
 
     s3: S3Trigger | None = None
     sqs: SqsTrigger | None = None
     sns: SnsTrigger | None = None
+    stream: StreamTrigger | None = None
     schedule: ScheduleTrigger | None = None
+    pipe: PipeTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        if [self.s3, self.sqs, self.sns, self.schedule].count(None) != 3:
-            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}` or "
-                             "`schedule: {expression}`")
+        if [self.s3, self.sqs, self.sns, self.stream, self.schedule, self.pipe].count(None) != 5:
+            raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}`, "
+                             "`stream: {table}`, `pipe: {queue or table}` or `schedule: {expression}`")
         return self
 
 
 class Grant(_Model):
     """Access a function or state machine needs beyond what stepkit infers.
 
-    Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function`` or ``table``;
-    ``actions`` default to the narrowest useful one (read a bucket or a table, send to a
-    queue, start a state machine, invoke a function)."""
+    Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function``, ``table`` or
+    ``topic``; ``actions`` default to the narrowest useful one (read a bucket or a table, send
+    to a queue, start a state machine, invoke a function, publish to a topic)."""
 
     bucket: str | None = None
     prefix: str = ""
@@ -173,13 +272,15 @@ class Grant(_Model):
     state_machine: str | None = None
     function: str | None = None
     table: str | None = None
-    actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke"]] | None = None
+    topic: str | None = None
+    actions: list[Literal["read", "write", "delete", "list", "send", "receive", "start", "invoke", "publish"]] | None \
+        = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Grant:
         targets = [k for k in _GRANT_ACTIONS if getattr(self, k) is not None]
         if len(targets) != 1:
-            raise ValueError("a grant names exactly one of bucket, queue, state_machine, function or table")
+            raise ValueError("a grant names exactly one of bucket, queue, state_machine, function, table or topic")
         allowed = _GRANT_ACTIONS[targets[0]]
         wrong = [a for a in self.actions or () if a not in allowed]
         if wrong:
@@ -207,6 +308,7 @@ _GRANT_ACTIONS: dict[str, tuple[str, ...]] = {
     "state_machine": ("start",),
     "function": ("invoke",),
     "table": ("read", "write"),
+    "topic": ("publish",),
 }
 
 
@@ -293,9 +395,9 @@ class StateMachineSettings(_Model):
     @field_validator("triggers")
     @classmethod
     def _s3_only(cls, value: list[Trigger]) -> list[Trigger]:
-        if any(t.sqs is not None or t.sns is not None for t in value):
-            raise ValueError("a state machine is started by `s3` triggers or a `schedule`; an SQS queue or an SNS "
-                             "topic triggers a function")
+        if any(t.sqs is not None or t.sns is not None or t.stream is not None for t in value):
+            raise ValueError("a state machine is started by `s3` triggers, a `schedule` or a `pipe`; an SQS queue "
+                             "or an SNS topic triggers a function (and so does a table's `stream`)")
         return value
 
 

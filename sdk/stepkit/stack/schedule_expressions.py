@@ -19,6 +19,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\(([^()]*)\)$")
@@ -217,3 +218,83 @@ def _day_of_week_matches(token: str, day: date) -> bool:
         weekday, nth = (int(x) for x in token.split("#"))
         return _weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
     return _weekday(day) == int(token)
+
+
+# -- EventBridge Scheduler: at(), and every expression in a time zone --------------------------
+
+_AT = re.compile(r"^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$")
+
+
+@dataclass(frozen=True)
+class AtSchedule:
+    """A one-time schedule: ``at(yyyy-mm-ddThh:mm:ss)``, a wall time in the schedule's zone."""
+
+    wall: datetime  # naive
+
+
+def parse_scheduler_expression(expression: str) -> Schedule | AtSchedule:
+    """EventBridge Scheduler's ``at()``, ``rate()`` and ``cron()`` (ValueError when invalid)."""
+    at = _AT.match(expression) if isinstance(expression, str) else None
+    if at:
+        return AtSchedule(datetime(*(int(part) for part in at.groups())))  # ValueError: no such date
+    return parse_schedule(expression)
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """A schedule's ``ScheduleExpressionTimezone`` (ValueError when unknown)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def _instant(wall: datetime, tz: ZoneInfo) -> datetime | None:
+    """The instant a wall time of ``tz`` names; None when the clocks skip it (spring forward).
+    A wall time that happens twice (fall back) is its first instant."""
+    aware = wall.replace(tzinfo=tz, fold=0)
+    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall:
+        return None
+    return aware.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class SchedulerOccurrences:
+    """When a Scheduler schedule fires, as the Scheduler user guide ("Schedule types") says:
+    a rate counts from ``StartDate`` (or the schedule's creation) and fires there first; a cron
+    expression and an ``at()`` are wall times of the schedule's time zone, a wall time the
+    clocks skip in spring is skipped and one they repeat in autumn fires once; nothing fires
+    before ``StartDate`` or from ``EndDate`` on."""
+
+    schedule: Schedule | AtSchedule
+    tz: ZoneInfo
+    anchor: datetime  # aware: StartDate, else the creation
+    end: datetime | None = None
+
+    def next_after(self, moment: datetime | None) -> datetime | None:
+        """The first occurrence strictly after ``moment`` (None: the first one of all)."""
+        found = self._next(moment)
+        if found is None or (self.end is not None and found >= self.end):
+            return None
+        return found
+
+    def _next(self, moment: datetime | None) -> datetime | None:
+        if isinstance(self.schedule, AtSchedule):
+            instant = _instant(self.schedule.wall, self.tz) or self.schedule.wall.replace(tzinfo=self.tz)
+            instant = instant.astimezone(UTC)
+            return instant if moment is None or instant > moment else None
+        if isinstance(self.schedule, RateSchedule):
+            if moment is None or moment < self.anchor:
+                return self.anchor
+            periods = int((moment - self.anchor).total_seconds() // self.schedule.seconds) + 1
+            return self.anchor + timedelta(seconds=periods * self.schedule.seconds)
+        after = max(moment, self.anchor - timedelta(minutes=1)) if moment is not None else (
+            self.anchor - timedelta(minutes=1))
+        wall = after.astimezone(self.tz).replace(tzinfo=UTC)
+        while True:
+            candidate = self.schedule.next_after(wall)
+            if candidate is None:
+                return None
+            instant = _instant(candidate.replace(tzinfo=None), self.tz)
+            if instant is not None and instant > after:
+                return instant
+            wall = candidate

@@ -145,3 +145,31 @@ class EndpointProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+
+
+def new_queue(sqs: Any, **attributes: str) -> tuple[str, str]:
+    """A fresh SQS queue: its URL and ARN."""
+    url = sqs.create_queue(QueueName=unique("q"), Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def drain(sqs: Any, url: str) -> list[dict]:
+    """Every message waiting in a queue now (received with their attributes, then deleted)."""
+    out: list[dict] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", [])
+        if not messages:
+            return out
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        out.extend(messages)
+
+
+def logged_events(logs: Any, function: str, marker: str = "EVENT") -> list[Any]:
+    """The JSON a function printed after ``marker`` (``print('EVENT', json.dumps(...))``), in order."""
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function}")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [json.loads(e["message"].split(marker, 1)[1]) for e in events if marker in e["message"]]

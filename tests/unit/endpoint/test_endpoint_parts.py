@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from stepkit.endpoint.events import _batch_item_failures
+from stepkit.endpoint.events import batch_item_failures
 from stepkit.endpoint.protocol import AwsError, RestJsonService, check_input, service_model
 from stepkit.endpoint.store import Store
 from stepkit.engine.history import HistoryEvent
@@ -79,15 +79,15 @@ def test_aws_sdk_resource_names_map_to_botocore() -> None:
         operation_for(service_model("s3"), "noSuchAction")
 
 
-def test_batch_item_failures_follow_lambdas_rules() -> None:
+def testbatch_item_failures_follow_lambdas_rules() -> None:
     ids = {"a", "b", "c"}
-    assert _batch_item_failures(b"", ids) == set()
-    assert _batch_item_failures(b"null", ids) == set()
-    assert _batch_item_failures(b'{"batchItemFailures": []}', ids) == set()
-    assert _batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": "b"}]}', ids) == {"b"}
+    assert batch_item_failures(b"", ids) == set()
+    assert batch_item_failures(b"null", ids) == set()
+    assert batch_item_failures(b'{"batchItemFailures": []}', ids) == set()
+    assert batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": "b"}]}', ids) == {"b"}
     # an identifier that names no message of the batch, or none at all: the whole batch failed
-    assert _batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": "zzz"}]}', ids) == ids
-    assert _batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": ""}]}', ids) == ids
+    assert batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": "zzz"}]}', ids) == ids
+    assert batch_item_failures(b'{"batchItemFailures": [{"itemIdentifier": ""}]}', ids) == ids
 
 
 def test_store_keeps_records_and_history(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from stepkit.stack.schedule_expressions import CronSchedule, RateSchedule, parse_schedule
+from stepkit.stack.schedule_expressions import (
+    AtSchedule,
+    CronSchedule,
+    RateSchedule,
+    SchedulerOccurrences,
+    parse_schedule,
+    parse_scheduler_expression,
+    zone,
+)
 
 
 def at(text: str) -> datetime:
@@ -99,3 +108,52 @@ def test_rates_count_from_their_anchor() -> None:
 def test_invalid_expressions_are_refused(expression: str) -> None:
     with pytest.raises(ValueError):
         parse_schedule(expression)
+
+
+# -- EventBridge Scheduler -------------------------------------------------------------------
+
+
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+def test_at_expressions_name_a_real_wall_time() -> None:
+    assert parse_scheduler_expression("at(2027-03-01T10:00:00)") == AtSchedule(datetime(2027, 3, 1, 10))
+    for bad in ("at(2027-02-30T10:00:00)", "at(2027-03-01 10:00:00)", "at(2027-03-01T10:00)", "at()"):
+        with pytest.raises(ValueError):
+            parse_scheduler_expression(bad)
+    with pytest.raises(ValueError):
+        zone("Mars/Olympus")
+
+
+def test_cron_in_a_zone_skips_the_spring_gap_and_fires_once_in_the_autumn_overlap() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    # 02:30 every day: on 2027-03-28 Paris skips from 02:00 to 03:00
+    plan = SchedulerOccurrences(parse_scheduler_expression("cron(30 2 * * ? *)"), paris, _utc(2027, 3, 26))
+    first = plan.next_after(None)
+    second = plan.next_after(first)
+    third = plan.next_after(second)
+    assert [m.astimezone(paris).strftime("%m-%d %H:%M") for m in (first, second, third)] == [
+        "03-26 02:30", "03-27 02:30", "03-29 02:30"]
+    # every 30 minutes between 02:00 and 02:59: on 2027-10-31 the hour 02:00-02:59 happens twice
+    plan = SchedulerOccurrences(parse_scheduler_expression("cron(0/30 2 * * ? *)"), paris, _utc(2027, 10, 30, 12))
+    moments, moment = [], None
+    for _ in range(4):
+        moment = plan.next_after(moment)
+        moments.append(moment)
+    assert [m.strftime("%m-%d %H:%M") for m in moments] == [  # UTC: the second 02:00 of the 31st is not run
+        "10-31 00:00", "10-31 00:30", "11-01 01:00", "11-01 01:30"]
+
+
+def test_rate_counts_from_the_start_date_and_stops_before_the_end_date() -> None:
+    plan = SchedulerOccurrences(parse_scheduler_expression("rate(1 day)"), ZoneInfo("UTC"), _utc(2027, 1, 1, 6),
+                                end=_utc(2027, 1, 3, 6))
+    assert plan.next_after(None) == _utc(2027, 1, 1, 6)
+    assert plan.next_after(_utc(2027, 1, 1, 6)) == _utc(2027, 1, 2, 6)
+    assert plan.next_after(_utc(2027, 1, 2, 6)) is None
+
+
+def test_at_fires_once_in_its_zone() -> None:
+    plan = SchedulerOccurrences(AtSchedule(datetime(2027, 7, 1, 9)), ZoneInfo("America/New_York"), _utc(2027, 1, 1))
+    assert plan.next_after(None) == _utc(2027, 7, 1, 13)
+    assert plan.next_after(_utc(2027, 7, 1, 13)) is None

@@ -1,0 +1,45 @@
+"""A project written under tmp_path and a real local endpoint it deploys to, for the tests of
+triggers deployed by ``stepkit deploy`` (stream, pipe, topic dead-letter)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepkit.endpoint import LocalEndpoint
+from stepkit.engine.clock import Clock
+
+
+@contextmanager
+def local_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, files: dict[str, str],
+                  clock: Clock | None = None) -> Iterator[LocalEndpoint]:
+    """``files`` (relative path -> text) written under ``tmp_path/name``, the current folder,
+    with a local endpoint as the deploy target and nothing of the host's AWS setup."""
+    root = tmp_path / name
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    monkeypatch.chdir(root)
+    with LocalEndpoint(clock=clock) as endpoint:
+        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", endpoint.url)
+        for variable, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                                "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(variable, value)
+        for variable in ("AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "STEPKIT_TARGET", "STEPKIT_STAGE"):
+            monkeypatch.delenv(variable, raising=False)
+        yield endpoint
+
+
+def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy (deliveries are asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
