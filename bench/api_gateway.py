@@ -115,23 +115,28 @@ def warm_overhead(endpoint: Any, paths: dict[str, str], calls: int) -> dict[str,
     return out
 
 
-def client_main(port: int, path: str, clients: int, per_client: int) -> None:
-    """The load generator (run as a separate process): prints requests/s."""
+def client_main(port: int, path: str, clients: int, per_client: int, body: str | None = None) -> None:
+    """The load generator (run as a separate process): prints requests/s. With ``body``, each
+    request is a POST of that JSON (client ``n`` sends ``X-Caller-Id: client-n``)."""
     barrier = threading.Barrier(clients + 1)
     failures: list[int] = []
 
-    def work() -> None:
+    def work(n: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port)
+        headers = {"Content-Type": "application/json", "X-Caller-Id": f"client-{n}"}
         barrier.wait()
         for _ in range(per_client):
-            connection.request("GET", path)
+            if body is None:
+                connection.request("GET", path)
+            else:
+                connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
                 failures.append(response.status)
         connection.close()
 
-    threads = [threading.Thread(target=work) for _ in range(clients)]
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     barrier.wait()
@@ -153,10 +158,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--client", nargs=4, metavar=("PORT", "PATH", "CLIENTS", "PER_CLIENT"))
+    parser.add_argument("--body", help="With --client: POST this JSON body (bench/serving.py's /predict).")
     args = parser.parse_args()
     if args.client:
         port, path, clients, per_client = args.client
-        client_main(int(port), path, int(clients), int(per_client))
+        client_main(int(port), path, int(clients), int(per_client), args.body)
         return
     from stepkit.endpoint import LocalEndpoint
 

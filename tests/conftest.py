@@ -70,12 +70,34 @@ class ServingApi:
         record = dict(zip(features, map(float, rows[0]), strict=True))
         status, answer = self.call(f"{base}/predict", {"records": [record]})
         assert status == 200, answer
-        assert answer["model_version"] == version and answer["predictions"][0]["prediction"] in set(labels)
+        assert answer["model_version"] == str(version) and answer["predictions"][0]["prediction"] in set(labels)
 
 
 @pytest.fixture(scope="session")
 def serving_api() -> ServingApi:
     return ServingApi()
+
+
+@pytest.fixture
+def deployed_stack(tmp_path: Path, project: Path, local_aws_env: None) -> Any:
+    """The repository's stack deployed to a fresh local endpoint: ``{"endpoint", "names", "api"}``
+    (``api``: the serving REST API's base URL); the endpoint stops after the test."""
+    from stepkit.deploy import Deployment
+    from stepkit.endpoint import LocalEndpoint
+
+    endpoint = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
+    try:
+        environ = {"STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "test",
+                   "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": endpoint.region}
+        deployment = Deployment.open(project / "infra" / "stack.yaml", target="local", environ=environ,
+                                     records_dir=tmp_path / "records")
+        _, outcome = deployment.deploy(environ=environ)
+        assert outcome.failed is None, outcome.error
+        api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
+        yield {"endpoint": endpoint, "names": deployment.names,
+               "api": f"{endpoint.url}/restapis/{api_id}/api/_user_request_"}
+    finally:
+        endpoint.stop()
 
 
 @pytest.fixture

@@ -38,19 +38,20 @@ from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
-from mlcontract.aws import error_code, read_object, s3
+from mlcontract.aws import read_object, s3
 from mlcontract.bundle import load_bundle, record_inputs
 from mlcontract.errors import InvalidEventError, ModelIntegrityError, ModelNotFoundError
 from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
-from mlcontract.features import InvalidRecordError, cast_labels, label_text
+from mlcontract.features import FeatureMismatchError, InvalidRecordError, cast_labels, check_feature_names, label_text
+from mlcontract.registry import alias_version, current_index, index_key, version_entry
 from mlcontract.service import MetricUnit, Service
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 service = Service("predict")
 logger = service.logger
 MAX_RECORDS_RETURNED = 10_000
-__all__ = ["InvalidEventError", "InvalidRecordError", "ModelIntegrityError", "ModelNotFoundError", "handler"]
+__all__ = ["FeatureMismatchError", "InvalidEventError", "InvalidRecordError", "ModelIntegrityError",
+           "ModelNotFoundError", "handler"]
 
 
 class ResultsNotFoundError(Exception):
@@ -71,10 +72,20 @@ class ResultWriterDetails(BaseModel):
     Key: str
 
 
+class ShadowOf(BaseModel):
+    """The answer a shadow scoring is compared with: the primary version's, already returned."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str
+    version: str
+    predictions: list[Any]
+
+
 class PredictEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["predict", "describe", "summarize"] = "predict"
+    action: Literal["predict", "describe", "summarize", "shadow"] = "predict"
     bucket: str | None = None
     registry_prefix: str = "registry"
     model_name: str = Field(pattern=SAFE_NAME)
@@ -89,6 +100,9 @@ class PredictEvent(BaseModel):
     result_writer: ResultWriterDetails | None = None
     source: S3Location | None = None
     output_prefix: str | None = None
+    strict_features: bool = False
+    """Records must name exactly the model's features (the serving API's contract)."""
+    shadow_of: ShadowOf | None = None
 
     @model_validator(mode="after")
     def _check(self) -> PredictEvent:
@@ -98,6 +112,8 @@ class PredictEvent(BaseModel):
             raise ValueError("give `alias` or `version`, not both")
         if self.alias is None and self.version is None:
             self.alias = "champion"
+        if self.action == "shadow" and (self.shadow_of is None or self.records is None):
+            raise ValueError("shadow needs records and shadow_of (the primary's answer)")
         if self.action == "predict":
             given = [n for n in ("record", "records", "s3_object") if getattr(self, n) is not None]
             if len(given) != 1:
@@ -111,8 +127,6 @@ class PredictEvent(BaseModel):
         return self
 
 
-#: index.json per registry: (bucket, key) -> {"etag", "doc", "checked"}
-_indexes: dict[tuple[str, str], dict[str, Any]] = {}
 #: loaded model bundles: (bucket, artifact key, sha256) -> bundle; a small LRU.
 _models: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 
@@ -131,6 +145,8 @@ def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "model_loaded": model["loaded"],
         "classes": list(bundle["classes"]),
     }
+    if request.action == "shadow":
+        return shadow(request, bundle, info)
     if request.action == "describe":
         entry = model["entry"]
         return {**info, "family": bundle.get("family"), "candidate_id": bundle.get("candidate_id"),
@@ -139,13 +155,14 @@ def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     started = time.perf_counter()
     if request.record is not None:
-        result = score(bundle, [request.record], None, request.label_column)[0]
+        result = score(bundle, [request.record], None, request.label_column, request.strict_features)[0]
         out = {**info, "count": 1, **result}
     elif request.records is not None:
         if len(request.records) > MAX_RECORDS_RETURNED:
             raise InvalidEventError(f"{len(request.records)} records in one call; at most {MAX_RECORDS_RETURNED} "
                                     "(use s3_object for more)")
-        predictions = score(bundle, request.records, request.record_ids, request.label_column)
+        predictions = score(bundle, request.records, request.record_ids, request.label_column,
+                            request.strict_features)
         out = {**info, "count": len(predictions), "predictions": predictions}
     else:
         out = {**info, **predict_object(request, bundle)}
@@ -159,18 +176,10 @@ def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def resolve_model(request: PredictEvent) -> dict[str, Any]:
     """The bundle for the requested alias or version, from the cache when it is current."""
-    root = f"{request.registry_prefix}/{request.model_name}"
-    index = _current_index(request.bucket, f"{root}/index.json", request.model_name)
-    if request.version is not None:
-        version = request.version
-    else:
-        version = (index.get("aliases") or {}).get(request.alias)
-        if version is None:
-            known = ", ".join(sorted(index.get("aliases") or {})) or "none"
-            raise ModelNotFoundError(f"model '{request.model_name}' has no alias '{request.alias}' (aliases: {known})")
-    entry = (index.get("versions") or {}).get(str(version))
-    if entry is None:
-        raise ModelNotFoundError(f"model '{request.model_name}' has no version {version} in the registry")
+    index = current_index(request.bucket, index_key(request.registry_prefix, request.model_name), request.model_name)
+    version = request.version if request.version is not None else alias_version(index, request.model_name,
+                                                                               request.alias or "champion")
+    entry = version_entry(index, request.model_name, version)
     cache_key = (request.bucket, entry["artifact_key"], entry["artifact_sha256"])
     bundle = _models.get(cache_key)
     loaded = bundle is None
@@ -185,29 +194,6 @@ def resolve_model(request: PredictEvent) -> dict[str, Any]:
     return {"version": int(version), "entry": entry, "bundle": bundle, "loaded": loaded}
 
 
-def _current_index(bucket: str, key: str, model_name: str) -> dict[str, Any]:
-    cached = _indexes.get((bucket, key))
-    ttl = float(os.environ.get("ALIAS_CHECK_SECONDS", "0"))
-    now = time.monotonic()
-    if cached and ttl > 0 and now - cached["checked"] < ttl:
-        return cached["doc"]
-    extra = {"IfNoneMatch": cached["etag"]} if cached else {}
-    try:
-        response = s3().get_object(Bucket=bucket, Key=key, **extra)
-    except ClientError as exc:
-        code = error_code(exc)
-        if cached and code in ("304", "NotModified"):
-            cached["checked"] = now
-            return cached["doc"]
-        if code in ("NoSuchKey", "404", "NotFound", "NoSuchBucket"):
-            _indexes.pop((bucket, key), None)
-            raise ModelNotFoundError(f"model '{model_name}' is not in the registry (no s3://{bucket}/{key})") from None
-        raise
-    doc = json.loads(response["Body"].read())
-    _indexes[(bucket, key)] = {"etag": response["ETag"], "doc": doc, "checked": now}
-    return doc
-
-
 def _load_bundle(bucket: str, key: str, sha256: str) -> dict[str, Any]:
     body = read_object(bucket, key, ModelNotFoundError, "the registry names ")
     return load_bundle(body, sha256, f"s3://{bucket}/{key}")
@@ -217,8 +203,11 @@ def _load_bundle(bucket: str, key: str, sha256: str) -> dict[str, Any]:
 
 
 def score(bundle: dict[str, Any], records: list[Any], ids: list[Any] | None,
-          label_column: str | None) -> list[dict[str, Any]]:
-    """Predictions for raw records: the bundle's own imputation and scaling, then the estimator."""
+          label_column: str | None, strict: bool = False) -> list[dict[str, Any]]:
+    """Predictions for raw records: the bundle's own imputation and scaling, then the estimator.
+    ``strict``: a record naming other features than the model's is refused, not scored."""
+    if strict:
+        check_feature_names(records, list(bundle["feature_columns"]))
     x = record_inputs(bundle, records, ids)
     estimator = bundle["estimator"]
     labels = cast_labels(estimator.predict(x)).tolist() if len(records) else []
@@ -281,6 +270,28 @@ def tally(predictions: list[dict[str, Any]]) -> dict[str, Any]:
     accuracy = (round(sum(p["label"] == p["prediction"] for p in labelled) / len(labelled), 6)
                 if labelled else None)
     return {"class_counts": dict(sorted(counts.items())), "labelled_rows": len(labelled), "accuracy": accuracy}
+
+
+# -- shadow scoring -----------------------------------------------------------------------------
+
+
+def shadow(request: PredictEvent, bundle: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """Score what the primary version answered with this (challenger) version, in the
+    background (the serving API invokes this asynchronously): the comparison is logged and
+    counted in the router's state, never returned to the caller."""
+    from mlcontract.router_state import RouterState
+
+    primary = request.shadow_of
+    predictions = score(bundle, request.records or [], None, None)
+    ours = [str(p["prediction"]) for p in predictions]
+    theirs = [str(p.get("prediction") if isinstance(p, dict) else p) for p in primary.predictions]
+    agreed = ours == theirs
+    RouterState(os.environ["ROUTER_TABLE"]).record_shadow(request.model_name, str(info["model_version"]), agreed)
+    service.count("ShadowComparisons", 1)
+    logger.info("shadow compared", extra={"request_id": primary.request_id, "model_name": request.model_name,
+                                          "primary_version": primary.version, "shadow_version": info["model_version"],
+                                          "agreed": agreed, "primary": theirs[:10], "shadow": ours[:10]})
+    return {**info, "request_id": primary.request_id, "agreed": agreed, "predictions": predictions}
 
 
 # -- summarising a Distributed Map's results ----------------------------------------------------

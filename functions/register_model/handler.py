@@ -1,5 +1,8 @@
 """register_model: add a model version to the S3 model registry and point an alias at it.
 
+``{"action": "set_alias", "model_name", "alias", "version"}`` moves an alias to a registered
+version (the rollout state machine promoting its challenger); anything else registers.
+
 Input (from the training state machine, after its Choice decided to promote)::
 
     {"bucket": "artifacts", "registry_prefix": "registry", "model_name": "breast-cancer",
@@ -41,7 +44,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from mlcontract.aws import error_code, json_bytes, read_object, s3
-from mlcontract.errors import InvalidEventError, ModelIntegrityError
+from mlcontract.errors import InvalidEventError, ModelIntegrityError, ModelNotFoundError
 from mlcontract.events import SAFE_NAME, artifacts_bucket, parse_event
 from mlcontract.service import Service
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -101,7 +104,49 @@ class RegisterEvent(BaseModel):
         return self
 
 
+class AliasEvent(BaseModel):
+    """``{"action": "set_alias", "model_name", "alias", "version"}``: point an alias at a
+    registered version (the rollout promoting its challenger), a conditional write like any other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["set_alias"]
+    bucket: str | None = None
+    registry_prefix: str = "registry"
+    model_name: str = Field(pattern=SAFE_NAME)
+    alias: str = Field(pattern=SAFE_NAME)
+    version: int = Field(ge=1)
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _defaults(self) -> AliasEvent:
+        self.bucket = artifacts_bucket(self.bucket)
+        self.registry_prefix = self.registry_prefix.strip("/")
+        return self
+
+
+def set_alias(request: AliasEvent) -> dict[str, Any]:
+    key = f"{request.registry_prefix}/{request.model_name}/index.json"
+    index, etag = read_index(request.bucket, key)
+    if index is None or str(request.version) not in index["versions"]:
+        raise ModelNotFoundError(f"model '{request.model_name}' has no version {request.version} in the registry")
+    previous = index["aliases"].get(request.alias)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    index = {**index, "revision": index["revision"] + 1, "updated_at": now,
+             "aliases": {**index["aliases"], request.alias: request.version},
+             "history": [*index["history"][-(HISTORY_LIMIT - 1):],
+                         {"at": now, "action": "set_alias", "version": request.version, "alias": request.alias,
+                          "previous": previous, "reason": request.reason}]}
+    _put_index(request.bucket, key, json_bytes(index), etag)
+    logger.info("alias moved", extra={"model_name": request.model_name, "alias": request.alias,
+                                      "version": request.version, "previous": previous})
+    return {"model_name": request.model_name, "alias": request.alias, "version": request.version,
+            "previous": previous, "index_key": key}
+
+
 def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and event.get("action") == "set_alias":
+        return set_alias(parse_event(event, AliasEvent, "register_model"))
     request = parse_event(event, RegisterEvent, "register_model")
     bucket = request.bucket
     candidate = request.candidate

@@ -126,9 +126,9 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     deployed = inventory(endpoint)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
                                            ("drift_check", "predict", "preprocess", "register_model",
-                                            "retrain_on_drift", "select_model", "serving", "train"))
+                                            "retrain_on_drift", "rollout", "select_model", "serving", "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
-    assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}training"]
+    assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}rollout", f"{PREFIX}training"]
     # the nightly retraining schedule is deployed disabled in dev (enabled only in prod)
     assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0",
                                  f"{PREFIX}training-schedule-1"]

@@ -41,6 +41,7 @@ COMMAND_MODULES: dict[str, str] = {
     "package": "deploy_cmd",
     "plan": "deploy_cmd",
     "run": "run_cmd",
+    "serving": "serving_cmd",
     "simulate": "estimate_cmd",
     "start": "executions_cmd",
     "status": "deploy_cmd",

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
 from stepkit.demo.scheduled import demo_clock, scheduled_drift_check
-from stepkit.demo.serving import ServingRun, api_url, send_dataset_rows
+from stepkit.demo.serving import ServingRun
 from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
 
@@ -28,7 +28,10 @@ class DemoOptions:
     state_dir: Path
     dataset: str = "breast_cancer"
     inference_rows: int = 200
-    serving_requests: int = 100
+    serving_requests: int = 1000
+    """At least this many requests to the serving API, A/B phase and bandit phase together."""
+    canary_feedback: int = 150
+    """Feedbacks the rollout waits for on the challenger before it decides."""
     stage: str = "dev"
 
 
@@ -45,6 +48,9 @@ class DemoResult:
     names: dict[str, str] = field(default_factory=dict)  # logical name -> deployed name
     cold_starts: list[float] = field(default_factory=list)  # when each cold start's invocation ended
     serving: ServingRun | None = None
+    second_training: ExecutionView | None = None
+    second_training_output: dict[str, Any] | None = None
+    serving_seconds: float = 0.0
     status: str = "FAILED"
     problem: str | None = None
 
@@ -58,6 +64,8 @@ class DemoResult:
             "executions": {k: v.arn for k, v in views.items() if v is not None},
             "training_output": self.training_output, "inference_output": self.inference_output,
             "serving": self.serving.summary() if self.serving is not None else None,
+            "second_training_output": self.second_training_output,
+            "serving_seconds": round(self.serving_seconds, 3),
         }
 
 
@@ -111,13 +119,13 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         inference_arn = names.state_machine_arn("batch_inference")
 
         known = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=training_arn)["executions"]}
-        key = f"datasets/{options.dataset}-{uuid.uuid4().hex[:6]}.csv"
+        key = dataset_key = f"datasets/{options.dataset}-{uuid.uuid4().hex[:6]}.csv"
         datasets.upload_dataset(s3, bucket, key, options.dataset)
         console.print(f"[bold]3. uploaded[/bold] the {options.dataset} dataset to s3://{bucket}/{key}")
         arn = wait_for_new_execution(sfn, training_arn, known)
         console.print(f"   the upload started the training pipeline: {arn.rsplit(':', 1)[-1]}")
-        result.training = _watch(sfn, arn, console, "training")
-        result.training_output = _output(sfn, arn)
+        result.training = watch(sfn, arn, console, "training")
+        result.training_output = output(sfn, arn)
         if result.training_output is None:
             result.cold_starts = _cold_starts(logs, names.function_log_group(""))
             result.problem = "the training pipeline failed"
@@ -129,33 +137,25 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         console.print(f"[bold]5. uploaded[/bold] {options.inference_rows} rows to s3://{bucket}/{key}")
         arn = wait_for_new_execution(sfn, inference_arn, known)
         console.print(f"   the upload started batch inference: {arn.rsplit(':', 1)[-1]}")
-        result.inference = _watch(sfn, arn, console, "batch inference")
-        result.inference_output = _output(sfn, arn)
+        result.inference = watch(sfn, arn, console, "batch inference")
+        result.inference_output = output(sfn, arn)
         result.cold_starts = _cold_starts(logs, names.function_log_group(""))
         if result.inference_output is None:
             result.problem = "batch inference failed"
             return result
-        result.serving = _serve(deployment.status(), datasets, options, console)
+        from stepkit.demo.online import serve
+
+        started = time.monotonic()
+        problem = serve(result, deployment, endpoint, dataset_key, options, console)
+        result.serving_seconds = time.monotonic() - started
         scheduled_drift_check(endpoint, names, console)
-        result.status = "SUCCEEDED" if result.serving is None or not result.serving.errors else "FAILED"
-        if result.status == "FAILED":
-            result.problem = "the serving API did not answer every request"
+        result.problem = problem or (f"the serving API did not answer {result.serving.errors} requests"
+                                     if result.serving is not None and result.serving.errors else None)
+        result.status = "FAILED" if result.problem else "SUCCEEDED"
         return result
     finally:
         endpoint.stop()
         render_report(result, console, options)
-
-
-def _serve(status_rows: list[dict[str, Any]], datasets: ModuleType, options: DemoOptions,
-           console: Console) -> ServingRun | None:
-    url = api_url(status_rows)
-    if url is None:
-        return None
-    with console.status(f"sending {options.serving_requests} requests to the serving API…"):
-        run = send_dataset_rows(url, datasets, options.dataset, options.serving_requests)
-    console.print(f"[bold]7. served[/bold] {run.requests} online predictions through API Gateway at {url}/predict "
-                  f"({run.errors} errors)")
-    return run
 
 
 def _cold_starts(logs: Any, prefix: str) -> list[float]:
@@ -165,18 +165,18 @@ def _cold_starts(logs: Any, prefix: str) -> list[float]:
     return cold_starts(logs, groups)
 
 
-def _output(sfn: Any, arn: str) -> dict[str, Any] | None:
+def output(sfn: Any, arn: str) -> dict[str, Any] | None:
     described = sfn.describe_execution(executionArn=arn)
     if described["status"] != "SUCCEEDED":
         return None
     return json.loads(described.get("output") or "null")
 
 
-def _watch(sfn: Any, arn: str, console: Console, title: str) -> ExecutionView:
+def watch(sfn: Any, arn: str, console: Console, title: str, step: str | None = None) -> ExecutionView:
     """Follow one execution live: a line per top-level state, a table of candidates."""
     view = ExecutionView(arn)
     table_holder: dict[str, Table] = {"table": render_candidates(view)}
-    step = "4" if title == "training" else "6"
+    step = step or ("4" if title == "training" else "6")
     console.print(f"[bold]{step}. {title}[/bold]")
     with Live(table_holder["table"], console=console, refresh_per_second=4, transient=True) as live:
         for event in follow(sfn, arn):

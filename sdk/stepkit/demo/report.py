@@ -101,15 +101,35 @@ def render_report(result: DemoResult, console: Console, options: DemoOptions) ->
             f"registry/ (model registry), predictions/ (batch results)"
         )
     if result.serving is not None:
-        served = result.serving.summary()
-        latency = served["latency_ms"] or {}
-        console.print(f"[bold]serving[/bold]: {served['requests']} requests to {served['url']}/predict, "
-                      f"{served['errors']} errors, by model version {served['by_version']}, accuracy "
-                      f"{served['accuracy']} on rows of the dataset (not the test set), "
-                      f"latency p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms")
+        _serving(result.serving.summary(), console)
     if result.problem:
         console.print(f"[bold red]{result.problem}[/bold red]")
     _follow_up(result, console, options)
+
+
+def _serving(served: dict[str, Any], console: Console) -> None:
+    """Traffic and accuracy per version in each phase, the rollout's decision, the bandit's speed."""
+    latency = served["latency_ms"] or {}
+    console.print(f"[bold]serving[/bold]: {served['requests']} requests to {served['url']}/predict, "
+                  f"{served['errors']} errors, by model version {served['by_version']}, latency p50 "
+                  f"{latency.get('p50')} ms, p99 {latency.get('p99')} ms (held-out rows, labels as feedback)")
+    table = Table("phase", "policy", "version", "requests", "share", "accuracy", box=None)
+    for name, phase in (served.get("phases") or {}).items():
+        for version, n in phase["by_version"].items():
+            table.add_row(name, phase["policy"]["kind"], version, str(n), f"{phase['share_by_version'][version]:.1%}",
+                          f"{phase['accuracy_by_version'].get(version, 0):.3f}")
+    console.print(table)
+    rollout = served.get("rollout") or {}
+    if rollout:
+        console.print(f"[bold]rollout[/bold] of version {rollout.get('challenger')} against {rollout.get('champion')}: "
+                      f"{rollout.get('action')} ({'; '.join(rollout.get('reasons') or [])})")
+    bandit = served.get("bandit") or {}
+    if bandit:
+        moved = bandit.get("moved_after_requests")
+        console.print(f"[bold]bandit[/bold]: the better version is {bandit['better_version']}; "
+                      + (f"after {moved} requests it answered >= 90% of every 100 from then on"
+                         if moved is not None else "it never answered >= 90% of 100 requests in a row")
+                      + f" (last 100: {bandit['final_share']:.0%})")
 
 
 def _follow_up(result: DemoResult, console: Console, options: DemoOptions) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,24 +58,28 @@ class RestApi(Resource):
 
 
 @contextmanager
-def _importable(folder: Path) -> Iterator[None]:
-    """The app's folder first on ``sys.path`` while it is imported; its ``chalicelib`` and other
-    modules are forgotten afterwards, so two apps of one stack do not see each other's."""
+def _importable(folder: Path, layers: Sequence[Path] = ()) -> Iterator[None]:
+    """The app's folder first on ``sys.path`` while it is imported, then its layers' ``python/``
+    folders (as Lambda puts ``/opt/python`` there); the modules imported from them are
+    forgotten afterwards, so two apps of one stack do not see each other's ``chalicelib``."""
     before = set(sys.modules)
-    sys.path.insert(0, str(folder))
+    folders = [str(folder), *(str(layer) for layer in layers)]
+    added = [f for f in folders if f not in sys.path]
+    sys.path[0:0] = added
     try:
         yield
     finally:
-        sys.path.remove(str(folder))
+        for entry in added:
+            sys.path.remove(entry)
         for name in set(sys.modules) - before:
             module = sys.modules.get(name)
-            if str(getattr(module, "__file__", "") or "").startswith(str(folder)):
+            if str(getattr(module, "__file__", "") or "").startswith(tuple(folders)):
                 del sys.modules[name]
 
 
-def load_app(code_dir: Path, handler: str) -> Any:
-    """The ``Chalice`` object ``handler`` (``app.app``) names in ``code_dir``; ValueError saying
-    what is wrong otherwise."""
+def load_app(code_dir: Path, handler: str, layers: Sequence[Path] = ()) -> Any:
+    """The ``Chalice`` object ``handler`` (``app.app``) names in ``code_dir`` (importing from the
+    function's ``layers`` too); ValueError saying what is wrong otherwise."""
     try:
         from chalice import Chalice
     except ImportError:
@@ -88,7 +92,7 @@ def load_app(code_dir: Path, handler: str) -> Any:
     spec = importlib.util.spec_from_file_location(unique, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    with _importable(code_dir):
+    with _importable(code_dir, layers):
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
@@ -120,8 +124,8 @@ def swagger(app: Any, region: str, function_arn: str) -> dict[str, Any]:
 
 
 def rest_api_resource(logical: str, function_name: str, function_arn: str, region: str, stage: str,
-                      code_dir: Path, handler: str) -> RestApi:
-    app = load_app(code_dir, handler)
+                      code_dir: Path, handler: str, layers: Sequence[Path] = ()) -> RestApi:
+    app = load_app(code_dir, handler, layers)
     definition = swagger(app, region, function_arn)
     routes = tuple(f"{method.upper()} {path}" for path, methods in sorted(definition["paths"].items())
                    for method in methods)

@@ -250,7 +250,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         if s.api is not None:
             try:
                 resources.append(rest_api_resource(fn.name, names.function(fn.name), names.function_arn(fn.name),
-                                                   names.region, s.api.stage, fn.code_dir, s.handler))
+                                                   names.region, s.api.stage, fn.code_dir, s.handler,
+                                                   [layer.python_dir for layer in project.layers_of(fn)]))
             except ValueError as exc:
                 problems.append(f"{where}: {place}.api: {exc}")
         for i, trigger in enumerate(s.triggers):

@@ -32,6 +32,7 @@ FAILING: dict[str, list[str]] = {
     "package": ["--stack", "{tmp}/missing.yaml"],
     "plan": ["--stack", "{tmp}/missing.yaml"],
     "run": ["{tmp}/missing.asl.json"],
+    "serving": ["status", "--url", NOBODY],
     "simulate": ["{tmp}/missing.asl.json"],
     "start": ["m", "--endpoint-url", NOBODY],
     "status": ["--stack", "{tmp}/missing.yaml"],

@@ -81,3 +81,19 @@ def test_api_settings() -> None:
         FunctionSettings.model_validate({"api": {"framework": "flask"}})
     with pytest.raises(ValidationError):
         FunctionSettings.model_validate({"api": {"stage": "no spaces"}})
+
+
+def test_an_app_imports_from_its_layers_and_forgets_them_after(tmp_path: Path) -> None:
+    import sys
+
+    layer = tmp_path / "layer" / "python"
+    (layer / "sharedwords").mkdir(parents=True)
+    (layer / "sharedwords" / "__init__.py").write_text("WORD = 'from the layer'\n")
+    (tmp_path / "app").mkdir()
+    app_dir = _app(tmp_path / "app", APP.replace("from chalicelib.words import GREETING",
+                                                 "from sharedwords import WORD as GREETING"))
+    with pytest.raises(ValueError, match="No module named 'sharedwords'"):
+        load_app(app_dir, "app.app")
+    app = load_app(app_dir, "app.app", [layer])
+    assert "/hi/{name}" in app.routes
+    assert "sharedwords" not in sys.modules and str(layer) not in sys.path

@@ -112,6 +112,26 @@ def record_matrix(records: list[Any], features: list[str], ids: list[Any] | None
     return x
 
 
+class FeatureMismatchError(InvalidRecordError):
+    """A record's feature names are not the model's: some missing, some the model does not take."""
+
+
+def check_feature_names(records: list[Any], features: list[str]) -> None:
+    """:class:`FeatureMismatchError` naming the missing and the extra features of the first
+    record (a feature mapping) whose names differ from ``features``; value lists are checked
+    by :func:`record_matrix`."""
+    wanted = set(features)
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            continue
+        missing = [c for c in features if c not in record]
+        extra = sorted(str(k) for k in record if k not in wanted)
+        if missing or extra:
+            problems = [f"missing features {', '.join(map(repr, missing))}" if missing else "",
+                        f"extra features {', '.join(map(repr, extra))}" if extra else ""]
+            raise FeatureMismatchError(f"record {i}: {'; '.join(p for p in problems if p)}")
+
+
 def read_labelled_csv(body: bytes, target: str) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A split preprocess wrote: the feature names, their values (NaN where empty), the labels."""
     reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
