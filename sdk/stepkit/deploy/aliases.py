@@ -30,13 +30,13 @@ def routing(version: str, current: list[dict[str, Any]] | None, canary: int | No
 class AliasCalls:
     """The Step Functions calls behind a ``StateMachineAlias``."""
 
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _sm_arn: Callable[[str], str]
     _lookup_state_machine: Callable[[str, Resource | None], str]
 
     def _current_routing(self, arn: str) -> list[dict[str, Any]] | None:
         try:
-            return self.c("stepfunctions").describe_state_machine_alias(stateMachineAliasArn=arn)[
+            return self.client("stepfunctions").describe_state_machine_alias(stateMachineAliasArn=arn)[
                 "routingConfiguration"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("ResourceNotFound", "StateMachineDoesNotExist"):
@@ -52,7 +52,7 @@ class AliasCalls:
         return self._lookup_state_machine(machine, None)  # the alias is its machine's
 
     def _put_state_machine_alias(self, r: StateMachineAlias, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sfn = self.c("stepfunctions")
+        sfn = self.client("stepfunctions")
         machine_arn = self._sm_arn(r.machine_name)
         version = sfn.publish_state_machine_version(stateMachineArn=machine_arn)["stateMachineVersionArn"]
         arn = f"{machine_arn}:{r.alias}"
@@ -66,7 +66,7 @@ class AliasCalls:
         return {"arn": arn, "version_arn": version, "routing": route}
 
     def _delete_state_machine_alias(self, rec: Recorded) -> None:
-        self.c("stepfunctions").delete_state_machine_alias(
+        self.client("stepfunctions").delete_state_machine_alias(
             stateMachineAliasArn=rec.outputs.get("arn") or self._sm_arn(rec.name))
 
     def _describe_state_machine_alias(self, rec: Recorded) -> str:

@@ -72,7 +72,8 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         self.sleep = sleep
         self.wait_timeout = wait_timeout
 
-    def c(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
+        """The target's boto3 client of ``service`` (``"s3"``, ``"lambda"``, ...)."""
         return self.conn.client(service)
 
     def _owned(self, tags: dict[str, str] | None) -> str:
@@ -125,7 +126,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     # --- roles -----------------------------------------------------------------------------------
 
     def _lookup_role(self, name: str, _r: Resource | None) -> str:
-        iam = self.c("iam")
+        iam = self.client("iam")
         try:
             iam.get_role(RoleName=name)
         except ClientError as exc:
@@ -138,7 +139,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def _put_role(self, r: Role, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         from stepkit.deploy.iam import trust_policy
 
-        iam = self.c("iam")
+        iam = self.client("iam")
         trust = json.dumps(trust_policy(r.service))
         created = False
         if not existing or self._lookup_role(r.name, r) == MISSING:
@@ -158,7 +159,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return f"arn:{self.conn.partition}:iam::{self.conn.account}:role/{name}"
 
     def _delete_role(self, rec: Recorded) -> None:
-        iam = self.c("iam")
+        iam = self.client("iam")
         for policy in iam.list_role_policies(RoleName=rec.name).get("PolicyNames", []):
             iam.delete_role_policy(RoleName=rec.name, PolicyName=policy)
         for attached in iam.list_attached_role_policies(RoleName=rec.name).get("AttachedPolicies", []):
@@ -166,13 +167,13 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         iam.delete_role(RoleName=rec.name)
 
     def _describe_role(self, rec: Recorded) -> str:
-        self.c("iam").get_role(RoleName=rec.name)
+        self.client("iam").get_role(RoleName=rec.name)
         return "present"
 
     # --- log groups ------------------------------------------------------------------------------
 
     def _log_group(self, name: str) -> dict[str, Any] | None:
-        groups = self.c("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+        groups = self.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
         return next((g for g in groups if g["logGroupName"] == name), None)
 
     def _lookup_log_group(self, name: str, _r: Resource | None) -> str:
@@ -180,14 +181,14 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if group is None:
             return MISSING
         try:
-            tags = self.c("logs").list_tags_log_group(logGroupName=name).get("tags", {})
+            tags = self.client("logs").list_tags_log_group(logGroupName=name).get("tags", {})
         except ClientError:
             tags = {}
         # Lambda creates its function's group on first run, untagged: that one is ours too.
         return OURS if name.startswith("/aws/lambda/") and not tags else self._owned(tags)
 
     def _put_log_group(self, r: LogGroup, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        logs = self.c("logs")
+        logs = self.client("logs")
         if self._log_group(r.name) is None:
             try:
                 logs.create_log_group(logGroupName=r.name, tags=self.tags)
@@ -199,7 +200,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return {"arn": group.get("arn", "")}
 
     def _delete_log_group(self, rec: Recorded) -> None:
-        self.c("logs").delete_log_group(logGroupName=rec.name)
+        self.client("logs").delete_log_group(logGroupName=rec.name)
 
     def _describe_log_group(self, rec: Recorded) -> str:
         return "present" if self._log_group(rec.name) else MISSING
@@ -207,7 +208,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     # --- buckets ---------------------------------------------------------------------------------
 
     def _lookup_bucket(self, name: str, _r: Resource | None) -> str:
-        s3 = self.c("s3")
+        s3 = self.client("s3")
         try:
             s3.head_bucket(Bucket=name)
         except ClientError as exc:
@@ -228,7 +229,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return self._owned(tags)
 
     def _put_bucket(self, r: Bucket, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        s3 = self.c("s3")
+        s3 = self.client("s3")
         if not existing or self._lookup_bucket(r.name, r) == MISSING:
             args: dict[str, Any] = {"Bucket": r.name}
             if self.conn.target.region != "us-east-1":
@@ -248,7 +249,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return {"arn": f"arn:{self.conn.partition}:s3:::{r.name}"}
 
     def bucket_is_empty(self, name: str) -> bool:
-        s3 = self.c("s3")
+        s3 = self.client("s3")
         try:
             versions = s3.list_object_versions(Bucket=name, MaxKeys=1)
         except ClientError as exc:
@@ -258,7 +259,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return not (versions.get("Versions") or versions.get("DeleteMarkers"))
 
     def empty_bucket(self, name: str) -> int:
-        s3 = self.c("s3")
+        s3 = self.client("s3")
         removed = 0
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
             objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
@@ -269,10 +270,10 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return removed
 
     def _delete_bucket(self, rec: Recorded) -> None:
-        self.c("s3").delete_bucket(Bucket=rec.name)
+        self.client("s3").delete_bucket(Bucket=rec.name)
 
     def _describe_bucket(self, rec: Recorded) -> str:
-        self.c("s3").head_bucket(Bucket=rec.name)
+        self.client("s3").head_bucket(Bucket=rec.name)
         return "present"
 
     # --- the deployment bucket ------------------------------------------------------------------
@@ -297,7 +298,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def upload_code(self, bucket: str, key: str, path: Path) -> dict[str, str]:
         """Put a zip at ``s3://bucket/key`` (unless it is there already: keys are digests) and
         remove the function's older zips beside it (Lambda keeps its own copy of the code)."""
-        s3 = self.c("s3")
+        s3 = self.client("s3")
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
@@ -316,21 +317,21 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def _lookup_bucket_notifications(self, name: str, _r: Resource | None) -> str:
         if self._lookup_bucket(name, None) != OURS:
             return MISSING  # the bucket's own lookup reports a foreign bucket
-        config = self.c("s3").get_bucket_notification_configuration(Bucket=name)
+        config = self.client("s3").get_bucket_notification_configuration(Bucket=name)
         wired = config.get("LambdaFunctionConfigurations") or "EventBridgeConfiguration" in config
         return OURS if wired else MISSING
 
     def _put_bucket_notifications(self, r: BucketNotifications, _rec: Recorded | None,
                                   existing: bool) -> dict[str, Any]:
-        self.c("s3").put_bucket_notification_configuration(Bucket=r.name,
+        self.client("s3").put_bucket_notification_configuration(Bucket=r.name,
                                                            NotificationConfiguration=r.configuration())
         return {}
 
     def _delete_bucket_notifications(self, rec: Recorded) -> None:
-        self.c("s3").put_bucket_notification_configuration(Bucket=rec.name, NotificationConfiguration={})
+        self.client("s3").put_bucket_notification_configuration(Bucket=rec.name, NotificationConfiguration={})
 
     def _describe_bucket_notifications(self, rec: Recorded) -> str:
-        config = self.c("s3").get_bucket_notification_configuration(Bucket=rec.name)
+        config = self.client("s3").get_bucket_notification_configuration(Bucket=rec.name)
         return "present" if config.get("LambdaFunctionConfigurations") or rec.properties.get("eventbridge") \
             else "empty"
 
@@ -338,7 +339,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
 
     def _queue_url(self, name: str) -> str | None:
         try:
-            return str(self.c("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+            return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
         except ClientError as exc:
             if _not_found(exc):
                 return None
@@ -348,10 +349,10 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         url = self._queue_url(name)
         if url is None:
             return MISSING
-        return self._owned(self.c("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
+        return self._owned(self.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
 
     def _put_queue(self, r: Queue, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sqs = self.c("sqs")
+        sqs = self.client("sqs")
         url = self._queue_url(r.name) if existing else None
         if url is None:
             try:
@@ -370,20 +371,20 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def _delete_queue(self, rec: Recorded) -> None:
         url = rec.outputs.get("url") or self._queue_url(rec.name)
         if url:
-            self.c("sqs").delete_queue(QueueUrl=url)
+            self.client("sqs").delete_queue(QueueUrl=url)
 
     def _describe_queue(self, rec: Recorded) -> str:
         url = self._queue_url(rec.name)
         if url is None:
             return MISSING
-        attrs = self.c("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        attrs = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
         return f"{attrs['Attributes'].get('ApproximateNumberOfMessages', '?')} messages"
 
     # --- functions -----------------------------------------------------------------------------------
 
     def _lookup_function(self, name: str, _r: Resource | None) -> str:
         try:
-            found = self.c("lambda").get_function(FunctionName=name)
+            found = self.client("lambda").get_function(FunctionName=name)
         except ClientError as exc:
             if _not_found(exc):
                 return MISSING
@@ -399,7 +400,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
 
     def _put_function(self, r: Function, rec: Recorded | None, existing: bool) -> dict[str, Any]:
         assert self.code is not None, "the executor provides the bundles"
-        lam = self.c("lambda")
+        lam = self.client("lambda")
         state = self._lookup_function(r.name, r) if existing else MISSING
         if state == MISSING:
             code = self.code(r)
@@ -432,7 +433,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         deadline = time.monotonic() + self.wait_timeout
         delay = 0.5
         while True:
-            config = self.c("lambda").get_function_configuration(FunctionName=name)
+            config = self.client("lambda").get_function_configuration(FunctionName=name)
             state, update = config.get("State", "Active"), config.get("LastUpdateStatus", "Successful")
             if state == "Failed" or update == "Failed":
                 reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
@@ -445,10 +446,10 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             delay = min(delay * 1.5, 5)
 
     def _delete_function(self, rec: Recorded) -> None:
-        self.c("lambda").delete_function(FunctionName=rec.name)
+        self.client("lambda").delete_function(FunctionName=rec.name)
 
     def _describe_function(self, rec: Recorded) -> str:
-        config = self.c("lambda").get_function_configuration(FunctionName=rec.name)
+        config = self.client("lambda").get_function_configuration(FunctionName=rec.name)
         return str(config.get("State", "Active"))
 
     # --- state machines ----------------------------------------------------------------------------
@@ -458,7 +459,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                 f"stateMachine:{name}")
 
     def _lookup_state_machine(self, name: str, _r: Resource | None) -> str:
-        sfn = self.c("stepfunctions")
+        sfn = self.client("stepfunctions")
         arn = self._sm_arn(name)
         try:
             found = sfn.describe_state_machine(stateMachineArn=arn)
@@ -481,7 +482,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                 "tracingConfiguration": {"enabled": r.tracing}}
 
     def _put_state_machine(self, r: StateMachine, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sfn = self.c("stepfunctions")
+        sfn = self.client("stepfunctions")
         state = self._lookup_state_machine(r.name, r) if existing else MISSING
         arn = self._sm_arn(r.name)
         if state == MISSING:
@@ -506,17 +507,18 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return {"arn": arn}
 
     def _delete_state_machine(self, rec: Recorded) -> None:
-        self.c("stepfunctions").delete_state_machine(stateMachineArn=rec.outputs.get("arn") or self._sm_arn(rec.name))
+        arn = rec.outputs.get("arn") or self._sm_arn(rec.name)
+        self.client("stepfunctions").delete_state_machine(stateMachineArn=arn)
 
     def _describe_state_machine(self, rec: Recorded) -> str:
-        found = self.c("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
+        found = self.client("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
         return str(found.get("status", "ACTIVE"))
 
     # --- permissions ----------------------------------------------------------------------------------
 
     def _statement(self, function: str, sid: str) -> dict[str, Any] | None:
         try:
-            policy = json.loads(self.c("lambda").get_policy(FunctionName=function)["Policy"])
+            policy = json.loads(self.client("lambda").get_policy(FunctionName=function)["Policy"])
         except ClientError as exc:
             if _not_found(exc):
                 return None
@@ -529,7 +531,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return OURS if self._statement(r.function_name, r.statement_id) else MISSING
 
     def _put_permission(self, r: Permission, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        lam = self.c("lambda")
+        lam = self.client("lambda")
         if self._statement(r.function_name, r.statement_id) is not None:
             lam.remove_permission(FunctionName=r.function_name, StatementId=r.statement_id)
         lam.add_permission(FunctionName=r.function_name, StatementId=r.statement_id,
@@ -540,7 +542,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def _delete_permission(self, rec: Recorded) -> None:
         function = rec.outputs.get("function") or rec.properties.get("function_name")
         sid = rec.outputs.get("statement_id") or rec.name
-        self.c("lambda").remove_permission(FunctionName=function, StatementId=sid)
+        self.client("lambda").remove_permission(FunctionName=function, StatementId=sid)
 
     def _describe_permission(self, rec: Recorded) -> str:
         function = rec.outputs.get("function") or rec.properties.get("function_name")
@@ -550,7 +552,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     # --- event rules --------------------------------------------------------------------------------
 
     def _lookup_event_rule(self, name: str, _r: Resource | None) -> str:
-        events = self.c("events")
+        events = self.client("events")
         try:
             rule = events.describe_rule(Name=name)
         except ClientError as exc:
@@ -561,7 +563,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return self._owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        events = self.c("events")
+        events = self.client("events")
         state = "ENABLED" if r.enabled else "DISABLED"
         if r.schedule:
             arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
@@ -578,20 +580,20 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return {"arn": arn}
 
     def _delete_event_rule(self, rec: Recorded) -> None:
-        events = self.c("events")
+        events = self.client("events")
         targets = events.list_targets_by_rule(Rule=rec.name).get("Targets", [])
         if targets:
             events.remove_targets(Rule=rec.name, Ids=[t["Id"] for t in targets])
         events.delete_rule(Name=rec.name)
 
     def _describe_event_rule(self, rec: Recorded) -> str:
-        return str(self.c("events").describe_rule(Name=rec.name).get("State", "ENABLED"))
+        return str(self.client("events").describe_rule(Name=rec.name).get("State", "ENABLED"))
 
     # --- event source mappings ----------------------------------------------------------------------
 
     def _mapping(self, function: str, queue_arn: str) -> dict[str, Any] | None:
         try:
-            found = self.c("lambda").list_event_source_mappings(FunctionName=function, EventSourceArn=queue_arn)
+            found = self.client("lambda").list_event_source_mappings(FunctionName=function, EventSourceArn=queue_arn)
         except ClientError as exc:
             if _not_found(exc):
                 return None
@@ -606,7 +608,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
 
     def _put_event_source_mapping(self, r: EventSourceMapping, _rec: Recorded | None,
                                   existing: bool) -> dict[str, Any]:
-        lam = self.c("lambda")
+        lam = self.client("lambda")
         settings = {"BatchSize": r.batch_size, "MaximumBatchingWindowInSeconds": r.batching_window,
                     "FunctionResponseTypes": ["ReportBatchItemFailures"] if r.partial_failures else [],
                     "Enabled": r.enabled}
@@ -624,13 +626,13 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             found = self._mapping(rec.properties.get("function_name", ""), rec.properties.get("queue_arn", ""))
             uuid = found["UUID"] if found else None
         if uuid:
-            self.c("lambda").delete_event_source_mapping(UUID=uuid)
+            self.client("lambda").delete_event_source_mapping(UUID=uuid)
 
     def _describe_event_source_mapping(self, rec: Recorded) -> str:
         uuid = rec.outputs.get("uuid")
         if not uuid:
             return MISSING
-        return str(self.c("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
+        return str(self.client("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

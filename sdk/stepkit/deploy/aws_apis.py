@@ -27,14 +27,14 @@ def _not_found(exc: ClientError) -> bool:
 
 
 class RestApiCalls:
-    c: Any
+    client: Any
     conn: Any
     tags: dict[str, str]
     _retry_iam: Any
     _owned: Any
 
     def _rest_api_id(self, name: str) -> tuple[str, dict[str, str]] | None:
-        for page in self.c("apigateway").get_paginator("get_rest_apis").paginate():
+        for page in self.client("apigateway").get_paginator("get_rest_apis").paginate():
             for item in page.get("items", []):
                 if item.get("name") == name:
                     return item["id"], item.get("tags") or {}
@@ -51,7 +51,7 @@ class RestApiCalls:
         return f"https://{api_id}.execute-api.{self.conn.target.region}.amazonaws.com/{stage}/"
 
     def _put_rest_api(self, r: RestApi, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        apigw = self.c("apigateway")
+        apigw = self.client("apigateway")
         found = self._rest_api_id(r.name) if existing else None
         if found is None:
             api_id = apigw.create_rest_api(name=r.name, tags=self.tags,
@@ -62,7 +62,7 @@ class RestApiCalls:
         apigw.create_deployment(restApiId=api_id, stageName=r.stage)
         source = (f"arn:{self.conn.partition}:execute-api:{self.conn.target.region}:{self.conn.account}:"
                   f"{api_id}/*")
-        lam = self.c("lambda")
+        lam = self.client("lambda")
         try:
             lam.remove_permission(FunctionName=r.function_name, StatementId=r.statement_id)
         except ClientError as exc:
@@ -78,17 +78,17 @@ class RestApiCalls:
         sid = rec.outputs.get("statement_id")
         if function and sid:
             try:
-                self.c("lambda").remove_permission(FunctionName=function, StatementId=sid)
+                self.client("lambda").remove_permission(FunctionName=function, StatementId=sid)
             except ClientError as exc:
                 if not _not_found(exc):
                     raise
         api_id = rec.outputs.get("id") or (self._rest_api_id(rec.name) or (None,))[0]
         if api_id:
-            self.c("apigateway").delete_rest_api(restApiId=api_id)
+            self.client("apigateway").delete_rest_api(restApiId=api_id)
 
     def _describe_rest_api(self, rec: Recorded) -> str:
         api_id = rec.outputs.get("id")
         if not api_id:
             return MISSING
-        stages = {s["stageName"] for s in self.c("apigateway").get_stages(restApiId=api_id).get("item", [])}
+        stages = {s["stageName"] for s in self.client("apigateway").get_stages(restApiId=api_id).get("item", [])}
         return "present" if rec.properties.get("stage") in stages else "undeployed"

@@ -19,18 +19,18 @@ MISSING = "missing"
 
 
 class PipeCalls:
-    """The Pipes calls behind ``Pipe`` (``c``, ``tags``, ``_owned``, ``_retry_iam``,
+    """The Pipes calls behind ``Pipe`` (``client``, ``tags``, ``_owned``, ``_retry_iam``,
     ``_stream_arn``: aws.Api's)."""
 
     tags: dict[str, str]
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _owned: Callable[[dict[str, str] | None], str]
     _retry_iam: Callable[[Callable[[], Any]], Any]
     _stream_arn: Callable[[str], str | None]
 
     def _pipe(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.c("pipes").describe_pipe(Name=name)  # type: ignore[no-any-return]
+            return self.client("pipes").describe_pipe(Name=name)  # type: ignore[no-any-return]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NotFoundException", "ResourceNotFoundException"}:
                 return None
@@ -49,7 +49,7 @@ class PipeCalls:
         return stream
 
     def _put_pipe(self, r: Pipe, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        pipes = self.c("pipes")
+        pipes = self.client("pipes")
         source = self._pipe_source(r)
         found = self._pipe(r.name) if existing else None
         state = "RUNNING" if r.enabled else "STOPPED"
@@ -69,7 +69,7 @@ class PipeCalls:
 
     def _delete_pipe(self, rec: Recorded) -> None:
         if self._pipe(rec.name) is not None:
-            self.c("pipes").delete_pipe(Name=rec.name)
+            self.client("pipes").delete_pipe(Name=rec.name)
 
     def _describe_pipe(self, rec: Recorded) -> str:
         found = self._pipe(rec.name)

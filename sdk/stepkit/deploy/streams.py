@@ -24,16 +24,16 @@ MISSING, OURS = "missing", "ours"
 
 
 class KinesisStreamCalls:
-    """The Kinesis calls behind ``KinesisStream`` (``c``, ``tags``, ``_owned``, ``sleep``: aws.Api's)."""
+    """The Kinesis calls behind ``KinesisStream`` (``client``, ``tags``, ``_owned``, ``sleep``: aws.Api's)."""
 
     tags: dict[str, str]
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _owned: Callable[[dict[str, str] | None], str]
     sleep: Callable[[float], None]
 
     def _kinesis_summary(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.c("kinesis").describe_stream_summary(StreamName=name)[  # type: ignore[no-any-return]
+            return self.client("kinesis").describe_stream_summary(StreamName=name)[  # type: ignore[no-any-return]
                 "StreamDescriptionSummary"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
@@ -44,7 +44,7 @@ class KinesisStreamCalls:
         found = self._kinesis_summary(name)
         if found is None:
             return MISSING
-        tags = self.c("kinesis").list_tags_for_stream(StreamName=name).get("Tags", [])
+        tags = self.client("kinesis").list_tags_for_stream(StreamName=name).get("Tags", [])
         return self._owned({t["Key"]: t["Value"] for t in tags})
 
     def _kinesis_active(self, name: str) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class KinesisStreamCalls:
         raise RuntimeError(f"Kinesis stream {name} did not become ACTIVE")
 
     def _put_kinesis_stream(self, r: KinesisStream, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        kinesis = self.c("kinesis")
+        kinesis = self.client("kinesis")
         if (self._kinesis_summary(r.name) if existing else None) is None:
             kinesis.create_stream(StreamName=r.name, ShardCount=r.shards, Tags=self.tags)
         else:
@@ -74,7 +74,7 @@ class KinesisStreamCalls:
 
     def _delete_kinesis_stream(self, rec: Recorded) -> None:
         if self._kinesis_summary(rec.name) is not None:
-            self.c("kinesis").delete_stream(StreamName=rec.name, EnforceConsumerDeletion=True)
+            self.client("kinesis").delete_stream(StreamName=rec.name, EnforceConsumerDeletion=True)
 
     def _describe_kinesis_stream(self, rec: Recorded) -> str:
         found = self._kinesis_summary(rec.name)
@@ -82,14 +82,14 @@ class KinesisStreamCalls:
 
 
 class StreamMappingCalls:
-    """The Lambda calls behind ``StreamMapping`` (``c``, ``_retry_iam``: aws.Api's)."""
+    """The Lambda calls behind ``StreamMapping`` (``client``, ``_retry_iam``: aws.Api's)."""
 
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _retry_iam: Callable[[Callable[[], Any]], Any]
 
     def _stream_arn(self, table: str) -> str | None:
         try:
-            described = self.c("dynamodb").describe_table(TableName=table)["Table"]
+            described = self.client("dynamodb").describe_table(TableName=table)["Table"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None
@@ -99,7 +99,7 @@ class StreamMappingCalls:
 
     def _stream_mappings(self, function: str) -> list[dict[str, Any]]:
         try:
-            pages = self.c("lambda").get_paginator("list_event_source_mappings").paginate(FunctionName=function)
+            pages = self.client("lambda").get_paginator("list_event_source_mappings").paginate(FunctionName=function)
             return [m for page in pages for m in page.get("EventSourceMappings", [])
                     if ":dynamodb:" in m.get("EventSourceArn", "") or ":kinesis:" in m.get("EventSourceArn", "")]
         except ClientError as exc:
@@ -119,7 +119,7 @@ class StreamMappingCalls:
         return OURS if self._table_mappings(r.function_name, r.table_name, r.kinesis_arn) else MISSING
 
     def _put_stream_mapping(self, r: StreamMapping, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        lam = self.c("lambda")
+        lam = self.client("lambda")
         stream = r.kinesis_arn or self._stream_arn(r.table_name)
         if stream is None:
             raise RuntimeError(f"table {r.table_name} has no stream to map (set its `stream:` in the stack)")
@@ -145,7 +145,7 @@ class StreamMappingCalls:
                                                     rec.properties.get("kinesis_arn", ""))]
         for uuid in uuids:
             try:
-                self.c("lambda").delete_event_source_mapping(UUID=uuid)
+                self.client("lambda").delete_event_source_mapping(UUID=uuid)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
                     raise
@@ -155,7 +155,7 @@ class StreamMappingCalls:
         if not uuid:
             return MISSING
         try:
-            return str(self.c("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
+            return str(self.client("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return MISSING

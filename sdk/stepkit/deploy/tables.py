@@ -29,18 +29,18 @@ def _code(exc: ClientError) -> str:
 
 
 class TableCalls:
-    """The DynamoDB calls behind ``Table`` (``c``, ``tags``, ``_owned``, ``sleep``,
+    """The DynamoDB calls behind ``Table`` (``client``, ``tags``, ``_owned``, ``sleep``,
     ``wait_timeout``: aws.Api's)."""
 
     tags: dict[str, str]
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _owned: Callable[[dict[str, str] | None], str]
     sleep: Callable[[float], None]
     wait_timeout: float
 
     def _table(self, name: str) -> dict[str, Any] | None:
         try:
-            return dict(self.c("dynamodb").describe_table(TableName=name)["Table"])
+            return dict(self.client("dynamodb").describe_table(TableName=name)["Table"])
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return None
@@ -50,11 +50,11 @@ class TableCalls:
         table = self._table(name)
         if table is None:
             return MISSING
-        tags = self.c("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
+        tags = self.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
         return self._owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_table(self, r: Table, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        dynamodb = self.c("dynamodb")
+        dynamodb = self.client("dynamodb")
         table = self._table(r.name) if existing else None
         if table is None:
             dynamodb.create_table(**r.create_arguments(), Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()])
@@ -89,7 +89,7 @@ class TableCalls:
         current = spec.get("StreamViewType") if spec.get("StreamEnabled") else None
         if current == r.stream_view_type:
             return
-        dynamodb = self.c("dynamodb")
+        dynamodb = self.client("dynamodb")
         if current is not None:  # a view type cannot change: disable, then enable again
             self._wait_active(r.name)
             dynamodb.update_table(TableName=r.name, StreamSpecification={"StreamEnabled": False})
@@ -98,7 +98,7 @@ class TableCalls:
             dynamodb.update_table(TableName=r.name, StreamSpecification=r.stream_specification())
 
     def _converge_ttl(self, r: Table) -> None:
-        dynamodb = self.c("dynamodb")
+        dynamodb = self.client("dynamodb")
         ttl = dynamodb.describe_time_to_live(TableName=r.name).get("TimeToLiveDescription", {})
         enabled = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
         current = ttl.get("AttributeName") if enabled else None
@@ -128,7 +128,7 @@ class TableCalls:
 
     def table_has_items(self, name: str) -> bool:
         try:
-            return bool(self.c("dynamodb").scan(TableName=name, Limit=1, Select="COUNT").get("Count"))
+            return bool(self.client("dynamodb").scan(TableName=name, Limit=1, Select="COUNT").get("Count"))
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return False
@@ -143,7 +143,7 @@ class TableCalls:
     def drop_table(self, name: str) -> None:
         """Delete the table with whatever it holds (gone already: nothing to do)."""
         try:
-            self.c("dynamodb").delete_table(TableName=name)
+            self.client("dynamodb").delete_table(TableName=name)
         except ClientError as exc:
             if _code(exc) != "ResourceNotFoundException":
                 raise

@@ -19,14 +19,14 @@ MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 
 
 class TopicCalls:
-    """The SNS calls behind ``Topic`` and ``Subscription`` (``c``, ``tags``, ``_owned``: aws.Api's)."""
+    """The SNS calls behind ``Topic`` and ``Subscription`` (``client``, ``tags``, ``_owned``: aws.Api's)."""
 
     tags: dict[str, str]
-    c: Callable[[str], Any]
+    client: Callable[[str], Any]
     _owned: Callable[[dict[str, str] | None], str]
 
     def _topic_arn(self, name: str) -> str | None:
-        for page in self.c("sns").get_paginator("list_topics").paginate():
+        for page in self.client("sns").get_paginator("list_topics").paginate():
             for topic in page.get("Topics", []):
                 if topic["TopicArn"].rsplit(":", 1)[-1] == name:
                     return str(topic["TopicArn"])
@@ -36,11 +36,11 @@ class TopicCalls:
         arn = self._topic_arn(name)
         if arn is None:
             return MISSING
-        tags = self.c("sns").list_tags_for_resource(ResourceArn=arn).get("Tags", [])
+        tags = self.client("sns").list_tags_for_resource(ResourceArn=arn).get("Tags", [])
         return self._owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_topic(self, r: Topic, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sns = self.c("sns")
+        sns = self.client("sns")
         arn = sns.create_topic(Name=r.name, Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()])["TopicArn"]
         sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue=r.display_name)
         return {"arn": arn}
@@ -48,7 +48,7 @@ class TopicCalls:
     def _delete_topic(self, rec: Recorded) -> None:
         arn = rec.outputs.get("arn") or self._topic_arn(rec.name)
         if arn:
-            self.c("sns").delete_topic(TopicArn=arn)
+            self.client("sns").delete_topic(TopicArn=arn)
 
     def _describe_topic(self, rec: Recorded) -> str:
         return "present" if self._topic_arn(rec.name) else MISSING
@@ -57,7 +57,7 @@ class TopicCalls:
 
     def _subscriptions(self, topic_arn: str, function_arn: str) -> Iterator[dict[str, Any]]:
         try:
-            for page in self.c("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+            for page in self.client("sns").get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
                 for sub in page.get("Subscriptions", []):
                     if sub["Protocol"] == "lambda" and sub["Endpoint"] == function_arn:
                         yield sub
@@ -71,7 +71,7 @@ class TopicCalls:
         return OURS if any(self._subscriptions(r.topic_arn, r.function_arn)) else MISSING
 
     def _put_subscription(self, r: Subscription, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sns = self.c("sns")
+        sns = self.client("sns")
         found = next(self._subscriptions(r.topic_arn, r.function_arn), None)
         if found is None:
             arn = sns.subscribe(TopicArn=r.topic_arn, Protocol="lambda", Endpoint=r.function_arn,
@@ -86,7 +86,7 @@ class TopicCalls:
     def _delete_subscription(self, rec: Recorded) -> None:
         arn = rec.outputs.get("arn")
         if arn:
-            self.c("sns").unsubscribe(SubscriptionArn=arn)
+            self.client("sns").unsubscribe(SubscriptionArn=arn)
 
     def _describe_subscription(self, rec: Recorded) -> str:
         topic, function = rec.properties.get("topic_arn", ""), rec.properties.get("function_arn", "")
