@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.pipes import PipeCalls
+from stepkit.deploy.providers import PROVIDERS
+from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, tag_list
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -40,16 +42,11 @@ from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
 from stepkit.deploy.topics import TopicCalls
 
-MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 
 CodeProvider = Callable[[Function], dict[str, Any]]
 """A function's code as CreateFunction's ``Code`` takes it: ``{"ZipFile": bytes}`` or
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -71,29 +68,49 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         self.code = code
         self.sleep = sleep
         self.wait_timeout = wait_timeout
+        self._providers: dict[str, Provider] = {}
 
     def client(self, service: str) -> Any:
         """The target's boto3 client of ``service`` (``"s3"``, ``"lambda"``, ...)."""
         return self.conn.client(service)
 
-    def _owned(self, tags: dict[str, str] | None) -> str:
+    def owned(self, tags: Mapping[str, str] | None) -> str:
+        """:data:`OURS` if ``tags`` are this stack's and stage's, else :data:`FOREIGN`."""
         tags = tags or {}
         return OURS if all(tags.get(k) == v for k, v in self.tags.items()) else FOREIGN
 
-    # --- dispatch ------------------------------------------------------------------------------
+    # --- dispatch to the kind's provider -------------------------------------------------------
+
+    def provider(self, kind: str) -> Provider:
+        """The provider of resource ``kind`` on this target (one per kind, kept)."""
+        if kind not in self._providers:
+            self._providers[kind] = PROVIDERS[kind](self)
+        return self._providers[kind]
 
     def lookup(self, kind: str, name: str, resource: Resource | None = None) -> str:
-        return getattr(self, f"_lookup_{kind}")(name, resource)
+        if kind in PROVIDERS:
+            return self.provider(kind).lookup(name, resource)
+        return getattr(self, f"_lookup_{kind}")(name, resource)  # type: ignore[no-any-return]
 
     def create(self, resource: Resource, adopt: bool = False) -> dict[str, Any]:
-        return getattr(self, f"_put_{resource.kind}")(resource, None, adopt)
+        if resource.kind in PROVIDERS:
+            return self.provider(resource.kind).put(resource, None, adopt)
+        return getattr(self, f"_put_{resource.kind}")(resource, None, adopt)  # type: ignore[no-any-return]
 
     def update(self, resource: Resource, recorded: Recorded | None) -> dict[str, Any]:
-        return getattr(self, f"_put_{resource.kind}")(resource, recorded, True)
+        if resource.kind in PROVIDERS:
+            return self.provider(resource.kind).put(resource, recorded, True)
+        return getattr(self, f"_put_{resource.kind}")(resource, recorded, True)  # type: ignore[no-any-return]
 
-    def delete(self, recorded: Recorded) -> None:
+    def delete(self, recorded: Recorded, *, with_data: bool = False) -> None:
+        """Delete a recorded resource (gone already: nothing to do); ``with_data``: with what
+        it holds (``stepkit destroy --delete-data``)."""
         try:
-            getattr(self, f"_delete_{recorded.kind}")(recorded)
+            if recorded.kind in PROVIDERS:
+                provider = self.provider(recorded.kind)
+                (provider.delete_with_data if with_data else provider.delete)(recorded)
+            else:
+                getattr(self, f"_delete_{recorded.kind}")(recorded)
         except ClientError as exc:
             if not _not_found(exc):
                 raise
@@ -101,13 +118,15 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
     def describe(self, recorded: Recorded) -> str:
         """A one-word state of a recorded resource on the target (``missing`` if gone)."""
         try:
+            if recorded.kind in PROVIDERS:
+                return self.provider(recorded.kind).describe(recorded)
             return str(getattr(self, f"_describe_{recorded.kind}")(recorded))
         except ClientError as exc:
             if _not_found(exc):
                 return MISSING
             raise
 
-    def _retry_iam(self, call: Callable[[], Any]) -> Any:
+    def retry_iam(self, call: Callable[[], Any]) -> Any:
         """IAM is eventually consistent: a role just created may not yet be assumable."""
         deadline = time.monotonic() + 90
         delay = 1.0
@@ -134,7 +153,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                 return MISSING
             raise
         tags = iam.list_role_tags(RoleName=name).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
+        return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_role(self, r: Role, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         from stepkit.deploy.iam import trust_policy
@@ -145,7 +164,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if not existing or self._lookup_role(r.name, r) == MISSING:
             try:
                 iam.create_role(RoleName=r.name, AssumeRolePolicyDocument=trust,
-                                Description=f"stepkit {r.logical}", Tags=_tag_list(self.tags))
+                                Description=f"stepkit {r.logical}", Tags=tag_list(self.tags))
                 created = True
             except ClientError as exc:
                 if error_code(exc) != "EntityAlreadyExists":
@@ -185,7 +204,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         except ClientError:
             tags = {}
         # Lambda creates its function's group on first run, untagged: that one is ours too.
-        return OURS if name.startswith("/aws/lambda/") and not tags else self._owned(tags)
+        return OURS if name.startswith("/aws/lambda/") and not tags else self.owned(tags)
 
     def _put_log_group(self, r: LogGroup, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         logs = self.client("logs")
@@ -226,7 +245,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             # Created but not yet tagged (a deploy killed in between): ours only if empty.
             listing = s3.list_objects_v2(Bucket=name, MaxKeys=1)
             return OURS if not listing.get("KeyCount") else FOREIGN
-        return self._owned(tags)
+        return self.owned(tags)
 
     def _put_bucket(self, r: Bucket, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         s3 = self.client("s3")
@@ -239,7 +258,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             except ClientError as exc:
                 if error_code(exc) != "BucketAlreadyOwnedByYou":
                     raise
-        s3.put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": _tag_list(self.tags)})
+        s3.put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": tag_list(self.tags)})
         s3.put_public_access_block(Bucket=r.name, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True})
@@ -349,7 +368,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         url = self._queue_url(name)
         if url is None:
             return MISSING
-        return self._owned(self.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
+        return self.owned(self.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
 
     def _put_queue(self, r: Queue, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         sqs = self.client("sqs")
@@ -389,7 +408,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             if _not_found(exc):
                 return MISSING
             raise
-        return self._owned(found.get("Tags"))
+        return self.owned(found.get("Tags"))
 
     def _function_config(self, r: Function) -> dict[str, Any]:
         return {
@@ -405,7 +424,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if state == MISSING:
             code = self.code(r)
             try:
-                self._retry_iam(lambda: lam.create_function(
+                self.retry_iam(lambda: lam.create_function(
                     FunctionName=r.name, Code=code, Architectures=[r.architecture],
                     Tags=self.tags, **self._function_config(r)))
             except ClientError as exc:
@@ -418,7 +437,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             if old.get("code_digest") != r.code_digest[:12] or old.get("architecture") != r.architecture:
                 lam.update_function_code(FunctionName=r.name, Architectures=[r.architecture], **self.code(r))
                 self.wait_function(r.name)
-            self._retry_iam(lambda: lam.update_function_configuration(FunctionName=r.name,
+            self.retry_iam(lambda: lam.update_function_configuration(FunctionName=r.name,
                                                                       **self._function_config(r)))
         self.wait_function(r.name)
         if r.reserved_concurrency is None:
@@ -470,7 +489,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if found.get("status") == "DELETING":
             return MISSING
         tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
-        return self._owned({t["key"]: t["value"] for t in tags})
+        return self.owned({t["key"]: t["value"] for t in tags})
 
     def _sm_config(self, r: StateMachine) -> dict[str, Any]:
         logging: dict[str, Any] = {"level": r.log_level, "includeExecutionData": r.include_execution_data}
@@ -489,7 +508,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    arn = self._retry_iam(lambda: sfn.create_state_machine(
+                    arn = self.retry_iam(lambda: sfn.create_state_machine(
                         name=r.name, type=r.type, tags=[{"key": k, "value": v} for k, v in self.tags.items()],
                         **self._sm_config(r)))["stateMachineArn"]
                     break
@@ -503,7 +522,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
             if current.get("type", r.type) != r.type:
                 sfn.delete_state_machine(stateMachineArn=arn)
                 return self._put_state_machine(r, None, False)
-            self._retry_iam(lambda: sfn.update_state_machine(stateMachineArn=arn, **self._sm_config(r)))
+            self.retry_iam(lambda: sfn.update_state_machine(stateMachineArn=arn, **self._sm_config(r)))
         return {"arn": arn}
 
     def _delete_state_machine(self, rec: Recorded) -> None:
@@ -560,7 +579,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                 return MISSING
             raise
         tags = events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
+        return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         events = self.client("events")
@@ -568,15 +587,15 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if r.schedule:
             arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
                                   Description=f"stepkit: {r.schedule} starts {r.state_machine}",
-                                  Tags=_tag_list(self.tags))["RuleArn"]
+                                  Tags=tag_list(self.tags))["RuleArn"]
         else:
             arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
                                   Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
-                                  Tags=_tag_list(self.tags))["RuleArn"]
+                                  Tags=tag_list(self.tags))["RuleArn"]
         target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
         if r.input:
             target["Input"] = r.input
-        self._retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
+        self.retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
         return {"arn": arn}
 
     def _delete_event_rule(self, rec: Recorded) -> None:
@@ -614,7 +633,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                     "Enabled": r.enabled}
         found = self._mapping(r.function_name, r.queue_arn)
         if found is None:
-            created = self._retry_iam(lambda: lam.create_event_source_mapping(
+            created = self.retry_iam(lambda: lam.create_event_source_mapping(
                 EventSourceArn=r.queue_arn, FunctionName=r.function_name, **settings))
             return {"uuid": created["UUID"], "function": r.function_name, "queue_arn": r.queue_arn}
         lam.update_event_source_mapping(UUID=found["UUID"], **settings)
@@ -633,7 +652,3 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         if not uuid:
             return MISSING
         return str(self.client("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
-
-
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]

@@ -30,8 +30,8 @@ class RestApiCalls:
     client: Any
     conn: Any
     tags: dict[str, str]
-    _retry_iam: Any
-    _owned: Any
+    retry_iam: Any
+    owned: Any
 
     def _rest_api_id(self, name: str) -> tuple[str, dict[str, str]] | None:
         for page in self.client("apigateway").get_paginator("get_rest_apis").paginate():
@@ -42,7 +42,7 @@ class RestApiCalls:
 
     def _lookup_rest_api(self, name: str, _r: Resource | None) -> str:
         found = self._rest_api_id(name)
-        return MISSING if found is None else str(self._owned(found[1]))
+        return MISSING if found is None else str(self.owned(found[1]))
 
     def api_url(self, api_id: str, stage: str) -> str:
         endpoint = getattr(self.conn.target, "endpoint_url", None)

@@ -23,6 +23,8 @@ from stepkit.deploy.desired import build_desired
 from stepkit.deploy.iam import trust_policy
 from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
+from stepkit.deploy.providers import PROVIDERS
+from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -34,7 +36,6 @@ from stepkit.deploy.resources import (
     Permission,
     Pipe,
     Queue,
-    Resource,
     Role,
     StateMachine,
     StateMachineAlias,
@@ -68,60 +69,32 @@ class _SecretMarkers(Mapping[str, str]):
         return 0
 
 
-def logical_id(resource_key: str) -> str:
-    kind, _, logical = resource_key.partition(":")
-    return re.sub(r"[^A-Za-z0-9]", "", camel(kind) + camel(logical))
-
-
-def _sub(value: Any) -> Any:
-    """Strings holding a pseudo parameter become ``Fn::Sub``; the rest is left as is."""
-    if isinstance(value, str):
-        return {"Fn::Sub": value} if "${AWS::" in value else value
-    if isinstance(value, list):
-        return [_sub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _sub(v) for k, v in value.items()}
-    return value
-
-
 def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[Function]]:
     names = Names(project.name, stage, "${AWS::Region}", "${AWS::AccountId}", "${AWS::Partition}")
     desired = build_desired(project, stage, names, _SecretMarkers())
-    keys = {r.key for r in desired.resources}
-    parameters: dict[str, Any] = {
+    template = Template(project, names, desired.resources, parameters={
         "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the function zips of code/"},
         "CodePrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the zips in CodeBucket"},
-    }
-    resources: dict[str, Any] = {}
+    })
+    parameters, resources, add = template.parameters, template.resources, template.add
     notifications = {r.logical: r for r in desired.resources if isinstance(r, BucketNotifications)}
     functions: list[Function] = []
-
-    def add(resource: Resource, cfn_type: str, properties: dict[str, Any], extra_deps: tuple[str, ...] = ()) -> None:
-        referenced = set(_references(properties))
-        deps = sorted({logical_id(d) for d in (*resource.depends_on, *extra_deps) if d in keys}
-                      - referenced - {logical_id(resource.key)})
-        body: dict[str, Any] = {"Type": cfn_type, "Properties": properties}
-        if deps:
-            body["DependsOn"] = deps
-        if cfn_type in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"):
-            # Data outlives the stack, as `stepkit destroy` keeps it without --delete-data.
-            body["DeletionPolicy"] = "Delete" if cfn_type == "AWS::Logs::LogGroup" else "Retain"
-            body["UpdateReplacePolicy"] = body["DeletionPolicy"]
-        resources[logical_id(resource.key)] = body
 
     def ref_function(logical: str) -> dict[str, Any]:
         return {"Ref": logical_id(f"function:{logical}")}
 
     for r in desired.resources:
-        if isinstance(r, Role):
+        if r.kind in PROVIDERS:
+            PROVIDERS[r.kind].template(r, template)
+        elif isinstance(r, Role):
             add(r, "AWS::IAM::Role", {
                 "RoleName": r.name, "AssumeRolePolicyDocument": trust_policy(r.service),
-                "Policies": [{"PolicyName": "stepkit", "PolicyDocument": _sub(r.policy)}]})
+                "Policies": [{"PolicyName": "stepkit", "PolicyDocument": fn_sub(r.policy)}]})
         elif isinstance(r, LogGroup):
             add(r, "AWS::Logs::LogGroup", {"LogGroupName": r.name, "RetentionInDays": r.retention_days})
         elif isinstance(r, Bucket):
             properties: dict[str, Any] = {
-                "BucketName": _sub(r.name),
+                "BucketName": fn_sub(r.name),
                 "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
                                                    "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
             }
@@ -171,7 +144,7 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                                              "Description": f"environment {key} of {r.logical}"}
                     variables[key] = {"Ref": parameter}
                 else:
-                    variables[key] = _sub(_SECRET.sub("", value))
+                    variables[key] = fn_sub(_SECRET.sub("", value))
             properties = {
                 "FunctionName": r.name, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
                 "Timeout": r.timeout, "Architectures": [r.architecture],
@@ -193,7 +166,7 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             properties = {
                 "StateMachineName": r.name, "StateMachineType": r.type,
                 "RoleArn": {"Fn::GetAtt": [logical_id(f"role:state_machine-{r.logical}"), "Arn"]},
-                "DefinitionString": _sub(r.definition),
+                "DefinitionString": fn_sub(r.definition),
                 "TracingConfiguration": {"Enabled": r.tracing},
             }
             if r.log_group:
@@ -208,7 +181,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         elif isinstance(r, Permission):
             add(r, "AWS::Lambda::Permission", {
                 "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
-                "Principal": r.principal, "SourceArn": _sub(r.source_arn), "SourceAccount": {"Ref": "AWS::AccountId"}})
+                "Principal": r.principal, "SourceArn": fn_sub(r.source_arn),
+                "SourceAccount": {"Ref": "AWS::AccountId"}})
         elif isinstance(r, EventRule):
             target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
                       "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}
@@ -278,7 +252,7 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
-    outputs = {}
+    outputs = template.outputs
     for r in desired.resources:
         if isinstance(r, Function | StateMachine | Bucket | Queue):
             attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
@@ -291,14 +265,13 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         if isinstance(r, RestApi):
             outputs[logical_id(r.key) + "Url"] = {"Value": {"Fn::Sub": (
                 f"https://${{{logical_id(r.key)}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{r.stage}/")}}
-    template = {
+    return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"stepkit stack {project.name}, stage {stage} (generated by `stepkit package`)",
         "Parameters": parameters,
         "Resources": resources,
         "Outputs": outputs,
-    }
-    return template, functions
+    }, functions
 
 
 def table_properties(r: Table) -> dict[str, Any]:
@@ -319,7 +292,7 @@ def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:
     digest = hashlib.sha256(r.swagger.encode()).hexdigest()[:10]
     return {
         api: {"Type": "AWS::ApiGateway::RestApi", "Properties": {
-            "Name": r.name, "Body": _sub(json.loads(r.swagger)), "EndpointConfiguration": {"Types": ["EDGE"]}}},
+            "Name": r.name, "Body": fn_sub(json.loads(r.swagger)), "EndpointConfiguration": {"Types": ["EDGE"]}}},
         f"{api}Deployment{digest}": {"Type": "AWS::ApiGateway::Deployment",
                              "Properties": {"RestApiId": {"Ref": api}, "StageName": r.stage}},
         f"{api}Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
@@ -354,19 +327,6 @@ def _alias_resources(r: StateMachineAlias, add: Callable[..., None]) -> dict[str
 
 def zip_name(function: Function) -> str:
     return f"{function.logical}-{function.code_digest[:16]}.zip"
-
-
-def _references(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str):
-            yield value["Ref"]
-        if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
-            yield value["Fn::GetAtt"][0]
-        for v in value.values():
-            yield from _references(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _references(v)
 
 
 def write_package(project: Project, stage: str, out_dir: Path) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
-from stepkit.deploy.naming import NAME_LIMITS, Names
+from stepkit.deploy.naming import Names
+from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -57,7 +58,6 @@ SECRET_FILES = re.compile(
 )
 #: Environment variable names that suggest a secret; their literal values are masked and warned about.
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.IGNORECASE)
-ENV_PLACEHOLDER = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,6 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     to send directly (targets that run Lambda's own platform)."""
     environ = os.environ if environ is None else environ
     stack = project.stack
-    where = _rel(project.stack_path, project.root) if project.stack_path else "infra/stack.yaml"
-    problems: list[str] = []
-    warnings: list[str] = []
-    notes: dict[str, list[str]] = {}
-    values = substitution_values(project, names)
     functions = project.functions()
     function_names = tuple(fn.name for fn in functions)
     bucket_names = {b: names.bucket(b, s.name) for b, s in stack.buckets.items()}
@@ -135,37 +130,14 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                      functions=function_names,
                      queues=(*stack.queues, *(f"{q}-dlq" for q, s in stack.queues.items()
                                               if s.dead_letter is not None and s.dead_letter.queue is None)))
-
-    def resolve(text: str, known: Mapping[str, str], place: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            env = ENV_PLACEHOLDER.match(name)
-            if env:
-                if env.group(1) not in environ:
-                    problems.append(f"{place}: ${{{name}}} reads the environment variable {env.group(1)}, "
-                                    "which is not set; export it before deploying")
-                    return ""
-                return environ[env.group(1)]
-            if name in known:
-                return known[name]
-            hint = closest(name, list(known))
-            problems.append(f"{place}: ${{{name}}} names nothing in the stack"
-                            + (f"; did you mean ${{{hint}}}?" if hint else "")
-                            + f" (known: {', '.join('${' + k + '}' for k in sorted(known) if k not in _STACK)})")
-            return match.group(0)
-
-        return PLACEHOLDER.sub(one, text)
-
-    resources: list[Resource] = []
+    ctx = BuildContext(project=project, names=names, environ=environ, values=substitution_values(project, names),
+                       arns=arns, bucket_names=bucket_names, compute_digests=compute_digests,
+                       code_platform=code_platform)
+    where, problems, warnings, values = ctx.where, ctx.problems, ctx.warnings, ctx.values
+    resolve, check_length, resources = ctx.resolve, ctx.check_length, ctx.resources
+    notes: dict[str, list[str]] = {}
     if deployment_bucket:
         resources.append(DeploymentBucket(logical="code", name=names.deployment_bucket()))
-
-    # --- names over the limits --------------------------------------------------------------
-    def check_length(kind: str, physical: str, place: str) -> None:
-        if len(physical) > NAME_LIMITS[kind]:
-            problems.append(f"{where}: {place}: the {kind.replace('_', ' ')} name {physical!r} is {len(physical)} "
-                            f"characters, over the limit of {NAME_LIMITS[kind]}; shorten the stack, stage or "
-                            "resource name")
 
     # --- buckets and queues -------------------------------------------------------------------
     if deployment_bucket:
@@ -209,7 +181,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             stream_view_type=table.stream_view_type))
 
     # --- functions -------------------------------------------------------------------------------
-    notifications: dict[str, list[LambdaNotification]] = {}
+    notifications = ctx.notifications
     for fn in functions:
         s = fn.settings
         place = f"functions.{fn.name}"
@@ -282,7 +254,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
     # --- state machines ---------------------------------------------------------------------------
-    eventbridge_buckets: set[str] = set()
+    eventbridge_buckets = ctx.eventbridge_buckets
     for machine in project.state_machines():
         s = machine.settings
         place = f"state_machines.{machine.name}"
@@ -304,7 +276,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}} names nothing in the stack"
                     + (f"; did you mean ${{{hint}}}?" if hint else "")
                     + f" (declare it under {place}.substitutions, or use one of: "
-                    + ", ".join("${" + k + "}" for k in sorted(known) if k not in _STACK) + ")")
+                    + ", ".join("${" + k + "}" for k in sorted(known) if k not in STACK_PLACEHOLDERS) + ")")
             elif ENV_PLACEHOLDER.match(name):
                 problems.append(f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}}: a definition cannot "
                                 "read the deploying shell's environment (it would be stored in the definition)")
@@ -384,7 +356,6 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                         values=values, warnings=warnings, notes=notes)
 
 
-_STACK = {"Region", "AccountId", "Partition", "Stage", "StackName"}
 #: CloudFormation's pseudo parameters (the names of a template, :func:`build_template`) are
 #: known only when the stack is created; a definition is validated with values of their shape.
 _PSEUDO_PARAMETERS = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}

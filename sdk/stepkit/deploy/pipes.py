@@ -19,13 +19,13 @@ MISSING = "missing"
 
 
 class PipeCalls:
-    """The Pipes calls behind ``Pipe`` (``client``, ``tags``, ``_owned``, ``_retry_iam``,
+    """The Pipes calls behind ``Pipe`` (``client``, ``tags``, ``owned``, ``retry_iam``,
     ``_stream_arn``: aws.Api's)."""
 
     tags: dict[str, str]
     client: Callable[[str], Any]
-    _owned: Callable[[dict[str, str] | None], str]
-    _retry_iam: Callable[[Callable[[], Any]], Any]
+    owned: Callable[[dict[str, str] | None], str]
+    retry_iam: Callable[[Callable[[], Any]], Any]
     _stream_arn: Callable[[str], str | None]
 
     def _pipe(self, name: str) -> dict[str, Any] | None:
@@ -38,7 +38,7 @@ class PipeCalls:
 
     def _lookup_pipe(self, name: str, _r: Resource | None) -> str:
         found = self._pipe(name)
-        return MISSING if found is None else self._owned(found.get("Tags"))
+        return MISSING if found is None else self.owned(found.get("Tags"))
 
     def _pipe_source(self, r: Pipe) -> str:
         if r.queue_arn:
@@ -57,7 +57,7 @@ class PipeCalls:
             pipes.delete_pipe(Name=r.name)
             found = None
         if found is None:
-            created = self._retry_iam(lambda: pipes.create_pipe(
+            created = self.retry_iam(lambda: pipes.create_pipe(
                 Name=r.name, RoleArn=r.role_arn, Source=source, SourceParameters=r.source_parameters(True),
                 Target=r.target_arn, TargetParameters=r.target_parameters(), DesiredState=state, Tags=self.tags,
                 **({"Enrichment": r.enrichment_arn} if r.enrichment_arn else {})))

@@ -24,11 +24,11 @@ MISSING, OURS = "missing", "ours"
 
 
 class KinesisStreamCalls:
-    """The Kinesis calls behind ``KinesisStream`` (``client``, ``tags``, ``_owned``, ``sleep``: aws.Api's)."""
+    """The Kinesis calls behind ``KinesisStream`` (``client``, ``tags``, ``owned``, ``sleep``: aws.Api's)."""
 
     tags: dict[str, str]
     client: Callable[[str], Any]
-    _owned: Callable[[dict[str, str] | None], str]
+    owned: Callable[[dict[str, str] | None], str]
     sleep: Callable[[float], None]
 
     def _kinesis_summary(self, name: str) -> dict[str, Any] | None:
@@ -45,7 +45,7 @@ class KinesisStreamCalls:
         if found is None:
             return MISSING
         tags = self.client("kinesis").list_tags_for_stream(StreamName=name).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
+        return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _kinesis_active(self, name: str) -> dict[str, Any]:
         for _ in range(600):
@@ -82,10 +82,10 @@ class KinesisStreamCalls:
 
 
 class StreamMappingCalls:
-    """The Lambda calls behind ``StreamMapping`` (``client``, ``_retry_iam``: aws.Api's)."""
+    """The Lambda calls behind ``StreamMapping`` (``client``, ``retry_iam``: aws.Api's)."""
 
     client: Callable[[str], Any]
-    _retry_iam: Callable[[Callable[[], Any]], Any]
+    retry_iam: Callable[[Callable[[], Any]], Any]
 
     def _stream_arn(self, table: str) -> str | None:
         try:
@@ -130,7 +130,7 @@ class StreamMappingCalls:
             else:  # a mapping on an earlier stream of the table
                 lam.delete_event_source_mapping(UUID=found["UUID"])
         if uuid is None:
-            created = self._retry_iam(lambda: lam.create_event_source_mapping(
+            created = self.retry_iam(lambda: lam.create_event_source_mapping(
                 EventSourceArn=stream, FunctionName=r.function_name, StartingPosition=r.starting_position,
                 **r.settings()))
             uuid = created["UUID"]

@@ -29,12 +29,12 @@ def _code(exc: ClientError) -> str:
 
 
 class TableCalls:
-    """The DynamoDB calls behind ``Table`` (``client``, ``tags``, ``_owned``, ``sleep``,
+    """The DynamoDB calls behind ``Table`` (``client``, ``tags``, ``owned``, ``sleep``,
     ``wait_timeout``: aws.Api's)."""
 
     tags: dict[str, str]
     client: Callable[[str], Any]
-    _owned: Callable[[dict[str, str] | None], str]
+    owned: Callable[[dict[str, str] | None], str]
     sleep: Callable[[float], None]
     wait_timeout: float
 
@@ -51,7 +51,7 @@ class TableCalls:
         if table is None:
             return MISSING
         tags = self.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
+        return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_table(self, r: Table, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         dynamodb = self.client("dynamodb")

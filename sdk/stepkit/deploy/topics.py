@@ -19,11 +19,11 @@ MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
 
 
 class TopicCalls:
-    """The SNS calls behind ``Topic`` and ``Subscription`` (``client``, ``tags``, ``_owned``: aws.Api's)."""
+    """The SNS calls behind ``Topic`` and ``Subscription`` (``client``, ``tags``, ``owned``: aws.Api's)."""
 
     tags: dict[str, str]
     client: Callable[[str], Any]
-    _owned: Callable[[dict[str, str] | None], str]
+    owned: Callable[[dict[str, str] | None], str]
 
     def _topic_arn(self, name: str) -> str | None:
         for page in self.client("sns").get_paginator("list_topics").paginate():
@@ -37,7 +37,7 @@ class TopicCalls:
         if arn is None:
             return MISSING
         tags = self.client("sns").list_tags_for_resource(ResourceArn=arn).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
+        return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_topic(self, r: Topic, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
         sns = self.client("sns")
