@@ -156,7 +156,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         return self.owned({t["Key"]: t["Value"] for t in tags})
 
     def _put_role(self, r: Role, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        from stepkit.deploy.iam import trust_policy
+        from stepkit.deploy.policy import trust_policy
 
         iam = self.client("iam")
         trust = json.dumps(trust_policy(r.service))

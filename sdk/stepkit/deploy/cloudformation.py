@@ -20,9 +20,9 @@ from typing import Any
 
 from stepkit.deploy.chalice_api import RestApi
 from stepkit.deploy.desired import build_desired
-from stepkit.deploy.iam import trust_policy
 from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
+from stepkit.deploy.policy import trust_policy
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
