@@ -38,7 +38,6 @@ from stepkit.deploy.resources import (
 )
 from stepkit.deploy.state import Recorded
 from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
-from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
 from stepkit.deploy.topics import TopicCalls
 
@@ -57,9 +56,9 @@ def _not_found(exc: ClientError) -> bool:
             or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
+class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
-    tables: :mod:`stepkit.deploy.tables`)."""
+    the kinds moved to :mod:`stepkit.deploy.providers`: their provider)."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
                  sleep: Callable[[float], None] = time.sleep, wait_timeout: float = 300.0) -> None:

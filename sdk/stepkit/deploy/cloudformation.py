@@ -41,7 +41,6 @@ from stepkit.deploy.resources import (
     StateMachineAlias,
     StreamMapping,
     Subscription,
-    Table,
     Topic,
 )
 from stepkit.runtime.bundle import build_bundle
@@ -191,8 +190,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
             add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
                                          "Targets": [target]})
-        elif isinstance(r, Table):
-            add(r, "AWS::DynamoDB::Table", table_properties(r))
         elif isinstance(r, Topic):
             add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
                                                                  else {})})
@@ -257,10 +254,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         if isinstance(r, Function | StateMachine | Bucket | Queue):
             attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
             outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
-        if isinstance(r, Table):
-            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "Arn"]}}
-            if r.stream_view_type:
-                outputs[logical_id(r.key) + "StreamArn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "StreamArn"]}}
     for r in desired.resources:
         if isinstance(r, RestApi):
             outputs[logical_id(r.key) + "Url"] = {"Value": {"Fn::Sub": (
@@ -272,16 +265,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         "Resources": resources,
         "Outputs": outputs,
     }, functions
-
-
-def table_properties(r: Table) -> dict[str, Any]:
-    """``AWS::DynamoDB::Table``'s properties for a stack table (billed per request)."""
-    properties: dict[str, Any] = {k: v for k, v in r.create_arguments().items() if k != "StreamSpecification"}
-    if r.stream_view_type:  # CloudFormation's StreamSpecification has no StreamEnabled
-        properties["StreamSpecification"] = {"StreamViewType": r.stream_view_type}
-    if r.ttl_attribute:
-        properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
-    return properties
 
 
 def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:

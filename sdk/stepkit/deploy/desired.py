@@ -22,6 +22,7 @@ from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import Names
+from stepkit.deploy.providers import tables
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.resources import (
     Bucket,
@@ -42,7 +43,6 @@ from stepkit.deploy.resources import (
     StateMachineAlias,
     StreamMapping,
     Subscription,
-    Table,
     Topic,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
@@ -172,13 +172,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
         resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
                                        retention_hours=kinesis.retention_hours))
-    for logical, table in stack.tables.items():
-        check_length("table", names.table(logical), f"tables.{logical}")
-        resources.append(Table(
-            logical=logical, name=names.table(logical), partition_key=table.partition_key.name,
-            partition_type=table.partition_key.type, sort_key=table.sort_key.name if table.sort_key else None,
-            sort_type=table.sort_key.type if table.sort_key else None, ttl_attribute=table.ttl_attribute,
-            stream_view_type=table.stream_view_type))
+    tables.build(ctx)
 
     # --- functions -------------------------------------------------------------------------------
     notifications = ctx.notifications

@@ -87,10 +87,7 @@ def destroy_all(recorded: list[Recorded], state: DeployState, api: Api, progress
         try:
             if rec.kind == "bucket" and delete_data:
                 api.empty_bucket(rec.name)
-            if rec.kind == "table" and delete_data:
-                api.drop_table(rec.name)
-            else:
-                api.delete(rec)
+            api.delete(rec, with_data=delete_data)
         except (ClientError, BotoCoreError, RuntimeError) as exc:
             raise DeployError(f"delete {rec.kind.replace('_', ' ')} {rec.name} failed: {_describe_error(exc)}",
                               done=len(deleted)) from exc

@@ -39,12 +39,6 @@ class StackArns:
 
 
 _BUCKET_OBJECT_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
-#: What ``read`` and ``write`` of a table allow: item and query calls, on the table and its indexes.
-_TABLE_ACTIONS = {
-    "read": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
-             "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"),
-    "write": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
-}
 _QUEUE_ACTIONS = {
     "send": ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
     "receive": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
@@ -53,6 +47,11 @@ _QUEUE_ACTIONS = {
 
 
 def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
+    from stepkit.deploy.providers import GRANTS
+
+    if grant.kind in GRANTS:
+        GRANTS[grant.kind](policy, grant, stack)
+        return
     names = stack.names
     actions = grant.effective_actions
     if grant.kind == "bucket":
@@ -76,9 +75,6 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
     elif grant.kind == "topic":
         policy.allow(["sns:Publish"], names.topic_arn(grant.target))
-    elif grant.kind == "table":
-        table_arn = names.table_arn(grant.target)
-        policy.allow([a for action in actions for a in _TABLE_ACTIONS[action]], [table_arn, f"{table_arn}/index/*"])
 
 
 # --- functions ------------------------------------------------------------------------------

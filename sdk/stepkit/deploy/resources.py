@@ -106,47 +106,6 @@ class Bucket(Resource):
 
 
 @dataclass(frozen=True)
-class Table(Resource):
-    """A DynamoDB table billed per request, maybe with a TTL attribute and a stream."""
-
-    kind: ClassVar[str] = "table"
-    order: ClassVar[int] = 35
-
-    partition_key: str = ""
-    partition_type: str = "S"
-    sort_key: str | None = None
-    sort_type: str | None = None
-    ttl_attribute: str | None = None
-    stream_view_type: str | None = None
-    """``NEW_AND_OLD_IMAGES``, ``NEW_IMAGE``, ``OLD_IMAGE``, ``KEYS_ONLY``; None: no stream."""
-
-    def key_schema(self) -> list[dict[str, str]]:
-        schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
-        if self.sort_key:
-            schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
-        return schema
-
-    def attribute_definitions(self) -> list[dict[str, str]]:
-        out = [{"AttributeName": self.partition_key, "AttributeType": self.partition_type}]
-        if self.sort_key:
-            out.append({"AttributeName": self.sort_key, "AttributeType": self.sort_type or "S"})
-        return out
-
-    def stream_specification(self) -> dict[str, Any]:
-        if self.stream_view_type:
-            return {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
-        return {"StreamEnabled": False}
-
-    def create_arguments(self) -> dict[str, Any]:
-        """DynamoDB CreateTable's arguments for this table (tags aside)."""
-        out: dict[str, Any] = {"TableName": self.name, "BillingMode": "PAY_PER_REQUEST",
-                               "KeySchema": self.key_schema(), "AttributeDefinitions": self.attribute_definitions()}
-        if self.stream_view_type:
-            out["StreamSpecification"] = self.stream_specification()
-        return out
-
-
-@dataclass(frozen=True)
 class KinesisStream(Resource):
     """A Kinesis data stream with provisioned shards."""
 
@@ -568,6 +527,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, Table, KinesisStream, Queue, Function, StateMachine,
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, KinesisStream, Queue, Function, StateMachine,
                 StateMachineAlias, Permission, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
 }

@@ -14,7 +14,7 @@ import pytest
 from stepkit.deploy.aws import MISSING, OURS, Api
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.naming import Names
-from stepkit.deploy.resources import Table
+from stepkit.deploy.providers.tables import Table
 from stepkit.deploy.state import Recorded
 from stepkit.endpoint.moto_backend import _answer_as_aws
 from stepkit.stack import Project
@@ -191,7 +191,7 @@ def test_a_table_holding_items_is_deleted_only_with_its_data(api: Api) -> None:
     with pytest.raises(RuntimeError, match="table srv-dev-router holds items; deploy does not delete data"):
         api.delete(recorded)
     assert api.describe(recorded) == "active"
-    api.drop_table(table.name)
+    api.provider("table").drop_table(table.name)
     assert api.describe(recorded) == MISSING
-    api.drop_table(table.name)  # gone already: nothing to do
+    api.provider("table").drop_table(table.name)  # gone already: nothing to do
     api.delete(recorded)

@@ -3,11 +3,30 @@ the interface): its desired shape, its calls on a target, its CloudFormation, it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from stepkit.deploy.providers import tables
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
-PROVIDERS: dict[str, type[Provider]] = {}
+PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
+    tables.TableProvider,
+)}
 """Resource kind -> its provider."""
 
 KINDS: dict[str, type[Resource]] = {kind: p.resource for kind, p in PROVIDERS.items()}
 """Resource kind -> its dataclass."""
+
+
+def kind_order(kind: str) -> int:
+    """Where deploy creates resources of ``kind`` (and, reversed, deletes them)."""
+    from stepkit.deploy.resources import KINDS as LEGACY
+
+    known = {**LEGACY, **KINDS}
+    return known[kind].order if kind in known else 0
+
+GRANTS: dict[str, Callable[[Any, Any, Any], None]] = {
+    "table": tables.grant,
+}
+"""A stack resource's kind (as an ``access:`` grant names it) -> what grants on it allow."""

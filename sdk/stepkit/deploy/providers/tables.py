@@ -1,5 +1,4 @@
-"""Deploying DynamoDB tables (the stack's ``tables:``). Mixed into ``aws.Api``, which
-dispatches on the resource kind ``table``.
+"""DynamoDB tables (the stack's ``tables:``, resource kind ``table``).
 
 A table is created billed per request and tagged with the stack's tags, as every resource
 deploy creates. An update converges what DynamoDB lets change in place: the billing mode,
@@ -13,47 +12,120 @@ bucket with objects is not.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from stepkit.deploy.resources import Resource, Table
+from stepkit.deploy.policy import PolicyBuilder
+from stepkit.deploy.providers.base import MISSING, BuildContext, Provider, Template, error_code
+from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
 
-MISSING = "missing"
+if TYPE_CHECKING:
+    from stepkit.deploy.iam import StackArns
+    from stepkit.stack.resources import Grant
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+@dataclass(frozen=True)
+class Table(Resource):
+    """A DynamoDB table billed per request, maybe with a TTL attribute and a stream."""
+
+    kind: ClassVar[str] = "table"
+    order: ClassVar[int] = 35
+
+    partition_key: str = ""
+    partition_type: str = "S"
+    sort_key: str | None = None
+    sort_type: str | None = None
+    ttl_attribute: str | None = None
+    stream_view_type: str | None = None
+    """``NEW_AND_OLD_IMAGES``, ``NEW_IMAGE``, ``OLD_IMAGE``, ``KEYS_ONLY``; None: no stream."""
+
+    def key_schema(self) -> list[dict[str, str]]:
+        schema = [{"AttributeName": self.partition_key, "KeyType": "HASH"}]
+        if self.sort_key:
+            schema.append({"AttributeName": self.sort_key, "KeyType": "RANGE"})
+        return schema
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        out = [{"AttributeName": self.partition_key, "AttributeType": self.partition_type}]
+        if self.sort_key:
+            out.append({"AttributeName": self.sort_key, "AttributeType": self.sort_type or "S"})
+        return out
+
+    def stream_specification(self) -> dict[str, Any]:
+        if self.stream_view_type:
+            return {"StreamEnabled": True, "StreamViewType": self.stream_view_type}
+        return {"StreamEnabled": False}
+
+    def create_arguments(self) -> dict[str, Any]:
+        """DynamoDB CreateTable's arguments for this table (tags aside)."""
+        out: dict[str, Any] = {"TableName": self.name, "BillingMode": "PAY_PER_REQUEST",
+                               "KeySchema": self.key_schema(), "AttributeDefinitions": self.attribute_definitions()}
+        if self.stream_view_type:
+            out["StreamSpecification"] = self.stream_specification()
+        return out
 
 
-class TableCalls:
-    """The DynamoDB calls behind ``Table`` (``client``, ``tags``, ``owned``, ``sleep``,
-    ``wait_timeout``: aws.Api's)."""
+def build(ctx: BuildContext) -> None:
+    """The stack's ``tables:``."""
+    names = ctx.names
+    for logical, table in ctx.stack.tables.items():
+        ctx.check_length("table", names.table(logical), f"tables.{logical}")
+        ctx.add(Table(
+            logical=logical, name=names.table(logical), partition_key=table.partition_key.name,
+            partition_type=table.partition_key.type, sort_key=table.sort_key.name if table.sort_key else None,
+            sort_type=table.sort_key.type if table.sort_key else None, ttl_attribute=table.ttl_attribute,
+            stream_view_type=table.stream_view_type))
 
-    tags: dict[str, str]
-    client: Callable[[str], Any]
-    owned: Callable[[dict[str, str] | None], str]
-    sleep: Callable[[float], None]
-    wait_timeout: float
+
+#: What ``read`` and ``write`` of a table allow: item and query calls, on the table and its indexes.
+_TABLE_ACTIONS = {
+    "read": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
+             "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"),
+    "write": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+}
+
+
+def grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
+    """An ``access:`` grant on a table: its item and query calls, on the table and its indexes."""
+    table_arn = stack.names.table_arn(grant.target)
+    policy.allow([a for action in grant.effective_actions for a in _TABLE_ACTIONS[action]],
+                 [table_arn, f"{table_arn}/index/*"])
+
+
+def table_properties(r: Table) -> dict[str, Any]:
+    """``AWS::DynamoDB::Table``'s properties for a stack table (billed per request)."""
+    properties: dict[str, Any] = {k: v for k, v in r.create_arguments().items() if k != "StreamSpecification"}
+    if r.stream_view_type:  # CloudFormation's StreamSpecification has no StreamEnabled
+        properties["StreamSpecification"] = {"StreamViewType": r.stream_view_type}
+    if r.ttl_attribute:
+        properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
+    return properties
+
+
+class TableProvider(Provider):
+    """The DynamoDB calls behind ``Table``."""
+
+    resource = Table
 
     def _table(self, name: str) -> dict[str, Any] | None:
         try:
             return dict(self.client("dynamodb").describe_table(TableName=name)["Table"])
         except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return None
             raise
 
-    def _lookup_table(self, name: str, _r: Resource | None) -> str:
+    def lookup(self, name: str, resource: Resource | None) -> str:
         table = self._table(name)
         if table is None:
             return MISSING
         tags = self.client("dynamodb").list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])
         return self.owned({t["Key"]: t["Value"] for t in tags})
 
-    def _put_table(self, r: Table, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
+    def put(self, r: Table, recorded: Recorded | None, existing: bool) -> dict[str, Any]:
         dynamodb = self.client("dynamodb")
         table = self._table(r.name) if existing else None
         if table is None:
@@ -112,7 +184,7 @@ class TableCalls:
                                          TimeToLiveSpecification={"AttributeName": r.ttl_attribute, "Enabled": True})
 
     def _wait_active(self, name: str) -> dict[str, Any]:
-        deadline = time.monotonic() + self.wait_timeout
+        deadline = time.monotonic() + self.api.wait_timeout
         delay = 0.5
         while True:
             table = self._table(name)
@@ -122,7 +194,7 @@ class TableCalls:
                 return table
             if time.monotonic() > deadline:
                 raise RuntimeError(f"table {name} is still {table.get('TableStatus')} after "
-                                   f"{self.wait_timeout:.0f} s")
+                                   f"{self.api.wait_timeout:.0f} s")
             self.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -130,14 +202,17 @@ class TableCalls:
         try:
             return bool(self.client("dynamodb").scan(TableName=name, Limit=1, Select="COUNT").get("Count"))
         except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 return False
             raise
 
-    def _delete_table(self, rec: Recorded) -> None:
+    def delete(self, rec: Recorded) -> None:
         if self.table_has_items(rec.name):
             raise RuntimeError(f"table {rec.name} holds items; deploy does not delete data: empty or delete it "
                                "yourself, or run `stepkit destroy --delete-data`")
+        self.drop_table(rec.name)
+
+    def delete_with_data(self, rec: Recorded) -> None:
         self.drop_table(rec.name)
 
     def drop_table(self, name: str) -> None:
@@ -145,9 +220,16 @@ class TableCalls:
         try:
             self.client("dynamodb").delete_table(TableName=name)
         except ClientError as exc:
-            if _code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
 
-    def _describe_table(self, rec: Recorded) -> str:
+    def describe(self, rec: Recorded) -> str:
         table = self._table(rec.name)
         return MISSING if table is None else str(table.get("TableStatus", "present")).lower()
+
+    @classmethod
+    def template(cls, r: Table, template: Template) -> None:
+        template.add(r, "AWS::DynamoDB::Table", table_properties(r))
+        template.output(r)
+        if r.stream_view_type:
+            template.output(r, "StreamArn")
