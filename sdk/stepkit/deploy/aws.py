@@ -21,7 +21,7 @@ from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.pipes import PipeCalls
 from stepkit.deploy.providers import PROVIDERS
-from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, tag_list
+from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found, tag_list
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -30,7 +30,6 @@ from stepkit.deploy.resources import (
     EventSourceMapping,
     Function,
     LogGroup,
-    Permission,
     Queue,
     Resource,
     Role,
@@ -46,14 +45,6 @@ STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 CodeProvider = Callable[[Function], dict[str, Any]]
 """A function's code as CreateFunction's ``Code`` takes it: ``{"ZipFile": bytes}`` or
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
-
-
-def _not_found(exc: ClientError) -> bool:
-    code = error_code(exc)
-    return (code in {"ResourceNotFoundException", "ResourceNotFound", "NoSuchEntity", "NoSuchBucket", "404", "NotFound",
-                     "StateMachineDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
-                     "NoSuchEntityException"}
-            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
 
 
 class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
@@ -111,7 +102,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
             else:
                 getattr(self, f"_delete_{recorded.kind}")(recorded)
         except ClientError as exc:
-            if not _not_found(exc):
+            if not not_found(exc):
                 raise
 
     def describe(self, recorded: Recorded) -> str:
@@ -121,7 +112,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
                 return self.provider(recorded.kind).describe(recorded)
             return str(getattr(self, f"_describe_{recorded.kind}")(recorded))
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
 
@@ -148,7 +139,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             iam.get_role(RoleName=name)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
         tags = iam.list_role_tags(RoleName=name).get("Tags", [])
@@ -271,7 +262,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             versions = s3.list_object_versions(Bucket=name, MaxKeys=1)
         except ClientError as exc:
-            if _not_found(exc) or error_code(exc) == "NoSuchBucket":
+            if not_found(exc) or error_code(exc) == "NoSuchBucket":
                 return True
             raise
         return not (versions.get("Versions") or versions.get("DeleteMarkers"))
@@ -306,7 +297,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             self.empty_bucket(rec.name)  # only deploy's copies of function zips
         except ClientError as exc:
-            if not _not_found(exc) and error_code(exc) != "NoSuchBucket":
+            if not not_found(exc) and error_code(exc) != "NoSuchBucket":
                 raise
         self._delete_bucket(rec)
 
@@ -320,7 +311,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if not _not_found(exc) and error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
+            if not not_found(exc) and error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
                 raise
             s3.upload_file(str(path), bucket, key)
         folder = key.rsplit("/", 1)[0] + "/"
@@ -359,7 +350,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return None
             raise
 
@@ -404,7 +395,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             found = self.client("lambda").get_function(FunctionName=name)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
         return self.owned(found.get("Tags"))
@@ -482,7 +473,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             found = sfn.describe_state_machine(stateMachineArn=arn)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
         if found.get("status") == "DELETING":
@@ -532,41 +523,6 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         found = self.client("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
         return str(found.get("status", "ACTIVE"))
 
-    # --- permissions ----------------------------------------------------------------------------------
-
-    def _statement(self, function: str, sid: str) -> dict[str, Any] | None:
-        try:
-            policy = json.loads(self.client("lambda").get_policy(FunctionName=function)["Policy"])
-        except ClientError as exc:
-            if _not_found(exc):
-                return None
-            raise
-        return next((s for s in policy.get("Statement", []) if s.get("Sid") == sid), None)
-
-    def _lookup_permission(self, name: str, r: Resource | None) -> str:
-        if not isinstance(r, Permission):
-            return MISSING
-        return OURS if self._statement(r.function_name, r.statement_id) else MISSING
-
-    def _put_permission(self, r: Permission, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        lam = self.client("lambda")
-        if self._statement(r.function_name, r.statement_id) is not None:
-            lam.remove_permission(FunctionName=r.function_name, StatementId=r.statement_id)
-        lam.add_permission(FunctionName=r.function_name, StatementId=r.statement_id,
-                           Action="lambda:InvokeFunction", Principal=r.principal, SourceArn=r.source_arn,
-                           SourceAccount=r.source_account)
-        return {"function": r.function_name, "statement_id": r.statement_id}
-
-    def _delete_permission(self, rec: Recorded) -> None:
-        function = rec.outputs.get("function") or rec.properties.get("function_name")
-        sid = rec.outputs.get("statement_id") or rec.name
-        self.client("lambda").remove_permission(FunctionName=function, StatementId=sid)
-
-    def _describe_permission(self, rec: Recorded) -> str:
-        function = rec.outputs.get("function") or rec.properties.get("function_name")
-        found = self._statement(function, rec.outputs.get("statement_id") or rec.name)
-        return "present" if found else MISSING
-
     # --- event rules --------------------------------------------------------------------------------
 
     def _lookup_event_rule(self, name: str, _r: Resource | None) -> str:
@@ -574,7 +530,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             rule = events.describe_rule(Name=name)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
         tags = events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags", [])
@@ -613,7 +569,7 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappin
         try:
             found = self.client("lambda").list_event_source_mappings(FunctionName=function, EventSourceArn=queue_arn)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return None
             raise
         mappings = found.get("EventSourceMappings", [])

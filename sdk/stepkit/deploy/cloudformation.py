@@ -33,7 +33,6 @@ from stepkit.deploy.resources import (
     Function,
     KinesisStream,
     LogGroup,
-    Permission,
     Pipe,
     Queue,
     Role,
@@ -177,11 +176,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         elif isinstance(r, StateMachineAlias):
             version = _alias_resources(r, add)
             resources[logical_id(f"state_machine_version:{r.logical}")] = version
-        elif isinstance(r, Permission):
-            add(r, "AWS::Lambda::Permission", {
-                "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
-                "Principal": r.principal, "SourceArn": fn_sub(r.source_arn),
-                "SourceAccount": {"Ref": "AWS::AccountId"}})
         elif isinstance(r, EventRule):
             target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
                       "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}

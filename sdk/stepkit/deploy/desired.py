@@ -24,6 +24,7 @@ from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, p
 from stepkit.deploy.naming import Names
 from stepkit.deploy.providers import tables
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
+from stepkit.deploy.providers.permissions import invoke_permission
 from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
@@ -34,7 +35,6 @@ from stepkit.deploy.resources import (
     KinesisStream,
     LambdaNotification,
     LogGroup,
-    Permission,
     Pipe,
     Queue,
     Resource,
@@ -228,10 +228,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     prefix=trigger.s3.prefix, suffix=trigger.s3.suffix))
                 permission = f"{fn.name}-s3-{bucket}"
                 if not any(r.key == f"permission:{permission}" for r in resources):
-                    resources.append(Permission(
-                        logical=permission, name=f"stepkit-{permission}", function=fn.name,
-                        function_name=names.function(fn.name), principal="s3.amazonaws.com",
-                        source_arn=names.bucket_arn(bucket_names[bucket]), source_account=names.account))
+                    resources.append(invoke_permission(permission, fn.name, "s3.amazonaws.com",
+                                                       names.bucket_arn(bucket_names[bucket]), names))
             if trigger.sns is not None and trigger.sns.topic in stack.topics:
                 resources.extend(_subscription(fn.name, trigger.sns, names))
             if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
@@ -367,9 +365,7 @@ def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Reso
     permission = f"{function}-sns-{trigger.topic}"
     policy = json.dumps(trigger.filter_policy, sort_keys=True) if trigger.filter_policy is not None else ""
     return [
-        Permission(logical=permission, name=f"stepkit-{permission}", function=function,
-                   function_name=names.function(function), principal="sns.amazonaws.com",
-                   source_arn=names.topic_arn(trigger.topic), source_account=names.account),
+        invoke_permission(permission, function, "sns.amazonaws.com", names.topic_arn(trigger.topic), names),
         Subscription(logical=f"{function}-{trigger.topic}",
                      name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
                      function_arn=names.function_arn(function), topic=trigger.topic,

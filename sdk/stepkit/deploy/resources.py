@@ -264,29 +264,6 @@ class StateMachineAlias(Resource):
 
 
 @dataclass(frozen=True)
-class Permission(Resource):
-    """A statement of a function's resource policy letting S3 (or SNS, ``principal``) invoke it."""
-
-    kind: ClassVar[str] = "permission"
-    order: ClassVar[int] = 70
-
-    function: str = ""
-    """Logical name of the function."""
-    function_name: str = ""
-    principal: str = "s3.amazonaws.com"
-    source_arn: str = ""
-    source_account: str = ""
-
-    @property
-    def statement_id(self) -> str:
-        return f"stepkit-{self.logical}"[:100]
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}",)
-
-
-@dataclass(frozen=True)
 class EventRule(Resource):
     """An EventBridge rule starting a state machine: for S3 ``Object Created`` events under a
     prefix (``pattern``), or on a schedule (``schedule``, with ``input``, maybe disabled)."""
@@ -528,5 +505,5 @@ def _sha(text: str) -> str:
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
     for cls in (DeploymentBucket, Role, LogGroup, Bucket, KinesisStream, Queue, Function, StateMachine,
-                StateMachineAlias, Permission, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
+                StateMachineAlias, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
 }

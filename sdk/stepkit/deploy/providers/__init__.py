@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import tables
+from stepkit.deploy.providers import permissions, tables
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
 PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
+    permissions.PermissionProvider,
     tables.TableProvider,
 )}
 """Resource kind -> its provider."""

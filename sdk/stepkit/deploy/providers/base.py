@@ -36,6 +36,15 @@ def error_code(exc: Any) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def not_found(exc: Any) -> bool:
+    """Whether a ``ClientError`` says the resource is not there (each service words it its own way)."""
+    code = error_code(exc)
+    return (code in {"ResourceNotFoundException", "ResourceNotFound", "NoSuchEntity", "NoSuchBucket", "404", "NotFound",
+                     "StateMachineDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
+                     "NoSuchEntityException"}
+            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
+
+
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
