@@ -38,7 +38,6 @@ from stepkit.deploy.resources import (
 from stepkit.deploy.state import Recorded
 from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
 from stepkit.deploy.target import Connection
-from stepkit.deploy.topics import TopicCalls
 
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 
@@ -47,7 +46,7 @@ CodeProvider = Callable[[Function], dict[str, Any]]
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
-class Api(AliasCalls, RestApiCalls, TopicCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
+class Api(AliasCalls, RestApiCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     the kinds moved to :mod:`stepkit.deploy.providers`: their provider)."""
 

@@ -39,8 +39,6 @@ from stepkit.deploy.resources import (
     StateMachine,
     StateMachineAlias,
     StreamMapping,
-    Subscription,
-    Topic,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -184,18 +182,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
             add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
                                          "Targets": [target]})
-        elif isinstance(r, Topic):
-            add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
-                                                                 else {})})
-        elif isinstance(r, Subscription):
-            properties = {"TopicArn": {"Ref": logical_id(f"topic:{r.topic}")}, "Protocol": "lambda",
-                          "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
-            if r.filter_policy:
-                properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
-            if r.dead_letter:
-                properties["RedrivePolicy"] = {
-                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter}"), "Arn"]}}
-            add(r, "AWS::SNS::Subscription", properties)
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
         elif isinstance(r, EventSourceMapping):

@@ -22,7 +22,7 @@ from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import tables
+from stepkit.deploy.providers import tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.providers.permissions import invoke_permission
 from stepkit.deploy.resources import (
@@ -42,14 +42,11 @@ from stepkit.deploy.resources import (
     StateMachine,
     StateMachineAlias,
     StreamMapping,
-    Subscription,
-    Topic,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
 from stepkit.stack.references import closest, substitution_names
-from stepkit.stack.resources import SnsTrigger
 
 #: Files that must never be uploaded in a bundle.
 SECRET_FILES = re.compile(
@@ -146,7 +143,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         physical = bucket_names[logical]
         check_length("bucket", physical, f"buckets.{logical}")
         resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
-    senders = topic_dead_letter_senders(stack)
+    senders = topics.dead_letter_senders(stack)
     for logical, settings in stack.queues.items():
         dead = settings.dead_letter
         dlq = None
@@ -165,9 +162,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             sender_topics=tuple(sorted(senders.get(logical, ()))),
         ))
 
-    for logical, topic in stack.topics.items():
-        check_length("topic", names.topic(logical), f"topics.{logical}")
-        resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
+    topics.build(ctx)
     for logical, kinesis in stack.streams.items():
         check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
         resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
@@ -231,7 +226,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                     resources.append(invoke_permission(permission, fn.name, "s3.amazonaws.com",
                                                        names.bucket_arn(bucket_names[bucket]), names))
             if trigger.sns is not None and trigger.sns.topic in stack.topics:
-                resources.extend(_subscription(fn.name, trigger.sns, names))
+                resources.extend(topics.subscription(fn.name, trigger.sns, names))
             if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
                 q = trigger.sqs
                 resources.append(EventSourceMapping(
@@ -357,33 +352,6 @@ def _pseudo_parameters_filled(text: str) -> str:
     for parameter, example in _PSEUDO_PARAMETERS.items():
         text = text.replace(parameter, example)
     return text
-
-
-def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Resource]:
-    """A function's subscription to a topic and the permission that lets that topic (only)
-    invoke it."""
-    permission = f"{function}-sns-{trigger.topic}"
-    policy = json.dumps(trigger.filter_policy, sort_keys=True) if trigger.filter_policy is not None else ""
-    return [
-        invoke_permission(permission, function, "sns.amazonaws.com", names.topic_arn(trigger.topic), names),
-        Subscription(logical=f"{function}-{trigger.topic}",
-                     name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
-                     function_arn=names.function_arn(function), topic=trigger.topic,
-                     topic_arn=names.topic_arn(trigger.topic), filter_policy=policy,
-                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes",
-                     dead_letter=trigger.dead_letter or "",
-                     dead_letter_arn=names.queue_arn(trigger.dead_letter) if trigger.dead_letter else ""),
-    ]
-
-
-def topic_dead_letter_senders(stack: Any) -> dict[str, set[str]]:
-    """Per queue, the (logical) topics whose function subscriptions send their dead letters to it."""
-    out: dict[str, set[str]] = {}
-    for settings in stack.functions.values():
-        for trigger in settings.triggers:
-            if trigger.sns is not None and trigger.sns.dead_letter and trigger.sns.topic in stack.topics:
-                out.setdefault(trigger.sns.dead_letter, set()).add(trigger.sns.topic)
-    return out
 
 
 def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:

@@ -73,8 +73,6 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
     elif grant.kind == "function":
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
-    elif grant.kind == "topic":
-        policy.allow(["sns:Publish"], names.topic_arn(grant.target))
 
 
 # --- functions ------------------------------------------------------------------------------

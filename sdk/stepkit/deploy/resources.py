@@ -287,47 +287,6 @@ class EventRule(Resource):
 
 
 @dataclass(frozen=True)
-class Topic(Resource):
-    """A standard SNS topic."""
-
-    kind: ClassVar[str] = "topic"
-    order: ClassVar[int] = 45
-
-    display_name: str = ""
-
-
-@dataclass(frozen=True)
-class Subscription(Resource):
-    """A function's subscription to a topic (protocol ``lambda``), maybe with a filter policy."""
-
-    kind: ClassVar[str] = "subscription"
-    order: ClassVar[int] = 85
-
-    function: str = ""
-    function_arn: str = ""
-    topic: str = ""
-    topic_arn: str = ""
-    filter_policy: str = ""
-    filter_scope: str = "MessageAttributes"
-    dead_letter: str = ""
-    """Logical name of the queue SNS sends what it could not deliver to (its ``RedrivePolicy``)."""
-    dead_letter_arn: str = ""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}", f"topic:{self.topic}", f"permission:{self.function}-sns-{self.topic}",
-                *((f"queue:{self.dead_letter}",) if self.dead_letter else ()))
-
-    def attributes(self) -> dict[str, str]:
-        """SNS's subscription attributes this one sets."""
-        out = {"FilterPolicy": self.filter_policy, "FilterPolicyScope": self.filter_scope} if self.filter_policy \
-            else {}
-        if self.dead_letter_arn:
-            out["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": self.dead_letter_arn})
-        return out
-
-
-@dataclass(frozen=True)
 class EventSourceMapping(Resource):
     kind: ClassVar[str] = "event_source_mapping"
     order: ClassVar[int] = 90

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import permissions, tables
+from stepkit.deploy.providers import permissions, tables, topics
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
 PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     permissions.PermissionProvider,
     tables.TableProvider,
+    topics.TopicProvider,
+    topics.SubscriptionProvider,
 )}
 """Resource kind -> its provider."""
 
@@ -29,5 +31,6 @@ def kind_order(kind: str) -> int:
 
 GRANTS: dict[str, Callable[[Any, Any, Any], None]] = {
     "table": tables.grant,
+    "topic": topics.grant,
 }
 """A stack resource's kind (as an ``access:`` grant names it) -> what grants on it allow."""
