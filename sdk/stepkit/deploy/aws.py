@@ -27,10 +27,8 @@ from stepkit.deploy.resources import (
     BucketNotifications,
     DeploymentBucket,
     EventRule,
-    EventSourceMapping,
     Function,
     LogGroup,
-    Queue,
     Resource,
     Role,
     StateMachine,
@@ -343,51 +341,6 @@ class Api(AliasCalls, RestApiCalls, KinesisStreamCalls, StreamMappingCalls, Pipe
         return "present" if config.get("LambdaFunctionConfigurations") or rec.properties.get("eventbridge") \
             else "empty"
 
-    # --- queues ------------------------------------------------------------------------------------
-
-    def _queue_url(self, name: str) -> str | None:
-        try:
-            return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
-        except ClientError as exc:
-            if not_found(exc):
-                return None
-            raise
-
-    def _lookup_queue(self, name: str, _r: Resource | None) -> str:
-        url = self._queue_url(name)
-        if url is None:
-            return MISSING
-        return self.owned(self.client("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
-
-    def _put_queue(self, r: Queue, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sqs = self.client("sqs")
-        url = self._queue_url(r.name) if existing else None
-        if url is None:
-            try:
-                url = sqs.create_queue(QueueName=r.name, Attributes=r.attributes(), tags=self.tags)["QueueUrl"]
-            except ClientError as exc:
-                if error_code(exc) not in {"QueueAlreadyExists", "QueueNameExists"}:
-                    raise
-                url = self._queue_url(r.name)
-                existing = True
-        if existing:
-            attributes = {"RedrivePolicy": "", "Policy": "", **r.attributes()}  # "" removes what the stack dropped
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return {"url": url, "arn": arn}
-
-    def _delete_queue(self, rec: Recorded) -> None:
-        url = rec.outputs.get("url") or self._queue_url(rec.name)
-        if url:
-            self.client("sqs").delete_queue(QueueUrl=url)
-
-    def _describe_queue(self, rec: Recorded) -> str:
-        url = self._queue_url(rec.name)
-        if url is None:
-            return MISSING
-        attrs = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return f"{attrs['Attributes'].get('ApproximateNumberOfMessages', '?')} messages"
-
     # --- functions -----------------------------------------------------------------------------------
 
     def _lookup_function(self, name: str, _r: Resource | None) -> str:
@@ -561,48 +514,3 @@ class Api(AliasCalls, RestApiCalls, KinesisStreamCalls, StreamMappingCalls, Pipe
 
     def _describe_event_rule(self, rec: Recorded) -> str:
         return str(self.client("events").describe_rule(Name=rec.name).get("State", "ENABLED"))
-
-    # --- event source mappings ----------------------------------------------------------------------
-
-    def _mapping(self, function: str, queue_arn: str) -> dict[str, Any] | None:
-        try:
-            found = self.client("lambda").list_event_source_mappings(FunctionName=function, EventSourceArn=queue_arn)
-        except ClientError as exc:
-            if not_found(exc):
-                return None
-            raise
-        mappings = found.get("EventSourceMappings", [])
-        return mappings[0] if mappings else None
-
-    def _lookup_event_source_mapping(self, name: str, r: Resource | None) -> str:
-        if not isinstance(r, EventSourceMapping):
-            return MISSING
-        return OURS if self._mapping(r.function_name, r.queue_arn) else MISSING
-
-    def _put_event_source_mapping(self, r: EventSourceMapping, _rec: Recorded | None,
-                                  existing: bool) -> dict[str, Any]:
-        lam = self.client("lambda")
-        settings = {"BatchSize": r.batch_size, "MaximumBatchingWindowInSeconds": r.batching_window,
-                    "FunctionResponseTypes": ["ReportBatchItemFailures"] if r.partial_failures else [],
-                    "Enabled": r.enabled}
-        found = self._mapping(r.function_name, r.queue_arn)
-        if found is None:
-            created = self.retry_iam(lambda: lam.create_event_source_mapping(
-                EventSourceArn=r.queue_arn, FunctionName=r.function_name, **settings))
-            return {"uuid": created["UUID"], "function": r.function_name, "queue_arn": r.queue_arn}
-        lam.update_event_source_mapping(UUID=found["UUID"], **settings)
-        return {"uuid": found["UUID"], "function": r.function_name, "queue_arn": r.queue_arn}
-
-    def _delete_event_source_mapping(self, rec: Recorded) -> None:
-        uuid = rec.outputs.get("uuid")
-        if not uuid:
-            found = self._mapping(rec.properties.get("function_name", ""), rec.properties.get("queue_arn", ""))
-            uuid = found["UUID"] if found else None
-        if uuid:
-            self.client("lambda").delete_event_source_mapping(UUID=uuid)
-
-    def _describe_event_source_mapping(self, rec: Recorded) -> str:
-        uuid = rec.outputs.get("uuid")
-        if not uuid:
-            return MISSING
-        return str(self.client("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))

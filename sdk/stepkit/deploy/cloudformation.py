@@ -29,12 +29,10 @@ from stepkit.deploy.resources import (
     Bucket,
     BucketNotifications,
     EventRule,
-    EventSourceMapping,
     Function,
     KinesisStream,
     LogGroup,
     Pipe,
-    Queue,
     Role,
     StateMachine,
     StateMachineAlias,
@@ -114,21 +112,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 properties["NotificationConfiguration"] = config
                 extra = note.depends_on
             add(r, "AWS::S3::Bucket", properties, extra)
-        elif isinstance(r, Queue):
-            properties = {"QueueName": r.name, "VisibilityTimeout": r.visibility_timeout,
-                          "MessageRetentionPeriod": r.retention, "DelaySeconds": r.delay}
-            if r.dead_letter_queue:
-                properties["RedrivePolicy"] = {
-                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter_queue}"), "Arn"]},
-                    "maxReceiveCount": r.max_receive_count}
-            add(r, "AWS::SQS::Queue", properties)
-            policy = r.policy()
-            if policy is not None:  # the topics whose subscriptions dead-letter here may send
-                policy["Statement"][0]["Resource"] = {"Fn::GetAtt": [logical_id(r.key), "Arn"]}
-                policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] = [
-                    {"Ref": logical_id(f"topic:{t}")} for t in r.sender_topics]
-                resources[logical_id(r.key) + "Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-                    "Queues": [{"Ref": logical_id(r.key)}], "PolicyDocument": policy}}
         elif isinstance(r, Function):
             functions.append(r)
             variables: dict[str, Any] = {}
@@ -184,15 +167,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                                          "Targets": [target]})
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
-        elif isinstance(r, EventSourceMapping):
-            properties = {
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]},
-                "FunctionName": ref_function(r.function), "BatchSize": r.batch_size, "Enabled": r.enabled,
-                "MaximumBatchingWindowInSeconds": r.batching_window,
-            }
-            if r.partial_failures:
-                properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
-            add(r, "AWS::Lambda::EventSourceMapping", properties)
         elif isinstance(r, Pipe):
             source = ({"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]} if r.queue
                       else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]})
@@ -231,8 +205,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = template.outputs
     for r in desired.resources:
-        if isinstance(r, Function | StateMachine | Bucket | Queue):
-            attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
+        if isinstance(r, Function | StateMachine | Bucket):
+            attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn"}[r.kind]
             outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
     for r in desired.resources:
         if isinstance(r, RestApi):

@@ -22,7 +22,7 @@ from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import tables, topics
+from stepkit.deploy.providers import queues, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.providers.permissions import invoke_permission
 from stepkit.deploy.resources import (
@@ -30,13 +30,11 @@ from stepkit.deploy.resources import (
     BucketNotifications,
     DeploymentBucket,
     EventRule,
-    EventSourceMapping,
     Function,
     KinesisStream,
     LambdaNotification,
     LogGroup,
     Pipe,
-    Queue,
     Resource,
     Role,
     StateMachine,
@@ -143,25 +141,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         physical = bucket_names[logical]
         check_length("bucket", physical, f"buckets.{logical}")
         resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
-    senders = topics.dead_letter_senders(stack)
-    for logical, settings in stack.queues.items():
-        dead = settings.dead_letter
-        dlq = None
-        if dead is not None:
-            dlq = dead.queue or f"{logical}-dlq"
-            if dead.queue is None:
-                resources.append(Queue(logical=dlq, name=names.queue(dlq), retention=1209600))
-                check_length("queue", names.queue(dlq), f"queues.{logical}.dead_letter")
-        check_length("queue", names.queue(logical), f"queues.{logical}")
-        resources.append(Queue(
-            logical=logical, name=names.queue(logical), visibility_timeout=settings.visibility_timeout,
-            retention=settings.retention, delay=settings.delay, dead_letter_queue=dlq,
-            dead_letter_arn=names.queue_arn(dlq) if dlq else None,
-            max_receive_count=dead.max_receive_count if dead else 5,
-            arn=names.queue_arn(logical), senders=tuple(names.topic_arn(t) for t in sorted(senders.get(logical, ()))),
-            sender_topics=tuple(sorted(senders.get(logical, ()))),
-        ))
-
+    queues.build(ctx)
     topics.build(ctx)
     for logical, kinesis in stack.streams.items():
         check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
@@ -228,12 +208,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             if trigger.sns is not None and trigger.sns.topic in stack.topics:
                 resources.extend(topics.subscription(fn.name, trigger.sns, names))
             if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
-                q = trigger.sqs
-                resources.append(EventSourceMapping(
-                    logical=f"{fn.name}-sqs-{q.queue}", name=f"{names.function(fn.name)}<-{names.queue(q.queue)}",
-                    function=fn.name, function_name=names.function(fn.name), queue=q.queue,
-                    queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
-                    partial_failures=q.partial_failures, enabled=q.enabled))
+                resources.append(queues.sqs_mapping(fn.name, trigger.sqs, names))
             if trigger.stream is not None and (trigger.stream.table in stack.tables
                                                or trigger.stream.kinesis in stack.streams):
                 resources.append(stream_mapping(fn.name, trigger.stream, names))

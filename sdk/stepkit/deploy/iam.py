@@ -18,6 +18,7 @@ from typing import Any
 
 from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
+from stepkit.deploy.providers import queues
 from stepkit.stack.resources import Grant
 
 # --- grants -------------------------------------------------------------------------------
@@ -39,11 +40,6 @@ class StackArns:
 
 
 _BUCKET_OBJECT_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
-_QUEUE_ACTIONS = {
-    "send": ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
-    "receive": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
-}
 
 
 def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
@@ -63,8 +59,6 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         if "list" in actions:
             condition = {"StringLike": {"s3:prefix": [f"{grant.prefix}*"]}} if grant.prefix else None
             policy.allow(["s3:ListBucket"], bucket_arn, condition)
-    elif grant.kind == "queue":
-        policy.allow([a for action in actions for a in _QUEUE_ACTIONS[action]], names.queue_arn(grant.target))
     elif grant.kind == "state_machine":
         start = ["states:StartExecution"]
         if stack.state_machine_types.get(grant.target) == "EXPRESS":
@@ -87,8 +81,7 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
         if trigger.s3 is not None:
             policy.allow(["s3:GetObject"], f"{stack.bucket_arn(trigger.s3.bucket)}/{trigger.s3.prefix}*")
         if trigger.sqs is not None:
-            policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                          "sqs:GetQueueAttributes"], names.queue_arn(trigger.sqs.queue))
+            queues.sqs_trigger_policy(policy, trigger.sqs, names)
         if trigger.stream is not None:
             stream_trigger_policy(policy, trigger.stream, names)
     for grant in settings.access:

@@ -117,54 +117,6 @@ class KinesisStream(Resource):
 
 
 @dataclass(frozen=True)
-class Queue(Resource):
-    kind: ClassVar[str] = "queue"
-    order: ClassVar[int] = 40
-
-    visibility_timeout: int = 30
-    retention: int = 345600
-    delay: int = 0
-    dead_letter_queue: str | None = None
-    """Logical name of the dead-letter queue."""
-    dead_letter_arn: str | None = None
-    max_receive_count: int = 5
-    arn: str = ""
-    senders: tuple[str, ...] = ()
-    """ARNs of the SNS topics allowed to send to this queue: the topics whose subscriptions
-    use it as their dead-letter queue (SNS needs the queue's policy to say so)."""
-    sender_topics: tuple[str, ...] = ()
-    """Their logical names (for the CloudFormation export)."""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"queue:{self.dead_letter_queue}",) if self.dead_letter_queue else ()
-
-    def policy(self) -> dict[str, Any] | None:
-        """The queue policy letting ``senders`` (only) send to it, or None."""
-        if not self.senders:
-            return None
-        return {"Version": "2012-10-17", "Statement": [{
-            "Sid": "stepkit-sns-dead-letters", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage", "Resource": self.arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": list(self.senders)}}}]}
-
-    def attributes(self) -> dict[str, str]:
-        out = {
-            "VisibilityTimeout": str(self.visibility_timeout),
-            "MessageRetentionPeriod": str(self.retention),
-            "DelaySeconds": str(self.delay),
-        }
-        if self.dead_letter_arn:
-            out["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": self.dead_letter_arn, "maxReceiveCount": self.max_receive_count}
-            )
-        policy = self.policy()
-        if policy is not None:
-            out["Policy"] = json.dumps(policy)
-        return out
-
-
-@dataclass(frozen=True)
 class Function(Resource):
     kind: ClassVar[str] = "function"
     order: ClassVar[int] = 50
@@ -284,25 +236,6 @@ class EventRule(Resource):
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
-
-
-@dataclass(frozen=True)
-class EventSourceMapping(Resource):
-    kind: ClassVar[str] = "event_source_mapping"
-    order: ClassVar[int] = 90
-
-    function: str = ""
-    function_name: str = ""
-    queue: str = ""
-    queue_arn: str = ""
-    batch_size: int = 10
-    batching_window: int = 0
-    partial_failures: bool = True
-    enabled: bool = True
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}", f"queue:{self.queue}")
 
 
 @dataclass(frozen=True)
@@ -463,6 +396,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, KinesisStream, Queue, Function, StateMachine,
-                StateMachineAlias, EventRule, EventSourceMapping, StreamMapping, Pipe, BucketNotifications)
+    for cls in (DeploymentBucket, Role, LogGroup, Bucket, KinesisStream, Function, StateMachine,
+                StateMachineAlias, EventRule, StreamMapping, Pipe, BucketNotifications)
 }
