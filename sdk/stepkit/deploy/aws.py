@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,9 +22,6 @@ from stepkit.deploy.pipes import PipeCalls
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found, tag_list
 from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
-    DeploymentBucket,
     EventRule,
     Function,
     LogGroup,
@@ -210,136 +206,6 @@ class Api(AliasCalls, RestApiCalls, KinesisStreamCalls, StreamMappingCalls, Pipe
 
     def _describe_log_group(self, rec: Recorded) -> str:
         return "present" if self._log_group(rec.name) else MISSING
-
-    # --- buckets ---------------------------------------------------------------------------------
-
-    def _lookup_bucket(self, name: str, _r: Resource | None) -> str:
-        s3 = self.client("s3")
-        try:
-            s3.head_bucket(Bucket=name)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in {"404", "NoSuchBucket", "NotFound"}:
-                return MISSING
-            if code in {"403", "AccessDenied"}:
-                return FOREIGN  # someone else's bucket, somewhere in S3's global namespace
-            raise
-        try:
-            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name).get("TagSet", [])}
-        except ClientError as exc:
-            if error_code(exc) not in {"NoSuchTagSet", "NoSuchTagSetError"}:
-                raise
-            # Created but not yet tagged (a deploy killed in between): ours only if empty.
-            listing = s3.list_objects_v2(Bucket=name, MaxKeys=1)
-            return OURS if not listing.get("KeyCount") else FOREIGN
-        return self.owned(tags)
-
-    def _put_bucket(self, r: Bucket, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        s3 = self.client("s3")
-        if not existing or self._lookup_bucket(r.name, r) == MISSING:
-            args: dict[str, Any] = {"Bucket": r.name}
-            if self.conn.target.region != "us-east-1":
-                args["CreateBucketConfiguration"] = {"LocationConstraint": self.conn.target.region}
-            try:
-                s3.create_bucket(**args)
-            except ClientError as exc:
-                if error_code(exc) != "BucketAlreadyOwnedByYou":
-                    raise
-        s3.put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": tag_list(self.tags)})
-        s3.put_public_access_block(Bucket=r.name, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
-        if r.versioning or existing:
-            s3.put_bucket_versioning(Bucket=r.name, VersioningConfiguration={
-                "Status": "Enabled" if r.versioning else "Suspended"})
-        return {"arn": f"arn:{self.conn.partition}:s3:::{r.name}"}
-
-    def bucket_is_empty(self, name: str) -> bool:
-        s3 = self.client("s3")
-        try:
-            versions = s3.list_object_versions(Bucket=name, MaxKeys=1)
-        except ClientError as exc:
-            if not_found(exc) or error_code(exc) == "NoSuchBucket":
-                return True
-            raise
-        return not (versions.get("Versions") or versions.get("DeleteMarkers"))
-
-    def empty_bucket(self, name: str) -> int:
-        s3 = self.client("s3")
-        removed = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                       for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
-            for start in range(0, len(objects), 1000):
-                s3.delete_objects(Bucket=name, Delete={"Objects": objects[start:start + 1000], "Quiet": True})
-                removed += len(objects[start:start + 1000])
-        return removed
-
-    def _delete_bucket(self, rec: Recorded) -> None:
-        self.client("s3").delete_bucket(Bucket=rec.name)
-
-    def _describe_bucket(self, rec: Recorded) -> str:
-        self.client("s3").head_bucket(Bucket=rec.name)
-        return "present"
-
-    # --- the deployment bucket ------------------------------------------------------------------
-
-    def _lookup_deployment_bucket(self, name: str, r: Resource | None) -> str:
-        return self._lookup_bucket(name, r)
-
-    def _put_deployment_bucket(self, r: DeploymentBucket, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        return self._put_bucket(Bucket(logical=r.logical, name=r.name), rec, existing)
-
-    def _delete_deployment_bucket(self, rec: Recorded) -> None:
-        try:
-            self.empty_bucket(rec.name)  # only deploy's copies of function zips
-        except ClientError as exc:
-            if not not_found(exc) and error_code(exc) != "NoSuchBucket":
-                raise
-        self._delete_bucket(rec)
-
-    def _describe_deployment_bucket(self, rec: Recorded) -> str:
-        return self._describe_bucket(rec)
-
-    def upload_code(self, bucket: str, key: str, path: Path) -> dict[str, str]:
-        """Put a zip at ``s3://bucket/key`` (unless it is there already: keys are digests) and
-        remove the function's older zips beside it (Lambda keeps its own copy of the code)."""
-        s3 = self.client("s3")
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if not not_found(exc) and error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
-                raise
-            s3.upload_file(str(path), bucket, key)
-        folder = key.rsplit("/", 1)[0] + "/"
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
-        stale = [{"Key": o["Key"]} for page in pages for o in page.get("Contents", []) if o["Key"] != key]
-        if stale:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale, "Quiet": True})
-        return {"S3Bucket": bucket, "S3Key": key}
-
-    # --- bucket notifications ----------------------------------------------------------------------
-
-    def _lookup_bucket_notifications(self, name: str, _r: Resource | None) -> str:
-        if self._lookup_bucket(name, None) != OURS:
-            return MISSING  # the bucket's own lookup reports a foreign bucket
-        config = self.client("s3").get_bucket_notification_configuration(Bucket=name)
-        wired = config.get("LambdaFunctionConfigurations") or "EventBridgeConfiguration" in config
-        return OURS if wired else MISSING
-
-    def _put_bucket_notifications(self, r: BucketNotifications, _rec: Recorded | None,
-                                  existing: bool) -> dict[str, Any]:
-        self.client("s3").put_bucket_notification_configuration(Bucket=r.name,
-                                                           NotificationConfiguration=r.configuration())
-        return {}
-
-    def _delete_bucket_notifications(self, rec: Recorded) -> None:
-        self.client("s3").put_bucket_notification_configuration(Bucket=rec.name, NotificationConfiguration={})
-
-    def _describe_bucket_notifications(self, rec: Recorded) -> str:
-        config = self.client("s3").get_bucket_notification_configuration(Bucket=rec.name)
-        return "present" if config.get("LambdaFunctionConfigurations") or rec.properties.get("eventbridge") \
-            else "empty"
 
     # --- functions -----------------------------------------------------------------------------------
 

@@ -26,8 +26,6 @@ from stepkit.deploy.policy import trust_policy
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
     EventRule,
     Function,
     KinesisStream,
@@ -71,7 +69,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         "CodePrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the zips in CodeBucket"},
     })
     parameters, resources, add = template.parameters, template.resources, template.add
-    notifications = {r.logical: r for r in desired.resources if isinstance(r, BucketNotifications)}
     functions: list[Function] = []
 
     def ref_function(logical: str) -> dict[str, Any]:
@@ -86,32 +83,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                 "Policies": [{"PolicyName": "stepkit", "PolicyDocument": fn_sub(r.policy)}]})
         elif isinstance(r, LogGroup):
             add(r, "AWS::Logs::LogGroup", {"LogGroupName": r.name, "RetentionInDays": r.retention_days})
-        elif isinstance(r, Bucket):
-            properties: dict[str, Any] = {
-                "BucketName": fn_sub(r.name),
-                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                                                   "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
-            }
-            if r.versioning:
-                properties["VersioningConfiguration"] = {"Status": "Enabled"}
-            extra: tuple[str, ...] = ()
-            note = notifications.get(r.logical)
-            if note is not None:
-                config: dict[str, Any] = {}
-                if note.eventbridge:
-                    config["EventBridgeConfiguration"] = {"EventBridgeEnabled": True}
-                if note.lambdas:
-                    config["LambdaConfigurations"] = [
-                        {"Event": "s3:ObjectCreated:*",
-                         "Function": {"Fn::GetAtt": [logical_id(f"function:{n.function}"), "Arn"]},
-                         **({"Filter": {"S3Key": {"Rules": [
-                             *([{"Name": "prefix", "Value": n.prefix}] if n.prefix else []),
-                             *([{"Name": "suffix", "Value": n.suffix}] if n.suffix else [])]}}}
-                            if n.prefix or n.suffix else {})}
-                        for n in note.lambdas]
-                properties["NotificationConfiguration"] = config
-                extra = note.depends_on
-            add(r, "AWS::S3::Bucket", properties, extra)
         elif isinstance(r, Function):
             functions.append(r)
             variables: dict[str, Any] = {}
@@ -205,8 +176,8 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = template.outputs
     for r in desired.resources:
-        if isinstance(r, Function | StateMachine | Bucket):
-            attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn"}[r.kind]
+        if isinstance(r, Function | StateMachine):
+            attribute = {"function": "Arn", "state_machine": "Arn"}[r.kind]
             outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
     for r in desired.resources:
         if isinstance(r, RestApi):

@@ -22,17 +22,12 @@ from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import queues, tables, topics
+from stepkit.deploy.providers import buckets, queues, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
-from stepkit.deploy.providers.permissions import invoke_permission
 from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
-    DeploymentBucket,
     EventRule,
     Function,
     KinesisStream,
-    LambdaNotification,
     LogGroup,
     Pipe,
     Resource,
@@ -132,15 +127,8 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     resolve, check_length, resources = ctx.resolve, ctx.check_length, ctx.resources
     notes: dict[str, list[str]] = {}
     if deployment_bucket:
-        resources.append(DeploymentBucket(logical="code", name=names.deployment_bucket()))
-
-    # --- buckets and queues -------------------------------------------------------------------
-    if deployment_bucket:
-        check_length("bucket", names.deployment_bucket(), "the deployment bucket <stack>-<stage>-deploy-<account>")
-    for logical, settings in stack.buckets.items():
-        physical = bucket_names[logical]
-        check_length("bucket", physical, f"buckets.{logical}")
-        resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
+        buckets.build_deployment_bucket(ctx)
+    buckets.build(ctx)
     queues.build(ctx)
     topics.build(ctx)
     for logical, kinesis in stack.streams.items():
@@ -150,7 +138,6 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     tables.build(ctx)
 
     # --- functions -------------------------------------------------------------------------------
-    notifications = ctx.notifications
     for fn in functions:
         s = fn.settings
         place = f"functions.{fn.name}"
@@ -197,14 +184,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 problems.append(f"{where}: {place}.api: {exc}")
         for i, trigger in enumerate(s.triggers):
             if trigger.s3 is not None and trigger.s3.bucket in bucket_names:
-                bucket = trigger.s3.bucket
-                notifications.setdefault(bucket, []).append(LambdaNotification(
-                    id=f"stepkit-{fn.name}-{i}", function=fn.name, function_arn=names.function_arn(fn.name),
-                    prefix=trigger.s3.prefix, suffix=trigger.s3.suffix))
-                permission = f"{fn.name}-s3-{bucket}"
-                if not any(r.key == f"permission:{permission}" for r in resources):
-                    resources.append(invoke_permission(permission, fn.name, "s3.amazonaws.com",
-                                                       names.bucket_arn(bucket_names[bucket]), names))
+                buckets.s3_trigger(ctx, fn.name, i, trigger.s3)
             if trigger.sns is not None and trigger.sns.topic in stack.topics:
                 resources.extend(topics.subscription(fn.name, trigger.sns, names))
             if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
@@ -304,11 +284,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 role_arn=names.role_arn(events_role), bucket=trigger.s3.bucket,
                 pattern=s3_event_pattern(bucket_names[trigger.s3.bucket], trigger.s3.prefix, trigger.s3.suffix)))
 
-    for bucket in bucket_names:
-        lambdas = tuple(notifications.get(bucket, ()))
-        if lambdas or bucket in eventbridge_buckets:
-            resources.append(BucketNotifications(logical=bucket, name=bucket_names[bucket],
-                                                 eventbridge=bucket in eventbridge_buckets, lambdas=lambdas))
+    buckets.build_notifications(ctx)
     for r in resources:
         if isinstance(r, Role) and r.notes:
             notes[r.key] = list(r.notes)

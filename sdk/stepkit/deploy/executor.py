@@ -85,8 +85,6 @@ def destroy_all(recorded: list[Recorded], state: DeployState, api: Api, progress
         if progress:
             progress(DELETE, rec.kind, rec.name, "start")
         try:
-            if rec.kind == "bucket" and delete_data:
-                api.empty_bucket(rec.name)
             api.delete(rec, with_data=delete_data)
         except (ClientError, BotoCoreError, RuntimeError) as exc:
             raise DeployError(f"delete {rec.kind.replace('_', ' ')} {rec.name} failed: {_describe_error(exc)}",

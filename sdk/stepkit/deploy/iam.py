@@ -18,7 +18,7 @@ from typing import Any
 
 from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
-from stepkit.deploy.providers import queues
+from stepkit.deploy.providers import buckets, queues
 from stepkit.stack.resources import Grant
 
 # --- grants -------------------------------------------------------------------------------
@@ -39,7 +39,6 @@ class StackArns:
         return self.names.bucket_arn(self.bucket_names[bucket])
 
 
-_BUCKET_OBJECT_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
 
 
 def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
@@ -49,17 +48,7 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         GRANTS[grant.kind](policy, grant, stack)
         return
     names = stack.names
-    actions = grant.effective_actions
-    if grant.kind == "bucket":
-        bucket_arn = stack.bucket_arn(grant.target)
-        objects = f"{bucket_arn}/{grant.prefix}*"
-        object_actions = [_BUCKET_OBJECT_ACTIONS[a] for a in actions if a in _BUCKET_OBJECT_ACTIONS]
-        if object_actions:
-            policy.allow(object_actions, objects)
-        if "list" in actions:
-            condition = {"StringLike": {"s3:prefix": [f"{grant.prefix}*"]}} if grant.prefix else None
-            policy.allow(["s3:ListBucket"], bucket_arn, condition)
-    elif grant.kind == "state_machine":
+    if grant.kind == "state_machine":
         start = ["states:StartExecution"]
         if stack.state_machine_types.get(grant.target) == "EXPRESS":
             start.append("states:StartSyncExecution")
@@ -79,7 +68,7 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
     policy.allow(["logs:CreateLogStream", "logs:PutLogEvents"], names.log_group_arn(names.function_log_group(name)))
     for trigger in settings.triggers:
         if trigger.s3 is not None:
-            policy.allow(["s3:GetObject"], f"{stack.bucket_arn(trigger.s3.bucket)}/{trigger.s3.prefix}*")
+            buckets.s3_trigger_policy(policy, trigger.s3, stack)
         if trigger.sqs is not None:
             queues.sqs_trigger_policy(policy, trigger.sqs, names)
         if trigger.stream is not None:

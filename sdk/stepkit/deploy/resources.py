@@ -66,16 +66,6 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DeploymentBucket(Resource):
-    """The stack's own bucket for function zips over Lambda's 50 MB direct-upload limit
-    (they go up through S3, where the limit is 250 MB unzipped). Created before anything
-    else, deleted after everything else, with its objects: they are only deploy's copies."""
-
-    kind: ClassVar[str] = "deployment_bucket"
-    order: ClassVar[int] = 5
-
-
-@dataclass(frozen=True)
 class Role(Resource):
     kind: ClassVar[str] = "role"
     order: ClassVar[int] = 10
@@ -95,14 +85,6 @@ class LogGroup(Resource):
     order: ClassVar[int] = 20
 
     retention_days: int = 14
-
-
-@dataclass(frozen=True)
-class Bucket(Resource):
-    kind: ClassVar[str] = "bucket"
-    order: ClassVar[int] = 30
-
-    versioning: bool = False
 
 
 @dataclass(frozen=True)
@@ -334,68 +316,12 @@ class Pipe(Resource):
         return {"LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}}
 
 
-@dataclass(frozen=True)
-class LambdaNotification:
-    id: str
-    function: str
-    function_arn: str
-    prefix: str
-    suffix: str
-
-
-@dataclass(frozen=True)
-class BucketNotifications(Resource):
-    """A bucket's notification configuration (one document per bucket): events to
-    EventBridge, and Lambda functions for prefixes."""
-
-    kind: ClassVar[str] = "bucket_notifications"
-    order: ClassVar[int] = 100
-
-    eventbridge: bool = False
-    lambdas: tuple[LambdaNotification, ...] = ()
-
-    def properties(self) -> dict[str, Any]:
-        return {"eventbridge": self.eventbridge,
-                "lambdas": [{"id": n.id, "function_arn": n.function_arn, "prefix": n.prefix, "suffix": n.suffix}
-                            for n in self.lambdas]}
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"bucket:{self.logical}",
-                *(f"permission:{n.function}-s3-{self.logical}" for n in self.lambdas))
-
-    def configuration(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.eventbridge:
-            out["EventBridgeConfiguration"] = {}
-        if self.lambdas:
-            out["LambdaFunctionConfigurations"] = [
-                {
-                    "Id": n.id,
-                    "LambdaFunctionArn": n.function_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    **({"Filter": {"Key": {"FilterRules": _filter_rules(n)}}} if n.prefix or n.suffix else {}),
-                }
-                for n in self.lambdas
-            ]
-        return out
-
-
-def _filter_rules(n: LambdaNotification) -> list[dict[str, str]]:
-    rules = []
-    if n.prefix:
-        rules.append({"Name": "prefix", "Value": n.prefix})
-    if n.suffix:
-        rules.append({"Name": "suffix", "Value": n.suffix})
-    return rules
-
-
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (DeploymentBucket, Role, LogGroup, Bucket, KinesisStream, Function, StateMachine,
-                StateMachineAlias, EventRule, StreamMapping, Pipe, BucketNotifications)
+    for cls in (Role, LogGroup, KinesisStream, Function, StateMachine,
+                StateMachineAlias, EventRule, StreamMapping, Pipe)
 }

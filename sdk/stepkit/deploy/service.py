@@ -127,7 +127,7 @@ class Deployment:
         if result.direct_upload or self.code_platform != LAMBDA:
             return {"ZipFile": result.path.read_bytes()}
         key = f"functions/{function.logical}/{result.digest}.zip"
-        return self.api.upload_code(self.names.deployment_bucket(), key, result.path)
+        return self.api.provider("deployment_bucket").upload_code(self.names.deployment_bucket(), key, result.path)
 
     def desired(self, environ: Mapping[str, str] | None = None) -> DesiredStack:
         desired = build_desired(self.project, self.stage, self.names, environ, code_platform=self.code_platform,
@@ -161,7 +161,7 @@ class Deployment:
 
     def non_empty_buckets(self) -> list[str]:
         return [r.name for r in self.state.resources.values()
-                if r.kind == "bucket" and not self.api.bucket_is_empty(r.name)]
+                if r.kind == "bucket" and not self.api.provider("bucket").is_empty(r.name)]
 
     def destroy(self, progress: Progress | None = None, *, delete_data: bool = False) -> list[Recorded]:
         with locked(self.project.root, self.stage, self.target.name, self.records_dir):

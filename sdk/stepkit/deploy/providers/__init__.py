@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import permissions, queues, tables, topics
+from stepkit.deploy.providers import buckets, permissions, queues, tables, topics
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
 PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
+    buckets.BucketProvider,
+    buckets.DeploymentBucketProvider,
+    buckets.BucketNotificationsProvider,
     permissions.PermissionProvider,
     queues.QueueProvider,
     queues.EventSourceMappingProvider,
@@ -32,6 +35,7 @@ def kind_order(kind: str) -> int:
     return known[kind].order if kind in known else 0
 
 GRANTS: dict[str, Callable[[Any, Any, Any], None]] = {
+    "bucket": buckets.grant,
     "queue": queues.grant,
     "table": tables.grant,
     "topic": topics.grant,
