@@ -30,7 +30,6 @@ from stepkit.deploy.resources import (
     StateMachine,
 )
 from stepkit.deploy.state import Recorded
-from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
 from stepkit.deploy.target import Connection
 
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
@@ -40,7 +39,7 @@ CodeProvider = Callable[[Function], dict[str, Any]]
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
-class Api(AliasCalls, RestApiCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
+class Api(AliasCalls, RestApiCalls, PipeCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     the kinds moved to :mod:`stepkit.deploy.providers`: their provider)."""
 

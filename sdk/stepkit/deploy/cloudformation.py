@@ -28,13 +28,11 @@ from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
     EventRule,
     Function,
-    KinesisStream,
     LogGroup,
     Pipe,
     Role,
     StateMachine,
     StateMachineAlias,
-    StreamMapping,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -153,25 +151,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if r.enrichment:
                 properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
             add(r, "AWS::Pipes::Pipe", properties)
-        elif isinstance(r, KinesisStream):
-            add(r, "AWS::Kinesis::Stream", {"Name": r.name, "ShardCount": r.shards,
-                                            "RetentionPeriodHours": r.retention_hours})
-        elif isinstance(r, StreamMapping):
-            settings = r.settings()
-            destination = settings.pop("DestinationConfig")
-            if r.on_failure:
-                kind = r.on_failure.split(":", 1)[0]
-                arn = {"Fn::GetAtt": [logical_id(r.on_failure), "Arn"]} if kind == "queue" else {
-                    "Ref": logical_id(r.on_failure)}
-                settings["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
-            elif destination["OnFailure"]:
-                settings["DestinationConfig"] = destination
-            if not r.filters:
-                settings.pop("FilterCriteria")
-            add(r, "AWS::Lambda::EventSourceMapping", {
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"kinesis_stream:{r.kinesis}"), "Arn"]} if r.kinesis
-                else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
-                "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = template.outputs

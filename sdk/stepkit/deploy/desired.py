@@ -22,19 +22,17 @@ from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import buckets, queues, tables, topics
+from stepkit.deploy.providers import buckets, queues, streams, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.resources import (
     EventRule,
     Function,
-    KinesisStream,
     LogGroup,
     Pipe,
     Resource,
     Role,
     StateMachine,
     StateMachineAlias,
-    StreamMapping,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
@@ -131,10 +129,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     buckets.build(ctx)
     queues.build(ctx)
     topics.build(ctx)
-    for logical, kinesis in stack.streams.items():
-        check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
-        resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
-                                       retention_hours=kinesis.retention_hours))
+    streams.build(ctx)
     tables.build(ctx)
 
     # --- functions -------------------------------------------------------------------------------
@@ -191,7 +186,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 resources.append(queues.sqs_mapping(fn.name, trigger.sqs, names))
             if trigger.stream is not None and (trigger.stream.table in stack.tables
                                                or trigger.stream.kinesis in stack.streams):
-                resources.append(stream_mapping(fn.name, trigger.stream, names))
+                resources.append(streams.stream_mapping(fn.name, trigger.stream, names))
             if trigger.pipe is not None:
                 resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
@@ -339,27 +334,6 @@ def dependency_order(resources: list[Resource]) -> list[Resource]:
             placed.extend(pending)
             break
     return placed
-
-
-def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
-    """A ``stream`` trigger (:class:`~stepkit.stack.resources.StreamTrigger`) as a resource."""
-    failure = stream.on_failure
-    on_failure, on_failure_arn = "", ""
-    if failure is not None and failure.queue is not None:
-        on_failure, on_failure_arn = f"queue:{failure.queue}", names.queue_arn(failure.queue)
-    elif failure is not None and failure.topic is not None:
-        on_failure, on_failure_arn = f"topic:{failure.topic}", names.topic_arn(failure.topic)
-    source = stream.table or stream.kinesis
-    return StreamMapping(
-        logical=f"{function}-stream-{source}", name=f"{names.function(function)}<-{names.prefix}-{source}",
-        function=function, function_name=names.function(function), table=stream.table or "",
-        table_name=names.table(stream.table) if stream.table else "", kinesis=stream.kinesis or "",
-        kinesis_arn=names.kinesis_stream_arn(stream.kinesis) if stream.kinesis else "",
-        starting_position=stream.starting_position.upper(),
-        batch_size=stream.batch_size, batching_window=stream.batching_window, retries=stream.retries,
-        max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
-        partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,
-        filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)
 
 
 def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) -> list[Resource]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
-from stepkit.deploy.providers import buckets, queues
+from stepkit.deploy.providers import buckets, queues, streams
 from stepkit.stack.resources import Grant
 
 # --- grants -------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
         if trigger.sqs is not None:
             queues.sqs_trigger_policy(policy, trigger.sqs, names)
         if trigger.stream is not None:
-            stream_trigger_policy(policy, trigger.stream, names)
+            streams.stream_trigger_policy(policy, trigger.stream, names)
     for grant in settings.access:
         add_grant(policy, grant, stack)
     return policy
@@ -94,25 +94,6 @@ def pipe_role_policy(pipe: Any, names: Any, target_arn: str, target_kind: str) -
     else:
         policy.allow(["lambda:InvokeFunction"], target_arn)
     return policy
-
-
-def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> None:
-    """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
-    AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
-    and what it sends a discarded batch's description with."""
-    if stream.kinesis is not None:
-        policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"],
-                     names.kinesis_stream_arn(stream.kinesis))
-        policy.allow(["kinesis:ListStreams"], "*")
-        policy.note("kinesis:ListStreams names no stream: Lambda's poller lists the account's streams")
-    else:
-        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                      "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
-    if stream.on_failure is not None and stream.on_failure.queue is not None:
-        policy.allow(["sqs:SendMessage"], names.queue_arn(stream.on_failure.queue))
-    elif stream.on_failure is not None and stream.on_failure.topic is not None:
-        policy.allow(["sns:Publish"], names.topic_arn(stream.on_failure.topic))
 
 
 # --- state machines ---------------------------------------------------------------------------

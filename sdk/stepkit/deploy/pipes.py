@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stepkit.deploy.providers.streams import stream_arn
 from stepkit.deploy.resources import Pipe, Resource
 from stepkit.deploy.state import Recorded
 
@@ -19,14 +20,12 @@ MISSING = "missing"
 
 
 class PipeCalls:
-    """The Pipes calls behind ``Pipe`` (``client``, ``tags``, ``owned``, ``retry_iam``,
-    ``_stream_arn``: aws.Api's)."""
+    """The Pipes calls behind ``Pipe`` (``client``, ``tags``, ``owned``, ``retry_iam``: aws.Api's)."""
 
     tags: dict[str, str]
     client: Callable[[str], Any]
     owned: Callable[[dict[str, str] | None], str]
     retry_iam: Callable[[Callable[[], Any]], Any]
-    _stream_arn: Callable[[str], str | None]
 
     def _pipe(self, name: str) -> dict[str, Any] | None:
         try:
@@ -43,7 +42,7 @@ class PipeCalls:
     def _pipe_source(self, r: Pipe) -> str:
         if r.queue_arn:
             return r.queue_arn
-        stream = self._stream_arn(r.table_name)
+        stream = stream_arn(self.client("dynamodb"), r.table_name)
         if stream is None:
             raise RuntimeError(f"table {r.table_name} has no stream for pipe {r.name} (set its `stream:`)")
         return stream

@@ -88,17 +88,6 @@ class LogGroup(Resource):
 
 
 @dataclass(frozen=True)
-class KinesisStream(Resource):
-    """A Kinesis data stream with provisioned shards."""
-
-    kind: ClassVar[str] = "kinesis_stream"
-    order: ClassVar[int] = 36
-
-    shards: int = 1
-    retention_hours: int = 24
-
-
-@dataclass(frozen=True)
 class Function(Resource):
     kind: ClassVar[str] = "function"
     order: ClassVar[int] = 50
@@ -221,55 +210,6 @@ class EventRule(Resource):
 
 
 @dataclass(frozen=True)
-class StreamMapping(Resource):
-    """A function's event source mapping on a table's DynamoDB stream (whose ARN deploy reads
-    from the table: DynamoDB names a stream when it creates it)."""
-
-    kind: ClassVar[str] = "stream_mapping"
-    order: ClassVar[int] = 90
-
-    function: str = ""
-    function_name: str = ""
-    table: str = ""
-    table_name: str = ""
-    kinesis: str = ""
-    """Instead of ``table``: a Kinesis stream of the stack (logical name)."""
-    kinesis_arn: str = ""
-    starting_position: str = "LATEST"
-    batch_size: int = 100
-    batching_window: int = 0
-    retries: int = -1
-    max_record_age: int = -1
-    bisect: bool = False
-    parallelization: int = 1
-    partial_failures: bool = True
-    on_failure: str = ""
-    """The dependency key of the on-failure queue or topic (``queue:x``, ``topic:x``), or ""."""
-    on_failure_arn: str = ""
-    filters: tuple[str, ...] = ()
-    """Event patterns, as JSON text."""
-    enabled: bool = True
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        source = f"kinesis_stream:{self.kinesis}" if self.kinesis else f"table:{self.table}"
-        return (f"function:{self.function}", source, *((self.on_failure,) if self.on_failure else ()))
-
-    def settings(self) -> dict[str, Any]:
-        """CreateEventSourceMapping's (and UpdateEventSourceMapping's) settings."""
-        out: dict[str, Any] = {
-            "BatchSize": self.batch_size, "MaximumBatchingWindowInSeconds": self.batching_window,
-            "MaximumRetryAttempts": self.retries, "MaximumRecordAgeInSeconds": self.max_record_age,
-            "BisectBatchOnFunctionError": self.bisect, "ParallelizationFactor": self.parallelization,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"] if self.partial_failures else [],
-            "DestinationConfig": {"OnFailure": {"Destination": self.on_failure_arn} if self.on_failure_arn else {}},
-            "FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]},
-            "Enabled": self.enabled,
-        }
-        return out
-
-
-@dataclass(frozen=True)
 class Pipe(Resource):
     """An EventBridge pipe from a queue or a table's stream (whose ARN deploy reads from the
     table) to a function or a state machine, with filters and an optional enrichment function."""
@@ -322,6 +262,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (Role, LogGroup, KinesisStream, Function, StateMachine,
-                StateMachineAlias, EventRule, StreamMapping, Pipe)
+    for cls in (Role, LogGroup, Function, StateMachine,
+                StateMachineAlias, EventRule, Pipe)
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import buckets, permissions, queues, tables, topics
+from stepkit.deploy.providers import buckets, permissions, queues, streams, tables, topics
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
@@ -17,6 +17,8 @@ PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     permissions.PermissionProvider,
     queues.QueueProvider,
     queues.EventSourceMappingProvider,
+    streams.KinesisStreamProvider,
+    streams.StreamMappingProvider,
     tables.TableProvider,
     topics.TopicProvider,
     topics.SubscriptionProvider,
