@@ -18,7 +18,6 @@ from botocore.exceptions import ClientError
 
 from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
-from stepkit.deploy.pipes import PipeCalls
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found, tag_list
 from stepkit.deploy.resources import (
@@ -39,7 +38,7 @@ CodeProvider = Callable[[Function], dict[str, Any]]
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
-class Api(AliasCalls, RestApiCalls, PipeCalls):
+class Api(AliasCalls, RestApiCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     the kinds moved to :mod:`stepkit.deploy.providers`: their provider)."""
 

@@ -29,7 +29,6 @@ from stepkit.deploy.resources import (
     EventRule,
     Function,
     LogGroup,
-    Pipe,
     Role,
     StateMachine,
     StateMachineAlias,
@@ -136,21 +135,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
                                          "Targets": [target]})
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
-        elif isinstance(r, Pipe):
-            source = ({"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]} if r.queue
-                      else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]})
-            target_attribute = "Arn" if r.target.startswith("function:") else None
-            target = ({"Fn::GetAtt": [logical_id(r.target), "Arn"]} if target_attribute
-                      else {"Ref": logical_id(r.target)})
-            properties = {"Name": r.name, "RoleArn": {"Fn::GetAtt": [logical_id(f"role:pipe-{r.logical}"), "Arn"]},
-                          "Source": source, "SourceParameters": r.source_parameters(True), "Target": target,
-                          "TargetParameters": r.target_parameters(),
-                          "DesiredState": "RUNNING" if r.enabled else "STOPPED"}
-            if not r.filters:
-                properties["SourceParameters"].pop("FilterCriteria")
-            if r.enrichment:
-                properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
-            add(r, "AWS::Pipes::Pipe", properties)
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = template.outputs

@@ -20,15 +20,14 @@ from stepkit.asl.substitutions import PLACEHOLDER, placeholders
 from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
+from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import buckets, queues, streams, tables, topics
+from stepkit.deploy.providers import buckets, pipes, queues, streams, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.resources import (
     EventRule,
     Function,
     LogGroup,
-    Pipe,
     Resource,
     Role,
     StateMachine,
@@ -188,7 +187,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                                                or trigger.stream.kinesis in stack.streams):
                 resources.append(streams.stream_mapping(fn.name, trigger.stream, names))
             if trigger.pipe is not None:
-                resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
+                resources.extend(pipes.pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
     # --- state machines ---------------------------------------------------------------------------
     eventbridge_buckets = ctx.eventbridge_buckets
@@ -258,7 +257,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                                   policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
         for i, trigger in enumerate(s.triggers):
             if trigger.pipe is not None:
-                resources.extend(pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
+                resources.extend(pipes.pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
             if trigger.schedule is not None:
                 rule = names.rule(machine.name, i, "schedule")
                 check_length("rule", rule, f"{place}.triggers.{i}")
@@ -334,23 +333,3 @@ def dependency_order(resources: list[Resource]) -> list[Resource]:
             placed.extend(pending)
             break
     return placed
-
-
-def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) -> list[Resource]:
-    """A ``pipe`` trigger of a function or state machine (``owner``: its kind and name): the
-    pipe and its role, which may read the source, invoke the enrichment and start the target."""
-    kind, name = owner
-    logical = f"{name}-pipe-{index}"
-    role = names.role("pipe", f"{name}-{index}")
-    target_arn = names.function_arn(name) if kind == "function" else names.state_machine_arn(name)
-    enrichment_arn = names.function_arn(pipe.enrichment) if pipe.enrichment else ""
-    policy = pipe_role_policy(pipe, names, target_arn, kind)
-    return [
-        Role(logical=f"pipe-{logical}", name=role, service="pipes.amazonaws.com", policy=policy.document()),
-        Pipe(logical=logical, name=f"{names.prefix}-{logical}"[:64], role=role, role_arn=names.role_arn(role),
-             queue=pipe.queue or "", queue_arn=names.queue_arn(pipe.queue) if pipe.queue else "",
-             table=pipe.table or "", table_name=names.table(pipe.table) if pipe.table else "",
-             target=f"{kind}:{name}", target_arn=target_arn, enrichment=pipe.enrichment or "",
-             enrichment_arn=enrichment_arn, filters=tuple(json.dumps(f, sort_keys=True) for f in pipe.filters),
-             batch_size=pipe.batch_size, starting_position=pipe.starting_position.upper(), enabled=pipe.enabled),
-    ]

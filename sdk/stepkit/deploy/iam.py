@@ -78,24 +78,6 @@ def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder
     return policy
 
 
-def pipe_role_policy(pipe: Any, names: Any, target_arn: str, target_kind: str) -> PolicyBuilder:
-    """A pipe's role: read its source (the queue, or the table's streams), invoke its
-    enrichment, start its target (the Pipes user guide, "Permissions for EventBridge Pipes")."""
-    policy = PolicyBuilder()
-    if pipe.queue is not None:
-        policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], names.queue_arn(pipe.queue))
-    else:
-        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                      "dynamodb:ListStreams"], f"{names.table_arn(pipe.table)}/stream/*")
-    if pipe.enrichment is not None:
-        policy.allow(["lambda:InvokeFunction"], names.function_arn(pipe.enrichment))
-    if target_kind == "state_machine":
-        policy.allow(["states:StartExecution"], target_arn)
-    else:
-        policy.allow(["lambda:InvokeFunction"], target_arn)
-    return policy
-
-
 # --- state machines ---------------------------------------------------------------------------
 
 _LAMBDA_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$")

@@ -209,53 +209,6 @@ class EventRule(Resource):
         return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
 
 
-@dataclass(frozen=True)
-class Pipe(Resource):
-    """An EventBridge pipe from a queue or a table's stream (whose ARN deploy reads from the
-    table) to a function or a state machine, with filters and an optional enrichment function."""
-
-    kind: ClassVar[str] = "pipe"
-    order: ClassVar[int] = 95
-
-    role: str = ""
-    role_arn: str = ""
-    queue: str = ""
-    queue_arn: str = ""
-    table: str = ""
-    table_name: str = ""
-    target: str = ""
-    """The dependency key of the target: ``function:x`` or ``state_machine:x``."""
-    target_arn: str = ""
-    enrichment: str = ""
-    enrichment_arn: str = ""
-    filters: tuple[str, ...] = ()
-    batch_size: int = 10
-    starting_position: str = "LATEST"
-    enabled: bool = True
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"role:{self.logical}", self.target, *((f"queue:{self.queue}",) if self.queue else ()),
-                *((f"table:{self.table}",) if self.table else ()),
-                *((f"function:{self.enrichment}",) if self.enrichment else ()))
-
-    def source_parameters(self, creating: bool) -> dict[str, Any]:
-        """CreatePipe's (``creating``) or UpdatePipe's ``SourceParameters`` (a starting position
-        is set once, at create)."""
-        out: dict[str, Any] = {"FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]}}
-        if self.queue:
-            out["SqsQueueParameters"] = {"BatchSize": self.batch_size}
-        else:
-            out["DynamoDBStreamParameters"] = {"BatchSize": self.batch_size,
-                                               **({"StartingPosition": self.starting_position} if creating else {})}
-        return out
-
-    def target_parameters(self) -> dict[str, Any]:
-        if self.target.startswith("state_machine:"):
-            return {"StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"}}
-        return {"LambdaFunctionParameters": {"InvocationType": "REQUEST_RESPONSE"}}
-
-
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -263,5 +216,5 @@ def _sha(text: str) -> str:
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
     for cls in (Role, LogGroup, Function, StateMachine,
-                StateMachineAlias, EventRule, Pipe)
+                StateMachineAlias, EventRule)
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import buckets, permissions, queues, streams, tables, topics
+from stepkit.deploy.providers import buckets, permissions, pipes, queues, streams, tables, topics
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
@@ -15,6 +15,7 @@ PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     buckets.DeploymentBucketProvider,
     buckets.BucketNotificationsProvider,
     permissions.PermissionProvider,
+    pipes.PipeProvider,
     queues.QueueProvider,
     queues.EventSourceMappingProvider,
     streams.KinesisStreamProvider,
