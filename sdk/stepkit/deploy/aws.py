@@ -23,9 +23,7 @@ from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, erro
 from stepkit.deploy.resources import (
     EventRule,
     Function,
-    LogGroup,
     Resource,
-    Role,
     StateMachine,
 )
 from stepkit.deploy.state import Recorded
@@ -122,88 +120,6 @@ class Api(AliasCalls, RestApiCalls):
                     raise
                 self.sleep(delay)
                 delay = min(delay * 2, 10)
-
-    # --- roles -----------------------------------------------------------------------------------
-
-    def _lookup_role(self, name: str, _r: Resource | None) -> str:
-        iam = self.client("iam")
-        try:
-            iam.get_role(RoleName=name)
-        except ClientError as exc:
-            if not_found(exc):
-                return MISSING
-            raise
-        tags = iam.list_role_tags(RoleName=name).get("Tags", [])
-        return self.owned({t["Key"]: t["Value"] for t in tags})
-
-    def _put_role(self, r: Role, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        from stepkit.deploy.policy import trust_policy
-
-        iam = self.client("iam")
-        trust = json.dumps(trust_policy(r.service))
-        created = False
-        if not existing or self._lookup_role(r.name, r) == MISSING:
-            try:
-                iam.create_role(RoleName=r.name, AssumeRolePolicyDocument=trust,
-                                Description=f"stepkit {r.logical}", Tags=tag_list(self.tags))
-                created = True
-            except ClientError as exc:
-                if error_code(exc) != "EntityAlreadyExists":
-                    raise
-        if not created:
-            iam.update_assume_role_policy(RoleName=r.name, PolicyDocument=trust)
-        iam.put_role_policy(RoleName=r.name, PolicyName="stepkit", PolicyDocument=json.dumps(r.policy))
-        return {"arn": self.conn_role_arn(r.name)}
-
-    def conn_role_arn(self, name: str) -> str:
-        return f"arn:{self.conn.partition}:iam::{self.conn.account}:role/{name}"
-
-    def _delete_role(self, rec: Recorded) -> None:
-        iam = self.client("iam")
-        for policy in iam.list_role_policies(RoleName=rec.name).get("PolicyNames", []):
-            iam.delete_role_policy(RoleName=rec.name, PolicyName=policy)
-        for attached in iam.list_attached_role_policies(RoleName=rec.name).get("AttachedPolicies", []):
-            iam.detach_role_policy(RoleName=rec.name, PolicyArn=attached["PolicyArn"])
-        iam.delete_role(RoleName=rec.name)
-
-    def _describe_role(self, rec: Recorded) -> str:
-        self.client("iam").get_role(RoleName=rec.name)
-        return "present"
-
-    # --- log groups ------------------------------------------------------------------------------
-
-    def _log_group(self, name: str) -> dict[str, Any] | None:
-        groups = self.client("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-        return next((g for g in groups if g["logGroupName"] == name), None)
-
-    def _lookup_log_group(self, name: str, _r: Resource | None) -> str:
-        group = self._log_group(name)
-        if group is None:
-            return MISSING
-        try:
-            tags = self.client("logs").list_tags_log_group(logGroupName=name).get("tags", {})
-        except ClientError:
-            tags = {}
-        # Lambda creates its function's group on first run, untagged: that one is ours too.
-        return OURS if name.startswith("/aws/lambda/") and not tags else self.owned(tags)
-
-    def _put_log_group(self, r: LogGroup, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        logs = self.client("logs")
-        if self._log_group(r.name) is None:
-            try:
-                logs.create_log_group(logGroupName=r.name, tags=self.tags)
-            except ClientError as exc:
-                if error_code(exc) != "ResourceAlreadyExistsException":
-                    raise
-        logs.put_retention_policy(logGroupName=r.name, retentionInDays=r.retention_days)
-        group = self._log_group(r.name) or {}
-        return {"arn": group.get("arn", "")}
-
-    def _delete_log_group(self, rec: Recorded) -> None:
-        self.client("logs").delete_log_group(logGroupName=rec.name)
-
-    def _describe_log_group(self, rec: Recorded) -> str:
-        return "present" if self._log_group(rec.name) else MISSING
 
     # --- functions -----------------------------------------------------------------------------------
 

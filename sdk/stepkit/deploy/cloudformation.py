@@ -22,14 +22,11 @@ from stepkit.deploy.chalice_api import RestApi
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
-from stepkit.deploy.policy import trust_policy
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
     EventRule,
     Function,
-    LogGroup,
-    Role,
     StateMachine,
     StateMachineAlias,
 )
@@ -74,12 +71,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
     for r in desired.resources:
         if r.kind in PROVIDERS:
             PROVIDERS[r.kind].template(r, template)
-        elif isinstance(r, Role):
-            add(r, "AWS::IAM::Role", {
-                "RoleName": r.name, "AssumeRolePolicyDocument": trust_policy(r.service),
-                "Policies": [{"PolicyName": "stepkit", "PolicyDocument": fn_sub(r.policy)}]})
-        elif isinstance(r, LogGroup):
-            add(r, "AWS::Logs::LogGroup", {"LogGroupName": r.name, "RetentionInDays": r.retention_days})
         elif isinstance(r, Function):
             functions.append(r)
             variables: dict[str, Any] = {}

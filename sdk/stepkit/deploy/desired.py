@@ -24,12 +24,12 @@ from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, s
 from stepkit.deploy.naming import Names
 from stepkit.deploy.providers import buckets, pipes, queues, streams, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
+from stepkit.deploy.providers.log_groups import LogGroup
+from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import (
     EventRule,
     Function,
-    LogGroup,
     Resource,
-    Role,
     StateMachine,
     StateMachineAlias,
 )

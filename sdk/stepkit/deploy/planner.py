@@ -15,7 +15,8 @@ from stepkit.deploy.aws import FOREIGN, MISSING, OURS, Api
 from stepkit.deploy.desired import DesiredStack
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.providers import kind_order
-from stepkit.deploy.resources import Resource, Role
+from stepkit.deploy.providers.roles import Role
+from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import DeployState, Recorded
 
 CREATE, UPDATE, REPLACE, DELETE, UNCHANGED = "create", "update", "replace", "delete", "unchanged"

@@ -66,28 +66,6 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class Role(Resource):
-    kind: ClassVar[str] = "role"
-    order: ClassVar[int] = 10
-
-    service: str = "lambda.amazonaws.com"
-    policy: dict[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    """Why a statement is wider than one resource (shown by plan, not compared)."""
-
-    def _not_compared(self) -> tuple[str, ...]:
-        return ("notes",)
-
-
-@dataclass(frozen=True)
-class LogGroup(Resource):
-    kind: ClassVar[str] = "log_group"
-    order: ClassVar[int] = 20
-
-    retention_days: int = 14
-
-
-@dataclass(frozen=True)
 class Function(Resource):
     kind: ClassVar[str] = "function"
     order: ClassVar[int] = 50
@@ -215,6 +193,6 @@ def _sha(text: str) -> str:
 
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (Role, LogGroup, Function, StateMachine,
+    for cls in (Function, StateMachine,
                 StateMachineAlias, EventRule)
 }

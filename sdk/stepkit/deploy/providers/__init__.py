@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import buckets, permissions, pipes, queues, streams, tables, topics
+from stepkit.deploy.providers import buckets, log_groups, permissions, pipes, queues, roles, streams, tables, topics
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
@@ -14,10 +14,12 @@ PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     buckets.BucketProvider,
     buckets.DeploymentBucketProvider,
     buckets.BucketNotificationsProvider,
+    log_groups.LogGroupProvider,
     permissions.PermissionProvider,
     pipes.PipeProvider,
     queues.QueueProvider,
     queues.EventSourceMappingProvider,
+    roles.RoleProvider,
     streams.KinesisStreamProvider,
     streams.StreamMappingProvider,
     tables.TableProvider,

@@ -16,8 +16,9 @@ from botocore.exceptions import ClientError
 from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
 from stepkit.deploy.providers.base import MISSING, Provider, Template, get_att, ref
+from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.providers.streams import stream_arn
-from stepkit.deploy.resources import Resource, Role
+from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
 
 
