@@ -9,7 +9,6 @@ and is never touched.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,9 +18,8 @@ from botocore.exceptions import ClientError
 from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.providers import PROVIDERS
-from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found, tag_list
+from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found
 from stepkit.deploy.resources import (
-    EventRule,
     Function,
     Resource,
     StateMachine,
@@ -254,43 +252,3 @@ class Api(AliasCalls, RestApiCalls):
     def _describe_state_machine(self, rec: Recorded) -> str:
         found = self.client("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
         return str(found.get("status", "ACTIVE"))
-
-    # --- event rules --------------------------------------------------------------------------------
-
-    def _lookup_event_rule(self, name: str, _r: Resource | None) -> str:
-        events = self.client("events")
-        try:
-            rule = events.describe_rule(Name=name)
-        except ClientError as exc:
-            if not_found(exc):
-                return MISSING
-            raise
-        tags = events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags", [])
-        return self.owned({t["Key"]: t["Value"] for t in tags})
-
-    def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        events = self.client("events")
-        state = "ENABLED" if r.enabled else "DISABLED"
-        if r.schedule:
-            arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
-                                  Description=f"stepkit: {r.schedule} starts {r.state_machine}",
-                                  Tags=tag_list(self.tags))["RuleArn"]
-        else:
-            arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
-                                  Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
-                                  Tags=tag_list(self.tags))["RuleArn"]
-        target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
-        if r.input:
-            target["Input"] = r.input
-        self.retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
-        return {"arn": arn}
-
-    def _delete_event_rule(self, rec: Recorded) -> None:
-        events = self.client("events")
-        targets = events.list_targets_by_rule(Rule=rec.name).get("Targets", [])
-        if targets:
-            events.remove_targets(Rule=rec.name, Ids=[t["Id"] for t in targets])
-        events.delete_rule(Name=rec.name)
-
-    def _describe_event_rule(self, rec: Recorded) -> str:
-        return str(self.client("events").describe_rule(Name=rec.name).get("State", "ENABLED"))

@@ -25,7 +25,6 @@ from stepkit.deploy.naming import Names
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
-    EventRule,
     Function,
     StateMachine,
     StateMachineAlias,
@@ -116,14 +115,6 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         elif isinstance(r, StateMachineAlias):
             version = _alias_resources(r, add)
             resources[logical_id(f"state_machine_version:{r.logical}")] = version
-        elif isinstance(r, EventRule):
-            target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
-                      "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}
-            if r.input:
-                target["Input"] = r.input
-            when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
-            add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
-                                         "Targets": [target]})
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
     for layer in layers_used(project, [f.logical for f in functions]):

@@ -20,14 +20,13 @@ from stepkit.asl.substitutions import PLACEHOLDER, placeholders
 from stepkit.asl.validation import ERROR, validate_definition
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, state_machine_policy
+from stepkit.deploy.iam import StackArns, function_policy, state_machine_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import buckets, pipes, queues, streams, tables, topics
+from stepkit.deploy.providers import buckets, pipes, queues, rules, streams, tables, topics
 from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
 from stepkit.deploy.providers.log_groups import LogGroup
 from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import (
-    EventRule,
     Function,
     Resource,
     StateMachine,
@@ -190,7 +189,6 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 resources.extend(pipes.pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
     # --- state machines ---------------------------------------------------------------------------
-    eventbridge_buckets = ctx.eventbridge_buckets
     for machine in project.state_machines():
         s = machine.settings
         place = f"state_machines.{machine.name}"
@@ -250,33 +248,10 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
                 canary_percentage=s.alias.canary_percentage,
                 canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
             ))
-        if any(t.s3 is not None or t.schedule is not None for t in s.triggers):
-            events_role = names.role("events", machine.name)
-            check_length("role", events_role, f"{place}.triggers")
-            resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
-                                  policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
+        rules.build(ctx, machine.name, s.triggers, place)
         for i, trigger in enumerate(s.triggers):
             if trigger.pipe is not None:
                 resources.extend(pipes.pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
-            if trigger.schedule is not None:
-                rule = names.rule(machine.name, i, "schedule")
-                check_length("rule", rule, f"{place}.triggers.{i}")
-                resources.append(EventRule(
-                    logical=f"{machine.name}-schedule-{i}", name=rule, state_machine=machine.name,
-                    target_arn=names.state_machine_arn(machine.name), role=events_role,
-                    role_arn=names.role_arn(events_role), schedule=trigger.schedule.expression,
-                    enabled=trigger.schedule.enabled,
-                    input="" if trigger.schedule.input is None else json.dumps(trigger.schedule.input)))
-            if trigger.s3 is None or trigger.s3.bucket not in bucket_names:
-                continue
-            eventbridge_buckets.add(trigger.s3.bucket)
-            rule = names.rule(machine.name, i)
-            check_length("rule", rule, f"{place}.triggers.{i}")
-            resources.append(EventRule(
-                logical=f"{machine.name}-s3-{i}", name=rule, state_machine=machine.name,
-                target_arn=names.state_machine_arn(machine.name), role=events_role,
-                role_arn=names.role_arn(events_role), bucket=trigger.s3.bucket,
-                pattern=s3_event_pattern(bucket_names[trigger.s3.bucket], trigger.s3.prefix, trigger.s3.suffix)))
 
     buckets.build_notifications(ctx)
     for r in resources:
@@ -297,21 +272,6 @@ def _pseudo_parameters_filled(text: str) -> str:
     for parameter, example in _PSEUDO_PARAMETERS.items():
         text = text.replace(parameter, example)
     return text
-
-
-def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:
-    detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
-    if prefix and suffix:
-        detail["object"] = {"key": [{"wildcard": f"{_escape(prefix)}*{_escape(suffix)}"}]}
-    elif prefix:
-        detail["object"] = {"key": [{"prefix": prefix}]}
-    elif suffix:
-        detail["object"] = {"key": [{"suffix": suffix}]}
-    return {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": detail}
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("*", "\\*")
 
 
 def dependency_order(resources: list[Resource]) -> list[Resource]:

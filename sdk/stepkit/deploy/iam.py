@@ -341,9 +341,3 @@ def _s3_action(action: str) -> str:
     special = {"listObjectsV2": "s3:ListBucket", "listObjects": "s3:ListBucket", "headObject": "s3:GetObject",
                "copyObject": "s3:PutObject"}
     return special.get(action, f"s3:{action[:1].upper()}{action[1:]}")
-
-
-def events_role_policy(state_machine_arn: str) -> PolicyBuilder:
-    policy = PolicyBuilder()
-    policy.allow(["states:StartExecution"], state_machine_arn)
-    return policy

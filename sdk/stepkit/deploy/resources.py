@@ -164,29 +164,6 @@ class StateMachineAlias(Resource):
         return ("canary_interval_minutes",)
 
 
-@dataclass(frozen=True)
-class EventRule(Resource):
-    """An EventBridge rule starting a state machine: for S3 ``Object Created`` events under a
-    prefix (``pattern``), or on a schedule (``schedule``, with ``input``, maybe disabled)."""
-
-    kind: ClassVar[str] = "event_rule"
-    order: ClassVar[int] = 80
-
-    state_machine: str = ""
-    target_arn: str = ""
-    role: str = ""
-    role_arn: str = ""
-    pattern: dict[str, Any] = field(default_factory=dict)
-    bucket: str = ""
-    schedule: str = ""
-    enabled: bool = True
-    input: str = ""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
-
-
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -194,5 +171,5 @@ def _sha(text: str) -> str:
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
     for cls in (Function, StateMachine,
-                StateMachineAlias, EventRule)
+                StateMachineAlias)
 }

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stepkit.deploy.providers import buckets, log_groups, permissions, pipes, queues, roles, streams, tables, topics
+from stepkit.deploy.providers import (
+    buckets,
+    log_groups,
+    permissions,
+    pipes,
+    queues,
+    roles,
+    rules,
+    streams,
+    tables,
+    topics,
+)
 from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
@@ -20,6 +31,7 @@ PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     queues.QueueProvider,
     queues.EventSourceMappingProvider,
     roles.RoleProvider,
+    rules.EventRuleProvider,
     streams.KinesisStreamProvider,
     streams.StreamMappingProvider,
     tables.TableProvider,
