@@ -15,14 +15,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from stepkit.deploy.aliases import AliasCalls
 from stepkit.deploy.aws_apis import RestApiCalls
 from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found
 from stepkit.deploy.resources import (
     Function,
     Resource,
-    StateMachine,
 )
 from stepkit.deploy.state import Recorded
 from stepkit.deploy.target import Connection
@@ -34,7 +32,7 @@ CodeProvider = Callable[[Function], dict[str, Any]]
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
-class Api(AliasCalls, RestApiCalls):
+class Api(RestApiCalls):
     """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
     the kinds moved to :mod:`stepkit.deploy.providers`: their provider)."""
 
@@ -190,65 +188,3 @@ class Api(AliasCalls, RestApiCalls):
     def _describe_function(self, rec: Recorded) -> str:
         config = self.client("lambda").get_function_configuration(FunctionName=rec.name)
         return str(config.get("State", "Active"))
-
-    # --- state machines ----------------------------------------------------------------------------
-
-    def _sm_arn(self, name: str) -> str:
-        return (f"arn:{self.conn.partition}:states:{self.conn.target.region}:{self.conn.account}:"
-                f"stateMachine:{name}")
-
-    def _lookup_state_machine(self, name: str, _r: Resource | None) -> str:
-        sfn = self.client("stepfunctions")
-        arn = self._sm_arn(name)
-        try:
-            found = sfn.describe_state_machine(stateMachineArn=arn)
-        except ClientError as exc:
-            if not_found(exc):
-                return MISSING
-            raise
-        if found.get("status") == "DELETING":
-            return MISSING
-        tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
-        return self.owned({t["key"]: t["value"] for t in tags})
-
-    def _sm_config(self, r: StateMachine) -> dict[str, Any]:
-        logging: dict[str, Any] = {"level": r.log_level, "includeExecutionData": r.include_execution_data}
-        if r.log_group:
-            arn = f"arn:{self.conn.partition}:logs:{self.conn.target.region}:{self.conn.account}:" \
-                  f"log-group:{r.log_group}:*"
-            logging["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]
-        return {"definition": r.definition, "roleArn": r.role_arn, "loggingConfiguration": logging,
-                "tracingConfiguration": {"enabled": r.tracing}}
-
-    def _put_state_machine(self, r: StateMachine, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sfn = self.client("stepfunctions")
-        state = self._lookup_state_machine(r.name, r) if existing else MISSING
-        arn = self._sm_arn(r.name)
-        if state == MISSING:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    arn = self.retry_iam(lambda: sfn.create_state_machine(
-                        name=r.name, type=r.type, tags=[{"key": k, "value": v} for k, v in self.tags.items()],
-                        **self._sm_config(r)))["stateMachineArn"]
-                    break
-                except ClientError as exc:
-                    # A machine of the same name still being deleted: wait for it to go.
-                    if error_code(exc) != "StateMachineDeleting" or time.monotonic() > deadline:
-                        raise
-                    self.sleep(2)
-        else:
-            current = sfn.describe_state_machine(stateMachineArn=arn)
-            if current.get("type", r.type) != r.type:
-                sfn.delete_state_machine(stateMachineArn=arn)
-                return self._put_state_machine(r, None, False)
-            self.retry_iam(lambda: sfn.update_state_machine(stateMachineArn=arn, **self._sm_config(r)))
-        return {"arn": arn}
-
-    def _delete_state_machine(self, rec: Recorded) -> None:
-        arn = rec.outputs.get("arn") or self._sm_arn(rec.name)
-        self.client("stepfunctions").delete_state_machine(stateMachineArn=arn)
-
-    def _describe_state_machine(self, rec: Recorded) -> str:
-        found = self.client("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
-        return str(found.get("status", "ACTIVE"))

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,6 @@ from stepkit.deploy.providers import PROVIDERS
 from stepkit.deploy.providers.base import Template, fn_sub, logical_id
 from stepkit.deploy.resources import (
     Function,
-    StateMachine,
-    StateMachineAlias,
 )
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
@@ -99,30 +97,14 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
             if function_layers(project, r.logical):
                 properties["Layers"] = function_layers(project, r.logical)
             add(r, "AWS::Lambda::Function", properties)
-        elif isinstance(r, StateMachine):
-            properties = {
-                "StateMachineName": r.name, "StateMachineType": r.type,
-                "RoleArn": {"Fn::GetAtt": [logical_id(f"role:state_machine-{r.logical}"), "Arn"]},
-                "DefinitionString": fn_sub(r.definition),
-                "TracingConfiguration": {"Enabled": r.tracing},
-            }
-            if r.log_group:
-                properties["LoggingConfiguration"] = {
-                    "Level": r.log_level, "IncludeExecutionData": r.include_execution_data,
-                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {
-                        "Fn::GetAtt": [logical_id(f"log_group:state_machine-{r.logical}"), "Arn"]}}}]}
-            add(r, "AWS::StepFunctions::StateMachine", properties)
-        elif isinstance(r, StateMachineAlias):
-            version = _alias_resources(r, add)
-            resources[logical_id(f"state_machine_version:{r.logical}")] = version
         elif isinstance(r, RestApi):
             resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
     for layer in layers_used(project, [f.logical for f in functions]):
         resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     outputs = template.outputs
     for r in desired.resources:
-        if isinstance(r, Function | StateMachine):
-            attribute = {"function": "Arn", "state_machine": "Arn"}[r.kind]
+        if isinstance(r, Function):
+            attribute = {"function": "Arn"}[r.kind]
             outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
     for r in desired.resources:
         if isinstance(r, RestApi):
@@ -154,28 +136,6 @@ def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:
             "SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
                                      f"${{{api}}}/*"}}},
     }
-
-
-def _alias_resources(r: StateMachineAlias, add: Callable[..., None]) -> dict[str, Any]:
-    """The alias (added) and the version it points to (returned): a version is published
-    from the machine's revision whenever it changes, the old one kept (UpdateReplacePolicy
-    Retain) for a canary to route to; a canary is CloudFormation's CANARY deployment."""
-    machine = logical_id(f"state_machine:{r.state_machine}")
-    version = logical_id(f"state_machine_version:{r.logical}")
-    properties: dict[str, Any] = {"Name": r.alias}
-    if r.description:
-        properties["Description"] = r.description
-    if r.canary_percentage is None:
-        properties["RoutingConfiguration"] = [{"StateMachineVersionArn": {"Ref": version}, "Weight": 100}]
-    else:
-        properties["DeploymentPreference"] = {"StateMachineVersionArn": {"Ref": version}, "Type": "CANARY",
-                                              "Percentage": r.canary_percentage,
-                                              "Interval": r.canary_interval_minutes}
-    add(r, "AWS::StepFunctions::StateMachineAlias", properties)
-    return {"Type": "AWS::StepFunctions::StateMachineVersion", "UpdateReplacePolicy": "Retain",
-            "DeletionPolicy": "Delete",
-            "Properties": {"StateMachineArn": {"Ref": machine},
-                           "StateMachineRevisionId": {"Fn::GetAtt": [machine, "StateMachineRevisionId"]}}}
 
 
 def zip_name(function: Function) -> str:

@@ -8,34 +8,29 @@ service's length limit, files that look like secrets in a function's folder.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from stepkit.asl.substitutions import PLACEHOLDER, placeholders
-from stepkit.asl.validation import ERROR, validate_definition
+from stepkit.asl.substitutions import placeholders
 from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, function_policy, state_machine_policy
+from stepkit.deploy.iam import StackArns, function_policy
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import buckets, pipes, queues, rules, streams, tables, topics
-from stepkit.deploy.providers.base import ENV_PLACEHOLDER, STACK_PLACEHOLDERS, BuildContext
+from stepkit.deploy.providers import buckets, pipes, queues, state_machines, streams, tables, topics
+from stepkit.deploy.providers.base import ENV_PLACEHOLDER, BuildContext
 from stepkit.deploy.providers.log_groups import LogGroup
 from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import (
     Function,
     Resource,
-    StateMachine,
-    StateMachineAlias,
 )
 from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
-from stepkit.stack.references import closest, substitution_names
+from stepkit.stack.references import substitution_names
 
 #: Files that must never be uploaded in a bundle.
 SECRET_FILES = re.compile(
@@ -86,11 +81,6 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
         elif kind == "stream":
             out[placeholder] = names.kinesis_stream_arn(name) if attribute == "arn" else names.kinesis_stream(name)
     return out
-
-
-def _line_of(text: str, needle: str) -> int:
-    index = text.find(needle)
-    return text.count("\n", 0, index) + 1 if index >= 0 else 1
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -188,71 +178,7 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
             if trigger.pipe is not None:
                 resources.extend(pipes.pipe_resources(("function", fn.name), i, trigger.pipe, names))
 
-    # --- state machines ---------------------------------------------------------------------------
-    for machine in project.state_machines():
-        s = machine.settings
-        place = f"state_machines.{machine.name}"
-        file = _rel(machine.definition_path, project.root)
-        check_length("state_machine", names.state_machine(machine.name), place)
-        check_length("role", names.role("state_machine", machine.name), place)
-        try:
-            source = machine.definition_path.read_text(encoding="utf-8")
-        except OSError as exc:
-            problems.append(f"{where}: {place}.definition: cannot read {file}: {exc.strerror or exc}")
-            continue
-        extra = {k: resolve(v, values, f"{where}: {place}.substitutions.{k}") for k, v in s.substitutions.items()}
-        known = {**values, **extra}
-        before = len(problems)
-        for name in placeholders(source):
-            if name not in known and not ENV_PLACEHOLDER.match(name):
-                hint = closest(name, list(known))
-                problems.append(
-                    f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}} names nothing in the stack"
-                    + (f"; did you mean ${{{hint}}}?" if hint else "")
-                    + f" (declare it under {place}.substitutions, or use one of: "
-                    + ", ".join("${" + k + "}" for k in sorted(known) if k not in STACK_PLACEHOLDERS) + ")")
-            elif ENV_PLACEHOLDER.match(name):
-                problems.append(f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}}: a definition cannot "
-                                "read the deploying shell's environment (it would be stored in the definition)")
-        if len(problems) > before:
-            continue
-        text = PLACEHOLDER.sub(lambda m, known=known: known[m.group(1)], source)
-        diagnostics = [d for d in validate_definition(_pseudo_parameters_filled(text), state_machine_type=s.type)
-                       if d.severity == ERROR]
-        if diagnostics:
-            problems.extend(f"{file}: invalid definition: {d.code}"
-                            + (f" at {d.location}" if d.location else "") + f": {d.message}" for d in diagnostics)
-            continue
-        definition: dict[str, Any] = json.loads(text)
-        log_group = names.state_machine_log_group(machine.name) if s.logging and s.logging.level != "OFF" else None
-        role = names.role("state_machine", machine.name)
-        policy, invoked = state_machine_policy(machine.name, s, definition, arns, log_group)
-        resources.append(Role(logical=f"state_machine-{machine.name}", name=role, service="states.amazonaws.com",
-                              policy=policy.document(), notes=tuple(policy.notes)))
-        if log_group is not None and s.logging is not None:
-            resources.append(LogGroup(logical=f"state_machine-{machine.name}", name=log_group,
-                                      retention_days=s.logging.retention_days))
-        state_machine = StateMachine(
-            logical=machine.name, name=names.state_machine(machine.name), type=s.type, role=role,
-            role_arn=names.role_arn(role), definition=json.dumps(definition, indent=2), source=source,
-            substitutions={k: v for k, v in known.items() if k in placeholders(source)},
-            log_group=log_group, log_level=s.logging.level if s.logging else "OFF",
-            include_execution_data=s.logging.include_execution_data if s.logging else False,
-            tracing=s.tracing, functions=tuple(f for f in invoked if f in function_names),
-        )
-        resources.append(state_machine)
-        if s.alias is not None:
-            resources.append(StateMachineAlias(
-                logical=machine.name, name=f"{state_machine.name}:{s.alias.name}", state_machine=machine.name,
-                machine_name=state_machine.name, alias=s.alias.name, description=s.alias.description,
-                canary_percentage=s.alias.canary_percentage,
-                canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
-            ))
-        rules.build(ctx, machine.name, s.triggers, place)
-        for i, trigger in enumerate(s.triggers):
-            if trigger.pipe is not None:
-                resources.extend(pipes.pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
-
+    state_machines.build(ctx)
     buckets.build_notifications(ctx)
     for r in resources:
         if isinstance(r, Role) and r.notes:
@@ -261,17 +187,6 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
         raise DeployInputError(list(dict.fromkeys(problems)))
     return DesiredStack(stack=names.stack, stage=stage, names=names, resources=dependency_order(resources),
                         values=values, warnings=warnings, notes=notes)
-
-
-#: CloudFormation's pseudo parameters (the names of a template, :func:`build_template`) are
-#: known only when the stack is created; a definition is validated with values of their shape.
-_PSEUDO_PARAMETERS = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
-
-
-def _pseudo_parameters_filled(text: str) -> str:
-    for parameter, example in _PSEUDO_PARAMETERS.items():
-        text = text.replace(parameter, example)
-    return text
 
 
 def dependency_order(resources: list[Resource]) -> list[Resource]:

@@ -48,13 +48,7 @@ def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
         GRANTS[grant.kind](policy, grant, stack)
         return
     names = stack.names
-    if grant.kind == "state_machine":
-        start = ["states:StartExecution"]
-        if stack.state_machine_types.get(grant.target) == "EXPRESS":
-            start.append("states:StartSyncExecution")
-        policy.allow(start, names.state_machine_arn(grant.target))
-        policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
-    elif grant.kind == "function":
+    if grant.kind == "function":
         policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
 
 

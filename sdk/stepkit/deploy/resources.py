@@ -102,74 +102,7 @@ class Function(Resource):
         return out
 
 
-@dataclass(frozen=True)
-class StateMachine(Resource):
-    kind: ClassVar[str] = "state_machine"
-    order: ClassVar[int] = 60
-
-    type: str = "STANDARD"
-    role: str = ""
-    role_arn: str = ""
-    definition: str = ""
-    """The definition with every substitution made: what Step Functions gets."""
-    source: str = ""
-    """The definition as written (placeholders kept), for the CloudFormation template."""
-    substitutions: dict[str, str] = field(default_factory=dict)
-    log_group: str | None = None
-    log_level: str = "OFF"
-    include_execution_data: bool = False
-    tracing: bool = False
-    functions: tuple[str, ...] = ()
-    """Logical names of the functions the definition invokes (deploy order)."""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        deps = [f"role:state_machine-{self.logical}", *(f"function:{f}" for f in self.functions)]
-        if self.log_group:
-            deps.append(f"log_group:state_machine-{self.logical}")
-        return tuple(deps)
-
-    def _not_compared(self) -> tuple[str, ...]:
-        return ("source", "substitutions", "functions")
-
-    def display(self) -> dict[str, Any]:
-        out = self.properties()
-        out["definition"] = f"{len(self.definition)} characters, sha256 {_sha(self.definition)[:12]}"
-        return out
-
-
-@dataclass(frozen=True)
-class StateMachineAlias(Resource):
-    """A state machine's alias, moved to a version published from the machine as deployed.
-    ``name`` is ``<machine name>:<alias>``; ``revision`` (the machine's digest) changes with
-    the machine, so every change of the machine publishes a version and moves the alias."""
-
-    kind: ClassVar[str] = "state_machine_alias"
-    order: ClassVar[int] = 65
-
-    state_machine: str = ""
-    """The logical name of the state machine."""
-    machine_name: str = ""
-    alias: str = ""
-    description: str = ""
-    canary_percentage: int | None = None
-    canary_interval_minutes: int = 10
-    revision: str = ""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"state_machine:{self.state_machine}",)
-
-    def _not_compared(self) -> tuple[str, ...]:
-        return ("canary_interval_minutes",)
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 KINDS: dict[str, type[Resource]] = {
     cls.kind: cls
-    for cls in (Function, StateMachine,
-                StateMachineAlias)
+    for cls in (Function,)
 }

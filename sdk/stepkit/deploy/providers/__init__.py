@@ -14,6 +14,7 @@ from stepkit.deploy.providers import (
     queues,
     roles,
     rules,
+    state_machines,
     streams,
     tables,
     topics,
@@ -32,6 +33,8 @@ PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
     queues.EventSourceMappingProvider,
     roles.RoleProvider,
     rules.EventRuleProvider,
+    state_machines.StateMachineProvider,
+    state_machines.StateMachineAliasProvider,
     streams.KinesisStreamProvider,
     streams.StreamMappingProvider,
     tables.TableProvider,
@@ -54,6 +57,7 @@ def kind_order(kind: str) -> int:
 GRANTS: dict[str, Callable[[Any, Any, Any], None]] = {
     "bucket": buckets.grant,
     "queue": queues.grant,
+    "state_machine": state_machines.grant,
     "table": tables.grant,
     "topic": topics.grant,
 }
