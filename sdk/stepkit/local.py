@@ -93,8 +93,8 @@ class LocalStack:
         from stepkit.deploy.desired import build_desired
         from stepkit.deploy.errors import DeployInputError
         from stepkit.deploy.naming import Names, partition_of
+        from stepkit.deploy.providers.functions import Function
         from stepkit.deploy.providers.state_machines import StateMachine
-        from stepkit.deploy.resources import Function
         from stepkit.stack.model import UnknownStage
 
         try:

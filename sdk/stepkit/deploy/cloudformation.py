@@ -10,7 +10,6 @@ so no secret is written into the template.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -18,19 +17,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from stepkit.deploy.chalice_api import RestApi
 from stepkit.deploy.desired import build_desired
-from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
+from stepkit.deploy.layers import layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
 from stepkit.deploy.providers import PROVIDERS
-from stepkit.deploy.providers.base import Template, fn_sub, logical_id
-from stepkit.deploy.resources import (
-    Function,
-)
+from stepkit.deploy.providers.base import Template
+from stepkit.deploy.providers.functions import Function, secret_marker, zip_name
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
-from stepkit.stack.references import camel
 
 _SECRET = re.compile(r"\x00secret:([A-Za-z_][A-Za-z0-9_]*)\x00")
 
@@ -40,7 +35,7 @@ class _SecretMarkers(Mapping[str, str]):
     that the template turns into a NoEcho parameter."""
 
     def __getitem__(self, key: str) -> str:
-        return f"\x00secret:{key}\x00"
+        return secret_marker(key)
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str)
@@ -59,87 +54,18 @@ def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[F
         "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the function zips of code/"},
         "CodePrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the zips in CodeBucket"},
     })
-    parameters, resources, add = template.parameters, template.resources, template.add
-    functions: list[Function] = []
-
-    def ref_function(logical: str) -> dict[str, Any]:
-        return {"Ref": logical_id(f"function:{logical}")}
-
     for r in desired.resources:
-        if r.kind in PROVIDERS:
-            PROVIDERS[r.kind].template(r, template)
-        elif isinstance(r, Function):
-            functions.append(r)
-            variables: dict[str, Any] = {}
-            for key, value in r.environment.items():
-                secret = _SECRET.fullmatch(value)
-                if secret:
-                    parameter = f"Secret{camel(secret.group(1).lower())}"
-                    parameters[parameter] = {"Type": "String", "NoEcho": True,
-                                             "Description": f"environment {key} of {r.logical}"}
-                    variables[key] = {"Ref": parameter}
-                else:
-                    variables[key] = fn_sub(_SECRET.sub("", value))
-            properties = {
-                "FunctionName": r.name, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
-                "Timeout": r.timeout, "Architectures": [r.architecture],
-                "Role": {"Fn::GetAtt": [logical_id(f"role:function-{r.logical}"), "Arn"]},
-                "Code": {"S3Bucket": {"Ref": "CodeBucket"},
-                         "S3Key": {"Fn::Sub": f"${{CodePrefix}}{zip_name(r)}"}},
-                "LoggingConfig": {"LogGroup": {"Ref": logical_id(f"log_group:function-{r.logical}")}},
-            }
-            if r.description:
-                properties["Description"] = r.description
-            if variables:
-                properties["Environment"] = {"Variables": variables}
-            if r.reserved_concurrency is not None:
-                properties["ReservedConcurrentExecutions"] = r.reserved_concurrency
-            if function_layers(project, r.logical):
-                properties["Layers"] = function_layers(project, r.logical)
-            add(r, "AWS::Lambda::Function", properties)
-        elif isinstance(r, RestApi):
-            resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
+        PROVIDERS[r.kind].template(r, template)
+    functions = [r for r in desired.resources if isinstance(r, Function)]
     for layer in layers_used(project, [f.logical for f in functions]):
-        resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
-    outputs = template.outputs
-    for r in desired.resources:
-        if isinstance(r, Function):
-            attribute = {"function": "Arn"}[r.kind]
-            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
-    for r in desired.resources:
-        if isinstance(r, RestApi):
-            outputs[logical_id(r.key) + "Url"] = {"Value": {"Fn::Sub": (
-                f"https://${{{logical_id(r.key)}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{r.stage}/")}}
+        template.resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"stepkit stack {project.name}, stage {stage} (generated by `stepkit package`)",
-        "Parameters": parameters,
-        "Resources": resources,
-        "Outputs": outputs,
+        "Parameters": template.parameters,
+        "Resources": template.resources,
+        "Outputs": template.outputs,
     }, functions
-
-
-def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:
-    """A stack's REST API: its definition (Chalice's swagger, the function's ARN made
-    ``Fn::Sub``), a deployment to its stage, and the permission for API Gateway to invoke. The
-    deployment's logical id carries the definition's digest: CloudFormation deploys the API
-    again only when the resource is new."""
-    digest = hashlib.sha256(r.swagger.encode()).hexdigest()[:10]
-    return {
-        api: {"Type": "AWS::ApiGateway::RestApi", "Properties": {
-            "Name": r.name, "Body": fn_sub(json.loads(r.swagger)), "EndpointConfiguration": {"Types": ["EDGE"]}}},
-        f"{api}Deployment{digest}": {"Type": "AWS::ApiGateway::Deployment",
-                             "Properties": {"RestApiId": {"Ref": api}, "StageName": r.stage}},
-        f"{api}Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": {"Ref": function}, "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
-                                     f"${{{api}}}/*"}}},
-    }
-
-
-def zip_name(function: Function) -> str:
-    return f"{function.logical}-{function.code_digest[:16]}.zip"
 
 
 def write_package(project: Project, stage: str, out_dir: Path) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from typing import Any
 
 from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
-from stepkit.deploy.providers import buckets, queues, streams
 from stepkit.stack.resources import Grant
 
 # --- grants -------------------------------------------------------------------------------
@@ -42,34 +41,10 @@ class StackArns:
 
 
 def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
+    """What an ``access:`` grant allows: its target kind's provider says."""
     from stepkit.deploy.providers import GRANTS
 
-    if grant.kind in GRANTS:
-        GRANTS[grant.kind](policy, grant, stack)
-        return
-    names = stack.names
-    if grant.kind == "function":
-        policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
-
-
-# --- functions ------------------------------------------------------------------------------
-
-
-def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder:
-    """``settings`` is the function's :class:`~stepkit.stack.FunctionSettings`."""
-    names = stack.names
-    policy = PolicyBuilder()
-    policy.allow(["logs:CreateLogStream", "logs:PutLogEvents"], names.log_group_arn(names.function_log_group(name)))
-    for trigger in settings.triggers:
-        if trigger.s3 is not None:
-            buckets.s3_trigger_policy(policy, trigger.s3, stack)
-        if trigger.sqs is not None:
-            queues.sqs_trigger_policy(policy, trigger.sqs, names)
-        if trigger.stream is not None:
-            streams.stream_trigger_policy(policy, trigger.stream, names)
-    for grant in settings.access:
-        add_grant(policy, grant, stack)
-    return policy
+    GRANTS[grant.kind](policy, grant, stack)
 
 
 # --- state machines ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,46 +63,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-@dataclass(frozen=True)
-class Function(Resource):
-    kind: ClassVar[str] = "function"
-    order: ClassVar[int] = 50
-
-    role: str = ""
-    """Physical name of its role."""
-    role_arn: str = ""
-    handler: str = "app.handler"
-    runtime: str = "python3.11"
-    memory_size: int = 128
-    timeout: int = 3
-    environment: dict[str, str] = field(default_factory=dict)
-    secret_keys: frozenset[str] = frozenset()
-    """Environment variables whose values are secrets: never printed nor recorded."""
-    reserved_concurrency: int | None = None
-    architecture: str = "x86_64"
-    description: str = ""
-    code_dir: Path = Path()
-    code_digest: str = ""
-    """The bundle's digest (sources, requirements, platform): a new digest means new code."""
-    log_group: str = ""
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"role:function-{self.logical}", f"log_group:function-{self.logical}")
-
-    def _not_compared(self) -> tuple[str, ...]:
-        return ("code_dir", "secret_keys", "log_group")
-
-    def display(self) -> dict[str, Any]:
-        out = self.properties()
-        out["environment"] = {k: (MASK if k in self.secret_keys else v) for k, v in self.environment.items()}
-        out["code_digest"] = self.code_digest[:12]
-        return out
-
-
-KINDS: dict[str, type[Resource]] = {
-    cls.kind: cls
-    for cls in (Function,)
-}

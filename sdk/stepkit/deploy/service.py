@@ -26,7 +26,7 @@ from stepkit.deploy.errors import DeployInputError, TargetError
 from stepkit.deploy.executor import Outcome, Progress, apply_plan, destroy_all
 from stepkit.deploy.naming import Names
 from stepkit.deploy.planner import Plan, destroy_plan, make_plan
-from stepkit.deploy.resources import Function
+from stepkit.deploy.providers.functions import Function
 from stepkit.deploy.state import DeployState, Recorded, locked
 from stepkit.deploy.target import Connection, Target, connect
 from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from stepkit.deploy.providers import (
+    apis,
     buckets,
+    functions,
     log_groups,
     permissions,
     pipes,
@@ -23,9 +25,11 @@ from stepkit.deploy.providers.base import Provider
 from stepkit.deploy.resources import Resource
 
 PROVIDERS: dict[str, type[Provider]] = {p.resource.kind: p for p in (
+    apis.RestApiProvider,
     buckets.BucketProvider,
     buckets.DeploymentBucketProvider,
     buckets.BucketNotificationsProvider,
+    functions.FunctionProvider,
     log_groups.LogGroupProvider,
     permissions.PermissionProvider,
     pipes.PipeProvider,
@@ -48,14 +52,13 @@ KINDS: dict[str, type[Resource]] = {kind: p.resource for kind, p in PROVIDERS.it
 
 
 def kind_order(kind: str) -> int:
-    """Where deploy creates resources of ``kind`` (and, reversed, deletes them)."""
-    from stepkit.deploy.resources import KINDS as LEGACY
-
-    known = {**LEGACY, **KINDS}
-    return known[kind].order if kind in known else 0
+    """Where deploy creates resources of ``kind`` (and, reversed, deletes them); 0 for a kind
+    this version does not know (a record written by another)."""
+    return KINDS[kind].order if kind in KINDS else 0
 
 GRANTS: dict[str, Callable[[Any, Any, Any], None]] = {
     "bucket": buckets.grant,
+    "function": functions.grant,
     "queue": queues.grant,
     "state_machine": state_machines.grant,
     "table": tables.grant,
