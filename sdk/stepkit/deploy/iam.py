@@ -1,7 +1,8 @@
 """Least-privilege policies, generated from what each function and state machine uses.
 
-A function may write its own logs, read the objects of the bucket prefixes that trigger it,
-consume the queues that trigger it, and do what its ``access:`` grants say. A state machine
+A function's policy is its provider's (:func:`stepkit.deploy.providers.functions.function_policy`),
+from its triggers and ``access:`` grants; what a grant allows is the granted kind's provider's
+(:data:`stepkit.deploy.providers.GRANTS`). This module reads definitions: a state machine
 may do what its definition's Task states call, on the resources they name (the functions it
 invokes, the queues it sends to, the buckets it reads), plus its ``access:`` grants and, when
 logging or tracing is on, the delivery calls those need. A wildcard appears only where AWS

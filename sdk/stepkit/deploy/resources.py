@@ -1,5 +1,6 @@
-"""What a stack deploys, as plain dataclasses: one per AWS resource, holding every value
-deploy sets and nothing that needs the target to know (ARNs are computed from names).
+"""The base of what a stack deploys, as plain dataclasses: one per AWS resource, holding
+every value deploy sets and nothing that needs the target to know (ARNs are computed from
+names). Each kind's dataclass is in its provider (:mod:`stepkit.deploy.providers`).
 
 The planner compares these with what was recorded; the executor turns them into API calls;
 the CloudFormation writer turns them into a template. ``key`` is the stable identity of a
