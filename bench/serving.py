@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import shutil
@@ -33,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from pipeline import load_module  # bench/pipeline.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 BUCKET = "stepkit-ml-dev-artifacts"
@@ -50,15 +51,6 @@ def _figures(seconds: list[float]) -> dict[str, float]:
             "p99_ms": round(_percentile(seconds, 0.99) * 1000, 3), "calls": len(seconds)}
 
 
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def deploy_and_train(endpoint: Any, project: Path) -> tuple[Any, str]:
     """The stack deployed and version 1 registered; (names, the API's path prefix)."""
     from stepkit.deploy import Deployment
@@ -70,7 +62,7 @@ def deploy_and_train(endpoint: Any, project: Path) -> tuple[Any, str]:
     _, outcome = deployment.deploy(environ=environ)
     if outcome.failed is not None:
         raise RuntimeError(f"deploy failed at {outcome.failed}: {outcome.error}")
-    datasets = _load("bench_sample_datasets", ROOT / "functions" / "sample_datasets.py")
+    datasets = load_module(ROOT / "functions" / "sample_datasets.py", "bench_sample_datasets")
     datasets.upload_dataset(endpoint.client("s3"), BUCKET, "data/iris.csv", "iris")
     sfn = endpoint.client("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=deployment.names.state_machine_arn("training"), input=json.dumps(
@@ -126,7 +118,7 @@ def _handler_in_process(endpoint: Any, calls: int) -> dict[str, float]:
 
 
 def _handler_calls(endpoint: Any, calls: int) -> dict[str, float]:
-    harness = _load("bench_local_harness", ROOT / "functions" / "local_harness.py")
+    harness = load_module(ROOT / "functions" / "local_harness.py", "bench_local_harness")
     for key, value in {"AWS_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "bench",
                        "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": endpoint.region}.items():
         os.environ[key] = value
@@ -157,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     from stepkit.endpoint import LocalEndpoint
 
-    calls, per_client = (30, 3) if args.quick else (1000, 60)
+    calls, per_client = (30, 3) if args.quick else (1000, 30)
     with tempfile.TemporaryDirectory(prefix="stepkit-bench-serving-") as tmp:
         project = Path(tmp) / "project"
         for folder in ("infra", "functions", "statemachines"):

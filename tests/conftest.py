@@ -80,11 +80,18 @@ def serving_api() -> ServingApi:
 
 @pytest.fixture
 def deployed_stack(tmp_path: Path, project: Path, local_aws_env: None) -> Any:
-    """The repository's stack deployed to a fresh local endpoint: ``{"endpoint", "names", "api"}``
-    (``api``: the serving REST API's base URL); the endpoint stops after the test."""
+    """The repository's stack deployed to a fresh local endpoint: ``{"endpoint", "names", "api",
+    "bucket"}`` (``api``: the serving REST API's base URL); the endpoint stops after the test.
+    The stack gets a name of its own: moto's state outlives an endpoint stopped in the same
+    process, so another test's bucket, registry and router table could still be there."""
+    import uuid
+
     from stepkit.deploy import Deployment
     from stepkit.endpoint import LocalEndpoint
 
+    stack_file = project / "infra" / "stack.yaml"
+    stack_file.write_text(stack_file.read_text().replace("\nname: stepkit-ml\n",
+                                                         f"\nname: ml{uuid.uuid4().hex[:8]}\n", 1))
     endpoint = LocalEndpoint(port=0, state_dir=tmp_path / "endpoint").start()
     try:
         environ = {"STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "test",
@@ -93,8 +100,9 @@ def deployed_stack(tmp_path: Path, project: Path, local_aws_env: None) -> Any:
                                      records_dir=tmp_path / "records")
         _, outcome = deployment.deploy(environ=environ)
         assert outcome.failed is None, outcome.error
-        api_id = endpoint.client("apigateway").get_rest_apis()["items"][0]["id"]
-        yield {"endpoint": endpoint, "names": deployment.names,
+        api_id = next(a["id"] for a in endpoint.client("apigateway").get_rest_apis()["items"]
+                      if a["name"] == deployment.names.function("serving"))
+        yield {"endpoint": endpoint, "names": deployment.names, "bucket": deployment.names.bucket("artifacts"),
                "api": f"{endpoint.url}/restapis/{api_id}/api/_user_request_"}
     finally:
         endpoint.stop()

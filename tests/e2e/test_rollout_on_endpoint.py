@@ -23,8 +23,6 @@ pytest.importorskip("chalice")
 pytest.importorskip("moto")
 
 
-PREFIX = "stepkit-ml-dev-"
-BUCKET = f"{PREFIX}artifacts"
 MODEL = "classifier"
 DEADLINE_S = 600.0
 #: short waits, few feedbacks per step: the rollout as a test drives it
@@ -86,8 +84,9 @@ def traffic(api: str, record: dict[str, float], rewards: dict[str, float]) -> An
 def test_a_better_challenger_is_promoted_and_a_worse_one_rolled_back(deployed_stack: dict[str, Any],
                                                                       sample_datasets: ModuleType) -> None:
     endpoint, names, api = deployed_stack["endpoint"], deployed_stack["names"], deployed_stack["api"]
+    bucket = deployed_stack["bucket"]
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
-    sample_datasets.upload_dataset(s3, BUCKET, "data/iris.csv", "iris")  # not under datasets/: no trigger
+    sample_datasets.upload_dataset(s3, bucket, "data/iris.csv", "iris")  # not under datasets/: no trigger
     features, rows, _ = sample_datasets.load("iris")
     record = dict(zip(features, map(float, rows[0]), strict=True))
 
@@ -100,13 +99,13 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_rolled_back(deployed_st
     # Warm both functions outside API Gateway's 29 s limit (a cold start loads scikit-learn).
     for version in (1, 2):
         endpoint.client("lambda").invoke(FunctionName=names.function("predict"), Payload=json.dumps(
-            {"action": "describe", "bucket": BUCKET, "model_name": MODEL, "version": version}).encode())
+            {"action": "describe", "bucket": bucket, "model_name": MODEL, "version": version}).encode())
 
     # Both versions as good: every step is healthy, version 2 ends champion.
     promoted = run_to_end(sfn, rollout_arn, traffic(api, record, {"2": 1.0, "1": 1.0}))
     assert promoted["status"] == "SUCCEEDED", (promoted.get("error"), promoted.get("cause"))
     assert json.loads(promoted["output"])["finish"]["decision"]["action"] == "promoted"
-    index = json.loads(s3.get_object(Bucket=BUCKET, Key=f"registry/{MODEL}/index.json")["Body"].read())
+    index = json.loads(s3.get_object(Bucket=bucket, Key=f"registry/{MODEL}/index.json")["Body"].read())
     assert index["aliases"]["champion"] == 2
     status, answer = call(f"{api}/predict", {"record": record})
     assert status == 200 and answer["model_version"] == "2" and answer["policy"] == "champion"
@@ -123,7 +122,7 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_rolled_back(deployed_st
     assert rolled_back["status"] == "SUCCEEDED", (rolled_back.get("error"), rolled_back.get("cause"))
     decision = json.loads(rolled_back["output"])["finish"]["decision"]
     assert decision["action"] == "rolled_back" and "accuracy 0.000" in decision["reasons"][0], decision
-    index = json.loads(s3.get_object(Bucket=BUCKET, Key=f"registry/{MODEL}/index.json")["Body"].read())
+    index = json.loads(s3.get_object(Bucket=bucket, Key=f"registry/{MODEL}/index.json")["Body"].read())
     assert index["aliases"]["champion"] == 2
     status, policy = call(f"{api}/models/{MODEL}/policy")
     assert policy["policy"] == {"kind": "champion"}

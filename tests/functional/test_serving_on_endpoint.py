@@ -23,7 +23,6 @@ pytest.importorskip("moto")
 
 from stepkit.cli import main
 
-BUCKET = "stepkit-ml-dev-artifacts"
 MODEL = "classifier"
 DEADLINE_S = 600.0
 
@@ -61,12 +60,14 @@ def stepkit(*args: str) -> Any:
 def test_the_deployed_api_routes_counts_and_refuses_bad_input(deployed_stack: dict[str, Any],
                                                               sample_datasets: ModuleType) -> None:
     endpoint, names, api = deployed_stack["endpoint"], deployed_stack["names"], deployed_stack["api"]
+    bucket = deployed_stack["bucket"]
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
     features, rows, _ = sample_datasets.load("iris")
     record = dict(zip(features, map(float, rows[0]), strict=True))
 
-    assert call(f"{api}/predict", {"record": record})[:2][0] == 503  # nothing registered yet
-    sample_datasets.upload_dataset(s3, BUCKET, "data/iris.csv", "iris")
+    status, body, _ = call(f"{api}/predict", {"record": record})
+    assert status == 503 and "no model registered" in body["error"], (status, body)  # nothing registered yet
+    sample_datasets.upload_dataset(s3, bucket, "data/iris.csv", "iris")
     train(sfn, names)
     # A second version: registered as challenger; its rollout is stopped at the canary.
     second = train(sfn, names, margin=-1.0, rollout_input={"wait_seconds": 3600},

@@ -28,6 +28,9 @@ logger = Logger(service="serving")
 #: predict's errors that are the request's fault: the records do not fit the model.
 RECORD_ERRORS = frozenset({"FeatureMismatchError", "InvalidRecordError", "InvalidEventError"})
 
+#: the policies that choose from the versions' live counters
+ADAPTIVE = frozenset({"thompson", "epsilon_greedy"})
+
 #: ``invoke(payload, asynchronous)`` -> (error type or None, the function's answer)
 Invoker = Callable[[dict[str, Any], bool], tuple[str | None, Any]]
 
@@ -135,7 +138,10 @@ class Backend:
                 known = ", ".join(sorted(versions, key=int)) or "none"
                 raise ServingError(404, f"model '{self.model_name}' has no version {pinned!r} (versions: {known})")
             return Decision(version=pinned, policy="pinned"), "vote"
-        policy, _, stats = self.state.view(self.model_name)
+        # Only the bandits read the counters: a GetItem of the policy is all the others need
+        # (moto's Query walks the whole table, which grows by one item per answered request).
+        policy, _ = self.state.policy(self.model_name)
+        stats = self.state.stats(self.model_name) if policy.kind in ADAPTIVE else {}
         try:
             decision = choose(policy, stats, caller_key=caller_key, rng=self.rng, champion=self.champion(index))
         except NoChampionError as exc:

@@ -6,7 +6,7 @@ from typing import Any
 
 from chalicelib.backend import Backend, ServingError
 from mlcontract.errors import InvalidPolicyError
-from mlcontract.routing import ArmStats, ChampionPolicy, ShadowPolicy, WeightedPolicy, parse_policy
+from mlcontract.routing import ArmStats, ChampionPolicy, ShadowPolicy, WeightedPolicy, check_versions, parse_policy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 MAX_RECORDS = 1000
@@ -75,13 +75,9 @@ def policy_request(body: Any, index: dict[str, Any], model_name: str) -> tuple[A
         raise ServingError(422, "reset_arms is true or false")
     try:
         policy = parse_policy(document)
+        check_versions(policy, sorted(index.get("versions") or {}, key=int))
     except InvalidPolicyError as exc:
-        raise ServingError(422, str(exc)) from None
-    versions = index.get("versions") or {}
-    unknown = [v for v in policy.arms() if v not in versions]
-    if unknown:
-        known = ", ".join(sorted(versions, key=int)) or "none"
-        raise ServingError(422, f"model '{model_name}' has no version(s) {', '.join(unknown)} (versions: {known})")
+        raise ServingError(422, f"model '{model_name}': {exc}") from None
     return policy, expected, reset
 
 

@@ -172,6 +172,13 @@ def policy_group() -> None:
     """Show or change a model's routing policy (at run time, no redeploy)."""
 
 
+def _print_policy(model: str, answer: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        dump(answer)
+    else:
+        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+
+
 @policy_group.command("show")
 @click.argument("model")
 @_api_options
@@ -180,10 +187,7 @@ def policy_show(model: str, url: str | None, stage: str, target: str, endpoint_u
                 stack: Path | None, as_json: bool) -> None:
     """The model's routing policy and its revision."""
     answer = _call(_base_url(url, stage, target, endpoint_url, stack, as_json), f"/models/{model}/policy")
-    if as_json:
-        dump(answer)
-    else:
-        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+    _print_policy(model, answer, as_json)
 
 
 @policy_group.command("set")
@@ -228,10 +232,7 @@ def policy_set(model: str, champion: bool, weighted: str | None, no_sticky: bool
         policy["reset_arms"] = True
     base = _base_url(url, stage, target, endpoint_url, stack, as_json)
     answer = _call(base, f"/models/{model}/policy", policy, "PUT")
-    if as_json:
-        dump(answer)
-    else:
-        console().print(f"{model}: {json.dumps(answer['policy'])} (revision {answer['revision']})")
+    _print_policy(model, answer, as_json)
 
 
 @serving_group.command("decisions")

@@ -215,7 +215,7 @@ def test_bad_policies_are_422_naming_the_problem(two_versions: Serving) -> None:
                                       body='{"kind": "champion"}')
         policy = client.http.get(f"/models/{MODEL}/policy").json_body
     assert sums.status_code == 422 and "sum to 100" in sums.json_body["error"]
-    assert unknown.status_code == 422 and "no version(s) 7" in unknown.json_body["error"]
+    assert unknown.status_code == 422 and "unknown model version(s) 7" in unknown.json_body["error"]
     assert kind.status_code == 422
     assert stale.status_code == 409
     assert other_model.status_code == 503
@@ -297,7 +297,7 @@ def test_a_route_that_fails_answers_500_without_a_traceback(two_versions: Servin
     def broken(*args: Any) -> Any:
         raise RuntimeError("table gone")
 
-    two_versions.backend.state.view = broken  # type: ignore[method-assign]
+    two_versions.backend.state.policy = broken  # type: ignore[method-assign]
     with two_versions.client() as client:
         response = post(client, "/predict", {"record": IRIS_RECORD})
     assert response.status_code == 500 and response.json_body == {"error": "internal error (logged)"}
