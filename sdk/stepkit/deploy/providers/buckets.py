@@ -335,7 +335,7 @@ class BucketNotificationsProvider(Provider):
 
     def put(self, r: BucketNotifications, rec: Recorded | None, existing: bool) -> dict[str, Any]:
         self.client("s3").put_bucket_notification_configuration(Bucket=r.name,
-                                                           NotificationConfiguration=r.configuration())
+                                                                NotificationConfiguration=r.configuration())
         return {}
 
     def delete(self, rec: Recorded) -> None:
