@@ -80,7 +80,7 @@ def _apply(action: Action, state: DeployState, api: Api) -> None:
 
 def destroy_all(recorded: list[Recorded], state: DeployState, api: Api, progress: Progress | None = None,
                 *, delete_data: bool = False) -> list[Recorded]:
-    deleted = []
+    deleted: list[Recorded] = []
     for rec in recorded:
         if progress:
             progress(DELETE, rec.kind, rec.name, "start")

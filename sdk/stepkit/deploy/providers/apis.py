@@ -24,6 +24,7 @@ from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
 
 if TYPE_CHECKING:
+    from stepkit.stack.apis import ApiSettings
     from stepkit.stack.project import ProjectFunction
 
 PERMISSION_PREFIX = "stepkit-api-"
@@ -67,12 +68,12 @@ class RestApi(Resource):
         return out
 
 
-def build(ctx: BuildContext, fn: ProjectFunction, place: str) -> None:
+def build(ctx: BuildContext, fn: ProjectFunction, api: ApiSettings, place: str) -> None:
     """The function's ``api:``: the REST API Chalice writes from its app."""
     names, s = ctx.names, fn.settings
     try:
         ctx.add(rest_api_resource(fn.name, names.function(fn.name), names.function_arn(fn.name), names.region,
-                                  s.api.stage, fn.code_dir, s.handler,
+                                  api.stage, fn.code_dir, s.handler,
                                   [layer.python_dir for layer in ctx.project.layers_of(fn)]))
     except ValueError as exc:
         ctx.problems.append(f"{ctx.where}: {place}.api: {exc}")

@@ -113,7 +113,7 @@ def build(ctx: BuildContext) -> None:
                                     "value with `environment: {NAME: ${env:NAME}}`")
         _function(ctx, fn, place)
         if fn.settings.api is not None:
-            apis.build(ctx, fn, place)
+            apis.build(ctx, fn, fn.settings.api, place)
         _triggers(ctx, fn.name, fn.settings.triggers)
 
 

@@ -81,7 +81,7 @@ class PermissionProvider(Provider):
         self.client("lambda").remove_permission(FunctionName=function, StatementId=sid)
 
     def describe(self, rec: Recorded) -> str:
-        function = rec.outputs.get("function") or rec.properties.get("function_name")
+        function = str(rec.outputs.get("function") or rec.properties.get("function_name", ""))
         found = self._statement(function, rec.outputs.get("statement_id") or rec.name)
         return "present" if found else MISSING
 

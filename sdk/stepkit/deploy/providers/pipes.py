@@ -114,7 +114,7 @@ class PipeProvider(Provider):
 
     def _pipe(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.client("pipes").describe_pipe(Name=name)  # type: ignore[no-any-return]
+            return self.client("pipes").describe_pipe(Name=name)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"NotFoundException", "ResourceNotFoundException"}:
                 return None

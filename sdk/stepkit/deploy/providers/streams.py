@@ -153,7 +153,7 @@ class KinesisStreamProvider(Provider):
 
     def _kinesis_summary(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.client("kinesis").describe_stream_summary(StreamName=name)[  # type: ignore[no-any-return]
+            return self.client("kinesis").describe_stream_summary(StreamName=name)[
                 "StreamDescriptionSummary"]
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":

@@ -12,6 +12,7 @@ bucket with objects is not.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -149,7 +150,7 @@ class TableProvider(Provider):
         wanted = [(k["AttributeName"], k["KeyType"], a["AttributeType"])
                   for k, a in zip(r.key_schema(), r.attribute_definitions(), strict=True)]
         if current != wanted:
-            def text(keys: list[tuple[str, str, str | None]]) -> str:
+            def text(keys: Sequence[tuple[str, str, str | None]]) -> str:
                 return ", ".join(f"{n} ({t}, {kind})" for n, kind, t in keys)
 
             raise RuntimeError(f"the keys of table {r.name} are {text(current)}; DynamoDB cannot change them to "
