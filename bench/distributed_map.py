@@ -11,7 +11,7 @@
 3. memory: each distributed size runs in a fresh process; peak RSS growth (VmHWM, reset
    before the run) for N/10 and N rows, with the children's histories kept in memory (the
    default: DescribeExecution and GetExecutionHistory of every child) and without
-   (``retain_child_histories = False``, as when the endpoint persists them): the CSV is
+   (``retain_child_histories=False``, as when the endpoint persists them): the CSV is
    streamed, never read whole, so what grows is only what the Map Run keeps per child.
 
 Times are the median of 3 runs of one execution's wall time (setup and the upload are not
@@ -133,6 +133,7 @@ def one_distributed(rows: int, batch: int, repeats: int, keep_histories: bool = 
     from moto import mock_aws
 
     from stepkit import StateMachine
+    from stepkit.endpoint.map_runs import describe_map_run
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -149,15 +150,14 @@ def one_distributed(rows: int, batch: int, repeats: int, keep_histories: bool = 
             reset_peak()
             before = rss_kib()
             start = time.perf_counter()
-            execution_run = machine.prepare({})
-            execution_run.retain_child_histories = keep_histories
+            execution_run = machine.prepare({}, retain_child_histories=keep_histories)
             ex = execution_run.start()
             times.append(time.perf_counter() - start)
             if growth is None:
                 growth = rss_kib() - before
             assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
             (map_run,) = execution_run.map_runs.values()
-            assert map_run.describe()["itemCounts"]["succeeded"] == rows
+            assert describe_map_run(map_run)["itemCounts"]["succeeded"] == rows
             del execution_run, ex, map_run
     return {"rows": rows, "batch": batch, "median_s": statistics.median(times), "rss_growth_kib": growth}
 

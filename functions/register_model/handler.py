@@ -138,6 +138,7 @@ def set_alias(request: AliasEvent) -> dict[str, Any]:
                          {"at": now, "action": "set_alias", "version": request.version, "alias": request.alias,
                           "previous": previous, "reason": request.reason}]}
     _put_index(request.bucket, key, json_bytes(index), etag)
+    service.count("AliasesMoved", 1)
     logger.info("alias moved", extra={"model_name": request.model_name, "alias": request.alias,
                                       "version": request.version, "previous": previous})
     return {"model_name": request.model_name, "alias": request.alias, "version": request.version,

@@ -124,6 +124,7 @@ def evaluate(state: RouterState, request: RolloutEvent) -> dict[str, Any]:
     challenger = stats.get(request.challenger) or ArmStats()
     outcome, reasons = verdict(champion, challenger, request)
     metrics = {"champion": _metrics(champion), "challenger": _metrics(challenger)}
+    service.count("RolloutEvaluations", 1)
     if outcome != "wait":
         _record(state, request, {"action": "evaluate", "step": request.step, "share": request.share,
                                  "verdict": outcome, "reasons": reasons, "metrics": metrics})

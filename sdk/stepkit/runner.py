@@ -99,12 +99,18 @@ class StateMachine:
         skip_waits: bool = False,
         listener: EventListener | None = None,
         unlimited_history: bool = False,
+        execution_arn: str | None = None,
+        redrive_count: int = 0,
+        keep_history: bool = True,
+        retain_child_histories: bool = True,
     ) -> ExecutionRun:
         """An execution ready to ``start()`` (or to be started on another thread).
 
         Raises ``InvalidExecutionInput`` for input over Step Functions' 256 KiB limit (as
         StartExecution refuses it) and ValueError for a bad mock config. A STANDARD execution
         fails at AWS's 25,000-event history quota unless ``unlimited_history`` is true.
+        ``execution_arn``, ``redrive_count``, ``keep_history`` and ``retain_child_histories``
+        go to ``ExecutionRun``.
         """
         size = payload_size(input)
         if size > MAX_PAYLOAD_BYTES:
@@ -130,6 +136,10 @@ class StateMachine:
             express=self.type == "EXPRESS",
             role_arn=self.role_arn,
             unlimited_history=unlimited_history,
+            execution_arn=execution_arn,
+            redrive_count=redrive_count,
+            keep_history=keep_history,
+            retain_child_histories=retain_child_histories,
         )
 
     def run(self, input: Any = None, **options: Any) -> Execution:

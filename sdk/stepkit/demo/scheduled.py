@@ -49,11 +49,11 @@ def scheduled_drift_check(endpoint: Any, names: Any, console: Console, ahead: fl
     outcome = {"schedule": name, "fired": fired, "at": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "function": function,
                **{k: found.get(k) for k in ("batch_key", "drift", "drifted")}}
     if not found:
-        console.print(f"[bold]8. scheduled[/bold] drift check: the schedule fired {fired} time(s) but "
+        console.print(f"[bold]10. scheduled[/bold] drift check: the schedule fired {fired} time(s) but "
                       f"{function} logged no result")
         return outcome
     verdict = "[red]drift: retraining started[/red]" if found.get("drifted") else "no drift, no retraining"
-    console.print(f"[bold]8. scheduled[/bold] an EventBridge Scheduler schedule ran {function} at {outcome['at']} "
+    console.print(f"[bold]10. scheduled[/bold] an EventBridge Scheduler schedule ran {function} at {outcome['at']} "
                   f"(the endpoint's virtual clock moved {ahead / 3600:g} h forward): {found.get('batch_key')} "
                   f"drift {found.get('drift')} → {verdict}")
     return outcome

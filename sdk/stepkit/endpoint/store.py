@@ -1,9 +1,10 @@
 """The endpoint's durable records: SQLite under the state dir.
 
-Two tables: ``records`` (kind, key → JSON: state machines, executions, functions, event
+Tables: ``records`` (kind, key → JSON: state machines, executions, functions, event
 source mappings, ...) and ``history`` (an execution's events, one row each, written by the
 engine's listener before the transition goes on, so a killed process loses at most the
-task that was in flight). WAL mode with ``synchronous=NORMAL``: a committed row survives
+task that was in flight); ``express_history`` holds EXPRESS executions' events, which
+last only as long as the process that ran them. WAL mode with ``synchronous=NORMAL``: a committed row survives
 the process being killed.
 """
 
@@ -31,7 +32,19 @@ CREATE TABLE IF NOT EXISTS history (
     data TEXT NOT NULL,
     PRIMARY KEY (arn, id)
 );
+CREATE TABLE IF NOT EXISTS express_history (
+    arn TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (arn, id)
+);
 """
+
+
+def _table(arn: str) -> str:
+    """EXPRESS executions' events have a table of their own (``delete_express_events``):
+    ``arn:PARTITION:states:REGION:ACCOUNT:express:...``."""
+    return "express_history" if arn.split(":")[5:6] == ["express"] else "history"
 
 
 def _dumps(value: Any) -> str:
@@ -78,21 +91,53 @@ class Store:
     def add_event(self, arn: str, event: HistoryEvent) -> None:
         text = _dumps(event.to_record())
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO history (arn, id, data) VALUES (?, ?, ?)",
+            self._db.execute(f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data) VALUES (?, ?, ?)",
                              (arn, event.event_id, text))
 
     def add_events(self, arn: str, events: Iterable[HistoryEvent]) -> None:
         rows = [(arn, e.event_id, _dumps(e.to_record())) for e in events]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO history (arn, id, data) VALUES (?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data) VALUES (?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
     def events(self, arn: str) -> list[HistoryEvent]:
         with self._lock:
-            rows = self._db.execute("SELECT data FROM history WHERE arn = ? ORDER BY id", (arn,)).fetchall()
+            rows = self._db.execute(f"SELECT data FROM {_table(arn)} WHERE arn = ? ORDER BY id", (arn,)).fetchall()
         return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
+
+    def events_page(self, arn: str, limit: int, *, boundary: int | None = None,
+                    reverse: bool = False) -> list[HistoryEvent]:
+        """At most ``limit`` events by id, after ``boundary`` (before it when ``reverse``):
+        a range search of the primary key that reads only the rows it returns, however long
+        the history (``page_query`` is the SQL, for its query plan)."""
+        sql, args = page_query(arn, limit, boundary=boundary, reverse=reverse)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
+
+    def last_event_id(self, arn: str) -> int:
+        """The id of the last event recorded for ``arn`` (0: none); one step down the index."""
+        with self._lock:
+            row = self._db.execute(f"SELECT MAX(id) FROM {_table(arn)} WHERE arn = ?", (arn,)).fetchone()
+        return row[0] or 0
 
     def delete_events(self, arn: str, after: int = 0) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM history WHERE arn = ? AND id > ?", (arn, after))
+            self._db.execute(f"DELETE FROM {_table(arn)} WHERE arn = ? AND id > ?", (arn, after))
+
+    def delete_express_events(self) -> None:
+        """Drop the histories of EXPRESS executions an earlier process ran: AWS keeps no
+        record of them, and neither does the endpoint across a restart."""
+        with self._lock:
+            self._db.execute("DELETE FROM express_history")
+
+
+def page_query(arn: str, limit: int, *, boundary: int | None = None, reverse: bool = False) -> tuple[str, tuple]:
+    """The SQL of one page of a history (``Store.events_page``)."""
+    order, compare = ("DESC", "<") if reverse else ("ASC", ">")
+    table = _table(arn)
+    if boundary is None:
+        return f"SELECT data FROM {table} WHERE arn = ? ORDER BY id {order} LIMIT ?", (arn, limit)
+    return (f"SELECT data FROM {table} WHERE arn = ? AND id {compare} ? ORDER BY id {order} LIMIT ?",
+            (arn, boundary, limit))

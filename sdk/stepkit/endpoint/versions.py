@@ -25,7 +25,8 @@ from stepkit.endpoint.pages import paged
 from stepkit.endpoint.protocol import AwsError, RequestContext, epoch, validation_error
 
 if TYPE_CHECKING:
-    from stepkit.endpoint.stepfunctions import Machine, StepFunctionsService
+    from stepkit.endpoint.sfn_records import Machine
+    from stepkit.endpoint.stepfunctions import StepFunctionsService
 
 _QUALIFIED = re.compile(r"(?P<base>arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[^:]+):(?P<qualifier>[^:]+)")
 _ALIAS_NAME = re.compile(r"(?=.*[a-zA-Z_\-.])[a-zA-Z0-9_\-.]+")
@@ -106,7 +107,7 @@ class VersionService:
 
     def publish(self, machine: Machine, description: str | None, revision_id: str | None = None) -> Version:
         """Publish ``machine``'s current revision (the existing version if it holds it already)."""
-        with self.svc._lock:
+        with self.svc.lock:
             if revision_id is not None and revision_id != machine.revision_id:
                 raise AwsError("ConflictException", f"Failed to publish the State Machine version for revision "
                                f"{revision_id}. The current State Machine revision is {machine.revision_id}.")
@@ -142,7 +143,7 @@ class VersionService:
         if qualifier is None or not qualifier.isdigit():
             raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
         version = self._version(arn)
-        out = self.svc._describe_machine(version.revision)
+        out = self.svc.describe_machine(version.revision)
         out.update(stateMachineArn=version.arn, status="ACTIVE", type=version.revision["type"],
                    creationDate=epoch(version.creation_date))
         if version.description:
@@ -153,7 +154,7 @@ class VersionService:
         arn = p["stateMachineArn"]
         if split(arn)[1] is not None:
             raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
-        machine = self.svc._machine(arn)
+        machine = self.svc.machine(arn)
         version = self.publish(machine, p.get("description"), p.get("revisionId"))
         return {"creationDate": epoch(version.creation_date), "stateMachineVersionArn": version.arn}
 
@@ -162,7 +163,7 @@ class VersionService:
         if split(arn)[1] is not None:
             raise AwsError("ValidationException", f"Invalid Arn: '{arn}': a state machine ARN without a qualifier "
                            "is expected")
-        machine = self.svc._machine(arn)
+        machine = self.svc.machine(arn)
         mine = sorted(self._of(machine.arn), key=lambda v: -v.number)  # newest first, as AWS lists them
         rows = [{"stateMachineVersionArn": v.arn, "creationDate": epoch(v.creation_date)} for v in mine]
         return paged(rows, p, "stateMachineVersionArn", "stateMachineVersions")
@@ -172,7 +173,7 @@ class VersionService:
         qualifier = split(arn)[1]
         if qualifier is None or not qualifier.isdigit():
             raise AwsError("ValidationException", f"Invalid Arn: '{arn}': a state machine version ARN is expected")
-        with self.svc._lock:
+        with self.svc.lock:
             using = [a.name for a in self.aliases.values() if any(r["stateMachineVersionArn"] == arn
                                                                    for r in a.routing)]
             if using:
@@ -231,11 +232,11 @@ class VersionService:
         if qualifier is None or not qualifier.isdigit():
             raise AwsError("ValidationException", "Routing configuration must contain state machine version ARNs. "
                            "Received: [" + ", ".join(arns) + "]")
-        machine = self.svc._machine(base)
+        machine = self.svc.machine(base)
         routing = self._routing(machine.arn, p["routingConfiguration"])
         arn = f"{machine.arn}:{name}"
         description = p.get("description", "")
-        with self.svc._lock:
+        with self.svc.lock:
             existing = self.aliases.get(arn)
             if existing is not None:
                 if (existing.routing, existing.description) == (routing, description):
@@ -255,7 +256,7 @@ class VersionService:
             raise AwsError("ValidationException", "Either the description or the RoutingConfiguration must be "
                            "specified")
         routing = self._routing(alias.machine_arn, p["routingConfiguration"]) if "routingConfiguration" in p else None
-        with self.svc._lock:
+        with self.svc.lock:
             if routing is not None:
                 alias.routing = routing
             if "description" in p:
@@ -276,7 +277,7 @@ class VersionService:
     def ListStateMachineAliases(self, p: dict, ctx: RequestContext) -> dict:
         arn = p["stateMachineArn"]
         base, qualifier = split(arn)
-        machine = self.svc._machine(base)
+        machine = self.svc.machine(base)
         if qualifier is not None and not qualifier.isdigit():
             raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
         if qualifier is not None:  # the aliases that route to this version
@@ -292,7 +293,7 @@ class VersionService:
         qualifier = split(arn)[1]
         if qualifier is None or qualifier.isdigit():
             raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
-        with self.svc._lock:  # deleting an alias that does not exist succeeds, as on AWS
+        with self.svc.lock:  # deleting an alias that does not exist succeeds, as on AWS
             if self.aliases.pop(arn, None) is not None:
                 self.svc.store.delete("sm_alias", arn)
         return {}
@@ -321,7 +322,7 @@ class VersionService:
         alias = self.aliases.get(arn)
         if alias is None:
             raise AwsError("StateMachineDoesNotExist", f"State Machine Does Not Exist: '{arn}'")
-        with self.svc._lock:
+        with self.svc.lock:
             routing = list(alias.routing)
             draw = self.rng.randrange(100)
         chosen = routing[-1]["stateMachineVersionArn"]

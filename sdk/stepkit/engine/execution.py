@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +14,13 @@ from stepkit.engine.callbacks import TaskTokens
 from stepkit.engine.clock import Clock
 from stepkit.engine.compiler import Program
 from stepkit.engine.frame import Frame, iso_millis
-from stepkit.engine.history import HistoryEvent
+from stepkit.engine.history import EventSink, HistoryEvent
 from stepkit.engine.states import MAX_PAYLOAD_BYTES, payload_size, qualify
 from stepkit.integrations.arns import Resource
 from stepkit.integrations.mock_config import MockedTasks
 from stepkit.integrations.registry import Integration, IntegrationRegistry
 
-EventListener = Callable[[HistoryEvent], None]
+EventListener = EventSink
 _EXECUTION_ENDS = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
 
 
@@ -32,6 +31,15 @@ HISTORY_LIMIT = 25_000
 #: What AWS records in that ExecutionFailed (recorded against AWS: floci-io/floci#2734,
 #: loads/ardere#86).
 HISTORY_LIMIT_CAUSE = "The execution reached the maximum number of history events ({limit})."
+
+
+def derive_execution_arn(state_machine_arn: str, name: str, *, express: bool) -> str:
+    """The ARN of execution ``name`` of a machine (or of a Map Run's ``MACHINE/LABEL``):
+    ``...:execution:MACHINE:NAME``, or ``...:express:MACHINE:NAME:ID`` (a new ID each time)
+    for an EXPRESS execution."""
+    if express:
+        return f"{state_machine_arn.replace(':stateMachine:', ':express:', 1)}:{name}:{uuid.uuid4()}"
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
 class ExecutionAborted(StatesError):
@@ -84,20 +92,29 @@ class ExecutionRun:
         listener: EventListener | None = None,
         express: bool = False,
         unlimited_history: bool = False,
+        execution_arn: str | None = None,
+        redrive_count: int = 0,
+        retain_child_histories: bool = True,
+        keep_history: bool = True,
     ) -> None:
         """``unlimited_history``: no 25,000-event quota on a STANDARD execution (a local run
-        that AWS would fail); an EXPRESS execution has none anyway."""
+        that AWS would fail); an EXPRESS execution has none anyway.
+
+        ``execution_arn``: the ARN the caller already gave the execution (the endpoint's
+        record, a Map Run's child); by default ``derive_execution_arn`` derives it.
+        ``redrive_count``: ``$$.Execution.RedriveCount`` of an execution redriven before.
+        ``retain_child_histories``: whether Distributed Map children that succeeded keep
+        their history once they ended (failed ones always do: a redrive needs it).
+        ``keep_history``: False streams every event to ``listener`` (the sink) only, and
+        the run holds no list of them, so a long execution runs in bounded memory."""
         self.program = program
         self.input = input
         self.name = name
         self.state_machine_arn = state_machine_arn
         sm_name = state_machine_arn.rsplit(":", 1)[-1]
-        if express:  # arn:aws:states:REGION:ACCOUNT:express:MACHINE:NAME:ID
-            prefix = state_machine_arn.replace(":stateMachine:", ":express:", 1)
-            self.execution_arn = f"{prefix}:{name}:{uuid.uuid4()}"
-        else:
-            prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
-            self.execution_arn = f"{prefix}:{name}"
+        self.execution_arn = execution_arn or derive_execution_arn(state_machine_arn, name, express=express)
+        self.retain_child_histories = retain_child_histories
+        self.keep_history = keep_history
         self.registry = registry
         self.clock = clock
         self._now = clock.now
@@ -120,7 +137,7 @@ class ExecutionRun:
             "RoleArn": role_arn,
         }
         if not express:  # Express workflows cannot be redriven
-            self.execution_context["RedriveCount"] = 0
+            self.execution_context["RedriveCount"] = redrive_count
         self.state_machine_context = {"Id": state_machine_arn, "Name": sm_name}
         self.role_arn = role_arn
         # Distributed Map: the Map Runs this execution started, by ARN (``map_run.MapRun``),
@@ -146,7 +163,8 @@ class ExecutionRun:
         return event_id
 
     def _append(self, event: HistoryEvent) -> None:
-        self.history.append(event)
+        if self.keep_history:
+            self.history.append(event)
         if self.listener is not None:
             self.listener(event)
 
@@ -187,6 +205,16 @@ class ExecutionRun:
         self._stop.set()
         self.tokens.release(self.execution_arn)
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether the execution was stopped (or failed at its history quota)."""
+        return self._stop.is_set()
+
+    @property
+    def stop_reason(self) -> tuple[str | None, str | None]:
+        """The error and cause ``stop`` was given."""
+        return self._stop_reason
+
     def abort_children(self, futures: list) -> None:
         for fut in futures:
             fut.cancel()
@@ -223,14 +251,20 @@ class ExecutionRun:
             name = next_name
         return data
 
-    def start(self) -> Execution:
-        """Run the execution to its end (in this thread) and return its result."""
+    def start(self, *, map_item: dict[str, Any] | None = None) -> Execution:
+        """Run the execution to its end (in this thread) and return its result.
+
+        ``map_item``: ``$$.Map.Item`` (Index and Value) of a Distributed Map child, as the
+        item processor's states see it."""
         self.record(
             "ExecutionStarted",
             None,
             {"input": self.input, "roleArn": self.role_arn, "stateMachineArn": self.state_machine_arn},
         )
-        return self._finish(Frame(self, {}, 1), None, self.input)
+        frame = Frame(self, {}, 1)
+        if map_item is not None:
+            frame.map_item = map_item
+        return self._finish(frame, None, self.input)
 
     def resume(self, events: list[HistoryEvent], *, redrive_count: int | None = None) -> Execution:
         """Go on with an execution recorded earlier (by a process that died) from its last
@@ -245,7 +279,8 @@ class ExecutionRun:
         running when its process died) goes on the same way, recording nothing new."""
         if not events or events[0].event_type != "ExecutionStarted":
             raise ValueError("a history to resume starts with ExecutionStarted")
-        self.history[:] = events
+        if self.keep_history:
+            self.history[:] = events
         self._ids = itertools.count(max(e.event_id for e in events) + 1)
         self.start_time = events[0].timestamp
         self.execution_context["StartTime"] = iso_millis(self.start_time)
@@ -263,7 +298,7 @@ class ExecutionRun:
                 last = event
             elif kind.endswith("StateEntered"):
                 last = event
-        frame = Frame(self, variables, self.history[-1].event_id)
+        frame = Frame(self, variables, events[-1].event_id)
         if redrive_count is not None:
             self.execution_context["RedriveCount"] = redrive_count
             frame.prev = self.record("ExecutionRedriven", None, {"redriveCount": redrive_count})

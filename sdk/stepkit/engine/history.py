@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,3 +123,9 @@ class HistoryEvent:
 
     def __repr__(self) -> str:
         return f"HistoryEvent({self.event_id}, {self.event_type})"
+
+
+#: Where an execution's events go as they are recorded (``ExecutionRun``'s ``listener``):
+#: with ``keep_history=False`` the run keeps no list and the sink is the history (the
+#: endpoint's writes each event to SQLite); ``stepkit.run`` keeps the list.
+EventSink = Callable[[HistoryEvent], None]

@@ -173,7 +173,7 @@ class S3ItemSource:
         try:
             return self.client.get_object(**params)["Body"]
         except Exception as exc:  # botocore ClientError, connection errors...
-            raise reader_failed(f"Failed to read the object {_s3_uri(bucket, key)}: {_describe(exc)}") from None
+            raise reader_failed(f"Failed to read the object {_s3_uri(bucket, key)}: {error_text(exc)}") from None
 
     def _text(self, params: dict, *, gzipped: bool = False) -> io.TextIOWrapper:
         raw: Any = io.BufferedReader(_Body(self._get(params)), 1 << 16)
@@ -284,13 +284,13 @@ class S3ItemSource:
             try:
                 parquet = pq.ParquetFile(spool)
             except Exception as exc:
-                raise reader_failed(f"The object {where} is not a valid Parquet file: {_describe(exc)}") from None
+                raise reader_failed(f"The object {where} is not a valid Parquet file: {error_text(exc)}") from None
             for group in range(parquet.num_row_groups):
                 try:
                     table = parquet.read_row_group(group)
                 except Exception as exc:
                     raise reader_failed(f"Cannot read row group {group} of the Parquet file {where}: "
-                                        f"{_describe(exc)}") from None
+                                        f"{error_text(exc)}") from None
                 for row in table.to_pylist():
                     yield {k: _json_value(v) for k, v in row.items()}
 
@@ -306,7 +306,7 @@ class S3ItemSource:
                 page = self.client.list_objects_v2(**params)
             except Exception as exc:
                 raise reader_failed(f"Failed to list the objects of s3://{bucket}/{params.get('Prefix', '')}: "
-                                    f"{_describe(exc)}") from None
+                                    f"{error_text(exc)}") from None
             for obj in page.get("Contents", []):
                 if load:
                     if obj["Key"].endswith("/") and obj.get("Size", 0) == 0:
@@ -416,7 +416,7 @@ def _json_value(value: Any) -> Any:
     return int(number) if number.is_integer() and "." not in str(value) else number
 
 
-def _describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     if isinstance(response, dict) and "Error" in response:
         error = response["Error"]

@@ -30,7 +30,7 @@ def _failure(error: JsonataEvaluationError, field: str) -> StateEvaluationError:
     return StateEvaluationError(error.at(field).detail, errors.QUERY_EVALUATION_ERROR)
 
 
-class _Field:
+class JsonataField:
     """One field's template, evaluated with its name attached to any error."""
 
     __slots__ = ("field", "template")
@@ -46,15 +46,15 @@ class _Field:
             raise _failure(e, self.field) from None
 
 
-def _optional(definition: dict, key: str) -> _Field | None:
-    return _Field(key, definition[key]) if key in definition else None
+def _optional(definition: dict, key: str) -> JsonataField | None:
+    return JsonataField(key, definition[key]) if key in definition else None
 
 
 class _Assign:
     """``Assign``: each variable's template, evaluated before any is set."""
 
     def __init__(self, assign: dict) -> None:
-        self.fields = {name: _Field(f"Assign/{name}", value) for name, value in assign.items()}
+        self.fields = {name: JsonataField(f"Assign/{name}", value) for name, value in assign.items()}
 
     def evaluate(self, states: dict, frame: Frame) -> dict[str, Any]:
         return {name: f.evaluate(states, frame) for name, f in self.fields.items()}
@@ -185,7 +185,7 @@ class JsonataFlow:
     def batch_input(self, frame: Frame, data: Any, batcher: dict) -> Any:
         if "BatchInput" not in batcher:
             return None
-        return _Field("ItemBatcher/BatchInput", batcher["BatchInput"]).evaluate(self.states(frame, data), frame)
+        return JsonataField("ItemBatcher/BatchInput", batcher["BatchInput"]).evaluate(self.states(frame, data), frame)
 
 
 class JsonataChoiceRule:

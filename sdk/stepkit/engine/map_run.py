@@ -6,17 +6,16 @@ history (ExecutionStarted ... ExecutionSucceeded/Failed), its own ARN
 EXPRESS children) and a fresh variable scope: as AWS documents, a Distributed Map's child
 workflows do not see the parent's variables (pass values in with ItemSelector).
 
-For the local endpoint (DescribeMapRun, ListMapRuns, UpdateMapRun, ListExecutions with a
-``mapRunArn``, DescribeExecution/GetExecutionHistory of a child):
+What the local endpoint reads (``stepkit.endpoint.map_runs`` gives them AWS's shapes:
+DescribeMapRun, ListMapRuns, ListExecutions with a ``mapRunArn``, DescribeExecution and
+GetExecutionHistory of a child):
 
 - ``ExecutionRun.map_runs`` maps each Map Run ARN started by an execution to its ``MapRun``
   (at any depth: inside inline Map/Parallel, and inside the children, whose nested Map Runs
   have the child's ARN as ``executionArn``);
-- ``MapRun.describe()`` is DescribeMapRun's dict, ``MapRun.summary()`` a ListMapRuns entry,
-  ``MapRun.update(...)`` is UpdateMapRun (it takes effect on a running Map Run);
-- ``MapRun.executions(status)`` lists the children; ``ChildExecution.describe()``,
-  ``.summary()`` and ``.events()`` are DescribeExecution, a ListExecutions entry and
-  GetExecutionHistory; ``MapRun.find(arn)`` finds a child by ARN;
+- ``MapRun.update(...)`` is UpdateMapRun (it takes effect on a running Map Run);
+- ``MapRun.executions(status)`` lists the children (``ChildExecution``, with its status,
+  dates, input, output and ``history``); ``MapRun.find(arn)`` finds a child by ARN;
 - ``MapRun.listener`` (settable) is called with ``(child, event)`` for every child event,
   and ``ExecutionRun``'s listener sees none of them: child histories are their own;
 - ``MapRun.to_record()`` / ``MapRun.from_record()``: a JSON record (with the children and
@@ -92,7 +91,7 @@ class ChildExecution:
 
     Once it ended, its input and output are kept as compact JSON text (parsed again on
     access), and its history only when the parent keeps child histories (the default; a
-    run with ``retain_child_histories = False`` keeps only failed children's, which a redrive
+    run made with ``retain_child_histories=False`` keeps only failed children's, which a redrive
     needs, e.g. when the endpoint persists them through ``MapRun.listener``)."""
 
     __slots__ = (
@@ -193,7 +192,7 @@ class ChildExecution:
     def redrivable(self) -> bool:
         return not self.express and self.status in _FAILED
 
-    def _redrive_status(self) -> tuple[str, str | None]:
+    def redrive_status(self) -> tuple[str, str | None]:
         if self.express:
             return "NOT_REDRIVABLE", "Execution is of an EXPRESS state machine and cannot be redriven"
         if self.status in _FAILED:
@@ -213,7 +212,7 @@ class ChildExecution:
                 record["Error"] = self.error
             if self.cause is not None:
                 record["Cause"] = self.cause
-        status, reason = self._redrive_status()
+        status, reason = self.redrive_status()
         record["RedriveCount"] = self.redrive_count
         record["RedriveStatus"] = status
         if reason:
@@ -224,58 +223,6 @@ class ChildExecution:
         if self.stop_date is not None:
             record["StopDate"] = iso_millis(self.stop_date)
         return record
-
-    def describe(self) -> dict[str, Any]:
-        """DescribeExecution's dict (dates as epoch seconds)."""
-        out: dict[str, Any] = {
-            "executionArn": self.arn,
-            "stateMachineArn": self.state_machine_arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": self.start_date,
-            "input": self.input_text,
-            "inputDetails": {"included": True},
-            "mapRunArn": self.map_run.arn,
-        }
-        if self.stop_date is not None:
-            out["stopDate"] = self.stop_date
-        if self.status == "SUCCEEDED":
-            out["output"] = self.output_text
-            out["outputDetails"] = {"included": True}
-        if self.error is not None:
-            out["error"] = self.error
-        if self.cause is not None:
-            out["cause"] = self.cause
-        status, reason = self._redrive_status()
-        out["redriveCount"] = self.redrive_count
-        out["redriveStatus"] = status
-        if reason:
-            out["redriveStatusReason"] = reason
-        if self.redrive_date is not None:
-            out["redriveDate"] = self.redrive_date
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """A ListExecutions entry (``mapRunArn`` and ``itemCount`` as AWS gives them for children)."""
-        out: dict[str, Any] = {
-            "executionArn": self.arn,
-            "stateMachineArn": self.state_machine_arn,
-            "name": self.name,
-            "status": self.status,
-            "startDate": self.start_date,
-            "mapRunArn": self.map_run.arn,
-            "itemCount": self.items,
-        }
-        if self.stop_date is not None:
-            out["stopDate"] = self.stop_date
-        if self.redrive_count:
-            out["redriveCount"] = self.redrive_count
-            out["redriveDate"] = self.redrive_date
-        return out
-
-    def events(self) -> list[dict[str, Any]]:
-        """The child's history in GetExecutionHistory's shape."""
-        return [e.to_aws() for e in self.history]
 
 
 class MapRun:
@@ -318,39 +265,6 @@ class MapRun:
         self._lock = threading.Lock()
         self._failed_items = 0  # items of the children that ended FAILED, ABORTED or TIMED_OUT
 
-    # -- the endpoint's views ---------------------------------------------------------------
-    def describe(self) -> dict[str, Any]:
-        """DescribeMapRun's dict (dates as epoch seconds)."""
-        out: dict[str, Any] = {
-            "mapRunArn": self.arn,
-            "executionArn": self.execution_arn,
-            "status": self.status,
-            "startDate": self.start_date,
-            "maxConcurrency": self.max_concurrency,
-            "toleratedFailurePercentage": float(self.tolerated_failure_percentage or 0),
-            "toleratedFailureCount": int(self.tolerated_failure_count or 0),
-            "itemCounts": self._counts(by_items=True),
-            "executionCounts": self._counts(by_items=False),
-            "redriveCount": self.redrive_count,
-        }
-        if self.stop_date is not None:
-            out["stopDate"] = self.stop_date
-        if self.redrive_date is not None:
-            out["redriveDate"] = self.redrive_date
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        """A ListMapRuns entry."""
-        out: dict[str, Any] = {
-            "executionArn": self.execution_arn,
-            "mapRunArn": self.arn,
-            "stateMachineArn": self.state_machine_arn,
-            "startDate": self.start_date,
-        }
-        if self.stop_date is not None:
-            out["stopDate"] = self.stop_date
-        return out
-
     def executions(self, status: str | None = None) -> list[ChildExecution]:
         """The children, in item order; only those with ``status`` when given."""
         children = list(self.children)
@@ -385,28 +299,6 @@ class MapRun:
             self.changed.notify_all()
 
     # -- bookkeeping --------------------------------------------------------------------------
-    def _counts(self, *, by_items: bool) -> dict[str, int]:
-        counts = dict.fromkeys(
-            ("pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
-             "failuresNotRedrivable", "pendingRedrive"),
-            0,
-        )
-        key = {"RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed", "TIMED_OUT": "timedOut",
-               "ABORTED": "aborted", "PENDING": "pending", "PENDING_REDRIVE": "pendingRedrive"}
-        for child in list(self.children):
-            n = child.items if by_items else 1
-            counts[key.get(child.status, "pending")] += n
-            counts["total"] += n
-            if child.result_written:
-                counts["resultsWritten"] += n
-            if child.status in _FAILED and child.express:
-                counts["failuresNotRedrivable"] += n
-        for unit in list(self.pending):
-            n = unit.items if by_items else 1
-            counts["pending"] += n
-            counts["total"] += n
-        return counts
-
     def failed_items(self) -> int:
         return self._failed_items
 
@@ -482,7 +374,7 @@ def _aborted(run: ExecutionRun) -> StatesError:
     """The parent execution was stopped (StopExecution) while its Map Run ran."""
     from stepkit.engine.execution import ExecutionAborted
 
-    return ExecutionAborted(*run._stop_reason)
+    return ExecutionAborted(*run.stop_reason)
 
 
 class MapRunner:
@@ -520,6 +412,8 @@ class MapRunner:
             def listener(event: HistoryEvent) -> None:
                 on_event(child, event)
 
+        # A child's own Distributed Maps are listed with the top execution's Map Runs (their
+        # executionArn is the child's), so that they can be found while they run.
         run = ExecutionRun(
             self.state.processor,
             input=child.input,
@@ -532,31 +426,11 @@ class MapRunner:
             role_arn=parent.role_arn,
             listener=listener,
             express=child.express,
+            execution_arn=child.arn,
+            retain_child_histories=parent.retain_child_histories,
         )
-        if child.express:
-            run.execution_arn = child.arn
-            run.execution_context["Id"] = child.arn
-        # A child's own Distributed Maps are listed with the top execution's Map Runs (their
-        # executionArn is the child's), so that they can be found while they run.
         run.map_runs = parent.map_runs
-        run.retain_child_histories = getattr(parent, "retain_child_histories", True)  # type: ignore[attr-defined]
         return run
-
-    @staticmethod
-    def _start(run: ExecutionRun, child: ChildExecution) -> Execution:
-        """``run.start()`` with ``$$.Map.Item`` (the item's index and value, or the batch's)
-        in the child's context object, as the item processor's states saw it before
-        Distributed Map children were executions of their own."""
-        from stepkit.engine.frame import Frame
-
-        run.record(
-            "ExecutionStarted",
-            None,
-            {"input": run.input, "roleArn": run.role_arn, "stateMachineArn": run.state_machine_arn},
-        )
-        frame = Frame(run, {}, 1)
-        frame.map_item = {"Index": child.index, "Value": child.map_value}
-        return run._finish(frame, None, run.input)
 
     def _execute(self, child: ChildExecution, *, resume: bool = False) -> None:
         run = self._child_run(child)
@@ -570,7 +444,7 @@ class MapRunner:
             else:
                 child.start_date = run.start_time
                 child.history = run.history
-                result = self._start(run, child)
+                result = run.start(map_item={"Index": child.index, "Value": child.map_value})
         except Exception as exc:  # an engine fault fails this child, not the Map Run's thread
             child.status, child.error, child.cause = "FAILED", errors.RUNTIME, f"stepkit: {exc!r}"
             child.stop_date = self.run.clock.now()
@@ -583,18 +457,16 @@ class MapRunner:
         child.error, child.cause = result.error, result.cause
         child.stop_date = result.stop_date
         child.status = result.status
-        child._ended(result.output, getattr(self.run, "retain_child_histories", True))
+        child._ended(result.output, self.run.retain_child_histories)
         if child.status in _FAILED:
             self.map_run._count_failed(child.items)
 
     def _new_child(self, unit: Unit) -> ChildExecution:
         express = self.state.execution_type == "EXPRESS"
+        from stepkit.engine.execution import derive_execution_arn
+
         name = str(uuid.uuid4())
-        sm = self.map_run.state_machine_arn
-        if express:
-            arn = f"{sm.replace(':stateMachine:', ':express:', 1)}:{name}:{uuid.uuid4()}"
-        else:
-            arn = f"{sm.replace(':stateMachine:', ':execution:', 1)}:{name}"
+        arn = derive_execution_arn(self.map_run.state_machine_arn, name, express=express)
         child = ChildExecution(self.map_run, unit.index, name, arn, unit.input, unit.items, express)
         if unit.value is not None:
             child.map_value = unit.value
@@ -614,7 +486,7 @@ class MapRunner:
         return self.map_run.total_items
 
     def _stopped(self) -> bool:
-        return self.run._stop.is_set()
+        return self.run.stop_requested
 
     def execute(self) -> None:
         """Dispatch every unit (redriven children first) within the concurrency limit;

@@ -466,11 +466,11 @@ def _template(definition: dict | None, query_language: str, field: str) -> Calla
     or ``Arguments`` (JSONata, over ``$states.input``), evaluated when the Map starts."""
     definition = definition or {}
     if query_language == "JSONata":
-        from stepkit.engine.jsonata_flow import _Field
+        from stepkit.engine.jsonata_flow import JsonataField
 
         if "Arguments" not in definition:
             return lambda frame, raw, data: {}
-        args = _Field(f"{field}/Arguments", definition["Arguments"])
+        args = JsonataField(f"{field}/Arguments", definition["Arguments"])
         return lambda frame, raw, data: args.evaluate({"input": raw, "context": frame.context()}, frame)
     if "Parameters" not in definition:
         return lambda frame, raw, data: {}

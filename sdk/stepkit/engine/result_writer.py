@@ -129,6 +129,6 @@ class WriterConfig:
         try:
             client.put_object(Bucket=bucket, Key=key, Body=body)
         except Exception as exc:
-            from stepkit.engine.item_reader import _describe
+            from stepkit.engine.item_reader import error_text
 
-            raise writer_failed(f"Failed to write the object s3://{bucket}/{key}: {_describe(exc)}") from None
+            raise writer_failed(f"Failed to write the object s3://{bucket}/{key}: {error_text(exc)}") from None

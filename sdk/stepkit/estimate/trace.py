@@ -154,6 +154,6 @@ def stub_trace(definition: Mapping[str, Any], payload: Any, mock_config: Any = N
 
     def children(arn: str) -> list[list[Mapping[str, Any]]]:
         map_run = run.map_runs.get(arn)
-        return [child.events() for child in map_run.executions()] if map_run is not None else []
+        return [[e.to_aws() for e in child.history] for child in map_run.executions()] if map_run is not None else []
 
     return traced_execution(definition, execution, children)

@@ -11,6 +11,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from stepkit import StateMachine
+from stepkit.endpoint.map_runs import describe_map_run
 from stepkit.integrations.registry import IntegrationRegistry
 
 BUCKET = "sweep-data"
@@ -91,7 +92,7 @@ def test_batched_csv_with_result_writer_through_aws_endpoint_url(s3):
     assert len(results) == rows // 250
     assert sum(r["n"] for r in results) == rows and sum(r["total"] for r in results) == sum(range(rows))
     (map_run,) = execution_run.map_runs.values()
-    counts = map_run.describe()
+    counts = describe_map_run(map_run)
     assert counts["itemCounts"]["succeeded"] == rows and counts["executionCounts"]["succeeded"] == rows // 250
     assert all(":express:Pipeline/Inference:" in c.arn for c in map_run.executions())
 

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from stepkit import StateMachine, run
+from stepkit.endpoint.map_runs import describe_child, describe_map_run
 from stepkit.engine.map_run import redrive_execution
 from stepkit.integrations.registry import IntegrationRegistry
 
@@ -59,7 +60,7 @@ def test_each_item_runs_as_a_child_execution_with_its_own_history():
         assert [e.event_type for e in child.history] == [
             "ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded",
         ]
-        assert child.events()[0]["executionStartedEventDetails"]["stateMachineArn"] == child.state_machine_arn
+        assert child.history[0].to_aws()["executionStartedEventDetails"]["stateMachineArn"] == child.state_machine_arn
         assert map_run.find(child.arn) is child
     started = ex.events()[3]
     assert started["mapRunStartedEventDetails"]["mapRunArn"] == map_run.arn
@@ -88,7 +89,7 @@ def test_express_children_get_express_arns():
     assert ex.status == "SUCCEEDED"
     for child in next(iter(execution_run.map_runs.values())).executions():
         assert ":express:Sweep/E:" in child.arn
-        assert child.describe()["redriveStatus"] == "NOT_REDRIVABLE"
+        assert describe_child(child)["redriveStatus"] == "NOT_REDRIVABLE"
 
 
 def test_children_do_not_see_the_parent_variables_but_item_selector_does():
@@ -189,7 +190,7 @@ def test_tolerated_failures_are_returned_whole_and_counted():
     assert ok == 1
     assert failed_record["Status"] == "FAILED" and failed_record["Error"] == "Zero"
     assert failed_record["Cause"] == "zero item" and failed_record["Input"] == "0"
-    described = next(iter(execution_run.map_runs.values())).describe()
+    described = describe_map_run(next(iter(execution_run.map_runs.values())))
     assert described["status"] == "SUCCEEDED"
     assert described["toleratedFailureCount"] == 1
     assert described["itemCounts"]["failed"] == 1 and described["itemCounts"]["succeeded"] == 1
@@ -236,7 +237,7 @@ def test_a_count_threshold_stops_the_map_run_early_and_keeps_the_rest_pending():
     map_run = next(iter(execution_run.map_runs.values()))
     assert len(calls) == 1
     assert len(map_run.pending) == 9
-    assert map_run.describe()["itemCounts"]["pending"] == 9
+    assert describe_map_run(map_run)["itemCounts"]["pending"] == 9
 
 
 def test_data_limit_of_the_results_without_a_result_writer():
@@ -292,13 +293,13 @@ def test_max_concurrency_bounds_the_children_and_update_map_run_changes_it_while
     time.sleep(0.2)
     assert gauge.peak == 1
     map_run = next(iter(execution_run.map_runs.values()))
-    assert map_run.describe()["status"] == "RUNNING"
-    assert map_run.describe()["executionCounts"]["running"] == 1
+    assert describe_map_run(map_run)["status"] == "RUNNING"
+    assert describe_map_run(map_run)["executionCounts"]["running"] == 1
     map_run.update(max_concurrency=4)
     thread.join(10)
     assert result["ex"].status == "SUCCEEDED" and result["ex"].output == list(range(30))
     assert gauge.peak == 4
-    assert map_run.describe()["maxConcurrency"] == 4
+    assert describe_map_run(map_run)["maxConcurrency"] == 4
     with pytest.raises(ValueError):
         map_run.update(tolerated_failure_percentage=101)
 
@@ -372,7 +373,7 @@ def test_redrive_re_runs_only_the_failed_children():
     assert (first.status, first.error) == ("FAILED", "States.ExceedToleratedFailureThreshold")
     map_run = next(iter(execution_run.map_runs.values()))
     failed_child = map_run.executions("FAILED")[0]
-    assert failed_child.describe()["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
+    assert describe_child(failed_child)["redriveStatus"] == "REDRIVABLE_BY_MAP_RUN"
     assert sorted(calls) == [1, 2]  # the threshold stopped the run before item 3
     broken.clear()
     calls.clear()
@@ -387,7 +388,7 @@ def test_redrive_re_runs_only_the_failed_children():
     ]
     redriven = next(e for e in second.events() if e["type"] == "MapRunRedriven")["mapRunRedrivenEventDetails"]
     assert redriven == {"mapRunArn": map_run.arn, "redriveCount": 1}
-    assert map_run.status == "SUCCEEDED" and map_run.describe()["redriveCount"] == 1
+    assert map_run.status == "SUCCEEDED" and describe_map_run(map_run)["redriveCount"] == 1
     assert failed_child.status == "SUCCEEDED" and failed_child.redrive_count == 1
     child_types = [e.event_type for e in failed_child.history]
     assert child_types[child_types.index("ExecutionFailed") + 1] == "ExecutionRedriven"
@@ -452,8 +453,8 @@ def test_map_run_records_round_trip_and_a_read_back_map_run_can_be_redriven():
     (original,) = first.map_runs.values()
     record = _json.loads(_json.dumps(original.to_record()))
     restored = MapRun.from_record(record)
-    assert restored.describe() == original.describe()
-    assert [c.describe() for c in restored.executions()] == [c.describe() for c in original.executions()]
+    assert describe_map_run(restored) == describe_map_run(original)
+    assert [describe_child(c) for c in restored.executions()] == [describe_child(c) for c in original.executions()]
     assert [e.event_type for e in restored.executions()[1].history] == [
         e.event_type for e in original.executions()[1].history
     ]

@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from stepkit import StateMachine
 from stepkit.asl.errors import StatesError
+from stepkit.endpoint.map_runs import describe_map_run
 from stepkit.engine.item_reader import ReaderConfig, S3ItemSource
 from stepkit.integrations.registry import IntegrationRegistry
 
@@ -319,7 +320,7 @@ def test_result_writer_layout_and_records(s3):
     (failed,) = read_json(s3, files["FAILED"][0]["Key"])
     assert failed["Status"] == "FAILED" and failed["Error"] == "BadRow" and failed["Cause"] == "a bad row"
     assert "Output" not in failed
-    assert map_run.describe()["itemCounts"]["resultsWritten"] == 3
+    assert describe_map_run(map_run)["itemCounts"]["resultsWritten"] == 3
 
 
 @pytest.mark.parametrize(

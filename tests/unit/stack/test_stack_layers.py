@@ -84,7 +84,7 @@ def test_the_pipelines_model_functions_all_use_the_model_layer() -> None:
     project = Project.load(ROOT / "infra" / "stack.yaml")
     project.check_code_dirs()
     for fn in project.functions():
-        # serving too: it routes with the layer's policies and router state; retrain_on_drift
-        # only starts the training state machine
+        # serving routes with the layer's policies and router state; retrain_on_drift only
+        # starts the training state machine
         expected = [] if fn.name == "retrain_on_drift" else ["model"]
         assert [layer.name for layer in project.layers_of(fn)] == expected, fn.name
