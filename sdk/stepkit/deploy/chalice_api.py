@@ -82,7 +82,7 @@ def swagger(app: Any, region: str, function_arn: str) -> dict[str, Any]:
     ``arn:${AWS::Partition}:...`` of a CloudFormation template: that one case is told apart."""
     from chalice.deploy.swagger import SwaggerGenerator
 
-    class Generator(SwaggerGenerator):  # type: ignore[misc]
+    class Generator(SwaggerGenerator):
         def _uri(self, lambda_arn: str | None = None) -> str:
             arn = lambda_arn or function_arn
             partition = "${AWS::Partition}" if arn.startswith("arn:${AWS::Partition}:") else arn.split(":")[1]

@@ -264,8 +264,8 @@ def install_moto_hooks(deliveries: Deliveries, account: str, schedules: Any = No
         scheduler_hooks.install(_originals, lambda: _router.get("scheduler"))
         s3_notifications._invoke_awslambda = _s3_to_lambda
         s3_notifications._get_s3_event = s3_event
-        Rule.send_to_targets = send_to_targets
-        EventsBackend.put_rule = _put_rule
+        setattr(Rule, "send_to_targets", send_to_targets)  # noqa: B010 - moto's methods, patched
+        setattr(EventsBackend, "put_rule", _put_rule)  # noqa: B010
 
 
 def uninstall_moto_hooks(deliveries: Deliveries) -> None:
@@ -287,8 +287,8 @@ def uninstall_moto_hooks(deliveries: Deliveries) -> None:
 
         s3_notifications._invoke_awslambda = _originals["invoke"]
         s3_notifications._get_s3_event = _originals["event"]
-        Rule.send_to_targets = _originals["send"]
-        EventsBackend.put_rule = _originals["put_rule"]
+        setattr(Rule, "send_to_targets", _originals["send"])  # noqa: B010
+        setattr(EventsBackend, "put_rule", _originals["put_rule"])  # noqa: B010
         from stepkit.endpoint import sns_lambda
 
         sns_lambda.uninstall(_originals)
@@ -351,7 +351,7 @@ def _target_input(target: dict[str, Any], event: dict[str, Any], transform: bool
         from moto.events.utils import EventTemplateParser
 
         # moto's parser needs the ingestion time (the predefined <aws.events.event.ingestion-time>)
-        ingested = {**event, "ingestion-time": event.get("ingestion-time", event.get("time"))}
+        ingested: Any = {**event, "ingestion-time": event.get("ingestion-time", event.get("time"))}
         return EventTemplateParser.parse(transformer.get("InputTemplate"), transformer.get("InputPathsMap", {}),
                                          ingested)
     return event
@@ -625,7 +625,8 @@ def batch_item_failures(payload: bytes, ids: set[str]) -> set[str]:
 
 
 def _filter(records: list[dict], criteria: dict[str, Any] | None) -> tuple[list[dict], list[dict]]:
-    keep, drop = [], []
+    keep: list[dict] = []
+    drop: list[dict] = []
     for record in records:
         candidate = dict(record)
         with contextlib.suppress(ValueError):

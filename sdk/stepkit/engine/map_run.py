@@ -492,9 +492,7 @@ class MapRunner:
         returns when all ended, raises when the Map Run fails (after stopping the children
         still running and recording which units never started)."""
         map_run = self.map_run
-        work: Iterator[tuple[ChildExecution | Unit, bool]] = itertools.chain(
-            ((c, True) for c in self.redrive), ((u, False) for u in self.units)
-        )
+        work: Iterator[ChildExecution | Unit] = itertools.chain(self.redrive, self.units)
         in_flight: dict[concurrent.futures.Future, ChildExecution] = {}
         failure: StatesError | None = None
         exhausted = False
@@ -507,7 +505,7 @@ class MapRunner:
                         failure = _aborted(self.run)
                         break
                     try:
-                        entry, is_redrive = next(work)
+                        entry = next(work)
                     except StopIteration:
                         exhausted = True
                         map_run.read_complete = True
@@ -517,8 +515,8 @@ class MapRunner:
                     except StatesError as err:  # the reader failed: what ran keeps its results
                         failure = err
                         break
-                    if is_redrive:
-                        child = entry  # type: ignore[assignment]
+                    if isinstance(entry, ChildExecution):  # a redrive's failed child
+                        child = entry
                         map_run._count_failed(-child.items)
                         if child.express:  # an EXPRESS child cannot be redriven: a new one runs
                             map_run.children.remove(child)
@@ -528,9 +526,8 @@ class MapRunner:
                             resume = True
                             child.status = "PENDING_REDRIVE"
                     else:
-                        unit: Unit = entry  # type: ignore[assignment]
-                        self.items_seen += unit.items
-                        child, resume = self._new_child(unit), False
+                        self.items_seen += entry.items
+                        child, resume = self._new_child(entry), False
                     if pool is None:
                         self._execute(child, resume=resume)
                         if map_run.threshold_exceeded(total=self._total() if exhausted else self.known_total):
@@ -573,13 +570,13 @@ class MapRunner:
             in_flight.pop(fut)
             fut.result()
 
-    def _keep_pending(self, work: Iterator[tuple[ChildExecution | Unit, bool]]) -> None:
+    def _keep_pending(self, work: Iterator[ChildExecution | Unit]) -> None:
         """After a failure: what never started, for PENDING results and a later redrive."""
         try:
-            for entry, is_redrive in work:
-                if is_redrive:
-                    continue  # still FAILED: the next redrive takes it again
-                self.map_run.pending.append(entry)  # type: ignore[arg-type]
+            for entry in work:
+                if isinstance(entry, ChildExecution):
+                    continue  # a redrive's failed child, still FAILED: the next redrive takes it again
+                self.map_run.pending.append(entry)
         except StatesError:
             return
         self.map_run.read_complete = True

@@ -369,7 +369,7 @@ class Stack(BaseModel):
     def _substitution_collisions(self) -> Iterator[tuple[Location, str]]:
         from stepkit.stack.references import camel
 
-        sections = {"functions": self.functions, "state_machines": self.state_machines,
+        sections: dict[str, dict[str, Any]] = {"functions": self.functions, "state_machines": self.state_machines,
                     "buckets": self.buckets, "queues": self.queues, "topics": self.topics, "tables": self.tables}
         for section, entries in sections.items():
             seen: dict[str, str] = {}
