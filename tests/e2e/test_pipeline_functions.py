@@ -172,6 +172,7 @@ SUBSTITUTIONS = {
     "SelectModelFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:select_model",
     "RegisterModelFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:register_model",
     "PredictFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:predict",
+    "RolloutStateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:rollout",
     "ArtifactsBucket": BUCKET,
     "ModelName": MODEL,
 }

@@ -52,7 +52,8 @@ def train(sfn: Any, names: Any, **overrides: Any) -> dict[str, Any]:
 
 
 def stepkit(*args: str) -> Any:
-    result = CliRunner().invoke(main, list(args))
+    # A wide terminal: the status table has eleven columns (another test may have left COLUMNS narrow).
+    result = CliRunner().invoke(main, list(args), env={"COLUMNS": "200"})
     assert result.exit_code == 0, f"stepkit {' '.join(args)}: {result.exit_code}\n{result.output}"
     return result.stdout
 

@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from mlcontract.errors import ModelNotFoundError, NoChampionError
 from mlcontract.registry import current_index, index_key
 from mlcontract.router_state import RouterState
-from mlcontract.routing import Decision, choose, combine, ensemble_arm
+from mlcontract.routing import ArmStats, ChampionPolicy, Decision, RoutingPolicy, choose, combine, ensemble_arm
 
 logger = Logger(service="serving")
 
@@ -42,6 +42,45 @@ class ServingError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+NO_ROUTER = ("this deployment of the serving API has no router table (ROUTER_TABLE is empty): every request goes to "
+             "the champion, and feedback, routing policies and rollout decisions are not available")
+
+
+class NoRouterState:
+    """The router's state where a stage deploys serving without the router table (``ROUTER_TABLE``
+    empty: the LocalStack stage, whose DynamoDB is a download an offline machine cannot make).
+    Duck-types :class:`~mlcontract.router_state.RouterState`: every request goes to the
+    champion; nothing is counted (the versions' metrics are still emitted as EMF lines and
+    logs); feedback, policy changes and the rollout's decisions answer 503 saying why."""
+
+    def policy(self, model: str) -> tuple[RoutingPolicy, int]:
+        return ChampionPolicy(), 0
+
+    def stats(self, model: str) -> dict[str, ArmStats]:
+        return {}
+
+    def view(self, model: str) -> tuple[RoutingPolicy, int, dict[str, ArmStats]]:
+        return ChampionPolicy(), 0, {}
+
+    def remember_prediction(self, *args: Any, **kwargs: Any) -> None:
+        """No prediction is kept: without the table there is no /feedback to match it."""
+
+    def record_request(self, *args: Any, **kwargs: Any) -> None:
+        """No counters without the table: the request is in the metrics (EMF) and logs only."""
+
+    def record_feedback(self, *args: Any, **kwargs: Any) -> Any:
+        raise ServingError(503, NO_ROUTER)
+
+    def set_policy(self, *args: Any, **kwargs: Any) -> int:
+        raise ServingError(503, NO_ROUTER)
+
+    def reset_arm(self, *args: Any, **kwargs: Any) -> None:
+        raise ServingError(503, NO_ROUTER)
+
+    def decisions(self, model: str) -> list[dict[str, Any]]:
+        raise ServingError(503, NO_ROUTER)
 
 
 class _Unanswered(Exception):
@@ -105,7 +144,7 @@ class Backend:
     model_name: str
     bucket: str
     registry_prefix: str
-    state: RouterState
+    state: RouterState | NoRouterState
     invoke: Invoker
     rng: random.Random = field(default_factory=random.Random)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=4))
@@ -114,7 +153,7 @@ class Backend:
     def from_environment(cls) -> Backend:
         return cls(model_name=os.environ["MODEL_NAME"], bucket=os.environ["ARTIFACTS_BUCKET"],
                    registry_prefix=os.environ.get("REGISTRY_PREFIX", "registry"),
-                   state=RouterState(os.environ["ROUTER_TABLE"]),
+                   state=RouterState(table) if (table := os.environ.get("ROUTER_TABLE")) else NoRouterState(),
                    invoke=lambda_invoker(os.environ["PREDICT_FUNCTION"]))
 
     # -- the registry -------------------------------------------------------------------------

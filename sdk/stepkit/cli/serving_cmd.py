@@ -18,7 +18,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from stepkit.cli.common import EXIT_FAILED, EXIT_USAGE, console, dump, fail, json_option
+from stepkit.cli.common import EXIT_FAILED, EXIT_USAGE, console, dump, fail, json_option, pasteable_table
 
 _KIND_OPTIONS = ("champion", "weighted", "thompson", "epsilon_greedy", "shadow", "ensemble")
 
@@ -93,18 +93,21 @@ def _fmt(value: Any, spec: str = ".1f", suffix: str = "") -> str:
 def status_table(models: dict[str, Any]) -> Table:
     """One row per version (and per ensemble arm): share, traffic, latency, errors, accuracy."""
     policy = models["policy"]
-    table = Table("version", "aliases", "share", "observed", "requests", "p50 ms", "p99 ms", "errors",
-                  "accuracy", "feedback", "shadow agree", box=None,
-                  title=f"model {models['model_name']}: policy {json.dumps(policy)} (revision {models['revision']})")
     arms = [(v["version"], ",".join(v["aliases"]), v) for v in models["versions"]]
     arms += [(name, "", arm) for name, arm in (models.get("other_arms") or {}).items()]
+    rows = []
     for name, aliases, arm in arms:
         m = arm["metrics"]
         errors = Text(f"{m['errors']} ({_fmt(m['error_rate'], '.1%')})" if m["requests"] else "0",
                       style="red" if m["errors"] else "")
-        table.add_row(name, aliases, _fmt(arm["share"], ".0f", "%"), _fmt(arm["observed_share"], ".1%"),
-                      str(m["requests"]), _fmt(m["p50_ms"]), _fmt(m["p99_ms"]), errors, _fmt(m["accuracy"], ".3f"),
-                      str(m["feedbacks"]), _fmt(m["shadow_agreement"], ".1%"))
+        rows.append([Text(name), Text(aliases), Text(_fmt(arm["share"], ".0f", "%")),
+                     Text(_fmt(arm["observed_share"], ".1%")), Text(str(m["requests"])), Text(_fmt(m["p50_ms"])),
+                     Text(_fmt(m["p99_ms"])), errors, Text(_fmt(m["accuracy"], ".3f")), Text(str(m["feedbacks"])),
+                     Text(_fmt(m["shadow_agreement"], ".1%"))])
+    # Cells and headers are never wrapped (a narrow pipe keeps "p99 ms" whole).
+    table = pasteable_table(["version", "aliases", "share", "observed", "requests", "p50 ms", "p99 ms", "errors",
+                             "accuracy", "feedback", "shadow agree"], rows)
+    table.title = f"model {models['model_name']}: policy {json.dumps(policy)} (revision {models['revision']})"
     return table
 
 

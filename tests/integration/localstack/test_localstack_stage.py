@@ -32,18 +32,23 @@ def test_the_localstack_stage_leaves_out_batch_inference_and_the_router_table_an
     assert [m.name for m in project.for_stage("localstack").state_machines()] == ["training"]
     assert [m.name for m in project.for_stage("dev").state_machines()] == ["training", "rollout", "batch_inference"]
     assert [m.name for m in project.for_stage("prod").state_machines()] == ["training", "rollout", "batch_inference"]
-    left_out = {"serving", "rollout", "predict"}  # what needs the router table (DynamoDB Local: a download)
+    # Without the router table (DynamoDB Local is a download): no rollout, serving champion-only.
     dev_functions = project.for_stage("dev").stack.functions
-    assert project.for_stage("localstack").stack.functions == {
-        name: fn for name, fn in dev_functions.items() if name not in left_out}
+    local_functions = project.for_stage("localstack").stack.functions
+    assert set(local_functions) == set(dev_functions) - {"rollout"}
+    for name in ("serving", "predict"):
+        assert local_functions[name].environment["ROUTER_TABLE"] == ""
+        assert not any(grant.kind == "table" for grant in local_functions[name].access)
+    assert {name: fn for name, fn in local_functions.items() if name not in ("serving", "predict")} == {
+        name: fn for name, fn in dev_functions.items() if name not in ("serving", "predict", "rollout")}
     assert project.for_stage("localstack").stack.tables == {}
     dev, localstack = _kinds("dev"), _kinds("localstack")
     assert localstack["state_machine"] == ["training"]
     assert localstack["event_rule"] == ["training-s3-0", "training-schedule-1"]
-    assert "table" not in localstack and "api" not in localstack
+    assert "table" not in localstack and localstack["rest_api"] == ["serving"]
 
     def kept(logical: str) -> bool:
-        return not any(part in logical for part in ("batch_inference", "rollout", "serving", "predict", "router"))
+        return not any(part in logical for part in ("batch_inference", "rollout", "router"))
 
     without = {kind: [n for n in names if kept(n)] for kind, names in dev.items()}
     assert localstack == {kind: names for kind, names in without.items() if names}

@@ -157,7 +157,8 @@ def test_deploy_the_repository_stack_to_localstack_train_on_upload_and_destroy(
     assert names.bucket("artifacts") == BUCKET
     deployed = inventory(aws)
     assert deployed["functions"] == sorted(f"{PREFIX}{f}" for f in
-                                           ("predict", "preprocess", "register_model", "select_model", "serving",
+                                           ("drift_check", "predict", "preprocess", "register_model",
+                                            "retrain_on_drift", "select_model", "serving",
                                             "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
     assert deployed["state_machines"] == [f"{PREFIX}training"]  # batch inference: not on LocalStack 4.9.2

@@ -300,3 +300,30 @@ def test_a_route_that_fails_answers_500_without_a_traceback(two_versions: Servin
     with two_versions.client() as client:
         response = post(client, "/predict", {"record": IRIS_RECORD})
     assert response.status_code == 500 and response.json_body == {"error": "internal error (logged)"}
+
+
+def test_without_a_router_table_the_champion_answers_and_routing_says_why_it_is_off(two_versions: Serving) -> None:
+    """A stage without the table (ROUTER_TABLE empty: the LocalStack stage)."""
+    backend_module = sys.modules["chalicelib.backend"]
+    two_versions.backend.state = backend_module.NoRouterState()
+    with two_versions.client() as client:
+        answer = post(client, "/predict", {"record": IRIS_RECORD}, **{"X-Caller-Id": "user-1"})
+        pinned = post(client, "/predict", {"record": IRIS_RECORD}, **{"X-Model-Version": "2"})
+        feedback = post(client, "/feedback", {"request_id": answer.json_body["request_id"], "label": "setosa"})
+        policy = client.http.put(f"/models/{MODEL}/policy", body=json.dumps({"kind": "champion"}),
+                                 headers={"Content-Type": "application/json"})
+        models = client.http.get("/models").json_body
+    assert answer.status_code == 200 and answer.json_body["model_version"] == "1"
+    assert pinned.status_code == 200 and pinned.json_body["model_version"] == "2"
+    for refused in (feedback, policy):
+        assert refused.status_code == 503 and "no router table" in refused.json_body["error"]
+    assert models["policy"] == {"kind": "champion"} and models["requests"] == 0
+
+
+def test_the_backend_reads_an_empty_router_table_setting_as_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    _load_app()
+    backend_module = sys.modules["chalicelib.backend"]
+    for key, value in {"MODEL_NAME": MODEL, "ARTIFACTS_BUCKET": BUCKET, "ROUTER_TABLE": "",
+                       "PREDICT_FUNCTION": "predict", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    assert isinstance(backend_module.Backend.from_environment().state, backend_module.NoRouterState)
