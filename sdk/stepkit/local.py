@@ -93,7 +93,9 @@ class LocalStack:
         from stepkit.deploy.desired import build_desired
         from stepkit.deploy.errors import DeployInputError
         from stepkit.deploy.naming import Names, partition_of
-        from stepkit.deploy.resources import Function, StateMachine, Table
+        from stepkit.deploy.providers.functions import Function
+        from stepkit.deploy.providers.state_machines import StateMachine
+        from stepkit.deploy.providers.tables import Table
         from stepkit.stack.model import UnknownStage
 
         try:

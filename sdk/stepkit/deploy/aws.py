@@ -1,5 +1,7 @@
-"""The AWS calls behind each kind of resource: look up (read only), create, update, delete
-and describe. The planner uses only ``lookup`` and ``describe``; the executor the rest.
+"""One target's resources for one stack and stage: what every kind's calls share (the
+clients, the stack's tags, IAM's eventual consistency), and the dispatch to each kind's
+provider (:mod:`stepkit.deploy.providers`), which makes the calls. The planner uses only
+``lookup`` and ``describe``; the executor the rest.
 
 Creates are idempotent: a resource that already exists under the name and carries this
 stack's tags (``stepkit:stack``, ``stepkit:stage``) is taken over and updated instead, which
@@ -9,60 +11,32 @@ and is never touched.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from stepkit.deploy.aliases import AliasCalls
-from stepkit.deploy.aws_apis import RestApiCalls
-from stepkit.deploy.pipes import PipeCalls
-from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
-    DeploymentBucket,
-    EventRule,
-    EventSourceMapping,
-    Function,
-    LogGroup,
-    Permission,
-    Queue,
-    Resource,
-    Role,
-    StateMachine,
-)
+from stepkit.deploy.providers import PROVIDERS
+from stepkit.deploy.providers.base import FOREIGN, MISSING, OURS, Provider, error_code, not_found
+from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
-from stepkit.deploy.streams import KinesisStreamCalls, StreamMappingCalls
-from stepkit.deploy.tables import TableCalls
 from stepkit.deploy.target import Connection
-from stepkit.deploy.topics import TopicCalls
 
-MISSING, OURS, FOREIGN = "missing", "ours", "foreign"
+if TYPE_CHECKING:
+    from stepkit.deploy.providers.functions import Function
+
+__all__ = ["FOREIGN", "MISSING", "OURS", "Api", "CodeProvider"]
+
 STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 
-CodeProvider = Callable[[Function], dict[str, Any]]
+CodeProvider = Callable[["Function"], dict[str, Any]]
 """A function's code as CreateFunction's ``Code`` takes it: ``{"ZipFile": bytes}`` or
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
 
 
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _not_found(exc: ClientError) -> bool:
-    code = error_code(exc)
-    return (code in {"ResourceNotFoundException", "ResourceNotFound", "NoSuchEntity", "NoSuchBucket", "404", "NotFound",
-                     "StateMachineDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist",
-                     "NoSuchEntityException"}
-            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
-
-
-class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, StreamMappingCalls, PipeCalls):
-    """One target's resources, for one stack and stage (REST APIs: :mod:`stepkit.deploy.aws_apis`,
-    tables: :mod:`stepkit.deploy.tables`)."""
+class Api:
+    """One target's resources, for one stack and stage."""
 
     def __init__(self, conn: Connection, stack: str, stage: str, *, code: CodeProvider | None = None,
                  sleep: Callable[[float], None] = time.sleep, wait_timeout: float = 300.0) -> None:
@@ -71,42 +45,54 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
         self.code = code
         self.sleep = sleep
         self.wait_timeout = wait_timeout
+        self._providers: dict[str, Provider] = {}
 
-    def c(self, service: str) -> Any:
+    def client(self, service: str) -> Any:
+        """The target's boto3 client of ``service`` (``"s3"``, ``"lambda"``, ...)."""
         return self.conn.client(service)
 
-    def _owned(self, tags: dict[str, str] | None) -> str:
+    def owned(self, tags: Mapping[str, str] | None) -> str:
+        """:data:`OURS` if ``tags`` are this stack's and stage's, else :data:`FOREIGN`."""
         tags = tags or {}
         return OURS if all(tags.get(k) == v for k, v in self.tags.items()) else FOREIGN
 
-    # --- dispatch ------------------------------------------------------------------------------
+    # --- dispatch to the kind's provider -------------------------------------------------------
+
+    def provider(self, kind: str) -> Provider:
+        """The provider of resource ``kind`` on this target (one per kind, kept)."""
+        if kind not in self._providers:
+            self._providers[kind] = PROVIDERS[kind](self)
+        return self._providers[kind]
 
     def lookup(self, kind: str, name: str, resource: Resource | None = None) -> str:
-        return getattr(self, f"_lookup_{kind}")(name, resource)
+        return self.provider(kind).lookup(name, resource)
 
     def create(self, resource: Resource, adopt: bool = False) -> dict[str, Any]:
-        return getattr(self, f"_put_{resource.kind}")(resource, None, adopt)
+        return self.provider(resource.kind).put(resource, None, adopt)
 
     def update(self, resource: Resource, recorded: Recorded | None) -> dict[str, Any]:
-        return getattr(self, f"_put_{resource.kind}")(resource, recorded, True)
+        return self.provider(resource.kind).put(resource, recorded, True)
 
-    def delete(self, recorded: Recorded) -> None:
+    def delete(self, recorded: Recorded, *, with_data: bool = False) -> None:
+        """Delete a recorded resource (gone already: nothing to do); ``with_data``: with what
+        it holds (``stepkit destroy --delete-data``)."""
         try:
-            getattr(self, f"_delete_{recorded.kind}")(recorded)
+            provider = self.provider(recorded.kind)
+            (provider.delete_with_data if with_data else provider.delete)(recorded)
         except ClientError as exc:
-            if not _not_found(exc):
+            if not not_found(exc):
                 raise
 
     def describe(self, recorded: Recorded) -> str:
         """A one-word state of a recorded resource on the target (``missing`` if gone)."""
         try:
-            return str(getattr(self, f"_describe_{recorded.kind}")(recorded))
+            return self.provider(recorded.kind).describe(recorded)
         except ClientError as exc:
-            if _not_found(exc):
+            if not_found(exc):
                 return MISSING
             raise
 
-    def _retry_iam(self, call: Callable[[], Any]) -> Any:
+    def retry_iam(self, call: Callable[[], Any]) -> Any:
         """IAM is eventually consistent: a role just created may not yet be assumable."""
         deadline = time.monotonic() + 90
         delay = 1.0
@@ -121,517 +107,3 @@ class Api(AliasCalls, RestApiCalls, TopicCalls, TableCalls, KinesisStreamCalls, 
                     raise
                 self.sleep(delay)
                 delay = min(delay * 2, 10)
-
-    # --- roles -----------------------------------------------------------------------------------
-
-    def _lookup_role(self, name: str, _r: Resource | None) -> str:
-        iam = self.c("iam")
-        try:
-            iam.get_role(RoleName=name)
-        except ClientError as exc:
-            if _not_found(exc):
-                return MISSING
-            raise
-        tags = iam.list_role_tags(RoleName=name).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
-
-    def _put_role(self, r: Role, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        from stepkit.deploy.iam import trust_policy
-
-        iam = self.c("iam")
-        trust = json.dumps(trust_policy(r.service))
-        created = False
-        if not existing or self._lookup_role(r.name, r) == MISSING:
-            try:
-                iam.create_role(RoleName=r.name, AssumeRolePolicyDocument=trust,
-                                Description=f"stepkit {r.logical}", Tags=_tag_list(self.tags))
-                created = True
-            except ClientError as exc:
-                if error_code(exc) != "EntityAlreadyExists":
-                    raise
-        if not created:
-            iam.update_assume_role_policy(RoleName=r.name, PolicyDocument=trust)
-        iam.put_role_policy(RoleName=r.name, PolicyName="stepkit", PolicyDocument=json.dumps(r.policy))
-        return {"arn": self.conn_role_arn(r.name)}
-
-    def conn_role_arn(self, name: str) -> str:
-        return f"arn:{self.conn.partition}:iam::{self.conn.account}:role/{name}"
-
-    def _delete_role(self, rec: Recorded) -> None:
-        iam = self.c("iam")
-        for policy in iam.list_role_policies(RoleName=rec.name).get("PolicyNames", []):
-            iam.delete_role_policy(RoleName=rec.name, PolicyName=policy)
-        for attached in iam.list_attached_role_policies(RoleName=rec.name).get("AttachedPolicies", []):
-            iam.detach_role_policy(RoleName=rec.name, PolicyArn=attached["PolicyArn"])
-        iam.delete_role(RoleName=rec.name)
-
-    def _describe_role(self, rec: Recorded) -> str:
-        self.c("iam").get_role(RoleName=rec.name)
-        return "present"
-
-    # --- log groups ------------------------------------------------------------------------------
-
-    def _log_group(self, name: str) -> dict[str, Any] | None:
-        groups = self.c("logs").describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
-        return next((g for g in groups if g["logGroupName"] == name), None)
-
-    def _lookup_log_group(self, name: str, _r: Resource | None) -> str:
-        group = self._log_group(name)
-        if group is None:
-            return MISSING
-        try:
-            tags = self.c("logs").list_tags_log_group(logGroupName=name).get("tags", {})
-        except ClientError:
-            tags = {}
-        # Lambda creates its function's group on first run, untagged: that one is ours too.
-        return OURS if name.startswith("/aws/lambda/") and not tags else self._owned(tags)
-
-    def _put_log_group(self, r: LogGroup, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        logs = self.c("logs")
-        if self._log_group(r.name) is None:
-            try:
-                logs.create_log_group(logGroupName=r.name, tags=self.tags)
-            except ClientError as exc:
-                if error_code(exc) != "ResourceAlreadyExistsException":
-                    raise
-        logs.put_retention_policy(logGroupName=r.name, retentionInDays=r.retention_days)
-        group = self._log_group(r.name) or {}
-        return {"arn": group.get("arn", "")}
-
-    def _delete_log_group(self, rec: Recorded) -> None:
-        self.c("logs").delete_log_group(logGroupName=rec.name)
-
-    def _describe_log_group(self, rec: Recorded) -> str:
-        return "present" if self._log_group(rec.name) else MISSING
-
-    # --- buckets ---------------------------------------------------------------------------------
-
-    def _lookup_bucket(self, name: str, _r: Resource | None) -> str:
-        s3 = self.c("s3")
-        try:
-            s3.head_bucket(Bucket=name)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in {"404", "NoSuchBucket", "NotFound"}:
-                return MISSING
-            if code in {"403", "AccessDenied"}:
-                return FOREIGN  # someone else's bucket, somewhere in S3's global namespace
-            raise
-        try:
-            tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name).get("TagSet", [])}
-        except ClientError as exc:
-            if error_code(exc) not in {"NoSuchTagSet", "NoSuchTagSetError"}:
-                raise
-            # Created but not yet tagged (a deploy killed in between): ours only if empty.
-            listing = s3.list_objects_v2(Bucket=name, MaxKeys=1)
-            return OURS if not listing.get("KeyCount") else FOREIGN
-        return self._owned(tags)
-
-    def _put_bucket(self, r: Bucket, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        s3 = self.c("s3")
-        if not existing or self._lookup_bucket(r.name, r) == MISSING:
-            args: dict[str, Any] = {"Bucket": r.name}
-            if self.conn.target.region != "us-east-1":
-                args["CreateBucketConfiguration"] = {"LocationConstraint": self.conn.target.region}
-            try:
-                s3.create_bucket(**args)
-            except ClientError as exc:
-                if error_code(exc) != "BucketAlreadyOwnedByYou":
-                    raise
-        s3.put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": _tag_list(self.tags)})
-        s3.put_public_access_block(Bucket=r.name, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True})
-        if r.versioning or existing:
-            s3.put_bucket_versioning(Bucket=r.name, VersioningConfiguration={
-                "Status": "Enabled" if r.versioning else "Suspended"})
-        return {"arn": f"arn:{self.conn.partition}:s3:::{r.name}"}
-
-    def bucket_is_empty(self, name: str) -> bool:
-        s3 = self.c("s3")
-        try:
-            versions = s3.list_object_versions(Bucket=name, MaxKeys=1)
-        except ClientError as exc:
-            if _not_found(exc) or error_code(exc) == "NoSuchBucket":
-                return True
-            raise
-        return not (versions.get("Versions") or versions.get("DeleteMarkers"))
-
-    def empty_bucket(self, name: str) -> int:
-        s3 = self.c("s3")
-        removed = 0
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                       for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
-            for start in range(0, len(objects), 1000):
-                s3.delete_objects(Bucket=name, Delete={"Objects": objects[start:start + 1000], "Quiet": True})
-                removed += len(objects[start:start + 1000])
-        return removed
-
-    def _delete_bucket(self, rec: Recorded) -> None:
-        self.c("s3").delete_bucket(Bucket=rec.name)
-
-    def _describe_bucket(self, rec: Recorded) -> str:
-        self.c("s3").head_bucket(Bucket=rec.name)
-        return "present"
-
-    # --- the deployment bucket ------------------------------------------------------------------
-
-    def _lookup_deployment_bucket(self, name: str, r: Resource | None) -> str:
-        return self._lookup_bucket(name, r)
-
-    def _put_deployment_bucket(self, r: DeploymentBucket, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        return self._put_bucket(Bucket(logical=r.logical, name=r.name), rec, existing)
-
-    def _delete_deployment_bucket(self, rec: Recorded) -> None:
-        try:
-            self.empty_bucket(rec.name)  # only deploy's copies of function zips
-        except ClientError as exc:
-            if not _not_found(exc) and error_code(exc) != "NoSuchBucket":
-                raise
-        self._delete_bucket(rec)
-
-    def _describe_deployment_bucket(self, rec: Recorded) -> str:
-        return self._describe_bucket(rec)
-
-    def upload_code(self, bucket: str, key: str, path: Path) -> dict[str, str]:
-        """Put a zip at ``s3://bucket/key`` (unless it is there already: keys are digests) and
-        remove the function's older zips beside it (Lambda keeps its own copy of the code)."""
-        s3 = self.c("s3")
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if not _not_found(exc) and error_code(exc) not in {"404", "NoSuchKey", "NotFound"}:
-                raise
-            s3.upload_file(str(path), bucket, key)
-        folder = key.rsplit("/", 1)[0] + "/"
-        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
-        stale = [{"Key": o["Key"]} for page in pages for o in page.get("Contents", []) if o["Key"] != key]
-        if stale:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": stale, "Quiet": True})
-        return {"S3Bucket": bucket, "S3Key": key}
-
-    # --- bucket notifications ----------------------------------------------------------------------
-
-    def _lookup_bucket_notifications(self, name: str, _r: Resource | None) -> str:
-        if self._lookup_bucket(name, None) != OURS:
-            return MISSING  # the bucket's own lookup reports a foreign bucket
-        config = self.c("s3").get_bucket_notification_configuration(Bucket=name)
-        wired = config.get("LambdaFunctionConfigurations") or "EventBridgeConfiguration" in config
-        return OURS if wired else MISSING
-
-    def _put_bucket_notifications(self, r: BucketNotifications, _rec: Recorded | None,
-                                  existing: bool) -> dict[str, Any]:
-        self.c("s3").put_bucket_notification_configuration(Bucket=r.name,
-                                                           NotificationConfiguration=r.configuration())
-        return {}
-
-    def _delete_bucket_notifications(self, rec: Recorded) -> None:
-        self.c("s3").put_bucket_notification_configuration(Bucket=rec.name, NotificationConfiguration={})
-
-    def _describe_bucket_notifications(self, rec: Recorded) -> str:
-        config = self.c("s3").get_bucket_notification_configuration(Bucket=rec.name)
-        return "present" if config.get("LambdaFunctionConfigurations") or rec.properties.get("eventbridge") \
-            else "empty"
-
-    # --- queues ------------------------------------------------------------------------------------
-
-    def _queue_url(self, name: str) -> str | None:
-        try:
-            return str(self.c("sqs").get_queue_url(QueueName=name)["QueueUrl"])
-        except ClientError as exc:
-            if _not_found(exc):
-                return None
-            raise
-
-    def _lookup_queue(self, name: str, _r: Resource | None) -> str:
-        url = self._queue_url(name)
-        if url is None:
-            return MISSING
-        return self._owned(self.c("sqs").list_queue_tags(QueueUrl=url).get("Tags", {}))
-
-    def _put_queue(self, r: Queue, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sqs = self.c("sqs")
-        url = self._queue_url(r.name) if existing else None
-        if url is None:
-            try:
-                url = sqs.create_queue(QueueName=r.name, Attributes=r.attributes(), tags=self.tags)["QueueUrl"]
-            except ClientError as exc:
-                if error_code(exc) not in {"QueueAlreadyExists", "QueueNameExists"}:
-                    raise
-                url = self._queue_url(r.name)
-                existing = True
-        if existing:
-            attributes = {"RedrivePolicy": "", "Policy": "", **r.attributes()}  # "" removes what the stack dropped
-            sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return {"url": url, "arn": arn}
-
-    def _delete_queue(self, rec: Recorded) -> None:
-        url = rec.outputs.get("url") or self._queue_url(rec.name)
-        if url:
-            self.c("sqs").delete_queue(QueueUrl=url)
-
-    def _describe_queue(self, rec: Recorded) -> str:
-        url = self._queue_url(rec.name)
-        if url is None:
-            return MISSING
-        attrs = self.c("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return f"{attrs['Attributes'].get('ApproximateNumberOfMessages', '?')} messages"
-
-    # --- functions -----------------------------------------------------------------------------------
-
-    def _lookup_function(self, name: str, _r: Resource | None) -> str:
-        try:
-            found = self.c("lambda").get_function(FunctionName=name)
-        except ClientError as exc:
-            if _not_found(exc):
-                return MISSING
-            raise
-        return self._owned(found.get("Tags"))
-
-    def _function_config(self, r: Function) -> dict[str, Any]:
-        return {
-            "Role": r.role_arn, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
-            "Timeout": r.timeout, "Environment": {"Variables": dict(r.environment)},
-            "Description": r.description or f"stepkit {r.logical}",
-        }
-
-    def _put_function(self, r: Function, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        assert self.code is not None, "the executor provides the bundles"
-        lam = self.c("lambda")
-        state = self._lookup_function(r.name, r) if existing else MISSING
-        if state == MISSING:
-            code = self.code(r)
-            try:
-                self._retry_iam(lambda: lam.create_function(
-                    FunctionName=r.name, Code=code, Architectures=[r.architecture],
-                    Tags=self.tags, **self._function_config(r)))
-            except ClientError as exc:
-                if error_code(exc) != "ResourceConflictException":
-                    raise
-                state = OURS
-        if state != MISSING:
-            self.wait_function(r.name)
-            old = rec.properties if rec is not None and rec.status == "done" else {}
-            if old.get("code_digest") != r.code_digest[:12] or old.get("architecture") != r.architecture:
-                lam.update_function_code(FunctionName=r.name, Architectures=[r.architecture], **self.code(r))
-                self.wait_function(r.name)
-            self._retry_iam(lambda: lam.update_function_configuration(FunctionName=r.name,
-                                                                      **self._function_config(r)))
-        self.wait_function(r.name)
-        if r.reserved_concurrency is None:
-            lam.delete_function_concurrency(FunctionName=r.name)
-        else:
-            lam.put_function_concurrency(FunctionName=r.name, ReservedConcurrentExecutions=r.reserved_concurrency)
-        config = lam.get_function_configuration(FunctionName=r.name)
-        return {"arn": config["FunctionArn"], "code_sha256": config.get("CodeSha256", "")}
-
-    def wait_function(self, name: str) -> None:
-        """Until the function is ``Active`` and no update is in progress."""
-        deadline = time.monotonic() + self.wait_timeout
-        delay = 0.5
-        while True:
-            config = self.c("lambda").get_function_configuration(FunctionName=name)
-            state, update = config.get("State", "Active"), config.get("LastUpdateStatus", "Successful")
-            if state == "Failed" or update == "Failed":
-                reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
-                raise RuntimeError(f"function {name} failed to become Active: {reason}")
-            if state == "Active" and update in ("Successful", None):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"function {name} is still {state}/{update} after {self.wait_timeout:.0f}s")
-            self.sleep(delay)
-            delay = min(delay * 1.5, 5)
-
-    def _delete_function(self, rec: Recorded) -> None:
-        self.c("lambda").delete_function(FunctionName=rec.name)
-
-    def _describe_function(self, rec: Recorded) -> str:
-        config = self.c("lambda").get_function_configuration(FunctionName=rec.name)
-        return str(config.get("State", "Active"))
-
-    # --- state machines ----------------------------------------------------------------------------
-
-    def _sm_arn(self, name: str) -> str:
-        return (f"arn:{self.conn.partition}:states:{self.conn.target.region}:{self.conn.account}:"
-                f"stateMachine:{name}")
-
-    def _lookup_state_machine(self, name: str, _r: Resource | None) -> str:
-        sfn = self.c("stepfunctions")
-        arn = self._sm_arn(name)
-        try:
-            found = sfn.describe_state_machine(stateMachineArn=arn)
-        except ClientError as exc:
-            if _not_found(exc):
-                return MISSING
-            raise
-        if found.get("status") == "DELETING":
-            return MISSING
-        tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
-        return self._owned({t["key"]: t["value"] for t in tags})
-
-    def _sm_config(self, r: StateMachine) -> dict[str, Any]:
-        logging: dict[str, Any] = {"level": r.log_level, "includeExecutionData": r.include_execution_data}
-        if r.log_group:
-            arn = f"arn:{self.conn.partition}:logs:{self.conn.target.region}:{self.conn.account}:" \
-                  f"log-group:{r.log_group}:*"
-            logging["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]
-        return {"definition": r.definition, "roleArn": r.role_arn, "loggingConfiguration": logging,
-                "tracingConfiguration": {"enabled": r.tracing}}
-
-    def _put_state_machine(self, r: StateMachine, rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        sfn = self.c("stepfunctions")
-        state = self._lookup_state_machine(r.name, r) if existing else MISSING
-        arn = self._sm_arn(r.name)
-        if state == MISSING:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    arn = self._retry_iam(lambda: sfn.create_state_machine(
-                        name=r.name, type=r.type, tags=[{"key": k, "value": v} for k, v in self.tags.items()],
-                        **self._sm_config(r)))["stateMachineArn"]
-                    break
-                except ClientError as exc:
-                    # A machine of the same name still being deleted: wait for it to go.
-                    if error_code(exc) != "StateMachineDeleting" or time.monotonic() > deadline:
-                        raise
-                    self.sleep(2)
-        else:
-            current = sfn.describe_state_machine(stateMachineArn=arn)
-            if current.get("type", r.type) != r.type:
-                sfn.delete_state_machine(stateMachineArn=arn)
-                return self._put_state_machine(r, None, False)
-            self._retry_iam(lambda: sfn.update_state_machine(stateMachineArn=arn, **self._sm_config(r)))
-        return {"arn": arn}
-
-    def _delete_state_machine(self, rec: Recorded) -> None:
-        self.c("stepfunctions").delete_state_machine(stateMachineArn=rec.outputs.get("arn") or self._sm_arn(rec.name))
-
-    def _describe_state_machine(self, rec: Recorded) -> str:
-        found = self.c("stepfunctions").describe_state_machine(stateMachineArn=self._sm_arn(rec.name))
-        return str(found.get("status", "ACTIVE"))
-
-    # --- permissions ----------------------------------------------------------------------------------
-
-    def _statement(self, function: str, sid: str) -> dict[str, Any] | None:
-        try:
-            policy = json.loads(self.c("lambda").get_policy(FunctionName=function)["Policy"])
-        except ClientError as exc:
-            if _not_found(exc):
-                return None
-            raise
-        return next((s for s in policy.get("Statement", []) if s.get("Sid") == sid), None)
-
-    def _lookup_permission(self, name: str, r: Resource | None) -> str:
-        if not isinstance(r, Permission):
-            return MISSING
-        return OURS if self._statement(r.function_name, r.statement_id) else MISSING
-
-    def _put_permission(self, r: Permission, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        lam = self.c("lambda")
-        if self._statement(r.function_name, r.statement_id) is not None:
-            lam.remove_permission(FunctionName=r.function_name, StatementId=r.statement_id)
-        lam.add_permission(FunctionName=r.function_name, StatementId=r.statement_id,
-                           Action="lambda:InvokeFunction", Principal=r.principal, SourceArn=r.source_arn,
-                           SourceAccount=r.source_account)
-        return {"function": r.function_name, "statement_id": r.statement_id}
-
-    def _delete_permission(self, rec: Recorded) -> None:
-        function = rec.outputs.get("function") or rec.properties.get("function_name")
-        sid = rec.outputs.get("statement_id") or rec.name
-        self.c("lambda").remove_permission(FunctionName=function, StatementId=sid)
-
-    def _describe_permission(self, rec: Recorded) -> str:
-        function = rec.outputs.get("function") or rec.properties.get("function_name")
-        found = self._statement(function, rec.outputs.get("statement_id") or rec.name)
-        return "present" if found else MISSING
-
-    # --- event rules --------------------------------------------------------------------------------
-
-    def _lookup_event_rule(self, name: str, _r: Resource | None) -> str:
-        events = self.c("events")
-        try:
-            rule = events.describe_rule(Name=name)
-        except ClientError as exc:
-            if _not_found(exc):
-                return MISSING
-            raise
-        tags = events.list_tags_for_resource(ResourceARN=rule["Arn"]).get("Tags", [])
-        return self._owned({t["Key"]: t["Value"] for t in tags})
-
-    def _put_event_rule(self, r: EventRule, _rec: Recorded | None, existing: bool) -> dict[str, Any]:
-        events = self.c("events")
-        state = "ENABLED" if r.enabled else "DISABLED"
-        if r.schedule:
-            arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
-                                  Description=f"stepkit: {r.schedule} starts {r.state_machine}",
-                                  Tags=_tag_list(self.tags))["RuleArn"]
-        else:
-            arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
-                                  Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
-                                  Tags=_tag_list(self.tags))["RuleArn"]
-        target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
-        if r.input:
-            target["Input"] = r.input
-        self._retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
-        return {"arn": arn}
-
-    def _delete_event_rule(self, rec: Recorded) -> None:
-        events = self.c("events")
-        targets = events.list_targets_by_rule(Rule=rec.name).get("Targets", [])
-        if targets:
-            events.remove_targets(Rule=rec.name, Ids=[t["Id"] for t in targets])
-        events.delete_rule(Name=rec.name)
-
-    def _describe_event_rule(self, rec: Recorded) -> str:
-        return str(self.c("events").describe_rule(Name=rec.name).get("State", "ENABLED"))
-
-    # --- event source mappings ----------------------------------------------------------------------
-
-    def _mapping(self, function: str, queue_arn: str) -> dict[str, Any] | None:
-        try:
-            found = self.c("lambda").list_event_source_mappings(FunctionName=function, EventSourceArn=queue_arn)
-        except ClientError as exc:
-            if _not_found(exc):
-                return None
-            raise
-        mappings = found.get("EventSourceMappings", [])
-        return mappings[0] if mappings else None
-
-    def _lookup_event_source_mapping(self, name: str, r: Resource | None) -> str:
-        if not isinstance(r, EventSourceMapping):
-            return MISSING
-        return OURS if self._mapping(r.function_name, r.queue_arn) else MISSING
-
-    def _put_event_source_mapping(self, r: EventSourceMapping, _rec: Recorded | None,
-                                  existing: bool) -> dict[str, Any]:
-        lam = self.c("lambda")
-        settings = {"BatchSize": r.batch_size, "MaximumBatchingWindowInSeconds": r.batching_window,
-                    "FunctionResponseTypes": ["ReportBatchItemFailures"] if r.partial_failures else [],
-                    "Enabled": r.enabled}
-        found = self._mapping(r.function_name, r.queue_arn)
-        if found is None:
-            created = self._retry_iam(lambda: lam.create_event_source_mapping(
-                EventSourceArn=r.queue_arn, FunctionName=r.function_name, **settings))
-            return {"uuid": created["UUID"], "function": r.function_name, "queue_arn": r.queue_arn}
-        lam.update_event_source_mapping(UUID=found["UUID"], **settings)
-        return {"uuid": found["UUID"], "function": r.function_name, "queue_arn": r.queue_arn}
-
-    def _delete_event_source_mapping(self, rec: Recorded) -> None:
-        uuid = rec.outputs.get("uuid")
-        if not uuid:
-            found = self._mapping(rec.properties.get("function_name", ""), rec.properties.get("queue_arn", ""))
-            uuid = found["UUID"] if found else None
-        if uuid:
-            self.c("lambda").delete_event_source_mapping(UUID=uuid)
-
-    def _describe_event_source_mapping(self, rec: Recorded) -> str:
-        uuid = rec.outputs.get("uuid")
-        if not uuid:
-            return MISSING
-        return str(self.c("lambda").get_event_source_mapping(UUID=uuid).get("State", "Enabled"))
-
-
-def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]

@@ -11,50 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
-
-from stepkit.deploy.resources import Resource
-
-PERMISSION_PREFIX = "stepkit-api-"
-
-
-@dataclass(frozen=True)
-class RestApi(Resource):
-    """A REST API, its stage, and the permission for API Gateway to invoke its function."""
-
-    kind: ClassVar[str] = "rest_api"
-    order: ClassVar[int] = 75
-
-    function: str = ""
-    """Logical name of the function behind every route."""
-    function_name: str = ""
-    stage: str = "api"
-    swagger: str = ""
-    """The API definition (Swagger 2.0, as Chalice writes it) with the function's ARN in it."""
-    routes: tuple[str, ...] = ()
-
-    @property
-    def depends_on(self) -> tuple[str, ...]:
-        return (f"function:{self.function}",)
-
-    @property
-    def statement_id(self) -> str:
-        return f"{PERMISSION_PREFIX}{self.logical}"[:100]
-
-    def _not_compared(self) -> tuple[str, ...]:
-        return ("routes",)
-
-    def display(self) -> dict[str, Any]:
-        out = self.properties()
-        out["swagger"] = f"{len(self.routes)} routes, sha256 {hashlib.sha256(self.swagger.encode()).hexdigest()[:12]}"
-        out["routes"] = list(self.routes)
-        return out
+from typing import Any
 
 
 @contextmanager
@@ -121,13 +82,3 @@ def swagger(app: Any, region: str, function_arn: str) -> dict[str, Any]:
             return f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
 
     return Generator(region, {"api_handler_arn": function_arn}).generate_swagger(app)
-
-
-def rest_api_resource(logical: str, function_name: str, function_arn: str, region: str, stage: str,
-                      code_dir: Path, handler: str, layers: Sequence[Path] = ()) -> RestApi:
-    app = load_app(code_dir, handler, layers)
-    definition = swagger(app, region, function_arn)
-    routes = tuple(f"{method.upper()} {path}" for path, methods in sorted(definition["paths"].items())
-                   for method in methods)
-    return RestApi(logical=logical, name=function_name, function=logical, function_name=function_name,
-                   stage=stage, swagger=json.dumps(definition, sort_keys=True), routes=routes)

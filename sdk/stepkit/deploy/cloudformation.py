@@ -10,43 +10,22 @@ so no secret is written into the template.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from stepkit.deploy.chalice_api import RestApi
 from stepkit.deploy.desired import build_desired
-from stepkit.deploy.iam import trust_policy
-from stepkit.deploy.layers import function_layers, layer_logical_id, layer_version, layers_used, write_layer_zips
+from stepkit.deploy.layers import layer_logical_id, layer_version, layers_used, write_layer_zips
 from stepkit.deploy.naming import Names
-from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
-    EventRule,
-    EventSourceMapping,
-    Function,
-    KinesisStream,
-    LogGroup,
-    Permission,
-    Pipe,
-    Queue,
-    Resource,
-    Role,
-    StateMachine,
-    StateMachineAlias,
-    StreamMapping,
-    Subscription,
-    Table,
-    Topic,
-)
+from stepkit.deploy.providers import PROVIDERS
+from stepkit.deploy.providers.base import Template
+from stepkit.deploy.providers.functions import Function, secret_marker, zip_name
 from stepkit.runtime.bundle import build_bundle
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.project import Project
-from stepkit.stack.references import camel
 
 _SECRET = re.compile(r"\x00secret:([A-Za-z_][A-Za-z0-9_]*)\x00")
 
@@ -56,7 +35,7 @@ class _SecretMarkers(Mapping[str, str]):
     that the template turns into a NoEcho parameter."""
 
     def __getitem__(self, key: str) -> str:
-        return f"\x00secret:{key}\x00"
+        return secret_marker(key)
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str)
@@ -68,305 +47,25 @@ class _SecretMarkers(Mapping[str, str]):
         return 0
 
 
-def logical_id(resource_key: str) -> str:
-    kind, _, logical = resource_key.partition(":")
-    return re.sub(r"[^A-Za-z0-9]", "", camel(kind) + camel(logical))
-
-
-def _sub(value: Any) -> Any:
-    """Strings holding a pseudo parameter become ``Fn::Sub``; the rest is left as is."""
-    if isinstance(value, str):
-        return {"Fn::Sub": value} if "${AWS::" in value else value
-    if isinstance(value, list):
-        return [_sub(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _sub(v) for k, v in value.items()}
-    return value
-
-
 def build_template(project: Project, stage: str) -> tuple[dict[str, Any], list[Function]]:
     names = Names(project.name, stage, "${AWS::Region}", "${AWS::AccountId}", "${AWS::Partition}")
     desired = build_desired(project, stage, names, _SecretMarkers())
-    keys = {r.key for r in desired.resources}
-    parameters: dict[str, Any] = {
+    template = Template(project, names, desired.resources, parameters={
         "CodeBucket": {"Type": "String", "Description": "S3 bucket holding the function zips of code/"},
         "CodePrefix": {"Type": "String", "Default": "", "Description": "Key prefix of the zips in CodeBucket"},
-    }
-    resources: dict[str, Any] = {}
-    notifications = {r.logical: r for r in desired.resources if isinstance(r, BucketNotifications)}
-    functions: list[Function] = []
-
-    def add(resource: Resource, cfn_type: str, properties: dict[str, Any], extra_deps: tuple[str, ...] = ()) -> None:
-        referenced = set(_references(properties))
-        deps = sorted({logical_id(d) for d in (*resource.depends_on, *extra_deps) if d in keys}
-                      - referenced - {logical_id(resource.key)})
-        body: dict[str, Any] = {"Type": cfn_type, "Properties": properties}
-        if deps:
-            body["DependsOn"] = deps
-        if cfn_type in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup"):
-            # Data outlives the stack, as `stepkit destroy` keeps it without --delete-data.
-            body["DeletionPolicy"] = "Delete" if cfn_type == "AWS::Logs::LogGroup" else "Retain"
-            body["UpdateReplacePolicy"] = body["DeletionPolicy"]
-        resources[logical_id(resource.key)] = body
-
-    def ref_function(logical: str) -> dict[str, Any]:
-        return {"Ref": logical_id(f"function:{logical}")}
-
+    })
     for r in desired.resources:
-        if isinstance(r, Role):
-            add(r, "AWS::IAM::Role", {
-                "RoleName": r.name, "AssumeRolePolicyDocument": trust_policy(r.service),
-                "Policies": [{"PolicyName": "stepkit", "PolicyDocument": _sub(r.policy)}]})
-        elif isinstance(r, LogGroup):
-            add(r, "AWS::Logs::LogGroup", {"LogGroupName": r.name, "RetentionInDays": r.retention_days})
-        elif isinstance(r, Bucket):
-            properties: dict[str, Any] = {
-                "BucketName": _sub(r.name),
-                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
-                                                   "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
-            }
-            if r.versioning:
-                properties["VersioningConfiguration"] = {"Status": "Enabled"}
-            extra: tuple[str, ...] = ()
-            note = notifications.get(r.logical)
-            if note is not None:
-                config: dict[str, Any] = {}
-                if note.eventbridge:
-                    config["EventBridgeConfiguration"] = {"EventBridgeEnabled": True}
-                if note.lambdas:
-                    config["LambdaConfigurations"] = [
-                        {"Event": "s3:ObjectCreated:*",
-                         "Function": {"Fn::GetAtt": [logical_id(f"function:{n.function}"), "Arn"]},
-                         **({"Filter": {"S3Key": {"Rules": [
-                             *([{"Name": "prefix", "Value": n.prefix}] if n.prefix else []),
-                             *([{"Name": "suffix", "Value": n.suffix}] if n.suffix else [])]}}}
-                            if n.prefix or n.suffix else {})}
-                        for n in note.lambdas]
-                properties["NotificationConfiguration"] = config
-                extra = note.depends_on
-            add(r, "AWS::S3::Bucket", properties, extra)
-        elif isinstance(r, Queue):
-            properties = {"QueueName": r.name, "VisibilityTimeout": r.visibility_timeout,
-                          "MessageRetentionPeriod": r.retention, "DelaySeconds": r.delay}
-            if r.dead_letter_queue:
-                properties["RedrivePolicy"] = {
-                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter_queue}"), "Arn"]},
-                    "maxReceiveCount": r.max_receive_count}
-            add(r, "AWS::SQS::Queue", properties)
-            policy = r.policy()
-            if policy is not None:  # the topics whose subscriptions dead-letter here may send
-                policy["Statement"][0]["Resource"] = {"Fn::GetAtt": [logical_id(r.key), "Arn"]}
-                policy["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"] = [
-                    {"Ref": logical_id(f"topic:{t}")} for t in r.sender_topics]
-                resources[logical_id(r.key) + "Policy"] = {"Type": "AWS::SQS::QueuePolicy", "Properties": {
-                    "Queues": [{"Ref": logical_id(r.key)}], "PolicyDocument": policy}}
-        elif isinstance(r, Function):
-            functions.append(r)
-            variables: dict[str, Any] = {}
-            for key, value in r.environment.items():
-                secret = _SECRET.fullmatch(value)
-                if secret:
-                    parameter = f"Secret{camel(secret.group(1).lower())}"
-                    parameters[parameter] = {"Type": "String", "NoEcho": True,
-                                             "Description": f"environment {key} of {r.logical}"}
-                    variables[key] = {"Ref": parameter}
-                else:
-                    variables[key] = _sub(_SECRET.sub("", value))
-            properties = {
-                "FunctionName": r.name, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
-                "Timeout": r.timeout, "Architectures": [r.architecture],
-                "Role": {"Fn::GetAtt": [logical_id(f"role:function-{r.logical}"), "Arn"]},
-                "Code": {"S3Bucket": {"Ref": "CodeBucket"},
-                         "S3Key": {"Fn::Sub": f"${{CodePrefix}}{zip_name(r)}"}},
-                "LoggingConfig": {"LogGroup": {"Ref": logical_id(f"log_group:function-{r.logical}")}},
-            }
-            if r.description:
-                properties["Description"] = r.description
-            if variables:
-                properties["Environment"] = {"Variables": variables}
-            if r.reserved_concurrency is not None:
-                properties["ReservedConcurrentExecutions"] = r.reserved_concurrency
-            if function_layers(project, r.logical):
-                properties["Layers"] = function_layers(project, r.logical)
-            add(r, "AWS::Lambda::Function", properties)
-        elif isinstance(r, StateMachine):
-            properties = {
-                "StateMachineName": r.name, "StateMachineType": r.type,
-                "RoleArn": {"Fn::GetAtt": [logical_id(f"role:state_machine-{r.logical}"), "Arn"]},
-                "DefinitionString": _sub(r.definition),
-                "TracingConfiguration": {"Enabled": r.tracing},
-            }
-            if r.log_group:
-                properties["LoggingConfiguration"] = {
-                    "Level": r.log_level, "IncludeExecutionData": r.include_execution_data,
-                    "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {
-                        "Fn::GetAtt": [logical_id(f"log_group:state_machine-{r.logical}"), "Arn"]}}}]}
-            add(r, "AWS::StepFunctions::StateMachine", properties)
-        elif isinstance(r, StateMachineAlias):
-            version = _alias_resources(r, add)
-            resources[logical_id(f"state_machine_version:{r.logical}")] = version
-        elif isinstance(r, Permission):
-            add(r, "AWS::Lambda::Permission", {
-                "FunctionName": ref_function(r.function), "Action": "lambda:InvokeFunction",
-                "Principal": r.principal, "SourceArn": _sub(r.source_arn), "SourceAccount": {"Ref": "AWS::AccountId"}})
-        elif isinstance(r, EventRule):
-            target = {"Id": "state-machine", "Arn": {"Ref": logical_id(f"state_machine:{r.state_machine}")},
-                      "RoleArn": {"Fn::GetAtt": [logical_id(f"role:events-{r.state_machine}"), "Arn"]}}
-            if r.input:
-                target["Input"] = r.input
-            when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}
-            add(r, "AWS::Events::Rule", {"Name": r.name, **when, "State": "ENABLED" if r.enabled else "DISABLED",
-                                         "Targets": [target]})
-        elif isinstance(r, Table):
-            add(r, "AWS::DynamoDB::Table", table_properties(r))
-        elif isinstance(r, Topic):
-            add(r, "AWS::SNS::Topic", {"TopicName": r.name, **({"DisplayName": r.display_name} if r.display_name
-                                                                 else {})})
-        elif isinstance(r, Subscription):
-            properties = {"TopicArn": {"Ref": logical_id(f"topic:{r.topic}")}, "Protocol": "lambda",
-                          "Endpoint": {"Fn::GetAtt": [logical_id(f"function:{r.function}"), "Arn"]}}
-            if r.filter_policy:
-                properties.update(FilterPolicy=json.loads(r.filter_policy), FilterPolicyScope=r.filter_scope)
-            if r.dead_letter:
-                properties["RedrivePolicy"] = {
-                    "deadLetterTargetArn": {"Fn::GetAtt": [logical_id(f"queue:{r.dead_letter}"), "Arn"]}}
-            add(r, "AWS::SNS::Subscription", properties)
-        elif isinstance(r, RestApi):
-            resources.update(rest_api_resources(r, logical_id(r.key), logical_id(f"function:{r.function}")))
-        elif isinstance(r, EventSourceMapping):
-            properties = {
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]},
-                "FunctionName": ref_function(r.function), "BatchSize": r.batch_size, "Enabled": r.enabled,
-                "MaximumBatchingWindowInSeconds": r.batching_window,
-            }
-            if r.partial_failures:
-                properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
-            add(r, "AWS::Lambda::EventSourceMapping", properties)
-        elif isinstance(r, Pipe):
-            source = ({"Fn::GetAtt": [logical_id(f"queue:{r.queue}"), "Arn"]} if r.queue
-                      else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]})
-            target_attribute = "Arn" if r.target.startswith("function:") else None
-            target = ({"Fn::GetAtt": [logical_id(r.target), "Arn"]} if target_attribute
-                      else {"Ref": logical_id(r.target)})
-            properties = {"Name": r.name, "RoleArn": {"Fn::GetAtt": [logical_id(f"role:pipe-{r.logical}"), "Arn"]},
-                          "Source": source, "SourceParameters": r.source_parameters(True), "Target": target,
-                          "TargetParameters": r.target_parameters(),
-                          "DesiredState": "RUNNING" if r.enabled else "STOPPED"}
-            if not r.filters:
-                properties["SourceParameters"].pop("FilterCriteria")
-            if r.enrichment:
-                properties["Enrichment"] = {"Fn::GetAtt": [logical_id(f"function:{r.enrichment}"), "Arn"]}
-            add(r, "AWS::Pipes::Pipe", properties)
-        elif isinstance(r, KinesisStream):
-            add(r, "AWS::Kinesis::Stream", {"Name": r.name, "ShardCount": r.shards,
-                                            "RetentionPeriodHours": r.retention_hours})
-        elif isinstance(r, StreamMapping):
-            settings = r.settings()
-            destination = settings.pop("DestinationConfig")
-            if r.on_failure:
-                kind = r.on_failure.split(":", 1)[0]
-                arn = {"Fn::GetAtt": [logical_id(r.on_failure), "Arn"]} if kind == "queue" else {
-                    "Ref": logical_id(r.on_failure)}
-                settings["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
-            elif destination["OnFailure"]:
-                settings["DestinationConfig"] = destination
-            if not r.filters:
-                settings.pop("FilterCriteria")
-            add(r, "AWS::Lambda::EventSourceMapping", {
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(f"kinesis_stream:{r.kinesis}"), "Arn"]} if r.kinesis
-                else {"Fn::GetAtt": [logical_id(f"table:{r.table}"), "StreamArn"]},
-                "FunctionName": ref_function(r.function), "StartingPosition": r.starting_position, **settings})
+        PROVIDERS[r.kind].template(r, template)
+    functions = [r for r in desired.resources if isinstance(r, Function)]
     for layer in layers_used(project, [f.logical for f in functions]):
-        resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
-    outputs = {}
-    for r in desired.resources:
-        if isinstance(r, Function | StateMachine | Bucket | Queue):
-            attribute = {"function": "Arn", "state_machine": "Arn", "bucket": "Arn", "queue": "Arn"}[r.kind]
-            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), attribute]}}
-        if isinstance(r, Table):
-            outputs[logical_id(r.key) + "Arn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "Arn"]}}
-            if r.stream_view_type:
-                outputs[logical_id(r.key) + "StreamArn"] = {"Value": {"Fn::GetAtt": [logical_id(r.key), "StreamArn"]}}
-    for r in desired.resources:
-        if isinstance(r, RestApi):
-            outputs[logical_id(r.key) + "Url"] = {"Value": {"Fn::Sub": (
-                f"https://${{{logical_id(r.key)}}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{r.stage}/")}}
-    template = {
+        template.resources[layer_logical_id(layer.name)] = layer_version(layer, names.function(layer.name))
+    return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"stepkit stack {project.name}, stage {stage} (generated by `stepkit package`)",
-        "Parameters": parameters,
-        "Resources": resources,
-        "Outputs": outputs,
-    }
-    return template, functions
-
-
-def table_properties(r: Table) -> dict[str, Any]:
-    """``AWS::DynamoDB::Table``'s properties for a stack table (billed per request)."""
-    properties: dict[str, Any] = {k: v for k, v in r.create_arguments().items() if k != "StreamSpecification"}
-    if r.stream_view_type:  # CloudFormation's StreamSpecification has no StreamEnabled
-        properties["StreamSpecification"] = {"StreamViewType": r.stream_view_type}
-    if r.ttl_attribute:
-        properties["TimeToLiveSpecification"] = {"AttributeName": r.ttl_attribute, "Enabled": True}
-    return properties
-
-
-def rest_api_resources(r: RestApi, api: str, function: str) -> dict[str, Any]:
-    """A stack's REST API: its definition (Chalice's swagger, the function's ARN made
-    ``Fn::Sub``), a deployment to its stage, and the permission for API Gateway to invoke. The
-    deployment's logical id carries the definition's digest: CloudFormation deploys the API
-    again only when the resource is new."""
-    digest = hashlib.sha256(r.swagger.encode()).hexdigest()[:10]
-    return {
-        api: {"Type": "AWS::ApiGateway::RestApi", "Properties": {
-            "Name": r.name, "Body": _sub(json.loads(r.swagger)), "EndpointConfiguration": {"Types": ["EDGE"]}}},
-        f"{api}Deployment{digest}": {"Type": "AWS::ApiGateway::Deployment",
-                             "Properties": {"RestApiId": {"Ref": api}, "StageName": r.stage}},
-        f"{api}Permission": {"Type": "AWS::Lambda::Permission", "Properties": {
-            "FunctionName": {"Ref": function}, "Action": "lambda:InvokeFunction",
-            "Principal": "apigateway.amazonaws.com",
-            "SourceArn": {"Fn::Sub": f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:"
-                                     f"${{{api}}}/*"}}},
-    }
-
-
-def _alias_resources(r: StateMachineAlias, add: Callable[..., None]) -> dict[str, Any]:
-    """The alias (added) and the version it points to (returned): a version is published
-    from the machine's revision whenever it changes, the old one kept (UpdateReplacePolicy
-    Retain) for a canary to route to; a canary is CloudFormation's CANARY deployment."""
-    machine = logical_id(f"state_machine:{r.state_machine}")
-    version = logical_id(f"state_machine_version:{r.logical}")
-    properties: dict[str, Any] = {"Name": r.alias}
-    if r.description:
-        properties["Description"] = r.description
-    if r.canary_percentage is None:
-        properties["RoutingConfiguration"] = [{"StateMachineVersionArn": {"Ref": version}, "Weight": 100}]
-    else:
-        properties["DeploymentPreference"] = {"StateMachineVersionArn": {"Ref": version}, "Type": "CANARY",
-                                              "Percentage": r.canary_percentage,
-                                              "Interval": r.canary_interval_minutes}
-    add(r, "AWS::StepFunctions::StateMachineAlias", properties)
-    return {"Type": "AWS::StepFunctions::StateMachineVersion", "UpdateReplacePolicy": "Retain",
-            "DeletionPolicy": "Delete",
-            "Properties": {"StateMachineArn": {"Ref": machine},
-                           "StateMachineRevisionId": {"Fn::GetAtt": [machine, "StateMachineRevisionId"]}}}
-
-
-def zip_name(function: Function) -> str:
-    return f"{function.logical}-{function.code_digest[:16]}.zip"
-
-
-def _references(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str):
-            yield value["Ref"]
-        if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
-            yield value["Fn::GetAtt"][0]
-        for v in value.values():
-            yield from _references(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _references(v)
+        "Parameters": template.parameters,
+        "Resources": template.resources,
+        "Outputs": template.outputs,
+    }, functions
 
 
 def write_package(project: Project, stage: str, out_dir: Path) -> dict[str, Any]:

@@ -8,56 +8,20 @@ service's length limit, files that look like secrets in a function's folder.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-from stepkit.asl.substitutions import PLACEHOLDER, placeholders
-from stepkit.asl.validation import ERROR, validate_definition
-from stepkit.deploy.chalice_api import rest_api_resource
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.iam import StackArns, events_role_policy, function_policy, pipe_role_policy, state_machine_policy
-from stepkit.deploy.naming import NAME_LIMITS, Names
-from stepkit.deploy.resources import (
-    Bucket,
-    BucketNotifications,
-    DeploymentBucket,
-    EventRule,
-    EventSourceMapping,
-    Function,
-    KinesisStream,
-    LambdaNotification,
-    LogGroup,
-    Permission,
-    Pipe,
-    Queue,
-    Resource,
-    Role,
-    StateMachine,
-    StateMachineAlias,
-    StreamMapping,
-    Subscription,
-    Table,
-    Topic,
-)
-from stepkit.runtime.bundle import LAMBDA, bundle_digest, source_files
-from stepkit.runtime.config import FunctionConfig
+from stepkit.deploy.iam import StackArns
+from stepkit.deploy.naming import Names
+from stepkit.deploy.providers import buckets, functions, queues, state_machines, streams, tables, topics
+from stepkit.deploy.providers.base import BuildContext
+from stepkit.deploy.providers.roles import Role
+from stepkit.deploy.resources import Resource
+from stepkit.runtime.bundle import LAMBDA
 from stepkit.stack.project import Project
-from stepkit.stack.references import closest, substitution_names
-from stepkit.stack.resources import SnsTrigger
-
-#: Files that must never be uploaded in a bundle.
-SECRET_FILES = re.compile(
-    r"(^|/)(\.env(\..+)?|.*\.pem|.*\.key|.*\.p12|.*\.pfx|id_rsa.*|id_ed25519.*|\.aws/.*|credentials(\.json)?|"
-    r"\.netrc|\.npmrc|\.pypirc|secrets?\.(json|ya?ml|toml))$"
-)
-#: Environment variable names that suggest a secret; their literal values are masked and warned about.
-SECRET_NAMES = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.IGNORECASE)
-ENV_PLACEHOLDER = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+from stepkit.stack.references import substitution_names
 
 
 @dataclass(frozen=True)
@@ -102,15 +66,6 @@ def substitution_values(project: Project, names: Names) -> dict[str, str]:
     return out
 
 
-def _line_of(text: str, needle: str) -> int:
-    index = text.find(needle)
-    return text.count("\n", 0, index) + 1 if index >= 0 else 1
-
-
-def _rel(path: Path, root: Path) -> str:
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
 def build_desired(project: Project, stage: str, names: Names, environ: Mapping[str, str] | None = None,
                   *, compute_digests: bool = True, code_platform: str = LAMBDA,
                   deployment_bucket: bool = False) -> DesiredStack:
@@ -122,322 +77,33 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
     to send directly (targets that run Lambda's own platform)."""
     environ = os.environ if environ is None else environ
     stack = project.stack
-    where = _rel(project.stack_path, project.root) if project.stack_path else "infra/stack.yaml"
-    problems: list[str] = []
-    warnings: list[str] = []
-    notes: dict[str, list[str]] = {}
-    values = substitution_values(project, names)
-    functions = project.functions()
-    function_names = tuple(fn.name for fn in functions)
     bucket_names = {b: names.bucket(b, s.name) for b, s in stack.buckets.items()}
     arns = StackArns(names=names, bucket_names=bucket_names,
                      state_machine_types={n: s.type for n, s in stack.state_machines.items()},
-                     functions=function_names,
+                     functions=tuple(fn.name for fn in project.functions()),
                      queues=(*stack.queues, *(f"{q}-dlq" for q, s in stack.queues.items()
                                               if s.dead_letter is not None and s.dead_letter.queue is None)))
-
-    def resolve(text: str, known: Mapping[str, str], place: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            env = ENV_PLACEHOLDER.match(name)
-            if env:
-                if env.group(1) not in environ:
-                    problems.append(f"{place}: ${{{name}}} reads the environment variable {env.group(1)}, "
-                                    "which is not set; export it before deploying")
-                    return ""
-                return environ[env.group(1)]
-            if name in known:
-                return known[name]
-            hint = closest(name, list(known))
-            problems.append(f"{place}: ${{{name}}} names nothing in the stack"
-                            + (f"; did you mean ${{{hint}}}?" if hint else "")
-                            + f" (known: {', '.join('${' + k + '}' for k in sorted(known) if k not in _STACK)})")
-            return match.group(0)
-
-        return PLACEHOLDER.sub(one, text)
-
-    resources: list[Resource] = []
+    ctx = BuildContext(project=project, names=names, environ=environ, values=substitution_values(project, names),
+                       arns=arns, bucket_names=bucket_names, compute_digests=compute_digests,
+                       code_platform=code_platform)
     if deployment_bucket:
-        resources.append(DeploymentBucket(logical="code", name=names.deployment_bucket()))
-
-    # --- names over the limits --------------------------------------------------------------
-    def check_length(kind: str, physical: str, place: str) -> None:
-        if len(physical) > NAME_LIMITS[kind]:
-            problems.append(f"{where}: {place}: the {kind.replace('_', ' ')} name {physical!r} is {len(physical)} "
-                            f"characters, over the limit of {NAME_LIMITS[kind]}; shorten the stack, stage or "
-                            "resource name")
-
-    # --- buckets and queues -------------------------------------------------------------------
-    if deployment_bucket:
-        check_length("bucket", names.deployment_bucket(), "the deployment bucket <stack>-<stage>-deploy-<account>")
-    for logical, settings in stack.buckets.items():
-        physical = bucket_names[logical]
-        check_length("bucket", physical, f"buckets.{logical}")
-        resources.append(Bucket(logical=logical, name=physical, versioning=settings.versioning))
-    senders = topic_dead_letter_senders(stack)
-    for logical, settings in stack.queues.items():
-        dead = settings.dead_letter
-        dlq = None
-        if dead is not None:
-            dlq = dead.queue or f"{logical}-dlq"
-            if dead.queue is None:
-                resources.append(Queue(logical=dlq, name=names.queue(dlq), retention=1209600))
-                check_length("queue", names.queue(dlq), f"queues.{logical}.dead_letter")
-        check_length("queue", names.queue(logical), f"queues.{logical}")
-        resources.append(Queue(
-            logical=logical, name=names.queue(logical), visibility_timeout=settings.visibility_timeout,
-            retention=settings.retention, delay=settings.delay, dead_letter_queue=dlq,
-            dead_letter_arn=names.queue_arn(dlq) if dlq else None,
-            max_receive_count=dead.max_receive_count if dead else 5,
-            arn=names.queue_arn(logical), senders=tuple(names.topic_arn(t) for t in sorted(senders.get(logical, ()))),
-            sender_topics=tuple(sorted(senders.get(logical, ()))),
-        ))
-
-    for logical, topic in stack.topics.items():
-        check_length("topic", names.topic(logical), f"topics.{logical}")
-        resources.append(Topic(logical=logical, name=names.topic(logical), display_name=topic.display_name))
-    for logical, kinesis in stack.streams.items():
-        check_length("stream", names.kinesis_stream(logical), f"streams.{logical}")
-        resources.append(KinesisStream(logical=logical, name=names.kinesis_stream(logical), shards=kinesis.shards,
-                                       retention_hours=kinesis.retention_hours))
-    for logical, table in stack.tables.items():
-        check_length("table", names.table(logical), f"tables.{logical}")
-        resources.append(Table(
-            logical=logical, name=names.table(logical), partition_key=table.partition_key.name,
-            partition_type=table.partition_key.type, sort_key=table.sort_key.name if table.sort_key else None,
-            sort_type=table.sort_key.type if table.sort_key else None, ttl_attribute=table.ttl_attribute,
-            stream_view_type=table.stream_view_type))
-
-    # --- functions -------------------------------------------------------------------------------
-    notifications: dict[str, list[LambdaNotification]] = {}
-    for fn in functions:
-        s = fn.settings
-        place = f"functions.{fn.name}"
-        check_length("function", names.function(fn.name), place)
-        check_length("role", names.role("function", fn.name), place)
-        if not fn.code_dir.is_dir():
-            problems.append(f"{where}: {place}.code: folder {fn.code_dir} does not exist")
-            continue
-        for name, _path in source_files(fn.code_dir):
-            if SECRET_FILES.search(name):
-                problems.append(f"{_rel(fn.code_dir, project.root)}/{name}: looks like a secret and would be "
-                                "uploaded in the bundle; move it out of the function's folder and pass the value "
-                                "with `environment: {NAME: ${env:NAME}}`")
-        environment: dict[str, str] = {}
-        secret_keys: set[str] = set()
-        for key, raw in s.environment.items():
-            used = placeholders(raw)
-            if any(ENV_PLACEHOLDER.match(u) for u in used):
-                secret_keys.add(key)
-            elif SECRET_NAMES.search(key) and raw and not used:
-                secret_keys.add(key)
-                warnings.append(f"{where}: {place}.environment.{key} looks like a secret written in the stack "
-                                f"file; use `{key}: ${{env:{key}}}` to read it from the deploying shell instead")
-            environment[key] = resolve(raw, values, f"{where}: {place}.environment.{key}")
-        role = names.role("function", fn.name)
-        policy = function_policy(fn.name, s, arns)
-        resources.append(Role(logical=f"function-{fn.name}", name=role, service="lambda.amazonaws.com",
-                              policy=policy.document(), notes=tuple(policy.notes)))
-        resources.append(LogGroup(logical=f"function-{fn.name}", name=names.function_log_group(fn.name)))
-        digest = bundle_digest(FunctionConfig.in_project(project, fn), code_platform) if compute_digests else ""
-        resources.append(Function(
-            logical=fn.name, name=names.function(fn.name), role=role, role_arn=names.role_arn(role),
-            handler=s.handler, runtime=s.runtime, memory_size=s.memory_size, timeout=s.timeout,
-            environment=environment, secret_keys=frozenset(secret_keys),
-            reserved_concurrency=s.reserved_concurrency, architecture=s.architecture, description=s.description,
-            code_dir=fn.code_dir, code_digest=digest, log_group=names.function_log_group(fn.name),
-        ))
-        if s.api is not None:
-            try:
-                resources.append(rest_api_resource(fn.name, names.function(fn.name), names.function_arn(fn.name),
-                                                   names.region, s.api.stage, fn.code_dir, s.handler,
-                                                   [layer.python_dir for layer in project.layers_of(fn)]))
-            except ValueError as exc:
-                problems.append(f"{where}: {place}.api: {exc}")
-        for i, trigger in enumerate(s.triggers):
-            if trigger.s3 is not None and trigger.s3.bucket in bucket_names:
-                bucket = trigger.s3.bucket
-                notifications.setdefault(bucket, []).append(LambdaNotification(
-                    id=f"stepkit-{fn.name}-{i}", function=fn.name, function_arn=names.function_arn(fn.name),
-                    prefix=trigger.s3.prefix, suffix=trigger.s3.suffix))
-                permission = f"{fn.name}-s3-{bucket}"
-                if not any(r.key == f"permission:{permission}" for r in resources):
-                    resources.append(Permission(
-                        logical=permission, name=f"stepkit-{permission}", function=fn.name,
-                        function_name=names.function(fn.name), principal="s3.amazonaws.com",
-                        source_arn=names.bucket_arn(bucket_names[bucket]), source_account=names.account))
-            if trigger.sns is not None and trigger.sns.topic in stack.topics:
-                resources.extend(_subscription(fn.name, trigger.sns, names))
-            if trigger.sqs is not None and trigger.sqs.queue in stack.queues:
-                q = trigger.sqs
-                resources.append(EventSourceMapping(
-                    logical=f"{fn.name}-sqs-{q.queue}", name=f"{names.function(fn.name)}<-{names.queue(q.queue)}",
-                    function=fn.name, function_name=names.function(fn.name), queue=q.queue,
-                    queue_arn=names.queue_arn(q.queue), batch_size=q.batch_size, batching_window=q.batching_window,
-                    partial_failures=q.partial_failures, enabled=q.enabled))
-            if trigger.stream is not None and (trigger.stream.table in stack.tables
-                                               or trigger.stream.kinesis in stack.streams):
-                resources.append(stream_mapping(fn.name, trigger.stream, names))
-            if trigger.pipe is not None:
-                resources.extend(pipe_resources(("function", fn.name), i, trigger.pipe, names))
-
-    # --- state machines ---------------------------------------------------------------------------
-    eventbridge_buckets: set[str] = set()
-    for machine in project.state_machines():
-        s = machine.settings
-        place = f"state_machines.{machine.name}"
-        file = _rel(machine.definition_path, project.root)
-        check_length("state_machine", names.state_machine(machine.name), place)
-        check_length("role", names.role("state_machine", machine.name), place)
-        try:
-            source = machine.definition_path.read_text(encoding="utf-8")
-        except OSError as exc:
-            problems.append(f"{where}: {place}.definition: cannot read {file}: {exc.strerror or exc}")
-            continue
-        extra = {k: resolve(v, values, f"{where}: {place}.substitutions.{k}") for k, v in s.substitutions.items()}
-        known = {**values, **extra}
-        before = len(problems)
-        for name in placeholders(source):
-            if name not in known and not ENV_PLACEHOLDER.match(name):
-                hint = closest(name, list(known))
-                problems.append(
-                    f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}} names nothing in the stack"
-                    + (f"; did you mean ${{{hint}}}?" if hint else "")
-                    + f" (declare it under {place}.substitutions, or use one of: "
-                    + ", ".join("${" + k + "}" for k in sorted(known) if k not in _STACK) + ")")
-            elif ENV_PLACEHOLDER.match(name):
-                problems.append(f"{file}:{_line_of(source, '${' + name + '}')}: ${{{name}}}: a definition cannot "
-                                "read the deploying shell's environment (it would be stored in the definition)")
-        if len(problems) > before:
-            continue
-        text = PLACEHOLDER.sub(lambda m, known=known: known[m.group(1)], source)
-        diagnostics = [d for d in validate_definition(_pseudo_parameters_filled(text), state_machine_type=s.type)
-                       if d.severity == ERROR]
-        if diagnostics:
-            problems.extend(f"{file}: invalid definition: {d.code}"
-                            + (f" at {d.location}" if d.location else "") + f": {d.message}" for d in diagnostics)
-            continue
-        definition: dict[str, Any] = json.loads(text)
-        log_group = names.state_machine_log_group(machine.name) if s.logging and s.logging.level != "OFF" else None
-        role = names.role("state_machine", machine.name)
-        policy, invoked = state_machine_policy(machine.name, s, definition, arns, log_group)
-        resources.append(Role(logical=f"state_machine-{machine.name}", name=role, service="states.amazonaws.com",
-                              policy=policy.document(), notes=tuple(policy.notes)))
-        if log_group is not None and s.logging is not None:
-            resources.append(LogGroup(logical=f"state_machine-{machine.name}", name=log_group,
-                                      retention_days=s.logging.retention_days))
-        state_machine = StateMachine(
-            logical=machine.name, name=names.state_machine(machine.name), type=s.type, role=role,
-            role_arn=names.role_arn(role), definition=json.dumps(definition, indent=2), source=source,
-            substitutions={k: v for k, v in known.items() if k in placeholders(source)},
-            log_group=log_group, log_level=s.logging.level if s.logging else "OFF",
-            include_execution_data=s.logging.include_execution_data if s.logging else False,
-            tracing=s.tracing, functions=tuple(f for f in invoked if f in function_names),
-        )
-        resources.append(state_machine)
-        if s.alias is not None:
-            resources.append(StateMachineAlias(
-                logical=machine.name, name=f"{state_machine.name}:{s.alias.name}", state_machine=machine.name,
-                machine_name=state_machine.name, alias=s.alias.name, description=s.alias.description,
-                canary_percentage=s.alias.canary_percentage,
-                canary_interval_minutes=s.alias.canary_interval_minutes, revision=state_machine.digest(),
-            ))
-        if any(t.s3 is not None or t.schedule is not None for t in s.triggers):
-            events_role = names.role("events", machine.name)
-            check_length("role", events_role, f"{place}.triggers")
-            resources.append(Role(logical=f"events-{machine.name}", name=events_role, service="events.amazonaws.com",
-                                  policy=events_role_policy(names.state_machine_arn(machine.name)).document()))
-        for i, trigger in enumerate(s.triggers):
-            if trigger.pipe is not None:
-                resources.extend(pipe_resources(("state_machine", machine.name), i, trigger.pipe, names))
-            if trigger.schedule is not None:
-                rule = names.rule(machine.name, i, "schedule")
-                check_length("rule", rule, f"{place}.triggers.{i}")
-                resources.append(EventRule(
-                    logical=f"{machine.name}-schedule-{i}", name=rule, state_machine=machine.name,
-                    target_arn=names.state_machine_arn(machine.name), role=events_role,
-                    role_arn=names.role_arn(events_role), schedule=trigger.schedule.expression,
-                    enabled=trigger.schedule.enabled,
-                    input="" if trigger.schedule.input is None else json.dumps(trigger.schedule.input)))
-            if trigger.s3 is None or trigger.s3.bucket not in bucket_names:
-                continue
-            eventbridge_buckets.add(trigger.s3.bucket)
-            rule = names.rule(machine.name, i)
-            check_length("rule", rule, f"{place}.triggers.{i}")
-            resources.append(EventRule(
-                logical=f"{machine.name}-s3-{i}", name=rule, state_machine=machine.name,
-                target_arn=names.state_machine_arn(machine.name), role=events_role,
-                role_arn=names.role_arn(events_role), bucket=trigger.s3.bucket,
-                pattern=s3_event_pattern(bucket_names[trigger.s3.bucket], trigger.s3.prefix, trigger.s3.suffix)))
-
-    for bucket in bucket_names:
-        lambdas = tuple(notifications.get(bucket, ()))
-        if lambdas or bucket in eventbridge_buckets:
-            resources.append(BucketNotifications(logical=bucket, name=bucket_names[bucket],
-                                                 eventbridge=bucket in eventbridge_buckets, lambdas=lambdas))
-    for r in resources:
-        if isinstance(r, Role) and r.notes:
-            notes[r.key] = list(r.notes)
-    if problems:
-        raise DeployInputError(list(dict.fromkeys(problems)))
-    return DesiredStack(stack=names.stack, stage=stage, names=names, resources=dependency_order(resources),
-                        values=values, warnings=warnings, notes=notes)
+        buckets.build_deployment_bucket(ctx)
+    for build in BUILDERS:
+        build(ctx)
+    if ctx.problems:
+        raise DeployInputError(list(dict.fromkeys(ctx.problems)))
+    notes = {r.key: list(r.notes) for r in ctx.resources if isinstance(r, Role) and r.notes}
+    return DesiredStack(stack=names.stack, stage=stage, names=names, resources=dependency_order(ctx.resources),
+                        values=ctx.values, warnings=ctx.warnings, notes=notes)
 
 
-_STACK = {"Region", "AccountId", "Partition", "Stage", "StackName"}
-#: CloudFormation's pseudo parameters (the names of a template, :func:`build_template`) are
-#: known only when the stack is created; a definition is validated with values of their shape.
-_PSEUDO_PARAMETERS = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
-
-
-def _pseudo_parameters_filled(text: str) -> str:
-    for parameter, example in _PSEUDO_PARAMETERS.items():
-        text = text.replace(parameter, example)
-    return text
-
-
-def _subscription(function: str, trigger: SnsTrigger, names: Names) -> list[Resource]:
-    """A function's subscription to a topic and the permission that lets that topic (only)
-    invoke it."""
-    permission = f"{function}-sns-{trigger.topic}"
-    policy = json.dumps(trigger.filter_policy, sort_keys=True) if trigger.filter_policy is not None else ""
-    return [
-        Permission(logical=permission, name=f"stepkit-{permission}", function=function,
-                   function_name=names.function(function), principal="sns.amazonaws.com",
-                   source_arn=names.topic_arn(trigger.topic), source_account=names.account),
-        Subscription(logical=f"{function}-{trigger.topic}",
-                     name=f"{names.topic(trigger.topic)}->{names.function(function)}", function=function,
-                     function_arn=names.function_arn(function), topic=trigger.topic,
-                     topic_arn=names.topic_arn(trigger.topic), filter_policy=policy,
-                     filter_scope="MessageBody" if trigger.filter_scope == "body" else "MessageAttributes",
-                     dead_letter=trigger.dead_letter or "",
-                     dead_letter_arn=names.queue_arn(trigger.dead_letter) if trigger.dead_letter else ""),
-    ]
-
-
-def topic_dead_letter_senders(stack: Any) -> dict[str, set[str]]:
-    """Per queue, the (logical) topics whose function subscriptions send their dead letters to it."""
-    out: dict[str, set[str]] = {}
-    for settings in stack.functions.values():
-        for trigger in settings.triggers:
-            if trigger.sns is not None and trigger.sns.dead_letter and trigger.sns.topic in stack.topics:
-                out.setdefault(trigger.sns.dead_letter, set()).add(trigger.sns.topic)
-    return out
-
-
-def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:
-    detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
-    if prefix and suffix:
-        detail["object"] = {"key": [{"wildcard": f"{_escape(prefix)}*{_escape(suffix)}"}]}
-    elif prefix:
-        detail["object"] = {"key": [{"prefix": prefix}]}
-    elif suffix:
-        detail["object"] = {"key": [{"suffix": suffix}]}
-    return {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": detail}
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("*", "\\*")
+#: Each section's builder, in the order they run: a function's triggers add to its bucket's
+#: notifications and a state machine's ``s3`` trigger sends its bucket's events to
+#: EventBridge, so the notifications come last.
+BUILDERS: tuple[Callable[[BuildContext], None], ...] = (
+    buckets.build, queues.build, topics.build, streams.build, tables.build, functions.build,
+    state_machines.build, buckets.build_notifications,
+)
 
 
 def dependency_order(resources: list[Resource]) -> list[Resource]:
@@ -459,44 +125,3 @@ def dependency_order(resources: list[Resource]) -> list[Resource]:
             placed.extend(pending)
             break
     return placed
-
-
-def stream_mapping(function: str, stream: Any, names: Any) -> StreamMapping:
-    """A ``stream`` trigger (:class:`~stepkit.stack.resources.StreamTrigger`) as a resource."""
-    failure = stream.on_failure
-    on_failure, on_failure_arn = "", ""
-    if failure is not None and failure.queue is not None:
-        on_failure, on_failure_arn = f"queue:{failure.queue}", names.queue_arn(failure.queue)
-    elif failure is not None and failure.topic is not None:
-        on_failure, on_failure_arn = f"topic:{failure.topic}", names.topic_arn(failure.topic)
-    source = stream.table or stream.kinesis
-    return StreamMapping(
-        logical=f"{function}-stream-{source}", name=f"{names.function(function)}<-{names.prefix}-{source}",
-        function=function, function_name=names.function(function), table=stream.table or "",
-        table_name=names.table(stream.table) if stream.table else "", kinesis=stream.kinesis or "",
-        kinesis_arn=names.kinesis_stream_arn(stream.kinesis) if stream.kinesis else "",
-        starting_position=stream.starting_position.upper(),
-        batch_size=stream.batch_size, batching_window=stream.batching_window, retries=stream.retries,
-        max_record_age=stream.max_record_age, bisect=stream.bisect, parallelization=stream.parallelization,
-        partial_failures=stream.partial_failures, on_failure=on_failure, on_failure_arn=on_failure_arn,
-        filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)
-
-
-def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) -> list[Resource]:
-    """A ``pipe`` trigger of a function or state machine (``owner``: its kind and name): the
-    pipe and its role, which may read the source, invoke the enrichment and start the target."""
-    kind, name = owner
-    logical = f"{name}-pipe-{index}"
-    role = names.role("pipe", f"{name}-{index}")
-    target_arn = names.function_arn(name) if kind == "function" else names.state_machine_arn(name)
-    enrichment_arn = names.function_arn(pipe.enrichment) if pipe.enrichment else ""
-    policy = pipe_role_policy(pipe, names, target_arn, kind)
-    return [
-        Role(logical=f"pipe-{logical}", name=role, service="pipes.amazonaws.com", policy=policy.document()),
-        Pipe(logical=logical, name=f"{names.prefix}-{logical}"[:64], role=role, role_arn=names.role_arn(role),
-             queue=pipe.queue or "", queue_arn=names.queue_arn(pipe.queue) if pipe.queue else "",
-             table=pipe.table or "", table_name=names.table(pipe.table) if pipe.table else "",
-             target=f"{kind}:{name}", target_arn=target_arn, enrichment=pipe.enrichment or "",
-             enrichment_arn=enrichment_arn, filters=tuple(json.dumps(f, sort_keys=True) for f in pipe.filters),
-             batch_size=pipe.batch_size, starting_position=pipe.starting_position.upper(), enabled=pipe.enabled),
-    ]

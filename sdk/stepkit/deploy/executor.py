@@ -80,17 +80,12 @@ def _apply(action: Action, state: DeployState, api: Api) -> None:
 
 def destroy_all(recorded: list[Recorded], state: DeployState, api: Api, progress: Progress | None = None,
                 *, delete_data: bool = False) -> list[Recorded]:
-    deleted = []
+    deleted: list[Recorded] = []
     for rec in recorded:
         if progress:
             progress(DELETE, rec.kind, rec.name, "start")
         try:
-            if rec.kind == "bucket" and delete_data:
-                api.empty_bucket(rec.name)
-            if rec.kind == "table" and delete_data:
-                api.drop_table(rec.name)
-            else:
-                api.delete(rec)
+            api.delete(rec, with_data=delete_data)
         except (ClientError, BotoCoreError, RuntimeError) as exc:
             raise DeployError(f"delete {rec.kind.replace('_', ' ')} {rec.name} failed: {_describe_error(exc)}",
                               done=len(deleted)) from exc

@@ -1,7 +1,8 @@
 """Least-privilege policies, generated from what each function and state machine uses.
 
-A function may write its own logs, read the objects of the bucket prefixes that trigger it,
-consume the queues that trigger it, and do what its ``access:`` grants say. A state machine
+A function's policy is its provider's (:func:`stepkit.deploy.providers.functions.function_policy`),
+from its triggers and ``access:`` grants; what a grant allows is the granted kind's provider's
+(:data:`stepkit.deploy.providers.GRANTS`). This module reads definitions: a state machine
 may do what its definition's Task states call, on the resources they name (the functions it
 invokes, the queues it sends to, the buckets it reads), plus its ``access:`` grants and, when
 logging or tracing is on, the delivery calls those need. A wildcard appears only where AWS
@@ -13,60 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from stepkit.deploy.naming import Names
+from stepkit.deploy.policy import PolicyBuilder
 from stepkit.stack.resources import Grant
-
-VERSION = "2012-10-17"
-
-
-@dataclass
-class PolicyBuilder:
-    """Statements keyed by their actions, so grants on many resources merge into one."""
-
-    statements: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
-    conditions: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def allow(self, actions: list[str] | tuple[str, ...], resources: list[str] | tuple[str, ...] | str,
-              condition: dict[str, Any] | None = None) -> None:
-        key = tuple(sorted(set(actions)))
-        if condition is not None:
-            key = (*key, f"#condition{len(self.conditions)}")
-            self.conditions[key] = condition
-        resources = [resources] if isinstance(resources, str) else resources
-        self.statements.setdefault(key, set()).update(resources)
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
-
-    def document(self) -> dict[str, Any]:
-        statements = []
-        for key in sorted(self.statements):
-            actions = [a for a in key if not a.startswith("#")]
-            resources = sorted(self.statements[key])
-            if "*" in resources:
-                resources = ["*"]
-            statement: dict[str, Any] = {
-                "Effect": "Allow",
-                "Action": actions if len(actions) > 1 else actions[0],
-                "Resource": resources if len(resources) > 1 else resources[0],
-            }
-            if key in self.conditions:
-                statement["Condition"] = self.conditions[key]
-            statements.append(statement)
-        return {"Version": VERSION, "Statement": statements}
-
-
-def trust_policy(service: str) -> dict[str, Any]:
-    return {
-        "Version": VERSION,
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
-
 
 # --- grants -------------------------------------------------------------------------------
 
@@ -86,105 +39,13 @@ class StackArns:
         return self.names.bucket_arn(self.bucket_names[bucket])
 
 
-_BUCKET_OBJECT_ACTIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
-#: What ``read`` and ``write`` of a table allow: item and query calls, on the table and its indexes.
-_TABLE_ACTIONS = {
-    "read": ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan",
-             "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable"),
-    "write": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
-}
-_QUEUE_ACTIONS = {
-    "send": ("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"),
-    "receive": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes", "sqs:GetQueueUrl"),
-}
 
 
 def add_grant(policy: PolicyBuilder, grant: Grant, stack: StackArns) -> None:
-    names = stack.names
-    actions = grant.effective_actions
-    if grant.kind == "bucket":
-        bucket_arn = stack.bucket_arn(grant.target)
-        objects = f"{bucket_arn}/{grant.prefix}*"
-        object_actions = [_BUCKET_OBJECT_ACTIONS[a] for a in actions if a in _BUCKET_OBJECT_ACTIONS]
-        if object_actions:
-            policy.allow(object_actions, objects)
-        if "list" in actions:
-            condition = {"StringLike": {"s3:prefix": [f"{grant.prefix}*"]}} if grant.prefix else None
-            policy.allow(["s3:ListBucket"], bucket_arn, condition)
-    elif grant.kind == "queue":
-        policy.allow([a for action in actions for a in _QUEUE_ACTIONS[action]], names.queue_arn(grant.target))
-    elif grant.kind == "state_machine":
-        start = ["states:StartExecution"]
-        if stack.state_machine_types.get(grant.target) == "EXPRESS":
-            start.append("states:StartSyncExecution")
-        policy.allow(start, names.state_machine_arn(grant.target))
-        policy.allow(["states:DescribeExecution"], names.execution_arns(grant.target))
-    elif grant.kind == "function":
-        policy.allow(["lambda:InvokeFunction"], names.function_arn(grant.target))
-    elif grant.kind == "topic":
-        policy.allow(["sns:Publish"], names.topic_arn(grant.target))
-    elif grant.kind == "table":
-        table_arn = names.table_arn(grant.target)
-        policy.allow([a for action in actions for a in _TABLE_ACTIONS[action]], [table_arn, f"{table_arn}/index/*"])
+    """What an ``access:`` grant allows: its target kind's provider says."""
+    from stepkit.deploy.providers import GRANTS
 
-
-# --- functions ------------------------------------------------------------------------------
-
-
-def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder:
-    """``settings`` is the function's :class:`~stepkit.stack.FunctionSettings`."""
-    names = stack.names
-    policy = PolicyBuilder()
-    policy.allow(["logs:CreateLogStream", "logs:PutLogEvents"], names.log_group_arn(names.function_log_group(name)))
-    for trigger in settings.triggers:
-        if trigger.s3 is not None:
-            policy.allow(["s3:GetObject"], f"{stack.bucket_arn(trigger.s3.bucket)}/{trigger.s3.prefix}*")
-        if trigger.sqs is not None:
-            policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                          "sqs:GetQueueAttributes"], names.queue_arn(trigger.sqs.queue))
-        if trigger.stream is not None:
-            stream_trigger_policy(policy, trigger.stream, names)
-    for grant in settings.access:
-        add_grant(policy, grant, stack)
-    return policy
-
-
-def pipe_role_policy(pipe: Any, names: Any, target_arn: str, target_kind: str) -> PolicyBuilder:
-    """A pipe's role: read its source (the queue, or the table's streams), invoke its
-    enrichment, start its target (the Pipes user guide, "Permissions for EventBridge Pipes")."""
-    policy = PolicyBuilder()
-    if pipe.queue is not None:
-        policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], names.queue_arn(pipe.queue))
-    else:
-        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                      "dynamodb:ListStreams"], f"{names.table_arn(pipe.table)}/stream/*")
-    if pipe.enrichment is not None:
-        policy.allow(["lambda:InvokeFunction"], names.function_arn(pipe.enrichment))
-    if target_kind == "state_machine":
-        policy.allow(["states:StartExecution"], target_arn)
-    else:
-        policy.allow(["lambda:InvokeFunction"], target_arn)
-    return policy
-
-
-def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> None:
-    """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
-    AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
-    and what it sends a discarded batch's description with."""
-    if stream.kinesis is not None:
-        policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"],
-                     names.kinesis_stream_arn(stream.kinesis))
-        policy.allow(["kinesis:ListStreams"], "*")
-        policy.note("kinesis:ListStreams names no stream: Lambda's poller lists the account's streams")
-    else:
-        policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                      "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
-    if stream.on_failure is not None and stream.on_failure.queue is not None:
-        policy.allow(["sqs:SendMessage"], names.queue_arn(stream.on_failure.queue))
-    elif stream.on_failure is not None and stream.on_failure.topic is not None:
-        policy.allow(["sns:Publish"], names.topic_arn(stream.on_failure.topic))
+    GRANTS[grant.kind](policy, grant, stack)
 
 
 # --- state machines ---------------------------------------------------------------------------
@@ -450,9 +311,3 @@ def _s3_action(action: str) -> str:
     special = {"listObjectsV2": "s3:ListBucket", "listObjects": "s3:ListBucket", "headObject": "s3:GetObject",
                "copyObject": "s3:PutObject"}
     return special.get(action, f"s3:{action[:1].upper()}{action[1:]}")
-
-
-def events_role_policy(state_machine_arn: str) -> PolicyBuilder:
-    policy = PolicyBuilder()
-    policy.allow(["states:StartExecution"], state_machine_arn)
-    return policy

@@ -38,7 +38,7 @@ def layer_zip_name(layer: ProjectLayer) -> str:
 
 
 def layer_logical_id(name: str) -> str:
-    from stepkit.deploy.cloudformation import logical_id
+    from stepkit.deploy.providers.base import logical_id
 
     return logical_id(f"layer:{name}")
 

@@ -14,7 +14,9 @@ from typing import Any
 from stepkit.deploy.aws import FOREIGN, MISSING, OURS, Api
 from stepkit.deploy.desired import DesiredStack
 from stepkit.deploy.errors import DeployInputError
-from stepkit.deploy.resources import KINDS, Resource, Role
+from stepkit.deploy.providers import kind_order
+from stepkit.deploy.providers.roles import Role
+from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import DeployState, Recorded
 
 CREATE, UPDATE, REPLACE, DELETE, UNCHANGED = "create", "update", "replace", "delete", "unchanged"
@@ -130,7 +132,7 @@ def make_plan(desired: DesiredStack, state: DeployState, api: Api, *, target: st
         raise DeployInputError(conflicts)
     wanted = {r.key for r in desired.resources}
     leftovers = [r for k, r in state.resources.items() if k not in wanted]
-    leftovers.sort(key=lambda r: -KINDS[r.kind].order if r.kind in KINDS else 0)
+    leftovers.sort(key=lambda r: -kind_order(r.kind))
     for recorded in leftovers:
         reason = "no longer in the stack" if recorded.status == "done" else "left by an interrupted deploy"
         actions.append(Action(DELETE, recorded.key, recorded.kind, recorded.name, recorded=recorded, reason=reason))
@@ -141,7 +143,7 @@ def make_plan(desired: DesiredStack, state: DeployState, api: Api, *, target: st
 def destroy_plan(state: DeployState) -> list[Recorded]:
     """Everything recorded, in the order to delete it (dependents first)."""
     recorded = list(state.resources.values())
-    recorded.sort(key=lambda r: -(KINDS[r.kind].order if r.kind in KINDS else 0))
+    recorded.sort(key=lambda r: -kind_order(r.kind))
     return recorded
 
 

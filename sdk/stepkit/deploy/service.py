@@ -26,7 +26,8 @@ from stepkit.deploy.errors import DeployInputError, TargetError
 from stepkit.deploy.executor import Outcome, Progress, apply_plan, destroy_all
 from stepkit.deploy.naming import Names
 from stepkit.deploy.planner import Plan, destroy_plan, make_plan
-from stepkit.deploy.resources import Function
+from stepkit.deploy.providers.buckets import BucketProvider, DeploymentBucketProvider
+from stepkit.deploy.providers.functions import Function
 from stepkit.deploy.state import DeployState, Recorded, locked
 from stepkit.deploy.target import Connection, Target, connect
 from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle
@@ -127,7 +128,7 @@ class Deployment:
         if result.direct_upload or self.code_platform != LAMBDA:
             return {"ZipFile": result.path.read_bytes()}
         key = f"functions/{function.logical}/{result.digest}.zip"
-        return self.api.upload_code(self.names.deployment_bucket(), key, result.path)
+        return DeploymentBucketProvider(self.api).upload_code(self.names.deployment_bucket(), key, result.path)
 
     def desired(self, environ: Mapping[str, str] | None = None) -> DesiredStack:
         desired = build_desired(self.project, self.stage, self.names, environ, code_platform=self.code_platform,
@@ -161,7 +162,7 @@ class Deployment:
 
     def non_empty_buckets(self) -> list[str]:
         return [r.name for r in self.state.resources.values()
-                if r.kind == "bucket" and not self.api.bucket_is_empty(r.name)]
+                if r.kind == "bucket" and not BucketProvider(self.api).is_empty(r.name)]
 
     def destroy(self, progress: Progress | None = None, *, delete_data: bool = False) -> list[Recorded]:
         with locked(self.project.root, self.stage, self.target.name, self.records_dir):

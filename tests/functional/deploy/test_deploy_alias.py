@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from stepkit.cli import main
-from stepkit.deploy.aliases import routing
+from stepkit.deploy.providers.state_machines import routing
 from stepkit.endpoint import LocalEndpoint
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:canary-dev-flow"

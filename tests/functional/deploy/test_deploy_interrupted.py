@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from stepkit.cli import main
-from stepkit.deploy.aws import Api
+from stepkit.deploy.providers.state_machines import StateMachineProvider
 
 FUNCTIONS = ["pipe-dev-ingest", "pipe-dev-train", "pipe-dev-worker"]
 
@@ -39,12 +39,12 @@ def _converged(aws) -> None:
 
 def test_a_failed_call_stops_the_deploy_and_the_next_one_finishes_it(endpoint, pipeline, aws,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    real = Api._put_state_machine
+    real = StateMachineProvider.put
 
     def broken(self, *args, **kwargs):
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "try later"}}, "CreateStateMachine")
 
-    monkeypatch.setattr(Api, "_put_state_machine", broken)
+    monkeypatch.setattr(StateMachineProvider, "put", broken)
     failed = run("deploy", expect=1)
     assert "create state machine pipe-dev-training failed: ServiceUnavailable: try later" in failed.output
     assert "step(s) were done and recorded" in failed.output
@@ -52,7 +52,7 @@ def test_a_failed_call_stops_the_deploy_and_the_next_one_finishes_it(endpoint, p
     assert record["state_machine:training"]["status"] == "pending"
     assert record["function:train"]["status"] == "done"
 
-    monkeypatch.setattr(Api, "_put_state_machine", real)
+    monkeypatch.setattr(StateMachineProvider, "put", real)
     plan = json.loads(run("plan", "--json").stdout)
     todo = {a["name"] for a in plan["actions"] if a["op"] == "create"}
     assert {"pipe-dev-training", "pipe-dev-training-s3-0", "pipe-dev-data"} <= todo

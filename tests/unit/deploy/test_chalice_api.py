@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 pytest.importorskip("chalice")
 
-from stepkit.deploy.chalice_api import load_app, rest_api_resource
+from stepkit.deploy.chalice_api import load_app
+from stepkit.deploy.providers.apis import rest_api_resource
 from stepkit.stack.functions import FunctionSettings
 
 APP = """

@@ -9,7 +9,7 @@ import pytest
 
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.naming import Names
-from stepkit.deploy.resources import StateMachine, StateMachineAlias
+from stepkit.deploy.providers.state_machines import StateMachine, StateMachineAlias
 from stepkit.stack import Project, StackError, parse_stack
 
 NAMES = Names("flows", "dev", "us-east-1", "123456789012")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from stepkit.deploy.desired import build_desired, dependency_order, s3_event_pattern
+from stepkit.deploy.desired import build_desired, dependency_order
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.naming import Names
+from stepkit.deploy.providers.rules import s3_event_pattern
 from stepkit.stack import Project, StackError, parse_stack
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "stacks"

@@ -14,7 +14,7 @@ import pytest
 from stepkit.deploy.aws import MISSING, OURS, Api
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.naming import Names
-from stepkit.deploy.resources import Table
+from stepkit.deploy.providers.tables import Table
 from stepkit.deploy.state import Recorded
 from stepkit.endpoint.moto_backend import _answer_as_aws
 from stepkit.stack import Project
@@ -148,7 +148,7 @@ def test_a_table_is_created_tagged_then_converged_in_place(api: Api) -> None:
     table = _table()
     assert api.lookup("table", table.name, table) == MISSING
     outputs = api.create(table)
-    dynamodb = api.c("dynamodb")
+    dynamodb = api.client("dynamodb")
     described = dynamodb.describe_table(TableName=table.name)["Table"]
     assert outputs == {"arn": described["TableArn"], "stream_arn": described["LatestStreamArn"]}
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -177,7 +177,7 @@ def test_a_key_change_is_refused_and_a_foreign_table_is_not_ours(api: Api) -> No
     with pytest.raises(RuntimeError, match=r"the keys of table srv-dev-router are pk \(S, HASH\), sk \(S, RANGE\); "
                                            r"DynamoDB cannot change them to pk \(N, HASH\)"):
         api.update(_table(partition_type="N", sort_key=None, sort_type=None), _recorded(table, outputs))
-    api.c("dynamodb").create_table(TableName="someone-elses", BillingMode="PAY_PER_REQUEST",
+    api.client("dynamodb").create_table(TableName="someone-elses", BillingMode="PAY_PER_REQUEST",
                                    KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                                    AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
     assert api.lookup("table", "someone-elses", None) == "foreign"
@@ -186,12 +186,12 @@ def test_a_key_change_is_refused_and_a_foreign_table_is_not_ours(api: Api) -> No
 def test_a_table_holding_items_is_deleted_only_with_its_data(api: Api) -> None:
     table = _table()
     recorded = _recorded(table, api.create(table))
-    dynamodb = api.c("dynamodb")
+    dynamodb = api.client("dynamodb")
     dynamodb.put_item(TableName=table.name, Item={"pk": {"S": "a"}, "sk": {"S": "b"}})
     with pytest.raises(RuntimeError, match="table srv-dev-router holds items; deploy does not delete data"):
         api.delete(recorded)
     assert api.describe(recorded) == "active"
-    api.drop_table(table.name)
+    api.provider("table").drop_table(table.name)
     assert api.describe(recorded) == MISSING
-    api.drop_table(table.name)  # gone already: nothing to do
+    api.provider("table").drop_table(table.name)  # gone already: nothing to do
     api.delete(recorded)
