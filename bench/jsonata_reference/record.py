@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cases import ADDRESS, cases
 
 HERE = Path(__file__).parent
-RECORDED = HERE.parents[1] / "tests" / "unit" / "data" / "jsonata_js_2_0_6.json"
+RECORDED = HERE.parents[1] / "tests" / "unit" / "asl" / "data" / "jsonata_js_2_0_6.json"
 
 
 def reference(all_cases: list[dict], node_modules: str) -> list[dict]:

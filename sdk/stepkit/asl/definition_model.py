@@ -334,7 +334,7 @@ Template = Annotated[Any, _field(_object)]
 TemplateOrJsonata = Annotated[Any, _field(_object_or_jsonata)]
 Path = Annotated[Any, _path()]
 NullablePath = Annotated[Any, _path(nullable=True)]
-ReferencePath = Annotated[Any, _reference_path()]
+ReferencePathField = Annotated[Any, _reference_path()]
 ResultPathType = Annotated[Any, _reference_path(nullable=True, input_only=True)]
 PathOrIntrinsic = Annotated[Any, _field(_path_or_intrinsic)]
 QueryLanguageName = Annotated[Any, _one_of(*QUERY_LANGUAGES)]
@@ -350,7 +350,7 @@ class _Schema(BaseModel):
 # --- machines --------------------------------------------------------------------------
 
 
-class StateMachine(_Schema):
+class StateMachineSchema(_Schema):
     """The top-level object. ``States`` comes first: AWS lists it first when both are missing."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -361,7 +361,7 @@ class StateMachine(_Schema):
     query_language: QueryLanguageName = Field(None, alias="QueryLanguage")
 
 
-class Branch(_Schema):
+class BranchSchema(_Schema):
     """A ``Parallel`` branch. Its states inherit the top-level query language."""
 
     states: Annotated[dict[str, Any], Field(alias="States", min_length=1)]
@@ -374,7 +374,7 @@ class ProcessorConfig(_Schema):
     execution_type: Annotated[Any, _one_of("STANDARD", "EXPRESS")] = Field(None, alias="ExecutionType")
 
 
-class ItemProcessor(Branch):
+class ItemProcessorSchema(BranchSchema):
     """A ``Map`` state's ``ItemProcessor`` (or its older name, ``Iterator``)."""
 
     processor_config: ProcessorConfig | None = Field(None, alias="ProcessorConfig")
@@ -517,7 +517,7 @@ class ReaderConfig(_Schema):
     )
     manifest_type: Annotated[Any, _one_of("ATHENA_DATA", "S3_INVENTORY")] = Field(None, alias="ManifestType")
     max_items: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxItems")
-    max_items_path: ReferencePath = Field(None, alias="MaxItemsPath")
+    max_items_path: ReferencePathField = Field(None, alias="MaxItemsPath")
     items_pointer: Text | None = Field(None, alias="ItemsPointer")
     """A JSON Pointer (``/data/items``) to the array inside a JSON object (InputType JSON)."""
     transformation: Annotated[Any, _one_of("NONE", "LOAD_AND_FLATTEN")] = Field(None, alias="Transformation")
@@ -533,11 +533,11 @@ class ItemReader(_Schema):
 
 class ItemBatcher(_Schema):
     max_items_per_batch: Annotated[Any, _integer(1, jsonata=True)] = Field(None, alias="MaxItemsPerBatch")
-    max_items_per_batch_path: ReferencePath = Field(None, alias="MaxItemsPerBatchPath")
+    max_items_per_batch_path: ReferencePathField = Field(None, alias="MaxItemsPerBatchPath")
     max_input_bytes_per_batch: Annotated[Any, _integer(1, MAX_INPUT_BYTES_PER_BATCH, jsonata=True)] = Field(
         None, alias="MaxInputBytesPerBatch"
     )
-    max_input_bytes_per_batch_path: ReferencePath = Field(None, alias="MaxInputBytesPerBatchPath")
+    max_input_bytes_per_batch_path: ReferencePathField = Field(None, alias="MaxInputBytesPerBatchPath")
     batch_input: Json = Field(None, alias="BatchInput")  # any JSON value, as AWS's schema has it
 
 
@@ -591,42 +591,42 @@ class _Work(_Result):
     catch: list[Catcher] | None = Field(None, alias="Catch")
 
 
-class PassState(_Result):
+class PassStateSchema(_Result):
     type: Literal["Pass"] = Field(alias="Type")
     result: Json = Field(None, alias="Result")
 
 
-class TaskState(_Work):
+class TaskStateSchema(_Work):
     type: Literal["Task"] = Field(alias="Type")
     resource: Annotated[Any, _field(_resource)] = Field(alias="Resource")
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
     credentials: Template = Field(None, alias="Credentials")
     timeout_seconds: Seconds = Field(None, alias="TimeoutSeconds")
-    timeout_seconds_path: ReferencePath = Field(None, alias="TimeoutSecondsPath")
+    timeout_seconds_path: ReferencePathField = Field(None, alias="TimeoutSecondsPath")
     heartbeat_seconds: Seconds = Field(None, alias="HeartbeatSeconds")
-    heartbeat_seconds_path: ReferencePath = Field(None, alias="HeartbeatSecondsPath")
+    heartbeat_seconds_path: ReferencePathField = Field(None, alias="HeartbeatSecondsPath")
 
 
-class ChoiceState(_InputOutput):
+class ChoiceStateSchema(_InputOutput):
     type: Literal["Choice"] = Field(alias="Type")
     choices: Annotated[list[ChoiceRule], Field(alias="Choices", min_length=1)]
     default: Text = Field(None, alias="Default")
     assign: Template = Field(None, alias="Assign")
 
 
-class WaitState(_Transition):
+class WaitStateSchema(_Transition):
     type: Literal["Wait"] = Field(alias="Type")
     seconds: Annotated[Any, _integer(0, MAX_SECONDS, jsonata=True)] = Field(None, alias="Seconds")
     timestamp: Annotated[Any, _field(_timestamp_or_jsonata)] = Field(None, alias="Timestamp")
-    seconds_path: ReferencePath = Field(None, alias="SecondsPath")
-    timestamp_path: ReferencePath = Field(None, alias="TimestampPath")
+    seconds_path: ReferencePathField = Field(None, alias="SecondsPath")
+    timestamp_path: ReferencePathField = Field(None, alias="TimestampPath")
 
 
-class SucceedState(_InputOutput):
+class SucceedStateSchema(_InputOutput):
     type: Literal["Succeed"] = Field(alias="Type")
 
 
-class FailState(_State):
+class FailStateSchema(_State):
     type: Literal["Fail"] = Field(alias="Type")
     error: Text = Field(None, alias="Error")
     error_path: PathOrIntrinsic = Field(None, alias="ErrorPath")
@@ -634,50 +634,51 @@ class FailState(_State):
     cause_path: PathOrIntrinsic = Field(None, alias="CausePath")
 
 
-class ParallelState(_Work):
+class ParallelStateSchema(_Work):
     type: Literal["Parallel"] = Field(alias="Type")
-    branches: Annotated[list[Branch], Field(alias="Branches", min_length=1)]
+    branches: Annotated[list[BranchSchema], Field(alias="Branches", min_length=1)]
     arguments: TemplateOrJsonata = Field(None, alias="Arguments")
 
 
-class MapState(_Work):
+class MapStateSchema(_Work):
     type: Literal["Map"] = Field(alias="Type")
-    item_processor: ItemProcessor | None = Field(None, alias="ItemProcessor")
-    iterator: ItemProcessor | None = Field(None, alias="Iterator")
-    items_path: ReferencePath = Field(None, alias="ItemsPath")
+    item_processor: ItemProcessorSchema | None = Field(None, alias="ItemProcessor")
+    iterator: ItemProcessorSchema | None = Field(None, alias="Iterator")
+    items_path: ReferencePathField = Field(None, alias="ItemsPath")
     items: Annotated[Any, _field(_array_or_jsonata)] = Field(None, alias="Items")
     item_selector: Json = Field(None, alias="ItemSelector")  # any JSON value, as AWS's schema has it
     item_reader: ItemReader | None = Field(None, alias="ItemReader")
     item_batcher: ItemBatcher | None = Field(None, alias="ItemBatcher")
     result_writer: ResultWriter | None = Field(None, alias="ResultWriter")
     max_concurrency: Annotated[Any, _integer(0, jsonata=True)] = Field(None, alias="MaxConcurrency")
-    max_concurrency_path: ReferencePath = Field(None, alias="MaxConcurrencyPath")
+    max_concurrency_path: ReferencePathField = Field(None, alias="MaxConcurrencyPath")
     tolerated_failure_percentage: Annotated[Any, _number(0, 100, jsonata=True)] = Field(
         None, alias="ToleratedFailurePercentage"
     )
-    tolerated_failure_percentage_path: ReferencePath = Field(None, alias="ToleratedFailurePercentagePath")
+    tolerated_failure_percentage_path: ReferencePathField = Field(None, alias="ToleratedFailurePercentagePath")
     tolerated_failure_count: Annotated[Any, _integer(0, jsonata=True)] = Field(
         None, alias="ToleratedFailureCount"
     )
-    tolerated_failure_count_path: ReferencePath = Field(None, alias="ToleratedFailureCountPath")
+    tolerated_failure_count_path: ReferencePathField = Field(None, alias="ToleratedFailureCountPath")
     label: Annotated[Any, _field(_map_label)] = Field(None, alias="Label")
 
 
 State = Annotated[
-    PassState | TaskState | ChoiceState | WaitState | SucceedState | FailState | ParallelState | MapState,
+    PassStateSchema | TaskStateSchema | ChoiceStateSchema | WaitStateSchema
+    | SucceedStateSchema | FailStateSchema | ParallelStateSchema | MapStateSchema,
     Field(discriminator="type"),
 ]
 STATE_ADAPTER: TypeAdapter[Any] = TypeAdapter(State)
 
 STATE_MODELS: dict[str, type[_State]] = {
-    "Task": TaskState,
-    "Wait": WaitState,
-    "Pass": PassState,
-    "Succeed": SucceedState,
-    "Fail": FailState,
-    "Choice": ChoiceState,
-    "Parallel": ParallelState,
-    "Map": MapState,
+    "Task": TaskStateSchema,
+    "Wait": WaitStateSchema,
+    "Pass": PassStateSchema,
+    "Succeed": SucceedStateSchema,
+    "Fail": FailStateSchema,
+    "Choice": ChoiceStateSchema,
+    "Parallel": ParallelStateSchema,
+    "Map": MapStateSchema,
 }
 #: The ASL field names each state type accepts, whatever its query language.
 STATE_FIELDS: dict[str, frozenset[str]] = {
@@ -693,6 +694,6 @@ def validate_state(raw: Any, *, query_language: str, placeholders: bool = False)
     )
 
 
-def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachine:
+def validate_machine(raw: Any, *, placeholders: bool = False) -> StateMachineSchema:
     """The typed top-level object (its states stay raw); raises pydantic's ValidationError."""
-    return StateMachine.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))
+    return StateMachineSchema.model_validate(raw, context=schema_context(JSONPATH, placeholders=placeholders))

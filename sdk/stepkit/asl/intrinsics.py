@@ -34,14 +34,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from stepkit.asl.errors import INTRINSIC_FAILURE, StateEvaluationError, StatesError
+from stepkit.asl.java_json import java_json_dumps, java_to_string
 from stepkit.asl.json_types import json_type_name
 from stepkit.asl.jsonpath import (
     CompiledPath,
     JSONPathSyntaxError,
     PathNotFoundError,
     compile_path,
-    java_json_dumps,
-    java_to_string,
 )
 
 __all__ = [

@@ -3,7 +3,7 @@ where jsonata-python answers differently.
 
 Each difference was found by running the documented example of every built-in against both
 implementations (``bench/jsonata_reference``); jsonata-js's answers are recorded in
-``tests/unit/data/jsonata_js_2_0_6.json``. The corrections:
+``tests/unit/asl/data/jsonata_js_2_0_6.json``. The corrections:
 
 * regular expressions: jsonata-js walks the matches itself (``evaluateRegex``): a match after
   the first that is empty fails with ``D1004`` (it would never progress); ``$split`` cuts at the

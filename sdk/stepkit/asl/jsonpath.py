@@ -19,32 +19,24 @@ hand-written loop; everything else goes through a walker that mirrors Jayway's t
 semantics, with filter predicates (``[?(...)]``) compiled and evaluated by
 ``jsonpath_ng.ext``.
 
-Helpers shared with the rest of the ASL package that print values the way AWS's Java
-runtime does: :func:`java_json_dumps` (Jackson's compact JSON) and
-:func:`java_to_string` (Java ``toString()``, used by ``States.Format``).
+Values in messages are printed the way AWS's Java runtime does (:mod:`stepkit.asl.java_json`).
 """
 
 from __future__ import annotations
 
 import abc
 import functools
-import math
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any, cast
 
-from stepkit.asl.errors import RESULT_PATH_MATCH_FAILURE, StatesError
+from stepkit.asl.java_json import java_class_name, java_to_string
 
 __all__ = [
     "CompiledPath",
     "JSONPathSyntaxError",
     "PathNotFoundError",
-    "ReferencePath",
     "compile_path",
-    "compile_reference_path",
     "is_valid_path",
-    "java_json_dumps",
-    "java_to_string",
 ]
 
 #: The JsonProvider class Jayway names in its "not a json object" message. AWS parses
@@ -62,135 +54,6 @@ class PathNotFoundError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-
-
-# --------------------------------------------------------------------------------------
-# Printing values the way AWS's Java runtime does
-# --------------------------------------------------------------------------------------
-
-
-def java_double_to_string(value: float) -> str:
-    """Java's ``Double.toString``: ``1.0``, ``0.001``, ``1.0E-4``, ``1.0E7``, ``1.5E20``."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "-0.0" if math.copysign(1.0, value) < 0 else "0.0"
-    # repr() gives the shortest round-tripping digits, as Java (JDK 19+) does.
-    sign, digit_tuple, exponent = Decimal(repr(value)).normalize().as_tuple()
-    assert isinstance(exponent, int)
-    digits = "".join(map(str, digit_tuple))
-    sci = len(digits) - 1 + exponent  # value == d.ddd x 10**sci
-    prefix = "-" if sign else ""
-    if -3 <= sci < 7:
-        if sci >= 0:
-            whole = digits[: sci + 1].ljust(sci + 1, "0")
-            frac = digits[sci + 1 :] or "0"
-        else:
-            whole, frac = "0", "0" * (-sci - 1) + digits
-        return f"{prefix}{whole}.{frac}"
-    return f"{prefix}{digits[0]}.{digits[1:] or '0'}E{sci}"
-
-
-def _jackson_escape_table() -> dict[int, str]:
-    table = {c: f"\\u{c:04X}" for c in range(0x20)}
-    table.update({0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"})
-    table[ord('"')] = '\\"'
-    table[ord("\\")] = "\\\\"
-    return table
-
-
-_JACKSON_ESCAPES = _jackson_escape_table()
-
-
-def _dump_into(value: Any, out: list[str]) -> None:
-    if isinstance(value, str):
-        out.append('"' + value.translate(_JACKSON_ESCAPES) + '"')
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(java_double_to_string(value))
-    elif isinstance(value, Mapping):
-        out.append("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                out.append(",")
-            first = False
-            out.append('"' + str(key).translate(_JACKSON_ESCAPES) + '":')
-            _dump_into(item, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            _dump_into(item, out)
-        out.append("]")
-    else:
-        raise TypeError(f"{type(value).__name__} is not a JSON value")
-
-
-def java_json_dumps(value: Any) -> str:
-    """Compact JSON exactly as Jackson writes it (AWS's ``States.JsonToString``, causes).
-
-    Differs from ``json.dumps(separators=(",", ":"))`` in doubles (``1.0E20``) and in the
-    escapes for control characters (``\\u001F``, upper case).
-    """
-    out: list[str] = []
-    _dump_into(value, out)
-    return "".join(out)
-
-
-def java_to_string(value: Any) -> str:
-    """Java ``toString()`` of a Jackson-parsed value: ``{a=1, b=[x, null]}``.
-
-    AWS uses it where it prints a value as text without JSON-encoding it, e.g. the
-    arguments of ``States.Format`` and Jayway's "Current context is: ..." messages.
-    """
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return java_double_to_string(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}={java_to_string(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(java_to_string(v) for v in value) + "]"
-    raise TypeError(f"{type(value).__name__} is not a JSON value")
-
-
-def _java_class_name(value: Any) -> str:
-    """The class Jackson would have parsed ``value`` into (for Jayway's messages)."""
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "java.lang.String"
-    if isinstance(value, bool):
-        return "java.lang.Boolean"
-    if isinstance(value, int):
-        if -(2**31) <= value < 2**31:
-            return "java.lang.Integer"
-        return "java.lang.Long" if -(2**63) <= value < 2**63 else "java.math.BigInteger"
-    if isinstance(value, float):
-        return "java.lang.Double"
-    if isinstance(value, Mapping):
-        return "java.util.LinkedHashMap"
-    return "java.util.ArrayList"
 
 
 # --------------------------------------------------------------------------------------
@@ -552,7 +415,7 @@ class _Walker:
             if self.upstream_definite[i]:
                 raise PathNotFoundError(
                     f"Expected to find an object with property {token.fragment()} in path {path} "
-                    f"but found '{_java_class_name(model)}'. This is not a json object according "
+                    f"but found '{java_class_name(model)}'. This is not a json object according "
                     f"to the JsonProvider: '{_JSON_PROVIDER}'."
                 )
             return
@@ -640,7 +503,7 @@ class _Walker:
 class CompiledPath:
     """A parsed JSONPath; :meth:`evaluate` is specialised for the shape of the path."""
 
-    __slots__ = ("_segments", "_string", "_tokens", "_upstream", "evaluate", "is_definite", "text")
+    __slots__ = ("_plain", "_segments", "_string", "_tokens", "_upstream", "evaluate", "is_definite", "text")
 
     text: str
     is_definite: bool
@@ -663,6 +526,7 @@ class CompiledPath:
             for t in self._tokens
         )
         self._segments: tuple[str | int, ...] = ()
+        self._plain = plain
         if not plain:
             self.evaluate = self._evaluate_definite if self.is_definite else self._evaluate_indefinite
             return
@@ -680,6 +544,14 @@ class CompiledPath:
 
     def __repr__(self) -> str:
         return f"CompiledPath({self.text!r})"
+
+    @property
+    def segments(self) -> tuple[str | int, ...] | None:
+        """The single names and indexes of a path that names one node, ``None`` otherwise.
+
+        ``None`` for paths with ``..``, ``*``, filters, slices or lists of names or indexes.
+        """
+        return self._segments if self._plain else None
 
     # -- fast paths for plain definite paths --------------------------------------------
 
@@ -757,91 +629,3 @@ def is_valid_path(text: str) -> bool:
     except JSONPathSyntaxError:
         return False
     return True
-
-
-# --------------------------------------------------------------------------------------
-# Reference paths (ResultPath and friends)
-# --------------------------------------------------------------------------------------
-
-
-class ReferencePath:
-    """A path that names one node, used to place a value into a document."""
-
-    __slots__ = ("_segments", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        tokens = _parse(text)
-        segments: list[str | int] = []
-        for token in tokens:
-            if isinstance(token, _Property) and len(token.names) == 1:
-                segments.append(token.names[0])
-            elif isinstance(token, _Index) and token.definite:
-                segments.append(token.indexes[0])
-            else:
-                raise JSONPathSyntaxError(
-                    f"{text!r} is not a reference path: it must identify a single node "
-                    "(no '..', '*', filters, slices or lists of names or indexes)"
-                )
-        self._segments = tuple(segments)
-
-    def __repr__(self) -> str:
-        return f"ReferencePath({self.text!r})"
-
-    @property
-    def segments(self) -> tuple[str | int, ...]:
-        """The names and indexes from the root to the node, in order."""
-        return self._segments
-
-    def set(self, data: Any, value: Any) -> Any:
-        """A new document: ``data`` with ``value`` at this path.
-
-        Only the containers along the path are copied; ``data`` is never mutated.
-        Missing objects on the way are created. Raises ``States.ResultPathMatchFailure``
-        when the path runs into something that is not an object (or not a list with
-        that index).
-        """
-        if not self._segments:
-            return value
-        try:
-            return self._put(data, 0, value)
-        except _NoPlace:
-            raise StatesError(
-                RESULT_PATH_MATCH_FAILURE,
-                f"Unable to apply ReferencePath {self.text} to input {java_json_dumps(data)}",
-            ) from None
-
-    def _put(self, node: Any, depth: int, value: Any) -> Any:
-        segment: Any = self._segments[depth]  # str or int, told apart by class (the hot path)
-        last = depth == len(self._segments) - 1
-        if segment.__class__ is str:
-            if node.__class__ is not dict and not isinstance(node, Mapping):
-                raise _NoPlace
-            copy: Any = dict(node)
-            if last:
-                copy[segment] = value
-            else:
-                child = node.get(segment, _MISSING)
-                copy[segment] = self._put({} if child is _MISSING else child, depth + 1, value)
-            return copy
-        if not isinstance(node, list):
-            raise _NoPlace
-        index = segment + len(node) if segment < 0 else segment
-        if not 0 <= index < len(node):
-            raise _NoPlace
-        copy = list(node)
-        copy[index] = value if last else self._put(node[index], depth + 1, value)
-        return copy
-
-
-class _NoPlace(Exception):
-    """Internal: the reference path runs into a value it cannot be applied to."""
-
-
-_MISSING = object()
-
-
-@functools.lru_cache(maxsize=1024)
-def compile_reference_path(text: str) -> ReferencePath:
-    """Parse a reference path once; raise :class:`JSONPathSyntaxError` if not definite."""
-    return ReferencePath(text)

@@ -12,7 +12,8 @@ from typing import Any
 
 from stepkit.asl.errors import StateEvaluationError
 from stepkit.asl.intrinsics import ArgumentPathNotFound, compile_intrinsic, is_intrinsic
-from stepkit.asl.jsonpath import PathNotFoundError, java_json_dumps
+from stepkit.asl.java_json import java_json_dumps
+from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.references import compile_reference
 
 Evaluator = Callable[[Any, Any, Mapping[str, Any] | None], Any]

@@ -11,6 +11,9 @@ located diagnostics and checks what spans several fields or states: query-langua
 mutually exclusive fields, transitions, reachability, retry/catch order, Choice rules,
 payload templates and JSONata expressions.
 
+The diagnostics' codes and wording live in :mod:`stepkit.asl.diagnostics`, the
+Jackson-like parsing of definition text in :mod:`stepkit.asl.definition_text`.
+
 Wording: messages AWS is known to produce are reproduced exactly ("Missing 'Next' target:
 X", "State \\"X\\" is not reachable.", "Workflow has no terminal state", "These fields are
 required: [...]", "Field 'X' is not supported", "The field 'Type' should have one of these
@@ -20,10 +23,8 @@ messages). Where AWS's text is not known the message follows the same style.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,78 +54,35 @@ from stepkit.asl.definition_fields import (
     wrong_language,
 )
 from stepkit.asl.definition_model import JSONATA, JSONPATH, QUERY_LANGUAGES, STATE_FIELDS, STATE_TYPES
+from stepkit.asl.definition_text import parse_definition_json
+from stepkit.asl.diagnostics import (
+    DUPLICATE_STATE_NAME,
+    ERROR,
+    INVALID_JSONATA_EXPRESSION,
+    INVALID_STATE_NAME,
+    MISSING_END_STATE,
+    MISSING_TRANSITION_TARGET,
+    NO_DOLLAR,
+    NO_PATH,
+    PASS_RESULT_IS_STATIC,
+    SCHEMA_VALIDATION_FAILED,
+    UNRESOLVED_PLACEHOLDER,
+    WARNING,
+    Diagnostic,
+    invalid_definition_message,
+)
 from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
 
-ERROR = "ERROR"
-WARNING = "WARNING"
-
-# AWS ValidateStateMachineDefinition diagnostic codes.
-INVALID_JSON_DESCRIPTION = "INVALID_JSON_DESCRIPTION"
-SCHEMA_VALIDATION_FAILED = "SCHEMA_VALIDATION_FAILED"
-MISSING_END_STATE = "MISSING_END_STATE"
-DUPLICATE_STATE_NAME = "DUPLICATE_STATE_NAME"
-INVALID_STATE_NAME = "INVALID_STATE_NAME"
-MISSING_TRANSITION_TARGET = "MISSING_TRANSITION_TARGET"
-INVALID_JSONATA_EXPRESSION = "INVALID_JSONATA_EXPRESSION"
-NO_DOLLAR = "NO_DOLLAR"
-NO_PATH = "NO_PATH"
-PASS_RESULT_IS_STATIC = "PASS_RESULT_IS_STATIC"
-#: stepkit's own: a ``${Name}`` definition-substitution placeholder left without a value.
-UNRESOLVED_PLACEHOLDER = "UNRESOLVED_PLACEHOLDER"
+# What callers import together with validate_definition (the rest: stepkit.asl.diagnostics).
+__all__ = ["ERROR", "Diagnostic", "invalid_definition_message", "validate_definition"]
 
 MAX_STATE_NAME_LENGTH = 80
 STATES_ALL = "States.ALL"
 
-#: Jackson, which AWS parses definitions with, quotes at most this much of the source.
-_SOURCE_QUOTE_LIMIT = 500
 _LOOKS_LIKE_PATH = re.compile(r"\$\$?[.\[]")
 _LOOKS_LIKE_INTRINSIC = re.compile(r"States\.[A-Za-z0-9]+\(")
 _EXPRESS_UNSUPPORTED_SUFFIX = re.compile(r"arn:[^:]+:states:::.+\.(sync(?::2)?|waitForTaskToken)")
 _ACTIVITY = re.compile(r"arn:[^:]+:states:[^:]*:[^:]*:activity:.+")
-
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One problem: ``severity`` is "ERROR" or "WARNING"; ``location`` is empty where AWS
-    gives none (a workflow without a terminal state, a definition that is no JSON object)."""
-
-    severity: str
-    code: str
-    message: str
-    location: str
-
-    def to_dict(self) -> dict[str, str]:
-        """The shape of one entry of ValidateStateMachineDefinition's ``diagnostics``."""
-        out = {"severity": self.severity, "code": self.code, "message": self.message}
-        if self.location:
-            out["location"] = self.location
-        return out
-
-
-def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
-    """True when a definition with these diagnostics cannot be created."""
-    return any(d.severity == ERROR for d in diagnostics)
-
-
-def invalid_definition_message(diagnostics: Iterable[Diagnostic]) -> str:
-    """CreateStateMachine's ``InvalidDefinition`` message for these diagnostics' errors.
-
-    AWS joins the errors with ", " inside one pair of quotes, each as ``CODE: message at
-    location`` ("at null" when there is no location), e.g. ``Invalid State Machine
-    Definition: 'MISSING_TRANSITION_TARGET: Missing 'Next' target: pass3 at
-    /States/pass1/Next, MISSING_TRANSITION_TARGET: State "pass2" is not reachable. at
-    /States/pass2'``. A JSON syntax error's message already ends with its position.
-    """
-    parts = []
-    for d in diagnostics:
-        if d.severity != ERROR:
-            continue
-        if d.code == INVALID_JSON_DESCRIPTION:
-            parts.append(f"{d.code}: {d.message}")
-        else:
-            parts.append(f"{d.code}: {d.message} at {d.location or 'null'}")
-    return "Invalid State Machine Definition: '" + ", ".join(parts) + "'"
 
 
 def validate_definition(
@@ -152,7 +110,7 @@ def validate_definition(
             text = quote_bare_placeholders(substitute_known(text, substitutions or {}))
         if not text.strip():
             return [_no_object()]
-        parsed, problem = _parse_json(text)
+        parsed, problem = parse_definition_json(text)
         if problem is not None:
             return [problem]
     else:
@@ -166,50 +124,11 @@ def validate_definition(
     return checker.diagnostics
 
 
-# --- text ------------------------------------------------------------------------------
+# --- input -----------------------------------------------------------------------------
 
 
 def _no_object() -> Diagnostic:
     return Diagnostic(ERROR, SCHEMA_VALIDATION_FAILED, "Definition must be a valid JSON object", "")
-
-
-class _JsonObject(dict[str, Any]):
-    """A parsed JSON object that remembers the keys it held more than once."""
-
-    duplicate_keys: tuple[str, ...] = ()
-
-
-def _object_hook(pairs: list[tuple[str, Any]]) -> _JsonObject:
-    obj = _JsonObject()
-    duplicates = []
-    for key, value in pairs:
-        if key in obj:
-            duplicates.append(key)
-        obj[key] = value
-    obj.duplicate_keys = tuple(duplicates)
-    return obj
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"Non-standard token '{name}'")
-
-
-def _parse_json(text: str) -> tuple[Any, Diagnostic | None]:
-    try:
-        return json.loads(text, object_pairs_hook=_object_hook, parse_constant=_refuse_constant), None
-    except json.JSONDecodeError as exc:
-        reason, line, column = exc.msg, exc.lineno, exc.colno
-    except ValueError as exc:
-        reason, line, column = str(exc), 1, 1
-    except RecursionError:
-        reason, line, column = "The definition is nested too deeply", 1, 1
-    quoted = text[:_SOURCE_QUOTE_LIMIT].replace('"', '\\"')
-    if len(text) > _SOURCE_QUOTE_LIMIT:
-        quoted += f'"[truncated {len(text) - _SOURCE_QUOTE_LIMIT} chars]'
-    else:
-        quoted += '"'
-    where = f'[Source: (String)"{quoted}; line: {line}, column: {column}]'
-    return None, Diagnostic(ERROR, INVALID_JSON_DESCRIPTION, f"{reason}\n at {where}", where)
 
 
 def _substitute_values(value: Any, values: Mapping[str, str] | None) -> Any:

@@ -108,7 +108,10 @@ def _local_children(definition: Any, map_runs: Any) -> list[Any]:
     for map_run in map_runs:
         processor = item_processor(definition, map_run.state_name) or {}
         text = json.dumps(processor)
-        children += [ChildHistory(child.events(), text, child.express) for child in map_run.executions()]
+        children += [
+            ChildHistory([event.to_aws() for event in child.history], text, child.express)
+            for child in map_run.executions()
+        ]
     return children
 
 

@@ -23,8 +23,14 @@ def _importable(folder: Path, layers: Sequence[Path] = ()) -> Iterator[None]:
     """The app's folder first on ``sys.path`` while it is imported, then its layers' ``python/``
     folders (as Lambda puts ``/opt/python`` there); the modules imported from them are
     forgotten afterwards, so two apps of one stack do not see each other's ``chalicelib``."""
-    before = set(sys.modules)
     folders = [str(folder), *(str(layer) for layer in layers)]
+    # Modules of the same top-level names imported before from elsewhere (another app's
+    # ``chalicelib``) are set aside while this app imports, and put back afterwards.
+    tops = {entry.name.removesuffix(".py") for f in (folder, *layers) if f.is_dir() for entry in f.iterdir()}
+    shadowed = {name: module for name, module in sys.modules.items() if name.split(".")[0] in tops}
+    for name in shadowed:
+        del sys.modules[name]
+    before = set(sys.modules)
     added = [f for f in folders if f not in sys.path]
     sys.path[0:0] = added
     try:
@@ -36,6 +42,7 @@ def _importable(folder: Path, layers: Sequence[Path] = ()) -> Iterator[None]:
             module = sys.modules.get(name)
             if str(getattr(module, "__file__", "") or "").startswith(tuple(folders)):
                 del sys.modules[name]
+        sys.modules.update(shadowed)
 
 
 def load_app(code_dir: Path, handler: str, layers: Sequence[Path] = ()) -> Any:

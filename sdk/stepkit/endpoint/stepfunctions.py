@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from stepkit.asl.validation import validate_definition
@@ -54,6 +54,8 @@ _TOKEN_FORMAT = re.compile(r"[0-9a-f]{64}")
 #: execution failed at the 25,000-event quota is therefore never redrivable.
 REDRIVE_EVENT_LIMIT = HISTORY_LIMIT - 1
 _HISTORY_TOKEN_KEY = "id"
+#: Events ``execution_events_after`` reads from the store at a time.
+_EVENTS_READ_PAGE = 1000
 
 
 class StepFunctionsService:
@@ -458,6 +460,31 @@ class StepFunctionsService:
         child = self.map_runs.child(arn) if arn not in self.executions else None
         events = list(child.history) if child is not None else self.supervisor.events(self._execution(arn).arn)
         return [_event_dict(e, include_data) for e in events]
+
+    def events_after(self, arn: str, after: int) -> Iterator[dict[str, Any]]:
+        """The events of an execution or a Map Run child after the event id ``after``, read
+        from the store a page at a time by a range of its key (a viewer's poll costs what the
+        new events cost, however long the history; reading a whole history this way holds
+        one page of it at a time)."""
+        child = self.map_runs.child(arn) if arn not in self.executions else None
+        if child is not None:
+            yield from (_event_dict(e, True) for e in child.history if e.event_id > after)
+            return
+        arn = self._execution(arn).arn
+        while True:
+            page = self.supervisor.events_page(arn, _EVENTS_READ_PAGE, after, False)
+            yield from (_event_dict(e, True) for e in page)
+            if len(page) < _EVENTS_READ_PAGE:
+                return
+            after = page[-1].event_id
+
+    def last_event_id(self, arn: str) -> int:
+        """The id of an execution's (or a Map Run child's) last event, 0 when it has none:
+        one step down the store's index."""
+        child = self.map_runs.child(arn) if arn not in self.executions else None
+        if child is not None:
+            return child.history[-1].event_id if child.history else 0
+        return self.supervisor.event_count(self._execution(arn).arn)
 
     def GetExecutionHistory(self, p: dict, ctx: RequestContext) -> dict:
         """One page, read by event id (a page costs what its rows cost, however long the

@@ -11,8 +11,9 @@ from typing import Any
 
 from stepkit.asl import errors
 from stepkit.asl.errors import StateEvaluationError, StatesError
-from stepkit.asl.jsonpath import PathNotFoundError, compile_reference_path
+from stepkit.asl.jsonpath import PathNotFoundError
 from stepkit.asl.payload import compile_payload, to_json
+from stepkit.asl.reference_path import compile_reference_path
 from stepkit.asl.references import Reference, compile_reference
 from stepkit.engine.frame import Frame
 

@@ -289,38 +289,81 @@ class MapState(RecoverableState):
         run = frame.run
         try:
             data = self.flow.map_input(frame, raw)
-            if self.item_reader is None:
-                items: list[Any] | None = self.flow.items(frame, raw, data, self)
-                reader_params = None
-                max_items = 0
-            else:
-                items = None
-                reader_params = self.reader_parameters(frame, raw, data)
-                max_items = int(self.max_items.value(frame, data, self.flow))
-                if max_items < 0:
-                    raise StateEvaluationError(f"The MaxItems field must not be negative, but was {max_items}.")
+            source, known_total = self._item_source(frame, raw, data)
         except StatesError as err:
             raise mark_state_failed(err, "MapStateFailed") from None
         concurrency = self._concurrency(frame, data)
         batching = self._batching(frame, data) if self.batcher is not None else None
-        known_total = len(items) if items is not None else None
         run.record("MapStateStarted", frame, {"length": known_total or 0})
-        count, percentage = self._tolerance(frame, data)
+        tolerance = self._tolerance(frame, data)
         writer_params = self.writer_parameters(frame, raw, data) if self.writer and self.writer.exports else None
+        map_run, units, redrive = self._start_map_run(frame, data, source, batching, concurrency, tolerance)
+        from stepkit.engine.execution import ExecutionAborted  # (execution imports the compiler)
 
-        def source() -> Iterator[tuple[Any, str]]:
-            """Each item with its ``$$.Map.Item.Source``."""
-            if items is not None:
-                return ((item, STATE_DATA) for item in items)
+        runner = MapRunner(self, frame, units, map_run, known_total=known_total, redrive=redrive)
+        try:
+            runner.execute()
+        except ExecutionAborted:
+            map_run.status, map_run.stop_date = "ABORTED", run.clock.now()
+            raise
+        except StatesError as err:
+            raise self._map_run_failed(frame, map_run, err, writer_params) from None
+        try:
+            if writer_params is not None:
+                result: Any = self._write(run, writer_params, map_run)
+            else:
+                children = sorted(map_run.children, key=lambda c: c.index)
+                result = list((self.writer or WriterSettings(None)).transform(children))
+        except StatesError as err:
+            raise self._map_run_failed(frame, map_run, err) from None
+        map_run.status, map_run.stop_date = "SUCCEEDED", run.clock.now()
+        run.record("MapRunSucceeded", frame, None)
+        output = self.flow.output(frame, raw, result)
+        try:  # the results stay in the state output: within Step Functions' payload limit
+            check_result_size(output, self.name)
+        except StatesError as err:
+            raise mark_state_failed(err, "MapStateFailed") from None
+        run.record("MapStateSucceeded", frame, None)
+        return output, self.next
+
+    def _item_source(
+        self, frame: Frame, raw: Any, data: Any
+    ) -> tuple[Callable[[], Iterator[tuple[Any, str]]], int | None]:
+        """A function giving each item with its ``$$.Map.Item.Source`` (the items of the
+        input, or those the ItemReader reads, lazily), and how many there are when known."""
+        if self.item_reader is None:
+            items: list[Any] = self.flow.items(frame, raw, data, self)
+            return (lambda: ((item, STATE_DATA) for item in items)), len(items)
+        reader_params = self.reader_parameters(frame, raw, data)
+        max_items = int(self.max_items.value(frame, data, self.flow))
+        if max_items < 0:
+            raise StateEvaluationError(f"The MaxItems field must not be negative, but was {max_items}.")
+        run = frame.run
+
+        def read() -> Iterator[tuple[Any, str]]:
             action = str((self.item_reader or {}).get("Resource", "")).rsplit(":", 1)[-1]
             reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params or {}, self.reader_config)
             return ((item, reader.current_source) for item in limited(reader.items(), max_items))
 
+        return read, None
+
+    def _start_map_run(
+        self,
+        frame: Frame,
+        data: Any,
+        source: Callable[[], Iterator[Any]],
+        batching: tuple[int, int, Any] | None,
+        concurrency: int,
+        tolerance: tuple[int, float],
+    ) -> tuple[MapRun, Iterator[Unit], list[ChildExecution]]:
+        """A new Map Run (MapRunStarted) with all its units, or, in a redriven execution, the
+        failed Map Run again (MapRunRedriven) with the units it had not finished."""
+        run = frame.run
         map_run = take_redrive(run, self.name)
-        redrive: list[ChildExecution] = []
         if map_run is None:
             sm_arn = run.state_machine_arn
             label = map_label(sm_arn, self.name, self.label)
+            count, percentage = tolerance
             map_run = MapRun(
                 arn=f"{sm_arn.replace(':stateMachine:', ':mapRun:', 1)}/{label}:{uuid.uuid4()}",
                 execution_arn=run.execution_arn,
@@ -333,56 +376,33 @@ class MapState(RecoverableState):
             )
             run.map_runs[map_run.arn] = map_run
             run.record("MapRunStarted", frame, {"mapRunArn": map_run.arn})
-            units = self._units(frame, data, source, batching)
-        else:
-            map_run.redrive_count += 1
-            map_run.redrive_date = run.clock.now()
-            map_run.status, map_run.stop_date, map_run.error, map_run.cause = "RUNNING", None, None, None
-            run.map_runs[map_run.arn] = map_run
-            run.record("MapRunRedriven", frame, {"mapRunArn": map_run.arn, "redriveCount": map_run.redrive_count})
-            redrive = [c for c in map_run.children if c.redrivable or (c.express and c.status in _FAILED)]
-            pending, map_run.pending = map_run.pending, []
-            units = iter(pending)
-            if not map_run.read_complete:
-                next_index = 1 + max([c.index for c in map_run.children] + [u.index for u in pending], default=-1)
-                rest = (u for u in self._units(frame, data, source, batching) if u.index >= next_index)
-                units = itertools.chain(units, rest)
-        from stepkit.engine.execution import ExecutionAborted  # (execution imports the compiler)
+            return map_run, self._units(frame, data, source, batching), []
+        map_run.redrive_count += 1
+        map_run.redrive_date = run.clock.now()
+        map_run.status, map_run.stop_date, map_run.error, map_run.cause = "RUNNING", None, None, None
+        run.map_runs[map_run.arn] = map_run
+        run.record("MapRunRedriven", frame, {"mapRunArn": map_run.arn, "redriveCount": map_run.redrive_count})
+        redrive = [c for c in map_run.children if c.redrivable or (c.express and c.status in _FAILED)]
+        pending, map_run.pending = map_run.pending, []
+        units: Iterator[Unit] = iter(pending)
+        if not map_run.read_complete:
+            next_index = 1 + max([c.index for c in map_run.children] + [u.index for u in pending], default=-1)
+            rest = (u for u in self._units(frame, data, source, batching) if u.index >= next_index)
+            units = itertools.chain(units, rest)
+        return map_run, units, redrive
 
-        runner = MapRunner(self, frame, units, map_run, known_total=known_total, redrive=redrive)
-        try:
-            runner.execute()
-        except ExecutionAborted:
-            map_run.status, map_run.stop_date = "ABORTED", run.clock.now()
-            raise
-        except StatesError as err:
-            map_run.status, map_run.stop_date = "FAILED", run.clock.now()
-            map_run.error, map_run.cause = err.error, err.cause
-            if writer_params is not None:  # what ran keeps its results, exported as for a success
-                with contextlib.suppress(StatesError):
-                    self._write(run, writer_params, map_run)
-            run.record("MapRunFailed", frame, {"error": err.error, "cause": err.cause})
-            raise mark_state_failed(err, "MapStateFailed") from None
-        try:
-            if writer_params is not None:
-                result: Any = self._write(run, writer_params, map_run)
-            else:
-                children = sorted(map_run.children, key=lambda c: c.index)
-                result = list((self.writer or WriterSettings(None)).transform(children))
-        except StatesError as err:
-            map_run.status, map_run.stop_date = "FAILED", run.clock.now()
-            map_run.error, map_run.cause = err.error, err.cause
-            run.record("MapRunFailed", frame, {"error": err.error, "cause": err.cause})
-            raise mark_state_failed(err, "MapStateFailed") from None
-        map_run.status, map_run.stop_date = "SUCCEEDED", run.clock.now()
-        run.record("MapRunSucceeded", frame, None)
-        output = self.flow.output(frame, raw, result)
-        try:  # the results stay in the state output: within Step Functions' payload limit
-            check_result_size(output, self.name)
-        except StatesError as err:
-            raise mark_state_failed(err, "MapStateFailed") from None
-        run.record("MapStateSucceeded", frame, None)
-        return output, self.next
+    def _map_run_failed(
+        self, frame: Frame, map_run: MapRun, err: StatesError, writer_params: Any = None
+    ) -> StatesError:
+        """Mark the Map Run failed (MapRunFailed); the state's failure to raise. With
+        ``writer_params``, what ran keeps its results, exported as for a success."""
+        map_run.status, map_run.stop_date = "FAILED", frame.run.clock.now()
+        map_run.error, map_run.cause = err.error, err.cause
+        if writer_params is not None:
+            with contextlib.suppress(StatesError):
+                self._write(frame.run, writer_params, map_run)
+        frame.run.record("MapRunFailed", frame, {"error": err.error, "cause": err.cause})
+        return mark_state_failed(err, "MapStateFailed")
 
     def _write(self, run: Any, params: Any, map_run: MapRun) -> dict[str, Any]:
         assert self.writer is not None

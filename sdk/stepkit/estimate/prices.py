@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Architecture = Literal["x86_64", "arm64"]
 
 
-class _Model(BaseModel):
+class _PriceModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
-class Tier(_Model):
+class Tier(_PriceModel):
     """A price for the units up to ``up_to`` (cumulative, per month); ``None``: the rest."""
 
     up_to: Annotated[float, Field(gt=0)] | None
@@ -34,11 +34,11 @@ def _check_tiers(tiers: list[Tier]) -> list[Tier]:
     return tiers
 
 
-class StandardPrices(_Model):
+class StandardPrices(_PriceModel):
     per_1000_transitions: Annotated[float, Field(ge=0)]
 
 
-class ExpressPrices(_Model):
+class ExpressPrices(_PriceModel):
     requests_per_million: Annotated[float, Field(ge=0)]
     gb_hour: list[Tier]
 
@@ -48,7 +48,7 @@ class ExpressPrices(_Model):
         return self
 
 
-class LambdaPrices(_Model):
+class LambdaPrices(_PriceModel):
     requests_per_million: Annotated[float, Field(ge=0)]
     gb_second: dict[Architecture, list[Tier]]
 
@@ -59,7 +59,7 @@ class LambdaPrices(_Model):
         return self
 
 
-class RequestPrices(_Model):
+class RequestPrices(_PriceModel):
     """S3 Standard's and SQS's request prices (the first SQS tier: up to 100 billion a month)."""
 
     s3_tier1_per_1000: Annotated[float, Field(ge=0)]
@@ -70,14 +70,14 @@ class RequestPrices(_Model):
     sqs_fifo_per_million: Annotated[float, Field(ge=0)]
 
 
-class RegionPrices(_Model):
+class RegionPrices(_PriceModel):
     standard: StandardPrices
     express: ExpressPrices | None = None
     lambda_: LambdaPrices | None = Field(default=None, alias="lambda")
     requests: RequestPrices | None = None
 
 
-class FreeTier(_Model):
+class FreeTier(_PriceModel):
     """Monthly and per account: what a month's first usage does not pay for."""
 
     standard_transitions: Annotated[int, Field(ge=0)]
@@ -85,7 +85,7 @@ class FreeTier(_Model):
     lambda_gb_seconds: Annotated[float, Field(ge=0)]
 
 
-class PriceTable(_Model):
+class PriceTable(_PriceModel):
     currency: Literal["USD"]
     checked: str
     """The day the prices were read from ``sources``."""

@@ -10,23 +10,23 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Model(BaseModel):
+class _QuotaModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class TokenBucket(_Model):
+class TokenBucket(_QuotaModel):
     """AWS's throttling: a bucket of ``bucket`` tokens refilled at ``refill_per_second``."""
 
     bucket: Annotated[float, Field(gt=0)]
     refill_per_second: Annotated[float, Field(gt=0)]
 
 
-class RegionBuckets(_Model):
+class RegionBuckets(_QuotaModel):
     state_transition: TokenBucket
     start_execution: TokenBucket
 
 
-class LambdaQuotas(_Model):
+class LambdaQuotas(_QuotaModel):
     account_concurrency: Annotated[int, Field(gt=0)]
     scale_step: Annotated[int, Field(gt=0)]
     """Execution environments a function may add per ``scale_period_seconds``."""
@@ -34,7 +34,7 @@ class LambdaQuotas(_Model):
     min_unreserved: Annotated[int, Field(ge=0)]
 
 
-class StepFunctionsQuotas(_Model):
+class StepFunctionsQuotas(_QuotaModel):
     inline_map_concurrency: Annotated[int, Field(gt=0)]
     distributed_map_max_concurrency: Annotated[int, Field(gt=0)]
     express_start_execution: TokenBucket
@@ -45,7 +45,7 @@ class StepFunctionsQuotas(_Model):
         return self.regions.get(region, self.default)
 
 
-class QuotaTable(_Model):
+class QuotaTable(_QuotaModel):
     checked: str
     sources: dict[str, str]
     notes: list[str] = []

@@ -89,7 +89,7 @@ class _Function:
 
 
 @dataclass(slots=True)
-class Outcome:
+class SimulationOutcome:
     makespan_seconds: float
     status: str
     error: str | None
@@ -151,7 +151,7 @@ class Simulation:
     def at(self, when: float, action: Callable[[], None]) -> None:
         heapq.heappush(self.heap, (when, next(self.order), action))
 
-    def run(self) -> Outcome:
+    def run(self) -> SimulationOutcome:
         for _ in range(self.settings.executions):
             delay = self.start_bucket.take(0.0)
             if delay:
@@ -336,9 +336,9 @@ class Simulation:
 
     # -- the answer ---------------------------------------------------------------------------
 
-    def _outcome(self) -> Outcome:
+    def _outcome(self) -> SimulationOutcome:
         failed = self.failure is not None or self.traced_error is not None
-        return Outcome(
+        return SimulationOutcome(
             makespan_seconds=self.now,
             status="FAILED" if failed else "SUCCEEDED",
             error=self.failure[1] if self.failure else self.traced_error,
@@ -387,7 +387,7 @@ def downsample(series: list[tuple[float, int]], points: int) -> list[tuple[float
     return sampled
 
 
-def simulation_document(outcome: Outcome, settings: Settings, quotas: QuotaTable, shape: RunUsage,
+def simulation_document(outcome: SimulationOutcome, settings: Settings, quotas: QuotaTable, shape: RunUsage,
                         prices: PriceTable) -> dict[str, Any]:
     """``stepkit simulate --json``: the outcome, the quotas it ran against, the predicted cost
     (``shape`` gives the traced run's definition and data sizes for Express's memory)."""

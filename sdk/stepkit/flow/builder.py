@@ -33,7 +33,7 @@ QueryLanguage = Literal["JSONPath", "JSONata"]
 class States:
     """A set of states and where it starts; the state methods add to it."""
 
-    _model: type[BaseModel] = model.Branch
+    _model: type[BaseModel] = model.BranchSchema
 
     def __init__(self, start_at: str, *, comment: str = UNSET) -> None:
         self.start_at = start_at
@@ -265,7 +265,7 @@ class Branch(States):
 class ItemProcessor(States):
     """A ``Map`` state's ``ItemProcessor`` (or ``Iterator``)."""
 
-    _model = model.ItemProcessor
+    _model = model.ItemProcessorSchema
 
     def __init__(self, start_at: str, *, processor_config: dict[str, Any] = UNSET, comment: str = UNSET) -> None:
         super().__init__(start_at, comment=comment)
@@ -278,7 +278,7 @@ class ItemProcessor(States):
 class Workflow(States):
     """A state machine. ``definition()`` (or ``to_asl()``) is its ASL; ``to_json()`` the text."""
 
-    _model = model.StateMachine
+    _model = model.StateMachineSchema
 
     def __init__(
         self,

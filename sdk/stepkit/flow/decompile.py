@@ -112,7 +112,8 @@ def _keywords(owner: type[BaseModel], obj: dict[str, Any], indent: str, where: s
         if field == "Type":
             continue
         if field not in params:
-            raise NotExpressible(f"{where}: the field {field!r} is not an ASL field of {owner.__name__}")
+            kind = owner.__name__.removesuffix("Schema")
+            raise NotExpressible(f"{where}: the field {field!r} is not an ASL field of {kind}")
         out.append(f"{params[field]}={_value(field, value, indent + INDENT, where)}")
     return out
 
@@ -133,8 +134,8 @@ def _value(field: str, value: Any, indent: str, where: str) -> str:
 
 def _container(code: _Code, variable: str, cls: str, obj: Any, where: str) -> None:
     """Write ``variable = flow.<cls>(...)`` and one call per state of ``obj``."""
-    owners: dict[str, type[BaseModel]] = {"Workflow": model.StateMachine, "Branch": model.Branch,
-                                          "ItemProcessor": model.ItemProcessor}
+    owners: dict[str, type[BaseModel]] = {"Workflow": model.StateMachineSchema, "Branch": model.BranchSchema,
+                                          "ItemProcessor": model.ItemProcessorSchema}
     owner = owners[cls]
     if not isinstance(obj, dict) or not isinstance(obj.get("States"), dict) or "StartAt" not in obj:
         raise NotExpressible(f"{where}: needs StartAt and an object of States")

@@ -71,7 +71,7 @@ def asl_object(model: type[BaseModel], arguments: dict[str, Any], *, head: dict[
         if value is UNSET or name in ("self", "name"):
             continue
         if name not in fields:
-            raise TypeError(f"{model.__name__} has no field {name!r}")
+            raise TypeError(f"{model.__name__.removesuffix('Schema')} has no field {name!r}")
         out[fields[name]] = to_asl_value(value)
     return out
 

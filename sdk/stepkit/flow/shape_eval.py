@@ -13,7 +13,8 @@ import re
 from typing import Any
 
 from stepkit.asl.jsonata import JsonataSyntaxError, compile_expression, is_expression
-from stepkit.asl.jsonpath import JSONPathSyntaxError, compile_reference_path
+from stepkit.asl.jsonpath import JSONPathSyntaxError
+from stepkit.asl.reference_path import compile_reference_path
 from stepkit.flow.shapes import (
     ANY,
     BOOLEAN,

@@ -88,8 +88,9 @@ def _import_fresh(root: Path, module_name: str) -> Any:
     """``module_name`` as the files under ``root`` have it now: a module (or parent package)
     imported before from elsewhere is dropped, one from ``root`` is reloaded (a process that
     deploys or runs twice, such as a test session, sees the edits in between)."""
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    if str(root) in sys.path:  # first, ahead of another project's root put there before
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
     parts = module_name.split(".")
     for depth in range(1, len(parts) + 1):
         name = ".".join(parts[:depth])

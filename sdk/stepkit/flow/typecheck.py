@@ -76,7 +76,7 @@ class _Env:
 
 
 @dataclass
-class _Checker:
+class _ShapeChecker:
     tasks: dict[str, Task]
     sources: dict[str, str]
     findings: list[TypeFinding] = field(default_factory=list)
@@ -237,7 +237,7 @@ def check_definition(definition: dict[str, Any], tasks: Iterable[Task], sources:
                      input_type: Any = None) -> list[TypeFinding]:
     """:func:`check_types` for a definition (a dict): ``tasks`` are the typed functions its Task
     states may call, ``sources`` where each state was written."""
-    checker = _Checker({t.name: t for t in tasks}, dict(sources or {}))
+    checker = _ShapeChecker({t.name: t for t in tasks}, dict(sources or {}))
     start: Shape = of_annotation(input_type, dumped=False) if input_type is not None else ANY
     if isinstance(start, Obj):
         start = Obj(start.fields, closed=False, title=start.title)

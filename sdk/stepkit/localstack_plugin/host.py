@@ -47,7 +47,7 @@ REQUIREMENTS = (
     "psutil<7",
 )
 DEFAULT_PORT = 4566
-DEFAULT_SERVICES = "s3,sqs,stepfunctions,lambda,iam,sts,logs,events,apigateway"
+DEFAULT_SERVICES = "s3,sqs,sns,stepfunctions,lambda,iam,sts,logs,events,apigateway"
 PLUGIN_NAME = "stepkit-localstack"
 PLUGIN_PACKAGE = "stepkit_localstack"
 ENTRY_POINT_GROUP = "localstack.lambda.runtime_executor"

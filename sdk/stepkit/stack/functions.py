@@ -72,6 +72,10 @@ class FunctionSettings(BaseModel):
     triggers: list[Trigger] = Field(default_factory=list)
     """What starts the function once deployed: ``s3`` prefixes, ``sqs`` queues and ``sns`` topics."""
     access: list[Grant] = Field(default_factory=list)
+    enabled: bool = True
+    """``false`` leaves the function (its role, triggers and API) out of what the stack deploys:
+    for a stage on a target that cannot run it; whatever is granted access to it must be
+    disabled too."""
     """Buckets, queues, state machines and functions the code uses; its IAM policy allows these."""
     api: ApiSettings | None = None
     """A REST API in front of the function, its routes those of the Chalice app in its folder."""

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from stepkit.stack.functions import FunctionSettings
 from stepkit.stack.layers import LayerSettings
@@ -70,6 +70,10 @@ def _event_pattern_shape(pattern: Any) -> bool:
     return all((isinstance(v, list) and bool(v)) or _event_pattern_shape(v) for v in pattern.values())
 
 
+#: The grant kinds whose target a stage may disable (``enabled: false``), and their sections.
+_SWITCHABLE = {"state_machine": "state_machines", "function": "functions", "table": "tables"}
+
+
 class UnknownStage(ValueError):
     pass
 
@@ -106,6 +110,7 @@ class Stack(BaseModel):
     streams: Annotated[dict[str, KinesisSettings], Field(default_factory=dict)]
     """Kinesis data streams, see :class:`stepkit.stack.resources.KinesisSettings`."""
     stages: Annotated[dict[str, StageOverrides], Field(default_factory=dict)]
+    _disabled_functions: frozenset[str] = PrivateAttr(default=frozenset())
     layers: Annotated[dict[str, LayerSettings], Field(default_factory=dict)]
     """Code shared by functions (Lambda layers), see :mod:`stepkit.stack.layers`."""
 
@@ -192,11 +197,21 @@ class Stack(BaseModel):
         return Stack.model_validate(merged)
 
     def enabled_only(self) -> Stack:
-        """This stack without its disabled (``enabled: false``) state machines."""
-        enabled = {name: sm for name, sm in self.state_machines.items() if sm.enabled}
-        if len(enabled) == len(self.state_machines):
+        """This stack without its disabled (``enabled: false``) state machines, functions and tables."""
+        update = {section: {name: item for name, item in getattr(self, section).items() if item.enabled}
+                  for section in ("state_machines", "functions", "tables")}
+        update = {section: items for section, items in update.items() if len(items) != len(getattr(self, section))}
+        if not update:
             return self
-        return self.model_copy(update={"state_machines": enabled})
+        enabled = self.model_copy(update=update)
+        enabled._disabled_functions = frozenset(self.functions) - frozenset(enabled.functions)
+        return enabled
+
+    @property
+    def disabled_functions(self) -> frozenset[str]:
+        """The functions a stage disabled: their folders under ``functions/`` are not functions
+        of this stack either (``Project.functions`` finds undeclared ones there)."""
+        return self._disabled_functions
 
     def stage_override_locations(self, stage: str) -> set[Location]:
         """Locations (in the merged stack) that the stage sets, for error reporting."""
@@ -297,13 +312,17 @@ class Stack(BaseModel):
             for i, grant in enumerate(items):
                 if grant.target not in known[grant.kind]:
                     problems.append(((*loc, "access", str(i), grant.kind), undeclared(grant.kind, grant.target)))
-                elif deployed and grant.kind == "state_machine" and not self.state_machines[grant.target].enabled:
+                elif deployed and grant.kind in _SWITCHABLE and not getattr(self, _SWITCHABLE[grant.kind])[
+                        grant.target].enabled:
                     # Located at `enabled: false` (a stage's, when a stage disables it).
-                    problems.append((("state_machines", grant.target, "enabled"),
-                                     f"state machine {grant.target!r} is disabled, but {'.'.join(loc)} is granted "
-                                     f"access to it (access.{i}); remove the grant or keep the state machine"))
+                    kind = grant.kind.replace("_", " ")
+                    problems.append(((_SWITCHABLE[grant.kind], grant.target, "enabled"),
+                                     f"{kind} {grant.target!r} is disabled, but {'.'.join(loc)} is granted "
+                                     f"access to it (access.{i}); remove the grant or keep the {kind}"))
 
         for name, fn in self.functions.items():
+            if not fn.enabled:
+                continue
             triggers(("functions", name), fn.triggers)
             grants(("functions", name), fn.access)
             for i, trigger in enumerate(fn.triggers):

@@ -91,7 +91,8 @@ class Project:
                 name = child.name
                 if any(path == child.resolve() or child.resolve() in path.parents for path in layer_paths):
                     continue
-                if child.is_dir() and FUNCTION_NAME.match(name) and name not in found and name[0] != "_":
+                if (child.is_dir() and FUNCTION_NAME.match(name) and name not in found and name[0] != "_"
+                        and name not in self.stack.disabled_functions):
                     found[name] = ProjectFunction(name, FunctionSettings(), child.resolve())
         return [found[name] for name in sorted(found)]
 

@@ -35,11 +35,11 @@ BucketAction = Literal["read", "write", "delete", "list"]
 QueueAction = Literal["send", "receive"]
 
 
-class _Model(BaseModel):
+class _ResourceModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class S3Trigger(_Model):
+class S3Trigger(_ResourceModel):
     """Objects created in ``bucket`` under ``prefix`` (and ending in ``suffix``)."""
 
     bucket: str
@@ -47,7 +47,7 @@ class S3Trigger(_Model):
     suffix: str = ""
 
 
-class SqsTrigger(_Model):
+class SqsTrigger(_ResourceModel):
     """Messages of ``queue``, delivered by a Lambda event source mapping."""
 
     queue: str
@@ -65,7 +65,7 @@ class SqsTrigger(_Model):
         return self
 
 
-class SnsTrigger(_Model):
+class SnsTrigger(_ResourceModel):
     """Messages published to ``topic``, delivered to the function by an SNS subscription;
     ``filter_policy`` (SNS's filter policy) on the message attributes, or on the message body
     with ``filter_scope: body``."""
@@ -78,7 +78,7 @@ class SnsTrigger(_Model):
     subscription's ``RedrivePolicy``); deploy lets the topic, and only it, send to the queue."""
 
 
-class OnFailure(_Model):
+class OnFailure(_ResourceModel):
     """Where a stream trigger sends the description of a batch it gave up on: a queue or a topic."""
 
     queue: str | None = None
@@ -91,14 +91,14 @@ class OnFailure(_Model):
         return self
 
 
-class KinesisSettings(_Model):
+class KinesisSettings(_ResourceModel):
     """One entry of ``streams``: a Kinesis data stream (provisioned shards); the key is its name."""
 
     shards: Annotated[int, Field(ge=1, le=500)] = 1
     retention_hours: Annotated[int, Field(ge=24, le=8760)] = 24
 
 
-class StreamTrigger(_Model):
+class StreamTrigger(_ResourceModel):
     """Records of a Kinesis stream (``kinesis``, declared under ``streams:``) or changes of a
     table's DynamoDB stream (``table``, which declares ``stream:``), delivered in order per
     shard by a Lambda event source mapping::
@@ -145,7 +145,7 @@ class StreamTrigger(_Model):
         return value
 
 
-class PipeTrigger(_Model):
+class PipeTrigger(_ResourceModel):
     """An EventBridge pipe from a queue, a table's DynamoDB stream or a Kinesis stream of the
     stack (``kinesis``, declared under ``streams:``) to the function or state machine that
     declares it, through ``filters`` (event patterns) and an optional ``enrichment`` function of
@@ -174,13 +174,13 @@ class PipeTrigger(_Model):
         return self
 
 
-class TopicSettings(_Model):
+class TopicSettings(_ResourceModel):
     """One entry of ``topics``: a standard SNS topic; the key is its name."""
 
     display_name: Annotated[str, Field(max_length=100)] = ""
 
 
-class ScheduleTrigger(_Model):
+class ScheduleTrigger(_ResourceModel):
     """An EventBridge scheduled rule (``rate(...)`` or six-field ``cron(...)``, UTC) starting a
     state machine, or invoking a function (asynchronously), with ``input`` (a function without
     one gets EventBridge's ``Scheduled Event``); ``enabled: false`` deploys the rule disabled."""
@@ -202,7 +202,7 @@ class ScheduleTrigger(_Model):
         return value
 
 
-class TableKey(_Model):
+class TableKey(_ResourceModel):
     """A key attribute of a table: its name and DynamoDB type (``S``, ``N`` or ``B``)."""
 
     name: Annotated[str, Field(min_length=1, max_length=255)]
@@ -214,7 +214,7 @@ STREAM_VIEW_TYPES = {"new_and_old_images": "NEW_AND_OLD_IMAGES", "new_image": "N
                      "old_image": "OLD_IMAGE", "keys_only": "KEYS_ONLY"}
 
 
-class TableSettings(_Model):
+class TableSettings(_ResourceModel):
     """One entry of ``tables``: a DynamoDB table billed per request (``PAY_PER_REQUEST``);
     the key is its name::
 
@@ -232,6 +232,9 @@ class TableSettings(_Model):
     sort_key: TableKey | None = None
     ttl_attribute: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     stream: Literal["new_and_old_images", "new_image", "old_image", "keys_only"] | None = None
+    enabled: bool = True
+    """``false`` leaves the table out of what the stack deploys (a stage on a target without
+    DynamoDB); whatever is granted access to it must be disabled too."""
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> TableSettings:
@@ -244,7 +247,7 @@ class TableSettings(_Model):
         return STREAM_VIEW_TYPES[self.stream] if self.stream else None
 
 
-class Trigger(_Model):
+class Trigger(_ResourceModel):
     """One item of a ``triggers`` list: exactly one of ``s3``, ``sqs``, ``sns``, ``stream``,
     ``pipe`` or ``schedule``."""
 
@@ -263,7 +266,7 @@ class Trigger(_Model):
         return self
 
 
-class Grant(_Model):
+class Grant(_ResourceModel):
     """Access a function or state machine needs beyond what stepkit infers.
 
     Exactly one of ``bucket``, ``queue``, ``state_machine``, ``function``, ``table`` or
@@ -317,7 +320,7 @@ _GRANT_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Logging(_Model):
+class Logging(_ResourceModel):
     """Execution logs of a state machine, to a CloudWatch log group stepkit creates."""
 
     level: Literal["ALL", "ERROR", "FATAL", "OFF"] = "ERROR"
@@ -330,7 +333,7 @@ class Logging(_Model):
         return value.upper() if isinstance(value, str) else value
 
 
-class AliasSettings(_Model):
+class AliasSettings(_ResourceModel):
     """Publish a version of the state machine at each deploy that changes it, and point an
     alias at it: callers start executions on the alias, so a deploy moves them at once, or
     as a canary (``canary_percentage`` of the executions on the new version, the rest on
@@ -350,7 +353,7 @@ class AliasSettings(_Model):
         return value
 
 
-class StateMachineSettings(_Model):
+class StateMachineSettings(_ResourceModel):
     """One entry of ``state_machines``; the key is the state machine's name."""
 
     definition: str = ""
@@ -406,7 +409,7 @@ class StateMachineSettings(_Model):
         return value
 
 
-class DeadLetter(_Model):
+class DeadLetter(_ResourceModel):
     """Where messages go after ``max_receive_count`` failed receives."""
 
     max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
@@ -414,7 +417,7 @@ class DeadLetter(_Model):
     """A declared queue; unset: stepkit creates ``<name>-dlq`` for this queue."""
 
 
-class QueueSettings(_Model):
+class QueueSettings(_ResourceModel):
     visibility_timeout: Annotated[int, Field(ge=0, le=43200)] = 30
     retention: Annotated[int, Field(ge=60, le=1209600)] = 345600
     """Seconds a message is kept (``MessageRetentionPeriod``)."""
@@ -422,7 +425,7 @@ class QueueSettings(_Model):
     dead_letter: DeadLetter | None = None
 
 
-class BucketSettings(_Model):
+class BucketSettings(_ResourceModel):
     versioning: bool = False
     name: str | None = None
     """The bucket's physical name, if the default ``<stack>-<stage>-<key>`` will not do (S3

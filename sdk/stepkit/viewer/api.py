@@ -8,7 +8,8 @@ the endpoint answers with).
 - ``GET  /_stepkit/ui/api/executions?machine=ARN[&status=S][&name=TEXT][&since=EPOCH]``
 - ``GET  /_stepkit/ui/api/execution?arn=ARN[&after=ID]`` an execution: its description, the
   definition's graph, each state's summary, its events, its Map Runs; with ``after`` (a page
-  polling a running execution) only the events after that id, and no graph
+  polling a running execution) only the events after that id (read from the endpoint's store
+  by id: a poll costs what its new events cost), and no graph
 - ``GET  /_stepkit/ui/api/maprun?arn=ARN``    a Map Run: counts, children, failed items
 - ``GET  /_stepkit/ui/api/functions``         Lambda functions
 - ``GET  /_stepkit/ui/api/invocations?function=NAME``  its recent invocations, from its logs
@@ -31,7 +32,7 @@ import mimetypes
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from http import HTTPStatus
 from importlib import resources
@@ -218,29 +219,54 @@ class ViewerApp:
         arn = _one(query, "arn")
         after = _event_id(query)
         described = self.sfn.DescribeExecution({"executionArn": arn}, self.ctx)
-        events = self.sfn.execution_events(arn)
+        states, events, count = self._history(arn, after, described["status"])
         map_runs = []
         for summary in self._all("ListMapRuns", {"executionArn": arn}, "mapRuns"):
             described_run = self.sfn.DescribeMapRun({"mapRunArn": summary["mapRunArn"]}, self.ctx)
             map_runs.append(dict(summary, **described_run))
         return {"execution": described, "graph": self._graph(described) if after is None else None,
-                "states": self._states(arn, events, described["status"]),
-                "events": events if after is None else [e for e in events if e["id"] > after],
-                "eventCount": len(events), "mapRuns": map_runs}
+                "states": states, "events": events, "eventCount": count, "mapRuns": map_runs}
 
-    def _states(self, arn: str, events: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
-        """Each state's summary, reading only the events that came since this execution was last
-        asked for (a history only grows; one that does not match what was read is read again)."""
+    def _history(
+        self, arn: str, after: int | None, status: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """Each state's summary, the events after ``after`` (all of them without it) and how many
+        the history holds.
+
+        The summary of an execution asked for before goes on from the last event it read: a
+        poll reads from the store only the events after the older of that event and ``after``
+        (a range of the store's key), so it costs what the new events cost. A poll for an
+        execution this viewer holds no summary of (after a restart; the oldest of more than
+        ``_FOLDS_KEPT`` is dropped), or whose history no longer matches what was read (it only
+        grows; a shorter one was written again), reads the whole history once, a page at a
+        time, keeping only the events after ``after``. A page's first load (no ``after``)
+        shows every event, so it reads them all."""
         with self._folds_lock:
             fold = self._folds.pop(arn, None)
-            read = fold.count if fold is not None else 0
-            if fold is None or read > len(events) or (read and events[read - 1]["id"] != fold.last_id):
-                fold = StateRunFold()
-            fold.feed(events[fold.count:])
+            if after is not None:
+                if fold is None or self.sfn.last_event_id(arn) < fold.last_id:
+                    fold = StateRunFold()
+                shown: list[dict[str, Any]] = []
+                last, since = fold.last_id, after
+
+                def unread() -> Iterator[dict[str, Any]]:
+                    for event in self.sfn.events_after(arn, min(since, last)):
+                        if event["id"] > since:
+                            shown.append(event)
+                        if event["id"] > last:
+                            yield event
+
+                fold.feed(unread())
+            else:
+                shown = self.sfn.execution_events(arn)
+                read = fold.count if fold is not None else 0
+                if fold is None or read > len(shown) or (read and shown[read - 1]["id"] != fold.last_id):
+                    fold = StateRunFold()
+                fold.feed(shown[fold.count:])
             self._folds[arn] = fold
             while len(self._folds) > _FOLDS_KEPT:
                 self._folds.popitem(last=False)
-            return [run.to_dict() for run in fold.runs(status)]
+            return [run.to_dict() for run in fold.runs(status)], shown, fold.count
 
     def _graph(self, described: dict[str, Any]) -> dict[str, Any] | None:
         """The graph of the definition the execution ran (a Map Run child: its item processor)."""

@@ -47,9 +47,9 @@ def test_each_object_function_takes_every_field_of_its_object(owner):
 
 
 def test_containers_take_every_field_but_their_states():
-    assert parameters(flow.Workflow.__init__) == set(aliases(model.StateMachine)) - {"states"}
-    assert parameters(flow.Branch.__init__) == set(aliases(model.Branch)) - {"states"}
-    assert parameters(flow.ItemProcessor.__init__) == set(aliases(model.ItemProcessor)) - {"states"}
+    assert parameters(flow.Workflow.__init__) == set(aliases(model.StateMachineSchema)) - {"states"}
+    assert parameters(flow.Branch.__init__) == set(aliases(model.BranchSchema)) - {"states"}
+    assert parameters(flow.ItemProcessor.__init__) == set(aliases(model.ItemProcessorSchema)) - {"states"}
 
 
 @pytest.mark.parametrize(

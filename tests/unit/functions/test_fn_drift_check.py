@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import BUCKET, harness
+from fn_kit import BUCKET, harness
 
 pytestmark = pytest.mark.usefixtures("s3")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Kit, harness
+from fn_kit import Kit, harness
 
 for _folder in harness.layer_paths("predict"):
     if str(_folder) not in sys.path:

@@ -7,9 +7,8 @@ from typing import Any
 
 import boto3
 import pytest
-
-from tests.unit.functions.conftest import BUCKET, Kit, harness
-from tests.unit.functions.test_fn_serving import create_router_table
+from fn_kit import BUCKET, Kit, harness
+from test_fn_serving import create_router_table
 
 TABLE = "router"
 MODEL = "iris"

@@ -16,8 +16,7 @@ import pytest
 
 pytest.importorskip("chalice")
 from chalice.test import Client
-
-from tests.unit.functions.conftest import BUCKET, ROOT, Kit, harness
+from fn_kit import BUCKET, ROOT, Kit, harness
 
 MODEL = "iris"
 TABLE = "router"

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from stepkit.endpoint.apigateway import rest
 from stepkit.endpoint.apigateway.invoke import function_of
-from stepkit.endpoint.apigateway.wire import GatewayError, Request, Target, read_request, split_path, start
+from stepkit.endpoint.apigateway.wire import GatewayError, GatewayTarget, Request, read_request, split_path, start
 
 if TYPE_CHECKING:
     from stepkit.endpoint.apigateway.service import ApiGateway
@@ -247,7 +247,7 @@ def preflight(cors: dict[str, Any] | None, request: Request) -> list[tuple[str, 
 # -- serving -------------------------------------------------------------------------------------
 
 
-def _stage_and_path(api: Any, where: Target) -> tuple[str, str, str]:
+def _stage_and_path(api: Any, where: GatewayTarget) -> tuple[str, str, str]:
     """(stage, path inside the stage, rawPath as the function sees it)."""
     if where.stage is not None:
         raw = where.path if where.stage == "$default" else f"/{where.stage}{where.path}"
@@ -259,7 +259,7 @@ def _stage_and_path(api: Any, where: Target) -> tuple[str, str, str]:
     return stage, "/" + (parts[2] if len(parts) > 2 else ""), where.path
 
 
-def serve(gateway: ApiGateway, found: tuple[Any, str, str], where: Target, environ: dict[str, Any],
+def serve(gateway: ApiGateway, found: tuple[Any, str, str], where: GatewayTarget, environ: dict[str, Any],
           start_response: Any) -> list[bytes]:
     api = found[0]
     stage, path, raw_path = _stage_and_path(api, where)
@@ -303,7 +303,7 @@ def _url_answer(start_response: Any, status: int, body: bytes, error_type: str |
     return start(start_response, status, headers, body)
 
 
-def serve_function_url(gateway: ApiGateway, where: Target, environ: dict[str, Any], start_response: Any
+def serve_function_url(gateway: ApiGateway, where: GatewayTarget, environ: dict[str, Any], start_response: Any
                        ) -> list[bytes]:
     """A function URL: Lambda's answers are its own (403 ``{"Message":null}`` for an unknown URL,
     403 ``Forbidden`` for an ``AWS_IAM`` URL called unsigned, 502 ``Internal Server Error`` for a

@@ -19,8 +19,8 @@ from stepkit.endpoint.apigateway.authorizers import AuthorizerConfig, Authorizer
 from stepkit.endpoint.apigateway.invoke import Invoke, Invoker, function_of
 from stepkit.endpoint.apigateway.wire import (
     GatewayError,
+    GatewayTarget,
     Request,
-    Target,
     error_response,
     integration_failure,
     media_type_matches,
@@ -111,7 +111,7 @@ class ApiGateway:
                                   request_id, rest_api)
 
     # -- REST APIs ----------------------------------------------------------------------------
-    def _rest(self, found: tuple[Any, str, str], where: Target, environ: dict[str, Any], start_response: Any
+    def _rest(self, found: tuple[Any, str, str], where: GatewayTarget, environ: dict[str, Any], start_response: Any
               ) -> list[bytes]:
         stage, path = where.stage, where.path
         if stage is None:  # the host form: the stage is the path's first part

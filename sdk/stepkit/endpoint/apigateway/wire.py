@@ -31,7 +31,7 @@ _PHRASES = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized
 
 
 @dataclass(frozen=True)
-class Target:
+class GatewayTarget:
     """Which user API a request calls. ``stage`` is None on the host form, where it is the path's
     first segment for a REST API and may be absent for an HTTP API's ``$default`` stage."""
 
@@ -57,20 +57,20 @@ def _raw_path(environ: dict[str, Any]) -> str:
     return quote(environ.get("PATH_INFO", "/").encode("latin-1", "replace").decode("utf-8", "replace")) or "/"
 
 
-def target(environ: dict[str, Any]) -> Target | None:
+def target(environ: dict[str, Any]) -> GatewayTarget | None:
     """The user API this request calls, or None when it is a request to AWS itself. Its
     ``path`` is still percent-encoded: routing decodes each part on its own."""
     path = _raw_path(environ)
     host = _host(environ)
     m = _EXECUTE_API_HOST.match(host)
     if m:
-        return Target("api", m["api"], None, path)
+        return GatewayTarget("api", m["api"], None, path)
     m = _LAMBDA_URL_HOST.match(host)
     if m:
-        return Target("function-url", m["url"], "$default", path, m["region"])
+        return GatewayTarget("function-url", m["url"], "$default", path, m["region"])
     m = _USER_REQUEST.match(path)
     if m:
-        return Target("api", m["api"], unquote(m["stage"]), m["path"] or "/")
+        return GatewayTarget("api", m["api"], unquote(m["stage"]), m["path"] or "/")
     return None
 
 

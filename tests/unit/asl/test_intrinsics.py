@@ -20,7 +20,8 @@ from stepkit.asl.intrinsics import (
     compile_intrinsic,
     is_intrinsic,
 )
-from stepkit.asl.jsonpath import compile_path, compile_reference_path
+from stepkit.asl.jsonpath import compile_path
+from stepkit.asl.reference_path import compile_reference_path
 
 CONTEXT = {
     "Execution": {"Id": "arn:aws:states:us-east-1:111111111111:execution:my-machine:run-1", "Name": "run-1"},
@@ -484,7 +485,7 @@ def test_uuid_is_a_random_version_4_uuid() -> None:
 
 # -- the AWS-recorded corpus ----------------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases" / "intrinsic_functions"
 _PASS_FIELDS = {"Type", "Parameters", "InputPath", "ResultPath", "OutputPath", "End", "Comment"}
 
 

@@ -739,7 +739,7 @@ def test_js_number(value: float, text: str) -> None:
 
 # --- the AWS-recorded conformance corpus ------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases"
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases"
 _PREFIX = re.compile(r"An error occurred while executing the state '[^']*' \(entered at the event id #\d+\)\. ")
 _UNEXPECTED_TYPE = re.compile(r"Expected 'array', but was '(\w+)' for value: (.*)", re.S)
 

@@ -186,7 +186,7 @@ def test_the_ml_functions_host_bundles_are_their_code_alone(name: str, tmp_path:
     """This environment (``pip install -e '.[ml]'``) meets every requirement of the
     pipeline's functions, so what the local endpoint gets is a few kilobytes of code."""
     pytest.importorskip("sklearn")
-    code = Path(__file__).resolve().parents[2] / "functions" / name
+    code = Path(__file__).resolve().parents[3] / "functions" / name
     config = FunctionConfig(name=name, code_dir=code)
     result = build_bundle(config, tmp_path / "host", platform="host")
     assert result.vendored == (), (

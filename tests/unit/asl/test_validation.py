@@ -11,15 +11,11 @@ from typing import Any
 import pytest
 
 from stepkit.asl import definition_model
-from stepkit.asl.validation import (
-    Diagnostic,
-    format_location,
-    has_errors,
-    invalid_definition_message,
-    validate_definition,
-)
+from stepkit.asl.definition_fields import format_location
+from stepkit.asl.diagnostics import Diagnostic, has_errors, invalid_definition_message
+from stepkit.asl.validation import validate_definition
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases"
+CONFORMANCE = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases"
 TYPE_VALUES = "[Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]"
 
 
