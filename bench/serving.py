@@ -12,7 +12,9 @@ its training state machine (iris, one candidate), then, warm:
    service (the runtime, no HTTP, no routing): median and p99, and the difference;
 3. the ``predict`` handler called in this process (``functions/local_harness.py``; its S3
    reads go to the endpoint): what the model and the registry check cost alone;
-4. requests/s of ``/predict`` with 16 concurrent clients (threads of a separate process, one
+4. ``POST /predict`` under a Thompson-sampling policy (the bandits read the versions'
+   counters for every request: one BatchGetItem of the policy and its arms);
+5. requests/s of ``/predict`` with 16 concurrent clients (threads of a separate process, one
    kept-alive connection each, so that the clients do not share the server's GIL: the load
    generator of bench/api_gateway.py).
 """
@@ -111,6 +113,26 @@ def warm_latency(endpoint: Any, names: Any, api: str, calls: int) -> dict[str, A
     return out
 
 
+def bandit_latency(endpoint: Any, api: str, calls: int) -> dict[str, Any]:
+    """``/predict`` with the policy set to Thompson sampling, then the champion policy again."""
+    connection = http.client.HTTPConnection("127.0.0.1", endpoint.port)
+
+    def put_policy(policy: dict[str, Any]) -> None:
+        connection.request("PUT", f"{api}/models/{MODEL}/policy", body=json.dumps(policy),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        answer = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"PUT policy answered {response.status}: {answer[:300]!r}")
+
+    put_policy({"kind": "thompson", "versions": ["1"]})
+    _timed_posts(endpoint.port, f"{api}/predict", max(20, calls // 10))
+    figures = _figures(_timed_posts(endpoint.port, f"{api}/predict", calls))
+    put_policy({"kind": "champion"})
+    connection.close()
+    return figures
+
+
 def _handler_in_process(endpoint: Any, calls: int) -> dict[str, float]:
     """The handler's log and metric lines go to /dev/null: they are not the benchmark's output."""
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
@@ -146,10 +168,12 @@ def throughput(endpoint: Any, path: str, clients: int, per_client: int) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="A smoke run: few calls.")
+    parser.add_argument("--calls", type=int, help="Calls per latency figure (default 1,000; --quick: 30).")
     args = parser.parse_args()
     from stepkit.endpoint import LocalEndpoint
 
     calls, per_client = (30, 3) if args.quick else (1000, 30)
+    calls = args.calls or calls
     with tempfile.TemporaryDirectory(prefix="stepkit-bench-serving-") as tmp:
         project = Path(tmp) / "project"
         for folder in ("infra", "functions", "statemachines"):
@@ -157,6 +181,7 @@ def main() -> None:
         with LocalEndpoint(port=0) as endpoint:
             names, api = deploy_and_train(endpoint, project)
             results: dict[str, Any] = {"warm": warm_latency(endpoint, names, api, calls)}
+            results["warm"]["api_thompson"] = bandit_latency(endpoint, api, calls)
             results["concurrent_16"] = throughput(endpoint, f"{api}/predict", 16, per_client)
     results["machine"] = {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                           "python": sys.version.split()[0]}

@@ -81,7 +81,9 @@ def serving_api() -> ServingApi:
 @pytest.fixture
 def deployed_stack(tmp_path: Path, project: Path, local_aws_env: None) -> Any:
     """The repository's stack deployed to a fresh local endpoint: ``{"endpoint", "names", "api",
-    "bucket"}`` (``api``: the serving REST API's base URL); the endpoint stops after the test.
+    "bucket", "stack"}`` (``api``: the serving REST API's base URL; ``stack``: the stack file,
+    whose project copy keeps the deploy record, as ``stepkit deploy`` would); the endpoint
+    stops after the test.
     The stack gets a name of its own: moto's state outlives an endpoint stopped in the same
     process, so another test's bucket, registry and router table could still be there."""
     import uuid
@@ -96,14 +98,13 @@ def deployed_stack(tmp_path: Path, project: Path, local_aws_env: None) -> Any:
     try:
         environ = {"STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "test",
                    "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": endpoint.region}
-        deployment = Deployment.open(project / "infra" / "stack.yaml", target="local", environ=environ,
-                                     records_dir=tmp_path / "records")
+        deployment = Deployment.open(stack_file, target="local", environ=environ)
         _, outcome = deployment.deploy(environ=environ)
         assert outcome.failed is None, outcome.error
         api_id = next(a["id"] for a in endpoint.client("apigateway").get_rest_apis()["items"]
                       if a["name"] == deployment.names.function("serving"))
         yield {"endpoint": endpoint, "names": deployment.names, "bucket": deployment.names.bucket("artifacts"),
-               "api": f"{endpoint.url}/restapis/{api_id}/api/_user_request_"}
+               "api": f"{endpoint.url}/restapis/{api_id}/api/_user_request_", "stack": stack_file}
     finally:
         endpoint.stop()
 

@@ -88,7 +88,7 @@ def route(state: RouterState, request: RolloutEvent) -> dict[str, Any]:
     weights = ({request.challenger: 100.0} if request.share >= 100 else
                {request.champion: 100.0 - request.share, request.challenger: request.share})
     revision = state.set_policy(request.model_name, WeightedPolicy(weights=weights, sticky=True))
-    baseline = (state.stats(request.model_name).get(request.challenger) or ArmStats()).feedbacks
+    baseline = (state.stats(request.model_name, [request.challenger]).get(request.challenger) or ArmStats()).feedbacks
     _record(state, request, {"action": "canary" if request.step == 0 else "shift", "step": request.step,
                              "share": request.share, "weights": weights, "revision": revision})
     service.count("RolloutShifts", 1)
@@ -119,7 +119,7 @@ def verdict(champion: ArmStats, challenger: ArmStats, request: RolloutEvent) -> 
 
 
 def evaluate(state: RouterState, request: RolloutEvent) -> dict[str, Any]:
-    stats = state.stats(request.model_name)
+    stats = state.stats(request.model_name, [request.champion, request.challenger])
     champion = stats.get(request.champion) or ArmStats()
     challenger = stats.get(request.challenger) or ArmStats()
     outcome, reasons = verdict(champion, challenger, request)

@@ -59,7 +59,9 @@ def stepkit(*args: str) -> Any:
 
 
 def test_the_deployed_api_routes_counts_and_refuses_bad_input(deployed_stack: dict[str, Any],
-                                                              sample_datasets: ModuleType) -> None:
+                                                              sample_datasets: ModuleType,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STEPKIT_SERVING_URL", raising=False)
     endpoint, names, api = deployed_stack["endpoint"], deployed_stack["names"], deployed_stack["api"]
     bucket = deployed_stack["bucket"]
     sfn, s3 = endpoint.client("stepfunctions"), endpoint.client("s3")
@@ -96,11 +98,16 @@ def test_the_deployed_api_routes_counts_and_refuses_bad_input(deployed_stack: di
         assert status == 200 and headers["X-Model-Version"] == body["model_version"]
         assert call(f"{api}/feedback", {"request_id": body["request_id"], "label": "setosa"})[0] == 200
 
-    status_doc = json.loads(stepkit("serving", "status", "--url", api, "--json"))
+    # Without --url, the API is the one the stack's deploy record names.
+    deployed = ("--stack", str(deployed_stack["stack"]), "--endpoint-url", endpoint.url)
+    status_doc = json.loads(stepkit("serving", "status", *deployed, "--json"))
     by_version = {v["version"]: v for v in status_doc["versions"]}
     assert by_version["1"]["share"] == 50.0 and by_version["2"]["share"] == 50.0
     assert sum(v["metrics"]["feedbacks"] for v in by_version.values()) == 20
     assert by_version["1"]["metrics"]["requests"] + by_version["2"]["metrics"]["requests"] == 21
+    assert status_doc == json.loads(stepkit("serving", "status", "--url", api, "--json"))
+    missing = CliRunner().invoke(main, ["serving", "status", *deployed, "--stage", "prod", "--json"])
+    assert missing.exit_code == 2 and json.loads(missing.stdout)["error"] == "NoServingApi", missing.output
     table = stepkit("serving", "status", "--url", api)
     assert "p99 ms" in table and "accuracy" in table
     decisions = json.loads(stepkit("serving", "decisions", MODEL, "--url", api, "--json"))["decisions"]

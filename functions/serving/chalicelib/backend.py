@@ -177,10 +177,10 @@ class Backend:
                 known = ", ".join(sorted(versions, key=int)) or "none"
                 raise ServingError(404, f"model '{self.model_name}' has no version {pinned!r} (versions: {known})")
             return Decision(version=pinned, policy="pinned"), "vote"
-        # Only the bandits read the counters: a GetItem of the policy is all the others need
-        # (moto's Query walks the whole table, which grows by one item per answered request).
+        # Only the bandits read the counters, and only of the arms they choose between (one
+        # BatchGetItem): a GetItem of the policy is all the others need.
         policy, _ = self.state.policy(self.model_name)
-        stats = self.state.stats(self.model_name) if policy.kind in ADAPTIVE else {}
+        stats = self.state.stats(self.model_name, policy.arms()) if policy.kind in ADAPTIVE else {}
         try:
             decision = choose(policy, stats, caller_key=caller_key, rng=self.rng, champion=self.champion(index))
         except NoChampionError as exc:

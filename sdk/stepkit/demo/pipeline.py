@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stepkit.demo.report import render_candidates, render_report
-from stepkit.demo.scheduled import demo_clock, scheduled_drift_check
+from stepkit.demo.scheduled import ScheduledRun, demo_clock, scheduled_drift_check
 from stepkit.demo.serving import ServingRun
 from stepkit.demo.watch import Candidate, ExecutionView, StageTime, cold_starts, follow, wait_for_new_execution
 
@@ -51,6 +51,7 @@ class DemoResult:
     second_training: ExecutionView | None = None
     second_training_output: dict[str, Any] | None = None
     serving_seconds: float = 0.0
+    scheduled: ScheduledRun | None = None
     status: str = "FAILED"
     problem: str | None = None
 
@@ -66,6 +67,7 @@ class DemoResult:
             "serving": self.serving.summary() if self.serving is not None else None,
             "second_training_output": self.second_training_output,
             "serving_seconds": round(self.serving_seconds, 3),
+            **(self.scheduled.summary() if self.scheduled is not None else {"schedule": None, "drift": None}),
         }
 
 
@@ -148,7 +150,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         started = time.monotonic()
         problem = serve(result, deployment, endpoint, dataset_key, options, console)
         result.serving_seconds = time.monotonic() - started
-        scheduled_drift_check(endpoint, names, console)
+        result.scheduled = scheduled_drift_check(endpoint, names, console)
         result.problem = problem or (f"the serving API did not answer {result.serving.errors} requests"
                                      if result.serving is not None and result.serving.errors else None)
         result.status = "FAILED" if result.problem else "SUCCEEDED"

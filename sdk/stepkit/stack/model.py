@@ -224,12 +224,15 @@ class Stack(BaseModel):
 
     def _pipe_problems(self, here: Location, trigger: Trigger, known: dict[str, set[str]],
                        undeclared: Any) -> list[tuple[Location, str]]:
-        """A pipe's source (a queue, or a table with a stream), its enrichment function, its filters."""
+        """A pipe's source (a queue, a table with a stream, a Kinesis stream), its enrichment
+        function, its filters."""
         pipe = trigger.pipe
         assert pipe is not None
         out: list[tuple[Location, str]] = []
         if pipe.queue is not None and pipe.queue not in known["queue"]:
             out.append(((*here, "pipe", "queue"), undeclared("queue", pipe.queue)))
+        if pipe.kinesis is not None and pipe.kinesis not in known["stream"]:
+            out.append(((*here, "pipe", "kinesis"), undeclared("stream", pipe.kinesis)))
         if pipe.table is not None:
             table = self.tables.get(pipe.table)
             if table is None:
@@ -321,9 +324,6 @@ class Stack(BaseModel):
             if not fn.enabled:
                 continue
             triggers(("functions", name), fn.triggers)
-            problems.extend(((("functions", name, "triggers", str(i), "schedule"),
-                              "a schedule starts a state machine: declare it under that state machine's triggers")
-                             for i, t in enumerate(fn.triggers) if t.schedule is not None))
             grants(("functions", name), fn.access)
             for i, trigger in enumerate(fn.triggers):
                 queue = self.queues.get(trigger.sqs.queue) if trigger.sqs else None

@@ -146,27 +146,31 @@ class StreamTrigger(_ResourceModel):
 
 
 class PipeTrigger(_ResourceModel):
-    """An EventBridge pipe from a queue or a table's DynamoDB stream to the function or state
-    machine that declares it, through ``filters`` (event patterns) and an optional
-    ``enrichment`` function of the stack, whose answer becomes the batch::
+    """An EventBridge pipe from a queue, a table's DynamoDB stream or a Kinesis stream of the
+    stack (``kinesis``, declared under ``streams:``) to the function or state machine that
+    declares it, through ``filters`` (event patterns) and an optional ``enrichment`` function of
+    the stack, whose answer becomes the batch::
 
         triggers:
           - pipe: {table: predictions, filters: [{eventName: [INSERT]}], enrichment: score}
+          - pipe: {kinesis: clicks, starting_position: trim_horizon}
     """
 
     queue: str | None = None
     table: str | None = None
+    kinesis: str | None = None
     filters: list[dict[str, Any]] = Field(default_factory=list, max_length=5)
     enrichment: str | None = None
     batch_size: Annotated[int, Field(ge=1, le=10000)] = 10
     starting_position: Literal["trim_horizon", "latest"] = "latest"
-    """For a table's stream only."""
+    """For a stream (a table's or Kinesis) only."""
     enabled: bool = True
 
     @model_validator(mode="after")
     def _one_source(self) -> PipeTrigger:
-        if (self.queue is None) == (self.table is None):
-            raise ValueError("a pipe reads exactly one of `queue` or `table` (its DynamoDB stream)")
+        if [self.queue, self.table, self.kinesis].count(None) != 2:
+            raise ValueError("a pipe reads exactly one of `queue`, `table` (its DynamoDB stream) or `kinesis` "
+                             "(a stream under `streams:`)")
         return self
 
 
@@ -178,7 +182,8 @@ class TopicSettings(_ResourceModel):
 
 class ScheduleTrigger(_ResourceModel):
     """An EventBridge scheduled rule (``rate(...)`` or six-field ``cron(...)``, UTC) starting a
-    state machine with ``input``; ``enabled: false`` deploys the rule disabled."""
+    state machine, or invoking a function (asynchronously), with ``input`` (a function without
+    one gets EventBridge's ``Scheduled Event``); ``enabled: false`` deploys the rule disabled."""
 
     expression: str
     enabled: bool = True
@@ -257,7 +262,7 @@ class Trigger(_ResourceModel):
     def _exactly_one(self) -> Trigger:
         if [self.s3, self.sqs, self.sns, self.stream, self.schedule, self.pipe].count(None) != 5:
             raise ValueError("a trigger is exactly one of `s3: {bucket, prefix}`, `sqs: {queue}`, `sns: {topic}`, "
-                             "`stream: {table}`, `pipe: {queue or table}` or `schedule: {expression}`")
+                             "`stream: {table}`, `pipe: {queue, table or kinesis}` or `schedule: {expression}`")
         return self
 
 

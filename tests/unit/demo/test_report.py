@@ -1,8 +1,10 @@
 """The demo's report: scores labelled as validation or test, stage times that include a cold
-start said so, Map items counted per Map, follow-up commands with the port to use."""
+start said so, Map items counted per Map, follow-up commands with the port to use; the JSON
+summary's scheduled step."""
 
 import contextlib
 import io
+import json
 import socket
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from test_watch import DEFINITION, train
 from stepkit import run
 from stepkit.demo.pipeline import DemoOptions, DemoResult
 from stepkit.demo.report import _stages, follow_up_port, render_report
+from stepkit.demo.scheduled import ScheduledRun
 from stepkit.demo.watch import ExecutionView
 
 
@@ -63,3 +66,17 @@ def test_report_labels_scores_and_prints_commands_with_the_port_to_use(tmp_path:
     assert f"stepkit up --state-dir {tmp_path / 'state' / 'endpoint'} --port 50123 &" in text
     assert f"stepkit history {machine} {execution} --endpoint-url http://127.0.0.1:50123" in text
     assert "stepkit logs p-dev-train --endpoint-url http://127.0.0.1:50123" in text
+
+
+def test_the_json_summary_carries_the_schedule_and_the_drift_check() -> None:
+    assert {"schedule": None, "drift": None}.items() <= DemoResult().summary().items()  # the step did not run
+    run = ScheduledRun(name="demo-drift-1", expression="at(2027-01-15T09:00:00)",
+                       target_arn="arn:aws:lambda:us-east-1:123456789012:function:p-dev-drift_check",
+                       clock_before=1_800_000_000.0, advanced_seconds=3600.0, fired=1, deleted_after_completion=True,
+                       check={"message": "drift checked", "function_request_id": "r-1", "batch_key": "incoming/b.csv",
+                              "drift": 0.1, "drifted": False, "threshold": 0.5})
+    summary = json.loads(json.dumps(DemoResult(scheduled=run).summary()))
+    assert summary["schedule"]["started"] == {"function": "p-dev-drift_check", "request_id": "r-1"}
+    assert summary["schedule"]["clock"]["after"] == "2027-01-15T09:00:00Z" and summary["schedule"]["fired"] == 1
+    assert summary["drift"]["batch_key"] == "incoming/b.csv" and summary["drift"]["drifted"] is False
+    assert summary["drift"]["published"] is None  # a field the line lacks is null, not missing

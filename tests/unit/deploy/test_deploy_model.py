@@ -226,9 +226,10 @@ def test_schedule_triggers_are_checked_at_their_line() -> None:
     assert problem.startswith("infra/stack.yaml:5: state_machines.m.triggers.0.schedule.expression: ")
     assert "'rate(1 days)' is not an EventBridge schedule expression" in problem
     assert "not an EventBridge schedule expression" in _problems(base % "cron(0 3 * * *)")[0]
-    assert _problems("functions:\n  f:\n    triggers:\n      - schedule: {expression: rate(1 hour)}\n") == [
-        "infra/stack.yaml:4: functions.f.triggers.0.schedule: a schedule starts a state machine: declare it under "
-        "that state machine's triggers"]
+    function = parse_stack("functions:\n  f:\n    triggers:\n      - schedule: {expression: rate(1 hour)}\n")
+    assert function.functions["f"].triggers[0].schedule.expression == "rate(1 hour)"  # type: ignore[union-attr]
+    assert "not an EventBridge schedule expression" in _problems(
+        "functions:\n  f:\n    triggers:\n      - schedule: {expression: rate(0 hours)}\n")[0]
 
 
 def test_a_schedule_rule_in_the_cloudformation_export() -> None:
@@ -287,3 +288,55 @@ def test_a_topic_trigger_is_a_subscription_and_a_permission_for_that_topic_only(
     assert kinds["AWS::SNS::Subscription"]["Protocol"] == "lambda"
     assert kinds["AWS::SNS::Subscription"]["FilterPolicy"] == {"severity": ["high"]}
     assert kinds["AWS::Lambda::Permission"]["Principal"] == "sns.amazonaws.com"
+
+
+SCHEDULED_STACK = """name: t
+streams:
+  clicks: {}
+functions:
+  tick:
+    triggers:
+      - schedule: {expression: "cron(0 3 * * ? *)", enabled: false}
+  consume:
+    triggers:
+      - pipe: {kinesis: clicks}
+"""
+
+
+def test_a_function_schedule_and_a_kinesis_pipe_get_least_privilege(tmp_path: Path) -> None:
+    """A function's schedule is a rule with no role, invoking it through a permission for that
+    rule only; a Kinesis pipe's role reads that stream and invokes that function, nothing else."""
+    from stepkit.deploy.cloudformation import build_template
+
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(SCHEDULED_STACK)
+    for name in ("tick", "consume"):
+        (tmp_path / "functions" / name).mkdir(parents=True)
+        (tmp_path / "functions" / name / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    project = Project.load(tmp_path / "infra" / "stack.yaml")
+    desired = build_desired(project.for_stage("dev"), "dev", Names("t", "dev", "us-east-1", "123456789012"))
+    by_key = desired.by_key()
+    rule = by_key["event_rule:function-tick-schedule-0"]
+    assert (rule.name, rule.schedule, rule.enabled, rule.role) == (  # type: ignore[attr-defined]
+        "t-dev-tick-fn-schedule-0", "cron(0 3 * * ? *)", False, "")
+    permission = by_key["permission:function-tick-schedule-0"]
+    assert (permission.principal, permission.source_arn) == (  # type: ignore[attr-defined]
+        "events.amazonaws.com", "arn:aws:events:us-east-1:123456789012:rule/t-dev-tick-fn-schedule-0")
+    keys = [r.key for r in desired.resources]
+    assert keys.index("permission:function-tick-schedule-0") < keys.index("event_rule:function-tick-schedule-0")
+    assert not [k for k in keys if k.startswith("role:events-")]
+    stream = "arn:aws:kinesis:us-east-1:123456789012:stream/t-dev-clicks"
+    pipe_role = by_key["role:pipe-consume-pipe-0"].policy  # type: ignore[attr-defined]
+    granted = {(a, r) for s in _statements(pipe_role) for a in s["Action"] for r in s["Resource"]}
+    assert ("kinesis:GetRecords", stream) in granted and ("kinesis:ListStreams", "*") in granted
+    assert {r for _, r in granted} == {stream, "*", "arn:aws:lambda:us-east-1:123456789012:function:t-dev-consume"}
+    assert by_key["pipe:consume-pipe-0"].source_parameters(True) == {  # type: ignore[attr-defined]
+        "FilterCriteria": {"Filters": []}, "KinesisStreamParameters": {"BatchSize": 10, "StartingPosition": "LATEST"}}
+
+    template, _ = build_template(project, "dev")
+    resources = template["Resources"]
+    [rule_props] = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::Events::Rule"]
+    assert rule_props["State"] == "DISABLED" and rule_props["Targets"][0]["Id"] == "function"
+    assert resources[rule_props["Targets"][0]["Arn"]["Fn::GetAtt"][0]]["Type"] == "AWS::Lambda::Function"
+    [pipe_props] = [v["Properties"] for v in resources.values() if v["Type"] == "AWS::Pipes::Pipe"]
+    assert resources[pipe_props["Source"]["Fn::GetAtt"][0]]["Type"] == "AWS::Kinesis::Stream"

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 _LAYER = Path(__file__).resolve().parents[3] / "functions" / "layers" / "model" / "python"
 if str(_LAYER) not in sys.path:
@@ -184,3 +185,89 @@ def test_a_feedback_that_loses_the_race_changes_no_counter(state: RouterState) -
         late.record_feedback("r1", label="b")
     arm = state.stats("iris")["1"]
     assert (arm.feedbacks, arm.successes, arm.failures) == (1, 1.0, 0.0)
+
+
+class _Recording:
+    """A client that records the name of every call, passing each one through."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_counters_are_read_by_key_never_by_a_query(state: RouterState) -> None:
+    """Every arm ever counted is found (through the policy item's ``arms`` set), including one
+    no policy names any more and an ensemble's; a reader of given arms makes one BatchGetItem."""
+    state.set_policy("iris", {"kind": "weighted", "weights": {"1": 50, "2": 50}})
+    for version in ("1", "2", "1+2"):
+        state.record_request("iris", version, 2.0, error=False)
+    state.remember_prediction("r1", "iris", "3", {"prediction": "a"})
+    state.record_feedback("r1", label="a")  # an arm first counted by a feedback
+    state.set_policy("iris", ThompsonPolicy(versions=["2", "4"]))
+    recording = RouterState(TABLE, client=_Recording(state.client))
+    policy, revision, arms = recording.view("iris")
+    assert (policy, revision) == (ThompsonPolicy(versions=["2", "4"]), 2)
+    assert sorted(arms) == ["1", "1+2", "2", "3"] and arms["3"].successes == 1.0
+    assert recording.client.calls == ["get_item", "batch_get_item"]
+    recording.client.calls.clear()
+    assert sorted(recording.stats("iris", ["2", "4", "2"])) == ["2"]
+    assert recording.client.calls == ["batch_get_item"]
+    assert recording.stats("other") == {}
+
+
+def test_an_arm_is_registered_once_per_state_object(state: RouterState) -> None:
+    recording = RouterState(TABLE, client=_Recording(state.client))
+    for _ in range(3):
+        recording.record_request("iris", "1", 1.0, error=False)
+    assert recording.client.calls == ["update_item"] * 4  # the arms set once, then the counters
+    state.reset_arm("iris", "1")
+    assert state.stats("iris") == {}
+    recording.record_request("iris", "1", 1.0, error=False)  # still registered: a reset keeps the set
+    assert state.stats("iris")["1"].requests == 1
+
+
+class _Throttled:
+    """A client whose BatchGetItem answers only ``answered`` keys, leaving the others
+    unprocessed, ``rounds`` times."""
+
+    def __init__(self, client: Any, rounds: int, answered: int) -> None:
+        self._client = client
+        self.rounds = rounds
+        self.answered = answered
+        self.requests = 0
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.requests += 1
+        if self.rounds == 0:
+            return self._client.batch_get_item(RequestItems=RequestItems)
+        self.rounds -= 1
+        (table, request), = RequestItems.items()
+        keys, rest = request["Keys"][:self.answered], request["Keys"][self.answered:]
+        answer = self._client.batch_get_item(RequestItems={table: {**request, "Keys": keys}}) if keys else {}
+        return {**answer, "UnprocessedKeys": {table: {**request, "Keys": rest}} if rest else {}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_unprocessed_keys_are_asked_for_again_until_answered(state: RouterState,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    for version in ("1", "2", "3"):
+        state.record_request("iris", version, 1.0, error=False)
+    throttled = _Throttled(state.client, rounds=2, answered=1)
+    assert sorted(RouterState(TABLE, client=throttled).stats("iris", ["1", "2", "3"])) == ["1", "2", "3"]
+    assert throttled.requests == 3
+    stuck = _Throttled(state.client, rounds=100, answered=0)
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
+        RouterState(TABLE, client=stuck).stats("iris", ["1", "2", "3"])
+    assert stuck.requests == 8

@@ -1,4 +1,5 @@
-"""Stack: a function's ``stream`` trigger (a table's DynamoDB stream) and its checks."""
+"""Stack: a function's ``stream`` trigger (a table's DynamoDB stream) and ``pipe`` trigger (a
+queue, a table's stream or a Kinesis stream) and their checks."""
 
 from __future__ import annotations
 
@@ -49,8 +50,13 @@ def test_pipe_trigger_checks() -> None:
     assert "has no stream" in problems[("state_machines", "m", "triggers", "0", "pipe", "table")]
     assert "function 'g' is not declared" in problems[("state_machines", "m", "triggers", "0", "pipe", "enrichment")]
     assert ("state_machines", "m", "triggers", "0", "pipe", "filters", "0") in problems
-    with pytest.raises(ValidationError, match="exactly one of `queue` or `table`"):
+    with pytest.raises(ValidationError, match="exactly one of `queue`, `table`"):
         stack({"queue": "q", "table": "t"})
+    with pytest.raises(ValidationError, match="exactly one of `queue`, `table`"):
+        stack({"kinesis": "clicks", "table": "t"})
+    assert stack({"kinesis": "clicks"}, streams={"clicks": {}}).reference_problems() == []
+    [(where, message)] = stack({"kinesis": "views"}, streams={"clicks": {}}).reference_problems()
+    assert where[-2:] == ("pipe", "kinesis") and "stream 'views' is not declared under `streams:`" in message
 
 
 def test_kinesis_stream_trigger_checks() -> None:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from stepkit.asl.substitutions import placeholders
 from stepkit.deploy.policy import PolicyBuilder
-from stepkit.deploy.providers import apis, buckets, pipes, queues, streams, topics
+from stepkit.deploy.providers import apis, buckets, pipes, queues, rules, streams, topics
 from stepkit.deploy.providers.base import (
     ENV_PLACEHOLDER,
     MISSING,
@@ -161,6 +161,8 @@ def _triggers(ctx: BuildContext, function: str, triggers: Any) -> None:
             ctx.add(streams.stream_mapping(function, trigger.stream, names))
         if trigger.pipe is not None:
             ctx.add(*pipes.pipe_resources(("function", function), i, trigger.pipe, names))
+        if trigger.schedule is not None:
+            rules.function_schedule(ctx, function, i, trigger.schedule, f"functions.{function}")
 
 
 def function_policy(name: str, settings: Any, stack: StackArns) -> PolicyBuilder:

@@ -1,5 +1,5 @@
 """A function's or state machine's ``pipe`` trigger: an EventBridge pipe (kind ``pipe``) and
-its role.
+its role; its source a queue, a table's DynamoDB stream or a Kinesis stream of the stack.
 
 A pipe carries the stack's tags. A table's stream ARN is read from the table when the pipe is
 put (DynamoDB names a stream when it creates it). A pipe's source cannot be changed in place
@@ -17,15 +17,16 @@ from stepkit.deploy.naming import Names
 from stepkit.deploy.policy import PolicyBuilder
 from stepkit.deploy.providers.base import MISSING, Provider, Template, get_att, ref
 from stepkit.deploy.providers.roles import Role
-from stepkit.deploy.providers.streams import stream_arn
+from stepkit.deploy.providers.streams import kinesis_read_policy, stream_arn
 from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
 
 
 @dataclass(frozen=True)
 class Pipe(Resource):
-    """An EventBridge pipe from a queue or a table's stream (whose ARN deploy reads from the
-    table) to a function or a state machine, with filters and an optional enrichment function."""
+    """An EventBridge pipe from a queue, a table's stream (whose ARN deploy reads from the
+    table) or a Kinesis stream to a function or a state machine, with filters and an optional
+    enrichment function."""
 
     kind: ClassVar[str] = "pipe"
     order: ClassVar[int] = 95
@@ -36,6 +37,9 @@ class Pipe(Resource):
     queue_arn: str = ""
     table: str = ""
     table_name: str = ""
+    kinesis: str = ""
+    """A Kinesis stream of the stack (logical name), instead of ``queue`` or ``table``."""
+    kinesis_arn: str = ""
     target: str = ""
     """The dependency key of the target: ``function:x`` or ``state_machine:x``."""
     target_arn: str = ""
@@ -50,6 +54,7 @@ class Pipe(Resource):
     def depends_on(self) -> tuple[str, ...]:
         return (f"role:{self.logical}", self.target, *((f"queue:{self.queue}",) if self.queue else ()),
                 *((f"table:{self.table}",) if self.table else ()),
+                *((f"kinesis_stream:{self.kinesis}",) if self.kinesis else ()),
                 *((f"function:{self.enrichment}",) if self.enrichment else ()))
 
     def source_parameters(self, creating: bool) -> dict[str, Any]:
@@ -58,9 +63,9 @@ class Pipe(Resource):
         out: dict[str, Any] = {"FilterCriteria": {"Filters": [{"Pattern": f} for f in self.filters]}}
         if self.queue:
             out["SqsQueueParameters"] = {"BatchSize": self.batch_size}
-        else:
-            out["DynamoDBStreamParameters"] = {"BatchSize": self.batch_size,
-                                               **({"StartingPosition": self.starting_position} if creating else {})}
+            return out
+        stream = {"BatchSize": self.batch_size, **({"StartingPosition": self.starting_position} if creating else {})}
+        out["KinesisStreamParameters" if self.kinesis else "DynamoDBStreamParameters"] = stream
         return out
 
     def target_parameters(self) -> dict[str, Any]:
@@ -83,6 +88,7 @@ def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) 
         Pipe(logical=logical, name=f"{names.prefix}-{logical}"[:64], role=role, role_arn=names.role_arn(role),
              queue=pipe.queue or "", queue_arn=names.queue_arn(pipe.queue) if pipe.queue else "",
              table=pipe.table or "", table_name=names.table(pipe.table) if pipe.table else "",
+             kinesis=pipe.kinesis or "", kinesis_arn=names.kinesis_stream_arn(pipe.kinesis) if pipe.kinesis else "",
              target=f"{kind}:{name}", target_arn=target_arn, enrichment=pipe.enrichment or "",
              enrichment_arn=enrichment_arn, filters=tuple(json.dumps(f, sort_keys=True) for f in pipe.filters),
              batch_size=pipe.batch_size, starting_position=pipe.starting_position.upper(), enabled=pipe.enabled),
@@ -90,11 +96,13 @@ def pipe_resources(owner: tuple[str, str], index: int, pipe: Any, names: Names) 
 
 
 def pipe_role_policy(pipe: Any, names: Any, target_arn: str, target_kind: str) -> PolicyBuilder:
-    """A pipe's role: read its source (the queue, or the table's streams), invoke its
+    """A pipe's role: read its source (the queue, the table's streams, the Kinesis stream), invoke its
     enrichment, start its target (the Pipes user guide, "Permissions for EventBridge Pipes")."""
     policy = PolicyBuilder()
     if pipe.queue is not None:
         policy.allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], names.queue_arn(pipe.queue))
+    elif pipe.kinesis is not None:
+        kinesis_read_policy(policy, names.kinesis_stream_arn(pipe.kinesis), "EventBridge Pipes' poller")
     else:
         policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                       "dynamodb:ListStreams"], f"{names.table_arn(pipe.table)}/stream/*")
@@ -125,8 +133,8 @@ class PipeProvider(Provider):
         return MISSING if found is None else self.owned(found.get("Tags"))
 
     def _pipe_source(self, r: Pipe) -> str:
-        if r.queue_arn:
-            return r.queue_arn
+        if r.queue_arn or r.kinesis_arn:
+            return r.queue_arn or r.kinesis_arn
         stream = stream_arn(self.client("dynamodb"), r.table_name)
         if stream is None:
             raise RuntimeError(f"table {r.table_name} has no stream for pipe {r.name} (set its `stream:`)")
@@ -161,7 +169,8 @@ class PipeProvider(Provider):
 
     @classmethod
     def template(cls, r: Pipe, template: Template) -> None:
-        source = get_att(f"queue:{r.queue}") if r.queue else get_att(f"table:{r.table}", "StreamArn")
+        source = (get_att(f"queue:{r.queue}") if r.queue else get_att(f"kinesis_stream:{r.kinesis}") if r.kinesis
+                  else get_att(f"table:{r.table}", "StreamArn"))
         target = get_att(r.target) if r.target.startswith("function:") else ref(r.target)
         properties: dict[str, Any] = {
             "Name": r.name, "RoleArn": get_att(f"role:pipe-{r.logical}"), "Source": source,

@@ -1,7 +1,8 @@
-"""EventBridge rules that start a state machine (kind ``event_rule``): on a schedule (a
+"""EventBridge rules (kind ``event_rule``) that start a state machine, on a schedule (a
 ``schedule`` trigger) or on S3's ``Object Created`` events of a stack bucket (an ``s3``
-trigger: the bucket then sends its events to EventBridge); both with the role EventBridge
-starts the machine with."""
+trigger: the bucket then sends its events to EventBridge), with the role EventBridge starts
+the machine with; and a function's ``schedule`` trigger: a rule invoking the function, which
+takes no role but a statement of the function's resource policy for that rule only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from stepkit.deploy.policy import PolicyBuilder
 from stepkit.deploy.providers.base import MISSING, BuildContext, Provider, Template, get_att, not_found, ref, tag_list
+from stepkit.deploy.providers.permissions import invoke_permission
 from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import Resource
 from stepkit.deploy.state import Recorded
@@ -27,6 +29,8 @@ class EventRule(Resource):
     order: ClassVar[int] = 80
 
     state_machine: str = ""
+    function: str = ""
+    """Instead of ``state_machine``: the function (logical name) a schedule invokes."""
     target_arn: str = ""
     role: str = ""
     role_arn: str = ""
@@ -38,7 +42,14 @@ class EventRule(Resource):
 
     @property
     def depends_on(self) -> tuple[str, ...]:
+        if self.function:
+            return (f"function:{self.function}", f"permission:{self.logical}")
         return (f"state_machine:{self.state_machine}", f"role:events-{self.state_machine}")
+
+    @property
+    def target(self) -> str:
+        """What it starts, as its description says it."""
+        return self.function or self.state_machine
 
 
 def build(ctx: BuildContext, machine: str, triggers: Any, place: str) -> None:
@@ -71,6 +82,20 @@ def build(ctx: BuildContext, machine: str, triggers: Any, place: str) -> None:
             target_arn=names.state_machine_arn(machine), role=events_role,
             role_arn=names.role_arn(events_role), bucket=trigger.s3.bucket,
             pattern=s3_event_pattern(ctx.bucket_names[trigger.s3.bucket], trigger.s3.prefix, trigger.s3.suffix)))
+
+
+def function_schedule(ctx: BuildContext, function: str, index: int, schedule: Any, place: str) -> None:
+    """A function's ``schedule`` trigger: the rule, invoking the function (asynchronously, as
+    EventBridge invokes one, with ``input`` or else its scheduled event), and the permission
+    that lets that rule, in the stack's account, invoke it."""
+    names = ctx.names
+    rule = names.rule(function, index, "fn-schedule")
+    ctx.check_length("rule", rule, f"{place}.triggers.{index}")
+    logical = f"function-{function}-schedule-{index}"
+    ctx.add(invoke_permission(logical, function, "events.amazonaws.com", names.rule_arn(rule), names),
+            EventRule(logical=logical, name=rule, function=function, target_arn=names.function_arn(function),
+                      schedule=schedule.expression, enabled=schedule.enabled,
+                      input="" if schedule.input is None else json.dumps(schedule.input)))
 
 
 def s3_event_pattern(bucket: str, prefix: str, suffix: str) -> dict[str, Any]:
@@ -115,13 +140,14 @@ class EventRuleProvider(Provider):
         state = "ENABLED" if r.enabled else "DISABLED"
         if r.schedule:
             arn = events.put_rule(Name=r.name, ScheduleExpression=r.schedule, State=state,
-                                  Description=f"stepkit: {r.schedule} starts {r.state_machine}",
+                                  Description=f"stepkit: {r.schedule} starts {r.target}",
                                   Tags=tag_list(self.tags))["RuleArn"]
         else:
             arn = events.put_rule(Name=r.name, EventPattern=json.dumps(r.pattern), State=state,
                                   Description=f"stepkit: S3 objects of {r.bucket} start {r.state_machine}",
                                   Tags=tag_list(self.tags))["RuleArn"]
-        target = {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn}
+        target = ({"Id": "function", "Arn": r.target_arn} if r.function else
+                  {"Id": "state-machine", "Arn": r.target_arn, "RoleArn": r.role_arn})
         if r.input:
             target["Input"] = r.input
         self.retry_iam(lambda: events.put_targets(Rule=r.name, Targets=[target]))
@@ -139,8 +165,9 @@ class EventRuleProvider(Provider):
 
     @classmethod
     def template(cls, r: EventRule, template: Template) -> None:
-        target = {"Id": "state-machine", "Arn": ref(f"state_machine:{r.state_machine}"),
-                  "RoleArn": get_att(f"role:events-{r.state_machine}")}
+        target = ({"Id": "function", "Arn": get_att(f"function:{r.function}")} if r.function else
+                  {"Id": "state-machine", "Arn": ref(f"state_machine:{r.state_machine}"),
+                   "RoleArn": get_att(f"role:events-{r.state_machine}")})
         if r.input:
             target["Input"] = r.input
         when = {"ScheduleExpression": r.schedule} if r.schedule else {"EventPattern": r.pattern}

@@ -115,16 +115,21 @@ def stream_mapping(function: str, stream: Any, names: Names) -> StreamMapping:
         filters=tuple(json.dumps(f, sort_keys=True) for f in stream.filters), enabled=stream.enabled)
 
 
+def kinesis_read_policy(policy: PolicyBuilder, stream_arn: str, reader: str) -> None:
+    """What a poller of one Kinesis stream reads it with (Lambda's and EventBridge Pipes' alike:
+    their guides' "execution role permissions" for Kinesis), on that stream only."""
+    policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+                  "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"], stream_arn)
+    policy.allow(["kinesis:ListStreams"], "*")
+    policy.note(f"kinesis:ListStreams names no stream: {reader} lists the account's streams")
+
+
 def stream_trigger_policy(policy: PolicyBuilder, stream: Any, names: Any) -> None:
     """What Lambda's poller reads with the function's role (the Lambda developer guide, "Using
     AWS Lambda with Amazon DynamoDB": execution role permissions), on the table's streams only,
     and what it sends a discarded batch's description with."""
     if stream.kinesis is not None:
-        policy.allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-                      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"],
-                     names.kinesis_stream_arn(stream.kinesis))
-        policy.allow(["kinesis:ListStreams"], "*")
-        policy.note("kinesis:ListStreams names no stream: Lambda's poller lists the account's streams")
+        kinesis_read_policy(policy, names.kinesis_stream_arn(stream.kinesis), "Lambda's poller")
     else:
         policy.allow(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
                       "dynamodb:ListStreams"], f"{names.table_arn(stream.table)}/stream/*")
@@ -179,9 +184,10 @@ class KinesisStreamProvider(Provider):
         kinesis = self.client("kinesis")
         if (self._kinesis_summary(r.name) if existing else None) is None:
             kinesis.create_stream(StreamName=r.name, ShardCount=r.shards, Tags=self.tags)
-        else:
-            kinesis.add_tags_to_stream(StreamName=r.name, Tags=self.tags)
         found = self._kinesis_active(r.name)
+        # Tagged again once ACTIVE (AddTagsToStream needs it): moto drops CreateStream's Tags,
+        # and a stream without them would be refused as another owner's by the next deploy.
+        kinesis.add_tags_to_stream(StreamName=r.name, Tags=self.tags)
         if found.get("OpenShardCount", r.shards) != r.shards:
             kinesis.update_shard_count(StreamName=r.name, TargetShardCount=r.shards, ScalingType="UNIFORM_SCALING")
             found = self._kinesis_active(r.name)

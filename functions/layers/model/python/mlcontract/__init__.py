@@ -2,7 +2,8 @@
 
 One implementation of what the functions must agree on, so training and serving cannot drift:
 
-* :mod:`mlcontract.features`: how a raw cell becomes a number, how a label is cast to text,
+* :mod:`mlcontract.features`: how a raw cell becomes a number, how a label is cast to text
+  (:mod:`mlcontract.labels`, no numpy),
   the preprocessing (median imputation + standard scaling) fitted at training and applied at
   prediction;
 * :mod:`mlcontract.bundle`: the format of ``model.joblib`` (what train writes, what

@@ -3,7 +3,8 @@
 preprocess fits :func:`fit_preprocessing` on the training rows and writes the scaled splits
 with :func:`transform`; the fitted parameters travel in the manifest and then in the model
 bundle, and select_model and predict apply the same :func:`transform` to raw rows. Labels are
-text everywhere, cast by :func:`label_text` (``1``, ``1.0`` and `` 1`` are the same class).
+text everywhere, cast by :func:`label_text` (``1``, ``1.0`` and `` 1`` are the same class;
+defined in :mod:`mlcontract.labels`, which needs no numpy).
 """
 
 from __future__ import annotations
@@ -15,41 +16,17 @@ from typing import Any
 
 import numpy as np
 
-#: Cell values read as missing (case-insensitive, after stripping blanks).
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+# Re-exported: the functions that crunch numbers import them from here.
+from mlcontract.labels import MISSING_MARKERS, class_sort_key, label_text  # noqa: F401
 
 
 class InvalidRecordError(ValueError):
     """A record cannot be scored; the message names the record and the column."""
 
 
-def label_text(value: Any) -> str | None:
-    """A label as text, ``None`` when missing; numeric labels normalised (``1.0`` -> ``1``)."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if text.lower() in MISSING_MARKERS:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if math.isfinite(number) and number == int(number):
-        return str(int(number))
-    return text
-
-
 def cast_labels(values: Any) -> np.ndarray:
     """Labels (read from a split, or predicted by an estimator) as an array of text."""
     return np.array([label_text(v) or "" for v in np.asarray(values, dtype=object).tolist()], dtype=str)
-
-
-def class_sort_key(label: str) -> tuple[int, float, str]:
-    """Numeric classes in numeric order, then the others alphabetically."""
-    try:
-        return (0, float(label), label)
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def fit_preprocessing(train: np.ndarray) -> dict[str, list[float]]:

@@ -3,12 +3,17 @@
 Items (partition key ``pk``, sort key ``sk``, both strings; TTL attribute ``expires_at``):
 
 * ``model#<name>`` / ``policy``: the routing policy (JSON), its ``revision`` (changed only by a
-  conditional or atomic write), and the ``feedback_seq``/``decision_seq`` sequence counters;
+  conditional or atomic write), the ``feedback_seq``/``decision_seq`` sequence counters, and
+  ``arms``, the set of versions that ever had counters (added to before an arm's first write);
 * ``model#<name>`` / ``arm#<version>``: one version's counters, changed ONLY by ``UpdateItem ...
   ADD`` (atomic on the server, no read-modify-write), so concurrent workers never lose an update;
 * ``request#<request_id>`` / ``prediction``: what was answered, kept ``ttl_seconds`` for
   ``/feedback``, which claims it once with a conditional write;
 * ``model#<name>`` / ``decision#<iso time>#<seq>``: the rollout's decisions.
+
+The counters are read by key (one BatchGetItem of the policy and the arms), never by a Query:
+a Query's cost grows with the partition (on moto, with the whole table, which holds one
+prediction item per answered request), and the bandits read the counters for every request.
 
 Discounted Thompson sampling multiplies every arm's past sums by the discount ``g`` at each
 feedback, which ADD cannot do. The same sums are kept with ADDs: feedback number ``n`` (from the
@@ -24,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +38,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mlcontract.errors import FeedbackAlreadyRecordedError, PolicyConflictError, UnknownRequestError
-from mlcontract.features import label_text
+from mlcontract.labels import label_text
 from mlcontract.routing import (
     LATENCY_BOUNDS_MS,
     ArmStats,
@@ -50,6 +56,10 @@ _COUNTERS = ("requests", "errors", "feedbacks", "successes", "failures", "reward
 #: Chunks of discounted sums this many sequence-chunks old or older weigh < 1e-12 and are dropped.
 _KEPT_CHUNKS = 3
 _DISCOUNT_FLOOR = 1e-6
+#: BatchGetItem's limit on the keys of one request.
+_BATCH_GET_LIMIT = 100
+#: How many BatchGetItem requests one read makes at most while keys are left unprocessed.
+_BATCH_GET_ROUNDS = 8
 
 
 def model_pk(model: str) -> str:
@@ -106,14 +116,18 @@ class RouterState:
         self.table = table_name
         self.client = client or boto3.client(
             "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 8}))
+        #: (model, version) pairs this object already added to the model's ``arms`` set
+        self._registered: set[tuple[str, str]] = set()
 
     # -- policy -----------------------------------------------------------------------------
 
     def policy(self, model: str) -> tuple[Any, int]:
         """The model's policy and its revision; ``champion`` at revision 0 when none is stored."""
-        item = self.client.get_item(TableName=self.table, Key=self._key(model_pk(model), POLICY_SK),
+        return self._policy_of(self._get_policy_item(model))
+
+    def _get_policy_item(self, model: str) -> dict[str, Any]:
+        return self.client.get_item(TableName=self.table, Key=self._key(model_pk(model), POLICY_SK),
                                     ConsistentRead=True).get("Item") or {}
-        return self._policy_of(item)
 
     @staticmethod
     def _policy_of(item: dict[str, Any]) -> tuple[Any, int]:
@@ -153,22 +167,27 @@ class RouterState:
 
     # -- counters ---------------------------------------------------------------------------
 
-    def stats(self, model: str) -> dict[str, ArmStats]:
-        """Every arm's counters (with the discounted sums when the policy is a discounted
-        Thompson sampling), by version."""
-        return self.view(model)[2]
+    def stats(self, model: str, versions: Iterable[str] | None = None) -> dict[str, ArmStats]:
+        """The arms' counters (with the discounted sums when the policy is a discounted
+        Thompson sampling), by version: of ``versions`` only when given, else of every arm."""
+        return self.view(model, versions)[2]
 
-    def view(self, model: str) -> tuple[Any, int, dict[str, ArmStats]]:
-        """The policy, its revision and the arms' counters, read in one consistent Query."""
-        items = self._query(model_pk(model), None)
-        policy_item = next((i for i in items if i["sk"]["S"] == POLICY_SK), {})
+    def view(self, model: str, versions: Iterable[str] | None = None) -> tuple[Any, int, dict[str, ArmStats]]:
+        """The policy, its revision and the arms' counters, the policy and the arms read together
+        in one consistent BatchGetItem. The arms are ``versions`` when given (the one read a
+        bandit needs per request); else every version that ever had counters (the policy item's
+        ``arms`` set, read first with a GetItem) and those the policy names. An arm without
+        counters (never counted, or reset) is left out."""
+        if versions is None:
+            item = self._get_policy_item(model)
+            versions = [*item.get("arms", {}).get("SS", []), *self._policy_of(item)[0].arms()]
+        items = self._get_many(model_pk(model), [POLICY_SK, *(arm_sk(v) for v in versions)])
+        policy_item = items.get(POLICY_SK, {})
         policy, revision = self._policy_of(policy_item)
         discount = policy.discount if isinstance(policy, ThompsonPolicy) else 1.0
         sequence = int(_read_num(policy_item, "feedback_seq"))
-        arms = {}
-        for item in items:
-            if item["sk"]["S"].startswith("arm#"):
-                arms[item["sk"]["S"][len("arm#"):]] = self._arm_of(item, discount, sequence)
+        arms = {sk[len("arm#"):]: self._arm_of(items[sk], discount, sequence)
+                for sk in sorted(items) if sk.startswith("arm#")}
         return policy, revision, arms
 
     @staticmethod
@@ -202,7 +221,20 @@ class RouterState:
                 "ExpressionAttributeValues": {**values, ":version": {"S": version}}}
 
     def _add(self, model: str, version: str, amounts: dict[str, float | int]) -> None:
+        self._register_arm(model, version)
         self.client.update_item(**self._arm_update(model, version, amounts))
+
+    def _register_arm(self, model: str, version: str) -> None:
+        """Add ``version`` to the model's ``arms`` set (how :meth:`view` finds every arm without
+        a Query) before its counters are first written by this object: once per worker and
+        arm, and an arm is never written without being in the set (ADD to a set is idempotent,
+        and nothing removes from it: a reset arm's item is just gone)."""
+        if (model, version) in self._registered:
+            return
+        self.client.update_item(
+            TableName=self.table, Key=self._key(model_pk(model), POLICY_SK), UpdateExpression="ADD #arms :arm",
+            ExpressionAttributeNames={"#arms": "arms"}, ExpressionAttributeValues={":arm": {"SS": [version]}})
+        self._registered.add((model, version))
 
     def record_request(self, model: str, version: str, latency_ms: float, error: bool) -> None:
         """Count one request answered (or failed) by ``version`` and its latency."""
@@ -273,9 +305,10 @@ class RouterState:
         ``feedback_seq`` (a feedback that then loses a race for its request leaves a gap: one
         extra discount step for every arm, which is all it changes)."""
         response = self.client.update_item(
-            TableName=self.table, Key=self._key(model_pk(model), POLICY_SK), UpdateExpression="ADD #seq :one",
-            ExpressionAttributeNames={"#seq": "feedback_seq"}, ExpressionAttributeValues={":one": _num(1)},
-            ReturnValues="ALL_NEW")
+            TableName=self.table, Key=self._key(model_pk(model), POLICY_SK),
+            UpdateExpression="ADD #seq :one, #arms :arm",  # the arm is registered with its sequence number
+            ExpressionAttributeNames={"#seq": "feedback_seq", "#arms": "arms"},
+            ExpressionAttributeValues={":one": _num(1), ":arm": {"SS": [version]}}, ReturnValues="ALL_NEW")
         policy, _ = self._policy_of(response["Attributes"])
         sequence = int(_read_num(response["Attributes"], "feedback_seq"))
         amounts: dict[str, float | int] = {"feedbacks": 1, "successes": reward, "failures": 1 - reward,
@@ -317,6 +350,37 @@ class RouterState:
     @staticmethod
     def _key(pk: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    def _get_many(self, pk: str, sort_keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The items of partition ``pk`` with these sort keys that exist, by sort key, read with
+        consistent BatchGetItems (at most 100 keys each, no duplicate key: DynamoDB refuses
+        both)."""
+        wanted = [self._key(pk, sk) for sk in dict.fromkeys(sort_keys)]
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            for item in self._batch_get(wanted[start:start + _BATCH_GET_LIMIT]):
+                items[item["sk"]["S"]] = item
+        return items
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One BatchGetItem of ``keys``; the keys DynamoDB leaves unprocessed (throttled) are
+        asked for again after a growing pause, as AWS advises, :data:`_BATCH_GET_ROUNDS` times
+        at most, then ``ProvisionedThroughputExceededException`` as the client's own retries
+        would end."""
+        request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        found: list[dict[str, Any]] = []
+        for attempt in range(_BATCH_GET_ROUNDS):
+            if attempt:
+                time.sleep(min(1.0, 0.025 * 2 ** attempt))
+            response = self.client.batch_get_item(RequestItems=request)
+            found.extend(response.get("Responses", {}).get(self.table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        left = len(request[self.table]["Keys"])
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException",
+                                     "Message": f"{left} key(s) still unprocessed after {_BATCH_GET_ROUNDS} "
+                                                f"BatchGetItem requests"}}, "BatchGetItem")
 
     def _query(self, pk: str, prefix: str | None) -> list[dict[str, Any]]:
         request: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
