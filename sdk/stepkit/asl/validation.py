@@ -72,6 +72,7 @@ from stepkit.asl.diagnostics import (
     invalid_definition_message,
 )
 from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
+from stepkit.asl.variable_names import assigned_names, variable_name_problem
 
 # What callers import together with validate_definition (the rest: stepkit.asl.diagnostics).
 __all__ = ["ERROR", "Diagnostic", "invalid_definition_message", "validate_definition"]
@@ -297,6 +298,7 @@ class _DefinitionChecker:
         self.check_transition(state, kind, loc)
         self.check_exclusive(state, kind, language, loc)
         self.check_error_handling(state, loc)
+        self.check_variable_names(state, language, loc)
         if language == JSONPATH:
             self.check_jsonpath_state(state, kind, loc)
         else:
@@ -525,6 +527,25 @@ class _DefinitionChecker:
                 self.check_rule(nested, (*loc, operator, index), language, top=False)
         if isinstance(rule.get("Not"), Mapping):
             self.check_rule(rule["Not"], (*loc, "Not"), language, top=False)
+
+    # variables
+
+    def check_variable_names(self, state: Mapping[str, Any], language: str, loc: Location) -> None:
+        """Every name an ``Assign`` gives (the state's, its Catchers', its Choice rules') must
+        be a valid variable name (:mod:`stepkit.asl.variable_names` has the documented rule).
+        AWS lists no diagnostic code for variable names among ValidateStateMachineDefinition's
+        codes, so these are SCHEMA_VALIDATION_FAILED ("Schema validation reported errors")."""
+        places: list[tuple[Any, Location]] = [(state.get("Assign"), (*loc, "Assign"))]
+        for field in ("Catch", "Choices"):
+            for index, entry in object_entries(state.get(field)):
+                places.append((entry.get("Assign"), (*loc, field, index, "Assign")))
+        for assign, where in places:
+            if not isinstance(assign, Mapping):
+                continue
+            for key, name in assigned_names(assign, language):
+                problem = None if self.deferred(key) else variable_name_problem(name)
+                if problem is not None:
+                    self.schema(problem, (*where, key))
 
     # payload templates, paths and expressions
 
