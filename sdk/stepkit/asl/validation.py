@@ -72,7 +72,12 @@ from stepkit.asl.diagnostics import (
     invalid_definition_message,
 )
 from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
-from stepkit.asl.variable_names import assigned_names, variable_name_problem
+from stepkit.asl.variable_names import (
+    outer_scope_clashes,
+    outer_scope_message,
+    state_assignments,
+    variable_name_problem,
+)
 
 # What callers import together with validate_definition (the rest: stepkit.asl.diagnostics).
 __all__ = ["ERROR", "Diagnostic", "invalid_definition_message", "validate_definition"]
@@ -222,6 +227,8 @@ class _DefinitionChecker:
         if definition.get("QueryLanguage") in QUERY_LANGUAGES:
             self.top_language = definition["QueryLanguage"]
         self.check_machine(definition, (), top=True)
+        for location, name in outer_scope_clashes(definition, self.top_language):
+            self.schema(outer_scope_message(name), location)
 
     def check_machine(self, machine: Mapping[str, Any], loc: Location, *, top: bool) -> None:
         """The states of the top level, a branch or an item processor, and their graph."""
@@ -535,17 +542,10 @@ class _DefinitionChecker:
         be a valid variable name (:mod:`stepkit.asl.variable_names` has the documented rule).
         AWS lists no diagnostic code for variable names among ValidateStateMachineDefinition's
         codes, so these are SCHEMA_VALIDATION_FAILED ("Schema validation reported errors")."""
-        places: list[tuple[Any, Location]] = [(state.get("Assign"), (*loc, "Assign"))]
-        for field in ("Catch", "Choices"):
-            for index, entry in object_entries(state.get(field)):
-                places.append((entry.get("Assign"), (*loc, field, index, "Assign")))
-        for assign, where in places:
-            if not isinstance(assign, Mapping):
-                continue
-            for key, name in assigned_names(assign, language):
-                problem = None if self.deferred(key) else variable_name_problem(name)
-                if problem is not None:
-                    self.schema(problem, (*where, key))
+        for where, name in state_assignments(state, language):
+            problem = None if self.deferred(where[-1]) else variable_name_problem(name)
+            if problem is not None:
+                self.schema(problem, (*loc, *where))
 
     # payload templates, paths and expressions
 

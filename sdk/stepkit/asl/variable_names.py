@@ -30,9 +30,18 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from stepkit.asl.definition_model import JSONPATH
+from stepkit.asl.definition_fields import Location
+from stepkit.asl.definition_model import JSONPATH, QUERY_LANGUAGES
 
-__all__ = ["MAX_VARIABLE_NAME_LENGTH", "RESERVED_VARIABLE", "assigned_names", "variable_name_problem"]
+__all__ = [
+    "MAX_VARIABLE_NAME_LENGTH",
+    "RESERVED_VARIABLE",
+    "assigned_names",
+    "outer_scope_clashes",
+    "outer_scope_message",
+    "state_assignments",
+    "variable_name_problem",
+]
 
 MAX_VARIABLE_NAME_LENGTH = 80
 #: ``$states`` is the reserved variable; a variable is referenced as ``$`` + its name.
@@ -79,6 +88,14 @@ def variable_name_problem(name: str) -> str | None:
     return None
 
 
+def outer_scope_message(name: str) -> str:
+    """AWS's wording is not on record; this one says the documented rule."""
+    return (
+        f"The variable '{name}' is assigned in an outer scope: a variable assigned in an inner scope "
+        "(inside a Map or Parallel state) cannot have the same name as one assigned in an outer scope"
+    )
+
+
 def assigned_names(assign: Mapping[str, Any], language: str) -> Iterator[tuple[str, str]]:
     """``(key, variable name)`` for every entry of one ``Assign`` object."""
     for key in assign:
@@ -88,3 +105,63 @@ def assigned_names(assign: Mapping[str, Any], language: str) -> Iterator[tuple[s
             yield key, key[:-2]
         else:
             yield key, key
+
+
+_NESTED = (("ItemProcessor",), ("Iterator",))
+
+
+def state_assignments(state: Mapping[str, Any], language: str) -> Iterator[tuple[Location, str]]:
+    """``(location inside the state, variable name)`` for each name one state assigns: its
+    own ``Assign``, its Catchers' and its Choice rules' (the places the guide lists: "The
+    Assign field is available at the top level of each state (except Succeed and Fail),
+    inside Choice state rules, and inside Catch fields")."""
+    places: list[tuple[Any, Location]] = [(state.get("Assign"), ("Assign",))]
+    for field in ("Catch", "Choices"):
+        entries = state.get(field)
+        if isinstance(entries, list):
+            for index, entry in enumerate(entries):
+                if isinstance(entry, Mapping):
+                    places.append((entry.get("Assign"), (field, index, "Assign")))
+    for assign, where in places:
+        if isinstance(assign, Mapping):
+            for key, name in assigned_names(assign, language):
+                yield (*where, key), name
+
+
+def outer_scope_clashes(
+    machine: Mapping[str, Any], top_language: str, outer: frozenset[str] = frozenset(), loc: Location = ()
+) -> Iterator[tuple[Location, str]]:
+    """Assignments inside a Map or Parallel state to a name an enclosing scope assigns.
+
+    The guide, "Variable scope": "A variable exists in a scope if any state in the scope
+    assigns a value to it. To help avoid common errors, a variable assigned in an inner scope
+    cannot have the same name as one assigned in an outer scope. For example, if the
+    top-level scope assigns a value to a variable called myVariable, then no other scope
+    (inside a Map, Parallel) can assign to myVariable as well." A Map's or Parallel's own
+    Assign and Catch assign in the scope the state sits in ("the Assign field in a Catch can
+    assign values to variables in the outer scope").
+    """
+    states = machine.get("States")
+    if not isinstance(states, Mapping):
+        return
+    scope: set[str] = set()
+    for name, state in states.items():
+        if not isinstance(state, Mapping):
+            continue
+        declared = state.get("QueryLanguage")
+        language = str(declared) if declared in QUERY_LANGUAGES else top_language
+        for where, variable in state_assignments(state, language):
+            scope.add(variable)
+            if variable in outer:
+                yield (*loc, "States", name, *where), variable
+    enclosing = outer | scope
+    for name, state in states.items():
+        if not isinstance(state, Mapping):
+            continue
+        nested: list[tuple[Any, Location]] = [(state.get(field[0]), field) for field in _NESTED]
+        branches = state.get("Branches")
+        if isinstance(branches, list):
+            nested += [(branch, ("Branches", index)) for index, branch in enumerate(branches)]
+        for inner, where in nested:
+            if isinstance(inner, Mapping):
+                yield from outer_scope_clashes(inner, top_language, enclosing, (*loc, "States", name, *where))

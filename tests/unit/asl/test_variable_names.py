@@ -182,3 +182,91 @@ def test_create_state_machine_wording() -> None:
 def test_unresolved_placeholder_key_is_not_checked() -> None:
     definition = pass_machine({"${Name}": 1})
     assert [d for d in validate_definition(definition, substitutions={}) if d.severity == "ERROR"] == []
+
+
+# --- "Variable scope": an inner scope may not assign a name an outer scope assigns ---------
+
+
+def scoped(inner_assign: dict[str, Any], outer_assign: dict[str, Any], kind: str = "Map") -> dict[str, Any]:
+    inner = {"StartAt": "I", "States": {"I": {"Type": "Pass", "Assign": inner_assign, "End": True}}}
+    nested: dict[str, Any] = (
+        {"Type": "Map", "Items": [1], "ItemProcessor": inner}
+        if kind == "Map"
+        else {"Type": "Parallel", "Branches": [inner]}
+    )
+    return {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Outer",
+        "States": {
+            "Outer": {"Type": "Pass", "Assign": outer_assign, "Next": "Nested"},
+            "Nested": {**nested, "End": True},
+        },
+    }
+
+
+def scope_message(name: str) -> str:
+    return (
+        f"The variable '{name}' is assigned in an outer scope: a variable assigned in an inner scope "
+        "(inside a Map or Parallel state) cannot have the same name as one assigned in an outer scope"
+    )
+
+
+@pytest.mark.parametrize("kind", ["Map", "Parallel"])
+def test_inner_scope_cannot_assign_an_outer_name(kind: str) -> None:
+    where = "ItemProcessor" if kind == "Map" else "Branches[0]"
+    assert errors(scoped({"myVariable": 2, "inner": 3}, {"myVariable": 1}, kind)) == [
+        ("SCHEMA_VALIDATION_FAILED", f"/States/Nested/{where}/States/I/Assign/myVariable", scope_message("myVariable"))
+    ]
+
+
+def test_the_rule_is_static_whatever_runs_first() -> None:
+    # "A variable exists in a scope if any state in the scope assigns a value to it": an
+    # outer state that assigns after the Map still owns the name.
+    definition = scoped({"v": 2}, {})
+    definition["States"]["Nested"] = {**definition["States"]["Nested"], "End": False, "Next": "Later"}
+    definition["States"]["Later"] = {"Type": "Pass", "Assign": {"v": 1}, "End": True}
+    assert [e[1] for e in errors(definition)] == ["/States/Nested/ItemProcessor/States/I/Assign/v"]
+
+
+def test_a_map_catch_assigns_in_the_outer_scope() -> None:
+    definition = scoped({"fromInner": 2}, {})
+    definition["States"]["Nested"]["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "Next": "Done", "Assign": {"fromInner": 0}}
+    ]
+    definition["States"]["Done"] = {"Type": "Succeed"}
+    assert [e[1] for e in errors(definition)] == ["/States/Nested/ItemProcessor/States/I/Assign/fromInner"]
+
+
+def test_reading_outer_variables_and_sibling_scopes_are_allowed() -> None:
+    definition = scoped({"total": "{% $outer + 1 %}"}, {"outer": 1}, "Parallel")
+    definition["States"]["Nested"]["Branches"].append(
+        {"StartAt": "J", "States": {"J": {"Type": "Pass", "Assign": {"total": 5}, "End": True}}}
+    )
+    assert errors(definition) == []
+
+
+def test_nested_scopes_see_every_enclosing_scope() -> None:
+    definition = scoped({}, {"top": 1})
+    definition["States"]["Nested"]["ItemProcessor"]["States"]["I"] = {
+        "Type": "Parallel",
+        "Assign": {"middle": 1},
+        "Branches": [
+            {"StartAt": "D", "States": {"D": {"Type": "Pass", "Assign": {"top": 2, "middle": 3}, "End": True}}}
+        ],
+        "End": True,
+    }
+    assert [e[1] for e in errors(definition)] == [
+        "/States/Nested/ItemProcessor/States/I/Branches[0]/States/D/Assign/top",
+        "/States/Nested/ItemProcessor/States/I/Branches[0]/States/D/Assign/middle",
+    ]
+
+
+def test_jsonpath_scope_names_drop_the_suffix() -> None:
+    definition = scoped({"v.$": "$.x"}, {"v": 1})
+    definition["QueryLanguage"] = "JSONPath"
+    definition["States"]["Nested"] = {
+        "Type": "Map",
+        "ItemProcessor": definition["States"]["Nested"]["ItemProcessor"],
+        "End": True,
+    }
+    assert [e[1] for e in errors(definition)] == ["/States/Nested/ItemProcessor/States/I/Assign/v.$"]
