@@ -11,6 +11,13 @@ https://docs.aws.amazon.com/step-functions/latest/dg/workflow-variables.html):
 - "Assign field in ASL": "You cannot assign a value to a part of a variable. For example, you
   can "Assign":{"x":42}, but you cannot "Assign":{"x.y":42} or "Assign":{"x[2]":42}." ('.' and
   '[' are no ID_Continue characters, so the syntax rule already refuses both.)
+- "Variable scope": an inner scope (inside a Map or Parallel state) may not assign a name an
+  outer scope assigns (:func:`outer_scope_clashes`).
+
+The guide says neither when these rules are enforced nor with which diagnostic; the
+validator reports them when a definition is checked (they are properties of the definition
+text) as SCHEMA_VALIDATION_FAILED, the only listed ValidateStateMachineDefinition code that
+fits. The messages are stepkit's: AWS's are not on record.
 
 In a JSONPath state a key ending in ``.$`` names the variable without that suffix
 ("products.$" assigns ``$products``, same page, "Assigning variables in JSONPath"); in a JSONata
