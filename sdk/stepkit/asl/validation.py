@@ -72,6 +72,12 @@ from stepkit.asl.diagnostics import (
     invalid_definition_message,
 )
 from stepkit.asl.substitutions import PLACEHOLDER, has_placeholder, quote_bare_placeholders, substitute_known
+from stepkit.asl.variable_names import (
+    outer_scope_clashes,
+    outer_scope_message,
+    state_assignments,
+    variable_name_problem,
+)
 
 # What callers import together with validate_definition (the rest: stepkit.asl.diagnostics).
 __all__ = ["ERROR", "Diagnostic", "invalid_definition_message", "validate_definition"]
@@ -221,6 +227,8 @@ class _DefinitionChecker:
         if definition.get("QueryLanguage") in QUERY_LANGUAGES:
             self.top_language = definition["QueryLanguage"]
         self.check_machine(definition, (), top=True)
+        for location, name in outer_scope_clashes(definition, self.top_language):
+            self.schema(outer_scope_message(name), location)
 
     def check_machine(self, machine: Mapping[str, Any], loc: Location, *, top: bool) -> None:
         """The states of the top level, a branch or an item processor, and their graph."""
@@ -297,6 +305,7 @@ class _DefinitionChecker:
         self.check_transition(state, kind, loc)
         self.check_exclusive(state, kind, language, loc)
         self.check_error_handling(state, loc)
+        self.check_variable_names(state, language, loc)
         if language == JSONPATH:
             self.check_jsonpath_state(state, kind, loc)
         else:
@@ -525,6 +534,18 @@ class _DefinitionChecker:
                 self.check_rule(nested, (*loc, operator, index), language, top=False)
         if isinstance(rule.get("Not"), Mapping):
             self.check_rule(rule["Not"], (*loc, "Not"), language, top=False)
+
+    # variables
+
+    def check_variable_names(self, state: Mapping[str, Any], language: str, loc: Location) -> None:
+        """Every name an ``Assign`` gives (the state's, its Catchers', its Choice rules') must
+        be a valid variable name (:mod:`stepkit.asl.variable_names` has the documented rule).
+        AWS lists no diagnostic code for variable names among ValidateStateMachineDefinition's
+        codes, so these are SCHEMA_VALIDATION_FAILED ("Schema validation reported errors")."""
+        for where, name in state_assignments(state, language):
+            problem = None if self.deferred(where[-1]) else variable_name_problem(name)
+            if problem is not None:
+                self.schema(problem, (*loc, *where))
 
     # payload templates, paths and expressions
 
