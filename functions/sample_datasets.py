@@ -101,16 +101,3 @@ def upload_dataset(s3: Any, bucket: str, key: str, name: str = "breast_cancer", 
 def upload_inference_file(s3: Any, bucket: str, key: str, name: str = "breast_cancer", **options: Any) -> dict:
     """Write rows to score (see :func:`inference_csv`) to ``s3://bucket/key``."""
     return upload(s3, bucket, key, inference_csv(name, **options))
-
-
-#: The default hyperparameter grid of the training pipeline (also in training.asl.json's
-#: defaults), small enough for a laptop: three families, two settings each.
-DEFAULT_GRID: list[dict[str, Any]] = [
-    {"id": "logreg-c0.1", "family": "logistic_regression", "params": {"C": 0.1}},
-    {"id": "logreg-c1", "family": "logistic_regression", "params": {"C": 1.0}},
-    {"id": "rf-100-d6", "family": "random_forest", "params": {"n_estimators": 100, "max_depth": 6}},
-    {"id": "rf-200-full", "family": "random_forest", "params": {"n_estimators": 200}},
-    {"id": "gb-100-lr0.1", "family": "gradient_boosting", "params": {"n_estimators": 100, "learning_rate": 0.1}},
-    {"id": "gb-200-lr0.05", "family": "gradient_boosting",
-     "params": {"n_estimators": 200, "learning_rate": 0.05, "max_depth": 2}},
-]
