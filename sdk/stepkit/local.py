@@ -94,7 +94,7 @@ class LocalStack:
         from stepkit.deploy.errors import DeployInputError
         from stepkit.deploy.naming import Names, partition_of
         from stepkit.deploy.providers.functions import Function
-        from stepkit.deploy.providers.state_machines import StateMachine
+        from stepkit.deploy.providers.state_machines import StateMachineResource
         from stepkit.deploy.providers.tables import Table
         from stepkit.stack.model import UnknownStage
 
@@ -111,7 +111,7 @@ class LocalStack:
             raise LocalRunError("\n".join(exc.problems)) from None
         self.values: dict[str, str] = dict(desired.values)
         self.functions = {r.logical: r for r in desired.resources if isinstance(r, Function)}
-        self.state_machines = {r.logical: r for r in desired.resources if isinstance(r, StateMachine)}
+        self.state_machines = {r.logical: r for r in desired.resources if isinstance(r, StateMachineResource)}
         self.buckets = [r.name for r in desired.resources if r.kind == "bucket"]
         self.queues = [r for r in desired.resources if r.kind == "queue"]
         self.tables = [r for r in desired.resources if isinstance(r, Table)]

@@ -46,10 +46,10 @@ from stepkit.asl.jsonata_functions import (
 
 __all__ = [
     "UNDEFINED",
+    "CompiledTemplate",
     "Expression",
     "JsonataEvaluationError",
     "JsonataSyntaxError",
-    "Template",
     "compile_expression",
     "compile_template",
     "is_expression",
@@ -610,7 +610,7 @@ def _has_expressions(node: Any) -> bool:
     return False
 
 
-class Template:
+class CompiledTemplate:
     """A field value with expressions anywhere inside it (``Arguments``, ``Output``, ``Assign``,
     ``Items``, ``ItemSelector``...), compiled once.
 
@@ -638,9 +638,9 @@ class Template:
         return _build(self._root, _Bindings(states, variables, now))
 
 
-def compile_template(value: Any) -> Template:
+def compile_template(value: Any) -> CompiledTemplate:
     """Compile a field value that may hold expressions at any depth.
 
     Raises :class:`JsonataSyntaxError`, with ``path`` set, for an expression that does not parse.
     """
-    return Template(_compile_node(value, ""))
+    return CompiledTemplate(_compile_node(value, ""))

@@ -17,10 +17,10 @@ from jsonata.jexception import JException
 
 from stepkit.asl.jsonata import (
     UNDEFINED,
+    CompiledTemplate,
     Expression,
     JsonataEvaluationError,
     JsonataSyntaxError,
-    Template,
     compile_expression,
     compile_template,
     is_expression,
@@ -598,7 +598,7 @@ def test_a_template_without_expressions_is_a_fresh_copy_of_itself(value: Any) ->
 
 def test_a_template_that_is_one_expression_returns_its_value() -> None:
     assert compile_template("{% [1, 2] %}").evaluate(STATES) == [1, 2]
-    assert isinstance(compile_template("{% 1 %}"), Template)
+    assert isinstance(compile_template("{% 1 %}"), CompiledTemplate)
 
 
 @pytest.mark.parametrize(

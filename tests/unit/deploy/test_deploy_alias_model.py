@@ -9,7 +9,7 @@ import pytest
 
 from stepkit.deploy.desired import build_desired
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers.state_machines import StateMachine, StateMachineAlias
+from stepkit.deploy.providers.state_machines import StateMachineAlias, StateMachineResource
 from stepkit.stack import Project, StackError, parse_stack
 
 NAMES = Names("flows", "dev", "us-east-1", "123456789012")
@@ -38,7 +38,7 @@ def test_the_alias_follows_its_state_machine(tmp_path: Path) -> None:
         "    access:\n      - {bucket: b, actions: [read]}\n"
         "    alias: {name: live, canary_percentage: 25}\nbuckets:\n  b: {}\n")
     desired = build_desired(Project.load(tmp_path / "infra" / "stack.yaml"), "dev", NAMES)
-    machine = next(r for r in desired.resources if isinstance(r, StateMachine))
+    machine = next(r for r in desired.resources if isinstance(r, StateMachineResource))
     alias = next(r for r in desired.resources if isinstance(r, StateMachineAlias))
     assert (alias.key, alias.name, alias.alias) == ("state_machine_alias:m", "flows-dev-m:live", "live")
     assert alias.depends_on == ("state_machine:m",)

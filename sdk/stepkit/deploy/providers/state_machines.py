@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class StateMachine(Resource):
+class StateMachineResource(Resource):
     kind: ClassVar[str] = "state_machine"
     order: ClassVar[int] = 60
 
@@ -178,7 +178,7 @@ def _machine(ctx: BuildContext, machine: ProjectStateMachine, source: str, known
     if log_group is not None and s.logging is not None:
         ctx.add(LogGroup(logical=f"state_machine-{machine.name}", name=log_group,
                          retention_days=s.logging.retention_days))
-    state_machine = StateMachine(
+    state_machine = StateMachineResource(
         logical=machine.name, name=names.state_machine(machine.name), type=s.type, role=role,
         role_arn=names.role_arn(role), definition=json.dumps(definition, indent=2), source=source,
         substitutions={k: v for k, v in known.items() if k in placeholders(source)},
@@ -236,9 +236,9 @@ def routing(version: str, current: list[dict[str, Any]] | None, canary: int | No
 
 
 class StateMachineProvider(Provider):
-    """The Step Functions calls behind ``StateMachine``."""
+    """The Step Functions calls behind ``StateMachineResource``."""
 
-    resource = StateMachine
+    resource = StateMachineResource
 
     def arn(self, name: str) -> str:
         return (f"arn:{self.api.conn.partition}:states:{self.api.conn.target.region}:{self.api.conn.account}:"
@@ -258,7 +258,7 @@ class StateMachineProvider(Provider):
         tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
         return self.owned({t["key"]: t["value"] for t in tags})
 
-    def _sm_config(self, r: StateMachine) -> dict[str, Any]:
+    def _sm_config(self, r: StateMachineResource) -> dict[str, Any]:
         logging: dict[str, Any] = {"level": r.log_level, "includeExecutionData": r.include_execution_data}
         if r.log_group:
             arn = f"arn:{self.api.conn.partition}:logs:{self.api.conn.target.region}:{self.api.conn.account}:" \
@@ -267,7 +267,7 @@ class StateMachineProvider(Provider):
         return {"definition": r.definition, "roleArn": r.role_arn, "loggingConfiguration": logging,
                 "tracingConfiguration": {"enabled": r.tracing}}
 
-    def put(self, r: StateMachine, rec: Recorded | None, existing: bool) -> dict[str, Any]:
+    def put(self, r: StateMachineResource, rec: Recorded | None, existing: bool) -> dict[str, Any]:
         sfn = self.client("stepfunctions")
         state = self.lookup(r.name, r) if existing else MISSING
         arn = self.arn(r.name)
@@ -301,7 +301,7 @@ class StateMachineProvider(Provider):
         return str(found.get("status", "ACTIVE"))
 
     @classmethod
-    def template(cls, r: StateMachine, template: Template) -> None:
+    def template(cls, r: StateMachineResource, template: Template) -> None:
         properties: dict[str, Any] = {
             "StateMachineName": r.name, "StateMachineType": r.type,
             "RoleArn": get_att(f"role:state_machine-{r.logical}"),
