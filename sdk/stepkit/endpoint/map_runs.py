@@ -42,22 +42,27 @@ def _counts(map_run: MapRun, *, by_items: bool) -> dict[str, int]:
     return counts
 
 
-def describe_map_run(map_run: MapRun) -> dict[str, Any]:
-    """DescribeMapRun's answer."""
-    out: dict[str, Any] = {
-        "mapRunArn": map_run.arn,
-        "executionArn": map_run.execution_arn,
-        "status": map_run.status,
-        "startDate": map_run.start_date,
-        "maxConcurrency": map_run.max_concurrency,
-        "toleratedFailurePercentage": float(map_run.tolerated_failure_percentage or 0),
-        "toleratedFailureCount": int(map_run.tolerated_failure_count or 0),
-        "itemCounts": _counts(map_run, by_items=True),
-        "executionCounts": _counts(map_run, by_items=False),
-        "redriveCount": map_run.redrive_count,
-    }
+def _map_run_fields(map_run: MapRun) -> dict[str, Any]:
+    """What DescribeMapRun and a ListMapRuns entry both give."""
+    out: dict[str, Any] = {"mapRunArn": map_run.arn, "executionArn": map_run.execution_arn,
+                           "startDate": map_run.start_date}
     if map_run.stop_date is not None:
         out["stopDate"] = map_run.stop_date
+    return out
+
+
+def describe_map_run(map_run: MapRun) -> dict[str, Any]:
+    """DescribeMapRun's answer."""
+    out = _map_run_fields(map_run)
+    out.update(
+        status=map_run.status,
+        maxConcurrency=map_run.max_concurrency,
+        toleratedFailurePercentage=float(map_run.tolerated_failure_percentage or 0),
+        toleratedFailureCount=int(map_run.tolerated_failure_count or 0),
+        itemCounts=_counts(map_run, by_items=True),
+        executionCounts=_counts(map_run, by_items=False),
+        redriveCount=map_run.redrive_count,
+    )
     if map_run.redrive_date is not None:
         out["redriveDate"] = map_run.redrive_date
     return out
@@ -65,15 +70,7 @@ def describe_map_run(map_run: MapRun) -> dict[str, Any]:
 
 def map_run_summary(map_run: MapRun) -> dict[str, Any]:
     """A ListMapRuns entry."""
-    out: dict[str, Any] = {
-        "executionArn": map_run.execution_arn,
-        "mapRunArn": map_run.arn,
-        "stateMachineArn": map_run.state_machine_arn,
-        "startDate": map_run.start_date,
-    }
-    if map_run.stop_date is not None:
-        out["stopDate"] = map_run.stop_date
-    return out
+    return _map_run_fields(map_run) | {"stateMachineArn": map_run.state_machine_arn}
 
 
 def _child_fields(child: ChildExecution) -> dict[str, Any]:
