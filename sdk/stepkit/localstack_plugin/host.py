@@ -141,44 +141,24 @@ def ensure_installed(setup: Setup, *, log: io.TextIOBase | None = None) -> float
             _say(log, f"Installing localstack-core {LOCALSTACK_VERSION} into {venv} (once; takes a minute or two)")
             shutil.rmtree(venv, ignore_errors=True)
             _run([setup.base_python, "-m", "venv", str(venv)], "create LocalStack's virtual environment")
-            _run(
-                [
-                    str(setup.python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    *REQUIREMENTS,
-                ],
-                f"install localstack-core {LOCALSTACK_VERSION}",
-            )
+            _pip_install(setup.python, list(REQUIREMENTS), f"install localstack-core {LOCALSTACK_VERSION}")
             stamp.write_text(json.dumps({"installed": wanted}), encoding="utf-8")
         plugin_stamp = venv / ".stepkit-plugin"
         digest = plugin_digest()
         if _read_text(plugin_stamp) != digest:
             wheel_dir = Path(tempfile.mkdtemp(prefix="stepkit-localstack-"))
             wheel = build_plugin_wheel(wheel_dir, digest)
-            _run(
-                [
-                    str(setup.python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--no-deps",
-                    "--no-index",
-                    "--force-reinstall",
-                    str(wheel),
-                ],
-                "install the stepkit LocalStack plugin",
-            )
+            _pip_install(setup.python, ["--no-deps", "--no-index", "--force-reinstall", str(wheel)],
+                         "install the stepkit LocalStack plugin")
             shutil.rmtree(wheel_dir, ignore_errors=True)
             plugin_stamp.write_text(digest, encoding="utf-8")
     return time.perf_counter() - started
+
+
+def _pip_install(python: Path, arguments: list[str], what: str) -> None:
+    """``pip install`` into LocalStack's virtual environment, quietly and without prompts."""
+    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", *arguments],
+         what)
 
 
 def plugin_digest() -> str:
