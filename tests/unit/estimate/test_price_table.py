@@ -22,28 +22,22 @@ from stepkit.estimate.usage import LambdaInvocation, RunUsage, ServiceRequests, 
 
 TABLE = load_prices()
 
-# Per region: (Lambda Requests, Lambda Duration, Lambda Duration-ARM) per request / GB-second,
-# and the x86 duration's rate code, as the metered unit map gives them (source lambda_regions).
-METERED = {
-    "us-west-1": (0.0000002, 0.0000166667, 0.0000133334, "46GNEXAQAPS9YGE2"),
-    "ca-central-1": (0.0000002, 0.0000166667, 0.0000133334, "KS26AK5FJMDYPXSF"),
-    "sa-east-1": (0.0000002, 0.0000166667, 0.0000133334, "JNXN2GCNDMDR7JAF"),
-    "eu-west-1": (0.0000002, 0.0000166667, 0.0000133334, "SGGKTWDV7PGMPPSJ"),
-    "eu-central-1": (0.0000002, 0.0000166667, 0.0000133334, "S4ZKFHQ6B28FBYVW"),
-    "eu-west-2": (0.0000002, 0.0000166667, 0.0000133334, "RP9RSZYUC96SQ4G2"),
-    "eu-west-3": (0.0000002, 0.0000166667, 0.0000133334, "7V27U9PFRJGUDWJ8"),
-    "eu-north-1": (0.0000002, 0.0000166667, 0.0000133334, "7N49FRQMXS49C2QS"),
-    "ap-southeast-1": (0.0000002, 0.0000166667, 0.0000133334, "67ZV6RMYY72YSRDC"),
-    "ap-northeast-1": (0.0000002, 0.0000166667, 0.0000133334, "FSYUV9NMNDEXRJ5H"),
-    "ap-southeast-2": (0.0000002, 0.0000166667, 0.0000133334, "4NX7CSSF3DVPXWBT"),
-    "ap-northeast-2": (0.0000002, 0.0000166667, 0.0000133334, "AW8K7Q9ZMMBBP9W6"),
-    "ap-south-1": (0.0000002, 0.0000166667, 0.0000133334, "PHDF9YNAFR3HDSR8"),
+# The metered unit map's Lambda Requests, Lambda Duration and Lambda Duration-ARM (per request,
+# per GB-second) are the same in every added region (source lambda_regions); the x86 duration's
+# rate code per region, to find each row in the source.
+METERED_FIGURES = (0.0000002, 0.0000166667, 0.0000133334)
+X86_RATE_CODES = {
+    "us-west-1": "46GNEXAQAPS9YGE2", "ca-central-1": "KS26AK5FJMDYPXSF", "sa-east-1": "JNXN2GCNDMDR7JAF",
+    "eu-west-1": "SGGKTWDV7PGMPPSJ", "eu-central-1": "S4ZKFHQ6B28FBYVW", "eu-west-2": "RP9RSZYUC96SQ4G2",
+    "eu-west-3": "7V27U9PFRJGUDWJ8", "eu-north-1": "7N49FRQMXS49C2QS", "ap-southeast-1": "67ZV6RMYY72YSRDC",
+    "ap-northeast-1": "FSYUV9NMNDEXRJ5H", "ap-southeast-2": "4NX7CSSF3DVPXWBT",
+    "ap-northeast-2": "AW8K7Q9ZMMBBP9W6", "ap-south-1": "PHDF9YNAFR3HDSR8",
 }
 
 
-@pytest.mark.parametrize("region", sorted(METERED))
+@pytest.mark.parametrize("region", sorted(X86_RATE_CODES))
 def test_lambda_prices_of_each_added_region_are_the_metered_unit_maps(region: str) -> None:
-    request, x86, arm, _rate_code = METERED[region]
+    request, x86, arm = METERED_FIGURES
     prices = TABLE.region(region).lambda_
     assert prices is not None
     assert prices.requests_per_million == pytest.approx(request * 1e6)
