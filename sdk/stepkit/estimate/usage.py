@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from stepkit.runtime.calls import AwsCall
+
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"}
 _REPORT = re.compile(
     r"REPORT RequestId: (?P<rid>\S+)\s+Duration: (?P<dur>[\d.]+) ms\s+Billed Duration: (?P<billed>\d+) ms"
@@ -45,6 +47,9 @@ class LambdaInvocation:
     request_id: str = ""
     billed_ms: int | None = None
     """Billed Duration as reported; computed from the durations when absent."""
+    aws_calls: tuple[AwsCall, ...] | None = None
+    """The AWS requests the function's code sent (the local runtime counts them); None: not
+    known (Lambda on AWS does not say)."""
 
     @property
     def billed(self) -> int:
@@ -78,9 +83,19 @@ SQS_CHUNK_BYTES = 65_536
 """SQS bills each 64 KB chunk of a request's payload as one request."""
 
 
+def s3_request_class(action: str) -> str:
+    """The :class:`ServiceRequests` field an S3 action's request counts in (any case:
+    ``putObject``, ``PutObject``)."""
+    action = action.lower()
+    if action.startswith(_S3_FREE):
+        return "s3_free"
+    return "s3_tier1" if action.startswith(_S3_TIER1) else "s3_tier2"
+
+
 @dataclass(slots=True)
 class ServiceRequests:
-    """The S3 and SQS requests a run's Task states made (service integrations, ``aws-sdk:``)."""
+    """S3 and SQS requests: a run's Task states' (service integrations, ``aws-sdk:``) or its
+    Lambda functions' own."""
 
     s3_tier1: int = 0
     s3_tier2: int = 0
@@ -99,18 +114,41 @@ class ServiceRequests:
         action = str(details.get("resource", "")).lower()
         parameters = str(details.get("parameters") or "")
         if service == "s3":
-            if action.startswith(_S3_FREE):
-                self.s3_free += 1
-            elif action.startswith(_S3_TIER1):
-                self.s3_tier1 += 1
-            else:
-                self.s3_tier2 += 1
+            self._add(s3_request_class(action), 1)
         elif service == "sqs":
             chunks = max(1, math.ceil(len(parameters.encode()) / SQS_CHUNK_BYTES)) if action.startswith("send") else 1
             if re.search(r'"QueueUrl"\s*:\s*"[^"]*\.fifo"', parameters):
                 self.sqs_fifo += chunks
             else:
                 self.sqs_standard += chunks
+
+    def count_call(self, call: AwsCall) -> None:
+        """A function's requests of one action (each HTTP request sent, SQS per 64 KB chunk)."""
+        if call.service == "s3":
+            self._add(s3_request_class(call.operation), call.requests)
+        elif call.service == "sqs":
+            self._add("sqs_fifo" if call.fifo else "sqs_standard", call.units)
+
+    def _add(self, name: str, amount: int) -> None:
+        setattr(self, name, getattr(self, name) + amount)
+
+
+def function_requests(invocations: Iterable[LambdaInvocation]) -> ServiceRequests:
+    """The S3 and SQS requests the functions' own code sent, over the invocations whose calls are known."""
+    total = ServiceRequests()
+    for invocation in invocations:
+        for call in invocation.aws_calls or ():
+            total.count_call(call)
+    return total
+
+
+def function_calls(invocations: Iterable[LambdaInvocation]) -> dict[str, dict[str, int]]:
+    """Every AWS request the functions' code sent (priced or not), by service then action."""
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for invocation in invocations:
+        for call in invocation.aws_calls or ():
+            found[call.service][call.operation] += call.requests
+    return {service: dict(sorted(actions.items())) for service, actions in sorted(found.items())}
 
 
 @dataclass(slots=True)
