@@ -98,7 +98,18 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
                             on_invoke=record, on_run=runs.append)
     text = definition.read_text()
     children = _local_children(json.loads(text), runs[0].map_runs.values()) if runs else []
-    return run_usage(execution.events(), text, invocations, children), execution
+    return run_usage(execution.events(), text, invocations, children, _function_aliases(project)), execution
+
+
+def _function_aliases(project: Path | None) -> dict[str, str]:
+    """Deployed function name -> the project's: a stack's definitions call the deployed names
+    (``${NameFunctionArn}``), the runtime reports its invocations under the project's."""
+    from stepkit.local import LocalRunError, LocalStack, project_of
+
+    try:
+        return LocalStack(project_of(project)).aliases()
+    except LocalRunError:  # a definition outside any project: its functions have one name
+        return {}
 
 
 def _local_children(definition: Any, map_runs: Any) -> list[Any]:

@@ -291,6 +291,7 @@ def usage_from_history(
     events: Iterable[Mapping[str, Any]],
     definition: str,
     invocations: Iterable[LambdaInvocation] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> RunUsage:
     """An execution's usage from its history (any order; sorted by id) and the reports of
     the Lambda invocations it made.
@@ -298,6 +299,8 @@ def usage_from_history(
     Each event belongs to the state whose ``*StateEntered`` its ``previousEventId`` chain
     reaches first. Invocations go to the states that scheduled their function, in order; an
     invocation no task asked for (more reports than schedulings) is kept as unmatched.
+    ``aliases``: the name the invocations report for a name the history calls a function by
+    (a local run's project function for its deployed name).
     """
     ordered = sorted(events, key=lambda e: e["id"])
     entry_of: dict[int, tuple[int, str]] = {}  # event id -> (entry event id, state name)
@@ -329,7 +332,7 @@ def usage_from_history(
                     states[owner[1]].retries += 1
                 function = function_of(event)
                 if function:
-                    calls[function].append(owner[1])
+                    calls[(aliases or {}).get(function, function)].append(owner[1])
         for key in ("input", "output"):
             if isinstance(details.get(key), str):
                 data_bytes = max(data_bytes, len(details[key].encode()))
@@ -379,13 +382,14 @@ def run_usage(
     definition: str,
     invocations: Iterable[LambdaInvocation] = (),
     children: Iterable[ChildHistory] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> RunUsage:
     """``usage_from_history`` of an execution and of its Distributed Maps' children: the
     invocations the parent's states did not schedule go to the children's states."""
-    usage = usage_from_history(events, definition, invocations)
+    usage = usage_from_history(events, definition, invocations, aliases)
     left = usage.unmatched_invocations
     for child in children:
-        child_usage = usage_from_history(child.events, child.definition, left)
+        child_usage = usage_from_history(child.events, child.definition, left, aliases)
         if not child.events and child.duration_seconds is not None:
             child_usage.duration_seconds = child.duration_seconds
         left = child_usage.unmatched_invocations
