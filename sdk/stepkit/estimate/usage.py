@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from stepkit.runtime.calls import AwsCall
+from stepkit.runtime.worker.awscalls import SQS_CHUNK_BYTES
 
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"}
 _REPORT = re.compile(
@@ -79,8 +80,6 @@ def parse_report(function: str, line: str, architecture: str = "x86_64") -> Lamb
 #: PUT/POST requests); GET, SELECT and every other request; DELETE and CANCEL requests are free.
 _S3_TIER1 = ("put", "copy", "post", "list", "create", "upload", "complete")
 _S3_FREE = ("delete", "abort")
-SQS_CHUNK_BYTES = 65_536
-"""SQS bills each 64 KB chunk of a request's payload as one request."""
 
 
 def s3_request_class(action: str) -> str:

@@ -43,23 +43,25 @@ _counts: dict[tuple[str, str, bool | None], list[int]] = {}
 
 def message_bytes(message: Mapping[str, Any]) -> int:
     """One SQS message's payload: its body and its (system) attributes' names, types and values."""
-    size = len(str(message.get("MessageBody", "")).encode())
+    size = _value_bytes(message.get("MessageBody"))
     for key in ("MessageAttributes", "MessageSystemAttributes"):
         attributes = message.get(key)
         for name, value in (attributes.items() if isinstance(attributes, Mapping) else ()):
-            size += len(str(name).encode())
+            size += _value_bytes(name)
             if isinstance(value, Mapping):
-                size += len(str(value.get("DataType", "")).encode())
+                size += _value_bytes(value.get("DataType"))
                 size += _value_bytes(value.get("StringValue")) + _value_bytes(value.get("BinaryValue"))
     return size
 
 
 def _value_bytes(value: Any) -> int:
+    """Its size in bytes (UTF-8 for text)."""
     if value is None:
         return 0
     if isinstance(value, (bytes, bytearray)):
         return len(value)
-    return len(str(value).encode())
+    text = str(value)
+    return len(text) if text.isascii() else len(text.encode())
 
 
 def billed_units(service: str, operation: str, params: Mapping[str, Any]) -> tuple[int, bool | None]:
