@@ -49,6 +49,12 @@ def test_attributes_count_in_the_payload_and_a_batch_is_billed_on_its_total() ->
     assert awscalls.billed_units("sqs", "SendMessageBatch", {"QueueUrl": FIFO_URL, "Entries": entries}) == (3, True)
 
 
+def test_a_receive_bills_the_chunks_of_the_messages_it_answers_with() -> None:
+    assert awscalls.received_units({}) == 1  # an empty receive is a request too
+    assert awscalls.received_units({"Messages": [{"Body": "x" * KB64}]}) == 1
+    assert awscalls.received_units({"Messages": [{"Body": "x" * KB64}, {"Body": "y"}]}) == 2
+
+
 def test_other_calls_bill_one_request_each() -> None:
     assert awscalls.billed_units("sqs", "ReceiveMessage", {"QueueUrl": FIFO_URL}) == (1, True)
     assert awscalls.billed_units("sqs", "CreateQueue", {"QueueName": "jobs"}) == (1, False)
@@ -85,12 +91,15 @@ def test_real_clients_calls_are_counted_per_operation(session: boto3.Session) ->
     sqs.send_message(QueueUrl=standard, MessageBody="small")
     sqs.send_message(QueueUrl=standard, MessageBody="x" * 70_000)
     sqs.send_message(QueueUrl=fifo, MessageBody="y", MessageGroupId="g")
+    received = sqs.receive_message(QueueUrl=standard, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(len(m["Body"]) for m in received) == [5, 70_000]  # 70,005 bytes: two chunks
+    sqs.receive_message(QueueUrl=standard)  # empty: one request still
     calls = {(c["service"], c["operation"], c.get("fifo")): (c["requests"], c["units"]) for c in _calls()}
     assert calls == {
         ("s3", "CreateBucket", None): (1, 1), ("s3", "PutObject", None): (3, 3), ("s3", "GetObject", None): (1, 1),
         ("s3", "DeleteObject", None): (1, 1), ("sqs", "CreateQueue", False): (1, 1),
         ("sqs", "CreateQueue", True): (1, 1), ("sqs", "SendMessage", False): (2, 3),
-        ("sqs", "SendMessage", True): (1, 1),
+        ("sqs", "SendMessage", True): (1, 1), ("sqs", "ReceiveMessage", False): (2, 3),
     }
     assert _calls() == []  # take() starts the next invocation's count
 

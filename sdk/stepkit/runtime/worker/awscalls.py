@@ -8,12 +8,14 @@ made while the handler module is imported (``boto3.client("s3")`` at module leve
 too; a function that never imports botocore pays nothing.
 
 - ``before-parameter-build``: notes in the call's context what one request of it bills: SQS
-  bills a ``SendMessage``/``SendMessageBatch`` per 64 KB chunk of its payload (message bodies
-  and attributes), and every action on a FIFO queue at FIFO prices.
+  bills a request per 64 KB chunk of its payload ("an API action with a 256 KB payload is
+  billed as 4 requests", SQS's pricing page), for a ``SendMessage``/``SendMessageBatch`` the
+  messages it sends (bodies and attributes), and every action on a FIFO queue at FIFO prices.
 - ``response-received``: emitted once per HTTP attempt, retries included. Every attempt that
   got an HTTP answer is counted (AWS bills a throttled or failed request as it bills any
-  other); one that got none (the connection failed) is not. A call a ``Stubber`` answers
-  never reaches the network and is not counted.
+  other); one that got none (the connection failed) is not. A ``ReceiveMessage``'s payload
+  is the messages it answers with, so its chunks are counted here. A call a ``Stubber``
+  answers never reaches the network and is not counted.
 
 The counts since the last :func:`take` belong to the invocation running; calls made during
 the INIT phase go to the first invocation, as Lambda bills INIT with it. Standard library
@@ -41,9 +43,10 @@ _counts: dict[tuple[str, str, bool | None], list[int]] = {}
 """(service, operation, FIFO queue or None) -> [HTTP requests sent, billed request units]."""
 
 
-def message_bytes(message: Mapping[str, Any]) -> int:
-    """One SQS message's payload: its body and its (system) attributes' names, types and values."""
-    size = _value_bytes(message.get("MessageBody"))
+def message_bytes(message: Mapping[str, Any], body_key: str = "MessageBody") -> int:
+    """One SQS message's payload: its body and its (system) attributes' names, types and values
+    (``body_key``: ``Body`` in a received message)."""
+    size = _value_bytes(message.get(body_key))
     for key in ("MessageAttributes", "MessageSystemAttributes"):
         attributes = message.get(key)
         for name, value in (attributes.items() if isinstance(attributes, Mapping) else ()):
@@ -93,11 +96,23 @@ def _on_parameters(params: Any, context: Any, event_name: str = "", **_: Any) ->
             context[_CONTEXT_KEY] = (1, None)
 
 
-def _on_response(response_dict: Any = None, context: Any = None, event_name: str = "", **_: Any) -> None:
+def _on_response(response_dict: Any = None, parsed_response: Any = None, context: Any = None,
+                 event_name: str = "", **_: Any) -> None:
     if response_dict is None:  # no HTTP answer: the request may never have left
         return
     units, fifo = (context or {}).get(_CONTEXT_KEY, (1, None)) if isinstance(context, dict) else (1, None)
-    count(*_split(event_name), units, fifo)
+    service, operation = _split(event_name)
+    if (service, operation) == ("sqs", "ReceiveMessage") and isinstance(parsed_response, Mapping):
+        units = received_units(parsed_response)
+    count(service, operation, units, fifo)
+
+
+def received_units(answer: Mapping[str, Any]) -> int:
+    """A ``ReceiveMessage`` answer's 64 KB chunks (one for an empty receive)."""
+    messages = answer.get("Messages")
+    size = sum(message_bytes(m, "Body") for m in messages if isinstance(m, Mapping)) if isinstance(
+        messages, Sequence) else 0
+    return max(1, math.ceil(size / SQS_CHUNK_BYTES))
 
 
 def count(service: str, operation: str, units: int = 1, fifo: bool | None = None) -> None:
