@@ -48,8 +48,9 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
     the endpoint's execution --execution ARN: Standard's state transitions and Express's
     requests and GB-hours side by side, Lambda's requests and GB-seconds from each invocation's
     measured duration and configured memory, per state, a Distributed Map's children as their
-    own type, and the S3 and SQS requests its Task states made. Prices are the dated table of
-    stepkit/data/prices.json.
+    own type, and the S3 and SQS requests its Task states and its functions' own code made (the
+    latter known from a local run or a local endpoint's logs, not on AWS). Prices are the dated
+    table of stepkit/data/prices.json.
     """
     from stepkit.estimate.prices import UnknownRegion, load_prices
     from stepkit.estimate.report import price_run
