@@ -114,6 +114,20 @@ def inventory(local: LocalEndpoint) -> dict[str, list[str]]:
     return {kind: sorted(n for n in names if PREFIX in n) for kind, names in found.items()}
 
 
+def check_training_cost(execution_arn: str, trained: int) -> None:
+    """``stepkit cost`` of the training run prices the S3 requests its functions made (read back
+    from their logs on the endpoint): Preprocess reads the dataset and writes its splits, each
+    Train writes its artifact, metrics and lineage."""
+    doc = json.loads(stepkit("cost", "--execution", execution_arn, "--json"))
+    own = doc["function_requests"]
+    assert doc["functions_requests_known"] is True and own["unknown_invocations"] == 0
+    rows = {row["name"]: row["function_requests"]["s3"] for row in doc["states"]}
+    assert rows["Preprocess"]["tier1"] >= 2 and rows["Preprocess"]["tier2"] >= 1
+    assert rows["Train"]["tier1"] >= 3 * trained
+    assert own["s3"]["tier1"] >= rows["Preprocess"]["tier1"] + rows["Train"]["tier1"] and own["s3"]["usd"] > 0
+    assert own["calls"]["s3"]["PutObject"] >= 2 + 3 * trained
+
+
 def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destroy(
         endpoint: LocalEndpoint, project: Path, sample_datasets: ModuleType, serving_api: Any) -> None:
     # 1. Deploy, as a user does.
@@ -167,6 +181,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     assert version["metrics"]["test"]["balanced_accuracy"] >= 0.8
     model = s3.head_object(Bucket=BUCKET, Key=version["artifact_key"])
     assert model["ContentLength"] > 0
+    check_training_cost(training["executionArn"], report["candidates"]["succeeded"])
 
     # 3. A CSV under incoming/ starts batch inference with that champion.
     sample_datasets.upload_inference_file(s3, BUCKET, "incoming/batch-1.csv", DATASET, rows=INFERENCE_ROWS)

@@ -4,6 +4,7 @@ durations priced; exit codes 0, 1 and 2."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,71 @@ def test_bad_usage_exits_two_without_a_traceback(project: Path, args: tuple, mes
 def test_help(project: Path) -> None:
     done = stepkit("cost", "--help", cwd=project)
     assert done.returncode == 0 and "--execution" in done.stdout and "--architecture" in done.stdout
+
+
+WRITER_STACK = """\
+name: acct
+functions:
+  writer:
+    timeout: 60
+    environment:
+      BUCKET: ${DataBucket}
+      QUEUE: ${JobsQueueUrl}
+buckets:
+  data: {}
+queues:
+  jobs: {}
+"""
+WRITER = '''\
+import os
+
+import boto3
+
+s3 = boto3.client("s3")  # made while the module is imported: its calls count too
+
+
+def handler(event, context):
+    for i in range(3):
+        s3.put_object(Bucket=os.environ["BUCKET"], Key=f"part-{i}", Body=b"x")
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=os.environ["QUEUE"], MessageBody="small")
+    sqs.send_message(QueueUrl=os.environ["QUEUE"], MessageBody="x" * 70_000)  # two 64 KB chunks
+    return "done"
+'''
+WRITER_DEFINITION = {"StartAt": "Write", "States": {
+    "Write": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": None,
+              "Parameters": {"FunctionName": "${WriterFunctionArn}", "Payload.$": "$"}, "Next": "Done"},
+    "Done": {"Type": "Succeed"}}}
+
+
+def test_the_s3_and_sqs_requests_the_functions_make_are_priced(tmp_path: Path) -> None:
+    """A real worker puts 3 objects and sends 2 messages (one over 64 KB) through the local run's
+    endpoint: exactly those requests, on the state that invoked it."""
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(WRITER_STACK)
+    (tmp_path / "functions" / "writer").mkdir(parents=True)
+    (tmp_path / "functions" / "writer" / "app.py").write_text(WRITER)
+    (tmp_path / "machine.asl.json").write_text(json.dumps(WRITER_DEFINITION))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # never AWS
+    done = subprocess.run([sys.executable, "-m", "stepkit.cli", "cost", "machine.asl.json", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    own = doc["function_requests"]
+    assert (own["s3"]["tier1"], own["s3"]["tier2"], own["s3"]["free"]) == (3, 0, 0)
+    assert (own["sqs"]["standard"], own["sqs"]["fifo"]) == (3, 0)
+    assert own["calls"] == {"s3": {"PutObject": 3}, "sqs": {"SendMessage": 2}}
+    assert own["usd"] == pytest.approx(3 * 0.005 / 1000 + 3 * 0.40 / 1e6)
+    assert doc["functions_requests_known"] is True
+    rows = {row["name"]: row["function_requests"] for row in doc["states"]}
+    assert (rows["Write"]["s3"]["tier1"], rows["Write"]["sqs"]["standard"]) == (3, 3)
+    assert rows["Done"]["usd"] == 0.0
+    # The definition calls the deployed name (acct-dev-writer), the runtime reports "writer": one function.
+    assert [r["lambda_requests"] for r in doc["states"]] == [1, 0] and "unmatched" not in doc["lambda"]
+    assert doc["requests"]["usd"] == 0.0  # the Task state's own integration is Lambda's, not S3's
+    assert doc["total"]["standard"] == pytest.approx(doc["standard"]["usd"] + doc["lambda"]["usd"] + own["usd"])
+    table = subprocess.run([sys.executable, "-m", "stepkit.cli", "cost", "machine.asl.json"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert "Functions' own S3 requests: 3 PUT/COPY/POST/LIST, 0 GET and others" in table.stdout
+    assert "SQS requests: 3 standard" in table.stdout

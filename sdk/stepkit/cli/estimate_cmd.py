@@ -48,8 +48,9 @@ def cost_command(definition: Path | None, input_: str | None, execution_arn: str
     the endpoint's execution --execution ARN: Standard's state transitions and Express's
     requests and GB-hours side by side, Lambda's requests and GB-seconds from each invocation's
     measured duration and configured memory, per state, a Distributed Map's children as their
-    own type, and the S3 and SQS requests its Task states made. Prices are the dated table of
-    stepkit/data/prices.json.
+    own type, and the S3 and SQS requests its Task states and its functions' own code made (the
+    latter known from a local run or a local endpoint's logs, not on AWS). Prices are the dated
+    table of stepkit/data/prices.json.
     """
     from stepkit.estimate.prices import UnknownRegion, load_prices
     from stepkit.estimate.report import price_run
@@ -91,13 +92,25 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
 
     def record(config: Any, result: Any) -> None:
         invocations.append(LambdaInvocation(config.name, config.memory_size, result.duration_ms,
-                                            result.init_duration_ms, config.architecture, result.request_id))
+                                            result.init_duration_ms, config.architecture, result.request_id,
+                                            aws_calls=result.aws_calls))
 
     execution = run_locally(definition, input_, None, None, None, skip_waits, subs, project, as_json,
                             on_invoke=record, on_run=runs.append)
     text = definition.read_text()
     children = _local_children(json.loads(text), runs[0].map_runs.values()) if runs else []
-    return run_usage(execution.events(), text, invocations, children), execution
+    return run_usage(execution.events(), text, invocations, children, _function_aliases(project)), execution
+
+
+def _function_aliases(project: Path | None) -> dict[str, str]:
+    """Deployed function name -> the project's: a stack's definitions call the deployed names
+    (``${NameFunctionArn}``), the runtime reports its invocations under the project's."""
+    from stepkit.local import LocalRunError, LocalStack, project_of
+
+    try:
+        return LocalStack(project_of(project)).aliases()
+    except LocalRunError:  # a definition outside any project: its functions have one name
+        return {}
 
 
 def _local_children(definition: Any, map_runs: Any) -> list[Any]:
@@ -140,19 +153,26 @@ def _print(document: dict[str, Any]) -> None:
     out = console()
     std, exp, lam = document["standard"], document["express"], document["lambda"]
     out.print(f"[bold]{document['status']}[/]  prices of {document['region']} as of {document['prices_checked']}")
-    table = Table("state", "entered", "retries", "transitions", "Standard", "Lambda req", "GB-s", "Lambda")
+    table = Table("state", "entered", "retries", "transitions", "Standard", "Lambda req", "GB-s", "Lambda",
+                  "its S3/SQS req")
     for row in document["states"]:
         table.add_row(row["name"], str(row["entries"]), str(row["retries"]), str(row["transitions"]),
                       _usd(row["standard_usd"]), str(row["lambda_requests"]), f"{row['lambda_gb_seconds']:.4f}",
-                      _usd(row["lambda_usd"]))
+                      _usd(row["lambda_usd"]), str(_request_count(row["function_requests"])))
     out.print(table)
     children, total, requests = document["map_children"], document["total"], document["requests"]
     more = f"  + Lambda {_usd(lam['usd'])}"
-    s3, sqs = requests["s3"], requests["sqs"]
-    if s3["tier1"] + s3["tier2"] + s3["free"] + sqs["standard"] + sqs["fifo"]:
+    if _request_count(requests):
         more += f"  + S3/SQS {_usd(requests['usd'])}"
-        out.print(f"S3 requests: {s3['tier1']} PUT/COPY/POST/LIST, {s3['tier2']} GET and others, {s3['free']} free "
-                  f"{_usd(s3['usd'])}; SQS requests: {sqs['standard']} standard, {sqs['fifo']} FIFO {_usd(sqs['usd'])}")
+        out.print(_requests_text("S3 requests", "SQS requests", requests))
+    own = document["function_requests"]
+    if _request_count(own):
+        more += f"  + functions' S3/SQS {_usd(own['usd'])}"
+        out.print(_requests_text("Functions' own S3 requests", "SQS requests", own))
+    if not document["functions_requests_known"]:
+        out.print(f"[yellow]Functions' own S3/SQS requests not known for {own['unknown_invocations']} "
+                  "invocation(s): their logs do not list them (Lambda on AWS does not; CloudTrail data events "
+                  "would)[/]")
     if children["standard"]["executions"] or children["express"]["requests"]:
         more += f"  + Map children {_usd(children['usd'])}"
         out.print(f"Distributed Map children: {children['standard']['executions']} STANDARD "
@@ -173,6 +193,17 @@ def _print(document: dict[str, Any]) -> None:
     for name in document["missing_prices"]:
         out.print(f"[yellow]no {name} prices for {document['region']} in the table[/]")
     out.print(f"[dim]not counted: {'; '.join(document['not_counted'])}[/]")
+
+
+def _request_count(requests: dict[str, Any]) -> int:
+    s3, sqs = requests["s3"], requests["sqs"]
+    return int(s3["tier1"] + s3["tier2"] + s3["free"] + sqs["standard"] + sqs["fifo"])
+
+
+def _requests_text(s3_label: str, sqs_label: str, requests: dict[str, Any]) -> str:
+    s3, sqs = requests["s3"], requests["sqs"]
+    return (f"{s3_label}: {s3['tier1']} PUT/COPY/POST/LIST, {s3['tier2']} GET and others, {s3['free']} free "
+            f"{_usd(s3['usd'])}; {sqs_label}: {sqs['standard']} standard, {sqs['fifo']} FIFO {_usd(sqs['usd'])}")
 
 
 def _pairs(values: tuple[str, ...], option: str, kind: type) -> tuple[Any, dict[str, Any]]:

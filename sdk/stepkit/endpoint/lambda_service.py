@@ -41,6 +41,7 @@ from stepkit.endpoint.rules import check_lambda_environment, lambda_bad_text
 from stepkit.endpoint.store import Store
 from stepkit.runtime import FunctionConfig, InvokeResult, LambdaRuntime, LambdaServiceError
 from stepkit.runtime.arn import parse_function_ref
+from stepkit.runtime.calls import logs_with_calls
 from stepkit.runtime.errors import FunctionNotFound
 from stepkit.runtime.invoker import FunctionInvoker
 
@@ -121,7 +122,8 @@ class LambdaService(FunctionInvoker):
         if self.write_logs is not None:
             for attempt in invocation.attempts:
                 with contextlib.suppress(Exception):
-                    self.write_logs(invocation.function_name.split("--v")[0], attempt.logs)
+                    self.write_logs(invocation.function_name.split("--v")[0],
+                                    logs_with_calls(attempt.logs, attempt.request_id, attempt.aws_calls))
         saved = self._async_payloads.pop(invocation.request_id, None)
         if saved is None or invocation.succeeded:
             return
@@ -571,7 +573,7 @@ class LambdaService(FunctionInvoker):
         result = self.runtime.invoke(runtime_name, payload, invocation_type=invocation_type, log_type=log_type)
         if self.write_logs is not None and result.logs:
             try:
-                self.write_logs(rec["FunctionName"], result.logs)
+                self.write_logs(rec["FunctionName"], logs_with_calls(result.logs, result.request_id, result.aws_calls))
             except Exception as exc:  # logs are a convenience: never fail the invocation for them
                 log.debug("logs of %s not written: %s", rec["FunctionName"], exc)
         if version != LATEST:

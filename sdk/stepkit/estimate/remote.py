@@ -1,6 +1,8 @@
 """An endpoint's execution, for ``stepkit cost --execution``: its history (GetExecutionHistory),
 its definition, its Distributed Maps' child executions, and the REPORT lines of the Lambda
-invocations they made, read from CloudWatch Logs (``/aws/lambda/NAME``).
+invocations they made, read from CloudWatch Logs (``/aws/lambda/NAME``), each with the AWS
+requests its code sent when a ``STEPKIT_AWS_CALLS`` line (``stepkit.runtime.calls``: the local
+endpoint writes one after each REPORT line; Lambda on AWS does not) names its request id.
 
 A report belongs to the execution when a ``lambda:invoke`` result of its history names the
 report's request id; otherwise when it was written while the execution ran, up to the number
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,7 @@ from stepkit.estimate.usage import (
     parse_report,
     scheduled_functions,
 )
+from stepkit.runtime.calls import AwsCall, parse_calls_line
 
 ClientFactory = Callable[[str], Any]
 """Makes a boto3 client for a service name (``stepfunctions``, ``logs``, ``lambda``)."""
@@ -117,9 +120,23 @@ def _reports(
             lines = _all(logs.filter_log_events, "events", logGroupName=f"/aws/lambda/{function}", **window)
         except ClientError:  # no log group: the function never logged
             continue
-        reports = [r for e in sorted(lines, key=lambda e: e["timestamp"])
-                   if (r := parse_report(function, e["message"], architecture)) is not None]
+        reports = _with_calls(function, architecture, sorted(lines, key=lambda e: e["timestamp"]))
         mine = [r for r in reports if r.request_id in known]
         others = [r for r in reports if r.request_id not in known]
         found.extend(mine + others[: max(0, scheduled - len(mine))])
     return found
+
+
+def _with_calls(function: str, architecture: str, lines: list[dict[str, Any]]) -> list[LambdaInvocation]:
+    """The REPORT lines' invocations, each with the calls of the ``STEPKIT_AWS_CALLS`` line of its
+    request id (an Event invocation's attempts share one: taken in order)."""
+    reports: list[LambdaInvocation] = []
+    calls: dict[str, list[tuple[AwsCall, ...]]] = {}
+    for event in lines:
+        message = str(event.get("message", ""))
+        report = parse_report(function, message, architecture)
+        if report is not None:
+            reports.append(report)
+        elif (found := parse_calls_line(message)) is not None:
+            calls.setdefault(found.request_id, []).append(found.calls)
+    return [replace(r, aws_calls=calls[r.request_id].pop(0)) if calls.get(r.request_id) else r for r in reports]

@@ -15,13 +15,32 @@ from stepkit.estimate.cost import (
     lambda_usd,
     standard_usd,
 )
-from stepkit.estimate.prices import ExpressPrices, LambdaPrices, PriceTable, RequestPrices, StandardPrices
-from stepkit.estimate.usage import ChildUsage, LambdaInvocation, RunUsage, ServiceRequests
+from stepkit.estimate.prices import (
+    ExpressPrices,
+    LambdaPrices,
+    PriceTable,
+    RegionPrices,
+    RequestPrices,
+    StandardPrices,
+)
+from stepkit.estimate.usage import (
+    ChildUsage,
+    LambdaInvocation,
+    RunUsage,
+    ServiceRequests,
+    function_calls,
+    function_requests,
+)
 
 NOT_COUNTED = (
-    "S3 and SQS requests of the Lambda functions themselves and of a Distributed Map's ItemReader and "
-    "ResultWriter (the endpoint does not attribute them to an execution)",
+    "S3 and SQS requests of a Distributed Map's ItemReader and ResultWriter (the endpoint does not attribute "
+    "them to an execution)",
     "CloudWatch Logs, data transfer and other services the run called",
+)
+FUNCTIONS_UNKNOWN = (
+    "S3 and SQS requests of the Lambda functions themselves, for invocations whose logs do not list them "
+    "(Lambda on AWS does not: that needs CloudTrail data events; an invocation stopped by a timeout or a crash "
+    "does not either)"
 )
 
 
@@ -61,13 +80,17 @@ def price_run(usage: RunUsage, table: PriceTable, region: str, *, architecture: 
         "standard": {"transitions": transitions, "usd": standard_usd(transitions, prices.standard)},
         "express": express,
         "lambda": lam,
-        "states": [_state_row(s, prices.standard, prices.lambda_, architecture) for s in usage.states.values()],
+        "states": [_state_row(s, prices, architecture) for s in usage.states.values()],
         "map_children": children,
         "requests": _request_figures(usage.all_requests, prices.requests),
+        "function_requests": _function_figures(usage.lambda_invocations, prices.requests),
         "missing_prices": [n for n, p in (("express", prices.express), ("lambda", prices.lambda_)) if p is None]
-        + (["requests"] if prices.requests is None and usage.all_requests != ServiceRequests() else []),
+        + (["requests"] if prices.requests is None and _made_requests(usage) else []),
         "not_counted": list(NOT_COUNTED),
     }
+    document["functions_requests_known"] = document["function_requests"]["known"]
+    if not document["functions_requests_known"]:
+        document["not_counted"].insert(0, FUNCTIONS_UNKNOWN)
     document["total"] = _totals(document)
     if usage.unmatched_invocations:
         document["lambda"]["unmatched"] = len(usage.unmatched_invocations)
@@ -132,11 +155,25 @@ def _request_figures(requests: ServiceRequests, prices: RequestPrices | None) ->
     return {"s3": s3 | {"usd": s3_usd}, "sqs": sqs | {"usd": sqs_usd}, "usd": s3_usd + sqs_usd}
 
 
+def _made_requests(usage: RunUsage) -> bool:
+    return any(made != ServiceRequests() for made in (usage.all_requests, function_requests(usage.lambda_invocations)))
+
+
+def _function_figures(invocations: list[LambdaInvocation], prices: RequestPrices | None) -> dict[str, Any]:
+    """The S3 and SQS requests the functions' own code sent, priced, with every AWS request they
+    sent by service and action (``calls``); ``known``: whether every invocation said."""
+    unknown = sum(1 for i in invocations if i.aws_calls is None)
+    return _request_figures(function_requests(invocations), prices) | {
+        "calls": function_calls(invocations), "known": unknown == 0, "unknown_invocations": unknown}
+
+
 def _totals(document: dict[str, Any]) -> dict[str, float | None]:
-    """The run as STANDARD and as EXPRESS: the workflow, its Lambda invocations and its
-    Distributed Maps' children (priced as their own type either way)."""
+    """The run as STANDARD and as EXPRESS: the workflow, its Lambda invocations (and the S3/SQS
+    requests they made), its Task states' requests and its Distributed Maps' children (priced
+    as their own type either way)."""
     lam = document["lambda"]
-    extra = [lam["usd"] if lam["requests"] else 0.0, document["map_children"]["usd"], document["requests"]["usd"]]
+    extra = [lam["usd"] if lam["requests"] else 0.0, document["map_children"]["usd"], document["requests"]["usd"],
+             document["function_requests"]["usd"]]
     if any(value is None for value in extra):
         return {"standard": None, "express": None}
     express = document["express"]["usd"]
@@ -144,15 +181,17 @@ def _totals(document: dict[str, Any]) -> dict[str, float | None]:
             "express": express + sum(extra) if express is not None else None}
 
 
-def _state_row(state: Any, standard: Any, lambda_prices: LambdaPrices | None, architecture: str | None) -> dict:
-    lam = _lambda_figures(state.lambda_invocations, lambda_prices, architecture)
+def _state_row(state: Any, prices: RegionPrices, architecture: str | None) -> dict:
+    lam = _lambda_figures(state.lambda_invocations, prices.lambda_, architecture)
+    own = _request_figures(function_requests(state.lambda_invocations), prices.requests)
     return {
         "name": state.name,
         "entries": state.entries,
         "retries": state.retries,
         "transitions": state.transitions,
-        "standard_usd": standard_usd(state.transitions, standard),
+        "standard_usd": standard_usd(state.transitions, prices.standard),
         "lambda_requests": lam["requests"],
         "lambda_gb_seconds": lam["gb_seconds"],
         "lambda_usd": lam["usd"],
+        "function_requests": own,
     }

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from stepkit.runtime.calls import AwsCall
+from stepkit.runtime.worker.awscalls import SQS_CHUNK_BYTES
+
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled", "ActivityScheduled"}
 _REPORT = re.compile(
     r"REPORT RequestId: (?P<rid>\S+)\s+Duration: (?P<dur>[\d.]+) ms\s+Billed Duration: (?P<billed>\d+) ms"
@@ -45,6 +48,9 @@ class LambdaInvocation:
     request_id: str = ""
     billed_ms: int | None = None
     """Billed Duration as reported; computed from the durations when absent."""
+    aws_calls: tuple[AwsCall, ...] | None = None
+    """The AWS requests the function's code sent (the local runtime counts them); None: not
+    known (Lambda on AWS does not say)."""
 
     @property
     def billed(self) -> int:
@@ -74,13 +80,21 @@ def parse_report(function: str, line: str, architecture: str = "x86_64") -> Lamb
 #: PUT/POST requests); GET, SELECT and every other request; DELETE and CANCEL requests are free.
 _S3_TIER1 = ("put", "copy", "post", "list", "create", "upload", "complete")
 _S3_FREE = ("delete", "abort")
-SQS_CHUNK_BYTES = 65_536
-"""SQS bills each 64 KB chunk of a request's payload as one request."""
+
+
+def s3_request_class(action: str) -> str:
+    """The :class:`ServiceRequests` field an S3 action's request counts in (any case:
+    ``putObject``, ``PutObject``)."""
+    action = action.lower()
+    if action.startswith(_S3_FREE):
+        return "s3_free"
+    return "s3_tier1" if action.startswith(_S3_TIER1) else "s3_tier2"
 
 
 @dataclass(slots=True)
 class ServiceRequests:
-    """The S3 and SQS requests a run's Task states made (service integrations, ``aws-sdk:``)."""
+    """S3 and SQS requests: a run's Task states' (service integrations, ``aws-sdk:``) or its
+    Lambda functions' own."""
 
     s3_tier1: int = 0
     s3_tier2: int = 0
@@ -99,18 +113,41 @@ class ServiceRequests:
         action = str(details.get("resource", "")).lower()
         parameters = str(details.get("parameters") or "")
         if service == "s3":
-            if action.startswith(_S3_FREE):
-                self.s3_free += 1
-            elif action.startswith(_S3_TIER1):
-                self.s3_tier1 += 1
-            else:
-                self.s3_tier2 += 1
+            self._add(s3_request_class(action), 1)
         elif service == "sqs":
             chunks = max(1, math.ceil(len(parameters.encode()) / SQS_CHUNK_BYTES)) if action.startswith("send") else 1
             if re.search(r'"QueueUrl"\s*:\s*"[^"]*\.fifo"', parameters):
                 self.sqs_fifo += chunks
             else:
                 self.sqs_standard += chunks
+
+    def count_call(self, call: AwsCall) -> None:
+        """A function's requests of one action (each HTTP request sent, SQS per 64 KB chunk)."""
+        if call.service == "s3":
+            self._add(s3_request_class(call.operation), call.requests)
+        elif call.service == "sqs":
+            self._add("sqs_fifo" if call.fifo else "sqs_standard", call.units)
+
+    def _add(self, name: str, amount: int) -> None:
+        setattr(self, name, getattr(self, name) + amount)
+
+
+def function_requests(invocations: Iterable[LambdaInvocation]) -> ServiceRequests:
+    """The S3 and SQS requests the functions' own code sent, over the invocations whose calls are known."""
+    total = ServiceRequests()
+    for invocation in invocations:
+        for call in invocation.aws_calls or ():
+            total.count_call(call)
+    return total
+
+
+def function_calls(invocations: Iterable[LambdaInvocation]) -> dict[str, dict[str, int]]:
+    """Every AWS request the functions' code sent (priced or not), by service then action."""
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for invocation in invocations:
+        for call in invocation.aws_calls or ():
+            found[call.service][call.operation] += call.requests
+    return {service: dict(sorted(actions.items())) for service, actions in sorted(found.items())}
 
 
 @dataclass(slots=True)
@@ -253,6 +290,7 @@ def usage_from_history(
     events: Iterable[Mapping[str, Any]],
     definition: str,
     invocations: Iterable[LambdaInvocation] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> RunUsage:
     """An execution's usage from its history (any order; sorted by id) and the reports of
     the Lambda invocations it made.
@@ -260,6 +298,8 @@ def usage_from_history(
     Each event belongs to the state whose ``*StateEntered`` its ``previousEventId`` chain
     reaches first. Invocations go to the states that scheduled their function, in order; an
     invocation no task asked for (more reports than schedulings) is kept as unmatched.
+    ``aliases``: the name the invocations report for a name the history calls a function by
+    (a local run's project function for its deployed name).
     """
     ordered = sorted(events, key=lambda e: e["id"])
     entry_of: dict[int, tuple[int, str]] = {}  # event id -> (entry event id, state name)
@@ -291,7 +331,7 @@ def usage_from_history(
                     states[owner[1]].retries += 1
                 function = function_of(event)
                 if function:
-                    calls[function].append(owner[1])
+                    calls[(aliases or {}).get(function, function)].append(owner[1])
         for key in ("input", "output"):
             if isinstance(details.get(key), str):
                 data_bytes = max(data_bytes, len(details[key].encode()))
@@ -341,13 +381,14 @@ def run_usage(
     definition: str,
     invocations: Iterable[LambdaInvocation] = (),
     children: Iterable[ChildHistory] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> RunUsage:
     """``usage_from_history`` of an execution and of its Distributed Maps' children: the
     invocations the parent's states did not schedule go to the children's states."""
-    usage = usage_from_history(events, definition, invocations)
+    usage = usage_from_history(events, definition, invocations, aliases)
     left = usage.unmatched_invocations
     for child in children:
-        child_usage = usage_from_history(child.events, child.definition, left)
+        child_usage = usage_from_history(child.events, child.definition, left, aliases)
         if not child.events and child.duration_seconds is not None:
             child_usage.duration_seconds = child.duration_seconds
         left = child_usage.unmatched_invocations

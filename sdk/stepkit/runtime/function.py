@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stepkit.runtime import reports
+from stepkit.runtime.calls import AwsCall
 from stepkit.runtime.config import FunctionConfig
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import log_stream_name, worker_environment
@@ -45,6 +46,8 @@ class FunctionRun:
     duration_ms: float
     init_duration_ms: float | None
     max_memory_used_mb: int
+    aws_calls: tuple[AwsCall, ...] | None = None
+    """What the function's code sent to AWS (INIT's calls with the first invocation)."""
 
 
 class LocalFunction:
@@ -114,7 +117,8 @@ class LocalFunction:
                 init_ms = (time.perf_counter() - started) * 1000
                 preamble = worker.take_logs()
                 if ready.kind != "ready":
-                    return self._init_failed(request_id, ready, preamble, init_ms, worker.peak_kb)
+                    failed = self._init_failed(request_id, ready, preamble, init_ms, worker.peak_kb)
+                    return dataclasses.replace(failed, aws_calls=ready.calls)
             header = {
                 "id": request_id,
                 "deadline": int((time.time() + self.config.timeout) * 1000),
@@ -126,7 +130,8 @@ class LocalFunction:
             duration_ms = (time.perf_counter() - started) * 1000
             reusable = outcome.kind in ("ok", "error")
             output = worker.take_logs()
-            return self._finish(request_id, outcome, preamble, output, duration_ms, init_ms, worker.peak_kb)
+            run = self._finish(request_id, outcome, preamble, output, duration_ms, init_ms, worker.peak_kb)
+            return dataclasses.replace(run, aws_calls=outcome.calls)
         finally:
             self.pool.release(worker, reusable=reusable)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stepkit.runtime import memory
+from stepkit.runtime.calls import AwsCall, calls_from_wire
 from stepkit.runtime.worker import wire
 
 WORKER_DIR = str(Path(__file__).resolve().parent / "worker")
@@ -51,6 +52,9 @@ class WorkerOutcome:
     error_type: str | None = None
     exit_reason: str = ""
     """For ``exit``: ``exit status N``, ``signal: killed``, or empty if it exited with 0."""
+    calls: tuple[AwsCall, ...] | None = None
+    """The AWS requests the function's code sent; None when the worker did not say (it was
+    stopped or died first)."""
 
 
 @dataclass
@@ -175,7 +179,7 @@ class WorkerProcess:
             # It went over between two checks: Lambda would have stopped it on the way.
             self.kill()
             return WorkerOutcome("oom")
-        return WorkerOutcome(header["t"], body, header.get("type"))
+        return WorkerOutcome(header["t"], body, header.get("type"), calls=calls_from_wire(header.get("calls")))
 
     def _exited(self) -> WorkerOutcome:
         try:

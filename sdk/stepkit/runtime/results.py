@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stepkit.runtime.calls import AwsCall
+
 
 @dataclass(frozen=True, slots=True)
 class InvokeResult:
@@ -23,3 +25,6 @@ class InvokeResult:
     duration_ms: float = 0.0
     init_duration_ms: float | None = None
     max_memory_used_mb: int = 0
+    aws_calls: tuple[AwsCall, ...] | None = None
+    """The AWS API requests the function's code sent (``stepkit.runtime.calls``); None when not
+    known (the worker was stopped before it could say)."""

@@ -226,6 +226,7 @@ class LambdaRuntime:
             duration_ms=run.duration_ms,
             init_duration_ms=run.init_duration_ms,
             max_memory_used_mb=run.max_memory_used_mb,
+            aws_calls=run.aws_calls,
         )
         if self._on_invoke is not None:
             self._on_invoke(function.config, result)

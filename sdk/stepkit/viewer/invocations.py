@@ -4,7 +4,9 @@ Each invocation's lines run from ``START RequestId: ID`` to its ``REPORT Request
 line, which carries the duration, billed duration, memory size and use, init duration and
 status (Lambda's own format, which the local runtime writes too: ``runtime.reports``).
 Lines of concurrent invocations can interleave in one stream, so a line belongs to the
-invocation whose request id it names, else to the latest one started in its stream.
+invocation whose request id it names, else to the latest one started in its stream. The local
+endpoint's ``STEPKIT_AWS_CALLS`` line after a REPORT (the AWS requests the invocation's code
+sent, for ``stepkit cost``: ``stepkit.runtime.calls``) is not one of its lines.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from stepkit.runtime.calls import CALLS_PREFIX
 
 _START = re.compile(r"^START RequestId: (?P<id>[\w-]+)")
 _END = re.compile(r"^END RequestId: (?P<id>[\w-]+)")
@@ -60,6 +64,8 @@ def invocations(events: list[dict[str, Any]], limit: int = 100) -> list[Invocati
     latest: dict[str, str] = {}  # stream -> request id started last there
     for event in sorted(events, key=_order):
         message = str(event.get("message", "")).rstrip("\n")
+        if message.startswith(CALLS_PREFIX):
+            continue
         stream = str(event.get("logStreamName", ""))
         start = _START.match(message)
         if start:

@@ -96,3 +96,70 @@ def test_the_s3_and_sqs_requests_of_an_endpoint_execution(endpoint: LocalEndpoin
     table = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
                                       endpoint.url])
     assert table.exit_code == 0 and "S3 requests: 1 PUT/COPY/POST/LIST, 1 GET and others" in table.output
+
+
+WRITER = '''\
+import boto3
+
+s3 = boto3.client("s3")  # made while the module is imported: its calls count too
+
+
+def handler(event, context):
+    for i in range(3):
+        s3.put_object(Bucket=event["bucket"], Key=f"part-{i}", Body=b"x")
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=event["queue"], MessageBody="small")
+    sqs.send_message(QueueUrl=event["queue"], MessageBody="x" * 70_000)  # two 64 KB chunks
+    return "done"
+'''
+
+
+def test_the_functions_own_requests_are_read_from_their_logs(endpoint: LocalEndpoint, sfn: Any, lam: Any) -> None:
+    """The endpoint writes each invocation's STEPKIT_AWS_CALLS line after its REPORT line;
+    cost --execution reads it back."""
+    s3, sqs, logs = endpoint.client("s3"), endpoint.client("sqs"), endpoint.client("logs")
+    s3.create_bucket(Bucket="cost-own-requests")
+    queue = sqs.create_queue(QueueName="cost-own-requests")["QueueUrl"]
+    name = create_function(lam, WRITER, Timeout=60)
+    definition = {"StartAt": "Write", "States": {
+        "Write": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "ResultPath": None,
+                  "Parameters": {"FunctionName": name, "Payload.$": "$"}, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}
+    described = run_machine(sfn, definition, {"bucket": "cost-own-requests", "queue": queue})
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    lines = [e["message"] for e in logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]]
+    report = next(i for i, line in enumerate(lines) if line.startswith("REPORT RequestId: "))
+    assert lines[report + 1].startswith("STEPKIT_AWS_CALLS {")
+    result = CliRunner().invoke(main, ["cost", "--execution", described["executionArn"], "--endpoint-url",
+                                       endpoint.url, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    own = doc["function_requests"]
+    assert (own["s3"]["tier1"], own["s3"]["tier2"], own["sqs"]["standard"], own["sqs"]["fifo"]) == (3, 0, 3, 0)
+    assert own["calls"] == {"s3": {"PutObject": 3}, "sqs": {"SendMessage": 2}}
+    assert doc["functions_requests_known"] is True
+    rows = {row["name"]: row["function_requests"] for row in doc["states"]}
+    assert (rows["Write"]["s3"]["tier1"], rows["Write"]["sqs"]["standard"]) == (3, 3)
+
+
+def test_without_calls_lines_the_functions_requests_are_not_known(endpoint: LocalEndpoint, sfn: Any,
+                                                                   lam: Any) -> None:
+    """As on AWS, whose logs have no STEPKIT_AWS_CALLS lines: said, in the JSON and the table."""
+    name = create_function(lam, CODE)
+    arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+    lambda_service = endpoint.lambda_service
+    written = lambda_service.write_logs
+    lambda_service.write_logs = lambda function, text: written(
+        function, "".join(line for line in text.splitlines(True) if not line.startswith("STEPKIT_AWS_CALLS ")))
+    try:
+        described = run_machine(sfn, {"StartAt": "Plain", "States": {"Plain": {"Type": "Task", "Resource": arn,
+                                                                                "End": True}}}, {})
+    finally:
+        lambda_service.write_logs = written
+    assert described["status"] == "SUCCEEDED"
+    args = ["cost", "--execution", described["executionArn"], "--endpoint-url", endpoint.url]
+    doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
+    assert doc["functions_requests_known"] is False and doc["function_requests"]["unknown_invocations"] == 1
+    assert "CloudTrail" in doc["not_counted"][0]
+    table = CliRunner().invoke(main, args)
+    assert "Functions' own S3/SQS requests not known for 1 invocation(s)" in table.output

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from stepkit.estimate.remote import fetch_execution
+from stepkit.runtime.calls import AwsCall, calls_line
 from stepkit.runtime.reports import report_line
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:m:e"
@@ -144,3 +145,13 @@ def test_distributed_map_children_come_with_their_type_history_and_lambda_report
     express = fetch_execution(lambda service: _Parent({}, express=True), ARN)
     (child,) = express.children
     assert child.express and child.events == [] and child.duration_seconds == 2.0
+
+
+def test_each_report_takes_the_calls_line_of_its_request_id() -> None:
+    put = (AwsCall(service="s3", operation="PutObject", requests=3, units=3),)
+    logs = {"plain": ["START RequestId: p1 Version: $LATEST", _report("p1"), calls_line("p1", put).rstrip("\n")],
+            "env": [_report("mine")]}  # no line: as Lambda on AWS writes it
+    remote = fetch_execution(lambda service: _Client(logs), ARN)
+    by_function = {i.function: i for i in remote.invocations}
+    assert by_function["plain"].aws_calls == put
+    assert by_function["env"].aws_calls is None

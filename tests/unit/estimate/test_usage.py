@@ -10,9 +10,16 @@ import pytest
 from stepkit.asl.errors import StatesError
 from stepkit.estimate.prices import load_prices
 from stepkit.estimate.report import price_run
-from stepkit.estimate.usage import LambdaInvocation, parse_report, scheduled_functions, usage_from_history
+from stepkit.estimate.usage import (
+    LambdaInvocation,
+    parse_report,
+    s3_request_class,
+    scheduled_functions,
+    usage_from_history,
+)
 from stepkit.integrations.registry import IntegrationRegistry
 from stepkit.runner import StateMachine
+from stepkit.runtime.calls import AwsCall
 from stepkit.runtime.reports import report_line
 
 FN = "arn:aws:lambda:us-east-1:123456789012:function:"
@@ -206,3 +213,60 @@ def test_s3_and_sqs_requests_of_task_states_by_class_and_64_kb_chunk() -> None:
     elsewhere = price_run(usage, load_prices(), "eu-west-1")  # no request prices there: said, not guessed
     assert "requests" in elsewhere["missing_prices"] and elsewhere["requests"]["usd"] is None
     assert elsewhere["total"] == {"standard": None, "express": None}
+
+
+def _calls(*items: tuple[str, str, int, int, bool | None]) -> tuple[AwsCall, ...]:
+    return tuple(AwsCall(service=s, operation=o, requests=r, units=u, fifo=f) for s, o, r, u, f in items)
+
+
+def test_s3_actions_are_classed_as_s3s_pricing_page_does_whatever_their_case() -> None:
+    assert [s3_request_class(a) for a in ("PutObject", "putObject", "ListObjectsV2", "CopyObject",
+                                          "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")] == [
+        "s3_tier1"] * 7
+    assert [s3_request_class(a) for a in ("GetObject", "HeadObject", "HeadBucket", "SelectObjectContent")] == [
+        "s3_tier2"] * 4
+    assert [s3_request_class(a) for a in ("DeleteObject", "AbortMultipartUpload")] == ["s3_free"] * 2
+
+
+def test_the_functions_own_requests_are_priced_per_state_and_in_total() -> None:
+    definition = {"StartAt": "Prep", "States": {
+        "Prep": {"Type": "Task", "Resource": f"{FN}prep", "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": f"{FN}notify", "End": True}}}
+    prep = _calls(("s3", "GetObject", 2, 2, None), ("s3", "PutObject", 3, 3, None),
+                  ("s3", "DeleteObject", 1, 1, None), ("dynamodb", "PutItem", 4, 4, None))
+    notify = _calls(("sqs", "SendMessage", 2, 3, False), ("sqs", "SendMessage", 1, 1, True))
+    reports = (LambdaInvocation("prep", 128, 10.0, aws_calls=prep), LambdaInvocation("notify", 128, 5.0,
+                                                                                       aws_calls=notify))
+    usage = _usage(definition, {}, reports, prep=lambda e: e, notify=lambda e: e)
+    document = price_run(usage, load_prices(), "us-east-1")
+    own = document["function_requests"]
+    assert (own["s3"]["tier1"], own["s3"]["tier2"], own["s3"]["free"]) == (3, 2, 1)
+    assert (own["sqs"]["standard"], own["sqs"]["fifo"]) == (3, 1)
+    assert own["s3"]["usd"] == pytest.approx((3 * 0.005 + 2 * 0.0004) / 1000)
+    assert own["sqs"]["usd"] == pytest.approx((3 * 0.40 + 0.50) / 1e6)
+    assert own["calls"] == {"dynamodb": {"PutItem": 4}, "s3": {"DeleteObject": 1, "GetObject": 2, "PutObject": 3},
+                            "sqs": {"SendMessage": 3}}
+    assert document["functions_requests_known"] is True and own["unknown_invocations"] == 0
+    assert not any("Lambda functions themselves" in line for line in document["not_counted"])
+    rows = {row["name"]: row["function_requests"] for row in document["states"]}
+    assert (rows["Prep"]["s3"]["tier1"], rows["Prep"]["sqs"]["standard"]) == (3, 0)
+    assert (rows["Notify"]["s3"]["tier1"], rows["Notify"]["sqs"]["standard"], rows["Notify"]["sqs"]["fifo"]) == (
+        0, 3, 1)
+    assert document["requests"]["usd"] == 0.0  # the Task states' own integrations made none
+    assert document["total"]["standard"] == pytest.approx(document["standard"]["usd"] + document["lambda"]["usd"]
+                                                          + own["usd"])
+    elsewhere = price_run(usage, load_prices(), "eu-west-1")  # no request prices there
+    assert "requests" in elsewhere["missing_prices"] and elsewhere["function_requests"]["usd"] is None
+
+
+def test_invocations_without_their_calls_say_the_functions_requests_are_not_known() -> None:
+    definition = {"StartAt": "Prep", "States": {"Prep": {"Type": "Task", "Resource": f"{FN}prep", "End": True}}}
+    known = LambdaInvocation("prep", 128, 10.0, aws_calls=_calls(("s3", "PutObject", 1, 1, None)))
+    unknown = LambdaInvocation("prep", 128, 10.0)  # as AWS's REPORT lines give it
+    usage = usage_from_history(_run(definition, {}, prep=lambda e: e)[0].events(), json.dumps(definition),
+                               (known, unknown))
+    document = price_run(usage, load_prices(), "us-east-1")
+    assert document["functions_requests_known"] is False
+    assert document["function_requests"]["unknown_invocations"] == 1
+    assert document["function_requests"]["s3"]["tier1"] == 1  # what is known is still counted
+    assert "CloudTrail" in document["not_counted"][0]

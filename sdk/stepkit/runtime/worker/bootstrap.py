@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import faults, logsink, wire
+from . import awscalls, faults, logsink, wire
 from .context import LambdaContext
 
 Handler = Callable[[Any, LambdaContext], Any]
@@ -31,6 +31,7 @@ def main(argv: list[str]) -> int:
     _set_path(env["LAMBDA_TASK_ROOT"], deps_dir, host_sites, layer_dirs)
     sink = logsink.StandardLogSink()
     logsink.install(sink, env.get("AWS_LAMBDA_LOG_LEVEL"))
+    awscalls.install()  # before the handler's module: the sessions it makes at import count too
 
     try:
         handler = _load_handler(env["_HANDLER"])
@@ -43,7 +44,8 @@ def main(argv: list[str]) -> int:
         _serve(handler, wire.FrameReader(request_fd), response_fd, sink)
         return 0
     logsink.log_error(error, sink)
-    wire.write_frame(response_fd, {"t": "init_error", "rss": _max_rss_kb()}, json.dumps(error).encode())
+    reply = {"t": "init_error", "rss": _max_rss_kb(), "calls": awscalls.take()}
+    wire.write_frame(response_fd, reply, json.dumps(error).encode())
     return 1
 
 
@@ -107,10 +109,10 @@ def _serve(
         except Exception as exc:
             error = faults.error_from_exception(exc, exc.__traceback__, request_id)
         if error is None:
-            wire.write_frame(response_fd, {"t": "ok", "rss": _max_rss_kb()}, result)
+            wire.write_frame(response_fd, {"t": "ok", "rss": _max_rss_kb(), "calls": awscalls.take()}, result)
         else:
             logsink.log_error(error, sink)
-            reply = {"t": "error", "type": error["errorType"], "rss": _max_rss_kb()}
+            reply = {"t": "error", "type": error["errorType"], "rss": _max_rss_kb(), "calls": awscalls.take()}
             wire.write_frame(response_fd, reply, json.dumps(error).encode())
 
 
