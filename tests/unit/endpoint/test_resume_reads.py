@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_history_pages import _vm_steps
 
 from stepkit.endpoint.protocol import RequestContext
 from stepkit.endpoint.stepfunctions import StepFunctionsService
@@ -40,20 +41,6 @@ def _fill(store: Store, arn: str, top: int, inner: int) -> None:
     """``top`` top-level events, then ``inner`` events of Map iterations (depth 1)."""
     store.add_events(arn, (HistoryEvent(i, i - 1, "PassStateEntered", 0.0, {"name": "P", "input": i},
                                         0 if i <= top else 1) for i in range(1, top + inner + 1)))
-
-
-def _vm_steps(path: Path, sql: str, args: tuple) -> tuple[int, int]:
-    db = sqlite3.connect(str(path))
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    db.set_progress_handler(count, 1)
-    rows = db.execute(sql, args).fetchall()
-    db.close()
-    return steps[0], len(rows)
 
 
 def test_top_level_events_read_only_top_level_rows(tmp_path: Path) -> None:
