@@ -152,3 +152,16 @@ def test_an_item_reader_json_object_gives_key_value_items(s3: Any) -> None:
     s3.put_object(Bucket="data", Key="workers.json", Body=json.dumps({"a": 1, "b": [2]}))
     execution = _run(_reader_map({"InputType": "JSON", "MaxItems": 1}))
     assert execution.output == [{"Key": "a", "Value": 1}]
+
+
+def test_a_jsonata_item_selector_reads_the_key_from_states_context(s3: Any) -> None:
+    """The context object page's JSONata form, ``$states.context.Map.Item``, with the Key of
+    an ItemReader JSON object's member."""
+    s3.put_object(Bucket="data", Key="workers.json", Body=json.dumps({"a": {"x": 1}}))
+    definition = _reader_map({"InputType": "JSON"}, QueryLanguage="JSONata", ItemSelector={
+        "key": "{% $states.context.Map.Item.Key %}", "value": "{% $states.context.Map.Item.Value %}"})
+    reader = definition["States"]["M"]["ItemReader"]
+    reader["Arguments"] = reader.pop("Parameters")
+    execution = _run(definition)
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output == [{"key": "a", "value": {"x": 1}}]
