@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from stepkit.endpoint.map_runs import MapRunDirectory
 from stepkit.endpoint.protocol import AwsError
@@ -45,6 +45,14 @@ class RunClock(Clock):
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.woken.wait(seconds)
+
+
+class ResumeFrom(NamedTuple):
+    """A recorded execution to go on with: its top-level events in id order (an iterator
+    over the store) and the id of its last event (``ExecutionRun.resume``)."""
+
+    events: Iterator[HistoryEvent]
+    last_event_id: int
 
 
 class RunningExecution:
@@ -99,17 +107,23 @@ class ExecutionSupervisor:
         return running
 
     def resume_all(self, arns: list[str]) -> None:
+        """Go on with the executions that were running: each from its last event and its
+        top-level events (``recorded``), never reading the events of its Map iterations."""
         for arn in arns:
             execution = self.executions[arn]
-            events = self.store.events(arn)
-            ended = [e for e in events if e.depth == 0 and e.event_type in TERMINAL]
-            if ended and ended[-1] is events[-1]:  # killed after the last event, before the record
-                self._apply_terminal(execution, ended[-1])
-                self.save(execution)
-            elif not events:
+            last = self.store.last_event(arn)
+            if last is None:
                 self.launch(execution)
+            elif last.depth == 0 and last.event_type in TERMINAL:  # killed after the last event, before the record
+                self._apply_terminal(execution, last)
+                self.save(execution)
             else:
-                self.launch(execution, resume=events)
+                self.launch(execution, resume=self.recorded(arn))
+
+    def recorded(self, arn: str) -> ResumeFrom:
+        """What ``ExecutionRun.resume`` needs of a stored history: its top-level events,
+        streamed from the store, and the id of its last event."""
+        return ResumeFrom(self.store.top_level_events(arn), self.store.last_event_id(arn))
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop running executions without ending them: their records stay RUNNING (what the
@@ -249,7 +263,7 @@ class ExecutionSupervisor:
         return running
 
     def launch(
-        self, execution: ExecutionRecord, *, resume: list[HistoryEvent] | None = None, redrive: bool = False
+        self, execution: ExecutionRecord, *, resume: ResumeFrom | None = None, redrive: bool = False
     ) -> RunningExecution:
         running = self._prepare(execution)
         run = running.run
@@ -265,9 +279,10 @@ class ExecutionSupervisor:
                     previous = self.map_runs.known(execution.arn)
                     if previous:
                         adopt_map_runs(run, previous)
-                    result = run.resume(resume, redrive_count=execution.redrive_count)
+                    result = run.resume(resume.events, redrive_count=execution.redrive_count,
+                                        last_event_id=resume.last_event_id)
                 else:
-                    result = run.resume(resume)
+                    result = run.resume(resume.events, last_event_id=resume.last_event_id)
                 self._finished(execution, running, result)
             except Exception as exc:  # an engine bug must not leave the execution RUNNING forever
                 if not running.stopped and execution.status == "RUNNING":
@@ -322,11 +337,11 @@ class ExecutionSupervisor:
         with self.lock:
             if execution.arn in self.running:
                 raise refuse("Execution is RUNNING and cannot be redriven")
-            events = self.store.events(execution.arn)
+            recorded = self.recorded(execution.arn)
             execution.redrive_count += 1
             execution.redrive_date = time.time()
             execution.status = "RUNNING"
             execution.stop_date = None
             execution.error = execution.cause = None
             self.save(execution)
-        self.launch(execution, resume=events, redrive=True)
+        self.launch(execution, resume=recorded, redrive=True)

@@ -6,6 +6,10 @@ engine's listener before the transition goes on, so a killed process loses at mo
 task that was in flight); ``express_history`` holds EXPRESS executions' events, which
 last only as long as the process that ran them. WAL mode with ``synchronous=NORMAL``: a committed row survives
 the process being killed.
+
+A history row keeps its event's depth (0: the top level; +1 per Map iteration or Parallel
+branch) in a column of its own, with a partial index of the top-level rows: resuming an
+execution reads those and its last event, not the iterations of its Maps.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +34,20 @@ CREATE TABLE IF NOT EXISTS history (
     arn TEXT NOT NULL,
     id INTEGER NOT NULL,
     data TEXT NOT NULL,
+    depth INTEGER,
     PRIMARY KEY (arn, id)
 );
 CREATE TABLE IF NOT EXISTS express_history (
     arn TEXT NOT NULL,
     id INTEGER NOT NULL,
     data TEXT NOT NULL,
+    depth INTEGER,
     PRIMARY KEY (arn, id)
 );
 """
+_TABLES = ("history", "express_history")
+#: Top-level rows per read of ``Store.top_level_events`` (the store's lock is held per page).
+TOP_LEVEL_PAGE = 500
 
 
 def _table(arn: str) -> str:
@@ -62,6 +71,19 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_depth()
+
+    def _add_depth(self) -> None:
+        """Give a history table written before the depth column had its own column that
+        column (filled from each row's JSON, once), and index its top-level rows."""
+        for table in _TABLES:
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "depth" not in columns:
+                self._db.execute("BEGIN")
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN depth INTEGER")
+                self._db.execute(f"UPDATE {table} SET depth = json_extract(data, '$.depth')")
+                self._db.execute("COMMIT")
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_top ON {table} (arn, id) WHERE depth = 0")
 
     def close(self) -> None:
         with self._lock:
@@ -91,14 +113,15 @@ class Store:
     def add_event(self, arn: str, event: HistoryEvent) -> None:
         text = _dumps(event.to_record())
         with self._lock:
-            self._db.execute(f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data) VALUES (?, ?, ?)",
-                             (arn, event.event_id, text))
+            self._db.execute(f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data, depth) VALUES (?, ?, ?, ?)",
+                             (arn, event.event_id, text, event.depth))
 
     def add_events(self, arn: str, events: Iterable[HistoryEvent]) -> None:
-        rows = [(arn, e.event_id, _dumps(e.to_record())) for e in events]
+        rows = [(arn, e.event_id, _dumps(e.to_record()), e.depth) for e in events]
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany(f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data) VALUES (?, ?, ?)", rows)
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO {_table(arn)} (arn, id, data, depth) VALUES (?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
     def events(self, arn: str) -> list[HistoryEvent]:
@@ -116,6 +139,26 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         return [HistoryEvent.from_record(json.loads(r[0])) for r in rows]
 
+    def top_level_events(self, arn: str) -> Iterator[HistoryEvent]:
+        """The top-level (depth 0) events of ``arn`` in id order, read a page at a time from
+        the partial index of those rows (``top_level_query``): what resuming an execution
+        needs, reading none of the events of its Map iterations and Parallel branches."""
+        after = 0
+        while True:
+            sql, args = top_level_query(arn, after, TOP_LEVEL_PAGE)
+            with self._lock:
+                rows = self._db.execute(sql, args).fetchall()
+            for row in rows:
+                yield HistoryEvent.from_record(json.loads(row[0]))
+            if len(rows) < TOP_LEVEL_PAGE:
+                return
+            after = rows[-1][1]
+
+    def last_event(self, arn: str) -> HistoryEvent | None:
+        """The last event recorded for ``arn`` (None: none); one step down the index."""
+        events = self.events_page(arn, 1, reverse=True)
+        return events[0] if events else None
+
     def last_event_id(self, arn: str) -> int:
         """The id of the last event recorded for ``arn`` (0: none); one step down the index."""
         with self._lock:
@@ -131,6 +174,13 @@ class Store:
         record of them, and neither does the endpoint across a restart."""
         with self._lock:
             self._db.execute("DELETE FROM express_history")
+
+
+def top_level_query(arn: str, after: int, limit: int) -> tuple[str, tuple]:
+    """The SQL of one page of ``Store.top_level_events``: a range search of the partial
+    index of the top-level rows."""
+    return (f"SELECT data, id FROM {_table(arn)} WHERE arn = ? AND depth = 0 AND id > ? ORDER BY id LIMIT ?",
+            (arn, after, limit))
 
 
 def page_query(arn: str, limit: int, *, boundary: int | None = None, reverse: bool = False) -> tuple[str, tuple]:

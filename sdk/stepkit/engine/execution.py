@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -72,6 +73,43 @@ class Execution:
     def events(self) -> list[dict[str, Any]]:
         """The history in AWS's GetExecutionHistory shape."""
         return [e.to_aws() for e in self.history]
+
+
+@dataclass
+class _ResumePoint:
+    """What resuming needs of a recorded history, gathered in one pass that keeps nothing
+    else: the ExecutionStarted, the last event id, the variables the top-level states
+    assigned, the last top-level state event, the last Execution* event after the start and
+    how many ExecutionRedriven there were."""
+
+    started: HistoryEvent
+    last_id: int
+    variables: dict[str, Any] = field(default_factory=dict)
+    last_transition: HistoryEvent | None = None
+    last_execution_event: HistoryEvent | None = None
+    redrives: int = 0
+
+    @classmethod
+    def scan(cls, events: Iterable[HistoryEvent], last_event_id: int = 0) -> _ResumePoint:
+        stream = iter(events)
+        started = next(stream, None)
+        if started is None or started.event_type != "ExecutionStarted":
+            raise ValueError("a history to resume starts with ExecutionStarted")
+        point = cls(started, max(started.event_id, last_event_id))
+        for event in stream:
+            point.last_id = max(point.last_id, event.event_id)
+            if event.depth != 0:
+                continue
+            kind = event.event_type
+            if kind.startswith("Execution"):
+                point.last_execution_event = event
+                point.redrives += kind == "ExecutionRedriven"
+            elif kind.endswith("StateExited"):
+                point.variables.update((event.details or {}).get("assignedVariables") or {})
+                point.last_transition = event
+            elif kind.endswith("StateEntered"):
+                point.last_transition = event
+        return point
 
 
 class ExecutionRun:
@@ -259,44 +297,41 @@ class ExecutionRun:
             frame.map_item = map_item
         return self._finish(frame, None, self.input)
 
-    def resume(self, events: list[HistoryEvent], *, redrive_count: int | None = None) -> Execution:
+    def resume(
+        self, events: Iterable[HistoryEvent], *, redrive_count: int | None = None, last_event_id: int = 0
+    ) -> Execution:
         """Go on with an execution recorded earlier (by a process that died) from its last
         top-level transition: a state that was entered but not exited runs again from its
         input, as AWS re-runs an in-flight task; variables come back from the recorded
         assignments. An execution whose history already ended is returned as it ended.
+
+        ``events``: the history in id order, consumed once (an iterator will do: only the
+        running facts of ``_ResumePoint`` are kept). Only the top-level (depth 0) events are
+        needed, with ``last_event_id`` the id of the history's last event, which may be one
+        of a Map iteration: the endpoint reads just those rows. With ``keep_history`` the
+        events become ``history``, so they must be the whole history.
 
         ``redrive_count``: redrive a failed execution (RedriveExecution, or a Map Run
         redriving a child): the ends of earlier runs are passed over, ExecutionRedriven is
         recorded first and ``$$.Execution.RedriveCount`` is ``redrive_count``. Without it,
         a history whose last word is an ExecutionRedriven (a redriven execution that was
         running when its process died) goes on the same way, recording nothing new."""
-        if not events or events[0].event_type != "ExecutionStarted":
-            raise ValueError("a history to resume starts with ExecutionStarted")
         if self.keep_history:
-            self.history[:] = events
-        self._ids = itertools.count(max(e.event_id for e in events) + 1)
-        self.start_time = events[0].timestamp
+            events = self.history[:] = list(events)
+        point = _ResumePoint.scan(events, last_event_id)
+        self._ids = itertools.count(point.last_id + 1)
+        self.start_time = point.started.timestamp
         self.execution_context["StartTime"] = iso_millis(self.start_time)
-        execution_events = [e for e in events[1:] if e.event_type.startswith("Execution")]
-        if redrive_count is None and execution_events and execution_events[-1].event_type in _EXECUTION_ENDS:
-            return self._ended(execution_events[-1])
-        variables: dict[str, Any] = {}
-        last = None
-        for event in events:
-            if event.depth != 0:
-                continue
-            kind = event.event_type
-            if kind.endswith("StateExited"):
-                variables.update((event.details or {}).get("assignedVariables") or {})
-                last = event
-            elif kind.endswith("StateEntered"):
-                last = event
-        frame = Frame(self, variables, events[-1].event_id)
+        ended = point.last_execution_event
+        if redrive_count is None and ended is not None and ended.event_type in _EXECUTION_ENDS:
+            return self._ended(ended)
+        frame = Frame(self, point.variables, point.last_id)
         if redrive_count is not None:
             self.execution_context["RedriveCount"] = redrive_count
             frame.prev = self.record("ExecutionRedriven", None, {"redriveCount": redrive_count})
-        elif any(e.event_type == "ExecutionRedriven" for e in execution_events):
-            self.execution_context["RedriveCount"] = sum(e.event_type == "ExecutionRedriven" for e in execution_events)
+        elif point.redrives:
+            self.execution_context["RedriveCount"] = point.redrives
+        last = point.last_transition
         if last is None:
             return self._finish(frame, None, self.input)
         details = last.details or {}

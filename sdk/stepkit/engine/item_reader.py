@@ -43,6 +43,35 @@ def reader_failed(cause: str) -> StatesError:
 STATE_DATA = "STATE_DATA"
 
 
+class ObjectEntries(list):
+    """The items of a Map over a JSON object: one ``{"Key": key, "Value": value}`` pair per
+    member, in the object's order. A list subclass so the Map state knows its items are
+    pairs and gives each iteration ``$$.Map.Item.Key``.
+
+    Evidence (no AWS recording in the corpus covers it; see tests/unit/engine/test_map_object.py):
+    docs.aws.amazon.com/step-functions/latest/dg/input-output-itemspath.html ("If the input to
+    the Map state is a JSON object, it runs an iteration for each key-value pair in the object,
+    passing the pair to the iteration as input"); input-output-contextobject.html
+    (``Map.Item.Key`` "Only valid for JSON objects"); floci-io/floci#1588 (observed on AWS for
+    an ItemReader JSON object: "Each Map iteration receives an item shaped like
+    {"Key": "a", "Value": {"x": 1}}", and Key, Index and Value resolve in the ItemSelector).
+    """
+
+    __slots__ = ()
+
+
+def object_entries(document: dict) -> ObjectEntries:
+    return ObjectEntries({"Key": key, "Value": value} for key, value in document.items())
+
+
+def map_item(index: int, item: Any, source: str, keyed: bool) -> dict[str, Any]:
+    """``$$.Map.Item`` of one iteration, fields in the documented order (Index, Key, Value,
+    Source); for a pair of an object, Key is the member's name and Value its value."""
+    if keyed:
+        return {"Index": index, "Key": item["Key"], "Value": item["Value"], "Source": source}
+    return {"Index": index, "Value": item, "Source": source}
+
+
 def item_source(bucket: str, key: str | None = None) -> str:
     """``$$.Map.Item.Source`` of an item read from S3, written as AWS documents it: the
     object's URI ("S3://bucket-name/object-key"), the bucket's for a listObjectsV2 listing
@@ -142,6 +171,8 @@ class S3ItemSource:
         self.config = config
         #: ``$$.Map.Item.Source`` of the item ``items()`` yielded last.
         self.current_source = STATE_DATA
+        #: Whether the items are the key-value pairs of a JSON object (``ObjectEntries``).
+        self.keyed = False
 
     def _from(self, source: str, items: Iterator[Any]) -> Iterator[Any]:
         """``items``, with ``current_source`` set while they are read."""
@@ -260,9 +291,13 @@ class S3ItemSource:
         pointer = self.config.items_pointer
         if pointer is not None:
             document = _json_pointer(document, pointer, where)
+        if isinstance(document, dict):  # one item per member (ObjectEntries gives the evidence)
+            self.keyed = True
+            return iter(object_entries(document))
         if not isinstance(document, list):
             raise reader_failed(f"Attempting to map over non-iterable node: the JSON content of {where}"
-                                + (f" at ItemsPointer '{pointer}'" if pointer else "") + " is not an array.")
+                                + (f" at ItemsPointer '{pointer}'" if pointer else "")
+                                + " is neither an array nor an object.")
         return iter(document)
 
     def _parquet(self, params: dict, where: str) -> Iterator[dict[str, Any]]:

@@ -16,6 +16,7 @@ from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.reference_path import compile_reference_path
 from stepkit.asl.references import Reference, compile_reference
 from stepkit.engine.frame import Frame
+from stepkit.engine.item_reader import object_entries
 
 _ABSENT = object()
 
@@ -121,6 +122,8 @@ class JsonPathFlow:
 
     def items(self, frame: Frame, raw: Any, data: Any, state: Any) -> list[Any]:
         items = data if self.items_path is _ABSENT else _apply_path(self.items_path, data, frame)
+        if isinstance(items, dict):  # a JSON object: one iteration per key-value pair
+            return object_entries(items)
         if not isinstance(items, list):
             raise StateEvaluationError(f"Map state input must be an array but was: {to_json(items)}")
         return items

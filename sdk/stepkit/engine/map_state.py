@@ -17,7 +17,7 @@ from stepkit.asl.jsonata import compile_expression
 from stepkit.asl.payload import compile_payload, to_json
 from stepkit.asl.references import compile_reference
 from stepkit.engine.frame import Frame
-from stepkit.engine.item_reader import STATE_DATA, ReaderSettings, S3ItemSource, limited
+from stepkit.engine.item_reader import STATE_DATA, ObjectEntries, ReaderSettings, S3ItemSource, limited, map_item
 from stepkit.engine.jsonpath_flow import resolve_path
 from stepkit.engine.map_run import (
     _FAILED,
@@ -171,12 +171,13 @@ class MapState(RecoverableState):
             except StatesError as err:
                 raise mark_state_failed(err, "MapStateFailed") from None
             concurrency = self._concurrency(frame, data)
+            keyed = isinstance(items, ObjectEntries)
             if self.batcher is not None:
-                items = self._batches(frame, data, items)
+                items, keyed = self._batches(frame, data, items), False
             run.record("MapStateStarted", frame, {"length": len(items)})
             self._tolerance(frame, data)
             try:
-                results = self._run_inline(frame, data, items, concurrency)
+                results = self._run_inline(frame, data, items, concurrency, keyed)
             except StatesError as err:
                 raise mark_state_failed(err, "MapStateFailed") from None
             run.record("MapStateSucceeded", frame, None)
@@ -227,9 +228,9 @@ class MapState(RecoverableState):
         return out
 
     # -- iterations --------------------------------------------------------------------
-    def _iteration(self, frame: Frame, data: Any, index: int, item: Any, *, events: bool) -> Any:
+    def _iteration(self, frame: Frame, data: Any, index: int, item: Any, *, events: bool, keyed: bool = False) -> Any:
         run = frame.run
-        child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": STATE_DATA})
+        child = frame.child(frame.prev, map_item(index, item, STATE_DATA, keyed))
         child.state_name = self.name
         child.entered_id = frame.entered_id
         child.entered_time = frame.entered_time
@@ -247,15 +248,17 @@ class MapState(RecoverableState):
             run.record("MapIterationSucceeded", child, details)
         return output
 
-    def _run_inline(self, frame: Frame, data: Any, items: list[Any], concurrency: int) -> list[Any]:
+    def _run_inline(self, frame: Frame, data: Any, items: list[Any], concurrency: int, keyed: bool) -> list[Any]:
         if not items:
             return []
         if concurrency == 1 or not self.blocking:
-            return [self._iteration(frame, data, i, item, events=True) for i, item in enumerate(items)]
+            return [self._iteration(frame, data, i, item, events=True, keyed=keyed) for i, item in enumerate(items)]
         workers = min(len(items), concurrency or DEFAULT_CONCURRENCY)
-        return self._run_pooled(frame, data, items, workers, events=True)
+        return self._run_pooled(frame, data, items, workers, events=True, keyed=keyed)
 
-    def _run_pooled(self, frame: Frame, data: Any, items: list[Any], workers: int, *, events: bool) -> list[Any]:
+    def _run_pooled(
+        self, frame: Frame, data: Any, items: list[Any], workers: int, *, events: bool, keyed: bool = False
+    ) -> list[Any]:
         """Iterations on a bounded pool; at most ``workers`` items are in flight, so a huge
         item list never becomes a huge list of futures."""
         results: list[Any] = [None] * len(items)
@@ -266,7 +269,7 @@ class MapState(RecoverableState):
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
             try:
                 for i, item in itertools.islice(source, workers):
-                    fut = pool.submit(self._iteration, frame, data, i, item, events=events)
+                    fut = pool.submit(self._iteration, frame, data, i, item, events=events, keyed=keyed)
                     pending.add(fut)
                     index_of[fut] = i
                 while pending:
@@ -274,7 +277,7 @@ class MapState(RecoverableState):
                     for fut in done:
                         results[index_of.pop(fut)] = fut.result()
                     for i, item in itertools.islice(source, len(done)):
-                        fut = pool.submit(self._iteration, frame, data, i, item, events=events)
+                        fut = pool.submit(self._iteration, frame, data, i, item, events=events, keyed=keyed)
                         pending.add(fut)
                         index_of[fut] = i
             except StatesError:
@@ -328,22 +331,24 @@ class MapState(RecoverableState):
 
     def _item_source(
         self, frame: Frame, raw: Any, data: Any
-    ) -> tuple[Callable[[], Iterator[tuple[Any, str]]], int | None]:
-        """A function giving each item with its ``$$.Map.Item.Source`` (the items of the
-        input, or those the ItemReader reads, lazily), and how many there are when known."""
+    ) -> tuple[Callable[[], Iterator[tuple[Any, str, bool]]], int | None]:
+        """A function giving each item with its ``$$.Map.Item.Source`` and whether it is a
+        key-value pair of an object (the items of the input, or those the ItemReader reads,
+        lazily), and how many there are when known."""
         if self.item_reader is None:
             items: list[Any] = self.flow.items(frame, raw, data, self)
-            return (lambda: ((item, STATE_DATA) for item in items)), len(items)
+            keyed = isinstance(items, ObjectEntries)
+            return (lambda: ((item, STATE_DATA, keyed) for item in items)), len(items)
         reader_params = self.reader_parameters(frame, raw, data)
         max_items = int(self.max_items.value(frame, data, self.flow))
         if max_items < 0:
             raise StateEvaluationError(f"The MaxItems field must not be negative, but was {max_items}.")
         run = frame.run
 
-        def read() -> Iterator[tuple[Any, str]]:
+        def read() -> Iterator[tuple[Any, str, bool]]:
             action = str((self.item_reader or {}).get("Resource", "")).rsplit(":", 1)[-1]
             reader = S3ItemSource(_s3(run, errors.ITEM_READER_FAILED), action, reader_params or {}, self.reader_config)
-            return ((item, reader.current_source) for item in limited(reader.items(), max_items))
+            return ((item, reader.current_source, reader.keyed) for item in limited(reader.items(), max_items))
 
         return read, None
 
@@ -431,10 +436,10 @@ class MapState(RecoverableState):
         selector = self.flow.item_selector is not None
 
         def selected() -> Iterator[tuple[int, Any, Any]]:
-            for index, (item, origin) in enumerate(source()):
+            for index, (item, origin, keyed) in enumerate(source()):
                 value = item
                 if selector:
-                    child = frame.child(frame.prev, {"Index": index, "Value": item, "Source": origin})
+                    child = frame.child(frame.prev, map_item(index, item, origin, keyed))
                     child.state_name = self.name
                     child.entered_id = frame.entered_id
                     child.entered_time = frame.entered_time

@@ -44,6 +44,35 @@ def test_resume_after_a_crash_continues_from_the_last_transition():
         assert [e.event_id for e in resumed.history] == list(range(1, len(resumed.history) + 1))
 
 
+MAPPED = {
+    "StartAt": "A",
+    "States": {
+        "A": {"Type": "Pass", "Result": [1, 2, 3], "ResultPath": "$.items", "Assign": {"seen": "a"}, "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.mapped", "Next": "B", "ItemProcessor": {
+            "StartAt": "I", "States": {"I": {"Type": "Pass", "Assign": {"inner": 1}, "End": True}}}},
+        "B": {"Type": "Pass", "Parameters": {"mapped.$": "$.mapped", "seen.$": "$seen"}, "End": True},
+    },
+}
+
+
+def test_resume_needs_only_the_top_level_events_and_the_last_id():
+    """``resume(events, last_event_id=...)`` given only the depth-0 events (what the endpoint
+    reads) goes on exactly as a resume given the whole history, at every cut, Map
+    iterations included."""
+    full = run(MAPPED, {})
+    for cut in range(1, len(full.history) - 1):
+        kept = [HistoryEvent.from_record(e.to_record()) for e in full.history[:cut]]
+        whole = StateMachine(MAPPED).prepare({}, name=full.name).resume(kept)
+        streamed: list[HistoryEvent] = []
+        top_level = iter([e for e in kept if e.depth == 0])
+        run_ = StateMachine(MAPPED).prepare({}, name=full.name, listener=streamed.append, keep_history=False)
+        resumed = run_.resume(top_level, last_event_id=kept[-1].event_id)
+        assert (resumed.status, resumed.output) == (whole.status, whole.output) == ("SUCCEEDED", full.output), cut
+        new = whole.history[cut:]
+        assert [(e.event_id, e.previous_id, e.event_type, e.depth) for e in streamed] == [
+            (e.event_id, e.previous_id, e.event_type, e.depth) for e in new], cut
+
+
 def test_resume_of_a_finished_history_changes_nothing():
     full = run(CHAIN, {})
     again = StateMachine(CHAIN).prepare({}, name=full.name).resume(list(full.history))
