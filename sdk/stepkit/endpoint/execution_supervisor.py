@@ -15,7 +15,6 @@ GetExecutionHistory reads only its own rows.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from stepkit.endpoint.map_runs import MapRunDirectory
 from stepkit.endpoint.protocol import AwsError
 from stepkit.endpoint.sfn_records import TERMINAL, ExecutionRecord, json_text
 from stepkit.endpoint.store import Store
+from stepkit.endpoint.validation import parse_json_text
 from stepkit.engine.clock import Clock
 from stepkit.engine.execution import Execution, ExecutionRun
 from stepkit.engine.history import HistoryEvent
@@ -34,6 +34,8 @@ from stepkit.runner import StateMachine
 
 #: An EXPRESS execution's events are written this many at a time (one transaction each).
 EXPRESS_BATCH = 2000
+#: ``launch``'s input when the caller has none parsed: the record's text is parsed (a resume, a redrive).
+_FROM_RECORD: Any = object()
 
 
 class RunClock(Clock):
@@ -158,14 +160,15 @@ class ExecutionSupervisor:
         if not execution.express:
             self.store.put("execution", execution.arn, execution.to_record())
 
-    def add(self, execution: ExecutionRecord) -> None:
-        """Record a new execution and launch it; a refused or failed launch leaves no record."""
+    def add(self, execution: ExecutionRecord, input_value: Any) -> None:
+        """Record a new execution and launch it on ``input_value`` (its input as StartExecution
+        parsed it, so the text is not parsed again); a refused or failed launch leaves no record."""
         self.save(execution)  # stored first: a record that cannot be stored is never listed
         self.executions[execution.arn] = execution
         if self.closed:
             raise AwsError("ServiceUnavailable", "The endpoint is shutting down.", 503)
         try:
-            self.launch(execution)
+            self.launch(execution, input_value=input_value)
         except Exception:  # never keep a RUNNING record that nothing runs
             self.executions.pop(execution.arn, None)
             self.store.delete("execution", execution.arn)
@@ -252,20 +255,23 @@ class ExecutionSupervisor:
             self.save(execution)
 
     # -- running --------------------------------------------------------------------------
-    def _prepare(self, execution: ExecutionRecord) -> RunningExecution:
+    def _prepare(self, execution: ExecutionRecord, input_value: Any) -> RunningExecution:
         machine = self.compile(execution.revision)
         running = RunningExecution(RunClock())
+        if input_value is _FROM_RECORD:  # a resume or redrive: the stored text, checked when it started
+            input_value = parse_json_text(execution.input)
         running.run = machine.prepare(
-            json.loads(execution.input), name=execution.name, clock=running.clock,
+            input_value, name=execution.name, clock=running.clock,
             listener=self._listener(execution, running), execution_arn=execution.arn,
             redrive_count=execution.redrive_count, keep_history=False,
         )
         return running
 
     def launch(
-        self, execution: ExecutionRecord, *, resume: ResumeFrom | None = None, redrive: bool = False
+        self, execution: ExecutionRecord, *, input_value: Any = _FROM_RECORD, resume: ResumeFrom | None = None,
+        redrive: bool = False,
     ) -> RunningExecution:
-        running = self._prepare(execution)
+        running = self._prepare(execution, input_value)
         run = running.run
         assert run is not None
         with self.lock:

@@ -319,7 +319,7 @@ class StepFunctionsService:
             raise AwsError("InvalidExecutionInput", "Invalid State Machine Execution Input: 'The input is larger "
                            f"than the maximum of {MAX_INPUT_BYTES} bytes'")
         try:
-            parse_json_text(input_text)
+            input_value = parse_json_text(input_text)
         except ValueError as exc:
             raise AwsError("InvalidExecutionInput", f"Invalid State Machine Execution Input: '{exc}'") from None
         express = machine.type == "EXPRESS"
@@ -336,7 +336,7 @@ class StepFunctionsService:
                 input=input_text, start_date=time.time(), trace_header=trace, express=express,
                 version_arn=route.version_arn, alias_arn=route.alias_arn,
             )
-            self.supervisor.add(execution)
+            self.supervisor.add(execution, input_value)
         return execution
 
     def StartExecution(self, p: dict, ctx: RequestContext) -> dict:
