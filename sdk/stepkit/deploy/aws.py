@@ -92,6 +92,10 @@ class Api:
                 return MISSING
             raise
 
+    def url(self, recorded: Recorded) -> str | None:
+        """A recorded resource's URL on the target now (None: it has none)."""
+        return self.provider(recorded.kind).url(recorded)
+
     def retry_iam(self, call: Callable[[], Any]) -> Any:
         """IAM is eventually consistent: a role just created may not yet be assumable."""
         deadline = time.monotonic() + 90

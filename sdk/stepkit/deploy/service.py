@@ -177,9 +177,10 @@ class Deployment:
     def status(self) -> list[dict[str, Any]]:
         rows = []
         for rec in destroy_plan(self.state)[::-1]:
+            url = self.api.url(rec)
             rows.append({"kind": rec.kind, "key": rec.key, "name": rec.name, "recorded": rec.status,
                          "state": self.api.describe(rec), "arn": rec.outputs.get("arn", ""),
-                         **({"url": rec.outputs["url"]} if rec.outputs.get("url") else {})})
+                         **({"url": url} if url else {})})
         return rows
 
 

@@ -121,3 +121,26 @@ def test_init_with_an_api_scaffolds_a_chalice_app_that_deploys(
     status, _, body = call(f"{url}echo", "POST", b'"not an object"', {"Content-Type": "application/json"})
     assert (status, json.loads(body)) == (400, {"error": "send a JSON object"})
     stepkit("destroy", "--target", "local", "--yes")
+
+
+def test_status_gives_the_url_where_the_api_answers_after_the_endpoint_restarts_on_another_port(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_aws_env: None) -> None:
+    """The recorded URL names the port of the deploy; an endpoint started again on the same
+    state (another port: `make demo` twice) serves the API at its own port, and `status` says so."""
+    root = tmp_path / "webapi"
+    shutil.copytree(STACKS / "webapi", root)
+    monkeypatch.chdir(root)
+    state = tmp_path / "endpoint"
+    with LocalEndpoint(state_dir=state) as first:
+        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", first.url)
+        stepkit("deploy", "--target", "local", "--no-policies")
+        first_url = first.url
+    with LocalEndpoint(state_dir=state) as second:
+        assert second.url != first_url
+        monkeypatch.setenv("STEPKIT_ENDPOINT_URL", second.url)
+        assert "nothing changed" in stepkit("deploy", "--target", "local")
+        status = json.loads(stepkit("status", "--target", "local", "--json"))["resources"]
+        [url] = [r["url"] for r in status if r["kind"] == "rest_api"]
+        assert url.startswith(f"{second.url}/restapis/")
+        status_code, _, body = call(f"{url}hello/ada")
+        assert (status_code, json.loads(body)["hello"]) == (200, "ada")

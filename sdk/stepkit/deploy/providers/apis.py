@@ -166,6 +166,12 @@ class RestApiProvider(Provider):
         if api_id:
             self.client("apigateway").delete_rest_api(restApiId=api_id)
 
+    def url(self, rec: Recorded) -> str | None:
+        """The API's URL on the target as it is now: a local endpoint or LocalStack started on
+        another port since the deploy serves it there (the recorded URL names the old port)."""
+        api_id, stage = rec.outputs.get("id"), rec.properties.get("stage")
+        return self.api_url(api_id, stage) if api_id and stage else rec.outputs.get("url")
+
     def describe(self, rec: Recorded) -> str:
         api_id = rec.outputs.get("id")
         if not api_id:

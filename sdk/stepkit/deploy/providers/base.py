@@ -97,6 +97,10 @@ class Provider:
         """A one-word state of a recorded resource (``missing`` if gone)."""
         raise NotImplementedError
 
+    def url(self, recorded: Recorded) -> str | None:
+        """Where the resource answers now, if it has a URL (``stepkit status`` shows it)."""
+        return recorded.outputs.get("url")
+
     @classmethod
     def template(cls, resource: Any, template: Template) -> None:
         """Add the resource to a CloudFormation template."""
