@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -76,3 +78,23 @@ class FunctionConfig(BaseModel):
     def requirements_file(self) -> Path | None:
         path = self.code_dir / "requirements.txt"
         return path if path.is_file() else None
+
+
+def python_tag(runtime: str) -> str:
+    """``python3.12`` for runtime ``python3.12``; the host's for anything else."""
+    if re.fullmatch(r"python3\.\d+", runtime):
+        return runtime
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def layer_site_dirs(layer_dirs: Sequence[str | Path], runtime: str) -> list[Path]:
+    """Where Lambda's Python runtime finds the modules of layers extracted at ``layer_dirs``
+    (in the function's order): each one's ``python/lib/pythonX.Y/site-packages`` and
+    ``python/``, as ``/opt/python`` on Lambda; only the folders that exist."""
+    found = []
+    for layer in layer_dirs:
+        for sub in (f"python/lib/{python_tag(runtime)}/site-packages", "python"):
+            path = Path(layer) / sub
+            if path.is_dir():
+                found.append(path)
+    return found
