@@ -161,15 +161,10 @@ def source_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 
 def code_files(config: FunctionConfig) -> dict[str, Path]:
-    """The bundle's code: each layer's ``python/`` files, then the function's own (which win,
-    as ``/var/task`` comes before ``/opt/python`` on Lambda's ``sys.path``). The deployer
-    ships the layers inside each function's bundle, so the same code reaches the function
-    on every target."""
-    files: dict[str, Path] = {}
-    for folder in config.layer_dirs:
-        files.update(source_files(folder))
-    files.update(source_files(config.code_dir))
-    return files
+    """The bundle's code: the function's own files. Its layers (``config.layer_dirs``) are
+    not in it: the deployer publishes them as layer versions the function lists, as Lambda
+    runs them (see :mod:`stepkit.deploy.providers.layers`)."""
+    return dict(source_files(config.code_dir))
 
 
 def bundle_digest(config: FunctionConfig, platform: str = LAMBDA) -> str:
