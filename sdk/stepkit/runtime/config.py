@@ -71,8 +71,10 @@ class FunctionConfig(BaseModel):
 
     @classmethod
     def in_project(cls, project: Project, function: ProjectFunction) -> FunctionConfig:
-        """``function`` with its layers' code folders, as ``project`` declares them."""
-        return cls.from_project(function, [layer.python_dir for layer in project.layers_of(function)])
+        """``function`` with its layers' code folders, as ``project`` declares them (each one's
+        ``python/lib/pythonX.Y/site-packages`` and ``python/``, as Lambda's ``/opt``)."""
+        layers = [layer.path for layer in project.layers_of(function)]
+        return cls.from_project(function, layer_site_dirs(layers, function.settings.runtime))
 
     @property
     def requirements_file(self) -> Path | None:
