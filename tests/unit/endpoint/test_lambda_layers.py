@@ -5,67 +5,40 @@ function's layer folders on the runtime's ``sys.path`` in the given order."""
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_stubs import GatedRuntime, zip_files
 
 from stepkit.endpoint.lambda_service import LambdaService
 from stepkit.endpoint.protocol import AwsError, RequestContext
 from stepkit.endpoint.store import Store
-from stepkit.runtime import FunctionConfig
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 LAYER = "arn:aws:lambda:us-east-1:123456789012:layer"
 CTX = RequestContext()
 
 
-class RecordingRuntime:
-    def __init__(self) -> None:
-        self.configs: dict[str, FunctionConfig] = {}
-
-    def add_function(self, config: FunctionConfig) -> None:
-        self.configs[config.name] = config
-
-    def function_names(self) -> list[str]:
-        return sorted(self.configs)
-
-    def get_function(self, name: str) -> FunctionConfig:
-        return self.configs[name]
-
-    def remove_function(self, name: str) -> None:
-        self.configs.pop(name)
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def lam(tmp_path: Path) -> Iterator[LambdaService]:
     store = Store(tmp_path / "db.sqlite")
-    service = LambdaService(store, tmp_path, RecordingRuntime(), region="us-east-1",  # type: ignore[arg-type]
+    service = LambdaService(store, tmp_path, GatedRuntime(), region="us-east-1",  # type: ignore[arg-type]
                             account="123456789012", code_url=lambda sha: f"http://x/{sha}.zip")
     yield service
     store.close()
 
 
 def _publish(lam: LambdaService, name: str, **options: Any) -> dict:
-    content = _zip({f"python/{name}_mod.py": "X = 1\n"})
+    content = zip_files({f"python/{name}_mod.py": "X = 1\n"})
     return lam.layers.PublishLayerVersion({"LayerName": name, "Content": {"ZipFile": content}, **options}, CTX)
 
 
 def _create(lam: LambdaService, layers: list[str], name: str = "f") -> dict:
     return lam.CreateFunction({"FunctionName": name, "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler",
-                               "Code": {"ZipFile": _zip({"app.py": "def handler(e, c): return 1\n"})},
+                               "Code": {"ZipFile": zip_files({"app.py": "def handler(e, c): return 1\n"})},
                                "Layers": layers}, CTX)
 
 
@@ -99,7 +72,7 @@ def test_a_functions_layers_are_checked_as_aws_checks_them(lam: LambdaService) -
 
 def test_the_runtime_gets_the_layers_folders_in_the_functions_order(lam: LambdaService, tmp_path: Path) -> None:
     site = "python/lib/python3.12/site-packages/deep.py"
-    content = _zip({"python/a.py": "", site: ""})
+    content = zip_files({"python/a.py": "", site: ""})
     lam.layers.PublishLayerVersion({"LayerName": "one", "Content": {"ZipFile": content}}, CTX)
     _publish(lam, "two")
     created = _create(lam, [f"{LAYER}:two:1", f"{LAYER}:one:1"])
