@@ -399,8 +399,6 @@ class LambdaService(FunctionInvoker):
             fn["Environment"] = {"Variables": p["Environment"].get("Variables") or {}}
         if p.get("DeadLetterConfig"):
             fn["DeadLetterConfig"] = p["DeadLetterConfig"]
-        if p.get("Layers"):
-            fn["Layers"], fn["_layers"] = self.layers.resolve(p["Layers"])
         try:  # the runtime's own checks (memory, timeout, handler) answer as Lambda does
             self._config(fn, name)
         except ValueError as exc:
@@ -412,6 +410,8 @@ class LambdaService(FunctionInvoker):
             with self.lock:
                 if name in self.functions:
                     raise AwsError("ResourceConflictException", f"Function already exist: {name}")
+                if p.get("Layers"):  # under the lock: a layer version deleted meanwhile cannot lose its code
+                    fn["Layers"], fn["_layers"] = self.layers.resolve(p["Layers"])
                 self.functions[name] = fn
                 try:
                     self.save(fn)
@@ -479,15 +479,16 @@ class LambdaService(FunctionInvoker):
                 candidate[key] = p[key]
         if "Environment" in p:
             candidate["Environment"] = {"Variables": (p["Environment"] or {}).get("Variables") or {}}
-        if "Layers" in p:  # an empty list removes them all
-            candidate["Layers"], candidate["_layers"] = self.layers.resolve(p["Layers"] or [])
-            if not p["Layers"]:
-                del candidate["Layers"], candidate["_layers"]
         try:
             self._config(candidate, name)
         except ValueError as exc:
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
         with self.lock:
+            if "Layers" in p:  # under the lock, as in CreateFunction; an empty list removes them all
+                for key in ("Layers", "_layers"):
+                    candidate.pop(key, None)
+                if p["Layers"]:
+                    candidate["Layers"], candidate["_layers"] = self.layers.resolve(p["Layers"])
             for key in set(fn) - set(candidate):  # removed by the update (Layers: [])
                 del fn[key]
             fn.update(candidate)
