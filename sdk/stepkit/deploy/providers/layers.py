@@ -16,7 +16,8 @@ deletes every version this stack's deploys published.
 
 Every target publishes real layer versions: the local endpoint and AWS, and LocalStack, whose
 community Lambda provider stores layer versions and hands them with the function to stepkit's
-executor (``cfg.layers`` in :mod:`stepkit_localstack.executor`), which puts them on ``sys.path``.
+executor (``cfg.layers`` in :mod:`stepkit_localstack.executor`), which puts them on ``sys.path``
+(LocalStack's own executor would not: mounting layers is a Pro feature, localstack#7204).
 Layer versions cannot be tagged: the name (``<stack>-<stage>-<layer>``) is what makes one ours.
 """
 
