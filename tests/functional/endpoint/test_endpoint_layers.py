@@ -1,6 +1,6 @@
 """Lambda layers through boto3 on a real endpoint: published (zip or S3), listed, used by a
 function whose handler imports from them, replaced, deleted (the function keeps its copy),
-numbered as AWS numbers them, and still there after a restart."""
+numbered as AWS numbers them, and still there after a restart or a ``kill -9``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import ROLE, make_client, unique, wait_active, zip_code
+from endpoint_helpers import ROLE, EndpointProcess, make_client, unique, wait_active, zip_code
 
 from stepkit.endpoint import LocalEndpoint
 
@@ -116,3 +116,23 @@ def test_a_layer_from_s3_and_its_permissions(lam: Any, clients: Any) -> None:
     with pytest.raises(ClientError) as caught:
         lam.get_layer_version_policy(LayerName=layer, VersionNumber=1)
     assert _error(caught) == ("ResourceNotFoundException", "No policy is associated with the given resource.")
+
+
+def test_acknowledged_layer_writes_survive_kill_9(tmp_path: Path) -> None:
+    server = EndpointProcess(tmp_path / "state")
+    try:
+        lam = make_client(server.start()["url"], "lambda")
+        for word in ("one", "two"):
+            lam.publish_layer_version(LayerName="kept", Content={"ZipFile": _layer_zip(word)})
+        lam.delete_layer_version(LayerName="kept", VersionNumber=2)
+        arn = lam.get_layer_version(LayerName="kept", VersionNumber=1)["LayerVersionArn"]
+        lam.create_function(FunctionName="uses-kept", Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": zip_code({"app.py": HANDLER})}, Layers=[arn])
+        server.kill()
+        lam = make_client(server.start()["url"], "lambda")
+        assert [v["Version"] for v in lam.list_layer_versions(LayerName="kept")["LayerVersions"]] == [1]
+        assert lam.publish_layer_version(LayerName="kept", Content={"ZipFile": _layer_zip("x")})["Version"] == 3
+        wait_active(lam, "uses-kept")
+        assert _invoke(lam, "uses-kept")["word"] == "one"
+    finally:
+        server.kill()
