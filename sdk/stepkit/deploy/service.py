@@ -35,7 +35,7 @@ from stepkit.deploy.providers.functions import Function
 from stepkit.deploy.providers.layers import Layer, write_layer_zip
 from stepkit.deploy.state import DeployState, Recorded, locked
 from stepkit.deploy.target import Connection, Target, connect
-from stepkit.runtime.bundle import HOST, LAMBDA, MAX_ZIPPED_BYTES, BuildResult, build_bundle
+from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle, fits_direct_upload
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.model import DEFAULT_STAGE, UnknownStage
 from stepkit.stack.project import Project
@@ -142,7 +142,7 @@ class Deployment:
         path = write_layer_zip(layer.logical, layer.python_dir, self.project.root / ".stepkit" / "build" / "layers")
         data = path.read_bytes()
         sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        if len(data) <= MAX_ZIPPED_BYTES or self.code_platform != LAMBDA:
+        if fits_direct_upload(len(data)) or self.code_platform != LAMBDA:
             return {"ZipFile": data}, sha256
         key = f"layers/{layer.logical}/{path.name}"
         return DeploymentBucketProvider(self.api).upload_code(self.names.deployment_bucket(), key, path), sha256

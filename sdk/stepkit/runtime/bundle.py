@@ -100,7 +100,12 @@ class BuildResult:
     @property
     def direct_upload(self) -> bool:
         """Small enough to send in the CreateFunction/UpdateFunctionCode request itself."""
-        return self.zipped_bytes <= MAX_ZIPPED_BYTES
+        return fits_direct_upload(self.zipped_bytes)
+
+
+def fits_direct_upload(zipped_bytes: int) -> bool:
+    """Whether a zip this size may be sent in the request itself (CreateFunction, PublishLayerVersion…)."""
+    return zipped_bytes <= MAX_ZIPPED_BYTES
 
 
 def pip_platform_args(config: FunctionConfig) -> list[str]:
