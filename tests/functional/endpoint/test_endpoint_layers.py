@@ -136,3 +136,18 @@ def test_acknowledged_layer_writes_survive_kill_9(tmp_path: Path) -> None:
         assert _invoke(lam, "uses-kept")["word"] == "one"
     finally:
         server.kill()
+
+
+def test_a_later_layer_replaces_an_earlier_ones_module_as_lambda_merges_them(lam: Any) -> None:
+    """Lambda extracts a function's layers into one /opt in their order: for a module two
+    layers hold, the one listed later is imported."""
+    arns = {word: lam.publish_layer_version(LayerName=unique(word), Content={"ZipFile": _layer_zip(word)})
+            ["LayerVersionArn"] for word in ("first", "second")}
+    name = unique("merged")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler",
+                        Code={"ZipFile": zip_code({"app.py": HANDLER})}, Layers=[arns["first"], arns["second"]])
+    wait_active(lam, name)
+    assert _invoke(lam, name)["word"] == "second"
+    lam.update_function_configuration(FunctionName=name, Layers=[arns["second"], arns["first"]])
+    wait_active(lam, name)
+    assert _invoke(lam, name)["word"] == "first"

@@ -70,7 +70,7 @@ def test_a_functions_layers_are_checked_as_aws_checks_them(lam: LambdaService) -
     assert lam.functions == {}  # a refused request changes nothing
 
 
-def test_the_runtime_gets_the_layers_folders_in_the_functions_order(lam: LambdaService, tmp_path: Path) -> None:
+def test_the_runtime_gets_the_layers_folders_as_lambda_merges_them(lam: LambdaService, tmp_path: Path) -> None:
     site = "python/lib/python3.12/site-packages/deep.py"
     content = zip_files({"python/a.py": "", site: ""})
     lam.layers.PublishLayerVersion({"LayerName": "one", "Content": {"ZipFile": content}}, CTX)
@@ -83,8 +83,9 @@ def test_the_runtime_gets_the_layers_folders_in_the_functions_order(lam: LambdaS
     config = lam.runtime.get_function("f")
     code = (tmp_path / "lambda" / "code").resolve()
     parts = [path.relative_to(code).parts for path in config.layer_dirs]
-    assert ["/".join(p[1:]) for p in parts] == ["python", "python/lib/python3.12/site-packages", "python"]
-    assert parts[0][0] != parts[1][0] == parts[2][0]  # "two" first, then both of "one", each its own folder
+    # Lambda merges layers into /opt in order (a later one's file wins), site-packages before python/
+    assert ["/".join(p[1:]) for p in parts] == ["python/lib/python3.12/site-packages", "python", "python"]
+    assert parts[0][0] == parts[1][0] != parts[2][0]  # "one" (listed last) first, then "two"
 
 
 def test_versions_are_numbered_per_layer_and_never_reused(lam: LambdaService) -> None:
