@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from local_project import LAYERED_PROJECT, write_files
 
 from stepkit.cli import main
 from stepkit.runtime import bundle as bundle_module
@@ -27,18 +28,7 @@ def run(*args: str, expect: int = 0):
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str) -> Path:
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "functions" / "score").mkdir(parents=True)
-    (tmp_path / "functions" / "score" / "app.py").write_text(
-        "from shared.maths import double\n\n\ndef handler(event, context):\n    return double(event)\n")
-    package = tmp_path / "functions" / "layers" / "shared" / "python" / "shared"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "maths.py").write_text("def double(x):\n    return 2 * x\n")
-    (tmp_path / "infra" / "stack.yaml").write_text(
-        "name: lay\n"
-        "layers:\n  shared: {path: functions/layers/shared, description: maths, compatible_runtimes: [python3.12]}\n"
-        "functions:\n  score: {runtime: python3.12, layers: [shared]}\n")
+    write_files(tmp_path, LAYERED_PROJECT)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # boto3's own setting: AWS, as far as stepkit knows
     return tmp_path
