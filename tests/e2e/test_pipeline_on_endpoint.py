@@ -110,6 +110,7 @@ def inventory(local: LocalEndpoint) -> dict[str, list[str]]:
         "roles": [r["RoleName"] for r in local.client("iam").list_roles()["Roles"]],
         "log_groups": [g["logGroupName"] for g in local.client("logs").describe_log_groups()["logGroups"]],
         "apis": [a["name"] for a in local.client("apigateway").get_rest_apis()["items"]],
+        "layers": [layer["LayerName"] for layer in lam.list_layers()["Layers"]],
     }
     return {kind: sorted(n for n in names if PREFIX in n) for kind, names in found.items()}
 
@@ -142,6 +143,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
                                            ("drift_check", "predict", "preprocess", "register_model",
                                             "retrain_on_drift", "rollout", "select_model", "serving", "train"))
     assert deployed["apis"] == [f"{PREFIX}serving"]
+    assert deployed["layers"] == [f"{PREFIX}model"]  # the functions' shared code: a layer version they list
     assert deployed["state_machines"] == [f"{PREFIX}batch_inference", f"{PREFIX}rollout", f"{PREFIX}training"]
     # the nightly retraining schedule is deployed disabled in dev (enabled only in prod)
     assert deployed["rules"] == [f"{PREFIX}batch_inference-s3-0", f"{PREFIX}training-s3-0",
@@ -204,7 +206,7 @@ def test_deploy_the_repository_stack_train_on_upload_predict_on_upload_and_destr
     again = stepkit("deploy", "--target", "local")
     assert "nothing changed" in again
 
-    # 5. Destroy: nothing of the stack is left.
+    # 5. Destroy: nothing of the stack is left (its layer versions neither).
     stepkit("destroy", "--target", "local", "--delete-data", "--yes")
     assert inventory(endpoint) == {kind: [] for kind in deployed}
     assert not (project / ".stepkit" / "deployments" / "dev.local.json").exists()

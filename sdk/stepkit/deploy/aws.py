@@ -25,6 +25,7 @@ from stepkit.deploy.target import Connection
 
 if TYPE_CHECKING:
     from stepkit.deploy.providers.functions import Function
+    from stepkit.deploy.providers.layers import Layer
 
 __all__ = ["FOREIGN", "MISSING", "OURS", "Api", "CodeProvider"]
 
@@ -33,6 +34,8 @@ STACK_TAG, STAGE_TAG = "stepkit:stack", "stepkit:stage"
 CodeProvider = Callable[["Function"], dict[str, Any]]
 """A function's code as CreateFunction's ``Code`` takes it: ``{"ZipFile": bytes}`` or
 ``{"S3Bucket": ..., "S3Key": ...}`` (a zip over the direct-upload limit, uploaded first)."""
+LayerCodeProvider = Callable[["Layer"], tuple[dict[str, Any], str]]
+"""A layer's zip as PublishLayerVersion's ``Content`` takes it, and its ``CodeSha256``."""
 
 
 class Api:
@@ -43,6 +46,7 @@ class Api:
         self.conn = conn
         self.tags = {STACK_TAG: stack, STAGE_TAG: stage}
         self.code = code
+        self.layer_code: LayerCodeProvider | None = None
         self.sleep = sleep
         self.wait_timeout = wait_timeout
         self._providers: dict[str, Provider] = {}

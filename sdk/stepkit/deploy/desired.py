@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from stepkit.deploy.errors import DeployInputError
 from stepkit.deploy.iam import StackArns
 from stepkit.deploy.naming import Names
-from stepkit.deploy.providers import buckets, functions, queues, state_machines, streams, tables, topics
+from stepkit.deploy.providers import buckets, functions, layers, queues, state_machines, streams, tables, topics
 from stepkit.deploy.providers.base import BuildContext
 from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import Resource
@@ -99,9 +99,10 @@ def build_desired(project: Project, stage: str, names: Names, environ: Mapping[s
 
 #: Each section's builder, in the order they run: a function's triggers add to its bucket's
 #: notifications and a state machine's ``s3`` trigger sends its bucket's events to
-#: EventBridge, so the notifications come last.
+#: EventBridge, so the notifications come last; a function names its layers' versions, so they
+#: come before the functions.
 BUILDERS: tuple[Callable[[BuildContext], None], ...] = (
-    buckets.build, queues.build, topics.build, streams.build, tables.build, functions.build,
+    buckets.build, queues.build, topics.build, streams.build, tables.build, layers.build, functions.build,
     state_machines.build, buckets.build_notifications,
 )
 

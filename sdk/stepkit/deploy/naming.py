@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 #: Service limits on names, checked before anything is created.
 NAME_LIMITS = {"function": 64, "role": 64, "state_machine": 80, "queue": 80, "bucket": 63, "rule": 64, "topic": 256,
-               "table": 255, "stream": 128}
+               "table": 255, "stream": 128, "layer": 140}
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,15 @@ for stepkit's runtime on this host, a small zip of the code (the host's packages
 provided at run time); for Lambda's platform, the code with every dependency as wheels for
 the function's runtime, sent in the request when it fits Lambda's 50 MB and otherwise
 uploaded first to the stack's deployment bucket (``<stack>-<stage>-deploy-<account>``, a
-resource of the stack like any other, created first and destroyed last).
+resource of the stack like any other, created first and destroyed last). The layers its
+functions use are published as layer versions on every target (:mod:`.providers.layers`),
+not copied into each function's zip.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,9 +32,10 @@ from stepkit.deploy.naming import Names
 from stepkit.deploy.planner import Plan, destroy_plan, make_plan
 from stepkit.deploy.providers.buckets import BucketProvider, DeploymentBucketProvider
 from stepkit.deploy.providers.functions import Function
+from stepkit.deploy.providers.layers import Layer, write_layer_zip
 from stepkit.deploy.state import DeployState, Recorded, locked
 from stepkit.deploy.target import Connection, Target, connect
-from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle
+from stepkit.runtime.bundle import HOST, LAMBDA, BuildResult, build_bundle, fits_direct_upload
 from stepkit.runtime.config import FunctionConfig
 from stepkit.stack.model import DEFAULT_STAGE, UnknownStage
 from stepkit.stack.project import Project
@@ -107,6 +112,7 @@ class Deployment:
         deployment = cls(project=project, stage=stage, target=chosen, conn=conn, names=names, state=state,
                          api=Api(conn, project.name, stage), built=built, bundles={}, records_dir=records_dir)
         deployment.api.code = deployment._bundle
+        deployment.api.layer_code = deployment._layer_code
         return deployment
 
     @property
@@ -129,6 +135,17 @@ class Deployment:
             return {"ZipFile": result.path.read_bytes()}
         key = f"functions/{function.logical}/{result.digest}.zip"
         return DeploymentBucketProvider(self.api).upload_code(self.names.deployment_bucket(), key, result.path)
+
+    def _layer_code(self, layer: Layer) -> tuple[dict[str, Any], str]:
+        """The layer's zip (the same for every platform: a layer holds Python sources) and its
+        ``CodeSha256``; through the deployment bucket when over what a request may carry."""
+        path = write_layer_zip(layer.logical, layer.python_dir, self.project.root / ".stepkit" / "build" / "layers")
+        data = path.read_bytes()
+        sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        if fits_direct_upload(len(data)) or self.code_platform != LAMBDA:
+            return {"ZipFile": data}, sha256
+        key = f"layers/{layer.logical}/{path.name}"
+        return DeploymentBucketProvider(self.api).upload_code(self.names.deployment_bucket(), key, path), sha256
 
     def desired(self, environ: Mapping[str, str] | None = None) -> DesiredStack:
         desired = build_desired(self.project, self.stage, self.names, environ, code_platform=self.code_platform,

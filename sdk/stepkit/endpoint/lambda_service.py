@@ -32,6 +32,7 @@ from typing import Any
 
 from stepkit.endpoint.function_urls import FunctionUrls
 from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
+from stepkit.endpoint.lambda_layers import LayerVersions, layer_dirs
 from stepkit.endpoint.lambda_mappings import EventSourceMappings
 from stepkit.endpoint.lambda_pages import LATEST, marker_page, now_text, public
 from stepkit.endpoint.lambda_settings import FunctionSettingsApi
@@ -90,7 +91,8 @@ class LambdaService(FunctionInvoker):
         # The API's other parts, each its own module, on the same records.
         self.urls = FunctionUrls(self)
         self.event_sources = EventSourceMappings(self)
-        for part in (self.urls, self.event_sources, VersionsAndAliases(self), FunctionSettingsApi(self)):
+        self.layers = LayerVersions(self)
+        for part in (self.urls, self.event_sources, self.layers, VersionsAndAliases(self), FunctionSettingsApi(self)):
             handlers.update(part.handlers())
         self.app = RestJsonService("lambda", handlers, lambda_bad_text)
 
@@ -112,9 +114,10 @@ class LambdaService(FunctionInvoker):
             self.aliases.setdefault(rec["_function"], {})[rec["Name"]] = rec
         self.event_sources.load()
         self.urls.load()
+        self.layers.load()
         for rec in list(self.functions.values()):
             self._activate(rec, background=False)
-        self._collect_code()
+        self.collect_code()
 
     def on_async_complete(self, invocation: Any) -> None:
         """The runtime's callback after an Event invocation and its retries: failures go to the
@@ -193,7 +196,7 @@ class LambdaService(FunctionInvoker):
         return rec, version
 
     @contextlib.contextmanager
-    def _store_code(self, params: dict[str, Any], operation: str) -> Iterator[StoredCode]:
+    def store_code(self, params: dict[str, Any], operation: str) -> Iterator[StoredCode]:
         """The request's code, checked and stored; kept while the block saves the record that
         uses it, removed after it when nothing does (a failed or dry-run request)."""
         code = params.get("Code", params)
@@ -218,9 +221,9 @@ class LambdaService(FunctionInvoker):
             with self.code_store.hold(data) as stored:
                 yield stored
         finally:
-            self._collect_code()
+            self.collect_code()
 
-    def _collect_code(self) -> None:
+    def collect_code(self) -> None:
         """Remove the code no function, version or runtime function uses any more."""
         try:
             self.code_store.collect(self._code_in_use)
@@ -230,10 +233,14 @@ class LambdaService(FunctionInvoker):
     def _code_in_use(self) -> set[str]:
         with self.lock:
             records = [*self.functions.values(), *(v for vs in self.versions.values() for v in vs.values())]
-            used = {Path(r["_code_dir"]).name for r in records}
+            used = {Path(r["_code_dir"]).name for r in records} | self.layers.code_in_use()
+            used.update(folder for r in records for folder in r.get("_layers", []))
         for name in self.runtime.function_names():  # an update's old code runs until it is replaced
             with contextlib.suppress(FunctionNotFound):
-                used.add(self.runtime.get_function(name).code_dir.name)
+                config = self.runtime.get_function(name)
+                used.add(config.code_dir.name)
+                used.update(d.relative_to(self.code_store.code).parts[0] for d in config.layer_dirs
+                            if d.is_relative_to(self.code_store.code))
         return used
 
     def _config(self, fn: dict[str, Any], runtime_name: str) -> FunctionConfig:
@@ -249,6 +256,7 @@ class LambdaService(FunctionInvoker):
             reserved_concurrency=fn.get("_reserved_concurrency"),
             architecture=(fn.get("Architectures") or ["x86_64"])[0],
             max_retry_attempts=retries,
+            layer_dirs=tuple(layer_dirs(self.code_store.code, fn.get("_layers", []), fn["Runtime"])),
         )
 
     def _runtime_name(self, fn: dict[str, Any], version: str) -> str:
@@ -289,7 +297,7 @@ class LambdaService(FunctionInvoker):
                     fn.pop(key, None)
                 self.save(fn)
             if background:  # the code this replaced, unless something else uses it
-                self._collect_code()
+                self.collect_code()
 
         if background:
             threading.Thread(target=work, name=f"lambda-activate-{name}", daemon=True).start()
@@ -399,11 +407,13 @@ class LambdaService(FunctionInvoker):
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
         # The last check: nothing is stored before the others pass, and the code is removed again
         # if the record cannot be made.
-        with self._store_code(p, "CreateFunction") as stored:
+        with self.store_code(p, "CreateFunction") as stored:
             fn.update(CodeSha256=stored.sha256, CodeSize=stored.size, _code_dir=str(stored.folder))
             with self.lock:
                 if name in self.functions:
                     raise AwsError("ResourceConflictException", f"Function already exist: {name}")
+                if p.get("Layers"):  # under the lock: a layer version deleted meanwhile cannot lose its code
+                    fn["Layers"], fn["_layers"] = self.layers.resolve(p["Layers"])
                 self.functions[name] = fn
                 try:
                     self.save(fn)
@@ -430,7 +440,7 @@ class LambdaService(FunctionInvoker):
         if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
             raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
                            "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
-        with self._store_code(p, "UpdateFunctionCode") as stored:
+        with self.store_code(p, "UpdateFunctionCode") as stored:
             return self._update_code(p, name, fn, stored)
 
     def _update_code(self, p: dict, name: str, fn: dict[str, Any], stored: StoredCode) -> dict:
@@ -476,6 +486,13 @@ class LambdaService(FunctionInvoker):
         except ValueError as exc:
             raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
         with self.lock:
+            if "Layers" in p:  # under the lock, as in CreateFunction; an empty list removes them all
+                for key in ("Layers", "_layers"):
+                    candidate.pop(key, None)
+                if p["Layers"]:
+                    candidate["Layers"], candidate["_layers"] = self.layers.resolve(p["Layers"])
+            for key in set(fn) - set(candidate):  # removed by the update (Layers: [])
+                del fn[key]
             fn.update(candidate)
             fn.update(LastModified=now_text(), RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress")
             self.save(fn)
@@ -543,7 +560,7 @@ class LambdaService(FunctionInvoker):
             for internal in stopped & set(self.runtime.function_names()):
                 with contextlib.suppress(FunctionNotFound):
                     self.runtime.remove_function(internal)
-        self._collect_code()  # what only this function or version used
+        self.collect_code()  # what only this function or version used
         return {}
 
     def is_active(self, name_or_arn: str) -> bool:

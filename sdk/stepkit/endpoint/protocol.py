@@ -287,8 +287,8 @@ class RestJsonService:
             where = member.serialization.get("location")
             wire = member.serialization.get("name", name)
             if where == "uri":
-                if wire in path_params:
-                    params[name] = path_params[wire]
+                if wire in path_params:  # typed as the model says (a layer's VersionNumber: long)
+                    params[name] = self._convert(member, path_params[wire])
             elif where == "querystring":
                 if wire in query:
                     params[name] = self._convert(member, query[wire])

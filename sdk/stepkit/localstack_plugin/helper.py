@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import sys
 import threading
 import traceback
@@ -41,7 +40,7 @@ from pydantic import ValidationError
 from stepkit.runtime.bundle import HOST as HOST_PLATFORM
 from stepkit.runtime.bundle import MARKER as BUNDLE_MARKER
 from stepkit.runtime.bundle import host_tag
-from stepkit.runtime.config import FunctionConfig
+from stepkit.runtime.config import FunctionConfig, layer_site_dirs
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import host_site_dirs
 from stepkit.runtime.errors import LambdaServiceError
@@ -149,7 +148,7 @@ class Environments:
         # runtime. On another version, the package's own (binary) wheels are for that version
         # and only what Lambda's runtime provides (boto3, pure Python) is lent from here.
         platform_sites = host_site_dirs() if same_python else [str(self.platform_site())]
-        layer_sites = [str(p) for p in layer_site_dirs(spec.get("layers", []), python_tag(config.runtime))]
+        layer_sites = [str(p) for p in layer_site_dirs(spec.get("layers", []), config.runtime)]
         overrides = platform_overrides(spec.get("platform_env", {}), config.environment)
         # Layers come before what the platform provides, as /opt/python does in Lambda.
         overrides["_STEPKIT_HOST_SITE"] = os.pathsep.join([*layer_sites, *platform_sites])
@@ -217,28 +216,6 @@ def carries_dependencies(code_dir: Path) -> bool:
         return any(p.name.endswith(".dist-info") for p in code_dir.iterdir())
     except OSError:
         return False
-
-
-def python_tag(runtime: str) -> str:
-    """``python3.12`` for runtime ``python3.12``; the host's for anything else."""
-    if re.fullmatch(r"python3\.\d+", runtime):
-        return runtime
-    return f"python{sys.version_info.major}.{sys.version_info.minor}"
-
-
-
-
-def layer_site_dirs(layer_dirs: list[str], tag: str) -> list[Path]:
-    """Where Lambda's Python runtime finds a layer's modules: ``python/`` and
-    ``python/lib/pythonX.Y/site-packages`` of each layer, in the function's order."""
-    found = []
-    version = tag
-    for layer in layer_dirs:
-        for sub in (f"python/lib/{version}/site-packages", "python"):
-            path = Path(layer) / sub
-            if path.is_dir():
-                found.append(path)
-    return found
 
 
 def platform_overrides(platform_env: dict[str, Any], function_env: dict[str, str]) -> dict[str, str]:

@@ -100,7 +100,12 @@ class BuildResult:
     @property
     def direct_upload(self) -> bool:
         """Small enough to send in the CreateFunction/UpdateFunctionCode request itself."""
-        return self.zipped_bytes <= MAX_ZIPPED_BYTES
+        return fits_direct_upload(self.zipped_bytes)
+
+
+def fits_direct_upload(zipped_bytes: int) -> bool:
+    """Whether a zip this size may be sent in the request itself (CreateFunction, PublishLayerVersion…)."""
+    return zipped_bytes <= MAX_ZIPPED_BYTES
 
 
 def pip_platform_args(config: FunctionConfig) -> list[str]:
@@ -161,15 +166,10 @@ def source_files(root: Path) -> Iterator[tuple[str, Path]]:
 
 
 def code_files(config: FunctionConfig) -> dict[str, Path]:
-    """The bundle's code: each layer's ``python/`` files, then the function's own (which win,
-    as ``/var/task`` comes before ``/opt/python`` on Lambda's ``sys.path``). The deployer
-    ships the layers inside each function's bundle, so the same code reaches the function
-    on every target."""
-    files: dict[str, Path] = {}
-    for folder in config.layer_dirs:
-        files.update(source_files(folder))
-    files.update(source_files(config.code_dir))
-    return files
+    """The bundle's code: the function's own files. Its layers (``config.layer_dirs``) are
+    not in it: the deployer publishes them as layer versions the function lists, as Lambda
+    runs them (see :mod:`stepkit.deploy.providers.layers`)."""
+    return dict(source_files(config.code_dir))
 
 
 def bundle_digest(config: FunctionConfig, platform: str = LAMBDA) -> str:

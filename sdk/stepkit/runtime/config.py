@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -36,8 +38,8 @@ class FunctionConfig(BaseModel):
     deps_dir: Path | None = None
     """A folder of already installed dependencies; when unset they come from ``requirements.txt``."""
     layer_dirs: tuple[Path, ...] = ()
-    """The ``python/`` folders of the function's layers, on ``sys.path`` after its own code and
-    dependencies, as Lambda puts ``/opt/python`` there."""
+    """The folders of the function's layers, in ``sys.path`` order (:func:`layer_site_dirs`), on
+    ``sys.path`` after its own code and dependencies, as Lambda puts ``/opt/python`` there."""
 
     @field_validator("code_dir", "deps_dir")
     @classmethod
@@ -69,10 +71,37 @@ class FunctionConfig(BaseModel):
 
     @classmethod
     def in_project(cls, project: Project, function: ProjectFunction) -> FunctionConfig:
-        """``function`` with its layers' code folders, as ``project`` declares them."""
-        return cls.from_project(function, [layer.python_dir for layer in project.layers_of(function)])
+        """``function`` with its layers' code folders, as ``project`` declares them and as Lambda
+        merges them (:func:`layer_site_dirs`)."""
+        layers = [layer.path for layer in project.layers_of(function)]
+        return cls.from_project(function, layer_site_dirs(layers, function.settings.runtime))
 
     @property
     def requirements_file(self) -> Path | None:
         path = self.code_dir / "requirements.txt"
         return path if path.is_file() else None
+
+
+def python_tag(runtime: str) -> str:
+    """``python3.12`` for runtime ``python3.12``; the host's for anything else."""
+    if re.fullmatch(r"python3\.\d+", runtime):
+        return runtime
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def layer_site_dirs(layer_dirs: Sequence[str | Path], runtime: str) -> list[Path]:
+    """Where Lambda's Python runtime finds the modules of layers extracted at ``layer_dirs``
+    (in the function's order), only the folders that exist.
+
+    Lambda merges a function's layers into one ``/opt`` in their order, a later layer's file
+    replacing an earlier one's, and puts ``/opt/python/lib/pythonX.Y/site-packages`` before
+    ``/opt/python`` on ``sys.path``. With a folder per layer that is: every layer's
+    ``site-packages``, then every layer's ``python/``, the later layer first in each (a package
+    split across layers is not merged: the later layer's copy of it is the one imported)."""
+    found = []
+    for sub in (f"python/lib/{python_tag(runtime)}/site-packages", "python"):
+        for layer in reversed(layer_dirs):
+            path = Path(layer) / sub
+            if path.is_dir():
+                found.append(path)
+    return found

@@ -14,16 +14,32 @@ import pytest
 from stepkit.endpoint import LocalEndpoint
 from stepkit.engine.clock import Clock
 
+#: A stack whose one function imports from its one layer (``shared``), as files to write.
+LAYERED_PROJECT = {
+    "functions/score/app.py": "from shared.maths import double\n\n\ndef handler(event, context):\n"
+                              "    return double(event)\n",
+    "functions/layers/shared/python/shared/__init__.py": "",
+    "functions/layers/shared/python/shared/maths.py": "def double(x):\n    return 2 * x\n",
+    "infra/stack.yaml": "name: lay\nlayers:\n  shared: {path: functions/layers/shared, description: maths, "
+                        "compatible_runtimes: [python3.12]}\n"
+                        "functions:\n  score: {runtime: python3.12, layers: [shared]}\n",
+}
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """``files`` (relative path -> text) written under ``root``; ``root``."""
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
 
 @contextmanager
 def local_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, files: dict[str, str],
                   clock: Clock | None = None) -> Iterator[LocalEndpoint]:
     """``files`` (relative path -> text) written under ``tmp_path/name``, the current folder,
     with a local endpoint as the deploy target and nothing of the host's AWS setup."""
-    root = tmp_path / name
-    for relative, text in files.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_text(text)
+    root = write_files(tmp_path / name, files)
     monkeypatch.chdir(root)
     with LocalEndpoint(clock=clock) as endpoint:
         monkeypatch.setenv("STEPKIT_ENDPOINT_URL", endpoint.url)

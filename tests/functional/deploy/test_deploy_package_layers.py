@@ -1,4 +1,5 @@
-"""stepkit package: a stack's layers become LayerVersions that its functions list."""
+"""stepkit package: a stack's layers become LayerVersions that its functions list; a function's
+bundle holds only its own code."""
 
 from __future__ import annotations
 
@@ -11,24 +12,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from local_project import LAYERED_PROJECT, write_files
 
 from stepkit.cli import main
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "infra").mkdir()
-    (tmp_path / "functions" / "score").mkdir(parents=True)
-    (tmp_path / "functions" / "score" / "app.py").write_text(
-        "from shared.maths import double\n\n\ndef handler(event, context):\n    return double(event)\n")
-    package = tmp_path / "functions" / "layers" / "shared" / "python" / "shared"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "maths.py").write_text("def double(x):\n    return 2 * x\n")
-    (tmp_path / "infra" / "stack.yaml").write_text(
-        "name: lay\n"
-        "layers:\n  shared: {path: functions/layers/shared, description: maths, compatible_runtimes: [python3.12]}\n"
-        "functions:\n  score: {runtime: python3.12, layers: [shared]}\n")
+    write_files(tmp_path, LAYERED_PROJECT)
     return tmp_path
 
 
@@ -57,10 +48,11 @@ def test_a_layer_is_a_layer_version_the_function_lists(project: Path) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_deploy_bundles_ship_the_layers_code_with_the_function(project: Path) -> None:
+def test_a_functions_bundle_holds_only_its_own_code(project: Path) -> None:
+    """Its layers are layer versions of their own on every target, not files of its zip."""
     result = CliRunner().invoke(main, ["build", "--stack", str(project / "infra" / "stack.yaml"),
                                        "--out", str(project / "build"), "--platform", "host"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     with zipfile.ZipFile(project / "build" / "score.zip") as archive:
         names = set(archive.namelist())
-    assert {"app.py", "shared/__init__.py", "shared/maths.py"} <= names
+    assert "app.py" in names and not any(name.startswith("shared/") for name in names)

@@ -4,54 +4,20 @@ it, nor report the function ready before the latest change is in the runtime."""
 
 from __future__ import annotations
 
-import io
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lambda_stubs import GatedRuntime, zip_files
 
 from stepkit.endpoint.lambda_service import LambdaService
 from stepkit.endpoint.protocol import RequestContext
 from stepkit.endpoint.store import Store
-from stepkit.runtime import FunctionConfig
 
 ROLE = "arn:aws:iam::123456789012:role/r"
-
-
-class GatedRuntime:
-    """A runtime whose ``add_function`` waits at a gate for chosen handlers."""
-
-    def __init__(self) -> None:
-        self.configs: dict[str, FunctionConfig] = {}
-        self.gates: dict[str, threading.Event] = {}
-        self.waiting = threading.Event()
-
-    def add_function(self, config: FunctionConfig) -> None:
-        gate = self.gates.get(config.handler)
-        if gate is not None:
-            self.waiting.set()
-            assert gate.wait(60)
-        self.configs[config.name] = config
-
-    def function_names(self) -> list[str]:
-        return sorted(self.configs)
-
-    def get_function(self, name: str) -> FunctionConfig:
-        return self.configs[name]
-
-    def remove_function(self, name: str) -> None:
-        self.configs.pop(name)
-
-
-def _zip(text: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", text)
-    return buffer.getvalue()
 
 
 def _until(check: Any, timeout: float = 60.0) -> Any:
@@ -75,13 +41,13 @@ def test_a_slow_activation_never_wins_over_a_later_change(service: tuple[LambdaS
     lam, runtime = service
     ctx = RequestContext()
     lam.CreateFunction({"FunctionName": "f", "Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
-                        "Code": {"ZipFile": _zip("def handler(e, c): return 1\n")}}, ctx)
+                        "Code": {"ZipFile": zip_files({"app.py": "def handler(e, c): return 1\n"})}}, ctx)
     assert _until(lambda: lam.functions["f"]["LastUpdateStatus"] == "Successful")
 
     runtime.gates["app.other"] = gate = threading.Event()
     lam.UpdateFunctionConfiguration({"FunctionName": "f", "Handler": "app.other"}, ctx)
     assert runtime.waiting.wait(60)  # the configuration's activation is stuck in the runtime
-    lam.UpdateFunctionCode({"FunctionName": "f", "ZipFile": _zip("def other(e, c): return 2\n")}, ctx)
+    lam.UpdateFunctionCode({"FunctionName": "f", "ZipFile": zip_files({"app.py": "def other(e, c): return 2\n"})}, ctx)
     assert lam.functions["f"]["LastUpdateStatus"] == "InProgress"
     gate.set()
 
@@ -98,7 +64,7 @@ def test_a_deleted_function_is_not_brought_back_by_its_activation(
     ctx = RequestContext()
     runtime.gates["app.handler"] = gate = threading.Event()
     lam.CreateFunction({"FunctionName": "g", "Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
-                        "Code": {"ZipFile": _zip("def handler(e, c): return 1\n")}}, ctx)
+                        "Code": {"ZipFile": zip_files({"app.py": "def handler(e, c): return 1\n"})}}, ctx)
     assert runtime.waiting.wait(60)
     deleting = threading.Thread(target=lam.DeleteFunction, args=({"FunctionName": "g"}, ctx))
     deleting.start()

@@ -31,6 +31,7 @@ from stepkit.deploy.providers.base import (
     not_found,
     ref,
 )
+from stepkit.deploy.providers.layers import Layer, LayerProvider, function_layers
 from stepkit.deploy.providers.log_groups import LogGroup
 from stepkit.deploy.providers.roles import Role
 from stepkit.deploy.resources import MASK, Resource
@@ -82,6 +83,9 @@ class Function(Resource):
     code_digest: str = ""
     """The bundle's digest (sources, requirements, platform): a new digest means new code."""
     log_group: str = ""
+    layers: tuple[str, ...] = ()
+    """Its layers, in order, each as ``<layer name>@<content digest>`` (:attr:`Layer.reference`):
+    a layer's new content is a new version the function must list."""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -135,14 +139,16 @@ def _function(ctx: BuildContext, fn: ProjectFunction, place: str) -> None:
     ctx.add(Role(logical=f"function-{fn.name}", name=role, service="lambda.amazonaws.com",
                  policy=policy.document(), notes=tuple(policy.notes)))
     ctx.add(LogGroup(logical=f"function-{fn.name}", name=names.function_log_group(fn.name)))
-    digest = (bundle_digest(FunctionConfig.in_project(ctx.project, fn), ctx.code_platform)
+    digest = (bundle_digest(FunctionConfig.from_project(fn), ctx.code_platform)
               if ctx.compute_digests else "")
+    layers = {r.logical: r for r in ctx.resources if isinstance(r, Layer)}
     ctx.add(Function(
         logical=fn.name, name=names.function(fn.name), role=role, role_arn=names.role_arn(role),
         handler=s.handler, runtime=s.runtime, memory_size=s.memory_size, timeout=s.timeout,
         environment=environment, secret_keys=frozenset(secret_keys),
         reserved_concurrency=s.reserved_concurrency, architecture=s.architecture, description=s.description,
         code_dir=fn.code_dir, code_digest=digest, log_group=names.function_log_group(fn.name),
+        layers=tuple(layers[name].reference for name in s.layers if name in layers),
     ))
 
 
@@ -210,10 +216,14 @@ class FunctionProvider(Provider):
         return self.owned(found.get("Tags"))
 
     def _function_config(self, r: Function) -> dict[str, Any]:
+        layers = self.api.provider("layer")
+        assert isinstance(layers, LayerProvider)
         return {
             "Role": r.role_arn, "Handler": r.handler, "Runtime": r.runtime, "MemorySize": r.memory_size,
             "Timeout": r.timeout, "Environment": {"Variables": dict(r.environment)},
             "Description": r.description or f"stepkit {r.logical}",
+            # The versions the layers' put just published (or found unchanged), in order.
+            "Layers": [layers.latest_arn(reference.rsplit("@", 1)[0]) for reference in r.layers],
         }
 
     def put(self, r: Function, rec: Recorded | None, existing: bool) -> dict[str, Any]:
@@ -274,8 +284,6 @@ class FunctionProvider(Provider):
     def template(cls, r: Function, template: Template) -> None:
         """The function, its code a zip in the ``CodeBucket`` parameter, each ``${env:NAME}``
         of its environment a ``NoEcho`` parameter, its layers' versions."""
-        from stepkit.deploy.layers import function_layers
-
         variables: dict[str, Any] = {}
         for key, value in r.environment.items():
             secret = _SECRET.fullmatch(value)
