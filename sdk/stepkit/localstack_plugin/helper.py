@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from stepkit.runtime.bundle import HOST as HOST_PLATFORM
 from stepkit.runtime.bundle import MARKER as BUNDLE_MARKER
 from stepkit.runtime.bundle import host_tag
+from stepkit.runtime.calls import logs_with_calls
 from stepkit.runtime.config import FunctionConfig, layer_site_dirs
 from stepkit.runtime.deps import DependencyCache
 from stepkit.runtime.environment import host_site_dirs
@@ -99,11 +100,14 @@ class Environments:
     def invoke(self, spec: dict[str, Any], request_id: str, arn: str, payload: bytes) -> dict[str, Any]:
         function = self.ensure(spec)
         run = function.run(request_id, payload, arn)
-        self._last_logs[spec["id"]] = run.logs
+        # LocalStack writes these lines to CloudWatch Logs: with the AWS requests the code made,
+        # as the local endpoint writes them, so `stepkit cost --execution` can price them.
+        logs = logs_with_calls(run.logs, request_id, run.aws_calls)
+        self._last_logs[spec["id"]] = logs
         return {
             "payload": base64.b64encode(run.payload).decode(),
             "error_type": run.error_type,
-            "logs": run.logs,
+            "logs": logs,
             "duration_ms": run.duration_ms,
             "init_duration_ms": run.init_duration_ms,
             "max_memory_used_mb": run.max_memory_used_mb,

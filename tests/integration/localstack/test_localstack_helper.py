@@ -288,3 +288,43 @@ def test_stop_ends_the_process_and_what_it_started(tmp_path: Path) -> None:
     assert set(stopped) >= {process.pid, *child}
     assert not any(host.alive(p) for p in stopped)
     assert not pid_file.exists()
+
+
+S3_HANDLER = """
+import boto3
+
+
+def handler(event, context):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_object(Bucket=event["bucket"], Key="a.txt", Body=b"a")
+    s3.put_object(Bucket=event["bucket"], Key="b.txt", Body=b"b")
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=event["bucket"])["Contents"]]
+"""
+
+
+def test_the_helpers_logs_carry_the_aws_requests_the_code_made(helper_process: HelperProcess, tmp_path: Path,
+                                                              local_aws_env: None) -> None:
+    """What LocalStack writes to CloudWatch Logs for an invocation ends with the stepkit line of
+    the requests the code sent, as the local endpoint's logs do (``stepkit cost --execution``)."""
+    from stepkit.endpoint import LocalEndpoint
+    from stepkit.runtime.calls import parse_calls_line
+
+    folder = tmp_path / "s3code"
+    folder.mkdir()
+    (folder / "app.py").write_text(S3_HANDLER)
+    with LocalEndpoint(state_dir=tmp_path / "endpoint") as endpoint:
+        endpoint.client("s3").create_bucket(Bucket="calls")
+        spec = _spec(folder, env_id="s3env")
+        spec["platform_env"] = {**spec["platform_env"], "AWS_ENDPOINT_URL": endpoint.url,
+                                "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+        spec["timeout"] = 60
+        arn = "arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST"
+        answer = helper_process.call("invoke", env=spec, request_id="req-s3", arn=arn, payload='{"bucket": "calls"}')
+        assert answer["ok"] and answer["error_type"] is None, answer
+        assert json.loads(base64.b64decode(answer["payload"])) == ["a.txt", "b.txt"]
+        lines = [parsed for line in answer["logs"].splitlines() if (parsed := parse_calls_line(line)) is not None]
+        assert [line.request_id for line in lines] == ["req-s3"]
+        counted = {(c.service, c.operation): c.requests for c in lines[0].calls}
+        assert counted == {("s3", "PutObject"): 2, ("s3", "ListObjectsV2"): 1}
+        assert helper_process.call("logs", id="s3env")["logs"] == answer["logs"]
+        assert helper_process.call("stop", id="s3env")["ok"]
