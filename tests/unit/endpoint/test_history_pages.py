@@ -36,15 +36,6 @@ def _map(count: int) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Any:
-    store = Store(tmp_path / "state.db")
-    svc = StepFunctionsService(store, IntegrationRegistry)
-    yield svc
-    svc.close()
-    store.close()
-
-
 def _run(svc: StepFunctionsService, definition: dict, machine_type: str = "STANDARD", name: str = "m") -> str:
     machine = svc.CreateStateMachine({"name": name, "type": machine_type, "definition": json.dumps(definition),
                                       "roleArn": ROLE}, CTX)["stateMachineArn"]
@@ -116,12 +107,12 @@ def test_express_histories_do_not_outlive_the_endpoint_process(tmp_path: Path) -
     store.close()
 
 
-def test_get_execution_history_pages_as_aws_in_both_orders(service: StepFunctionsService) -> None:
-    arn = _run(service, _map(60))
+def test_get_execution_history_pages_as_aws_in_both_orders(sfn_service: StepFunctionsService) -> None:
+    arn = _run(sfn_service, _map(60))
     pages, token = [], None
     while True:
         p = {"executionArn": arn, "maxResults": 50, **({"nextToken": token} if token else {})}
-        answer = service.GetExecutionHistory(p, CTX)
+        answer = sfn_service.GetExecutionHistory(p, CTX)
         pages.append(answer["events"])
         token = answer.get("nextToken")
         if token is None:
@@ -129,55 +120,56 @@ def test_get_execution_history_pages_as_aws_in_both_orders(service: StepFunction
     ids = [e["id"] for page in pages for e in page]
     assert [len(page) for page in pages] == [50, 50, 50, 50, 46] and ids == list(range(1, 247))
     assert pages[-1][-1]["type"] == "ExecutionSucceeded"
-    first = service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 3}, CTX)
+    first = sfn_service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 3}, CTX)
     assert [e["id"] for e in first["events"]] == [246, 245, 244]
-    second = service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 3,
+    second = sfn_service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 3,
                                           "nextToken": first["nextToken"]}, CTX)
     assert [e["id"] for e in second["events"]] == [243, 242, 241]
-    whole = service.GetExecutionHistory({"executionArn": arn, "maxResults": 1000}, CTX)
+    whole = sfn_service.GetExecutionHistory({"executionArn": arn, "maxResults": 1000}, CTX)
     assert "nextToken" not in whole and len(whole["events"]) == 246
-    listed = service.ListExecutions({"stateMachineArn": service.executions[arn].machine_arn, "maxResults": 1}, CTX)
+    machine = sfn_service.executions[arn].machine_arn
+    listed = sfn_service.ListExecutions({"stateMachineArn": machine, "maxResults": 1}, CTX)
     for bad in ("garbage", listed.get("nextToken") or "x"):
         with pytest.raises(AwsError) as exc:
-            service.GetExecutionHistory({"executionArn": arn, "nextToken": bad}, CTX)
+            sfn_service.GetExecutionHistory({"executionArn": arn, "nextToken": bad}, CTX)
         assert exc.value.code == "InvalidToken"
 
 
-def test_an_ended_execution_keeps_no_history_in_memory(service: StepFunctionsService) -> None:
-    arn = _run(service, _map(50))
-    assert service.supervisor.running == {}  # the run (and anything it held) is gone
-    assert service.store.last_event_id(arn) == 206
-    machine = service.CreateStateMachine({"name": "x", "type": "EXPRESS", "definition": json.dumps(_map(5)),
+def test_an_ended_execution_keeps_no_history_in_memory(sfn_service: StepFunctionsService) -> None:
+    arn = _run(sfn_service, _map(50))
+    assert sfn_service.supervisor.running == {}  # the run (and anything it held) is gone
+    assert sfn_service.store.last_event_id(arn) == 206
+    machine = sfn_service.CreateStateMachine({"name": "x", "type": "EXPRESS", "definition": json.dumps(_map(5)),
                                           "roleArn": ROLE}, CTX)["stateMachineArn"]
-    answer = service.StartSyncExecution({"stateMachineArn": machine}, CTX)
+    answer = sfn_service.StartSyncExecution({"stateMachineArn": machine}, CTX)
     assert (answer["status"], answer["output"]) == ("SUCCEEDED", "5")
-    assert service.store.last_event_id(answer["executionArn"]) == 0  # AWS keeps no Express record
-    assert answer["executionArn"] not in service.executions
+    assert sfn_service.store.last_event_id(answer["executionArn"]) == 0  # AWS keeps no Express record
+    assert answer["executionArn"] not in sfn_service.executions
 
 
-def test_an_express_history_is_readable_while_its_record_lives(service: StepFunctionsService) -> None:
-    arn = _run(service, _map(1_000), "EXPRESS")  # 4,006 events, more than one batch of writes
-    events = service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 1}, CTX)
+def test_an_express_history_is_readable_while_its_record_lives(sfn_service: StepFunctionsService) -> None:
+    arn = _run(sfn_service, _map(1_000), "EXPRESS")  # 4,006 events, more than one batch of writes
+    events = sfn_service.GetExecutionHistory({"executionArn": arn, "reverseOrder": True, "maxResults": 1}, CTX)
     assert events["events"][0]["id"] == 4006 and events["events"][0]["type"] == "ExecutionSucceeded"
-    assert [e["id"] for e in service.execution_events(arn)] == list(range(1, 4007))
+    assert [e["id"] for e in sfn_service.execution_events(arn)] == list(range(1, 4007))
 
 
-def test_redrive_of_an_execution_failed_at_the_history_quota_is_refused(service: StepFunctionsService) -> None:
-    arn = _run(service, _map(8_000))
-    described = service.DescribeExecution({"executionArn": arn}, CTX)
+def test_redrive_of_an_execution_failed_at_the_history_quota_is_refused(sfn_service: StepFunctionsService) -> None:
+    arn = _run(sfn_service, _map(8_000))
+    described = sfn_service.DescribeExecution({"executionArn": arn}, CTX)
     assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
     assert described["cause"] == "The execution reached the maximum number of history events (25000)."
     assert (described["redriveStatus"], described["redriveStatusReason"]) == (
         "NOT_REDRIVABLE", "Execution history event limit exceeded.")
     with pytest.raises(AwsError) as exc:
-        service.RedriveExecution({"executionArn": arn}, CTX)
+        sfn_service.RedriveExecution({"executionArn": arn}, CTX)
     assert exc.value.code == "ExecutionNotRedrivable"
     assert str(exc.value.message).endswith("cannot be redriven: Execution history event limit exceeded.")
-    assert service.DescribeExecution({"executionArn": arn}, CTX)["redriveCount"] == 0  # nothing changed
-    assert service.store.last_event_id(arn) == 25_000
+    assert sfn_service.DescribeExecution({"executionArn": arn}, CTX)["redriveCount"] == 0  # nothing changed
+    assert sfn_service.store.last_event_id(arn) == 25_000
 
 
-def test_a_failed_execution_under_the_quota_is_still_redrivable(service: StepFunctionsService) -> None:
+def test_a_failed_execution_under_the_quota_is_still_redrivable(sfn_service: StepFunctionsService) -> None:
     fail = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}
-    arn = _run(service, fail)
-    assert service.DescribeExecution({"executionArn": arn}, CTX)["redriveStatus"] == "REDRIVABLE"
+    arn = _run(sfn_service, fail)
+    assert sfn_service.DescribeExecution({"executionArn": arn}, CTX)["redriveStatus"] == "REDRIVABLE"

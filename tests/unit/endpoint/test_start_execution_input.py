@@ -4,15 +4,12 @@ gets (issue 20: values cross each boundary once); a resume parses the stored tex
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stepkit.endpoint.protocol import AwsError, RequestContext
 from stepkit.endpoint.stepfunctions import StepFunctionsService
-from stepkit.endpoint.store import Store
-from stepkit.integrations.registry import IntegrationRegistry
 
 CTX = RequestContext()
 ROLE = "arn:aws:iam::123456789012:role/test"
@@ -34,35 +31,26 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Any:
-    store = Store(tmp_path / "state.db")
-    svc = StepFunctionsService(store, IntegrationRegistry)
-    yield svc
-    svc.close()
-    store.close()
-
-
 def _machine(svc: StepFunctionsService) -> str:
     return svc.CreateStateMachine({"name": "echo", "definition": json.dumps(ECHO), "roleArn": ROLE},
                                   CTX)["stateMachineArn"]
 
 
-def test_the_input_is_parsed_once_and_the_run_gets_that_value(service: StepFunctionsService,
+def test_the_input_is_parsed_once_and_the_run_gets_that_value(sfn_service: StepFunctionsService,
                                                               parses: list[str]) -> None:
-    arn = service.StartExecution({"stateMachineArn": _machine(service), "input": INPUT}, CTX)["executionArn"]
-    assert service.wait_idle(60)
+    arn = sfn_service.StartExecution({"stateMachineArn": _machine(sfn_service), "input": INPUT}, CTX)["executionArn"]
+    assert sfn_service.wait_idle(60)
     assert parses.count(INPUT) == 1
-    described = service.DescribeExecution({"executionArn": arn}, CTX)
+    described = sfn_service.DescribeExecution({"executionArn": arn}, CTX)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"]) == json.loads(INPUT)
 
 
-def test_a_refused_input_is_parsed_once_and_starts_nothing(service: StepFunctionsService,
+def test_a_refused_input_is_parsed_once_and_starts_nothing(sfn_service: StepFunctionsService,
                                                            parses: list[str]) -> None:
-    machine = _machine(service)
+    machine = _machine(sfn_service)
     with pytest.raises(AwsError) as refused:
-        service.StartExecution({"stateMachineArn": machine, "input": '{"a": '}, CTX)
+        sfn_service.StartExecution({"stateMachineArn": machine, "input": '{"a": '}, CTX)
     assert refused.value.code == "InvalidExecutionInput"
     assert parses.count('{"a": ') == 1
-    assert service.ListExecutions({"stateMachineArn": machine}, CTX)["executions"] == []
+    assert sfn_service.ListExecutions({"stateMachineArn": machine}, CTX)["executions"] == []
