@@ -85,9 +85,10 @@ class LayerVersions(ApiPart):
         name = self._name(p["LayerName"])
         with self.service.store_code(p["Content"], "PublishLayerVersion") as stored, self.service.lock:
             number = self.next_version.get(name, 1)
-            self.next_version[name] = number + 1
-            # The counter first: killed between the two, a number is skipped, never reused.
+            # The counter first: killed between the two, a number is skipped, never reused. Memory
+            # changes only after the store took each write (a failed write changes nothing).
             self.service.store.put("lambda_layer", name, {"LayerName": name, "NextVersion": number + 1})
+            self.next_version[name] = number + 1
             rec: dict[str, Any] = {
                 "Content": {"CodeSha256": stored.sha256, "CodeSize": stored.size},
                 "LayerArn": self.layer_arn(name), "LayerVersionArn": f"{self.layer_arn(name)}:{number}",
@@ -144,8 +145,9 @@ class LayerVersions(ApiPart):
             raise AwsError("InvalidParameterValueException", "Layer Version Cannot be less than 1")
         name = self._name(p["LayerName"])
         with self.service.lock:
-            if self.versions.get(name, {}).pop(p["VersionNumber"], None) is not None:
+            if p["VersionNumber"] in self.versions.get(name, {}):
                 self.service.store.delete("lambda_layer_version", f"{name}:{p['VersionNumber']}")
+                del self.versions[name][p["VersionNumber"]]
                 if not self.versions[name]:
                     del self.versions[name]
         self.service.collect_code()  # unless a function still uses it
@@ -164,12 +166,14 @@ class LayerVersions(ApiPart):
         return rec
 
     def _save_policy(self, rec: dict[str, Any], statements: dict[str, Any]) -> str:
+        """Store the version with its new policy, then change the record in memory (a failed
+        write changes nothing)."""
         revision = str(uuid.uuid4())
+        updated = {k: v for k, v in rec.items() if k != "_policy"}
         if statements:
-            rec["_policy"] = {"RevisionId": revision, "Statements": statements}
-        else:
-            rec.pop("_policy", None)
-        self.service.store.put("lambda_layer_version", f"{rec['_name']}:{rec['Version']}", rec)
+            updated["_policy"] = {"RevisionId": revision, "Statements": statements}
+        self.service.store.put("lambda_layer_version", f"{rec['_name']}:{rec['Version']}", updated)
+        self.versions[rec["_name"]][rec["Version"]] = updated  # replaced whole: a reader sees one or the other
         return revision
 
     def AddLayerVersionPermission(self, p: dict, ctx: RequestContext) -> dict:

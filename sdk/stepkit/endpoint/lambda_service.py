@@ -345,7 +345,8 @@ class LambdaService(FunctionInvoker):
         versions = self.versions.setdefault(name, {})
         if versions:
             last = versions[str(max(int(v) for v in versions))]
-            if self._config(last, name) == self._config(fn, name) and last["CodeSha256"] == fn["CodeSha256"]:
+            if (self._config(last, name) == self._config(fn, name) and last["CodeSha256"] == fn["CodeSha256"]
+                    and last.get("Layers") == fn.get("Layers")):  # another layer version with the same code
                 return last
         number = str(max((int(v) for v in versions), default=0) + 1)
         rec = {k: v for k, v in fn.items() if k not in ("_tags", "_policy")}
@@ -353,8 +354,8 @@ class LambdaService(FunctionInvoker):
                    LastModified=now_text(), State="Active", LastUpdateStatus="Successful")
         if description is not None:
             rec["Description"] = description
+        self.store.put("lambda_version", f"{name}:{number}", rec)  # stored first: a failed write publishes nothing
         versions[number] = rec
-        self.store.put("lambda_version", f"{name}:{number}", rec)
         return rec
 
     # -- functions --------------------------------------------------------------------------
@@ -465,34 +466,37 @@ class LambdaService(FunctionInvoker):
 
     def UpdateFunctionConfiguration(self, p: dict, ctx: RequestContext) -> dict:
         name, _ = self.ref(p["FunctionName"])
-        fn = self.function(name)
-        if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
-            raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
-                           "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+        self.function(name)  # an unknown function is reported before the request's other faults
         if "Role" in p:
             self._check_role(p["Role"])
-        if "Runtime" in p or "Handler" in p:
-            self._check_runtime(p.get("Runtime", fn["Runtime"]), p.get("Handler", fn["Handler"]))
         check_lambda_environment(p)
-        candidate = dict(fn)
-        for key in ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime", "DeadLetterConfig",
-                    "TracingConfig", "EphemeralStorage", "LoggingConfig"):
-            if key in p:
-                candidate[key] = p[key]
+        changes = {key: p[key] for key in ("Role", "Handler", "Description", "Timeout", "MemorySize", "Runtime",
+                                           "DeadLetterConfig", "TracingConfig", "EphemeralStorage", "LoggingConfig")
+                   if key in p}
         if "Environment" in p:
-            candidate["Environment"] = {"Variables": (p["Environment"] or {}).get("Variables") or {}}
-        try:
-            self._config(candidate, name)
-        except ValueError as exc:
-            raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
+            changes["Environment"] = {"Variables": (p["Environment"] or {}).get("Variables") or {}}
+        # The record is read, checked and changed under one hold of the lock: a request that
+        # changed it meanwhile (concurrency, a permission, new code) is neither undone nor lost.
         with self.lock:
-            if "Layers" in p:  # under the lock, as in CreateFunction; an empty list removes them all
-                for key in ("Layers", "_layers"):
-                    candidate.pop(key, None)
+            fn = self.function(name)
+            if p.get("RevisionId") and p["RevisionId"] != fn["RevisionId"]:
+                raise AwsError("PreconditionFailedException", "The Revision Id provided does not match the latest "
+                               "Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+            if "Runtime" in p or "Handler" in p:
+                self._check_runtime(p.get("Runtime", fn["Runtime"]), p.get("Handler", fn["Handler"]))
+            candidate = {**fn, **changes}
+            if "Layers" in p:  # an empty list removes them all
+                candidate.pop("Layers", None)
+                candidate.pop("_layers", None)
                 if p["Layers"]:
                     candidate["Layers"], candidate["_layers"] = self.layers.resolve(p["Layers"])
-            for key in set(fn) - set(candidate):  # removed by the update (Layers: [])
-                del fn[key]
+            try:
+                self._config(candidate, name)
+            except ValueError as exc:
+                raise AwsError("InvalidParameterValueException", f"Invalid function configuration: {exc}") from None
+            if "Layers" in p and not p["Layers"]:
+                fn.pop("Layers", None)
+                fn.pop("_layers", None)
             fn.update(candidate)
             fn.update(LastModified=now_text(), RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress")
             self.save(fn)

@@ -68,22 +68,35 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._add_depth()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._add_depth()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _add_depth(self) -> None:
-        """Give a history table written before the depth column had its own column that
-        column (filled from each row's JSON, once), and index its top-level rows."""
+        """Give a history table written before the depth column had its own that column, and
+        index its top-level rows. Rows without a depth (all of them in an old table; those an
+        older stepkit wrote since, on every open) get it from their JSON, in one transaction:
+        resume reads top-level rows by that column, so none may lack it."""
         for table in _TABLES:
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if "depth" not in columns:
-                self._db.execute("BEGIN")
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN depth INTEGER")
-                self._db.execute(f"UPDATE {table} SET depth = json_extract(data, '$.depth')")
-                self._db.execute("COMMIT")
-            self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_top ON {table} (arn, id) WHERE depth = 0")
+            self._db.execute("BEGIN")
+            try:
+                if "depth" not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN depth INTEGER")
+                # A partial index of the rows without a depth (normally none): finding them costs
+                # nothing per open, however long the histories.
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_nodepth ON {table} (arn) WHERE depth IS NULL")
+                self._db.execute(f"UPDATE {table} SET depth = json_extract(data, '$.depth') WHERE depth IS NULL")
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS {table}_top ON {table} (arn, id) WHERE depth = 0")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

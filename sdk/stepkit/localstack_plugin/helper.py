@@ -102,6 +102,8 @@ class Environments:
         run = function.run(request_id, payload, arn)
         # LocalStack writes these lines to CloudWatch Logs: with the AWS requests the code made,
         # as the local endpoint writes them, so `stepkit cost --execution` can price them.
+        # LocalStack also takes Invoke's LogResult (the 4 KB tail) from the same text, so there the
+        # tail ends with that line too (the local endpoint's LogResult has only the function's).
         logs = logs_with_calls(run.logs, request_id, run.aws_calls)
         self._last_logs[spec["id"]] = logs
         return {

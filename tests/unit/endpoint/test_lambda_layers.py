@@ -5,6 +5,8 @@ function's layer folders on the runtime's ``sys.path`` in the given order."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,3 +117,83 @@ def test_list_layers_pages_and_filters(lam: LambdaService) -> None:
                 for e in lam.layers.ListLayers({"CompatibleRuntime": "python3.12"}, CTX)["Layers"]}
     assert (latest["l2"], matching["l2"]) == (2, 1)
     assert [e["LayerName"] for e in lam.layers.ListLayers({"CompatibleRuntime": "python3.13"}, CTX)["Layers"]] == ["l2"]
+
+
+def _call(lam: LambdaService, operation: str, **params: Any) -> dict:
+    return lam.app.handlers[operation](params, CTX)
+
+
+def _settled(lam: LambdaService, name: str = "f") -> None:
+    """Wait (generously) until the function's last update is done, as a client polls."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        config = lam.GetFunctionConfiguration({"FunctionName": name}, CTX)
+        if config["State"] == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{name} did not settle: {config}")
+
+
+def test_publish_version_publishes_again_when_only_the_layer_version_changed(lam: LambdaService) -> None:
+    """Two layer versions with the same content: the function's configuration differs only
+    in ``Layers``, which AWS publishes as a new version."""
+    first, second = _publish(lam, "lib")["LayerVersionArn"], _publish(lam, "lib")["LayerVersionArn"]
+    _create(lam, [first])
+    _settled(lam)
+    assert _call(lam, "PublishVersion", FunctionName="f")["Version"] == "1"
+    assert _call(lam, "PublishVersion", FunctionName="f")["Version"] == "1"  # nothing changed: the same version
+    lam.UpdateFunctionConfiguration({"FunctionName": "f", "Layers": [second]}, CTX)
+    _settled(lam)
+    published = _call(lam, "PublishVersion", FunctionName="f")
+    assert (published["Version"], [layer["Arn"] for layer in published["Layers"]]) == ("2", [second])
+
+
+def test_a_configuration_update_keeps_what_a_concurrent_request_set(lam: LambdaService,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """PutFunctionConcurrency arriving while UpdateFunctionConfiguration checks its candidate
+    is neither lost nor undone: the update reads the record under the lock it writes under."""
+    _create(lam, [])
+    real_config = lam._config
+    racing: list[threading.Thread] = []
+
+    def config_with_a_concurrent_request(fn: dict[str, Any], name: str) -> Any:
+        if not racing and fn.get("Timeout") == 9:
+            racing.append(threading.Thread(target=_call, args=(lam, "PutFunctionConcurrency"),
+                                           kwargs={"FunctionName": "f", "ReservedConcurrentExecutions": 3}))
+            racing[0].start()
+            racing[0].join(0.2)  # it waits for the lock, or (without it) lands now
+        return real_config(fn, name)
+
+    monkeypatch.setattr(lam, "_config", config_with_a_concurrent_request)
+    lam.UpdateFunctionConfiguration({"FunctionName": "f", "Timeout": 9}, CTX)
+    racing[0].join(60)
+    assert not racing[0].is_alive()
+    described = lam.GetFunctionConfiguration({"FunctionName": "f"}, CTX)
+    assert described["Timeout"] == 9
+    assert _call(lam, "GetFunctionConcurrency", FunctionName="f") == {"ReservedConcurrentExecutions": 3}
+    stored = lam.store.get("lambda_function", "f")
+    assert (stored["Timeout"], stored["_reserved_concurrency"]) == (9, 3)
+
+
+def test_a_failed_store_write_changes_no_layer_record(lam: LambdaService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Publishing, deleting and a permission change store first: a write that fails (a full
+    disk) leaves memory as it was, so what the endpoint answers is what survives a restart."""
+    arn = _publish(lam, "lib")["LayerVersionArn"]
+
+    def disk_full(*args: Any) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(lam.store, "put", disk_full)
+    monkeypatch.setattr(lam.store, "delete", disk_full)
+    with pytest.raises(sqlite3.OperationalError):
+        _publish(lam, "lib")
+    with pytest.raises(sqlite3.OperationalError):
+        lam.layers.DeleteLayerVersion({"LayerName": "lib", "VersionNumber": 1}, CTX)
+    with pytest.raises(sqlite3.OperationalError):
+        lam.layers.AddLayerVersionPermission({"LayerName": "lib", "VersionNumber": 1, "StatementId": "s",
+                                              "Action": "lambda:GetLayerVersion", "Principal": "*"}, CTX)
+    monkeypatch.undo()
+    assert lam.layers.GetLayerVersionByArn({"Arn": arn}, CTX)["Version"] == 1
+    assert _fails(lambda: lam.layers.GetLayerVersionPolicy({"LayerName": "lib", "VersionNumber": 1}, CTX))[0] \
+        == "ResourceNotFoundException"
+    assert _publish(lam, "lib")["Version"] == 2

@@ -86,6 +86,53 @@ def test_a_history_written_before_the_depth_column_gains_it(tmp_path: Path) -> N
     store = Store(tmp_path / "h.db")
     assert [e.event_id for e in store.top_level_events("old")] == [1, 3]
     store.close()
+    # An earlier stepkit writing to the migrated database leaves depth empty: the next open fills it.
+    db = sqlite3.connect(str(tmp_path / "h.db"))
+    record = HistoryEvent(4, 3, "PassStateExited", 0.0, None, 0).to_record()
+    db.execute("INSERT INTO history (arn, id, data) VALUES (?, ?, ?)", ("old", 4, json.dumps(record)))
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "h.db")
+    assert [e.event_id for e in store.top_level_events("old")] == [1, 3, 4]
+    store.close()
+
+
+def test_a_migration_that_fails_leaves_the_database_as_it_was(tmp_path: Path, monkeypatch: Any) -> None:
+    """The depth column is added in one transaction: a failure part way rolls it back, and the
+    next open migrates the table whole."""
+    db = sqlite3.connect(str(tmp_path / "h.db"))
+    db.execute("CREATE TABLE history (arn TEXT NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL, "
+               "PRIMARY KEY (arn, id))")
+    db.execute("INSERT INTO history VALUES (?, ?, ?)",
+               ("old", 1, json.dumps(HistoryEvent(1, 0, "ExecutionStarted", 0.0, None, 0).to_record())))
+    db.commit()
+    db.close()
+    real_connect = sqlite3.connect
+
+    class FailingUpdate:
+        """A connection whose first depth UPDATE fails, as a full disk would."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._db = real_connect(*args, **kwargs)
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql.startswith("UPDATE history SET depth"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self._db.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._db, name)
+
+    monkeypatch.setattr(sqlite3, "connect", FailingUpdate)
+    with pytest.raises(sqlite3.OperationalError):
+        Store(tmp_path / "h.db")
+    monkeypatch.undo()
+    db = sqlite3.connect(str(tmp_path / "h.db"))
+    assert "depth" not in {row[1] for row in db.execute("PRAGMA table_info(history)")}
+    db.close()
+    store = Store(tmp_path / "h.db")
+    assert [e.event_id for e in store.top_level_events("old")] == [1]
+    store.close()
 
 
 def _service(store: Store, hold: Any) -> StepFunctionsService:
