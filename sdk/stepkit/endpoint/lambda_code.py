@@ -73,6 +73,19 @@ class CodeStore:
         self.unzipped_limit = unzipped_limit
         self._lock = threading.Lock()
         self._pending: Counter[str] = Counter()
+        self._sizes: dict[str, int] = {}
+
+    def unzipped_size(self, folder: Path | str) -> int:
+        """The bytes of the unpacked code in ``folder`` (one of this store's, named by its
+        digest, so the answer never changes and is counted once)."""
+        name = Path(folder).name
+        with self._lock:
+            known = self._sizes.get(name)
+        if known is None:
+            known = sum(path.stat().st_size for path in (self.code / name).rglob("*") if path.is_file())
+            with self._lock:
+                self._sizes[name] = known
+        return known
 
     def zip_path(self, sha_hex: str) -> Path:
         return self.zips / f"{sha_hex}.zip"

@@ -415,6 +415,7 @@ class LambdaService(FunctionInvoker):
                     raise AwsError("ResourceConflictException", f"Function already exist: {name}")
                 if p.get("Layers"):  # under the lock: a layer version deleted meanwhile cannot lose its code
                     fn["Layers"], fn["_layers"] = self.layers.resolve(p["Layers"])
+                    self._check_combined_size(stored.folder, fn["_layers"])
                 self.functions[name] = fn
                 try:
                     self.save(fn)
@@ -426,6 +427,14 @@ class LambdaService(FunctionInvoker):
         if p.get("Publish"):
             threading.Thread(target=self._publish_when_active, args=(fn,), daemon=True).start()
         return response
+
+    def _check_combined_size(self, code_dir: str | Path, layer_folders: list[str]) -> None:
+        """Lambda's limit on a function's unzipped code and its layers' together."""
+        total = self.code_store.unzipped_size(code_dir) + sum(self.code_store.unzipped_size(f) for f in layer_folders)
+        limit = self.code_store.unzipped_limit
+        if total > limit:
+            raise AwsError("InvalidParameterValueException", "Function code combined with layers exceeds the maximum "
+                           f"allowed size of {limit} bytes. The actual size is {total} bytes.")
 
     def _publish_when_active(self, fn: dict[str, Any]) -> None:
         for _ in range(200):
@@ -446,9 +455,10 @@ class LambdaService(FunctionInvoker):
 
     def _update_code(self, p: dict, name: str, fn: dict[str, Any], stored: StoredCode) -> dict:
         sha, size, code_dir = stored.sha256, stored.size, stored.folder
-        if p.get("DryRun"):
-            return {**public(fn), "CodeSha256": sha, "CodeSize": size}
         with self.lock:
+            self._check_combined_size(code_dir, fn.get("_layers", []))
+            if p.get("DryRun"):
+                return {**public(fn), "CodeSha256": sha, "CodeSize": size}
             fn.update(CodeSha256=sha, CodeSize=size, _code_dir=str(code_dir), LastModified=now_text(),
                       RevisionId=str(uuid.uuid4()), LastUpdateStatus="InProgress",
                       LastUpdateStatusReason="The function is being created.",
@@ -490,6 +500,7 @@ class LambdaService(FunctionInvoker):
                 candidate.pop("_layers", None)
                 if p["Layers"]:
                     candidate["Layers"], candidate["_layers"] = self.layers.resolve(p["Layers"])
+                    self._check_combined_size(candidate["_code_dir"], candidate["_layers"])
             try:
                 self._config(candidate, name)
             except ValueError as exc:

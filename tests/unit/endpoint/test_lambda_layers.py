@@ -197,3 +197,31 @@ def test_a_failed_store_write_changes_no_layer_record(lam: LambdaService, monkey
     assert _fails(lambda: lam.layers.GetLayerVersionPolicy({"LayerName": "lib", "VersionNumber": 1}, CTX))[0] \
         == "ResourceNotFoundException"
     assert _publish(lam, "lib")["Version"] == 2
+
+
+def test_code_and_layers_together_stay_under_lambdas_unzipped_limit(lam: LambdaService) -> None:
+    """Each zip under the unzipped limit, together over it: refused as Lambda refuses it
+    (its message as AWS gives it, e.g. serverlesspub/ffmpeg-aws-lambda-layer#23), on create,
+    on a configuration update and on new code; nothing is changed by a refusal."""
+    lam.code_store.unzipped_limit = 400  # Lambda's is 262,144,000; the rule is the same
+    big = lam.layers.PublishLayerVersion({"LayerName": "big", "Content": {"ZipFile": zip_files(
+        {"python/big.py": "#" * 380})}}, CTX)["LayerVersionArn"]
+    small = _publish(lam, "small")["LayerVersionArn"]  # python/small_mod.py: 6 bytes
+    code, message = _fails(lambda: lam.CreateFunction({
+        "FunctionName": "f", "Runtime": "python3.12", "Role": ROLE, "Handler": "app.handler",
+        "Code": {"ZipFile": zip_files({"app.py": "def handler(e, c): return 1\n" + "#" * 80})},
+        "Layers": [big]}, CTX))
+    assert code == "InvalidParameterValueException"
+    assert message == ("Function code combined with layers exceeds the maximum allowed size of 400 bytes. "
+                       "The actual size is 488 bytes.")
+    assert "f" not in lam.functions
+    created = _create(lam, [small])  # app.py: 28 bytes
+    _settled(lam)
+    code, message = _fails(lambda: lam.UpdateFunctionConfiguration({"FunctionName": "f",
+                                                                      "Layers": [small, big]}, CTX))
+    assert (code, message.split(". ")[-1]) == ("InvalidParameterValueException", "The actual size is 414 bytes.")
+    assert [layer["Arn"] for layer in lam.GetFunctionConfiguration({"FunctionName": "f"}, CTX)["Layers"]] == [small]
+    code, message = _fails(lambda: lam.UpdateFunctionCode({"FunctionName": "f", "ZipFile": zip_files(
+        {"app.py": "def handler(e, c): return 1\n" + "#" * 370})}, CTX))  # 398 bytes alone: under the limit
+    assert (code, message.split(". ")[-1]) == ("InvalidParameterValueException", "The actual size is 404 bytes.")
+    assert lam.GetFunctionConfiguration({"FunctionName": "f"}, CTX)["CodeSha256"] == created["CodeSha256"]
