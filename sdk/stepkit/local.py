@@ -137,7 +137,7 @@ class LocalStack:
         """The functions as the stage declares them (its overrides merged), environment resolved."""
         from stepkit.runtime.config import FunctionConfig
 
-        return [FunctionConfig.from_project(fn).model_copy(update={"environment": self.environment(fn.name)})
+        return [FunctionConfig.in_project(self.staged, fn).model_copy(update={"environment": self.environment(fn.name)})
                 for fn in self.staged.functions()]
 
 

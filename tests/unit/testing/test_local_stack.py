@@ -113,3 +113,15 @@ def test_the_testing_package_reaches_the_conformance_adapters_lazily():
     assert stepkit.testing.run_case is conformance.run_case
     with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
         stepkit.testing.nothing_here  # noqa: B018
+
+
+def test_a_local_run_gives_each_function_its_layers():
+    """`stepkit run training` runs the repository's functions with their `model` layer on
+    sys.path (its `python/` folder), as the endpoint and Lambda do."""
+    repo = Path(__file__).resolve().parents[3]
+    project = Project.discover(repo)
+    configs = {c.name: c for c in LocalStack(project).function_configs()}
+    layer = (repo / "functions" / "layers" / "model" / "python").resolve()
+    assert layer in [p.resolve() for p in configs["preprocess"].layer_dirs]
+    assert all(layer in [p.resolve() for p in configs[f.name].layer_dirs]
+               for f in project.functions() if "model" in f.settings.layers)
