@@ -173,3 +173,27 @@ def test_the_s3_and_sqs_requests_the_functions_make_are_priced(tmp_path: Path) -
     assert table.returncode == 0, table.stderr
     assert "Functions' own S3 requests: 3 PUT/COPY/POST/LIST, 0 GET and others" in table.stdout
     assert "SQS requests: 3 standard" in table.stdout
+
+
+def test_a_state_machine_of_the_stack_is_priced_by_name(tmp_path: Path) -> None:
+    """`stepkit cost NAME` runs the stack's state machine as `stepkit run NAME` does, and prices
+    the definition that ran (a name is not a file to read)."""
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "stack.yaml").write_text(
+        WRITER_STACK + "state_machines:\n  write: {definition: statemachines/write.asl.json}\n")
+    (tmp_path / "functions" / "writer").mkdir(parents=True)
+    (tmp_path / "functions" / "writer" / "app.py").write_text(WRITER)
+    (tmp_path / "statemachines").mkdir()
+    (tmp_path / "statemachines" / "write.asl.json").write_text(json.dumps(WRITER_DEFINITION))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # never AWS
+    done = subprocess.run([sys.executable, "-m", "stepkit.cli", "cost", "write", "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["status"], doc["standard"]["transitions"]) == ("SUCCEEDED", 2)
+    assert doc["function_requests"]["calls"] == {"s3": {"PutObject": 3}, "sqs": {"SendMessage": 2}}
+    unknown = subprocess.run([sys.executable, "-m", "stepkit.cli", "cost", "nowhere", "--json"],
+                             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    error = json.loads(unknown.stdout)  # --json: the error as JSON on stdout
+    assert "nor a state machine of the project's stack (state machines: write)" in error["message"]

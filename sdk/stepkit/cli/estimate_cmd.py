@@ -88,7 +88,7 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
     from stepkit.estimate.usage import LambdaInvocation, run_usage
 
     invocations: list[LambdaInvocation] = []
-    runs: list[Any] = []
+    runs: list[tuple[Any, str]] = []
 
     def record(config: Any, result: Any) -> None:
         invocations.append(LambdaInvocation(config.name, config.memory_size, result.duration_ms,
@@ -96,9 +96,9 @@ def _local_usage(definition: Path, input_: str | None, subs: tuple[str, ...], sk
                                             aws_calls=result.aws_calls))
 
     execution = run_locally(definition, input_, None, None, None, skip_waits, subs, project, as_json,
-                            on_invoke=record, on_run=runs.append)
-    text = definition.read_text()
-    children = _local_children(json.loads(text), runs[0].map_runs.values()) if runs else []
+                            on_invoke=record, on_run=lambda run, text: runs.append((run, text)))
+    run, text = runs[0]  # run_locally either prepared the run or raised
+    children = _local_children(json.loads(text), run.map_runs.values())
     return run_usage(execution.events(), text, invocations, children, _function_aliases(project)), execution
 
 

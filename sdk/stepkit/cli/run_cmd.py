@@ -128,13 +128,14 @@ def run_locally(
     stage: str = "dev",
     env_vars: Path | None = None,
     endpoint_url: str | None = None,
-    on_run: Callable[[Any], None] | None = None,
+    on_run: Callable[[Any, str], None] | None = None,
     **runtime_options: Any,
 ) -> Any:
     """Set up and run a definition (a file, or a state machine of the stack by name) as
     ``stepkit run`` does (``stepkit cost`` too): the finished execution. ``runtime_options``
     go to the project's LambdaRuntime; ``on_run`` is given the prepared ``ExecutionRun``
-    (its Map Runs' children, after the run)."""
+    (its Map Runs' children, after the run) and the definition's text as run (substitutions made;
+    DEFINITION may be a stack's state machine by name)."""
     from stepkit.asl.substitutions import UnresolvedSubstitution
     from stepkit.local import LocalRunError, ProjectSession
 
@@ -207,7 +208,7 @@ def _execute(session: Any, text: str, machine_name: str, machine_type: str, cons
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--mock-config") from None
     if on_run is not None:
-        on_run(run)
+        on_run(run, text)
     try:
         if progress is not None:
             with progress.live:
