@@ -97,3 +97,24 @@ def test_help_everywhere():
     for args in (["--help"], ["run", "--help"], ["validate", "--help"]):
         done = stepkit(*args)
         assert done.returncode == 0 and "Usage" in done.stdout
+
+
+def test_piped_output_keeps_each_line_whole(tmp_path):
+    """Piped (no terminal, no COLUMNS), the status line with its execution ARN is one line to
+    paste into the next command, however long, and an invalid definition's error is one line."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    long_name = "a-state-machine-with-a-rather-long-name-to-make-the-arn-wide"
+    done = subprocess.run([sys.executable, "-m", "stepkit.cli", "run", str(HELLO), "--input", '{"name": "you"}',
+                           "--name", long_name], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("SUCCEEDED arn:aws:states:") and len(first) > 80
+    assert first.split()[1].endswith(":" + long_name) and first == first.rstrip()
+    bad = tmp_path / "bad.asl.json"
+    bad.write_text(json.dumps({"StartAt": "Nowhere-" + "x" * 90, "States": {"P": {"Type": "Pass", "End": True}}}))
+    failed = subprocess.run([sys.executable, "-m", "stepkit.cli", "run", str(bad)], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=120)
+    assert failed.returncode == 1
+    assert any("Nowhere-" + "x" * 90 in line for line in failed.stderr.splitlines()), failed.stderr

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from stepkit.cli.common import console as cli_console
 from stepkit.cli.inputs import read_json_argument, read_text_file
 
 _STATUS_STYLE = {"SUCCEEDED": "bold green", "FAILED": "bold red", "ABORTED": "bold yellow"}
@@ -142,7 +143,7 @@ def run_locally(
     payload = read_json_argument(input_, "--input", default={})
     if mock_config is not None and test_case is None:
         raise click.BadParameter("--mock-config needs --test-case", param_hint="--test-case")
-    console = Console(stderr=True)
+    console = cli_console(stderr=True)
     values = _parse_subs(subs)
     flow = _flow_target(definition)
     try:
@@ -231,7 +232,7 @@ def _report(execution: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, default=str))
     else:
-        out = Console()
+        out = cli_console()  # piped: lines kept whole (an ARN to paste)
         out.print(f"[{_STATUS_STYLE.get(execution.status, 'bold')}]{execution.status}[/] "
                   f"{execution.execution_arn} in {result['durationSeconds']}s, {len(execution.history)} events")
         if execution.status == "SUCCEEDED":
