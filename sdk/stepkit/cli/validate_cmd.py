@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.text import Text
 
 from stepkit.asl.validation import ERROR, Diagnostic, validate_definition
 from stepkit.cli.common import EXIT_USAGE, fail
-from stepkit.cli.common import console as cli_console
 
 _STYLES = {"ERROR": "bold red", "WARNING": "yellow"}
 
@@ -93,7 +93,7 @@ def validate(file: str, as_json: bool, machine_type: str, subs: tuple[str, ...])
     if as_json:
         click.echo(json.dumps([d.to_dict() for d in diagnostics], indent=2))
     else:
-        console = cli_console()
+        console = Console(soft_wrap=True, highlight=False)
         for diagnostic in diagnostics:
             console.print(_line(diagnostic))
         console.print(_summary(file, errors, len(diagnostics) - errors))
