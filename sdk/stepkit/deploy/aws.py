@@ -12,7 +12,7 @@ and is never touched.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -47,6 +47,8 @@ class Api:
         self.tags = {STACK_TAG: stack, STAGE_TAG: stage}
         self.code = code
         self.layer_code: LayerCodeProvider | None = None
+        self.records: Callable[[], Iterable[Recorded]] = tuple
+        """The deploy's records as they stand (a layer's recorded version is the one to use)."""
         self.sleep = sleep
         self.wait_timeout = wait_timeout
         self._providers: dict[str, Provider] = {}

@@ -113,6 +113,7 @@ class Deployment:
                          api=Api(conn, project.name, stage), built=built, bundles={}, records_dir=records_dir)
         deployment.api.code = deployment._bundle
         deployment.api.layer_code = deployment._layer_code
+        deployment.api.records = lambda: list(state.resources.values())
         return deployment
 
     @property

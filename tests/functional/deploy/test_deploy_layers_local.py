@@ -28,6 +28,14 @@ def _open(deployed: dict[str, Any]) -> tuple[Deployment, dict[str, str]]:
     return Deployment.open(deployed["stack"], target="local", environ=environ), environ
 
 
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
 def _versions(lam: Any, layer: str) -> list[int]:
     return [v["Version"] for v in lam.list_layer_versions(LayerName=layer)["LayerVersions"]]
 
@@ -72,5 +80,24 @@ def test_the_model_layer_is_published_once_and_again_only_when_it_changes(
     second = lam.get_layer_version(LayerName=layer, VersionNumber=2)["LayerVersionArn"]
     assert _layers_of(lam, names) == {fn: [second] for fn in USING_MODEL} | {"retrain_on_drift": []}
 
+    # Another version under the stack's layer name (other content) is not what the functions
+    # get; the recorded version deleted behind the deploy's back is published again.
+    second_sha = lam.get_layer_version(LayerName=layer, VersionNumber=2)["Content"]["CodeSha256"]
+    lam.publish_layer_version(LayerName=layer, Content={"ZipFile": _zip({"python/other.py": "X = 1\n"})})  # 3
+    lam.delete_layer_version(LayerName=layer, VersionNumber=2)
+    deployment, environ = _open(deployed_stack)
+    plan = deployment.plan(environ)
+    assert [(a.op, a.reason) for a in plan.changes if a.kind == "layer"] == [
+        ("create", "recorded, but missing on the target")]
+    _, outcome = deployment.deploy(plan, environ=environ)
+    assert outcome.failed is None, outcome.error
+    assert _versions(lam, layer) == [4, 3, 1]
+    fourth = lam.get_layer_version(LayerName=layer, VersionNumber=4)
+    assert fourth["Content"]["CodeSha256"] == second_sha  # the stack's content again, not version 3's
+    # The functions keep running the deleted version's code, as on Lambda; the next change of
+    # one lists the recorded version 4, never the newest version 3.
+    assert _layers_of(lam, names) == {fn: [second] for fn in USING_MODEL} | {"retrain_on_drift": []}
+    assert deployment.api.provider("layer").latest_arn(layer) == fourth["LayerVersionArn"]  # type: ignore[attr-defined]
+
     deployment.destroy(delete_data=True)
-    assert _versions(lam, layer) == []
+    assert _versions(lam, layer) == [3]  # not the stack's: left as it was

@@ -9,6 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from stepkit.deploy.planner import destroy_plan
 from stepkit.deploy.providers.layers import Layer, LayerProvider
 from stepkit.deploy.state import DeployState, Recorded
@@ -27,6 +29,9 @@ class FakeLambda:
         return {"LayerVersions": newest_first[:MaxItems]}
 
     def get_layer_version(self, LayerName: str, VersionNumber: int) -> dict:
+        if VersionNumber not in self.versions:
+            raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "not found"}},
+                              "GetLayerVersion")
         return self.versions[VersionNumber]
 
     def publish_layer_version(self, LayerName: str, Content: dict, **options: Any) -> dict:
@@ -43,8 +48,8 @@ class FakeLambda:
         return SimpleNamespace(paginate=lambda **kw: [self.list_layer_versions(**kw)])
 
 
-def _provider(lam: FakeLambda, content: str) -> LayerProvider:
-    api = SimpleNamespace(client=lambda service: lam,
+def _provider(lam: FakeLambda, content: str, records: tuple[Recorded, ...] = ()) -> LayerProvider:
+    api = SimpleNamespace(client=lambda service: lam, records=lambda: records,
                           layer_code=lambda layer: ({"ZipFile": content.encode()}, content))
     return LayerProvider(api)  # type: ignore[arg-type]
 
@@ -68,7 +73,22 @@ def test_a_version_is_published_only_when_the_newest_one_differs() -> None:
     assert second == {"arn": f"{ARN}:2", "version": 2, "versions": [1, 2]}
     third = _provider(lam, "zip-2").put(_layer("new words"), _record(second), True)
     assert (third["version"], lam.versions[3]["Description"]) == (3, "new words")
-    assert _provider(lam, "zip-2").latest_arn("s-dev-model") == f"{ARN}:3"
+    assert _provider(lam, "zip-2", (_record(third),)).latest_arn("s-dev-model") == f"{ARN}:3"
+
+
+def test_functions_list_the_recorded_version_and_a_deleted_one_is_missing() -> None:
+    """Another version published under the stack's layer name (newer, other content) is not
+    what the stack's functions get; the recorded version deleted behind the deploy's back is
+    missing, so the plan publishes it again."""
+    lam = FakeLambda()
+    done = _provider(lam, "zip-1").put(_layer(), None, False)
+    lam.publish_layer_version(LayerName="s-dev-model", Content={"ZipFile": b"someone else's"})  # version 2
+    provider = _provider(lam, "zip-1", (_record(done),))
+    assert provider.latest_arn("s-dev-model") == f"{ARN}:1"
+    assert provider.lookup("s-dev-model", _layer()) == "ours"
+    lam.delete_layer_version(LayerName="s-dev-model", VersionNumber=1)
+    assert provider.lookup("s-dev-model", _layer()) == "missing"
+    assert _provider(lam, "zip-1").lookup("s-dev-model", _layer()) == "ours"  # not recorded: the name is taken
 
 
 def test_destroy_deletes_what_was_published_or_for_a_pending_record_everything_under_the_name() -> None:

@@ -132,15 +132,39 @@ class LayerProvider(Provider):
         versions = self.client("lambda").list_layer_versions(LayerName=name, MaxItems=1).get("LayerVersions", [])
         return versions[0] if versions else None
 
+    def _recorded(self, name: str) -> Recorded | None:
+        return next((rec for rec in self.api.records() if rec.kind == Layer.kind and rec.name == name
+                     and rec.outputs.get("version") is not None), None)
+
+    def _exists(self, name: str, version: int) -> bool:
+        from botocore.exceptions import ClientError
+
+        from stepkit.deploy.providers.base import not_found
+
+        try:
+            self.client("lambda").get_layer_version(LayerName=name, VersionNumber=version)
+        except ClientError as exc:
+            if not_found(exc):
+                return False
+            raise
+        return True
+
     def lookup(self, name: str, r: Resource | None) -> str:
+        """Recorded: whether the recorded version is still there (deleted behind the deploy's
+        back, it is published again). Not recorded: whether the name has any version (adopted)."""
+        rec = self._recorded(name)
+        if rec is not None:
+            return OURS if self._exists(name, int(rec.outputs["version"])) else MISSING
         return MISSING if self._newest(name) is None else OURS
 
     def latest_arn(self, name: str) -> str:
-        """The newest version's ARN: the one the last ``put`` published or reused."""
-        newest = self._newest(name)
-        if newest is None:
-            raise RuntimeError(f"layer {name} has no version on the target")
-        return str(newest["LayerVersionArn"])
+        """The version a function of the stack lists: the one the deploy recorded for the layer
+        (its last ``put`` published or reused it), never merely the newest on the target,
+        which may be another's or older content."""
+        rec = self._recorded(name)
+        if rec is None:
+            raise RuntimeError(f"layer {name} has no recorded version: it is deployed before its functions")
+        return str(rec.outputs["arn"])
 
     def put(self, r: Layer, rec: Recorded | None, existing: bool) -> dict[str, Any]:
         assert self.api.layer_code is not None, "the deployment provides the layers' zips"
@@ -157,6 +181,7 @@ class LayerProvider(Provider):
             if r.compatible_runtimes:
                 options["CompatibleRuntimes"] = list(r.compatible_runtimes)
             published = lam.publish_layer_version(LayerName=r.name, Content=content, **options)
+        rec = rec or self._recorded(r.name)  # a recorded layer published again keeps its older versions
         earlier = rec.outputs.get("versions", []) if rec is not None else []
         return {"arn": published["LayerVersionArn"], "version": published["Version"],
                 "versions": sorted({*earlier, published["Version"]})}
