@@ -50,6 +50,14 @@ _CHUNK = 1 << 20
 _UNZIP_ERROR = "Could not unzip uploaded file. Please check your file, then try to upload again."
 
 
+class CodeObjectMissing(LookupError):
+    """A code location in S3 that cannot be read: S3's error code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
 @dataclass(frozen=True)
 class StoredCode:
     sha256: str

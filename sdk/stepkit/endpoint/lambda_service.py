@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from stepkit.endpoint.function_urls import FunctionUrls
-from stepkit.endpoint.lambda_code import CodeStore, StoredCode, check_direct_upload
+from stepkit.endpoint.lambda_code import CodeObjectMissing, CodeStore, StoredCode, check_direct_upload
 from stepkit.endpoint.lambda_layers import LayerVersions, layer_dirs
 from stepkit.endpoint.lambda_mappings import EventSourceMappings
 from stepkit.endpoint.lambda_pages import LATEST, marker_page, now_text, public
@@ -211,10 +211,9 @@ class LambdaService(FunctionInvoker):
                 raise AwsError("InvalidParameterValueException", "S3 code locations are not available here.")
             try:
                 data = self.s3_object(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion"))
-            except KeyError:
+            except CodeObjectMissing as missing:  # S3's own words, as Lambda passes them on
                 raise AwsError("InvalidParameterValueException", "Error occurred while GetObject. S3 Error Code: "
-                               f"NoSuchKey. S3 Error Message: The specified key does not exist. ({code['S3Key']})") \
-                    from None
+                               f"{missing.code}. S3 Error Message: {missing.message}") from None
         else:
             raise AwsError("InvalidParameterValueException", "Please provide a source for function code.")
         try:

@@ -344,10 +344,16 @@ class LocalEndpoint:
         params = {"Bucket": bucket, "Key": key}
         if version:
             params["VersionId"] = version
+        from botocore.exceptions import ClientError
+
+        from stepkit.endpoint.lambda_code import CodeObjectMissing
+
         try:
             return self.client("s3").get_object(**params)["Body"].read()
-        except Exception as exc:
-            raise KeyError(key) from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise CodeObjectMissing(str(error.get("Code", "NoSuchKey")),
+                                    str(error.get("Message", "The specified key does not exist."))) from exc
 
     def _write_logs(self, function: str, text: str) -> None:
         """A function's log lines into CloudWatch Logs (moto): ``aws logs tail /aws/lambda/NAME`` works.

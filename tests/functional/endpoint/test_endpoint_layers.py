@@ -103,6 +103,15 @@ def test_a_layer_from_s3_and_its_permissions(lam: Any, clients: Any) -> None:
     layer = unique("from-s3")
     published = lam.publish_layer_version(LayerName=layer, Content={"S3Bucket": bucket, "S3Key": "layer.zip"})
     assert published["Content"]["CodeSize"] == len(_layer_zip("s3"))
+    # A location S3 cannot give: S3's own error code and message, as Lambda passes them on.
+    for content, s3_code in (({"S3Bucket": bucket, "S3Key": "nothing.zip"}, "NoSuchKey"),
+                             ({"S3Bucket": unique("no-such-bucket"), "S3Key": "layer.zip"}, "NoSuchBucket")):
+        with pytest.raises(ClientError) as caught:
+            lam.publish_layer_version(LayerName=layer, Content=content)
+        code, message = _error(caught)
+        assert code == "InvalidParameterValueException"
+        assert message.startswith(f"Error occurred while GetObject. S3 Error Code: {s3_code}. S3 Error Message: ")
+    assert [v["Version"] for v in lam.list_layer_versions(LayerName=layer)["LayerVersions"]] == [1]
     added = lam.add_layer_version_permission(LayerName=layer, VersionNumber=1, StatementId="all",
                                              Action="lambda:GetLayerVersion", Principal="*")
     policy = lam.get_layer_version_policy(LayerName=layer, VersionNumber=1)
