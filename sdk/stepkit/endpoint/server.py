@@ -230,6 +230,10 @@ class LocalEndpoint:
         self.schedules.start()
         self.scheduler.start()
         self.pipes.start()
+        from stepkit.endpoint.dynamodb_ttl import TtlSweeper
+
+        self.ttl = TtlSweeper(lambda: self.client("dynamodb"))  # moto never expires an item
+        self.ttl.start()
 
     def _assemble_triggers(self) -> None:
         """What starts functions and workflows without a request: event source mappings (SQS,
@@ -259,8 +263,8 @@ class LocalEndpoint:
             lambda *where: self.moto.call("scheduler.delete_schedule", *where), lock=self.schedules.lock)
 
     def _close_triggers(self) -> None:
-        for part in (self.schedules, self.scheduler, self.pollers, self.stream_pollers, self.pipes, self.pipes.sqs,
-                     self.pipes.streams):
+        for part in (self.ttl, self.schedules, self.scheduler, self.pollers, self.stream_pollers, self.pipes,
+                     self.pipes.sqs, self.pipes.streams):
             part.close()
 
     def stop(self) -> None:
