@@ -6,6 +6,7 @@ destroy. The functions' zips carry only their own code."""
 from __future__ import annotations
 
 import io
+import sys
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -17,6 +18,9 @@ from stepkit.deploy import Deployment
 
 pytest.importorskip("chalice")  # the stack's serving API is a Chalice app
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "endpoint"))
+from endpoint_helpers import zip_code
+
 USING_MODEL = {"preprocess", "train", "select_model", "register_model", "predict", "drift_check", "serving",
                "rollout"}
 
@@ -26,14 +30,6 @@ def _open(deployed: dict[str, Any]) -> tuple[Deployment, dict[str, str]]:
     environ = {"STEPKIT_ENDPOINT_URL": endpoint.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "AWS_REGION": endpoint.region}
     return Deployment.open(deployed["stack"], target="local", environ=environ), environ
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def _versions(lam: Any, layer: str) -> list[int]:
@@ -83,7 +79,7 @@ def test_the_model_layer_is_published_once_and_again_only_when_it_changes(
     # Another version under the stack's layer name (other content) is not what the functions
     # get; the recorded version deleted behind the deploy's back is published again.
     second_sha = lam.get_layer_version(LayerName=layer, VersionNumber=2)["Content"]["CodeSha256"]
-    lam.publish_layer_version(LayerName=layer, Content={"ZipFile": _zip({"python/other.py": "X = 1\n"})})  # 3
+    lam.publish_layer_version(LayerName=layer, Content={"ZipFile": zip_code({"python/other.py": "X = 1\n"})})  # 3
     lam.delete_layer_version(LayerName=layer, VersionNumber=2)
     deployment, environ = _open(deployed_stack)
     plan = deployment.plan(environ)
