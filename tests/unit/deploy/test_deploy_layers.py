@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from stepkit.deploy.aws import Api
 from stepkit.deploy.planner import destroy_plan
 from stepkit.deploy.providers.layers import Layer, LayerProvider
 from stepkit.deploy.state import DeployState, Recorded
@@ -51,7 +52,10 @@ class FakeLambda:
 def _provider(lam: FakeLambda, content: str, records: tuple[Recorded, ...] = ()) -> LayerProvider:
     api = SimpleNamespace(client=lambda service: lam, records=lambda: records,
                           layer_code=lambda layer: ({"ZipFile": content.encode()}, content))
-    return LayerProvider(api)  # type: ignore[arg-type]
+    provider = LayerProvider(api)  # type: ignore[arg-type]
+    api.provider = lambda kind: provider
+    api.describe = lambda rec: Api.describe(api, rec)  # type: ignore[arg-type]  # the real not-found handling
+    return provider
 
 
 def _layer(description: str = "shared") -> Layer:

@@ -136,25 +136,12 @@ class LayerProvider(Provider):
         return next((rec for rec in self.api.records() if rec.kind == Layer.kind and rec.name == name
                      and rec.outputs.get("version") is not None), None)
 
-    def _exists(self, name: str, version: int) -> bool:
-        from botocore.exceptions import ClientError
-
-        from stepkit.deploy.providers.base import not_found
-
-        try:
-            self.client("lambda").get_layer_version(LayerName=name, VersionNumber=version)
-        except ClientError as exc:
-            if not_found(exc):
-                return False
-            raise
-        return True
-
     def lookup(self, name: str, r: Resource | None) -> str:
         """Recorded: whether the recorded version is still there (deleted behind the deploy's
         back, it is published again). Not recorded: whether the name has any version (adopted)."""
         rec = self._recorded(name)
         if rec is not None:
-            return OURS if self._exists(name, int(rec.outputs["version"])) else MISSING
+            return MISSING if self.api.describe(rec) == MISSING else OURS
         return MISSING if self._newest(name) is None else OURS
 
     def latest_arn(self, name: str) -> str:
